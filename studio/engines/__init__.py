@@ -1,0 +1,1 @@
+"""TTS engines behind one protocol; heavy runtimes are imported lazily inside each engine."""

@@ -1,0 +1,86 @@
+"""The Engine protocol, its capability description and the parameters every engine accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from studio.audio.types import AudioResult
+
+__all__ = ["AudioResult", "DeviceReport", "Engine", "EngineInfo", "SynthParams", "VoiceInfo"]
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice an engine can speak with."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...] = ()
+    source: str = "preset"  # preset | bundled | library | downloaded
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine can do; the UI shows only the knobs declared here."""
+
+    name: str
+    label: str
+    sample_rate: int
+    languages: tuple[str, ...]
+    default_language: str
+    supports_steps: bool = False
+    min_steps: int = 1
+    max_steps: int = 1
+    default_steps: int = 1
+    supports_speed: bool = True
+    min_speed: float = 0.7
+    max_speed: float = 2.0
+    default_speed: float = 1.0
+    supports_clone: bool = False
+    supports_gpu: bool = True
+    max_chars: int = 5000
+    model_version: str = ""
+    license: str = ""
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Knobs for one synthesis call; an engine ignores the ones its EngineInfo does not declare."""
+
+    language: str | None = None
+    speed: float = 1.0
+    steps: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """Which device was asked for and which one really runs, with the reason when they differ."""
+
+    requested: str = "cpu"
+    actual: str = "cpu"
+    reason: str = ""
+    providers: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def note(self) -> str:
+        if self.requested == self.actual:
+            return f"ran on {self.actual.upper()}"
+        return f"ran on {self.actual.upper()}: {self.reason}" if self.reason else f"ran on {self.actual.upper()}"
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A loaded TTS model. `synthesize` takes any length of text; `stream` yields one result per sentence/chunk."""
+
+    info: EngineInfo
+    device: DeviceReport
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult: ...
+
+    def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]: ...

@@ -1,0 +1,199 @@
+"""The synthesis service: validate and normalize text, run an engine (streaming or whole), measure, save."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from studio.audio.dsp import join
+from studio.audio.io import WRITABLE_FORMATS, write_audio
+from studio.audio.types import AudioResult
+from studio.engines.base import EngineInfo, SynthParams
+from studio.engines.registry import Registry
+from studio.errors import Cancelled, InvalidInput
+
+log = logging.getLogger(__name__)
+
+STREAM_GAP = 0.15  # seconds of silence between streamed sentences when they are joined
+
+
+@dataclass(frozen=True)
+class SynthRequest:
+    """Everything one synthesis needs; `None` means the engine's default."""
+
+    text: str
+    engine: str = "piper"
+    voice: str | None = None
+    language: str | None = None
+    steps: int | None = None
+    speed: float | None = None
+    gpu: bool = False
+    normalize: bool = True
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """The text as the engine will receive it, with the resolved settings and any warnings so far."""
+
+    text: str
+    voice: str
+    params: SynthParams
+    info: EngineInfo
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SynthStats:
+    """How a synthesis went: the device that really ran and the speed figures users compare."""
+
+    chars: int
+    audio_seconds: float
+    elapsed: float
+    device_note: str
+
+    @property
+    def chars_per_sec(self) -> float:
+        return self.chars / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: seconds of compute per second of audio (lower is faster)."""
+        return self.elapsed / self.audio_seconds if self.audio_seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (f"{self.device_note} · {self.audio_seconds:.1f} s of audio in {self.elapsed:.2f} s · "
+                f"{self.chars_per_sec:.0f} chars/s · RTF {self.rtf:.3f}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SynthChunk:
+    """One streamed piece: its audio, its position, and the running statistics."""
+
+    audio: AudioResult
+    index: int
+    stats: SynthStats
+
+
+@dataclass(frozen=True)
+class SynthOutcome:
+    audio: AudioResult
+    stats: SynthStats
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+    cancelled: bool = False
+
+
+def language_family(code: str | None) -> str:
+    """'en-us' / 'en_US' / 'en' -> 'en' (text normalization rules are per language family)."""
+    return (code or "en").replace("_", "-").split("-")[0].lower()
+
+
+class Synthesizer:
+    """Turns a SynthRequest into audio through the registry's cached engines. Never imports gradio."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    @property
+    def max_chars(self) -> int:
+        return self.registry.settings.max_chars
+
+    def default_voice(self, engine: str) -> str:
+        voices = self.registry.voices(engine)
+        if not voices:
+            raise InvalidInput(f"{self.registry.info(engine).label} has no voices installed.")
+        return voices[0].id
+
+    def prepare(self, req: SynthRequest) -> PreparedText:
+        """Validate everything a user can get wrong, before any model is loaded."""
+        from studio.text.normalize import normalize_text
+
+        info = self.registry.info(req.engine)
+        text = (req.text or "").strip()
+        if not text:
+            raise InvalidInput("The text is empty: type or paste something to speak.")
+        limit = min(self.max_chars, info.max_chars)
+        if len(text) > limit:
+            raise InvalidInput(f"The text has {len(text):,} characters; the limit is {limit:,}. "
+                               "Shorten it, or use the Audiobook tab for long texts.")  # fmt: skip
+        language = req.language or info.default_language
+        if language not in info.languages:
+            raise InvalidInput(f"{info.label} does not speak '{language}'. Choose one of: {', '.join(info.languages)}.")
+        speed = info.default_speed if req.speed is None else float(req.speed)
+        if info.supports_speed and not (info.min_speed <= speed <= info.max_speed):
+            raise InvalidInput(f"Speed {speed:g} is out of range; use {info.min_speed:g} to {info.max_speed:g}.")
+        steps = None
+        if info.supports_steps:
+            steps = info.default_steps if req.steps is None else int(req.steps)
+            if not (info.min_steps <= steps <= info.max_steps):
+                raise InvalidInput(f"Steps {steps} is out of range; use {info.min_steps} to {info.max_steps}.")
+        voice = req.voice or self.default_voice(req.engine)
+        known = {v.id for v in self.registry.voices(req.engine)}
+        if known and voice not in known and not Path(voice).is_file():
+            raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
+        if req.normalize:
+            text = normalize_text(text, language_family(language))
+        params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed)
+        return PreparedText(text, voice, params, info)
+
+    def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
+        """Yield audio sentence by sentence; stop before the next sentence once `cancel` is set."""
+        prepared = self.prepare(req)
+        engine = self.registry.get(req.engine, "cuda" if req.gpu else "cpu")
+        start = time.perf_counter()
+        seconds = 0.0
+        done_chars = 0
+        for index, audio in enumerate(engine.stream(prepared.text, prepared.voice, prepared.params)):
+            seconds += audio.duration
+            done_chars = len(prepared.text)  # the engine reports no per-chunk text; rate is for the whole call
+            stats = SynthStats(done_chars, seconds, time.perf_counter() - start, audio.device_note)
+            warnings = prepared.warnings + audio.warnings if index == 0 else audio.warnings
+            yield SynthChunk(replace(audio, warnings=warnings), index, stats)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped: the audio generated so far is kept.")
+
+    def synthesize(self, req: SynthRequest, cancel: threading.Event | None = None) -> SynthOutcome:
+        """Whole-text synthesis; a cancel keeps the sentences already made."""
+        chunks: list[SynthChunk] = []
+        cancelled = False
+        try:
+            for chunk in self.stream(req, cancel):
+                chunks.append(chunk)
+        except Cancelled:
+            cancelled = True
+        if not chunks:
+            raise Cancelled("Stopped before any audio was made.") if cancelled else InvalidInput("No audio was produced.")
+        return combine(chunks, cancelled)
+
+
+def combine(chunks: list[SynthChunk], cancelled: bool = False) -> SynthOutcome:
+    """Join streamed chunks into one result (same gap the engines use between sentences)."""
+    first = chunks[0].audio
+    samples = join([c.audio.samples for c in chunks], first.sample_rate, STREAM_GAP)
+    warnings = tuple(w for c in chunks for w in c.audio.warnings)
+    audio = AudioResult(samples, first.sample_rate, first.device, first.device_note, warnings)
+    last = chunks[-1].stats
+    stats = SynthStats(last.chars, audio.duration, last.elapsed, first.device_note)
+    return SynthOutcome(audio, stats, warnings, cancelled)
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def output_path(folder: Path, text: str, fmt: str) -> Path:
+    """A readable, unique file name for a download: time + the first words of the text."""
+    if fmt not in WRITABLE_FORMATS:
+        raise InvalidInput(f"Unknown format '{fmt}'; use one of {', '.join(WRITABLE_FORMATS)}.")
+    slug = _SLUG.sub("-", text.lower())[:40].strip("-") or "speech"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return folder / f"{stamp}-{slug}.{fmt}"
+
+
+def save(audio: AudioResult, folder: Path, text: str, fmt: str = "wav") -> Path:
+    return write_audio(audio, output_path(folder, text, fmt))

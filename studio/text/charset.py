@@ -1,0 +1,41 @@
+"""Characters a speech engine cannot say: find them, drop them, and name them in a warning."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+
+# Unicode categories that carry no speech: symbols such as emoji (So), surrogates, private use, unassigned, controls.
+_SILENT_CATEGORIES = {"So", "Cs", "Co", "Cn", "Cc", "Cf"}
+_KEEP_CONTROLS = {"\n", "\t", "\r"}
+
+
+def describe_char(ch: str) -> str:
+    """'😀 (U+1F600 GRINNING FACE)' style label for a warning."""
+    name = unicodedata.name(ch, "unnamed character")
+    return f"{ch!s} (U+{ord(ch):04X} {name})" if ch.isprintable() else f"U+{ord(ch):04X} {name}"
+
+
+def drop_chars(text: str, speakable: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """Remove characters for which `speakable` is false; return the cleaned text and the distinct removed ones."""
+    kept: list[str] = []
+    dropped: dict[str, None] = {}
+    for ch in text:
+        if ch in _KEEP_CONTROLS or speakable(ch):
+            kept.append(ch)
+        else:
+            dropped.setdefault(ch, None)
+            kept.append(" ")  # keep word boundaries: "a😀b" must not become "ab"
+    cleaned = " ".join("".join(kept).split(" "))
+    return cleaned, list(dropped)
+
+
+def is_generally_speakable(ch: str) -> bool:
+    """Letters, digits, punctuation and spaces: what a phonemizer can turn into sound or prosody."""
+    return unicodedata.category(ch) not in _SILENT_CATEGORIES
+
+
+def dropped_warning(dropped: list[str], engine_label: str) -> str:
+    shown = ", ".join(describe_char(c) for c in dropped[:8])
+    more = f" and {len(dropped) - 8} more" if len(dropped) > 8 else ""
+    return f"{engine_label} cannot speak {shown}{more}; removed from the text."

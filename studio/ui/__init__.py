@@ -1,0 +1,1 @@
+"""The Gradio web app: one module per tab, assembled by app.build_app."""

@@ -1,0 +1,250 @@
+"""Synthesize tab: text in, streamed speech out, with engine/voice/language pickers and the engine's own knobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from studio.config import MAX_STEPS, MIN_STEPS
+from studio.engines.base import EngineInfo
+from studio.errors import Cancelled, InvalidInput
+from studio.synthesis import SynthChunk, SynthRequest, combine, save
+from studio.ui.context import AppContext
+from studio.ui.errors import ui_errors
+
+JOB = "synthesize"
+FORMATS = {"WAV": "wav", "MP3": "mp3"}
+SAMPLE_TEXT = ("Welcome to Studio. Type any text here, pick a voice, and press Generate. "
+               "The first sentence plays while the rest is still being made.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """What the tab shows for one engine: pickers' choices and which knobs are visible."""
+
+    info: EngineInfo
+    available: bool
+    message: str
+    voices: list[tuple[str, str]]
+    can_download: bool
+
+
+def engine_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    out = []
+    for name in ctx.registry.names():
+        label = ctx.registry.info(name).label
+        ok = ctx.registry.available(name).ok
+        out.append((label if ok else f"{label} (not installed)", name))
+    return out
+
+
+def engine_view(ctx: AppContext, engine: str) -> EngineView:
+    info = ctx.registry.info(engine)
+    status = ctx.registry.available(engine)
+    voices = [(v.name, v.id) for v in ctx.registry.voices(engine)] if status.ok else []
+    return EngineView(info, status.ok, status.message, voices, ctx.registry.spec(engine).download is not None)
+
+
+def char_count(ctx: AppContext, text: str | None) -> str:
+    n = len((text or "").strip())
+    limit = ctx.settings.max_chars
+    over = " — over the limit, shorten the text" if n > limit else ""
+    return f"{n:,} / {limit:,} characters{over}"
+
+
+def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
+    """Updates for: voice, language, steps, speed, engine status, download button."""
+    view = engine_view(ctx, engine)
+    info = view.info
+    voice_value = view.voices[0][1] if view.voices else None
+    steps_default = min(max(info.default_steps, MIN_STEPS), MAX_STEPS)
+    status = "" if view.available else f"⚠️ {view.message}"
+    return (
+        gr.update(choices=view.voices, value=voice_value, interactive=view.available),
+        gr.update(choices=list(info.languages), value=info.default_language),
+        gr.update(visible=info.supports_steps, minimum=MIN_STEPS, maximum=min(info.max_steps, MAX_STEPS),
+                  value=steps_default),  # fmt: skip
+        gr.update(visible=info.supports_speed, minimum=info.min_speed, maximum=info.max_speed, value=info.default_speed),
+        gr.update(value=status, visible=bool(status)),
+        gr.update(visible=view.can_download and not view.available),
+    )
+
+
+def on_voice_change(ctx: AppContext, engine: str, voice: str | None, language: str | None) -> Any:
+    """Voices that speak one language (Piper) move the language picker to it."""
+    if not voice:
+        return gr.update()
+    for v in ctx.registry.voices(engine):
+        if v.id == voice and len(v.languages) == 1:
+            return gr.update(value=v.languages[0])
+    return gr.update(value=language)
+
+
+def _chunk_audio(chunk: SynthChunk) -> tuple[int, np.ndarray]:
+    pcm = (np.clip(chunk.audio.samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return chunk.audio.sample_rate, pcm
+
+
+def generate(ctx: AppContext, text: str, engine: str, voice: str | None, language: str | None, steps: float | None,
+             speed: float | None, gpu: bool, normalize: bool, fmt: str, session: str) -> Iterator[tuple[Any, Any, str]]:  # fmt: skip
+    """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status)."""
+    info = ctx.registry.info(engine)
+    req = SynthRequest(
+        text=text or "", engine=engine, voice=voice or None, language=language or None,
+        steps=int(steps) if (steps is not None and info.supports_steps) else None,
+        speed=float(speed) if (speed is not None and info.supports_speed) else None,
+        gpu=bool(gpu), normalize=bool(normalize),
+    )  # fmt: skip
+    ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
+    flag = ctx.cancel_flag(session, JOB)
+    chunks: list[SynthChunk] = []
+    cancelled = False
+    warned: set[str] = set()
+    yield gr.update(value=None), gr.update(value=None), "Loading the voice…"
+    try:
+        for chunk in ctx.synthesizer.stream(req, flag):
+            chunks.append(chunk)
+            for warning in chunk.audio.warnings:
+                if warning not in warned:
+                    warned.add(warning)
+                    gr.Warning(warning)
+            if len(chunks) == 1 and chunk.audio.device_note.startswith("ran on CPU:") and gpu:
+                gr.Warning(chunk.audio.device_note)
+            yield _chunk_audio(chunk), gr.update(), f"Generating… sentence {len(chunks)} · {chunk.stats.device_note}"
+    except Cancelled:
+        cancelled = True
+    if not chunks:
+        yield gr.update(), gr.update(), "Stopped before any audio was made."
+        return
+    outcome = combine(chunks, cancelled)
+    path = save(outcome.audio, ctx.output_dir(session), text, FORMATS.get(fmt, "wav"))
+    prefix = "Stopped — kept what was made. " if cancelled else ""
+    yield gr.update(), gr.update(value=str(path)), prefix + outcome.stats.summary()
+
+
+def cancel(ctx: AppContext, session: str) -> str:
+    return "Stopping after the current sentence…" if ctx.cancel(session, JOB) else "Nothing is running."
+
+
+def download_engine(ctx: AppContext, engine: str, progress: gr.Progress | None = None) -> tuple[Any, ...]:
+    spec = ctx.registry.spec(engine)
+    if spec.download is None:
+        raise InvalidInput(f"{spec.label} has nothing to download.")
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=message)
+
+    spec.download(ctx.settings, report)
+    ctx.registry.forget(engine)
+    return (gr.update(choices=engine_choices(ctx), value=engine), *on_engine_change(ctx, engine))
+
+
+def load_piper_catalog(ctx: AppContext, progress: gr.Progress | None = None) -> Any:
+    from studio.engines import piper_catalog
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=message)
+
+    voices = piper_catalog.load_catalog(ctx.settings, report)
+    return gr.update(choices=[(v.label, v.key) for v in voices], value=None, visible=True)
+
+
+def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress | None = None) -> tuple[Any, str]:
+    from studio.engines import piper_catalog
+
+    if not key:
+        raise InvalidInput("Pick a voice from the catalog first.")
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=message)
+
+    piper_catalog.download_voice(ctx.settings, key, report)
+    ctx.registry.forget("piper")
+    view = engine_view(ctx, "piper")
+    return gr.update(choices=view.voices, value=key), f"Installed {key}."
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the tab and wire its events (handlers above stay plain functions for tests)."""
+    names = ctx.registry.names()
+    default_engine = "piper" if "piper" in names else names[0]
+    view = engine_view(ctx, default_engine)
+    info = view.info
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Text", value=SAMPLE_TEXT, lines=8, elem_id="synth-text")
+            count = gr.Markdown(char_count(ctx, SAMPLE_TEXT), elem_id="synth-count")
+            with gr.Row():
+                generate_btn = gr.Button("Generate", variant="primary", elem_id="synth-generate")
+                cancel_btn = gr.Button("Cancel", variant="stop", elem_id="synth-cancel")
+            audio = gr.Audio(label="Result", streaming=True, autoplay=True, interactive=False, elem_id="synth-audio")
+            file = gr.File(label="Download", interactive=False, elem_id="synth-file")
+            status = gr.Markdown("", elem_id="synth-status")
+        with gr.Column(scale=2):
+            engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="synth-engine")
+            engine_status = gr.Markdown("", visible=False, elem_id="synth-engine-status")
+            download_btn = gr.Button("Download model weights", visible=False, elem_id="synth-download")
+            voice = gr.Dropdown(view.voices, value=view.voices[0][1] if view.voices else None, label="Voice",
+                                elem_id="synth-voice")  # fmt: skip
+            language = gr.Dropdown(list(info.languages), value=info.default_language, label="Language",
+                                   elem_id="synth-language")  # fmt: skip
+            steps = gr.Slider(MIN_STEPS, min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS, step=1,
+                              value=min(max(info.default_steps, MIN_STEPS), MAX_STEPS),
+                              label="Inference steps (more = cleaner, slower)", visible=info.supports_steps,
+                              elem_id="synth-steps")  # fmt: skip
+            speed = gr.Slider(info.min_speed, info.max_speed, step=0.05, value=info.default_speed, label="Speed",
+                              visible=info.supports_speed, elem_id="synth-speed")  # fmt: skip
+            gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="synth-gpu")
+            normalize = gr.Checkbox(True, label="Read numbers, dates and abbreviations as words", elem_id="synth-norm")
+            fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
+            with gr.Accordion("More Piper voices (needs internet)", open=False):
+                catalog_btn = gr.Button("Load the Piper voice catalog")
+                catalog = gr.Dropdown([], label="Catalog voice", visible=False)
+                install_btn = gr.Button("Download and add this voice")
+                catalog_status = gr.Markdown("")
+
+    engine_outputs = [voice, language, steps, speed, engine_status, download_btn]
+
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "local"
+
+    text.input(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
+    engine.change(ui_errors(lambda e: on_engine_change(ctx, e)), engine, engine_outputs, queue=False)
+    voice.change(ui_errors(lambda e, v, lang: on_voice_change(ctx, e, v, lang)), [engine, voice, language], language,
+                 queue=False)  # fmt: skip
+
+    @ui_errors
+    def _generate(t: str, e: str, v: str | None, lang: str | None, st: float | None, sp: float | None, g: bool,
+                  n: bool, f: str, request: gr.Request) -> Iterator[tuple[Any, Any, str]]:  # fmt: skip
+        yield from generate(ctx, t, e, v, lang, st, sp, g, n, f, _session(request))
+
+    generate_btn.click(_generate, [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
+                       [audio, file, status], concurrency_id="preview", concurrency_limit=2)  # fmt: skip
+    def _cancel(request: gr.Request) -> str:
+        return cancel(ctx, _session(request))
+
+    cancel_btn.click(_cancel, None, status, queue=False)
+
+    @ui_errors
+    def _download(e: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return download_engine(ctx, e, progress)
+
+    download_btn.click(_download, engine, [engine, *engine_outputs], concurrency_id="long_jobs", concurrency_limit=1)
+
+    @ui_errors
+    def _catalog(progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return load_piper_catalog(ctx, progress)
+
+    @ui_errors
+    def _install(key: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
+        return download_piper_voice(ctx, key, progress)
+
+    catalog_btn.click(_catalog, None, catalog, concurrency_id="long_jobs", concurrency_limit=1)
+    install_btn.click(_install, catalog, [voice, catalog_status], concurrency_id="long_jobs", concurrency_limit=1)

