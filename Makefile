@@ -37,7 +37,7 @@ lint: install
 	$(PY) -m mypy
 
 bench: install
-	$(PY) -m studio bench --output bench-results.json
+	$(PY) -m studio.bench.overhead --output bench-overhead.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -30,8 +30,9 @@ class EngineStatus:
 class Studio:
     """Entry point of the Python API. `Studio().synthesize("Hello")` speaks with the bundled offline voice."""
 
-    def __init__(self, home: Path | str | None = None, settings: Settings | None = None,
-                 registry: Registry | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, home: Path | str | None = None, settings: Settings | None = None, registry: Registry | None = None
+    ) -> None:
         self.settings = settings or Settings.load(home)
         self.settings.ensure_dirs()
         self.registry = registry or Registry(self.settings)
@@ -49,15 +50,37 @@ class Studio:
     def voices(self, engine: str = "piper") -> list[VoiceInfo]:
         return self.registry.voices(engine)
 
-    def synthesize(self, text: str, engine: str = "piper", voice: str | None = None, *, language: str | None = None,
-                   steps: int | None = None, speed: float | None = None, gpu: bool = False, normalize: bool = True,
-                   seed: int | None = None, cancel: threading.Event | None = None) -> SynthOutcome:  # fmt: skip
+    def synthesize(
+        self,
+        text: str,
+        engine: str = "piper",
+        voice: str | None = None,
+        *,
+        language: str | None = None,
+        steps: int | None = None,
+        speed: float | None = None,
+        gpu: bool = False,
+        normalize: bool = True,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SynthOutcome:
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
         return self.synthesizer.synthesize(req, cancel)
 
-    def stream(self, text: str, engine: str = "piper", voice: str | None = None, *, language: str | None = None,
-               steps: int | None = None, speed: float | None = None, gpu: bool = False, normalize: bool = True,
-               seed: int | None = None, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:  # fmt: skip
+    def stream(
+        self,
+        text: str,
+        engine: str = "piper",
+        voice: str | None = None,
+        *,
+        language: str | None = None,
+        steps: int | None = None,
+        speed: float | None = None,
+        gpu: bool = False,
+        normalize: bool = True,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[SynthChunk]:
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
         return self.synthesizer.stream(req, cancel)
 

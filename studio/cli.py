@@ -85,9 +85,18 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     studio = Studio(settings=settings)
     cancel = threading.Event()
     try:
-        outcome = studio.synthesize(text, args.engine, args.voice, language=args.lang, steps=args.steps,
-                                    speed=args.speed, gpu=args.gpu, normalize=not args.no_normalize,
-                                    seed=args.seed, cancel=cancel)  # fmt: skip
+        outcome = studio.synthesize(
+            text,
+            args.engine,
+            args.voice,
+            language=args.lang,
+            steps=args.steps,
+            speed=args.speed,
+            gpu=args.gpu,
+            normalize=not args.no_normalize,
+            seed=args.seed,
+            cancel=cancel,
+        )
     except KeyboardInterrupt:
         cancel.set()
         return 130
@@ -120,7 +129,9 @@ def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     settings = Settings.load(args.home)
     try:
         if args.command == "ui":

@@ -68,8 +68,10 @@ class SynthStats:
         return self.elapsed / self.audio_seconds if self.audio_seconds > 0 else 0.0
 
     def summary(self) -> str:
-        return (f"{self.device_note} · {self.audio_seconds:.1f} s of audio in {self.elapsed:.2f} s · "
-                f"{self.chars_per_sec:.0f} chars/s · RTF {self.rtf:.3f}")  # fmt: skip
+        return (
+            f"{self.device_note} · {self.audio_seconds:.1f} s of audio in {self.elapsed:.2f} s · "
+            f"{self.chars_per_sec:.0f} chars/s · RTF {self.rtf:.3f}"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,10 @@ class Synthesizer:
             raise InvalidInput("The text is empty: type or paste something to speak.")
         limit = min(self.max_chars, info.max_chars)
         if len(text) > limit:
-            raise InvalidInput(f"The text has {len(text):,} characters; the limit is {limit:,}. "
-                               "Shorten it, or use the Audiobook tab for long texts.")  # fmt: skip
+            raise InvalidInput(
+                f"The text has {len(text):,} characters; the limit is {limit:,}. "
+                "Shorten it, or use the Audiobook tab for long texts."
+            )
         language = req.language or info.default_language
         if language not in info.languages:
             raise InvalidInput(f"{info.label} does not speak '{language}'. Choose one of: {', '.join(info.languages)}.")
@@ -168,7 +172,9 @@ class Synthesizer:
         except Cancelled:
             cancelled = True
         if not chunks:
-            raise Cancelled("Stopped before any audio was made.") if cancelled else InvalidInput("No audio was produced.")
+            raise (
+                Cancelled("Stopped before any audio was made.") if cancelled else InvalidInput("No audio was produced.")
+            )
         return combine(chunks, cancelled)
 
 

@@ -49,9 +49,12 @@ def _rel(path: Path) -> str:
 
 def test_only_ui_imports_gradio() -> None:
     offenders = [
-        _rel(p) for p in _modules() if not _rel(p).startswith("studio/ui/")
-        for mod, _ in _imports(ast.parse(p.read_text())) if mod.split(".")[0] == "gradio"
-    ]  # fmt: skip
+        _rel(p)
+        for p in _modules()
+        if not _rel(p).startswith("studio/ui/")
+        for mod, _ in _imports(ast.parse(p.read_text()))
+        if mod.split(".")[0] == "gradio"
+    ]
     assert offenders == []
 
 
@@ -62,7 +65,10 @@ def test_heavy_runtimes_only_lazily_in_engines() -> None:
         for mod, top in _imports(ast.parse(path.read_text())):
             if mod.split(".")[0] not in HEAVY:
                 continue
-            allowed_place = rel.startswith("studio/engines/") or rel in {"studio/audio/asr.py", "studio/finetune/train.py"}
+            allowed_place = rel.startswith("studio/engines/") or rel in {
+                "studio/audio/asr.py",
+                "studio/finetune/train.py",
+            }
             if not allowed_place or top:
                 offenders.append(f"{rel}: {mod} ({'top level' if top else 'lazy'})")
     assert offenders == []

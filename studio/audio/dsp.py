@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 
 def silence(seconds: float, sample_rate: int) -> NDArray[np.float32]:
-    return np.zeros(max(0, int(round(seconds * sample_rate))), dtype=np.float32)
+    return np.zeros(max(0, round(seconds * sample_rate)), dtype=np.float32)
 
 
 def join(parts: Sequence[NDArray[np.float32]], sample_rate: int, gap: float = 0.0) -> NDArray[np.float32]:
@@ -55,7 +55,9 @@ def resample(samples: NDArray[np.float32], src_rate: int, dst_rate: int) -> NDAr
     return resample_poly(samples, dst_rate // g, src_rate // g).astype(np.float32)
 
 
-def trim_silence(samples: NDArray[np.float32], sample_rate: int, threshold_db: float = -45.0, pad: float = 0.05) -> NDArray[np.float32]:
+def trim_silence(
+    samples: NDArray[np.float32], sample_rate: int, threshold_db: float = -45.0, pad: float = 0.05
+) -> NDArray[np.float32]:
     """Cut leading and trailing stretches quieter than `threshold_db` (keeping `pad` seconds)."""
     if len(samples) == 0:
         return samples

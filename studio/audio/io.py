@@ -46,10 +46,27 @@ def write_audio(audio: AudioResult, path: Path | str, bitrate: str = "192k") -> 
         else:
             pcm = (np.clip(audio.samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
             cmd = [
-                ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                "-f", "s16le", "-ar", str(audio.sample_rate), "-ac", "1", "-i", "pipe:0",
-                "-codec:a", "libmp3lame", "-b:a", bitrate, "-f", "mp3", str(tmp),
-            ]  # fmt: skip
+                ffmpeg_exe(),
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "s16le",
+                "-ar",
+                str(audio.sample_rate),
+                "-ac",
+                "1",
+                "-i",
+                "pipe:0",
+                "-codec:a",
+                "libmp3lame",
+                "-b:a",
+                bitrate,
+                "-f",
+                "mp3",
+                str(tmp),
+            ]
             proc = subprocess.run(cmd, input=pcm, capture_output=True, check=False)
             if proc.returncode != 0:
                 raise RuntimeError(f"ffmpeg failed to encode MP3: {proc.stderr.decode(errors='replace')[-500:]}")

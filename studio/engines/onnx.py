@@ -84,7 +84,9 @@ def session_options(threads: int) -> ort.SessionOptions:
     return opts
 
 
-def create_session(model: Path | bytes, device: str = "cpu", threads: int = 1) -> tuple[ort.InferenceSession, DeviceReport]:
+def create_session(
+    model: Path | bytes, device: str = "cpu", threads: int = 1
+) -> tuple[ort.InferenceSession, DeviceReport]:
     """Create a session on `device` ("cpu" or "cuda"); fall back to CPU and say why when CUDA does not really run."""
     import onnxruntime as ort_mod
 
@@ -114,3 +116,14 @@ def create_session(model: Path | bytes, device: str = "cpu", threads: int = 1) -
         name = model.name if isinstance(model, Path) else "in-memory model"
         raise ModelMissing(f"'{name}' is not a valid ONNX model ({exc}). Delete it and download it again.") from exc
     return sess, DeviceReport(requested, "cpu", reason, tuple(sess.get_providers()))
+
+
+def runtime_summary() -> dict[str, object]:
+    """ONNX Runtime version, distribution and providers, for benchmark result files."""
+    import onnxruntime as ort_mod
+
+    return {
+        "onnxruntime": ort_mod.__version__,
+        "onnxruntime_distribution": installed_ort_distributions(),
+        "providers_available": ort_mod.get_available_providers(),
+    }

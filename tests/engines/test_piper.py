@@ -39,8 +39,9 @@ def test_phoneme_ids_match_official_piper(shared_fixtures: Path, piper_engine: P
     for case in golden["cases"]:
         sentences = phonemize(case["text"], model.espeak_voice)
         assert len(sentences) == len(case["sentences_phoneme_ids"]), case["text"]
-        for ours, want_phonemes, want_ids in zip(sentences, case["sentences_phonemes"], case["sentences_phoneme_ids"],
-                                                 strict=True):  # fmt: skip
+        for ours, want_phonemes, want_ids in zip(
+            sentences, case["sentences_phonemes"], case["sentences_phoneme_ids"], strict=True
+        ):
             text = "".join(ours)
             for theirs, mine in KNOWN_ESPEAK_DIFFERENCES:
                 if theirs in want_phonemes and mine in text:
@@ -101,7 +102,7 @@ def test_unspeakable_characters_are_dropped_with_a_warning(piper_engine: PiperEn
 
 
 def test_bad_input_messages(piper_engine: PiperEngine) -> None:
-    with pytest.raises(VoiceNotFound, match="Available voices: .*joe"):
+    with pytest.raises(VoiceNotFound, match=r"Available voices: .*joe"):
         piper_engine.synthesize("Hello.", "nobody")
     with pytest.raises(InvalidInput, match="no speakable text"):
         piper_engine.synthesize("😀 😀", "joe")

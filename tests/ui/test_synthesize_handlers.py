@@ -19,8 +19,17 @@ def ctx(settings: Settings) -> AppContext:
 
 
 def _run(ctx: AppContext, text: str, **kw):  # type: ignore[no-untyped-def]
-    args = {"engine": "piper", "voice": "joe", "language": "en-us", "steps": None, "speed": 1.0, "gpu": False,
-            "normalize": True, "fmt": "WAV", "session": "s1"}  # fmt: skip
+    args = {
+        "engine": "piper",
+        "voice": "joe",
+        "language": "en-us",
+        "steps": None,
+        "speed": 1.0,
+        "gpu": False,
+        "normalize": True,
+        "fmt": "WAV",
+        "session": "s1",
+    }
     args.update(kw)
     return list(ui_errors(tab.generate)(ctx, text, **args))
 
@@ -61,8 +70,19 @@ def test_unknown_voice_and_language_are_clear_messages(ctx: AppContext) -> None:
 
 
 def test_cancel_keeps_what_was_made(ctx: AppContext) -> None:
-    gen = ui_errors(tab.generate)(ctx, "First sentence. Second sentence. Third sentence. Fourth sentence.",
-                                  "piper", "joe", "en-us", None, 1.0, False, True, "WAV", "s2")  # fmt: skip
+    gen = ui_errors(tab.generate)(
+        ctx,
+        "First sentence. Second sentence. Third sentence. Fourth sentence.",
+        "piper",
+        "joe",
+        "en-us",
+        None,
+        1.0,
+        False,
+        True,
+        "WAV",
+        "s2",
+    )
     outputs = [next(gen), next(gen)]  # "loading", then the first sentence
     assert tab.cancel(ctx, "s2").startswith("Stopping")
     outputs.extend(gen)

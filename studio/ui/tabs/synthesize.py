@@ -18,8 +18,10 @@ from studio.ui.errors import ui_errors
 
 JOB = "synthesize"
 FORMATS = {"WAV": "wav", "MP3": "mp3"}
-SAMPLE_TEXT = ("Welcome to Studio. Type any text here, pick a voice, and press Generate. "
-               "The first sentence plays while the rest is still being made.")  # fmt: skip
+SAMPLE_TEXT = (
+    "Welcome to Studio. Type any text here, pick a voice, and press Generate. "
+    "The first sentence plays while the rest is still being made."
+)
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,12 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
     return (
         gr.update(choices=view.voices, value=voice_value, interactive=view.available),
         gr.update(choices=list(info.languages), value=info.default_language),
-        gr.update(visible=info.supports_steps, minimum=MIN_STEPS, maximum=min(info.max_steps, MAX_STEPS),
-                  value=steps_default),  # fmt: skip
-        gr.update(visible=info.supports_speed, minimum=info.min_speed, maximum=info.max_speed, value=info.default_speed),
+        gr.update(
+            visible=info.supports_steps, minimum=MIN_STEPS, maximum=min(info.max_steps, MAX_STEPS), value=steps_default
+        ),
+        gr.update(
+            visible=info.supports_speed, minimum=info.min_speed, maximum=info.max_speed, value=info.default_speed
+        ),
         gr.update(value=status, visible=bool(status)),
         gr.update(visible=view.can_download and not view.available),
     )
@@ -89,16 +94,31 @@ def _chunk_audio(chunk: SynthChunk) -> tuple[int, np.ndarray]:
     return chunk.audio.sample_rate, pcm
 
 
-def generate(ctx: AppContext, text: str, engine: str, voice: str | None, language: str | None, steps: float | None,
-             speed: float | None, gpu: bool, normalize: bool, fmt: str, session: str) -> Iterator[tuple[Any, Any, str]]:  # fmt: skip
+def generate(
+    ctx: AppContext,
+    text: str,
+    engine: str,
+    voice: str | None,
+    language: str | None,
+    steps: float | None,
+    speed: float | None,
+    gpu: bool,
+    normalize: bool,
+    fmt: str,
+    session: str,
+) -> Iterator[tuple[Any, Any, str]]:
     """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status)."""
     info = ctx.registry.info(engine)
     req = SynthRequest(
-        text=text or "", engine=engine, voice=voice or None, language=language or None,
+        text=text or "",
+        engine=engine,
+        voice=voice or None,
+        language=language or None,
         steps=int(steps) if (steps is not None and info.supports_steps) else None,
         speed=float(speed) if (speed is not None and info.supports_speed) else None,
-        gpu=bool(gpu), normalize=bool(normalize),
-    )  # fmt: skip
+        gpu=bool(gpu),
+        normalize=bool(normalize),
+    )
     ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
     flag = ctx.cancel_flag(session, JOB)
     chunks: list[SynthChunk] = []
@@ -191,16 +211,30 @@ def build(ctx: AppContext) -> None:
             engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="synth-engine")
             engine_status = gr.Markdown("", visible=False, elem_id="synth-engine-status")
             download_btn = gr.Button("Download model weights", visible=False, elem_id="synth-download")
-            voice = gr.Dropdown(view.voices, value=view.voices[0][1] if view.voices else None, label="Voice",
-                                elem_id="synth-voice")  # fmt: skip
-            language = gr.Dropdown(list(info.languages), value=info.default_language, label="Language",
-                                   elem_id="synth-language")  # fmt: skip
-            steps = gr.Slider(MIN_STEPS, min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS, step=1,
-                              value=min(max(info.default_steps, MIN_STEPS), MAX_STEPS),
-                              label="Inference steps (more = cleaner, slower)", visible=info.supports_steps,
-                              elem_id="synth-steps")  # fmt: skip
-            speed = gr.Slider(info.min_speed, info.max_speed, step=0.05, value=info.default_speed, label="Speed",
-                              visible=info.supports_speed, elem_id="synth-speed")  # fmt: skip
+            voice = gr.Dropdown(
+                view.voices, value=view.voices[0][1] if view.voices else None, label="Voice", elem_id="synth-voice"
+            )
+            language = gr.Dropdown(
+                list(info.languages), value=info.default_language, label="Language", elem_id="synth-language"
+            )
+            steps = gr.Slider(
+                MIN_STEPS,
+                min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS,
+                step=1,
+                value=min(max(info.default_steps, MIN_STEPS), MAX_STEPS),
+                label="Inference steps (more = cleaner, slower)",
+                visible=info.supports_steps,
+                elem_id="synth-steps",
+            )
+            speed = gr.Slider(
+                info.min_speed,
+                info.max_speed,
+                step=0.05,
+                value=info.default_speed,
+                label="Speed",
+                visible=info.supports_speed,
+                elem_id="synth-speed",
+            )
             gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="synth-gpu")
             normalize = gr.Checkbox(True, label="Read numbers, dates and abbreviations as words", elem_id="synth-norm")
             fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
@@ -217,16 +251,33 @@ def build(ctx: AppContext) -> None:
 
     text.input(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
     engine.change(ui_errors(lambda e: on_engine_change(ctx, e)), engine, engine_outputs, queue=False)
-    voice.change(ui_errors(lambda e, v, lang: on_voice_change(ctx, e, v, lang)), [engine, voice, language], language,
-                 queue=False)  # fmt: skip
+    voice.change(
+        ui_errors(lambda e, v, lang: on_voice_change(ctx, e, v, lang)), [engine, voice, language], language, queue=False
+    )
 
     @ui_errors
-    def _generate(t: str, e: str, v: str | None, lang: str | None, st: float | None, sp: float | None, g: bool,
-                  n: bool, f: str, request: gr.Request) -> Iterator[tuple[Any, Any, str]]:  # fmt: skip
+    def _generate(
+        t: str,
+        e: str,
+        v: str | None,
+        lang: str | None,
+        st: float | None,
+        sp: float | None,
+        g: bool,
+        n: bool,
+        f: str,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, Any, str]]:
         yield from generate(ctx, t, e, v, lang, st, sp, g, n, f, _session(request))
 
-    generate_btn.click(_generate, [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
-                       [audio, file, status], concurrency_id="preview", concurrency_limit=2)  # fmt: skip
+    generate_btn.click(
+        _generate,
+        [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
+        [audio, file, status],
+        concurrency_id="preview",
+        concurrency_limit=2,
+    )
+
     def _cancel(request: gr.Request) -> str:
         return cancel(ctx, _session(request))
 

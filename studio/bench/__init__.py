@@ -1,0 +1,1 @@
+"""Benchmarks: speed of Studio's synthesis path, measured as ratios within one run."""
