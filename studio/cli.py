@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    if not args.verbose:  # the Hub client logs every retry; our own error message says what happened
+        logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     settings = Settings.load(args.home)
     try:
         if args.command == "ui":

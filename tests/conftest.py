@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
+# before anything imports huggingface_hub (it reads this once): the default test run never touches the network
+os.environ["HF_HUB_OFFLINE"] = "1"
 
-from studio.config import Settings
+import pytest  # noqa: E402
+
+from studio.config import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"

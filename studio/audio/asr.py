@@ -32,6 +32,7 @@ class Transcriber:
 
     model: Any
     language: str | None = "en"
+    beam_size: int = 5  # beam search: noticeably fewer misheard digits than greedy decoding on tiny.en
 
     @classmethod
     def load(cls, model_dir: Path | str | None = None, threads: int = 1, language: str | None = "en") -> Transcriber:
@@ -51,7 +52,7 @@ class Transcriber:
         audio = resample(np.asarray(samples, dtype=np.float32), sample_rate, WHISPER_RATE)
         with self._lock:
             segments, _ = self.model.transcribe(
-                audio, language=self.language, beam_size=1, condition_on_previous_text=False, vad_filter=False
+                audio, language=self.language, beam_size=self.beam_size, condition_on_previous_text=False, vad_filter=False
             )
             return " ".join(seg.text.strip() for seg in segments).strip()
 

@@ -24,6 +24,23 @@ def ffmpeg_exe() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def ffmpeg_on_path(bin_dir: Path) -> Path:
+    """Make the bundled ffmpeg callable as plain `ffmpeg` (Gradio's streaming audio looks it up on PATH)."""
+    import shutil
+
+    if shutil.which("ffmpeg"):
+        return Path(str(shutil.which("ffmpeg")))
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    link = bin_dir / ("ffmpeg.exe" if os.name == "nt" else "ffmpeg")
+    if not link.exists():
+        try:
+            link.symlink_to(ffmpeg_exe())
+        except OSError:  # no symlinks (some Windows setups): copy the binary once
+            shutil.copy2(ffmpeg_exe(), link)
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    return link
+
+
 def _atomic_target(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)

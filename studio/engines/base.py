@@ -84,3 +84,10 @@ class Engine(Protocol):
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult: ...
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]: ...
+
+
+def warm_up(engine: Engine, voice: str) -> None:
+    """Load whatever a voice needs before timing starts (engines that load voices lazily define `warm_up`)."""
+    hook = getattr(engine, "warm_up", None)
+    if callable(hook):
+        hook(voice)

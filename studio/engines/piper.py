@@ -177,6 +177,10 @@ class PiperEngine:
             self.device = model.device
             return model
 
+    def warm_up(self, voice: str) -> None:
+        """Create the voice's session now, so that timing a synthesis does not include loading it."""
+        self.voice(voice)
+
     def _check(self, text: str, voice: str, params: SynthParams) -> tuple[PiperVoiceModel, str, list[str]]:
         model = self.voice(voice)
         lang = model.files.language()

@@ -62,7 +62,10 @@ def load_catalog(settings: Settings, on_progress: Progress | None = None) -> lis
     """The catalog, from the Hub (or Studio's cache when offline)."""
     from studio.engines.hub import download_files
 
-    folder = download_files(PIPER_REPO, [CATALOG_FILE], PIPER_REVISION, settings.cache_dir, on_progress)
+    try:
+        folder = download_files(PIPER_REPO, [CATALOG_FILE], PIPER_REVISION, settings.cache_dir, on_progress)
+    except ModelMissing as exc:
+        raise _friendlier(exc, settings, "load the Piper voice catalog") from exc
     try:
         return parse_catalog(json.loads((folder / CATALOG_FILE).read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
@@ -81,9 +84,12 @@ def download_voice(
         raise InvalidInput(
             f"The Piper catalog has no voice '{key}'. Run `python -m studio download piper` to list them."
         )
-    snapshot = download_files(
-        PIPER_REPO, [voice.model_file, voice.config_file], PIPER_REVISION, settings.cache_dir, on_progress
-    )
+    try:
+        snapshot = download_files(
+            PIPER_REPO, [voice.model_file, voice.config_file], PIPER_REVISION, settings.cache_dir, on_progress
+        )
+    except ModelMissing as exc:
+        raise _friendlier(exc, settings, f"download the Piper voice '{key}'") from exc
     target = settings.voices_dir / INSTALL_DIR / key
     target.mkdir(parents=True, exist_ok=True)
     for repo_path, name in ((voice.model_file, f"{key}.onnx"), (voice.config_file, f"{key}.onnx.json")):
@@ -91,3 +97,13 @@ def download_voice(
         shutil.copyfile(snapshot / repo_path, tmp)
         tmp.replace(target / name)
     return target
+
+
+def _friendlier(exc: ModelMissing, settings: Settings, what: str) -> ModelMissing:
+    """The Hub helper speaks of model folders; for Piper the by-hand route is the voice library."""
+    if not str(exc).startswith("Could not reach"):
+        return exc
+    return ModelMissing(
+        f"Could not reach the Hugging Face Hub to {what}. Check the internet connection (and HF_HUB_OFFLINE), "
+        f"or add a Piper voice by hand: put NAME.onnx and NAME.onnx.json into {settings.voices_dir}."
+    )

@@ -26,7 +26,10 @@ class Availability:
     def message(self) -> str:
         if self.ok:
             return "available"
-        return f"{self.reason} {self.fix}".strip()
+        reason = self.reason.strip()
+        if reason and self.fix and reason[-1] not in ".!?:":
+            reason += "."
+        return f"{reason} {self.fix}".strip()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 import gradio as gr
 
 from studio import __version__
+from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
 from studio.ui.context import AppContext
 from studio.ui.tabs import synthesize
@@ -50,6 +51,7 @@ def launch_kwargs(
 
 def launch(settings: Settings, host: str | None = None, port: int | None = None, share: bool = False) -> None:
     ctx = AppContext.create(settings)
+    ffmpeg_on_path(settings.cache_dir / "bin")
     demo = build_app(ctx)
     demo.queue(default_concurrency_limit=1)
     demo.launch(**launch_kwargs(settings, host, port, share))  # type: ignore[arg-type]

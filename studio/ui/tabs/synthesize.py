@@ -249,7 +249,7 @@ def build(ctx: AppContext) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    text.input(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
+    text.change(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
     engine.change(ui_errors(lambda e: on_engine_change(ctx, e)), engine, engine_outputs, queue=False)
     voice.change(
         ui_errors(lambda e, v, lang: on_voice_change(ctx, e, v, lang)), [engine, voice, language], language, queue=False

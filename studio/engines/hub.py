@@ -1,0 +1,167 @@
+"""Hugging Face Hub downloads into Studio's cache, with progress, offline lookups and errors that say what to do."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from studio.errors import ModelMissing
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+
+def _snapshot_root(file_path: str | Path, filename: str) -> Path:
+    """The snapshot folder that holds `filename` (which may sit in subfolders, e.g. onnx/vocoder.onnx)."""
+    root = Path(file_path)
+    for _ in Path(filename).parts:
+        root = root.parent
+    return root
+
+
+def local_snapshot(repo_id: str, filenames: Sequence[str], revision: str, cache_dir: Path) -> Path | None:
+    """The cached snapshot folder when every file of `filenames` is complete there; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    root: Path | None = None
+    for name in filenames:
+        found = try_to_load_from_cache(repo_id, name, cache_dir=cache_dir, revision=revision)
+        if not isinstance(found, str) or not Path(found).is_file():  # None, or "known not to exist" sentinel
+            return None
+        here = _snapshot_root(found, name)
+        if root is not None and here != root:  # files from different snapshots cannot form one model folder
+            return None
+        root = here
+    return root
+
+
+def _progress_bar_class(report: Callable[[int, int | None], None]) -> type:
+    """A silent tqdm that forwards byte counts to `report(done, total)`; huggingface_hub drives it per file."""
+    from tqdm.auto import tqdm
+
+    class _Reporter(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.pop("name", None)
+            kwargs["disable"] = True  # no terminal output from library code
+            super().__init__(*args, **kwargs)
+            self._done = int(kwargs.get("initial") or 0)
+            self._total = kwargs.get("total")
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self._done += int(n or 0)
+            report(self._done, self._total)
+            return super().update(n)
+
+    return _Reporter
+
+
+def _classify(exc: BaseException) -> str:
+    """'offline', 'missing' (no such repo, revision or file), 'network', 'disk', or '' for anything else."""
+    from huggingface_hub import errors as hf_errors
+
+    # order matters: LocalEntryNotFoundError is also an EntryNotFoundError and an OSError
+    if isinstance(exc, hf_errors.LocalEntryNotFoundError | hf_errors.OfflineModeIsEnabled):
+        return "offline"
+    gone = (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.RemoteEntryNotFoundError)
+    if isinstance(exc, gone):
+        return "missing"
+    network: list[type[BaseException]] = [hf_errors.HfHubHTTPError, ConnectionError, TimeoutError]
+    try:
+        import httpx
+
+        network.append(httpx.HTTPError)
+    except ImportError:  # huggingface_hub < 1.0 uses requests, whose errors are OSErrors (handled as network below)
+        return "network" if isinstance(exc, OSError) else ""
+    if isinstance(exc, tuple(network)):
+        return "network"
+    return "disk" if isinstance(exc, OSError) else ""
+
+
+def download_files(
+    repo_id: str,
+    filenames: list[str],
+    revision: str,
+    cache_dir: Path,
+    on_progress: Progress | None = None,
+    *,
+    offline: bool | None = None,
+    manual_dir: Path | None = None,
+    sizes: Mapping[str, int] | None = None,
+) -> Path:
+    """Fetch `filenames` of `repo_id` at `revision` into `cache_dir` (HF cache layout); return the snapshot folder.
+
+    Files already cached are not fetched again. `on_progress(fraction, message)` is called per file and as bytes
+    arrive; `sizes` (expected bytes per file) makes the fraction follow bytes rather than file counts. `offline`
+    (default: huggingface_hub's HF_HUB_OFFLINE) uses the cache only. Failures raise ModelMissing naming the fix.
+    """
+    from huggingface_hub import constants, hf_hub_download
+
+    if not filenames:
+        raise ValueError("download_files needs at least one file name")
+    offline = constants.is_offline_mode() if offline is None else offline
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    weights = [max(1, int((sizes or {}).get(name, 1))) for name in filenames]
+    grand_total = float(sum(weights))
+
+    def say(fraction: float, message: str) -> None:
+        if on_progress is not None:
+            on_progress(min(1.0, max(0.0, fraction)), message)
+
+    root: Path | None = None
+    before = 0.0
+    for i, name in enumerate(filenames):
+        label = f"{repo_id}: {name} ({i + 1}/{len(filenames)})"
+        weight = weights[i]
+
+        def on_bytes(done: int, total: int | None, base: float = before, size: int = weight, what: str = label) -> None:
+            part = min(done / total, 1.0) if total else 0.0
+            say((base + size * part) / grand_total, f"Downloading {what}: {done / 1e6:.1f} MB")
+
+        say(before / grand_total, f"Downloading {label}")
+        try:
+            path = hf_hub_download(
+                repo_id,
+                name,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=offline,
+                tqdm_class=_progress_bar_class(on_bytes),
+            )
+        except Exception as exc:
+            kind = _classify(exc)
+            if not kind:
+                raise
+            raise ModelMissing(_failure_message(kind, exc, repo_id, name, filenames, revision, offline, cache_dir,
+                                                manual_dir)) from exc  # fmt: skip
+        here = _snapshot_root(path, name)
+        if root is not None and here != root:
+            log.warning("%s: %s landed in %s, not %s", repo_id, name, here, root)
+        root = root or here
+        before += weight
+        log.info("downloaded %s", label)
+    say(1.0, f"Downloaded {repo_id} ({len(filenames)} files)")
+    assert root is not None
+    return root
+
+
+def _failure_message(kind: str, exc: BaseException, repo_id: str, name: str, filenames: Sequence[str], revision: str,
+                     offline: bool, cache_dir: Path, manual_dir: Path | None) -> str:  # fmt: skip
+    where = str(manual_dir) if manual_dir else "the engine's model folder"
+    by_hand = (f"place the files by hand in {where}: {', '.join(filenames)} "
+               f"(from https://huggingface.co/{repo_id}/tree/{revision})")  # fmt: skip
+    if kind == "missing":
+        return (f"The Hugging Face Hub has no '{name}' in {repo_id} at revision {revision} ({type(exc).__name__}). "
+                f"Update Studio, or {by_hand}.")  # fmt: skip
+    if kind == "disk":
+        return f"Could not save {name} of {repo_id} into {cache_dir}: {exc}. Free disk space or fix its permissions."
+    why = f"{type(exc).__name__}: {exc}"
+    if offline:
+        why = "offline mode is on (HF_HUB_OFFLINE) and the file is not in the cache"
+    return (
+        f"Could not reach the Hugging Face Hub to download {repo_id} ({name}): {why}. "
+        f"Check the internet connection (and HF_HUB_OFFLINE), then try again, or {by_hand}."
+    )

@@ -1,0 +1,426 @@
+"""Supertonic 2 and 3: multilingual ONNX flow-matching TTS at 44.1 kHz, as the upstream reference pipeline runs it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.audio.dsp import join
+from studio.audio.types import AudioResult
+from studio.config import MAX_SPEED, MAX_STEPS, MIN_SPEED, Settings
+from studio.engines.base import DeviceReport, Engine, EngineInfo, SynthParams, VoiceInfo
+from studio.engines.registry import Availability, EngineSpec
+from studio.engines.supertonic_model import (
+    CONFIG_FILE,
+    GRAPHS,
+    MODEL_FILES,
+    STYLES_DIR,
+    RawInputs,
+    Style,
+    SupertonicConfig,
+    SupertonicSessions,
+    check_contract,
+    check_speed,
+    check_steps,
+    graph_file,
+    run_raw,
+)
+from studio.engines.supertonic_text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
+from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
+from studio.text.chunking import chunk_text
+
+__all__ = [
+    "SPECS", "SUPERTONIC2", "SUPERTONIC3", "VERSIONS", "RawInputs", "Style", "SupertonicConfig", "SupertonicEngine",
+    "SupertonicSessions", "SupertonicVersion", "find_model_dir", "missing_files", "raw_session_runner", "run_raw",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
+
+MIN_STEPS = 1  # the model accepts a single step; the UI may start higher (studio.config.MIN_STEPS)
+SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
+MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
+DEFAULT_SAMPLE_RATE = 44100
+
+
+@dataclass(frozen=True)
+class SupertonicVersion:
+    """One published Supertonic model: where its files live and how the reference runs it."""
+
+    name: str
+    label: str
+    repo_id: str
+    revision: str  # a Hub commit, so a download is reproducible
+    folder: str  # settings.home / "models" / folder takes weights placed by hand
+    languages: tuple[str, ...]
+    default_steps: int
+    default_speed: float
+    tts_version: str  # tts.json's tts_version at `revision`
+    download_mb: int
+    sizes: tuple[tuple[str, int], ...] = ()  # bytes of the big files at `revision`, to weight download progress
+
+
+SUPERTONIC2 = SupertonicVersion(
+    "supertonic2", "Supertonic 2", "Supertone/supertonic-2", "75e6727618a02f323c720cba9478152d4bc16ca4",
+    "supertonic-2", V2_LANGUAGES, default_steps=5, default_speed=1.05, tts_version="v1.6.0", download_mb=268,
+    sizes=(("onnx/duration_predictor.onnx", 1_521_526), ("onnx/text_encoder.onnx", 27_431_318),
+           ("onnx/vector_estimator.onnx", 132_471_364), ("onnx/vocoder.onnx", 101_405_066),
+           ("onnx/unicode_indexer.json", 262_196)),
+)  # fmt: skip
+SUPERTONIC3 = SupertonicVersion(
+    "supertonic3", "Supertonic 3", "Supertone/supertonic-3", "724fb5abbf5502583fb520898d45929e62f02c0b",
+    "supertonic-3", V3_LANGUAGES, default_steps=8, default_speed=1.05, tts_version="v1.7.3", download_mb=400,
+    sizes=(("onnx/duration_predictor.onnx", 3_700_147), ("onnx/text_encoder.onnx", 36_416_150),
+           ("onnx/vector_estimator.onnx", 256_534_781), ("onnx/vocoder.onnx", 101_424_195),
+           ("onnx/unicode_indexer.json", 277_676)),
+)  # fmt: skip
+VERSIONS = {v.name: v for v in (SUPERTONIC2, SUPERTONIC3)}
+
+
+def _version(version: SupertonicVersion | str) -> SupertonicVersion:
+    if isinstance(version, SupertonicVersion):
+        return version
+    try:
+        return VERSIONS[version]
+    except KeyError:
+        raise InvalidInput(f"Unknown Supertonic version '{version}'. Known: {', '.join(VERSIONS)}.") from None
+
+
+def _guess_version(tts_version: str) -> SupertonicVersion:
+    """tts.json v1.6.x is Supertonic 2; v1.7 and later are Supertonic 3 (31 languages)."""
+    try:
+        major, minor = (int(p) for p in tts_version.lstrip("v").split(".")[:2])
+    except ValueError:
+        return SUPERTONIC3
+    return SUPERTONIC2 if (major, minor) < (1, 7) else SUPERTONIC3
+
+
+def _merge_reports(reports: Sequence[DeviceReport]) -> DeviceReport:
+    """One report for the four sessions: CUDA only when every graph really runs there."""
+    first = reports[0]
+    actual = {r.actual for r in reports}
+    if len(actual) == 1:
+        return first
+    slow = [g for g, r in zip(GRAPHS, reports, strict=True) if r.actual == "cpu"]
+    reason = next((r.reason for r in reports if r.reason), "")
+    note = f"{', '.join(slow)} fell back to CPU" + (f" ({reason})" if reason else "")
+    providers = tuple(dict.fromkeys(p for r in reports for p in r.providers))
+    return DeviceReport(first.requested, "cuda+cpu", note, providers)
+
+
+class SupertonicEngine:
+    """A loaded Supertonic model: text -> 44.1 kHz speech with one of its preset styles or a style .json file."""
+
+    def __init__(self, sessions: SupertonicSessions, config: SupertonicConfig, styles: dict[str, Style],
+                 version: SupertonicVersion | str, device_report: DeviceReport | None = None) -> None:  # fmt: skip
+        self.sessions = sessions
+        self.config = config
+        self.styles = dict(styles)
+        self.version = _version(version)
+        self.device = device_report or DeviceReport()
+        if config.indexer is None:
+            raise ModelMissing(f"{self.version.label} needs its unicode indexer (onnx/unicode_indexer.json).")
+        self.text = TextProcessor(config.indexer, self.version.languages)
+        self._file_styles: dict[tuple[str, float], Style] = {}
+        self.info = EngineInfo(
+            name=self.version.name,
+            label=self.version.label,
+            sample_rate=config.sample_rate,
+            languages=self.version.languages,
+            default_language="en",
+            supports_steps=True,
+            min_steps=MIN_STEPS,
+            max_steps=MAX_STEPS,
+            default_steps=self.version.default_steps,
+            min_speed=MIN_SPEED,
+            max_speed=MAX_SPEED,
+            default_speed=self.version.default_speed,
+            model_version=config.tts_version or self.version.tts_version,
+            license="OpenRAIL-M",
+        )
+
+    @classmethod
+    def load(cls, model_dir: Path, device: str = "cpu", threads: int = 1,
+             version: SupertonicVersion | str | None = None) -> SupertonicEngine:  # fmt: skip
+        """Load a folder in the Hub layout: onnx/*.onnx, tts.json, unicode_indexer.json and voice_styles/*.json."""
+        from studio.engines.onnx import create_session
+
+        model_dir = Path(model_dir)
+        config = SupertonicConfig.load(model_dir)
+        ver = _version(version) if version is not None else _guess_version(config.tts_version)
+        styles = {p.stem: Style.from_file(p) for p in sorted((model_dir / STYLES_DIR).glob("*.json"))}
+        if not styles:
+            raise ModelMissing(f"No voice styles in {model_dir / STYLES_DIR}; download {ver.label} again.")
+        made: dict[str, object] = {}
+        reports = []
+        for graph in GRAPHS:
+            path = model_dir / graph_file(graph)
+            session, report = create_session(path, device, threads)
+            check_contract(graph, session, path)
+            made[graph] = session
+            reports.append(report)
+        report = _merge_reports(reports)
+        log.info("%s loaded from %s (%s)", ver.label, model_dir, report.note)
+        return cls(SupertonicSessions(**made), config, styles, ver, report)
+
+    # ----------------------------------------------------------------- public API
+
+    def voices(self) -> list[VoiceInfo]:
+        def describe(vid: str) -> str:
+            kind = {"F": "Female", "M": "Male"}.get(vid[:1], "")
+            return f"{kind} voice {vid[1:]}" if kind and vid[1:].isdigit() else vid
+
+        return [VoiceInfo(v, describe(v), self.version.languages, "preset") for v in self.styles]
+
+    def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
+        """The whole text: chunks joined with 0.3 s of silence."""
+        parts = list(self.stream(text, voice, params))
+        return self._joined(parts)
+
+    def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
+        """One AudioResult per chunk (sentence-aware, at most 300 characters; 120 for Korean and Japanese)."""
+        language, steps, speed, seed = self._resolve(params)
+        style = self._style(voice)
+        for index, item in self._prepare(text, language):
+            yield from self._render([item], style, steps, speed, seed, [index])
+
+    def batch(self, texts: Sequence[str], voice: str, params: SynthParams | None = None) -> list[AudioResult]:
+        """Several texts in batched inference; item i sounds as `synthesize(texts[i])` would with the same seed."""
+        if isinstance(texts, str) or not texts:
+            raise InvalidInput("batch() needs a non-empty list of texts.")
+        language, steps, speed, seed = self._resolve(params)
+        style = self._style(voice)
+        # every chunk of every text, shortest first so each batch pads little
+        jobs = [(t, k, item) for t, text in enumerate(texts) for k, item in self._prepare(text, language)]
+        jobs.sort(key=lambda job: len(job[2].text))
+        parts: dict[int, dict[int, AudioResult]] = {t: {} for t in range(len(texts))}
+        for start in range(0, len(jobs), MAX_BATCH):
+            group = jobs[start : start + MAX_BATCH]
+            results = self._render([j[2] for j in group], style, steps, speed, seed, [j[1] for j in group])
+            for (t, k, _), result in zip(group, results, strict=True):
+                parts[t][k] = result
+        return [self._joined([chunks[k] for k in sorted(chunks)]) for chunks in parts.values()]
+
+    def encode(self, texts: Sequence[str], voice: str, params: SynthParams | None = None) -> RawInputs:
+        """The validated graph inputs for texts that each fit in one chunk (for benchmarks against `run_raw`)."""
+        language, steps, speed, _ = self._resolve(params)
+        style = self._style(voice)
+        return self._raw_inputs([self.text.preprocess(t, language) for t in texts], style, steps, speed)
+
+    # ----------------------------------------------------------------- internals
+
+    def _resolve(self, params: SynthParams | None) -> tuple[str, int, float, int | None]:
+        if params is None:
+            params = SynthParams(speed=self.version.default_speed)
+        language = params.language or self.info.default_language
+        self.text.check_language(language)
+        steps = check_steps(self.version.default_steps if params.steps is None else params.steps, MIN_STEPS, MAX_STEPS)
+        speed = check_speed(params.speed, MIN_SPEED, MAX_SPEED)
+        seed = None if params.seed is None else int(params.seed) & 0xFFFF_FFFF_FFFF_FFFF
+        return language, steps, speed, seed
+
+    def _style(self, voice: str) -> Style:
+        key = (voice or "").strip()
+        if key in self.styles:
+            return self.styles[key]
+        if key.upper() in self.styles:
+            return self.styles[key.upper()]
+        path = Path(key).expanduser()
+        if key and (key.lower().endswith(".json") or path.is_file()):
+            if not path.is_file():
+                raise VoiceNotFound(f"Voice style file not found: {path}. Give an existing Supertonic style .json.")
+            cache_key = (str(path.resolve()), path.stat().st_mtime)
+            style = self._file_styles.get(cache_key) or Style.from_file(path, VoiceNotFound)
+            if style.engine and style.engine != self.version.name:
+                raise VoiceNotFound(f"'{path.name}' is a {style.engine} voice; {self.version.label} cannot use "
+                                    "styles of another Supertonic version; pick a voice made for it.")  # fmt: skip
+            self._file_styles[cache_key] = style
+            return style
+        raise VoiceNotFound(
+            f"{self.version.label} has no voice '{voice}'. Choose one of: {', '.join(self.styles)}, "
+            "or give the path to a Supertonic style .json file."
+        )
+
+    def _chunks(self, text: str, language: str) -> list[str]:
+        if not text or not text.strip():
+            raise InvalidInput("The text is empty: type or paste something to speak.")
+        return [c for c in chunk_text(text, chunk_limit(language), language) if c.strip()]
+
+    def _prepare(self, text: str, language: str) -> list[tuple[int, Preprocessed]]:
+        """(chunk index, preprocessed chunk) for every chunk with something to say; warnings of skipped ones move on."""
+        out: list[tuple[int, Preprocessed]] = []
+        carried: list[str] = []
+        for index, chunk in enumerate(self._chunks(text, language)):
+            item = self.text.preprocess(chunk, language)
+            if not any(ch.isalnum() for ch in item.body):  # only punctuation left (e.g. a line of emoji)
+                carried.extend(item.warnings)
+                continue
+            if carried:
+                item = replace(item, notes=(*item.notes, *carried))
+                carried = []
+            out.append((index, item))
+        if not out:
+            detail = f" ({' '.join(dict.fromkeys(carried))})" if carried else ""
+            raise InvalidInput(f"Nothing to say: {self.version.label} cannot read any word of this text{detail}.")
+        if carried:
+            index, last = out[-1]
+            out[-1] = (index, replace(last, notes=(*last.notes, *carried)))
+        return out
+
+    def _render(self, items: Sequence[Preprocessed], style: Style, steps: int, speed: float, seed: int | None,
+                chunk_indices: Sequence[int]) -> list[AudioResult]:  # fmt: skip
+        n = len(items)
+        inputs = self._raw_inputs(items, style, steps, speed)
+        if seed is None:
+            rngs = [np.random.default_rng(s) for s in np.random.SeedSequence().spawn(n)]
+        else:  # chunk k of any text uses (seed, k): a text sounds the same alone, streamed or inside a batch
+            rngs = [np.random.default_rng([seed, int(k)]) for k in chunk_indices]
+        wav, duration = run_raw(self.sessions, self.config, inputs, rngs)
+        lengths = self.config.wav_lengths(duration)
+        out = []
+        for i, item in enumerate(items):
+            samples: NDArray[np.float32] = np.clip(wav[i, : int(lengths[i])], -1.0, 1.0).astype(np.float32, copy=False)
+            rate = self.config.sample_rate
+            out.append(AudioResult(samples, rate, self.device.actual, self.device.note, item.warnings))
+        return out
+
+    def _raw_inputs(self, items: Sequence[Preprocessed], style: Style, steps: int, speed: float) -> RawInputs:
+        batch = self.text.encode_items(items)
+        ttl, dp = np.repeat(style.ttl, len(items), 0), np.repeat(style.dp, len(items), 0)
+        return RawInputs(batch.text_ids, batch.text_mask, ttl, dp, steps, speed)
+
+    def _joined(self, parts: list[AudioResult]) -> AudioResult:
+        samples = join([p.samples for p in parts], self.config.sample_rate, SILENCE_SECONDS)
+        warnings = tuple(dict.fromkeys(w for p in parts for w in p.warnings))
+        return AudioResult(samples, self.config.sample_rate, self.device.actual, self.device.note, warnings)
+
+
+def raw_session_runner(
+    engine: Engine, text: str, voice: str, params: SynthParams | None = None
+) -> Callable[[], None]:
+    """A no-argument callable doing only the bare ORT calls for `text` (each chunk, as `synthesize` would).
+
+    Text processing, validation and style lookup happen once, here; timing the callable against
+    `engine.synthesize(text, voice, params)` measures the overhead of Studio's synthesis path.
+    """
+    if not isinstance(engine, SupertonicEngine):
+        raise InvalidInput(f"raw_session_runner needs a Supertonic engine, not {engine.info.label}.")
+    language, steps, speed, seed = engine._resolve(params)
+    style = engine._style(voice)
+    jobs = [(k, engine._raw_inputs([item], style, steps, speed)) for k, item in engine._prepare(text, language)]
+    base = 0 if seed is None else seed
+
+    def run() -> None:
+        for k, inputs in jobs:
+            run_raw(engine.sessions, engine.config, inputs, [np.random.default_rng([base, k])])
+
+    return run
+
+
+# --------------------------------------------------------------------- availability, download and the registry specs
+
+
+def user_model_dir(settings: Settings, version: SupertonicVersion) -> Path:
+    """Where a user may place the files by hand (same layout as the Hub repo)."""
+    return settings.home / "models" / version.folder
+
+
+def missing_files(folder: Path) -> list[str]:
+    """Model files absent, empty, or left as Git LFS pointers (a clone without git-lfs) in `folder`."""
+    out = []
+    for name in MODEL_FILES:
+        path = folder / name
+        try:
+            size = path.stat().st_size
+            if size == 0 or (name.endswith(".onnx") and size < 1024 and path.read_bytes().startswith(b"version ")):
+                out.append(name)
+        except OSError:
+            out.append(name)
+    return out
+
+
+def find_model_dir(settings: Settings, version: SupertonicVersion) -> Path | None:
+    """A complete model folder: one placed by hand wins over Studio's download cache."""
+    manual = user_model_dir(settings, version)
+    if manual.is_dir() and not missing_files(manual):
+        return manual
+    from studio.engines.hub import local_snapshot
+
+    snapshot = local_snapshot(version.repo_id, list(MODEL_FILES), version.revision, settings.cache_dir)
+    return snapshot if snapshot is not None and not missing_files(snapshot) else None
+
+
+def _file_list() -> str:
+    return ", ".join(MODEL_FILES)
+
+
+def _check(settings: Settings, version: SupertonicVersion) -> Availability:
+    if find_model_dir(settings, version) is not None:
+        return Availability(True)
+    manual = user_model_dir(settings, version)
+    command = f"`python -m studio download {version.name}`"
+    source = f"about {version.download_mb} MB from huggingface.co/{version.repo_id}, revision {version.revision[:12]}"
+    if manual.is_dir() and any((manual / name).exists() for name in MODEL_FILES):
+        gone = ", ".join(missing_files(manual))
+        return Availability(
+            False,
+            f"{version.label} weights in {manual} are incomplete",
+            f"Missing or empty there: {gone}. Add them by hand, or run {command} ({source}).",
+        )
+    return Availability(False, f"{version.label} weights are not downloaded",
+                        f"Download them with {command} ({source}), or place these files by hand in {manual}: "
+                        f"{_file_list()}.")  # fmt: skip
+
+
+def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
+    """Capabilities without loading anything heavy (reads tts.json if a copy is at hand)."""
+    sample_rate, model_version = DEFAULT_SAMPLE_RATE, version.tts_version
+    repo_dir = "models--" + version.repo_id.replace("/", "--")
+    for folder in (user_model_dir(settings, version), settings.cache_dir / repo_dir / "snapshots" / version.revision):
+        try:
+            config = SupertonicConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text("utf-8")))
+        except (OSError, ValueError, ModelMissing):
+            continue
+        sample_rate, model_version = config.sample_rate, config.tts_version or model_version
+        break
+    return EngineInfo(
+        name=version.name, label=version.label, sample_rate=sample_rate, languages=version.languages,
+        default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
+        default_steps=version.default_steps, min_speed=MIN_SPEED, max_speed=MAX_SPEED,
+        default_speed=version.default_speed, model_version=model_version, license="OpenRAIL-M",
+    )  # fmt: skip
+
+
+def _load(settings: Settings, device: str, version: SupertonicVersion) -> SupertonicEngine:
+    folder = find_model_dir(settings, version)
+    if folder is None:
+        status = _check(settings, version)
+        raise ModelMissing(status.message)
+    return SupertonicEngine.load(folder, device, settings.threads, version)
+
+
+def _download(settings: Settings, on_progress: Callable[[float, str], None] | None, version: SupertonicVersion) -> Path:
+    from studio.engines.hub import download_files
+
+    return download_files(version.repo_id, list(MODEL_FILES), version.revision, settings.cache_dir, on_progress,
+                          offline=settings.offline or None, manual_dir=user_model_dir(settings, version),
+                          sizes=dict(version.sizes))  # fmt: skip
+
+
+def _spec(version: SupertonicVersion) -> EngineSpec:
+    return EngineSpec(
+        name=version.name,
+        label=version.label,
+        info=lambda settings: _info(settings, version),
+        check=lambda settings: _check(settings, version),
+        load=lambda settings, device: _load(settings, device, version),
+        download=lambda settings, on_progress=None: _download(settings, on_progress, version),
+    )
+
+
+SPECS: list[EngineSpec] = [_spec(SUPERTONIC2), _spec(SUPERTONIC3)]
