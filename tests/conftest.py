@@ -8,9 +8,9 @@ from pathlib import Path
 # before anything imports huggingface_hub (it reads this once): the default test run never touches the network
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import pytest  # noqa: E402
+import pytest
 
-from studio.config import Settings  # noqa: E402
+from studio.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"

@@ -52,7 +52,11 @@ class Transcriber:
         audio = resample(np.asarray(samples, dtype=np.float32), sample_rate, WHISPER_RATE)
         with self._lock:
             segments, _ = self.model.transcribe(
-                audio, language=self.language, beam_size=self.beam_size, condition_on_previous_text=False, vad_filter=False
+                audio,
+                language=self.language,
+                beam_size=self.beam_size,
+                condition_on_previous_text=False,
+                vad_filter=False,
             )
             return " ".join(seg.text.strip() for seg in segments).strip()
 
