@@ -16,7 +16,7 @@ from studio.audio.io import WRITABLE_FORMATS, write_audio
 from studio.audio.types import AudioResult
 from studio.engines.base import EngineInfo, SynthParams, warm_up
 from studio.engines.registry import Registry
-from studio.errors import Cancelled, InvalidInput
+from studio.errors import Cancelled, EngineUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,9 @@ class Synthesizer:
         from studio.text.normalize import normalize_text
 
         info = self.registry.info(req.engine)
+        status = self.registry.available(req.engine)
+        if not status.ok:
+            raise EngineUnavailable(f"{info.label} is not available: {status.message}")
         text = (req.text or "").strip()
         if not text:
             raise InvalidInput("The text is empty: type or paste something to speak.")

@@ -124,3 +124,11 @@ def test_launch_settings_are_safe(settings: Settings) -> None:
     assert kw["allowed_paths"] == [str(settings.outputs_dir)]
     assert str(settings.voices_dir) in kw["blocked_paths"] and str(settings.cache_dir) in kw["blocked_paths"]
     assert kw["max_file_size"]
+
+
+def test_gpu_toggle_without_cuda_says_it_ran_on_cpu(ctx: AppContext) -> None:
+    with pytest.warns(UserWarning, match="ran on CPU: "):  # gr.Warning: a toast in the browser
+        outputs = _run(ctx, "Run this on the graphics card.", gpu=True)
+    final = outputs[-1][2]
+    assert final.startswith("ran on CPU: "), final
+    assert Path(outputs[-1][1]["value"]).is_file()
