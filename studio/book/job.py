@@ -1,0 +1,223 @@
+"""A book render job as a folder: plan, settings, status and every finished chunk, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.book.model import Book
+from studio.book.plan import BookPlan, PlanChunk, apply_lexicon, cache_key
+from studio.book.qa import DEFAULT_THRESHOLD, DEFAULT_TRIES
+from studio.errors import InvalidInput
+
+PLAN_FILE, SETTINGS_FILE, STATUS_FILE, LOCK_FILE = "plan.json", "settings.json", "status.json", "render.lock"
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Temp file in the same folder, fsync, rename: a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class RenderSettings:
+    """How a job renders: engine, voices, knobs, checking and export formats."""
+
+    engine: str = "piper"
+    voice: str = "joe"
+    dialogue_voice: str | None = None
+    language: str | None = None
+    speed: float | None = None
+    steps: int | None = None
+    gpu: bool = False
+    normalize: bool = True
+    qa: bool = True
+    qa_threshold: float = DEFAULT_THRESHOLD
+    qa_tries: int = DEFAULT_TRIES
+    formats: tuple[str, ...] = ("m4b",)
+    chapters: list[int] | None = None  # None: the plan's included chapters
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RenderSettings:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if "formats" in values:
+            values["formats"] = tuple(values["formats"])
+        return cls(**values)
+
+
+@dataclass
+class ChunkRecord:
+    """What is on disk for one finished chunk (chunks/<key>.json beside chunks/<key>.wav)."""
+
+    key: str
+    chunk_id: str
+    spoken_text: str
+    seconds: float
+    tries: int = 1
+    checked: bool = False
+    wer: float | None = None
+    transcript: str = ""
+    flagged: bool = False
+    rendered_at: float = field(default_factory=time.time)
+
+
+class BookJob:
+    """Open or create a job folder; everything the render and the UI need is read from and written to it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.chunks_dir = folder / "chunks"
+        self.out_dir = folder / "out"
+
+    # --- creation and loading -------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, jobs_dir: Path, book: Book, plan: BookPlan, settings: RenderSettings,
+               source_name: str = "", job_id: str | None = None) -> BookJob:  # fmt: skip
+        job = cls(jobs_dir / (job_id or _new_id(book.title)))
+        job.folder.mkdir(parents=True, exist_ok=True)
+        job.chunks_dir.mkdir(exist_ok=True)
+        if book.cover:
+            write_atomic(job.folder / "cover.bin", book.cover)
+        write_json(job.folder / "book.json", {"title": book.title, "author": book.author, "language": book.language,
+                                              "cover_mime": book.cover_mime, "source": source_name,
+                                              "warnings": book.warnings, "created": time.time()})  # fmt: skip
+        job.save_plan(plan)
+        job.save_settings(settings)
+        if not (job.folder / STATUS_FILE).exists():
+            job.write_status(state="planned", message="Planned; nothing rendered yet.")
+        return job
+
+    @classmethod
+    def open(cls, folder: Path) -> BookJob:
+        job = cls(folder)
+        if not (folder / PLAN_FILE).is_file():
+            raise InvalidInput(f"{folder} is not a Studio book job (no {PLAN_FILE}).")
+        return job
+
+    @property
+    def id(self) -> str:
+        return self.folder.name
+
+    def meta(self) -> dict[str, Any]:
+        data: dict[str, Any] = read_json(self.folder / "book.json")
+        return data
+
+    def cover(self) -> bytes | None:
+        path = self.folder / "cover.bin"
+        return path.read_bytes() if path.is_file() else None
+
+    def plan(self) -> BookPlan:
+        return BookPlan.from_dict(read_json(self.folder / PLAN_FILE))
+
+    def save_plan(self, plan: BookPlan) -> None:
+        write_atomic(self.folder / PLAN_FILE, plan.dumps())
+
+    def settings(self) -> RenderSettings:
+        return RenderSettings.from_dict(read_json(self.folder / SETTINGS_FILE))
+
+    def save_settings(self, settings: RenderSettings) -> None:
+        write_json(self.folder / SETTINGS_FILE, asdict(settings))
+
+    def status(self) -> dict[str, Any]:
+        path = self.folder / STATUS_FILE
+        return dict(read_json(path)) if path.is_file() else {"state": "planned"}
+
+    def write_status(self, **values: Any) -> None:
+        status = self.status() if (self.folder / STATUS_FILE).is_file() else {}
+        status.update(values, updated=time.time())
+        write_json(self.folder / STATUS_FILE, status)
+
+    # --- what a chunk says and where its audio lives --------------------------------------------------------
+    def voice_for(self, chunk: PlanChunk, settings: RenderSettings) -> str:
+        if chunk.role == "dialogue" and settings.dialogue_voice:
+            return settings.dialogue_voice
+        return settings.voice
+
+    def spoken_text(self, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings) -> str:
+        """Lexicon first (respellings), then number/date normalization: exactly what the engine receives."""
+        from studio.text.normalize import normalize_text
+
+        text = apply_lexicon(chunk.text, plan.lexicon)
+        if settings.normalize:
+            text = normalize_text(text, (settings.language or plan.language).split("-")[0])
+        return text
+
+    def key_for(self, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings, model_version: str) -> str:
+        params = {"speed": settings.speed, "steps": settings.steps, "language": settings.language or plan.language}
+        return cache_key(settings.engine, model_version, self.voice_for(chunk, settings), params,
+                         self.spoken_text(chunk, plan, settings))  # fmt: skip
+
+    def audio_path(self, key: str) -> Path:
+        return self.chunks_dir / f"{key}.wav"
+
+    def record(self, key: str) -> ChunkRecord | None:
+        path = self.chunks_dir / f"{key}.json"
+        if not path.is_file() or not self.audio_path(key).is_file():
+            return None
+        try:
+            return ChunkRecord(**read_json(path))
+        except (ValueError, TypeError):
+            return None  # a damaged record: the chunk renders again
+
+    def save_chunk(self, key: str, samples: NDArray[np.float32], sample_rate: int, record: ChunkRecord) -> None:
+        """Audio first, then its record: a record always points at complete audio."""
+        import soundfile as sf
+
+        self.chunks_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".wav", dir=self.chunks_dir)
+        os.close(fd)
+        try:
+            sf.write(tmp, samples, sample_rate, subtype="PCM_16")
+            os.replace(tmp, self.audio_path(key))
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        self.save_record(record)
+
+    def save_record(self, record: ChunkRecord) -> None:
+        write_json(self.chunks_dir / f"{record.key}.json", asdict(record))
+
+    def delete(self) -> None:
+        shutil.rmtree(self.folder)
+
+
+def _new_id(title: str) -> str:
+    slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:32].strip("-") or "book"
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+def list_jobs(jobs_dir: Path) -> list[BookJob]:
+    """Every job folder, newest first."""
+    if not jobs_dir.is_dir():
+        return []
+    jobs = [BookJob(p) for p in jobs_dir.iterdir() if (p / PLAN_FILE).is_file()]
+    return sorted(jobs, key=lambda j: j.folder.stat().st_mtime, reverse=True)
