@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,engines,synth,download}`."""
+"""Command-line interface: `python -m studio {ui,engines,synth,book,download}`."""
 
 from __future__ import annotations
 
@@ -47,6 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, help="random seed for reproducible output")
     synth.add_argument("--gpu", action="store_true", help="run on CUDA if it works here (else CPU, with the reason)")
     synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
+
+    book = sub.add_parser("book", help="audiobooks: plan an EPUB/TXT, render it (resumable) and export M4B/MP3")
+    book_sub = book.add_subparsers(dest="book_command", required=True)
+    bplan = book_sub.add_parser("plan", help="print the chapters and chunks as JSON")
+    bplan.add_argument("book", type=Path, help="an .epub or .txt file")
+    bplan.add_argument("--engine", default=DEFAULT_ENGINE, help="engine whose chunk size to use")
+    bplan.add_argument("--dialogue", action="store_true", help="split quoted dialogue into its own chunks")
+    brender = book_sub.add_parser("render", help="render (or resume) and export; run it again to resume")
+    brender.add_argument("book", type=Path, help="an .epub or .txt file")
+    brender.add_argument("--out", type=Path, required=True, help="output folder (the job state lives in it too)")
+    brender.add_argument("--engine", default=DEFAULT_ENGINE)
+    brender.add_argument("--voice", help="narrator voice (default: the engine's first)")
+    brender.add_argument("--dialogue-voice", help="a second voice for text in quotation marks")
+    brender.add_argument("--chapters", help="chapter numbers from `book plan`, e.g. 2,4-6 (default: included ones)")
+    brender.add_argument("--format", default="m4b", help="comma-separated: m4b, mp3, wav, flac (default m4b)")
+    brender.add_argument("--qa", action=argparse.BooleanOptionalAction, default=True,
+                         help="check every chunk by speech recognition and re-render bad ones (default on)")
+    brender.add_argument("--lexicon", type=Path, help="pronunciation file: one `word = say it like this` per line")
+    brender.add_argument("--speed", type=float)
+    brender.add_argument("--steps", type=int)
+    brender.add_argument("--gpu", action="store_true")
 
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
@@ -107,6 +128,78 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from studio.book.job import RenderSettings
+    from studio.book.plan import parse_chapter_selection, parse_lexicon
+    from studio.book.render import RenderProgress
+    from studio.book.service import CLI_JOB_FOLDER, Audiobooks
+    from studio.engines.registry import Registry
+
+    books = Audiobooks(Registry(settings))
+    book = books.load(args.book)
+    for warning in book.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.book_command == "plan":
+        plan = books.plan(book, args.engine, args.dialogue)
+        print(json.dumps(plan.summary(), ensure_ascii=False, indent=2))
+        return 0
+    lexicon = parse_lexicon(args.lexicon.read_text(encoding="utf-8")) if args.lexicon else []
+    plan = books.plan(book, args.engine, bool(args.dialogue_voice), lexicon)
+    chapters = parse_chapter_selection(args.chapters, len(plan.chapters)) if args.chapters else None
+    voice = args.voice
+    if not voice and books.registry.available(args.engine).ok:
+        voice = books.registry.voices(args.engine)[0].id
+    render = RenderSettings(engine=args.engine, voice=voice or "", dialogue_voice=args.dialogue_voice, speed=args.speed,
+                            steps=args.steps, gpu=args.gpu, qa=args.qa, chapters=chapters,
+                            formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()))
+    job = books.create_job(book, plan, render, args.book.name, folder=args.out / CLI_JOB_FOLDER)
+    cancel = threading.Event()
+
+    def progress(p: RenderProgress) -> None:
+        sys.stderr.write(f"\r{p.line()[:110]:<110}")
+        sys.stderr.flush()
+
+    try:
+        report = books.render(job, progress, cancel)
+    except KeyboardInterrupt:
+        cancel.set()
+        print("\nstopped: run the same command again to resume", file=sys.stderr)
+        return 130
+    sys.stderr.write("\n")
+    print(f"rendered {report.rendered} chunks, reused {report.reused} of {report.total}")
+    for ch in report.chapters:
+        wer = "unchecked" if ch.wer is None else f"WER {ch.wer:.1%}"
+        flags = f", {len(ch.flagged)} flagged: {', '.join(ch.flagged)}" if ch.flagged else ""
+        print(f"  {ch.index:3d}. {ch.title[:50]:<50} {ch.seconds / 60:6.1f} min  {wer}{flags}")
+    if report.book_wer is not None:
+        print(f"book WER {report.book_wer:.1%}")
+    if report.cancelled:
+        return 130
+
+    def export_progress(fraction: float, message: str) -> None:
+        _progress(fraction, message)
+
+    result = books.export(job, export_progress, cancel, out_dir=args.out)
+    for path in _paths(result):
+        print(f"wrote {path}")
+    return 0
+
+
+def _paths(result: object) -> list[str]:
+    found: list[str] = []
+    if isinstance(result, dict):
+        for value in result.values():
+            found.extend(_paths(value))
+    elif isinstance(result, (list, tuple)):
+        for value in result:
+            found.extend(_paths(value))
+    elif isinstance(result, Path):
+        found.append(str(result))
+    return found
+
+
 def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     from studio.api import Studio
 
@@ -148,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_synth(args, settings)
         if args.command == "download":
             return _cmd_download(args, settings)
+        if args.command == "book":
+            return _cmd_book(args, settings)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -42,6 +42,7 @@ class EngineInfo:
     supports_clone: bool = False
     supports_gpu: bool = True
     max_chars: int = 5000
+    chunk_chars: int = 300  # comfortable text per synthesis call in long renders (audiobook chunks)
     model_version: str = ""
     license: str = ""
 

@@ -282,6 +282,7 @@ def piper_info(voices: dict[str, PiperVoiceFiles] | None = None) -> EngineInfo:
         min_speed=0.5,
         max_speed=2.0,
         default_speed=1.0,
+        chunk_chars=350,  # about 20 s of speech: fits one Whisper window for checking
         model_version="piper-1 (VITS)",
         license="per voice (bundled joe: CC0)",
     )

@@ -1,0 +1,289 @@
+"""Render a book job chunk by chunk: resumable, cancellable, with progress/ETA and speech-recognition checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
+from studio.book.plan import BookPlan, PlanChapter, PlanChunk
+from studio.book.qa import Checker
+from studio.engines.base import Engine, SynthParams
+from studio.engines.registry import Registry
+from studio.errors import Cancelled, InvalidInput, StudioError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    """One progress event: counts, where we are, elapsed time and the estimate of what is left."""
+
+    done: int
+    total: int
+    reused: int
+    flagged: int
+    chapter: str
+    elapsed: float
+    eta: float | None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+    def line(self) -> str:
+        eta = "" if self.eta is None else f" · about {_clock(self.eta)} left"
+        return (f"{self.done}/{self.total} chunks ({self.reused} reused, {self.flagged} flagged) · {self.chapter} · "
+                f"{_clock(self.elapsed)} elapsed{eta}")  # fmt: skip
+
+
+@dataclass
+class ChapterReport:
+    index: int
+    title: str
+    chunks: int
+    seconds: float
+    checked: int
+    wer: float | None
+    flagged: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RenderReport:
+    total: int
+    rendered: int
+    reused: int
+    cancelled: bool
+    chapters: list[ChapterReport]
+
+    @property
+    def flagged(self) -> int:
+        return sum(len(c.flagged) for c in self.chapters)
+
+    @property
+    def book_wer(self) -> float | None:
+        checked = [(c.wer, c.checked) for c in self.chapters if c.wer is not None and c.checked]
+        total = sum(n for _, n in checked)
+        return sum(w * n for w, n in checked) / total if total else None
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _JobLock:
+    """One renderer per job folder, across processes; a lock left by a killed process is taken over."""
+
+    def __init__(self, job: BookJob) -> None:
+        self.path = job.folder / LOCK_FILE
+
+    def __enter__(self) -> _JobLock:
+        if self.path.exists():
+            try:
+                pid = int(self.path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise InvalidInput(f"This job is being rendered by another process (pid {pid}). Wait or stop it.")
+        self.path.write_text(str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Renderer:
+    """Renders jobs with the registry's engines; `checker` (speech recognition) is used when the job asks for it."""
+
+    def __init__(self, registry: Registry, checker: Checker | None = None) -> None:
+        self.registry = registry
+        self.checker = checker or Checker(threads=max(1, registry.settings.threads))
+
+    def _engine(self, settings: RenderSettings) -> Engine:
+        return self.registry.get(settings.engine, "cuda" if settings.gpu else "cpu")
+
+    def _params(self, settings: RenderSettings, plan: BookPlan, engine: Engine, attempt: int) -> SynthParams:
+        info = engine.info
+        language = settings.language or (plan.language if plan.language in info.languages else info.default_language)
+        steps = settings.steps if settings.steps is not None else (info.default_steps if info.supports_steps else None)
+        if steps is not None and attempt > 0:  # a retry spends more denoising steps (Supertonic)
+            steps = min(info.max_steps, steps * 2)
+        speed = settings.speed if settings.speed is not None else info.default_speed
+        return SynthParams(language=language, speed=speed, steps=steps, seed=attempt or None)
+
+    def _synthesize(self, job: BookJob, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings,
+                    engine: Engine, key: str, attempt: int) -> ChunkRecord:  # fmt: skip
+        text = job.spoken_text(chunk, plan, settings)
+        audio = engine.synthesize(text, job.voice_for(chunk, settings), self._params(settings, plan, engine, attempt))
+        record = ChunkRecord(key, chunk.id, text, audio.duration, tries=attempt + 1)
+        job.save_chunk(key, audio.samples, audio.sample_rate, record)
+        return record
+
+    def _check(self, job: BookJob, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings, engine: Engine,
+               key: str, record: ChunkRecord) -> ChunkRecord:  # fmt: skip
+        """Score the chunk; re-render (new seed, more steps) up to the job's tries; keep the best take; flag."""
+        from studio.audio.io import read_audio
+
+        language = settings.language or plan.language
+        best: tuple[float, ChunkRecord, object] | None = None
+        attempt = record.tries - 1
+        while True:
+            samples, rate = read_audio(job.audio_path(key))
+            result = self.checker.check(samples, rate, chunk.text, language)
+            take = replace(record, checked=True, wer=result.wer, transcript=result.transcript)
+            is_best = best is None or result.wer < best[0]
+            if is_best:
+                best = (result.wer, take, (samples, rate))
+            if result.passed(settings.qa_threshold) or attempt + 1 >= settings.qa_tries:
+                break
+            attempt += 1
+            record = self._synthesize(job, chunk, plan, settings, engine, key, attempt)
+        assert best is not None
+        wer, final, audio = best
+        final = replace(final, tries=attempt + 1, flagged=wer > settings.qa_threshold)
+        if is_best:  # the last take is the best: its audio is already on disk
+            job.save_record(final)
+        else:  # an earlier take was better: put its audio back
+            samples, rate = audio  # type: ignore[misc]
+            job.save_chunk(key, samples, rate, final)
+        return final
+
+    def render(self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None = None,
+               cancel: threading.Event | None = None) -> RenderReport:  # fmt: skip
+        """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again."""
+        with _JobLock(job):
+            return self._render(job, on_progress, cancel)
+
+    def _render(self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None,
+                cancel: threading.Event | None) -> RenderReport:  # fmt: skip
+        plan, settings = job.plan(), job.settings()
+        chapters = plan.selected(settings.chapters)
+        if not chapters:
+            raise InvalidInput("No chapter is selected: tick at least one chapter.")
+        engine = self._engine(settings)
+        version = engine.info.model_version
+        check = settings.qa and Checker.supports(settings.language or plan.language)
+        work = [(ch, ck) for ch in chapters for ck in ch.chunks]
+        total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
+        todo_chars = sum(len(ck.text) for _, ck in work if job.record(job.key_for(ck, plan, settings, version)) is None)
+        chars_done, start = 0, time.perf_counter()
+        job.write_status(state="rendering", total=total, done=0, error="", message="Rendering…", pid=os.getpid())
+        pending: list[Future[ChunkRecord]] = []
+        lock = threading.Lock()
+
+        def emit(chapter: PlanChapter, message: str = "") -> None:
+            elapsed = time.perf_counter() - start
+            rate = chars_done / elapsed if elapsed > 0 and chars_done else 0.0
+            eta = (todo_chars - chars_done) / rate if rate else None
+            progress = RenderProgress(done, total, reused, flagged, f"{chapter.index}. {chapter.title}", elapsed, eta,
+                                      message)  # fmt: skip
+            job.write_status(done=done, reused=reused, flagged=flagged, chapter=progress.chapter, eta=eta,
+                             elapsed=elapsed, message=progress.line())  # fmt: skip
+            if on_progress is not None:
+                on_progress(progress)
+
+        def checked(fut: Future[ChunkRecord]) -> None:
+            nonlocal flagged
+            if fut.exception() is None and fut.result().flagged:
+                with lock:
+                    flagged += 1
+
+        # Checking runs beside synthesis (one worker), so the recognizer and the engine share the cores in parallel.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-check") as pool:
+            try:
+                for chapter, chunk in work:
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("Render stopped; finished chunks are kept. Resume to continue.")
+                    key = job.key_for(chunk, plan, settings, version)
+                    record = job.record(key)
+                    if record is None:
+                        record = self._synthesize(job, chunk, plan, settings, engine, key, 0)
+                        rendered += 1
+                        chars_done += len(chunk.text)
+                    else:
+                        reused += 1
+                        flagged += int(record.flagged)
+                    if check and not record.checked:
+                        pending = [f for f in pending if not f.done()]
+                        while len(pending) >= 2:  # bounded backlog keeps memory flat
+                            pending.pop(0).result()
+                        fut = pool.submit(self._check, job, chunk, plan, settings, engine, key, record)
+                        fut.add_done_callback(checked)
+                        pending.append(fut)
+                    done += 1
+                    emit(chapter)
+                for fut in pending:
+                    fut.result()
+            except Cancelled:
+                for fut in pending:
+                    fut.result()
+                job.write_status(state="cancelled", message="Stopped; finished chunks are kept. Resume to continue.")
+                return self.report(job, rendered, reused, cancelled=True)
+            except StudioError as exc:
+                job.write_status(state="failed", error=str(exc), message=str(exc))
+                raise
+            except Exception as exc:
+                job.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", message=str(exc))
+                raise
+        report = self.report(job, rendered, reused, cancelled=False)
+        job.write_status(state="rendered", flagged=report.flagged, book_wer=report.book_wer,
+                         message=f"Rendered {total} chunks ({reused} reused, {report.flagged} flagged).")  # fmt: skip
+        return report
+
+    def report(self, job: BookJob, rendered: int = 0, reused: int = 0, cancelled: bool = False) -> RenderReport:
+        """Per chapter: rendered seconds, word error rate over checked chunks, flagged chunk ids."""
+        plan, settings = job.plan(), job.settings()
+        version = self.registry.info(settings.engine).model_version
+        chapters = []
+        for chapter in plan.selected(settings.chapters):
+            seconds, words_err, words, checked, flags = 0.0, 0.0, 0, 0, []
+            for chunk in chapter.chunks:
+                record = job.record(job.key_for(chunk, plan, settings, version))
+                if record is None:
+                    continue
+                seconds += record.seconds
+                if record.checked and record.wer is not None:
+                    n = max(1, len(chunk.text.split()))
+                    words_err += record.wer * n
+                    words += n
+                    checked += 1
+                if record.flagged:
+                    flags.append(chunk.id)
+            wer = words_err / words if words else None
+            chapters.append(ChapterReport(chapter.index, chapter.title, len(chapter.chunks), seconds, checked, wer,
+                                          flags))  # fmt: skip
+        total = sum(len(c.chunks) for c in plan.selected(settings.chapters))
+        return RenderReport(total, rendered, reused, cancelled, chapters)
+
+    def regenerate(self, job: BookJob, chunk_id: str, attempt: int = 1) -> ChunkRecord:
+        """Render one chunk again (a new take), check it when the job checks, and keep it."""
+        plan, settings = job.plan(), job.settings()
+        chunk = next((k for c in plan.chapters for k in c.chunks if k.id == chunk_id), None)
+        if chunk is None:
+            raise InvalidInput(f"There is no chunk {chunk_id!r} in this book.")
+        engine = self._engine(settings)
+        key = job.key_for(chunk, plan, settings, engine.info.model_version)
+        with _JobLock(job):
+            record = self._synthesize(job, chunk, plan, settings, engine, key, attempt)
+            if settings.qa and Checker.supports(settings.language or plan.language):
+                record = self._check(job, chunk, plan, settings, engine, key, record)
+        return record
