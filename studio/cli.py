@@ -62,8 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--dialogue-voice", help="a second voice for text in quotation marks")
     brender.add_argument("--chapters", help="chapter numbers from `book plan`, e.g. 2,4-6 (default: included ones)")
     brender.add_argument("--format", default="m4b", help="comma-separated: m4b, mp3, wav, flac (default m4b)")
-    brender.add_argument("--qa", action=argparse.BooleanOptionalAction, default=True,
-                         help="check every chunk by speech recognition and re-render bad ones (default on)")
+    brender.add_argument(
+        "--qa",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check every chunk by speech recognition and re-render bad ones (default on)",
+    )
     brender.add_argument("--lexicon", type=Path, help="pronunciation file: one `word = say it like this` per line")
     brender.add_argument("--speed", type=float)
     brender.add_argument("--steps", type=int)
@@ -151,9 +155,17 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     voice = args.voice
     if not voice and books.registry.available(args.engine).ok:
         voice = books.registry.voices(args.engine)[0].id
-    render = RenderSettings(engine=args.engine, voice=voice or "", dialogue_voice=args.dialogue_voice, speed=args.speed,
-                            steps=args.steps, gpu=args.gpu, qa=args.qa, chapters=chapters,
-                            formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()))
+    render = RenderSettings(
+        engine=args.engine,
+        voice=voice or "",
+        dialogue_voice=args.dialogue_voice,
+        speed=args.speed,
+        steps=args.steps,
+        gpu=args.gpu,
+        qa=args.qa,
+        chapters=chapters,
+        formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()),
+    )
     job = books.create_job(book, plan, render, args.book.name, folder=args.out / CLI_JOB_FOLDER)
     cancel = threading.Event()
 

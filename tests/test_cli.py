@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _studio(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "studio", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_engines_lists_availability_and_fixes(tmp_path: Path) -> None:
@@ -32,8 +33,9 @@ def test_engines_lists_availability_and_fixes(tmp_path: Path) -> None:
 
 def test_synth_wav_and_mp3(tmp_path: Path, transcriber) -> None:  # type: ignore[no-untyped-def]
     wav = tmp_path / "out.wav"
-    proc = _studio(tmp_path, "synth", "--engine", "piper", "--voice", "joe", "--text", "It costs $3.50 today.",
-                   "--out", str(wav))  # fmt: skip
+    proc = _studio(
+        tmp_path, "synth", "--engine", "piper", "--voice", "joe", "--text", "It costs $3.50 today.", "--out", str(wav)
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ran on CPU" in proc.stdout and "RTF" in proc.stdout
     samples, rate = read_audio(wav)

@@ -99,16 +99,32 @@ class BookJob:
 
     # --- creation and loading -------------------------------------------------------------------------------
     @classmethod
-    def create(cls, jobs_dir: Path, book: Book, plan: BookPlan, settings: RenderSettings,
-               source_name: str = "", job_id: str | None = None) -> BookJob:  # fmt: skip
-        job = cls(jobs_dir / (job_id or _new_id(book.title)))
+    def create(
+        cls,
+        jobs_dir: Path,
+        book: Book,
+        plan: BookPlan,
+        settings: RenderSettings,
+        source_name: str = "",
+        job_id: str | None = None,
+    ) -> BookJob:
+        job = cls(jobs_dir / (job_id or new_job_id(book.title)))
         job.folder.mkdir(parents=True, exist_ok=True)
         job.chunks_dir.mkdir(exist_ok=True)
         if book.cover:
             write_atomic(job.folder / "cover.bin", book.cover)
-        write_json(job.folder / "book.json", {"title": book.title, "author": book.author, "language": book.language,
-                                              "cover_mime": book.cover_mime, "source": source_name,
-                                              "warnings": book.warnings, "created": time.time()})  # fmt: skip
+        write_json(
+            job.folder / "book.json",
+            {
+                "title": book.title,
+                "author": book.author,
+                "language": book.language,
+                "cover_mime": book.cover_mime,
+                "source": source_name,
+                "warnings": book.warnings,
+                "created": time.time(),
+            },
+        )
         job.save_plan(plan)
         job.save_settings(settings)
         if not (job.folder / STATUS_FILE).exists():
@@ -172,8 +188,13 @@ class BookJob:
 
     def key_for(self, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings, model_version: str) -> str:
         params = {"speed": settings.speed, "steps": settings.steps, "language": settings.language or plan.language}
-        return cache_key(settings.engine, model_version, self.voice_for(chunk, settings), params,
-                         self.spoken_text(chunk, plan, settings))  # fmt: skip
+        return cache_key(
+            settings.engine,
+            model_version,
+            self.voice_for(chunk, settings),
+            params,
+            self.spoken_text(chunk, plan, settings),
+        )
 
     def audio_path(self, key: str) -> Path:
         return self.chunks_dir / f"{key}.wav"
@@ -208,7 +229,7 @@ class BookJob:
         shutil.rmtree(self.folder)
 
 
-def _new_id(title: str) -> str:
+def new_job_id(title: str) -> str:
     slug = "".join(ch if ch.isalnum() else "-" for ch in title.lower())[:32].strip("-") or "book"
     while "--" in slug:
         slug = slug.replace("--", "-")

@@ -141,13 +141,21 @@ class BookPlan:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BookPlan:
         chapters = [
-            PlanChapter(c["index"], c["title"], c["included"], c.get("kind", "body"),
-                        [PlanChunk(**k) for k in c["chunks"]])
+            PlanChapter(
+                c["index"], c["title"], c["included"], c.get("kind", "body"), [PlanChunk(**k) for k in c["chunks"]]
+            )
             for c in data["chapters"]
-        ]  # fmt: skip
-        return cls(data["title"], data["author"], data["language"], data["max_chars"], chapters,
-                   [LexiconEntry(**e) for e in data.get("lexicon", [])], data.get("dialogue_voice", False),
-                   data.get("version", PLAN_VERSION))  # fmt: skip
+        ]
+        return cls(
+            data["title"],
+            data["author"],
+            data["language"],
+            data["max_chars"],
+            chapters,
+            [LexiconEntry(**e) for e in data.get("lexicon", [])],
+            data.get("dialogue_voice", False),
+            data.get("version", PLAN_VERSION),
+        )
 
     def dumps(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
@@ -163,8 +171,9 @@ def split_dialogue(paragraph: str) -> list[tuple[str, str]]:
     return parts
 
 
-def plan_chapter_chunks(index: int, text: str, max_chars: int, language: str,
-                        dialogue_voice: bool = False) -> list[PlanChunk]:  # fmt: skip
+def plan_chapter_chunks(
+    index: int, text: str, max_chars: int, language: str, dialogue_voice: bool = False
+) -> list[PlanChunk]:
     """Sentence-aware chunks per paragraph (never across a paragraph), split by speaker role when asked."""
     chunks: list[PlanChunk] = []
     for paragraph in split_paragraphs(text):
@@ -172,24 +181,27 @@ def plan_chapter_chunks(index: int, text: str, max_chars: int, language: str,
         paragraph_chunks: list[PlanChunk] = []
         for piece, role in pieces:
             for chunk in chunk_text(piece, max_chars, language):
-                paragraph_chunks.append(PlanChunk(f"{index:03d}-{len(chunks) + len(paragraph_chunks) + 1:05d}",
-                                                  chunk, role))  # fmt: skip
+                paragraph_chunks.append(
+                    PlanChunk(f"{index:03d}-{len(chunks) + len(paragraph_chunks) + 1:05d}", chunk, role)
+                )
         if paragraph_chunks:
             paragraph_chunks[-1].paragraph_end = True
             chunks.extend(paragraph_chunks)
     return chunks
 
 
-def make_plan(book: Book, max_chars: int, dialogue_voice: bool = False,
-              lexicon: list[LexiconEntry] | None = None) -> BookPlan:  # fmt: skip
+def make_plan(
+    book: Book, max_chars: int, dialogue_voice: bool = False, lexicon: list[LexiconEntry] | None = None
+) -> BookPlan:
     """Cut every chapter into chunks of at most `max_chars` (the engine's comfortable size)."""
     if max_chars < 20:
         raise InvalidInput(f"Chunks of {max_chars} characters are too small; use at least 20.")
     chapters = [
-        PlanChapter(i, ch.title, ch.included, ch.kind,
-                    plan_chapter_chunks(i, ch.text, max_chars, book.language, dialogue_voice))
+        PlanChapter(
+            i, ch.title, ch.included, ch.kind, plan_chapter_chunks(i, ch.text, max_chars, book.language, dialogue_voice)
+        )
         for i, ch in enumerate(book.chapters, 1)
-    ]  # fmt: skip
+    ]
     chapters = [c for c in chapters if c.chunks]
     if not chapters:
         raise InvalidInput("The book has no text to read.")

@@ -39,8 +39,10 @@ class RenderProgress:
 
     def line(self) -> str:
         eta = "" if self.eta is None else f" · about {_clock(self.eta)} left"
-        return (f"{self.done}/{self.total} chunks ({self.reused} reused, {self.flagged} flagged) · {self.chapter} · "
-                f"{_clock(self.elapsed)} elapsed{eta}")  # fmt: skip
+        return (
+            f"{self.done}/{self.total} chunks ({self.reused} reused, {self.flagged} flagged) · {self.chapter} · "
+            f"{_clock(self.elapsed)} elapsed{eta}"
+        )
 
 
 @dataclass
@@ -130,16 +132,32 @@ class Renderer:
         speed = settings.speed if settings.speed is not None else info.default_speed
         return SynthParams(language=language, speed=speed, steps=steps, seed=attempt or None)
 
-    def _synthesize(self, job: BookJob, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings,
-                    engine: Engine, key: str, attempt: int) -> ChunkRecord:  # fmt: skip
+    def _synthesize(
+        self,
+        job: BookJob,
+        chunk: PlanChunk,
+        plan: BookPlan,
+        settings: RenderSettings,
+        engine: Engine,
+        key: str,
+        attempt: int,
+    ) -> ChunkRecord:
         text = job.spoken_text(chunk, plan, settings)
         audio = engine.synthesize(text, job.voice_for(chunk, settings), self._params(settings, plan, engine, attempt))
         record = ChunkRecord(key, chunk.id, text, audio.duration, tries=attempt + 1)
         job.save_chunk(key, audio.samples, audio.sample_rate, record)
         return record
 
-    def _check(self, job: BookJob, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings, engine: Engine,
-               key: str, record: ChunkRecord) -> ChunkRecord:  # fmt: skip
+    def _check(
+        self,
+        job: BookJob,
+        chunk: PlanChunk,
+        plan: BookPlan,
+        settings: RenderSettings,
+        engine: Engine,
+        key: str,
+        record: ChunkRecord,
+    ) -> ChunkRecord:
         """Score the chunk; re-render (new seed, more steps) up to the job's tries; keep the best take; flag."""
         from studio.audio.io import read_audio
 
@@ -167,14 +185,19 @@ class Renderer:
             job.save_chunk(key, samples, rate, final)
         return final
 
-    def render(self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None = None,
-               cancel: threading.Event | None = None) -> RenderReport:  # fmt: skip
+    def render(
+        self,
+        job: BookJob,
+        on_progress: Callable[[RenderProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RenderReport:
         """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again."""
         with _JobLock(job):
             return self._render(job, on_progress, cancel)
 
-    def _render(self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None,
-                cancel: threading.Event | None) -> RenderReport:  # fmt: skip
+    def _render(
+        self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None, cancel: threading.Event | None
+    ) -> RenderReport:
         plan, settings = job.plan(), job.settings()
         chapters = plan.selected(settings.chapters)
         if not chapters:
@@ -194,10 +217,18 @@ class Renderer:
             elapsed = time.perf_counter() - start
             rate = chars_done / elapsed if elapsed > 0 and chars_done else 0.0
             eta = (todo_chars - chars_done) / rate if rate else None
-            progress = RenderProgress(done, total, reused, flagged, f"{chapter.index}. {chapter.title}", elapsed, eta,
-                                      message)  # fmt: skip
-            job.write_status(done=done, reused=reused, flagged=flagged, chapter=progress.chapter, eta=eta,
-                             elapsed=elapsed, message=progress.line())  # fmt: skip
+            progress = RenderProgress(
+                done, total, reused, flagged, f"{chapter.index}. {chapter.title}", elapsed, eta, message
+            )
+            job.write_status(
+                done=done,
+                reused=reused,
+                flagged=flagged,
+                chapter=progress.chapter,
+                eta=eta,
+                elapsed=elapsed,
+                message=progress.line(),
+            )
             if on_progress is not None:
                 on_progress(progress)
 
@@ -245,8 +276,12 @@ class Renderer:
                 job.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", message=str(exc))
                 raise
         report = self.report(job, rendered, reused, cancelled=False)
-        job.write_status(state="rendered", flagged=report.flagged, book_wer=report.book_wer,
-                         message=f"Rendered {total} chunks ({reused} reused, {report.flagged} flagged).")  # fmt: skip
+        job.write_status(
+            state="rendered",
+            flagged=report.flagged,
+            book_wer=report.book_wer,
+            message=f"Rendered {total} chunks ({reused} reused, {report.flagged} flagged).",
+        )
         return report
 
     def report(self, job: BookJob, rendered: int = 0, reused: int = 0, cancelled: bool = False) -> RenderReport:
@@ -269,8 +304,9 @@ class Renderer:
                 if record.flagged:
                     flags.append(chunk.id)
             wer = words_err / words if words else None
-            chapters.append(ChapterReport(chapter.index, chapter.title, len(chapter.chunks), seconds, checked, wer,
-                                          flags))  # fmt: skip
+            chapters.append(
+                ChapterReport(chapter.index, chapter.title, len(chapter.chunks), seconds, checked, wer, flags)
+            )
         total = sum(len(c.chunks) for c in plan.selected(settings.chapters))
         return RenderReport(total, rendered, reused, cancelled, chapters)
 

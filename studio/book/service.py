@@ -42,12 +42,14 @@ class Audiobooks:
             return min(info.chunk_chars, CJK_CHUNK_CHARS)
         return info.chunk_chars
 
-    def plan(self, book: Book, engine: str = "piper", dialogue_voice: bool = False,
-             lexicon: list[LexiconEntry] | None = None) -> BookPlan:  # fmt: skip
+    def plan(
+        self, book: Book, engine: str = "piper", dialogue_voice: bool = False, lexicon: list[LexiconEntry] | None = None
+    ) -> BookPlan:
         return make_plan(book, self.chunk_chars(engine, book.language), dialogue_voice, lexicon)
 
-    def create_job(self, book: Book, plan: BookPlan, settings: RenderSettings, source_name: str = "",
-                   folder: Path | None = None) -> BookJob:  # fmt: skip
+    def create_job(
+        self, book: Book, plan: BookPlan, settings: RenderSettings, source_name: str = "", folder: Path | None = None
+    ) -> BookJob:
         self._validate(settings)
         if folder is not None:
             return BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name)
@@ -76,12 +78,21 @@ class Audiobooks:
             raise InvalidInput(f"Unknown job {job_id!r}.")
         return BookJob.open(folder)
 
-    def render(self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None = None,
-               cancel: threading.Event | None = None) -> RenderReport:  # fmt: skip
+    def render(
+        self,
+        job: BookJob,
+        on_progress: Callable[[RenderProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RenderReport:
         return self.renderer.render(job, on_progress, cancel)
 
-    def export(self, job: BookJob, on_progress: Callable[[float, str], None] | None = None,
-               cancel: threading.Event | None = None, out_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    def export(
+        self,
+        job: BookJob,
+        on_progress: Callable[[float, str], None] | None = None,
+        cancel: threading.Event | None = None,
+        out_dir: Path | None = None,
+    ) -> dict[str, Any]:
         """Write the job's formats into job/out (M4B with chapters and cover, MP3 per chapter, WAV/FLAC)."""
         from studio.book.export import BookMeta, ExportChapter, ExportSettings, export_book
 
@@ -100,8 +111,14 @@ class Audiobooks:
             chapters.append(ExportChapter(chapter.title, files, breaks))
         meta = job.meta()
         book_meta = BookMeta(plan.title, plan.author, plan.language, job.cover(), meta.get("cover_mime", ""))
-        result = export_book(chapters, book_meta, out_dir or job.out_dir, ExportSettings(formats=tuple(settings.formats)),
-                             on_progress=on_progress, cancel=cancel)  # fmt: skip
+        result = export_book(
+            chapters,
+            book_meta,
+            out_dir or job.out_dir,
+            ExportSettings(formats=tuple(settings.formats)),
+            on_progress=on_progress,
+            cancel=cancel,
+        )
         job.write_status(state="exported", message="Exported.")
         return result if isinstance(result, dict) else vars(result)
 

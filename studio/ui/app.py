@@ -10,7 +10,7 @@ from studio import __version__
 from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
 from studio.ui.context import AppContext
-from studio.ui.tabs import synthesize
+from studio.ui.tabs import audiobook, synthesize
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +23,11 @@ CSS = """
 def build_app(ctx: AppContext) -> gr.Blocks:
     with gr.Blocks(title="Studio") as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\nOpen-source voice studio: type, pick a voice, listen.")
-        with gr.Tabs(), gr.Tab("Synthesize", id="synthesize"):
-            synthesize.build(ctx)
+        with gr.Tabs():
+            with gr.Tab("Synthesize", id="synthesize"):
+                synthesize.build(ctx)
+            with gr.Tab("Audiobook", id="audiobook"):
+                audiobook.build(ctx)
     return demo
 
 

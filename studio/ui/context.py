@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.book.runner import RenderRunner
+from studio.book.service import Audiobooks
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.synthesis import Synthesizer
@@ -16,6 +18,8 @@ class AppContext:
     settings: Settings
     registry: Registry
     synthesizer: Synthesizer
+    books: Audiobooks
+    runner: RenderRunner
     _cancel: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -23,7 +27,8 @@ class AppContext:
     def create(cls, settings: Settings, registry: Registry | None = None) -> AppContext:
         settings.ensure_dirs()
         reg = registry or Registry(settings)
-        return cls(settings, reg, Synthesizer(reg))
+        books = Audiobooks(reg)
+        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books))
 
     def cancel_flag(self, session: str, job: str) -> threading.Event:
         """A fresh cancel flag for one job of one browser session (a new job clears the old flag)."""
@@ -40,10 +45,17 @@ class AppContext:
         flag.set()
         return True
 
-    def output_dir(self, session: str) -> Path:
-        """Where this user's downloads go: one folder per browser session when hosted, one shared folder locally."""
+    def _user_folder(self, root: Path, session: str) -> Path:
         name = session if self.settings.hosted and session else "local"
         safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "local"
-        folder = self.settings.outputs_dir / safe
+        folder = root / safe
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+    def output_dir(self, session: str) -> Path:
+        """Where this user's downloads go: one folder per browser session when hosted, one shared folder locally."""
+        return self._user_folder(self.settings.outputs_dir, session)
+
+    def jobs_dir(self, session: str) -> Path:
+        """This user's book jobs (kept apart per browser session when hosted)."""
+        return self._user_folder(self.settings.jobs_dir, session)

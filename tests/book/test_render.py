@@ -17,11 +17,12 @@ from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 
-CH1 = ("The lighthouse keeper climbed the stairs every evening.\n\n"
-       "He lit the lamp and watched the ships pass in the dark.\n\n"
-       "Gandalf the cat slept on the warm window sill.")  # fmt: skip
-CH2 = ("In the morning the fog rolled in from the sea.\n\n"
-       "Gandalf woke up and asked for breakfast, loudly.")  # fmt: skip
+CH1 = (
+    "The lighthouse keeper climbed the stairs every evening.\n\n"
+    "He lit the lamp and watched the ships pass in the dark.\n\n"
+    "Gandalf the cat slept on the warm window sill."
+)
+CH2 = "In the morning the fog rolled in from the sea.\n\nGandalf woke up and asked for breakfast, loudly."
 
 
 def _book() -> Book:
@@ -97,8 +98,9 @@ def test_cancel_stops_within_one_chunk_and_resume_finishes(settings: Settings, r
     assert rest.rendered == 4 and rest.reused == 1
 
 
-def test_checker_catches_a_wrong_chunk_and_renders_it_again(settings: Settings, renderer: Renderer,
-                                                             registry: Registry) -> None:  # fmt: skip
+def test_checker_catches_a_wrong_chunk_and_renders_it_again(
+    settings: Settings, renderer: Renderer, registry: Registry
+) -> None:
     job = _job(settings, qa=True)
     first = renderer.render(job)
     assert first.book_wer is not None and first.book_wer <= 0.25
@@ -129,8 +131,9 @@ def test_report_flags_chunks_that_stay_wrong(settings: Settings, registry: Regis
     job.save_settings(replace(job.settings(), qa_tries=2))
     report = Renderer(registry, Checker(recognizer=Deaf())).render(job)
     assert report.flagged == 5
-    records = [job.record(job.key_for(c, job.plan(), job.settings(), "piper-1 (VITS)")) for c in
-               job.plan().chapters[0].chunks]  # fmt: skip
+    records = [
+        job.record(job.key_for(c, job.plan(), job.settings(), "piper-1 (VITS)")) for c in job.plan().chapters[0].chunks
+    ]
     assert all(r is not None and r.flagged and r.tries == 2 for r in records)
 
 

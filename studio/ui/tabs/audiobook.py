@@ -1,0 +1,475 @@
+"""Audiobook tab: import a book, preview and edit its plan, render in the background, check, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
+from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
+from studio.errors import InvalidInput
+from studio.ui.context import AppContext
+from studio.ui.errors import ui_errors
+
+FORMATS = ["m4b", "mp3", "wav", "flac"]
+CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered"]
+CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
+FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
+ACTIVE = {"queued", "rendering", "exporting"}
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
+    if not job_id:
+        raise InvalidInput("Open a book first: upload an EPUB or TXT file, or pick an earlier job.")
+    folder = (ctx.jobs_dir(session) / job_id).resolve()
+    if folder.parent != ctx.jobs_dir(session).resolve():
+        raise InvalidInput(f"Unknown job {job_id!r}.")
+    return BookJob.open(folder)
+
+
+def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
+    settings = job.settings()
+    version = ctx.registry.info(settings.engine).model_version
+    out = {}
+    for chapter in plan.chapters:
+        for chunk in chapter.chunks:
+            out[chunk.id] = job.record(job.key_for(chunk, plan, settings, version))
+    return out
+
+
+def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
+    plan = job.plan()
+    records = _records(ctx, job, plan)
+    rows = []
+    for c in plan.chapters:
+        done = sum(1 for k in c.chunks if records.get(k.id) is not None)
+        rows.append(
+            [
+                c.included,
+                c.index,
+                c.title,
+                c.chars,
+                len(c.chunks),
+                _clock(c.estimated_seconds),
+                f"{done}/{len(c.chunks)}",
+            ]
+        )
+    return rows
+
+
+def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[Any]]:
+    plan = job.plan()
+    records = _records(ctx, job, plan)
+    rows = []
+    for chunk in plan.chapter(chapter_index).chunks:
+        rec = records.get(chunk.id)
+        state = "pending" if rec is None else ("flagged" if rec.flagged else ("checked" if rec.checked else "done"))
+        wer = "" if rec is None or rec.wer is None else f"{rec.wer:.0%}"
+        rows.append([chunk.id, chunk.text, chunk.role, state, wer, "" if rec is None else rec.transcript])
+    return rows
+
+
+def flagged_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
+    plan = job.plan()
+    records = _records(ctx, job, plan)
+    return [
+        [k.id, k.text, r.transcript, f"{r.wer:.0%}" if r.wer is not None else ""]
+        for c in plan.chapters
+        for k in c.chunks
+        if (r := records.get(k.id)) is not None and r.flagged
+    ]
+
+
+def chapter_choices(job: BookJob) -> list[tuple[str, int]]:
+    return [(f"{c.index}. {c.title}", c.index) for c in job.plan().chapters]
+
+
+def job_choices(ctx: AppContext, session: str) -> list[tuple[str, str]]:
+    out = []
+    for job in list_jobs(ctx.jobs_dir(session)):
+        status = job.status()
+        out.append((f"{job.plan().title} · {status.get('state', '?')} · {job.id[:15]}", job.id))
+    return out
+
+
+def book_summary(job: BookJob) -> str:
+    plan, meta = job.plan(), job.meta()
+    included = [c for c in plan.chapters if c.included]
+    secs = sum(c.estimated_seconds for c in included)
+    warnings = "".join(f"\n- ⚠️ {w}" for w in meta.get("warnings", []))
+    return (
+        f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
+        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {_clock(secs)} of audio{warnings}"
+    )
+
+
+def import_book(
+    ctx: AppContext, path: str | None, engine: str, voice: str | None, dialogue: bool, session: str
+) -> tuple[Any, ...]:
+    """Upload -> safety checks and import -> plan -> a job folder. Returns job id, summary, tables and pickers."""
+    if not path:
+        raise InvalidInput("Choose an .epub or .txt file first.")
+    source = Path(path)
+    book = ctx.books.load(source)
+    plan = ctx.books.plan(book, engine, dialogue)
+    voice = voice or ctx.synthesizer.default_voice(engine)
+    settings = RenderSettings(engine=engine, voice=voice)
+    folder = ctx.jobs_dir(session) / new_job_id(book.title)
+    job = ctx.books.create_job(book, plan, settings, source.name, folder=folder)
+    first = plan.chapters[0].index
+    return (
+        job.id,
+        book_summary(job),
+        chapter_rows(ctx, job),
+        gr.update(choices=chapter_choices(job), value=first),
+        chunk_rows(ctx, job, first),
+        format_lexicon(plan.lexicon),
+        gr.update(choices=job_choices(ctx, session), value=job.id),
+    )
+
+
+def open_job(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
+    job = _job(ctx, session, job_id)
+    plan = job.plan()
+    first = plan.chapters[0].index
+    return (
+        job.id,
+        book_summary(job),
+        chapter_rows(ctx, job),
+        gr.update(choices=chapter_choices(job), value=first),
+        chunk_rows(ctx, job, first),
+        format_lexicon(plan.lexicon),
+    )
+
+
+def save_chapters(ctx: AppContext, job_id: str | None, rows: Any, session: str) -> tuple[list[list[Any]], str]:
+    """Apply the Include ticks (and title edits) from the chapter table."""
+    job = _job(ctx, session, job_id)
+    plan = job.plan()
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    for row in values:
+        chapter = plan.chapter(int(row[1]))
+        chapter.included = bool(row[0]) and str(row[0]).lower() != "false"
+        title = str(row[2]).strip()
+        chapter.title = title or chapter.title
+    if not any(c.included for c in plan.chapters):
+        raise InvalidInput("Tick at least one chapter to render.")
+    job.save_plan(plan)
+    return chapter_rows(ctx, job), book_summary(job)
+
+
+def save_chunks(
+    ctx: AppContext, job_id: str | None, chapter_index: int | None, rows: Any, session: str
+) -> tuple[list[list[Any]], str]:
+    """Apply text edits; an edited chunk renders again, the others are kept."""
+    job = _job(ctx, session, job_id)
+    if chapter_index is None:
+        raise InvalidInput("Pick a chapter first.")
+    plan = job.plan()
+    chunks = {k.id: k for k in plan.chapter(int(chapter_index)).chunks}
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    changed = 0
+    for row in values:
+        chunk = chunks.get(str(row[0]))
+        text = " ".join(str(row[1]).split())
+        if chunk is None:
+            continue
+        if not text:
+            raise InvalidInput(f"Chunk {chunk.id} would be empty; delete words, not whole chunks.")
+        if text != chunk.text:
+            chunk.text = text
+            changed += 1
+    job.save_plan(plan)
+    return chunk_rows(ctx, job, int(chapter_index)), f"Saved: {changed} chunk(s) changed and will render again."
+
+
+def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> str:
+    job = _job(ctx, session, job_id)
+    plan = job.plan()
+    settings = job.settings()
+    version = ctx.registry.info(settings.engine).model_version
+    before = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
+    plan.lexicon = parse_lexicon(text or "")
+    job.save_plan(plan)
+    after = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
+    changed = sum(1 for k in before if before[k] != after[k])
+    return f"Lexicon saved ({len(plan.lexicon)} rules): {changed} chunk(s) will render again."
+
+
+def start_render(
+    ctx: AppContext,
+    job_id: str | None,
+    engine: str,
+    voice: str | None,
+    dialogue_voice: str | None,
+    speed: float | None,
+    steps: float | None,
+    gpu: bool,
+    qa: bool,
+    formats: list[str] | None,
+    session: str,
+) -> str:
+    job = _job(ctx, session, job_id)
+    if ctx.runner.running(job.id):
+        return "Already rendering."
+    info = ctx.registry.info(engine)
+    if not formats:
+        raise InvalidInput("Pick at least one export format.")
+    ctx.books.update_settings(
+        job,
+        engine=engine,
+        voice=voice or ctx.synthesizer.default_voice(engine),
+        dialogue_voice=dialogue_voice or None,
+        speed=float(speed) if speed and info.supports_speed else None,
+        steps=int(steps) if steps and info.supports_steps else None,
+        gpu=bool(gpu),
+        qa=bool(qa),
+        formats=tuple(formats),
+        chapters=None,
+    )
+    ctx.runner.start(job, out_dir=ctx.output_dir(session) / job.id)
+    return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
+
+
+def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
+    job = _job(ctx, session, job_id)
+    return "Stopping after the current chunk…" if ctx.runner.cancel(job.id) else "Nothing is rendering."
+
+
+def poll(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
+    """Timer tick: status line, progress bar value, finished files, flagged chunks."""
+    if not job_id:
+        return "", 0.0, gr.update(), gr.update()
+    try:
+        job = _job(ctx, session, job_id)
+    except InvalidInput:
+        return "", 0.0, gr.update(), gr.update()
+    status = job.status()
+    state = status.get("state", "planned")
+    if state in ACTIVE and not ctx.runner.running(job.id):
+        state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
+    done, total = int(status.get("done", 0)), int(status.get("total", 0) or 0)
+    line = f"**{state}** · {status.get('message', '')}"
+    if status.get("error") and state in ("failed", "interrupted"):
+        line += f"\n\n⚠️ {status['error']}"
+    out_dir = ctx.output_dir(session) / job.id
+    files = sorted(str(p) for p in out_dir.rglob("*") if p.is_file()) if out_dir.is_dir() else []
+    fraction = done / total if total else 0.0
+    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job)
+
+
+def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
+    from studio.audio.io import read_audio
+
+    job = _job(ctx, session, job_id)
+    if not chunk_id:
+        raise InvalidInput("Type or pick a chunk id (like 001-00002) first.")
+    plan, settings = job.plan(), job.settings()
+    chunk = next((k for c in plan.chapters for k in c.chunks if k.id == chunk_id.strip()), None)
+    if chunk is None:
+        raise InvalidInput(f"There is no chunk {chunk_id!r}.")
+    key = job.key_for(chunk, plan, settings, ctx.registry.info(settings.engine).model_version)
+    if job.record(key) is None:
+        raise InvalidInput(f"Chunk {chunk_id} is not rendered yet.")
+    samples, rate = read_audio(job.audio_path(key))
+    return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+
+
+def regenerate_chunk(
+    ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str
+) -> tuple[tuple[int, np.ndarray], str]:
+    job = _job(ctx, session, job_id)
+    if ctx.runner.running(job.id):
+        raise InvalidInput("Wait for the render to finish (or cancel it) before regenerating a chunk.")
+    if not chunk_id:
+        raise InvalidInput("Type or pick a chunk id first.")
+    record = ctx.books.renderer.regenerate(job, chunk_id.strip())
+    heard = f" · heard: “{record.transcript}” (WER {record.wer:.0%})" if record.wer is not None else ""
+    return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the tab; every handler above is a plain function (tests call them directly)."""
+    from studio.ui.tabs.synthesize import engine_choices, engine_view
+
+    names = ctx.registry.names()
+    default_engine = "piper" if "piper" in names else names[0]
+    view = engine_view(ctx, default_engine)
+    voice_value = view.voices[0][1] if view.voices else None
+    job_id = gr.State(None)
+
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "local"
+
+    with gr.Row():
+        with gr.Column(scale=2):
+            upload = gr.File(
+                label="Book (.epub or .txt)", file_types=[".epub", ".txt"], type="filepath", elem_id="book-upload"
+            )
+            with gr.Row():
+                engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="book-engine")
+                voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", elem_id="book-voice")
+            with gr.Row():
+                dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")
+                dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice")
+            plan_btn = gr.Button("Import and plan", variant="primary", elem_id="book-plan")
+        with gr.Column(scale=1):
+            jobs = gr.Dropdown(
+                job_choices(ctx, "local") if not ctx.settings.hosted else [], label="Earlier jobs", elem_id="book-jobs"
+            )
+            open_btn = gr.Button("Open job")
+    summary = gr.Markdown("", elem_id="book-summary")
+    chapters = gr.Dataframe(
+        headers=CHAPTER_HEADERS,
+        datatype=["bool", "number", "str", "number", "number", "str", "str"],
+        interactive=True,
+        label="Chapters (untick what you do not want; titles are editable)",
+        elem_id="book-chapters",
+        wrap=True,
+    )
+    save_chapters_btn = gr.Button("Save chapter choices")
+    with gr.Accordion("Chunks of a chapter (edit text, then save)", open=False):
+        chapter_pick = gr.Dropdown([], label="Chapter", elem_id="book-chapter-pick")
+        chunks = gr.Dataframe(headers=CHUNK_HEADERS, interactive=True, wrap=True, elem_id="book-chunks")
+        save_chunks_btn = gr.Button("Save chunk edits")
+        chunk_msg = gr.Markdown("")
+    with gr.Accordion("Pronunciation lexicon", open=False):
+        lexicon = gr.Textbox(
+            lines=4,
+            label="One rule per line: word = how to say it  (or /regex/ = replacement)",
+            placeholder="Hermione = Her-my-oh-nee",
+        )
+        save_lexicon_btn = gr.Button("Save lexicon")
+        lexicon_msg = gr.Markdown("")
+    with gr.Row():
+        speed = gr.Slider(
+            view.info.min_speed, view.info.max_speed, value=view.info.default_speed, step=0.05, label="Speed"
+        )
+        steps = gr.Slider(2, 128, value=8, step=1, label="Steps (Supertonic)", visible=view.info.supports_steps)
+        gpu = gr.Checkbox(False, label="Use GPU (CUDA)")
+        qa = gr.Checkbox(True, label="Check every chunk by speech recognition", elem_id="book-qa")
+        formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", elem_id="book-formats")
+    with gr.Row():
+        render_btn = gr.Button("Render / resume", variant="primary", elem_id="book-render")
+        cancel_btn = gr.Button("Cancel", variant="stop", elem_id="book-cancel")
+    status = gr.Markdown("", elem_id="book-status")
+    progress = gr.Slider(0, 100, value=0, label="Progress (%)", interactive=False, elem_id="book-progress")
+    files = gr.File(label="Finished files", file_count="multiple", interactive=False, elem_id="book-files")
+    with gr.Accordion("Flagged chunks (speech recognition heard something else)", open=False):
+        flagged = gr.Dataframe(headers=FLAG_HEADERS, interactive=False, wrap=True, elem_id="book-flagged")
+        with gr.Row():
+            chunk_id = gr.Textbox(label="Chunk id", placeholder="001-00002", elem_id="book-chunk-id")
+            play_btn = gr.Button("Play")
+            regen_btn = gr.Button("Regenerate")
+        chunk_audio = gr.Audio(label="Chunk", interactive=False)
+        regen_msg = gr.Markdown("")
+    timer = gr.Timer(1.0)
+
+    def _voices(e: str) -> tuple[Any, Any, Any, Any]:
+        v = engine_view(ctx, e)
+        first = v.voices[0][1] if v.voices else None
+        return (
+            gr.update(choices=v.voices, value=first),
+            gr.update(choices=v.voices, value=None),
+            gr.update(visible=v.info.supports_steps, value=max(2, v.info.default_steps)),
+            gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
+        )
+
+    engine.change(ui_errors(_voices), engine, [voice, dialogue_voice, steps, speed], queue=False)
+
+    @ui_errors
+    def _import(path: str | None, e: str, v: str | None, d: bool, request: gr.Request) -> tuple[Any, ...]:
+        return import_book(ctx, path, e, v, d, _session(request))
+
+    plan_btn.click(
+        _import,
+        [upload, engine, voice, dialogue],
+        [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
+        concurrency_id="preview",
+    )
+
+    @ui_errors
+    def _open(j: str | None, request: gr.Request) -> tuple[Any, ...]:
+        return open_job(ctx, j, _session(request))
+
+    open_btn.click(_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon])
+
+    @ui_errors
+    def _save_chapters(j: str | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
+        return save_chapters(ctx, j, rows, _session(request))
+
+    save_chapters_btn.click(_save_chapters, [job_id, chapters], [chapters, summary])
+
+    @ui_errors
+    def _show_chunks(j: str | None, index: int | None, request: gr.Request) -> Any:
+        return chunk_rows(ctx, _job(ctx, _session(request), j), int(index)) if j and index else gr.update()
+
+    chapter_pick.change(_show_chunks, [job_id, chapter_pick], chunks)
+
+    @ui_errors
+    def _save_chunks(j: str | None, index: int | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
+        return save_chunks(ctx, j, index, rows, _session(request))
+
+    save_chunks_btn.click(_save_chunks, [job_id, chapter_pick, chunks], [chunks, chunk_msg])
+
+    @ui_errors
+    def _save_lexicon(j: str | None, text: str, request: gr.Request) -> str:
+        return save_lexicon(ctx, j, text, _session(request))
+
+    save_lexicon_btn.click(_save_lexicon, [job_id, lexicon], lexicon_msg)
+
+    @ui_errors
+    def _render(
+        j: str | None,
+        e: str,
+        v: str | None,
+        dv: str | None,
+        sp: float,
+        st: float,
+        g: bool,
+        q: bool,
+        f: list[str],
+        d: bool,
+        request: gr.Request,
+    ) -> str:
+        return start_render(ctx, j, e, v, dv if d else None, sp, st, g, q, f, _session(request))
+
+    render_btn.click(
+        _render,
+        [job_id, engine, voice, dialogue_voice, speed, steps, gpu, qa, formats, dialogue],
+        status,
+        concurrency_id="long_jobs",
+        concurrency_limit=1,
+    )
+
+    @ui_errors
+    def _cancel(j: str | None, request: gr.Request) -> str:
+        return cancel_render(ctx, j, _session(request))
+
+    cancel_btn.click(_cancel, job_id, status, queue=False)
+
+    def _poll(j: str | None, request: gr.Request) -> tuple[Any, ...]:
+        return poll(ctx, j, _session(request))
+
+    timer.tick(_poll, job_id, [status, progress, files, flagged], show_progress="hidden", queue=False)
+
+    @ui_errors
+    def _play(j: str | None, c: str | None, request: gr.Request) -> Any:
+        return play_chunk(ctx, j, c, _session(request))
+
+    play_btn.click(_play, [job_id, chunk_id], chunk_audio)
+
+    @ui_errors
+    def _regen(j: str | None, c: str | None, request: gr.Request) -> tuple[Any, str]:
+        return regenerate_chunk(ctx, j, c, _session(request))
+
+    regen_btn.click(_regen, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs")
