@@ -194,22 +194,12 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         _progress(fraction, message)
 
     result = books.export(job, export_progress, cancel, out_dir=args.out)
-    for path in _paths(result):
-        print(f"wrote {path}")
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for paths in result.files.values():
+        for path in paths:
+            print(f"wrote {path}")
     return 0
-
-
-def _paths(result: object) -> list[str]:
-    found: list[str] = []
-    if isinstance(result, dict):
-        for value in result.values():
-            found.extend(_paths(value))
-    elif isinstance(result, (list, tuple)):
-        for value in result:
-            found.extend(_paths(value))
-    elif isinstance(result, Path):
-        found.append(str(result))
-    return found
 
 
 def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:

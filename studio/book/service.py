@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from studio.book.export import ExportResult
 from studio.book.job import BookJob, RenderSettings, list_jobs
 from studio.book.model import Book
 from studio.book.plan import BookPlan, LexiconEntry, make_plan
@@ -92,9 +93,9 @@ class Audiobooks:
         on_progress: Callable[[float, str], None] | None = None,
         cancel: threading.Event | None = None,
         out_dir: Path | None = None,
-    ) -> dict[str, Any]:
+    ) -> ExportResult:
         """Write the job's formats into job/out (M4B with chapters and cover, MP3 per chapter, WAV/FLAC)."""
-        from studio.book.export import BookMeta, ExportChapter, ExportSettings, export_book
+        from studio.book.export import BookMeta, ExportChapter, ExportSettings, export_book  # ffmpeg plumbing
 
         plan, settings = job.plan(), job.settings()
         version = self.registry.info(settings.engine).model_version
@@ -119,8 +120,9 @@ class Audiobooks:
             on_progress=on_progress,
             cancel=cancel,
         )
-        job.write_status(state="exported", message="Exported.")
-        return result if isinstance(result, dict) else vars(result)
+        written = ", ".join(f"{len(paths)} {fmt.upper()}" for fmt, paths in result.files.items())
+        job.write_status(state="exported", message=f"Exported {written} ({result.duration / 60:.1f} min).")
+        return result
 
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
         settings = replace(job.settings(), **changes)
