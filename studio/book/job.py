@@ -225,6 +225,14 @@ class BookJob:
     def save_record(self, record: ChunkRecord) -> None:
         write_json(self.chunks_dir / f"{record.key}.json", asdict(record))
 
+    def clean_temp(self) -> int:
+        """Remove temp files a killed render left behind (they were never renamed into place, so never used)."""
+        removed = 0
+        for path in self.chunks_dir.glob(".*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     def delete(self) -> None:
         shutil.rmtree(self.folder)
 

@@ -193,6 +193,7 @@ class Renderer:
     ) -> RenderReport:
         """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again."""
         with _JobLock(job):
+            job.clean_temp()
             return self._render(job, on_progress, cancel)
 
     def _render(

@@ -124,6 +124,24 @@ def phonemize(text: str, espeak_voice: str) -> list[list[str]]:
     return [[unicodedata.normalize("NFD", p) for p in sent] for sent in phonemize_espeak(text, espeak_voice)]
 
 
+MAX_PHONEMES = 240  # per inference: VITS activations grow with length; longer sentences are split at a pause
+
+
+def split_phonemes(phonemes: list[str], limit: int = MAX_PHONEMES) -> list[list[str]]:
+    """Cut an overlong sentence at its last pause (, ; : then a space) before `limit`, so memory stays bounded."""
+    pieces: list[list[str]] = []
+    rest = phonemes
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max((i for i, p in enumerate(window) if p in ",;:"), default=-1) + 1
+        if cut <= limit // 3:  # no pause in a useful place: fall back to a word boundary
+            cut = max((i for i, p in enumerate(window) if p == " "), default=limit - 1) + 1
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    pieces.append(rest)
+    return [p for p in pieces if any(ph.strip() for ph in p)]
+
+
 def _flatten_nfd(sentence: list[str]) -> list[str]:
     # espeak returns code points; a decomposed character may span several, each its own id-map key
     return [ch for ph in sentence for ch in ph]
@@ -207,14 +225,18 @@ class PiperEngine:
             phonemes = _flatten_nfd(sentence)
             if not any(p.strip() for p in phonemes):
                 continue
-            ids, miss = model.phoneme_ids(phonemes)
+            parts = []
+            miss: set[str] = set()
+            for piece in split_phonemes(phonemes):
+                ids, piece_missing = model.phoneme_ids(piece)
+                miss |= piece_missing
+                parts.append(model.infer(ids, params.speed))
             missing |= miss
             notes = list(warnings)
             if miss:
                 notes.append(f"Piper voice '{voice}' has no sound for phonemes {' '.join(sorted(miss))}; skipped them.")
-            yield AudioResult(
-                model.infer(ids, params.speed), model.sample_rate, model.device.actual, model.device.note, tuple(notes)
-            )
+            samples = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            yield AudioResult(samples, model.sample_rate, model.device.actual, model.device.note, tuple(notes))
             warnings = []  # report each warning once, with the first chunk
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:

@@ -174,3 +174,24 @@ def test_corrupt_voice_file_gives_clear_error(settings: Settings) -> None:
     with pytest.raises(ModelMissing, match="not a valid ONNX model"):
         engine.synthesize("Hello.", "broken")
     assert engine.synthesize("Still fine.", "joe").duration > 0.3  # the other voices keep working
+
+
+def test_overlong_sentences_are_split_at_pauses() -> None:
+    from studio.engines.piper import split_phonemes
+
+    phonemes = list("ab cd, " * 60)  # 420 phonemes with a pause every 7
+    pieces = split_phonemes(phonemes, limit=100)
+    assert all(len(p) <= 100 for p in pieces)
+    assert sum(len(p) for p in pieces) == len(phonemes)
+    assert all(p[-2:] == [",", " "] or p[-1] == "," for p in pieces[:-1])  # each cut right after a comma
+    words = list("abcdefgh " * 30)
+    assert all(len(p) <= 50 and p[-1] == " " for p in split_phonemes(words, limit=50)[:-1])
+
+
+def test_a_very_long_sentence_is_still_read(piper_engine: PiperEngine, transcriber) -> None:  # type: ignore[no-untyped-def]
+    text = ("The whale, which had been following the ship for many days across the grey and restless sea, rose at "
+            "last beside the bow, and the sailors, who had waited so long, stood silent at the rail, watching the "
+            "great back roll slowly through the water while the gulls wheeled and cried above the mast.")
+    audio = piper_engine.synthesize(text, "joe")
+    assert audio.duration > 12
+    assert word_error_rate(text, transcriber.transcribe(audio.samples, audio.sample_rate)) <= 0.15

@@ -1,0 +1,41 @@
+"""Memory stays flat: planning all of Moby Dick and rendering three chapters peaks within 10% of rendering one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ONE, THREE = "102", "102,125,44"  # "The Lamp"; plus "The Deck Towards the End…" and "First Night-Watch"
+LIMIT_KB = 1_500_000  # 1.5 GB
+
+
+def _peak_rss_kb(book: Path, chapters: str, tmp: Path) -> int:
+    """Peak resident memory of a real `studio book render` process (checking on, M4B export)."""
+    render = [sys.executable, "-m", "studio", "book", "render", str(book), "--out", str(tmp / f"out-{len(chapters)}"),
+              "--chapters", chapters, "--format", "m4b"]  # fmt: skip
+    probe = (
+        "import resource, subprocess, sys\n"
+        "proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "sys.stderr.write(proc.stderr[-2000:])\n"
+        "print(proc.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    env = {**os.environ, "STUDIO_HOME": str(tmp / "home"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", probe, *render], cwd=REPO, env=env, capture_output=True, text=True,
+                         timeout=900)  # fmt: skip
+    code, peak = out.stdout.split()
+    assert code == "0", out.stderr
+    return int(peak)
+
+
+@pytest.mark.slow
+def test_three_chapters_peak_like_one(shared_fixtures: Path, tmp_path: Path) -> None:
+    book = shared_fixtures / "books" / "moby-dick.epub"
+    one = _peak_rss_kb(book, ONE, tmp_path / "a")
+    three = _peak_rss_kb(book, THREE, tmp_path / "b")
+    assert three <= one * 1.10, f"one chapter peaked at {one / 1024:.0f} MB, three at {three / 1024:.0f} MB"
+    assert three < LIMIT_KB, f"three chapters peaked at {three / 1024:.0f} MB"
