@@ -245,14 +245,15 @@ def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
     return "Stopping after the current chunk…" if ctx.runner.cancel(job.id) else "Nothing is rendering."
 
 
-def poll(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
-    """Timer tick: status line, progress bar value, finished files, flagged chunks."""
+def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = "") -> tuple[Any, ...]:
+    """Timer tick: status line, progress, finished files, flagged chunks, the state, and the chapter table when a
+    render has just ended (not on every tick: that would overwrite edits the user is making)."""
     if not job_id:
-        return "", 0.0, gr.update(), gr.update()
+        return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
     try:
         job = _job(ctx, session, job_id)
     except InvalidInput:
-        return "", 0.0, gr.update(), gr.update()
+        return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
     status = job.status()
     state = status.get("state", "planned")
     if state in ACTIVE and not ctx.runner.running(job.id):
@@ -264,7 +265,9 @@ def poll(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
     out_dir = ctx.output_dir(session) / job.id
     files = sorted(str(p) for p in out_dir.rglob("*") if p.is_file()) if out_dir.is_dir() else []
     fraction = done / total if total else 0.0
-    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job)
+    ended = state != last_state and state not in ACTIVE
+    table = chapter_rows(ctx, job) if ended and last_state else gr.update()
+    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job), state, table
 
 
 def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
@@ -306,6 +309,7 @@ def build(ctx: AppContext) -> None:
     view = engine_view(ctx, default_engine)
     voice_value = view.voices[0][1] if view.voices else None
     job_id = gr.State(None)
+    last_state = gr.State("")
 
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
@@ -457,10 +461,16 @@ def build(ctx: AppContext) -> None:
 
     cancel_btn.click(_cancel, job_id, status, queue=False)
 
-    def _poll(j: str | None, request: gr.Request) -> tuple[Any, ...]:
-        return poll(ctx, j, _session(request))
+    def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
+        return poll(ctx, j, _session(request), last)
 
-    timer.tick(_poll, job_id, [status, progress, files, flagged], show_progress="hidden", queue=False)
+    timer.tick(
+        _poll,
+        [job_id, last_state],
+        [status, progress, files, flagged, last_state, chapters],
+        show_progress="hidden",
+        queue=False,
+    )
 
     @ui_errors
     def _play(j: str | None, c: str | None, request: gr.Request) -> Any:

@@ -1,0 +1,128 @@
+"""Audiobook tab handlers called directly, on the real Piper voice and a real background render."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from studio.config import Settings
+from studio.ui.context import AppContext
+from studio.ui.errors import ui_errors
+from studio.ui.tabs import audiobook as tab
+from tests.book.epub_factory import Chap, EpubSpec, write_epub
+
+S = "sess"
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> AppContext:
+    return AppContext.create(settings)
+
+
+def _epub(tmp_path: Path) -> Path:
+    spec = EpubSpec(
+        chapters=[
+            Chap("Contents", ["The Bridge", "The Lane"], epub_type="toc"),
+            Chap("The Bridge", ["The cart rolled over the old bridge.", "A boy waved from the bank."]),
+            Chap("The Lane", ["Hedges lined the narrow lane.", "Bees hummed in the clover."]),
+        ],
+        title="Country Roads",
+        author="Tom Field",
+    )
+    return write_epub(tmp_path / "roads.epub", spec)
+
+
+def _import(ctx: AppContext, path: Path) -> str:
+    out = ui_errors(tab.import_book)(ctx, str(path), "piper", "joe", False, S)
+    return str(out[0])
+
+
+def _wait(ctx: AppContext, job_id: str, timeout: float = 120) -> tuple:  # type: ignore[type-arg]
+    ctx.runner.wait(job_id, timeout)
+    return tab.poll(ctx, job_id, S, "rendering")
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"", "empty.epub", "empty"),
+        (b"just some words, not a zip", "fake.epub", "not an EPUB"),
+        (bytes(range(256)) * 40, "binary.txt", "binary"),
+        (b"   \n\n  \t ", "blank.txt", "no text"),
+    ],
+)
+def test_bad_uploads_are_clear_messages(ctx: AppContext, tmp_path: Path, content: bytes, name: str,
+                                        message: str) -> None:  # fmt: skip
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(gr.Error, match=f"(?i){message}"):
+        _import(ctx, bad)
+    assert tab.job_choices(ctx, S) == []  # nothing half-made is left behind
+
+
+def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> None:
+    job_id = _import(ctx, _epub(tmp_path))
+    rows = tab.chapter_rows(ctx, tab._job(ctx, S, job_id))
+    assert [(r[0], r[2]) for r in rows] == [(False, "Contents"), (True, "The Bridge"), (True, "The Lane")]
+    # untick chapter 3, edit a chunk of chapter 2, add a lexicon rule
+    rows[2][0] = False
+    rows, summary = ui_errors(tab.save_chapters)(ctx, job_id, rows, S)
+    assert "3 chapters, 1 ticked" in summary
+    chunks = tab.chunk_rows(ctx, tab._job(ctx, S, job_id), 2)
+    chunks[2][1] = "A girl waved from the far bank."  # [0] is the spoken heading
+    chunks, msg = ui_errors(tab.save_chunks)(ctx, job_id, 2, chunks, S)
+    assert "1 chunk(s) changed" in msg and chunks[2][1] == "A girl waved from the far bank."
+    assert "1 chunk(s) will render again" in ui_errors(tab.save_lexicon)(ctx, job_id, "cart = wagon", S)
+
+    started = ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, True, ["m4b", "mp3"], S)
+    assert started.startswith("Rendering started")
+    line, percent, files, flagged, state, table = _wait(ctx, job_id)
+    assert state == "exported", line
+    assert percent == 100.0 and flagged == []
+    names = sorted(Path(f).name for f in files["value"])
+    assert names == ["01 - The Bridge.mp3", "Country Roads.m4b"]
+    assert table[1][6] == "3/3"  # the chapter table refreshes once the render ends
+
+    rate, pcm = ui_errors(tab.play_chunk)(ctx, job_id, "002-00003", S)
+    assert rate == 22050 and len(pcm) > rate
+    _audio, message = ui_errors(tab.regenerate_chunk)(ctx, job_id, "002-00003", S)
+    assert message.startswith("Regenerated 002-00003") and "heard" in message
+
+
+def test_cancel_and_resume_from_the_tab(ctx: AppContext, tmp_path: Path) -> None:
+    job_id = _import(ctx, _epub(tmp_path))
+    ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["m4b"], S)
+    time.sleep(0.3)
+    assert tab.cancel_render(ctx, job_id, S) in ("Stopping after the current chunk…", "Nothing is rendering.")
+    _line, *_rest, state, _table = _wait(ctx, job_id)
+    assert state in ("cancelled", "exported")
+    ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["m4b"], S)
+    *_head, state, _table = _wait(ctx, job_id)
+    assert state == "exported"
+
+
+def test_handlers_without_a_job_say_what_to_do(ctx: AppContext) -> None:
+    with pytest.raises(gr.Error, match="Open a book first"):
+        ui_errors(tab.start_render)(ctx, None, "piper", "joe", None, 1.0, None, False, True, ["m4b"], S)
+    with pytest.raises(gr.Error, match=r"Choose an \.epub or \.txt"):
+        ui_errors(tab.import_book)(ctx, None, "piper", "joe", False, S)
+    with pytest.raises(gr.Error, match="Unknown job"):
+        ui_errors(tab.open_job)(ctx, "../../etc", S)
+
+
+def test_bad_lexicon_and_empty_selection(ctx: AppContext, tmp_path: Path) -> None:
+    job_id = _import(ctx, _epub(tmp_path))
+    with pytest.raises(gr.Error, match="needs the form"):
+        ui_errors(tab.save_lexicon)(ctx, job_id, "no equals sign here", S)
+    with pytest.raises(gr.Error, match="not a valid regular expression"):
+        ui_errors(tab.save_lexicon)(ctx, job_id, "/([a-z/ = x", S)
+    rows = tab.chapter_rows(ctx, tab._job(ctx, S, job_id))
+    for row in rows:
+        row[0] = False
+    with pytest.raises(gr.Error, match="Tick at least one chapter"):
+        ui_errors(tab.save_chapters)(ctx, job_id, rows, S)
+    with pytest.raises(gr.Error, match="at least one export format"):
+        ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, True, [], S)

@@ -1,0 +1,55 @@
+"""Audiobook tab in a real browser: upload an EPUB, preview its plan, render one chapter, download the M4B."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.book.epub_factory import Chap, EpubSpec, write_epub
+from tests.ui.test_browser import app_url, browser  # noqa: F401  (shared fixtures: one app, one browser)
+
+pytestmark = pytest.mark.browser
+
+
+def _book(tmp_path: Path) -> Path:
+    spec = EpubSpec(
+        chapters=[
+            Chap("Copyright", ["Copyright 2024 by the author. All rights reserved."], epub_type="copyright-page"),
+            Chap("The Harbour", ["The boats came home at dusk.", "Gulls followed them into the harbour."]),
+        ],
+        title="Harbour Tales",
+        author="Ann Shore",
+    )
+    return write_epub(tmp_path / "harbour.epub", spec)
+
+
+def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Audiobook").click()
+    page.locator("#book-upload input[type=file]").set_input_files(str(_book(tmp_path)))
+    page.wait_for_timeout(500)
+    page.click("#book-plan")
+    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('Harbour Tales')",
+                           timeout=60_000)  # fmt: skip
+    summary = page.locator("#book-summary").inner_text()
+    assert "Ann Shore" in summary and "2 chapters, 1 ticked" in summary
+    table = page.locator("#book-chapters").inner_text()
+    assert "The Harbour" in table and "Copyright" in table
+    page.click("#book-render")
+    page.wait_for_function("document.querySelector('#book-status').innerText.includes('exported')", timeout=180_000)
+    status = page.locator("#book-status").inner_text()
+    assert "M4B" in status
+    link = page.locator("#book-files a").first
+    link.wait_for(timeout=10_000)
+    with page.expect_download() as dl:
+        link.click()
+    saved = tmp_path / "book.m4b"
+    dl.value.save_as(saved)
+    from studio.audio.io import read_audio
+
+    samples, rate = read_audio(saved)
+    assert len(samples) / rate > 3.0
+    page.screenshot(path=str(tmp_path / "audiobook.png"), full_page=True)
+    page.close()
