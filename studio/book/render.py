@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
 from studio.book.plan import BookPlan, PlanChapter, PlanChunk
 from studio.book.qa import Checker
-from studio.engines.base import Engine, SynthParams
+from studio.engines.base import Engine, SynthParams, reserve_memory
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError
 
@@ -75,6 +75,34 @@ class RenderReport:
         return sum(w * n for w, n in checked) / total if total else None
 
 
+# about one full chunk of speech (20-25 s): what the recognizer and the engine will at most hold at once
+RESERVE_TEXT = (
+    "Before the first chapter begins, the studio reads this short passage aloud to itself. It is long enough to "
+    "fill a whole window of the speech recognizer, with ordinary words, commas, and a question or two. Why? So "
+    "that memory is set aside once, at the start, and the rest of the book can be read without asking for more."
+)
+
+
+def _libc_trim() -> Callable[[], object] | None:
+    """glibc's malloc_trim: hands freed heap pages back to the OS (glibc keeps them per thread otherwise)."""
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc (macOS, Windows, musl): nothing to do
+    return lambda: trim(0)
+
+
+_TRIM = _libc_trim()
+
+
+def release_memory() -> None:
+    """Called after every chunk, so a long render's memory stays at one chunk's worth instead of creeping up."""
+    if _TRIM is not None:
+        _TRIM()
+
+
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
     h, rest = divmod(seconds, 3600)
@@ -131,6 +159,23 @@ class Renderer:
             steps = min(info.max_steps, steps * 2)
         speed = settings.speed if settings.speed is not None else info.default_speed
         return SynthParams(language=language, speed=speed, steps=steps, seed=attempt or None)
+
+    def _reserve(self, engine: Engine, settings: RenderSettings, plan: BookPlan, check: bool) -> None:
+        """Reach the render's peak memory at the start: the engine's largest inference while the recognizer checks a
+        full chunk of speech, at the same time as they will overlap later. The peak then no longer depends on how
+        much is rendered (a few seconds, once per render)."""
+        voices = {settings.voice, settings.dialogue_voice or settings.voice}
+        if not check:
+            for voice in voices:
+                reserve_memory(engine, voice)
+            return
+        speech = engine.synthesize(RESERVE_TEXT, settings.voice, self._params(settings, plan, engine, 0))
+        checking = threading.Thread(target=self.checker.check, args=(speech.samples, speech.sample_rate, RESERVE_TEXT))
+        checking.start()
+        for voice in voices:
+            reserve_memory(engine, voice)
+        checking.join()
+        release_memory()
 
     def _synthesize(
         self,
@@ -206,6 +251,7 @@ class Renderer:
         engine = self._engine(settings)
         version = engine.info.model_version
         check = settings.qa and Checker.supports(settings.language or plan.language)
+        self._reserve(engine, settings, plan, check)
         work = [(ch, ck) for ch in chapters for ck in ch.chunks]
         total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
         todo_chars = sum(len(ck.text) for _, ck in work if job.record(job.key_for(ck, plan, settings, version)) is None)
@@ -262,6 +308,7 @@ class Renderer:
                         fut.add_done_callback(checked)
                         pending.append(fut)
                     done += 1
+                    release_memory()
                     emit(chapter)
                 for fut in pending:
                     fut.result()

@@ -87,6 +87,14 @@ class Engine(Protocol):
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]: ...
 
 
+def reserve_memory(engine: Engine, voice: str) -> None:
+    """Before a long render: let the engine allocate its largest working memory once (engines that can define
+    `reserve_memory`), so peak memory does not creep up with the text."""
+    hook = getattr(engine, "reserve_memory", None)
+    if callable(hook):
+        hook(voice)
+
+
 def warm_up(engine: Engine, voice: str) -> None:
     """Load whatever a voice needs before timing starts (engines that load voices lazily define `warm_up`)."""
     hook = getattr(engine, "warm_up", None)

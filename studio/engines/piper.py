@@ -124,7 +124,9 @@ def phonemize(text: str, espeak_voice: str) -> list[list[str]]:
     return [[unicodedata.normalize("NFD", p) for p in sent] for sent in phonemize_espeak(text, espeak_voice)]
 
 
-MAX_PHONEMES = 240  # per inference: VITS activations grow with length; longer sentences are split at a pause
+# Per inference: VITS needs about 20 MB per second of audio it makes (measured), so longer sentences are split at a
+# pause; this bounds a render's peak memory whatever the book's longest sentence is.
+MAX_PHONEMES = 110
 
 
 def split_phonemes(phonemes: list[str], limit: int = MAX_PHONEMES) -> list[list[str]]:
@@ -198,6 +200,17 @@ class PiperEngine:
     def warm_up(self, voice: str) -> None:
         """Create the voice's session now, so that timing a synthesis does not include loading it."""
         self.voice(voice)
+
+    def reserve_memory(self, voice: str) -> None:
+        """Run the largest inference a render can ask for (MAX_PHONEMES at the slowest speed) once, so ONNX Runtime's
+        arena reaches its full size up front and a long render's memory stays flat instead of growing with content."""
+        model = self.voice(voice)
+        id_map = model.config["phoneme_id_map"]
+        vowel = next((p for p in ("ɑ", "a", "ə") if p in id_map), None)
+        if vowel is None:
+            return
+        ids, _ = model.phoneme_ids([vowel, ","] * (MAX_PHONEMES // 2))  # a pause after every sound: the longest audio
+        model.infer(ids, self.info.min_speed)
 
     def _check(self, text: str, voice: str, params: SynthParams) -> tuple[PiperVoiceModel, str, list[str]]:
         model = self.voice(voice)

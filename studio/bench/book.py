@@ -1,0 +1,89 @@
+"""Audiobook throughput: whole-pipeline chars/sec against the raw engine on the same chunks, checks off and on."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.book.job import BookJob, RenderSettings
+from studio.book.model import Book, Chapter
+from studio.book.service import Audiobooks
+from studio.config import Settings
+from studio.engines.base import SynthParams, warm_up
+from studio.engines.registry import Registry
+
+
+@dataclass
+class BookBench:
+    chars: int
+    raw_seconds: float
+    pipeline_seconds: float
+    checked_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chars": self.chars,
+            "raw_chars_per_sec": self.chars / self.raw_seconds,
+            "pipeline_chars_per_sec": self.chars / self.pipeline_seconds,
+            "checked_chars_per_sec": self.chars / self.checked_seconds,
+            "pipeline_vs_raw": self.raw_seconds / self.pipeline_seconds,
+            "checked_vs_raw": self.raw_seconds / self.checked_seconds,
+        }
+
+
+def run(
+    book_path: Path, chapter: int, max_chars: int, home: Path, engine: str = "piper", voice: str = "joe"
+) -> BookBench:
+    """Time (1) engine.synthesize on each planned chunk, (2) a fresh render with checks off, (3) with checks on."""
+    settings = Settings.load(home)
+    settings.ensure_dirs()
+    books = Audiobooks(Registry(settings))
+    source = books.load(book_path)
+    text = source.chapters[chapter - 1].text[:max_chars]
+    book = Book(source.title, source.author, source.language, [Chapter(source.chapters[chapter - 1].title, text)])
+    plan = books.plan(book, engine)
+    eng = books.registry.get(engine)
+    warm_up(eng, voice)
+    probe = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(engine=engine, voice=voice, qa=False))
+    spoken = [probe.spoken_text(k, plan, probe.settings()) for k in plan.chapters[0].chunks]
+    params = SynthParams(language=eng.info.default_language, speed=eng.info.default_speed)
+    start = time.perf_counter()
+    for chunk_text in spoken:
+        eng.synthesize(chunk_text, voice, params)
+    raw = time.perf_counter() - start
+    timings = []
+    for qa in (False, True):
+        job = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(engine=engine, voice=voice, qa=qa))
+        if qa:
+            books.renderer.checker.recognizer  # noqa: B018  (load the recognizer outside the timing, like the engine)
+        start = time.perf_counter()
+        books.render(job)
+        timings.append(time.perf_counter() - start)
+    return BookBench(len(text), raw, timings[0], timings[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m studio.bench.book BOOK.epub --chapter N`: throughput ratios of the audiobook pipeline."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m studio.bench.book", description=main.__doc__)
+    parser.add_argument("book", type=Path)
+    parser.add_argument("--chapter", type=int, default=5, help="chapter number in the imported book (1-based)")
+    parser.add_argument("--chars", type=int, default=4000, help="characters of that chapter to render")
+    parser.add_argument("--output", type=Path, default=Path("bench-book.json"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as home:
+        result = run(args.book, args.chapter, args.chars, Path(home))
+    data = result.to_dict()
+    for key, value in data.items():
+        print(f"{key:24} {value:10.2f}")
+    args.output.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
