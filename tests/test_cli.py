@@ -92,3 +92,34 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     proc = _studio(tmp_path, "synth", "--help")
     for flag in ("--text-file", "--steps", "--speed", "--gpu", "--lang", "--no-normalize"):
         assert flag in proc.stdout
+
+
+def test_book_plan_prints_the_plan_as_json(tmp_path: Path, shared_fixtures: Path) -> None:
+    import json
+
+    proc = _studio(tmp_path, "book", "plan", str(shared_fixtures / "books" / "alice-in-wonderland.epub"))
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)
+    assert plan["title"] == "Alice's Adventures in Wonderland" and plan["author"] == "Lewis Carroll"
+    assert plan["language"] == "en"
+    included = [c for c in plan["chapters"] if c["included"]]
+    assert len(included) == 12
+    assert [c["index"] for c in plan["chapters"]] == list(range(1, len(plan["chapters"]) + 1))
+    first = included[0]
+    assert first["title"] == "Chapter I. Down the Rabbit-Hole"
+    assert first["chunks"][1]["text"].startswith("Alice was beginning to get very tired")
+    assert all(len(k["text"]) <= 350 for c in plan["chapters"] for k in c["chunks"])
+    assert first["chars"] == sum(len(k["text"]) for k in first["chunks"])
+
+
+def test_book_render_bad_input(tmp_path: Path) -> None:
+    fake = tmp_path / "fake.epub"
+    fake.write_text("not a zip at all")
+    proc = _studio(tmp_path, "book", "render", str(fake), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "not an EPUB" in proc.stderr and "Traceback" not in proc.stderr
+    book = tmp_path / "b.txt"
+    book.write_text("Chapter 1\n\nOne line.\n\nChapter 2\n\nAnother line.\n")
+    proc = _studio(tmp_path, "book", "render", str(book), "--out", str(tmp_path / "out"), "--chapters", "7")
+    assert proc.returncode == 2 and "outside 1-2" in proc.stderr
+    proc = _studio(tmp_path, "book", "render", str(book), "--out", str(tmp_path / "out"), "--format", "ogg")
+    assert proc.returncode == 2 and "Unknown export format" in proc.stderr
