@@ -36,8 +36,13 @@ lint: install
 	$(PY) -m ruff check studio tests
 	$(PY) -m mypy
 
+SHARED_BOOKS := ../shared/fixtures/books
+
 bench: install
 	$(PY) -m studio.bench.overhead --output bench-overhead.json
+	@if [ -f $(SHARED_BOOKS)/alice-in-wonderland.epub ]; then \
+	  $(PY) -m studio.bench.book $(SHARED_BOOKS)/alice-in-wonderland.epub --chapter 5 --chars 3000 --output bench-book.json; \
+	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -144,3 +144,30 @@ def test_bad_settings_are_clear(settings: Settings, renderer: Renderer) -> None:
         renderer.render(job)
     with pytest.raises(InvalidInput, match="not a Studio book job"):
         BookJob.open(Path(settings.home))
+
+
+def test_dialogue_gets_the_second_voice(settings: Settings, renderer: Renderer, transcriber) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from studio.book.plan import split_dialogue
+    from studio.engines.piper import bundled_voice
+
+    assert split_dialogue('He said, "Come here," and left.') == [
+        ("He said,", "narrator"), ('"Come here,"', "dialogue"), ("and left.", "narrator")]  # fmt: skip
+    joe = bundled_voice()
+    assert joe is not None
+    folder = settings.voices_dir / "second"
+    folder.mkdir(parents=True)
+    shutil.copy(joe.model, folder / "second.onnx")
+    shutil.copy(joe.config, folder / "second.onnx.json")
+    renderer.registry.forget()
+    book = Book("Talk", "", "en", [Chapter("One", 'The guard looked up. "Who goes there?" he asked.')])
+    plan = make_plan(book, 350, dialogue_voice=True)
+    roles = [(c.text, c.role) for c in plan.chapters[0].chunks]
+    assert ('"Who goes there?"', "dialogue") in roles
+    job = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(voice="joe", dialogue_voice="second", qa=False))
+    rs = job.settings()
+    voices = {c.role: job.voice_for(c, rs) for c in plan.chapters[0].chunks}
+    assert voices == {"narrator": "joe", "dialogue": "second"}
+    report = renderer.render(job)
+    assert report.rendered == len(plan.chapters[0].chunks)

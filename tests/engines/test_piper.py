@@ -104,19 +104,6 @@ def test_four_sentences_are_read_correctly(sentence: str, transcriber, settings:
     pytest.fail(f"no take was heard right; expected the words {expected}; takes: {takes}")
 
 
-def test_normalization_is_what_makes_numbers_right(transcriber, settings: Settings) -> None:  # type: ignore[no-untyped-def]
-    """Without normalization espeak reads "$5.2M" badly; with it, the words are right."""
-    from studio.api import Studio
-
-    studio = Studio(settings=settings)
-    sentence = FOUR_SENTENCES[0]
-    on = studio.synthesize(sentence, "piper", "joe").audio
-    off = studio.synthesize(sentence, "piper", "joe", normalize=False).audio
-    wer_on = word_error_rate(sentence, transcriber.transcribe(on.samples, on.sample_rate))
-    wer_off = word_error_rate(sentence, transcriber.transcribe(off.samples, off.sample_rate))
-    assert wer_on < wer_off
-
-
 def test_speed_changes_duration(piper_engine: PiperEngine) -> None:
     text = "Speed changes how long this rather long sentence takes to say, from the first word to the very last."
     normal = piper_engine.synthesize(text, "joe", SynthParams(speed=1.0))

@@ -85,6 +85,7 @@ def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> N
     names = sorted(Path(f).name for f in files["value"])
     assert names == ["01 - The Bridge.mp3", "Country Roads.m4b"]
     assert table[1][6] == "3/3"  # the chapter table refreshes once the render ends
+    assert table[1][7].endswith("%") and table[2][7] == ""  # checked WER of the rendered chapter
 
     rate, pcm = ui_errors(tab.play_chunk)(ctx, job_id, "002-00003", S)
     assert rate == 22050 and len(pcm) > rate

@@ -15,7 +15,7 @@ from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
-CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered"]
+CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered", "WER", "Flagged"]
 CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
 FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
 ACTIVE = {"queued", "rendering", "exporting"}
@@ -47,22 +47,18 @@ def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
 
 
 def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
+    """One row per chapter, with render progress and the checked word error rate (weighted by words)."""
     plan = job.plan()
     records = _records(ctx, job, plan)
     rows = []
     for c in plan.chapters:
-        done = sum(1 for k in c.chunks if records.get(k.id) is not None)
-        rows.append(
-            [
-                c.included,
-                c.index,
-                c.title,
-                c.chars,
-                len(c.chunks),
-                _clock(c.estimated_seconds),
-                f"{done}/{len(c.chunks)}",
-            ]
-        )
+        done = [(k, r) for k in c.chunks if (r := records.get(k.id)) is not None]
+        checked = [(len(k.text.split()), r.wer) for k, r in done if r.checked and r.wer is not None]
+        words = sum(n for n, _ in checked)
+        wer = f"{sum(n * w for n, w in checked) / words:.1%}" if words else ""
+        flagged = sum(1 for _, r in done if r.flagged)
+        rows.append([c.included, c.index, c.title, c.chars, len(c.chunks), _clock(c.estimated_seconds),
+                     f"{len(done)}/{len(c.chunks)}", wer, flagged or ""])  # fmt: skip
     return rows
 
 
@@ -334,7 +330,7 @@ def build(ctx: AppContext) -> None:
     summary = gr.Markdown("", elem_id="book-summary")
     chapters = gr.Dataframe(
         headers=CHAPTER_HEADERS,
-        datatype=["bool", "number", "str", "number", "number", "str", "str"],
+        datatype=["bool", "number", "str", "number", "number", "str", "str", "str", "str"],
         interactive=True,
         label="Chapters (untick what you do not want; titles are editable)",
         elem_id="book-chapters",
