@@ -73,9 +73,11 @@ class Audiobooks:
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
 
-    def job(self, job_id: str) -> BookJob:
-        folder = (self.jobs_dir / job_id).resolve()
-        if folder.parent != self.jobs_dir.resolve():
+    def job(self, job_id: str, jobs_dir: Path | None = None) -> BookJob:
+        """Open a job by id inside `jobs_dir` (default: Studio's); ids that point elsewhere are refused."""
+        root = jobs_dir or self.jobs_dir
+        folder = (root / job_id).resolve()
+        if folder.parent != root.resolve():
             raise InvalidInput(f"Unknown job {job_id!r}.")
         return BookJob.open(folder)
 

@@ -30,10 +30,7 @@ def _clock(seconds: float) -> str:
 def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
     if not job_id:
         raise InvalidInput("Open a book first: upload an EPUB or TXT file, or pick an earlier job.")
-    folder = (ctx.jobs_dir(session) / job_id).resolve()
-    if folder.parent != ctx.jobs_dir(session).resolve():
-        raise InvalidInput(f"Unknown job {job_id!r}.")
-    return BookJob.open(folder)
+    return ctx.books.job(job_id, ctx.jobs_dir(session))
 
 
 def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
@@ -121,16 +118,7 @@ def import_book(
     settings = RenderSettings(engine=engine, voice=voice)
     folder = ctx.jobs_dir(session) / new_job_id(book.title)
     job = ctx.books.create_job(book, plan, settings, source.name, folder=folder)
-    first = plan.chapters[0].index
-    return (
-        job.id,
-        book_summary(job),
-        chapter_rows(ctx, job),
-        gr.update(choices=chapter_choices(job), value=first),
-        chunk_rows(ctx, job, first),
-        format_lexicon(plan.lexicon),
-        gr.update(choices=job_choices(ctx, session), value=job.id),
-    )
+    return (*open_job(ctx, job.id, session), gr.update(choices=job_choices(ctx, session), value=job.id))
 
 
 def open_job(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
