@@ -172,8 +172,11 @@ class Renderer:
         speech = engine.synthesize(RESERVE_TEXT, settings.voice, self._params(settings, plan, engine, 0))
         checking = threading.Thread(target=self.checker.check, args=(speech.samples, speech.sample_rate, RESERVE_TEXT))
         checking.start()
-        for voice in voices:
-            reserve_memory(engine, voice)
+        while True:  # keep the engine at its peak for as long as the recognizer works, so the two peaks meet
+            for voice in voices:
+                reserve_memory(engine, voice)
+            if not checking.is_alive():
+                break
         checking.join()
         release_memory()
 
