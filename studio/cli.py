@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every chunk by speech recognition and re-render bad ones (default on)",
     )
     brender.add_argument("--lexicon", type=Path, help="pronunciation file: one `word = say it like this` per line")
+    brender.add_argument("--paragraph-gap", type=float, default=0.6, help="seconds of silence after a paragraph")
+    brender.add_argument("--chapter-gap", type=float, default=1.5, help="seconds of silence after a chapter")
+    brender.add_argument("--sentence-gap", type=float, default=0.25, help="seconds of silence between chunks")
     brender.add_argument("--speed", type=float)
     brender.add_argument("--steps", type=int)
     brender.add_argument("--gpu", action="store_true")
@@ -165,6 +168,9 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         qa=args.qa,
         chapters=chapters,
         formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()),
+        sentence_gap=args.sentence_gap,
+        paragraph_gap=args.paragraph_gap,
+        chapter_gap=args.chapter_gap,
     )
     job = books.create_job(book, plan, render, args.book.name, folder=args.out / CLI_JOB_FOLDER)
     cancel = threading.Event()

@@ -63,6 +63,9 @@ class RenderSettings:
     qa_tries: int = DEFAULT_TRIES
     formats: tuple[str, ...] = ("m4b",)
     chapters: list[int] | None = None  # None: the plan's included chapters
+    sentence_gap: float = 0.25  # seconds of silence between chunks in the export
+    paragraph_gap: float = 0.6
+    chapter_gap: float = 1.5
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RenderSettings:

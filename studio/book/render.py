@@ -327,11 +327,12 @@ class Renderer:
                 job.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", message=str(exc))
                 raise
         report = self.report(job, rendered, reused, cancelled=False)
+        wer = "" if report.book_wer is None else f", book WER {report.book_wer:.1%}"
         job.write_status(
             state="rendered",
             flagged=report.flagged,
             book_wer=report.book_wer,
-            message=f"Rendered {total} chunks ({reused} reused, {report.flagged} flagged).",
+            message=f"Rendered {total} chunks ({reused} reused, {report.flagged} flagged{wer}).",
         )
         return report
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from studio.book.export import ExportResult
+from studio.book.export import ExportResult, ExportSettings
 from studio.book.job import BookJob, RenderSettings, list_jobs
 from studio.book.model import Book
 from studio.book.plan import BookPlan, LexiconEntry, make_plan
@@ -65,10 +65,7 @@ class Audiobooks:
             if voices and voice not in voices:
                 choices = ", ".join(sorted(voices))
                 raise InvalidInput(f"{settings.engine} has no voice '{voice}'. Choose one of: {choices}.")
-        unknown = set(settings.formats) - {"m4b", "mp3", "wav", "flac"}
-        if unknown or not settings.formats:
-            named = ", ".join(sorted(unknown)) or "(none)"
-            raise InvalidInput(f"Unknown export format(s) {named}: use m4b, mp3, wav or flac.")
+        export_settings(settings).validate()  # formats and silences, before any compute is spent
 
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
@@ -97,7 +94,7 @@ class Audiobooks:
         out_dir: Path | None = None,
     ) -> ExportResult:
         """Write the job's formats into job/out (M4B with chapters and cover, MP3 per chapter, WAV/FLAC)."""
-        from studio.book.export import BookMeta, ExportChapter, ExportSettings, export_book  # ffmpeg plumbing
+        from studio.book.export import BookMeta, ExportChapter, export_book
 
         plan, settings = job.plan(), job.settings()
         version = self.registry.info(settings.engine).model_version
@@ -118,12 +115,14 @@ class Audiobooks:
             chapters,
             book_meta,
             out_dir or job.out_dir,
-            ExportSettings(formats=tuple(settings.formats)),
+            export_settings(settings),
             on_progress=on_progress,
             cancel=cancel,
         )
         written = ", ".join(f"{len(paths)} {fmt.upper()}" for fmt, paths in result.files.items())
-        job.write_status(state="exported", message=f"Exported {written} ({result.duration / 60:.1f} min).")
+        wer = job.status().get("book_wer")
+        checked = "" if wer is None else f" · book WER {wer:.1%}"
+        job.write_status(state="exported", message=f"Exported {written} ({result.duration / 60:.1f} min){checked}.")
         return result
 
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
@@ -131,3 +130,13 @@ class Audiobooks:
         self._validate(settings)
         job.save_settings(settings)
         return settings
+
+
+def export_settings(settings: RenderSettings) -> ExportSettings:
+    """The export half of a job's settings."""
+    return ExportSettings(
+        formats=tuple(settings.formats),
+        sentence_gap=settings.sentence_gap,
+        paragraph_gap=settings.paragraph_gap,
+        chapter_gap=settings.chapter_gap,
+    )

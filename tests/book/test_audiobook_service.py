@@ -66,3 +66,17 @@ def test_bad_job_settings(settings: Settings) -> None:
     with pytest.raises(InvalidInput, match="Unknown export format"):
         books.create_job(_book(), plan, RenderSettings(voice="joe", formats=("ogg",)))
     assert not any(Path(settings.jobs_dir).iterdir())
+
+
+def test_silences_are_configurable_and_checked(settings: Settings) -> None:
+    books = Audiobooks(Registry(settings))
+    plan = books.plan(_book(), "piper")
+    with pytest.raises(InvalidInput, match="Chapter gap"):
+        books.create_job(_book(), plan, RenderSettings(voice="joe", chapter_gap=-1))
+    job = books.create_job(_book(), plan, RenderSettings(voice="joe", qa=False, formats=("wav",)))
+    books.render(job)
+    short = books.export(job).duration
+    books.update_settings(job, chapter_gap=4.0, paragraph_gap=2.0)
+    longer = books.export(job).duration
+    # two chapters end with a chapter gap (+2.5 s each) and chapter 2's one paragraph break gains 1.4 s
+    assert longer - short == pytest.approx(2 * 2.5 + 1.4, abs=0.05)

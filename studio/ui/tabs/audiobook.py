@@ -201,6 +201,7 @@ def start_render(
     qa: bool,
     formats: list[str] | None,
     session: str,
+    gaps: tuple[float, float, float] = (0.25, 0.6, 1.5),
 ) -> str:
     job = _job(ctx, session, job_id)
     if ctx.runner.running(job.id):
@@ -219,6 +220,9 @@ def start_render(
         qa=bool(qa),
         formats=tuple(formats),
         chapters=None,
+        sentence_gap=float(gaps[0]),
+        paragraph_gap=float(gaps[1]),
+        chapter_gap=float(gaps[2]),
     )
     ctx.runner.start(job, out_dir=ctx.output_dir(session) / job.id)
     return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
@@ -346,6 +350,10 @@ def build(ctx: AppContext) -> None:
         gpu = gr.Checkbox(False, label="Use GPU (CUDA)")
         qa = gr.Checkbox(True, label="Check every chunk by speech recognition", elem_id="book-qa")
         formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", elem_id="book-formats")
+    with gr.Accordion("Silence between parts (seconds)", open=False), gr.Row():
+        sentence_gap = gr.Slider(0, 3, value=0.25, step=0.05, label="Between chunks")
+        paragraph_gap = gr.Slider(0, 5, value=0.6, step=0.05, label="After a paragraph")
+        chapter_gap = gr.Slider(0, 10, value=1.5, step=0.1, label="After a chapter")
     with gr.Row():
         render_btn = gr.Button("Render / resume", variant="primary", elem_id="book-render")
         cancel_btn = gr.Button("Cancel", variant="stop", elem_id="book-cancel")
@@ -427,13 +435,31 @@ def build(ctx: AppContext) -> None:
         q: bool,
         f: list[str],
         d: bool,
+        gap_chunk: float,
+        gap_paragraph: float,
+        gap_chapter: float,
         request: gr.Request,
     ) -> str:
-        return start_render(ctx, j, e, v, dv if d else None, sp, st, g, q, f, _session(request))
+        gaps = (gap_chunk, gap_paragraph, gap_chapter)
+        return start_render(ctx, j, e, v, dv if d else None, sp, st, g, q, f, _session(request), gaps)
 
     render_btn.click(
         _render,
-        [job_id, engine, voice, dialogue_voice, speed, steps, gpu, qa, formats, dialogue],
+        [
+            job_id,
+            engine,
+            voice,
+            dialogue_voice,
+            speed,
+            steps,
+            gpu,
+            qa,
+            formats,
+            dialogue,
+            sentence_gap,
+            paragraph_gap,
+            chapter_gap,
+        ],
         status,
         concurrency_id="long_jobs",
         concurrency_limit=1,
