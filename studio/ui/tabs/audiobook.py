@@ -399,6 +399,11 @@ def build(ctx: AppContext) -> None:
 
     open_btn.click(_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon])
 
+    def _refresh_jobs(request: gr.Request) -> Any:
+        return gr.update(choices=job_choices(ctx, _session(request)))
+
+    jobs.focus(_refresh_jobs, None, jobs, queue=False)  # this session's jobs, fresh each time the list opens
+
     @ui_errors
     def _save_chapters(j: str | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
         return save_chapters(ctx, j, rows, _session(request))
