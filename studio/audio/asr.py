@@ -14,6 +14,9 @@ from studio.audio.dsp import resample
 from studio.errors import ModelMissing
 
 WHISPER_RATE = 16000
+# A chunk or sentence is at most about 350 characters (~100 tokens); a cap stops rare repetition loops ("ha! ha!
+# ha! ...") that make the decoder run long and hold more memory.
+MAX_TOKENS = 200
 
 
 def bundled_whisper_dir() -> Path | None:
@@ -61,6 +64,8 @@ class Transcriber:
                 language=self.language,
                 beam_size=self.beam_size,
                 condition_on_previous_text=False,
+                without_timestamps=True,
+                max_new_tokens=MAX_TOKENS,
                 vad_filter=False,
             )
             return " ".join(seg.text.strip() for seg in segments).strip()

@@ -95,6 +95,19 @@ def _libc_trim() -> Callable[[], object] | None:
 
 
 _TRIM = _libc_trim()
+M_ARENA_MAX = -8  # mallopt() parameter number in glibc's malloc.h
+
+
+def limit_malloc_arenas(count: int = 1) -> None:
+    """glibc gives each thread that allocates its own heap arena; with the engine, the recognizer and the render
+    threads each holding freed memory in theirs, a long render's peak crept up with the number of chunks. One
+    shared arena keeps it flat (measured: three Moby Dick chapters peak within a few percent of one)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, count)
+    except (OSError, AttributeError):
+        pass  # not glibc
 
 
 def release_memory() -> None:
@@ -145,6 +158,7 @@ class Renderer:
     """Renders jobs with the registry's engines; `checker` (speech recognition) is used when the job asks for it."""
 
     def __init__(self, registry: Registry, checker: Checker | None = None) -> None:
+        limit_malloc_arenas()
         self.registry = registry
         self.checker = checker or Checker(threads=max(1, registry.settings.threads))
 
