@@ -127,3 +127,12 @@ def test_bad_lexicon_and_empty_selection(ctx: AppContext, tmp_path: Path) -> Non
         ui_errors(tab.save_chapters)(ctx, job_id, rows, S)
     with pytest.raises(gr.Error, match="at least one export format"):
         ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, True, [], S)
+
+
+def test_non_english_books_say_they_render_unchecked(ctx: AppContext, tmp_path: Path) -> None:
+    spec = EpubSpec(chapters=[Chap("Un", ["Le chat dort sur la fenêtre."])], title="Le Chat", language="fr")
+    path = write_epub(tmp_path / "chat.epub", spec)
+    out = ui_errors(tab.import_book)(ctx, str(path), "piper", "joe", False, S)
+    assert "renders unchecked" in out[1] and "(fr)" in out[1]
+    english = ui_errors(tab.import_book)(ctx, str(_epub(tmp_path)), "piper", "joe", False, S)
+    assert "unchecked" not in english[1]

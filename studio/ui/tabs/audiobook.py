@@ -10,6 +10,7 @@ import numpy as np
 
 from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
 from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
+from studio.book.qa import Checker
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
@@ -98,7 +99,10 @@ def book_summary(job: BookJob) -> str:
     plan, meta = job.plan(), job.meta()
     included = [c for c in plan.chapters if c.included]
     secs = sum(c.estimated_seconds for c in included)
-    warnings = "".join(f"\n- ⚠️ {w}" for w in meta.get("warnings", []))
+    notes = list(meta.get("warnings", []))
+    if not Checker.supports(plan.language):
+        notes.append(f"Speech-recognition checks cover English only; this book ({plan.language}) renders unchecked.")
+    warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
     return (
         f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
         f"{len(plan.chapters)} chapters, {len(included)} ticked · about {_clock(secs)} of audio{warnings}"
