@@ -140,8 +140,11 @@ class Synthesizer:
             steps = info.default_steps if req.steps is None else int(req.steps)
             if not (info.min_steps <= steps <= info.max_steps):
                 raise InvalidInput(f"Steps {steps} is out of range; use {info.min_steps} to {info.max_steps}.")
-        voice = req.voice or self.default_voice(req.engine)
-        known = {v.id for v in self.registry.voices(req.engine)}
+        voices = self.registry.voices(req.engine)  # one listing per request: it reads voice files
+        if not voices:
+            raise InvalidInput(f"{info.label} has no voices installed.")
+        voice = req.voice or voices[0].id
+        known = {v.id for v in voices}
         if known and voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
         if req.normalize:

@@ -8,6 +8,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,9 @@ class PiperVoiceFiles:
             raise ModelMissing(f"Piper voice '{self.id}': {self.config.name} is not a Piper voice config.")
         return data
 
+    @cached_property
     def language(self) -> str:
+        """The voice's language code, e.g. 'en-us' (read once: this sits on every synthesis call's path)."""
         try:
             code = str(self.read_config().get("language", {}).get("code", ""))
         except ModelMissing:
@@ -178,7 +181,7 @@ class PiperEngine:
     def voices(self) -> list[VoiceInfo]:
         out = []
         for vid, files in self._files.items():
-            lang = files.language()
+            lang = files.language
             out.append(VoiceInfo(vid, _voice_label(vid, files), (lang,) if lang else (), files.source))
         return out
 
@@ -214,7 +217,7 @@ class PiperEngine:
 
     def _check(self, text: str, voice: str, params: SynthParams) -> tuple[PiperVoiceModel, str, list[str]]:
         model = self.voice(voice)
-        lang = model.files.language()
+        lang = model.files.language
         if params.language and lang and params.language.lower().split("-")[0] != lang.split("-")[0]:
             raise InvalidInput(
                 f"Piper voice '{voice}' speaks {lang}, not '{params.language}'. Pick a {params.language} voice."
@@ -266,7 +269,7 @@ class PiperEngine:
 def _voice_label(vid: str, files: PiperVoiceFiles) -> str:
     if files.source == "bundled":
         return f"{vid} (bundled, English US)"
-    lang = files.language()
+    lang = files.language
     return f"{vid} ({lang})" if lang else vid
 
 
@@ -305,7 +308,7 @@ def find_voices(settings: Settings) -> dict[str, PiperVoiceFiles]:
 
 
 def piper_info(voices: dict[str, PiperVoiceFiles] | None = None) -> EngineInfo:
-    langs = sorted({lang for f in (voices or {}).values() if (lang := f.language())}) or ["en-us"]
+    langs = sorted({lang for f in (voices or {}).values() if (lang := f.language)}) or ["en-us"]
     return EngineInfo(
         name="piper",
         label="Piper",
