@@ -66,6 +66,10 @@ class Transcriber:
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 max_new_tokens=MAX_TOKENS,
+                # One decode per chunk: no re-decoding at higher temperatures when the text looks odd. A checker must
+                # report what it hears on garbled audio, not sample until something fluent comes out; the fallback's
+                # five sampled candidates also made memory jump on exactly the chunks that get retried.
+                temperature=0.0,
                 vad_filter=False,
             )
             return " ".join(seg.text.strip() for seg in segments).strip()

@@ -95,6 +95,7 @@ def _libc_trim() -> Callable[[], object] | None:
 
 
 _TRIM = _libc_trim()
+RESERVE_CHECKS = 3
 M_ARENA_MAX = -8  # mallopt() parameter number in glibc's malloc.h
 
 
@@ -161,6 +162,10 @@ class Renderer:
         limit_malloc_arenas()
         self.registry = registry
         self.checker = checker or Checker(threads=max(1, registry.settings.threads))
+        # One inference at a time: a retry (made on the checking thread) waits for the main thread's synthesis instead
+        # of running beside it. Two at once made ONNX Runtime's arena grow to hold both, so a render's peak memory
+        # depended on whether a retry happened to meet a synthesis (the longer the render, the likelier).
+        self._inference = threading.Lock()
 
     def _engine(self, settings: RenderSettings) -> Engine:
         return self.registry.get(settings.engine, "cuda" if settings.gpu else "cpu")
@@ -184,7 +189,12 @@ class Renderer:
                 reserve_memory(engine, voice)
             return
         speech = engine.synthesize(RESERVE_TEXT, settings.voice, self._params(settings, plan, engine, 0))
-        checking = threading.Thread(target=self.checker.check, args=(speech.samples, speech.sample_rate, RESERVE_TEXT))
+
+        def check_a_few_times() -> None:  # the recognizer's working memory settles over its first few calls
+            for _ in range(RESERVE_CHECKS):
+                self.checker.check(speech.samples, speech.sample_rate, RESERVE_TEXT)
+
+        checking = threading.Thread(target=check_a_few_times)
         checking.start()
         while True:  # keep the engine at its peak for as long as the recognizer works, so the two peaks meet
             for voice in voices:
@@ -205,7 +215,8 @@ class Renderer:
         attempt: int,
     ) -> ChunkRecord:
         text = job.spoken_text(chunk, plan, settings)
-        audio = engine.synthesize(text, job.voice_for(chunk, settings), self._params(settings, plan, engine, attempt))
+        with self._inference:
+            audio = engine.synthesize(text, job.voice_for(chunk, settings), self._params(settings, plan, engine, attempt))
         record = ChunkRecord(key, chunk.id, text, audio.duration, tries=attempt + 1)
         job.save_chunk(key, audio.samples, audio.sample_rate, record)
         return record
