@@ -215,8 +215,9 @@ class Renderer:
         attempt: int,
     ) -> ChunkRecord:
         text = job.spoken_text(chunk, plan, settings)
+        params = self._params(settings, plan, engine, attempt)
         with self._inference:
-            audio = engine.synthesize(text, job.voice_for(chunk, settings), self._params(settings, plan, engine, attempt))
+            audio = engine.synthesize(text, job.voice_for(chunk, settings), params)
         record = ChunkRecord(key, chunk.id, text, audio.duration, tries=attempt + 1)
         job.save_chunk(key, audio.samples, audio.sample_rate, record)
         return record
