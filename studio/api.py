@@ -9,9 +9,11 @@ from pathlib import Path
 
 from studio.audio.io import write_audio
 from studio.audio.types import AudioResult
+from studio.bench.runner import BenchResult
 from studio.config import Settings
 from studio.engines.base import EngineInfo, VoiceInfo
 from studio.engines.registry import Registry
+from studio.errors import InvalidInput
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
 
 
@@ -95,3 +97,44 @@ class Studio:
     @staticmethod
     def save(audio: AudioResult, path: Path | str) -> Path:
         return write_audio(audio, path)
+
+    def benchmark(
+        self,
+        engines: tuple[str, ...] | list[str] = ("piper",),
+        steps: tuple[int, ...] | list[int] = (2, 5),
+        gpu: bool = False,
+        texts: tuple[str, ...] | list[str] = ("short", "mid", "long"),
+        custom_text: str | None = None,
+        repeats: int = 5,
+        warmup: int = 1,
+        voices: dict[str, tuple[str, ...]] | None = None,
+        output: Path | str | None = None,
+        on_progress: Callable[[float, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> BenchResult:
+        """Chars/sec, real-time factor and the rest (docs/benchmarks.md); `studio.bench.report` makes the tables.
+        With `output`, the results file is written after every case."""
+        from studio.bench.runner import STANDARD_TEXTS, BenchPlan, expand_engines, run_benchmark
+
+        chosen = {k: STANDARD_TEXTS[k] for k in texts if k in STANDARD_TEXTS}
+        unknown = [k for k in texts if k not in STANDARD_TEXTS]
+        if unknown:
+            raise InvalidInput(f"Unknown text '{unknown[0]}': use short, mid and/or long (or custom_text).")
+        if custom_text is not None:
+            chosen["custom"] = custom_text
+        plan = BenchPlan(
+            engines=expand_engines(list(engines), self.registry),
+            voices=dict(voices or {}),
+            steps=tuple(steps),
+            devices=("cpu", "cuda") if gpu else ("cpu",),
+            texts=chosen,
+            repeats=repeats,
+            warmup=warmup,
+        )
+        out = Path(output) if output is not None else None
+        result = run_benchmark(
+            plan, self.settings, on_progress, cancel, on_case=(lambda r: r.save(out)) if out is not None else None
+        )
+        if out is not None:
+            result.save(out)
+        return result

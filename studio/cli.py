@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,engines,synth,book,download}`."""
+"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,download}`."""
 
 from __future__ import annotations
 
@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--speed", type=float)
     brender.add_argument("--steps", type=int)
     brender.add_argument("--gpu", action="store_true")
+
+    from studio.bench.cli import add_parser as add_bench
+
+    add_bench(sub)
 
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
@@ -251,6 +255,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_download(args, settings)
         if args.command == "book":
             return _cmd_book(args, settings)
+        if args.command == "bench":
+            from studio.bench.cli import run as run_bench
+
+            return run_bench(args, settings)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,23 +19,9 @@ from studio.book.model import Book
 from studio.book.plan import BookPlan, PlanChunk, apply_lexicon, cache_key
 from studio.book.qa import DEFAULT_THRESHOLD, DEFAULT_TRIES
 from studio.errors import InvalidInput
+from studio.fsutil import write_atomic
 
 PLAN_FILE, SETTINGS_FILE, STATUS_FILE, LOCK_FILE = "plan.json", "settings.json", "status.json", "render.lock"
-
-
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Temp file in the same folder, fsync, rename: a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: Any) -> None:

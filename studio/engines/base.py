@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -100,3 +100,24 @@ def warm_up(engine: Engine, voice: str) -> None:
     hook = getattr(engine, "warm_up", None)
     if callable(hook):
         hook(voice)
+
+
+def device_report(engine: Engine, voice: str) -> DeviceReport:
+    """The device that really runs `voice` (engines with a session per voice, like Piper, define `device_report`)."""
+    hook = getattr(engine, "device_report", None)
+    if callable(hook):
+        report = hook(voice)
+        if isinstance(report, DeviceReport):
+            return report
+    return engine.device
+
+
+def raw_runner(engine: Engine, text: str, voice: str, params: SynthParams) -> Callable[[], object] | None:
+    """A no-argument callable making only the engine's bare model calls for `text` (prepared once, outside the
+    timing), so that a benchmark can compare Studio's full path with the raw engine in the same run. None when the
+    engine has no such runner."""
+    hook = getattr(engine, "raw_runner", None)
+    if not callable(hook):
+        return None
+    runner = hook(text, voice, params)
+    return runner if callable(runner) else None

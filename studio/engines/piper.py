@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -214,6 +214,27 @@ class PiperEngine:
             return
         ids, _ = model.phoneme_ids([vowel, ","] * (MAX_PHONEMES // 2))  # a pause after every sound: the longest audio
         model.infer(ids, self.info.min_speed)
+
+    def device_report(self, voice: str) -> DeviceReport:
+        """Each voice has its own session: the device that really runs this one."""
+        return self.voice(voice).device
+
+    def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], None]:
+        """Only the bare `session.run` calls `synthesize` would make for `text` (the same pieces, ids and scales);
+        checks, phonemes and ids are done once, here, outside any timing."""
+        model, cleaned, _ = self._check(text, voice, params)
+        pieces = [
+            model.phoneme_ids(piece)[0]
+            for sentence in phonemize(cleaned, model.espeak_voice)
+            if any(p.strip() for p in _flatten_nfd(sentence))
+            for piece in split_phonemes(_flatten_nfd(sentence))
+        ]
+
+        def run() -> None:
+            for ids in pieces:
+                model.infer(ids, params.speed)
+
+        return run
 
     def _check(self, text: str, voice: str, params: SynthParams) -> tuple[PiperVoiceModel, str, list[str]]:
         model = self.voice(voice)

@@ -177,6 +177,10 @@ class SupertonicEngine:
 
         return [VoiceInfo(v, describe(v), self.version.languages, "preset") for v in self.styles]
 
+    def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], None]:
+        """The bare session calls for `text` (see `raw_session_runner`), for the benchmark's overhead ratio."""
+        return raw_session_runner(self, text, voice, params)
+
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
         """The whole text: chunks joined with 0.3 s of silence."""
         parts = list(self.stream(text, voice, params))

@@ -1,0 +1,150 @@
+"""`python -m studio bench`: run the benchmark (or show a saved one), print both tables, save JSON/CSV, compare."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from pathlib import Path
+
+from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, expand_engines, parse_int_list
+from studio.config import Settings
+from studio.errors import InvalidInput
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="chars/sec and real-time factor across engines, steps and devices (tables, JSON/CSV, compare)",
+        description=(
+            "Time Studio's synthesis path per engine x voice x steps x device x text: characters per second and "
+            "real-time factor (median and spread of the repeats, warm-up excluded), time to first audio, peak "
+            "memory, model load time, and the overhead ratio over the engine's bare model calls. "
+            "Definitions: docs/benchmarks.md."
+        ),
+    )
+    bench.add_argument(
+        "--engine",
+        default="piper,supertonic",
+        help="comma-separated engines; 'supertonic' = every Supertonic version (default: piper,supertonic; "
+        "an engine that is not installed is skipped with a note)",
+    )
+    bench.add_argument("--voice", default="", help="voices as engine:voice,...; a bare voice id if one engine is given")
+    bench.add_argument("--steps", default="2,5", help="step counts for engines that have them (default 2,5)")
+    bench.add_argument(
+        "--gpu", action="store_true", help="also run every case on the GPU (CUDA); a fallback is labelled CPU"
+    )
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs per case (default 5)")
+    bench.add_argument("--warmup", type=int, default=1, help="untimed runs before the timed ones (default 1)")
+    bench.add_argument(
+        "--texts", default="short,mid,long", help="standard texts: short (59 chars), mid (152), long (266)"
+    )
+    bench.add_argument("--text", help="also time this text of your own (column 'Custom')")
+    bench.add_argument("--no-overhead", action="store_true", help="skip timing the bare engine calls")
+    bench.add_argument("--output", type=Path, default=Path("bench-results.json"), help="results file (JSON)")
+    bench.add_argument("--csv", type=Path, help="also write one CSV row per case")
+    bench.add_argument("--compare", type=Path, help="an earlier results file to compare with, side by side")
+    bench.add_argument("--show", type=Path, help="print the tables of a saved results file instead of running")
+
+
+def parse_texts(keys: str, custom: str | None) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for key in (k.strip().lower() for k in keys.split(",")):
+        if not key:
+            continue
+        if key not in STANDARD_TEXTS:
+            raise InvalidInput(f"Unknown text '{key}': use short, mid and/or long (or --text for your own).")
+        texts[key] = STANDARD_TEXTS[key]
+    if custom is not None:
+        if not custom.strip():
+            raise InvalidInput("--text is empty: give the text to time, or leave the option out.")
+        texts["custom"] = custom.strip()
+    return texts
+
+
+def parse_voices(spec: str, engines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    voices: dict[str, list[str]] = {}
+    for item in (v.strip() for v in spec.split(",")):
+        if not item:
+            continue
+        if ":" in item and item.split(":", 1)[0] in engines:
+            engine, voice = item.split(":", 1)
+        elif len(engines) == 1:
+            engine, voice = engines[0], item
+        else:
+            raise InvalidInput(f"Say which engine '{item}' belongs to, as engine:voice (for example piper:{item}).")
+        voices.setdefault(engine, []).append(voice)
+    return {k: tuple(dict.fromkeys(v)) for k, v in voices.items()}
+
+
+def _progress(fraction: float, message: str) -> None:
+    sys.stderr.write(f"\r[{fraction * 100:5.1f}%] {message[:100]:<100}")
+    sys.stderr.flush()
+    if fraction >= 1.0:
+        sys.stderr.write("\n")
+
+
+def print_result(result: BenchResult) -> None:
+    from studio.bench import report
+
+    print(f"Machine: {report.machine_line(result)}")
+    for line in report.skipped_lines(result):
+        print(f"note: {line}")
+    if not result.cases:
+        print("No case was measured.")
+        return
+    for table in (report.cps_table(result), report.rtf_table(result), report.details_table(result)):
+        print()
+        print(table.text())
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.bench import report
+    from studio.bench.runner import run_benchmark
+    from studio.engines.registry import Registry
+
+    if args.show is not None:
+        result = report.load_result(args.show)
+    else:
+        registry = Registry(settings)
+        engines = expand_engines(args.engine.split(","), registry)
+        plan = BenchPlan(
+            engines=engines,
+            voices=parse_voices(args.voice, engines),
+            steps=tuple(parse_int_list(args.steps, "step counts")),
+            devices=("cpu", "cuda") if args.gpu else ("cpu",),
+            texts=parse_texts(args.texts, args.text),
+            repeats=args.repeats,
+            warmup=args.warmup,
+            overhead=not args.no_overhead,
+        )
+        baseline = report.load_result(args.compare) if args.compare else None  # a bad file fails before the run
+        cancel = threading.Event()
+        output: Path = args.output
+        try:
+            result = run_benchmark(
+                plan, settings, _progress, cancel, on_case=lambda r: r.save(output), registry=registry
+            )
+        except KeyboardInterrupt:
+            cancel.set()
+            print(f"\nstopped: finished cases are in {output}", file=sys.stderr)
+            return 130
+        result.save(output)
+        sys.stderr.write("\n")
+        print_result(result)
+        print(f"\nwrote {output}")
+        if args.csv:
+            args.csv.write_text(report.to_csv(result), encoding="utf-8")
+            print(f"wrote {args.csv}")
+        if baseline is not None:
+            print()
+            print(report.compare(baseline, result).text())
+        return 0
+    print_result(result)
+    if args.csv:
+        args.csv.write_text(report.to_csv(result), encoding="utf-8")
+        print(f"wrote {args.csv}")
+    if args.compare:
+        print()
+        print(report.compare(report.load_result(args.compare), result).text())
+    return 0

@@ -1,0 +1,488 @@
+"""The benchmark runner: one case per engine x voice x steps x device x text, each timed through Studio's own synthesis
+path (and, interleaved in the same run, through the engine's bare model calls). Never imports gradio.
+
+What is measured, and how, is defined in docs/benchmarks.md; the arithmetic over the raw timings is in report.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from studio import __version__
+from studio.config import MAX_STEPS, Settings
+from studio.engines.base import device_report, raw_runner, warm_up
+from studio.engines.registry import Registry
+from studio.errors import Cancelled, InvalidInput, StudioError
+from studio.fsutil import write_atomic
+from studio.synthesis import Synthesizer, SynthRequest, combine
+
+log = logging.getLogger(__name__)
+
+FORMAT, FORMAT_VERSION = "studio-bench", 1
+
+# Written for Studio, with the lengths of the three texts Supertonic's published tables use (59, 152, 266 chars),
+# so that a user's numbers line up with those columns. The texts themselves are Studio's own.
+STANDARD_TEXTS: dict[str, str] = {
+    "short": "Studio reads this short line aloud, clearly and calmly too.",
+    "mid": (
+        "The old lighthouse keeper climbed the stairs at dusk, lit the lamp, and quietly watched the ships pass "
+        "safely through the narrow channel below the rock."
+    ),
+    "long": (
+        "On a rainy morning in early spring, the market square filled slowly with traders, carts and curious "
+        "children. A baker sold fresh warm bread from a wooden stall, a fiddler played by the fountain, and the old "
+        "town clock chimed nine as the sun broke through the clouds."
+    ),
+}
+TEXT_NAMES = {"short": "Short", "mid": "Mid", "long": "Long", "custom": "Custom"}
+DEVICES = ("cpu", "cuda")
+MAX_REPEATS, MAX_WARMUP = 100, 20
+
+ProgressFn = Callable[[float, str], None]
+
+
+def parse_int_list(text: str, what: str = "numbers") -> list[int]:
+    """ "2, 5,16" -> [2, 5, 16] (order kept, duplicates dropped), with a clear message for anything else."""
+    out: list[int] = []
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        if not part.strip():
+            continue
+        try:
+            out.append(int(part))
+        except ValueError:
+            raise InvalidInput(f"'{part.strip()}' is not a whole number: give the {what} like 2, 5, 16.") from None
+    return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class BenchPlan:
+    """What to measure. `voices` maps an engine to the voices to try (absent: the engine's first voice)."""
+
+    engines: tuple[str, ...] = ("piper",)
+    voices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    steps: tuple[int, ...] = (2, 5)
+    devices: tuple[str, ...] = ("cpu",)
+    texts: dict[str, str] = field(default_factory=lambda: dict(STANDARD_TEXTS))
+    repeats: int = 5
+    warmup: int = 1
+    overhead: bool = True  # also time the bare engine calls, interleaved, for the overhead ratio
+
+    def validate(self, registry: Registry) -> None:
+        """Every input a user can get wrong, with a message that says how to fix it, before anything loads."""
+        if not self.engines:
+            raise InvalidInput("Pick at least one engine to benchmark.")
+        names = registry.names()
+        for name in self.engines:
+            if name not in names:
+                raise InvalidInput(f"Unknown engine '{name}'. Choose from: {', '.join(names)}.")
+        for name in self.voices:
+            if name not in self.engines:
+                raise InvalidInput(f"Voices were given for '{name}', which is not among the engines to benchmark.")
+        if not 1 <= self.repeats <= MAX_REPEATS:
+            raise InvalidInput(f"Repeats must be 1 to {MAX_REPEATS} (got {self.repeats}).")
+        if not 0 <= self.warmup <= MAX_WARMUP:
+            raise InvalidInput(f"Warm-up runs must be 0 to {MAX_WARMUP} (got {self.warmup}).")
+        if not self.devices:
+            raise InvalidInput("Pick at least one device (CPU or GPU).")
+        for device in self.devices:
+            if device not in DEVICES:
+                raise InvalidInput(f"Unknown device '{device}': use cpu or cuda.")
+        if any(registry.info(n).supports_steps for n in self.engines):
+            if not self.steps:
+                raise InvalidInput("Give at least one step count (for example 2, 5, 16).")
+            for steps in self.steps:
+                if not 1 <= steps <= MAX_STEPS:
+                    raise InvalidInput(f"Steps {steps} is out of range; use 1 to {MAX_STEPS}.")
+        if not self.texts:
+            raise InvalidInput("Pick at least one text (short, mid, long or your own).")
+        for key, text in self.texts.items():
+            if not text.strip():
+                raise InvalidInput(f"The {key} text is empty: type something to speak, or untick it.")
+            if len(text.strip()) > registry.settings.max_chars:
+                raise InvalidInput(
+                    f"The {key} text has {len(text.strip()):,} characters; the limit is "
+                    f"{registry.settings.max_chars:,}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "voices": {k: list(v) for k, v in self.voices.items()}}
+
+
+@dataclass
+class Case:
+    """Raw timings of one engine x voice x steps x device x text; report.py derives every figure from these."""
+
+    engine: str
+    label: str
+    model_version: str
+    voice: str
+    steps: int | None
+    device_requested: str
+    device: str  # what really ran ("cpu" when a GPU request fell back)
+    device_note: str
+    providers: list[str]
+    text_key: str
+    chars: int
+    load_seconds: float  # model (first voice) and voice load, measured separately from synthesis
+    seconds: list[float] = field(default_factory=list)  # full synthesis call through Studio's path, per repeat
+    audio_seconds: list[float] = field(default_factory=list)
+    first_audio_seconds: list[float] = field(default_factory=list)  # time to the first streamed chunk
+    raw_seconds: list[float] | None = None  # the engine's bare model calls on the same input, interleaved
+    peak_rss_mb: float | None = None
+    peak_rss_scope: str = "case"  # "case": reset before the case (Linux); "process": the process's lifetime peak
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Case:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class BenchResult:
+    machine: dict[str, Any]
+    plan: dict[str, Any]
+    cases: list[Case] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    created: str = ""
+    studio_version: str = __version__
+    state: str = "running"  # running | finished | cancelled | failed
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "studio_version": self.studio_version,
+            "created": self.created,
+            "state": self.state,
+            "note": self.note,
+            "machine": self.machine,
+            "plan": self.plan,
+            "cases": [asdict(c) for c in self.cases],
+            "skipped": self.skipped,
+        }
+
+    def save(self, path: Path) -> Path:
+        import json
+
+        write_atomic(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
+        return path
+
+
+# ------------------------------------------------------------------------------------------------ machine and memory
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gb() -> float | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _gpus() -> list[str]:
+    """NVIDIA GPUs by name (empty when there is none or no driver); never fails a run."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def machine_info() -> dict[str, Any]:
+    """Enough to compare two result files honestly: CPU, cores, memory, GPU, OS, Python, ONNX Runtime."""
+    from studio.engines.onnx import runtime_summary
+
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "threads_used": None,  # filled by run_benchmark from the settings
+        "memory_gb": _memory_gb(),
+        "gpus": _gpus(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        **runtime_summary(),
+    }
+
+
+def reset_peak_rss() -> bool:
+    """Linux: reset the process's peak resident size (VmHWM), so each case reports its own peak."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------- the run
+
+
+def expand_engines(names: Sequence[str], registry: Registry) -> tuple[str, ...]:
+    """Engine names as typed; "supertonic" means every Supertonic version Studio knows."""
+    out: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        if name == "supertonic":
+            out.extend(n for n in registry.names() if n.startswith("supertonic"))
+        else:
+            out.append(name)
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass
+class _Clock:
+    """Progress with an ETA over timed units (warm-up and repeats of every case)."""
+
+    total: int
+    on_progress: ProgressFn | None
+    done: int = 0
+    start: float = field(default_factory=time.perf_counter)
+
+    def tick(self, message: str, units: int = 1) -> None:
+        self.done += units
+        self.report(message)
+
+    def report(self, message: str) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = time.perf_counter() - self.start
+        fraction = min(0.999, self.done / max(1, self.total))
+        eta = ""
+        if self.done:
+            left = elapsed / self.done * (self.total - self.done)
+            eta = f" · about {int(left) // 60}:{int(left) % 60:02d} left"
+        self.on_progress(fraction, f"{message}{eta}")
+
+
+def _count_units(plan: BenchPlan, registry: Registry) -> int:
+    units = 0
+    per_case = (plan.warmup + plan.repeats) * len(plan.texts)
+    for name in plan.engines:
+        info = registry.info(name)
+        if not registry.available(name).ok:
+            continue  # skipped at once, takes no time
+        voices = len(plan.voices.get(name, ())) or 1
+        steps = len(plan.steps) if info.supports_steps else 1
+        units += per_case * voices * steps * len(plan.devices)
+    return units
+
+
+def run_benchmark(
+    plan: BenchPlan,
+    settings: Settings,
+    on_progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    on_case: Callable[[BenchResult], object] | None = None,
+    registry: Registry | None = None,
+) -> BenchResult:
+    """Measure every case of `plan`. Engines load in a registry of their own, so load time is a real load.
+
+    Missing engines, GPU requests for CPU-only engines and out-of-range step counts are skipped with a note.
+    `on_case` gets the result so far after every finished case (to save it); a cancel keeps finished cases.
+    """
+    registry = registry or Registry(settings)
+    plan.validate(registry)
+    result = BenchResult(
+        machine_info(), plan.to_dict(), created=datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
+    result.machine["threads_used"] = settings.threads
+    synth = Synthesizer(registry)
+    clock = _Clock(_count_units(plan, registry), on_progress)
+    try:
+        for name in plan.engines:
+            _run_engine(name, plan, registry, synth, result, clock, cancel, on_case)
+    except Cancelled:
+        result.state = "cancelled"
+        result.note = f"Stopped by the user after {len(result.cases)} finished case(s); they are kept."
+        return result
+    finally:
+        registry.forget()  # the benchmark's own copies of the models go; the app's stay loaded
+    result.state = "finished"
+    if on_progress is not None:
+        on_progress(1.0, f"Finished {len(result.cases)} case(s), {len(result.skipped)} skipped.")
+    return result
+
+
+def _skip(result: BenchResult, engine: str, device: str, reason: str, label: str = "") -> None:
+    log.info("benchmark: skipping %s on %s: %s", engine, device, reason)
+    result.skipped.append({"engine": engine, "label": label or engine, "device": device, "reason": reason})
+
+
+def _run_engine(
+    name: str,
+    plan: BenchPlan,
+    registry: Registry,
+    synth: Synthesizer,
+    result: BenchResult,
+    clock: _Clock,
+    cancel: threading.Event | None,
+    on_case: Callable[[BenchResult], object] | None,
+) -> None:
+    info = registry.info(name)
+    per_device = (plan.warmup + plan.repeats) * len(plan.texts) * (len(plan.steps) if info.supports_steps else 1)
+    status = registry.available(name)
+    if not status.ok:
+        short = status.reason.strip().rstrip(".") or status.message
+        for device in plan.devices:
+            _skip(result, name, device, f"{short}; `python -m studio engines` says how to install it.", info.label)
+            result.skipped[-1]["detail"] = status.message
+        return
+    known = [v.id for v in registry.voices(name)]
+    voices = list(plan.voices.get(name, ())) or known[:1]
+    for voice in voices:
+        if voice not in known and not Path(voice).is_file():
+            raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(known)}.")
+    for device in plan.devices:
+        if device == "cuda" and not info.supports_gpu:
+            _skip(result, name, device, f"{info.label} runs on CPU only.", info.label)
+            clock.tick(f"Skipped {info.label} on GPU", per_device * len(voices))
+            continue
+        start = time.perf_counter()
+        try:
+            engine = registry.get(name, device)
+        except StudioError as exc:
+            _skip(result, name, device, str(exc), info.label)
+            clock.tick(f"Skipped {info.label}", per_device * len(voices))
+            continue
+        engine_load = time.perf_counter() - start
+        for voice in voices:
+            start = time.perf_counter()
+            warm_up(engine, voice)
+            load = engine_load + (time.perf_counter() - start)
+            engine_load = 0.0  # the model loads once per device; later voices add only their own load
+            report = device_report(engine, voice)
+            for steps in plan.steps if info.supports_steps else (None,):
+                if steps is not None and not info.min_steps <= steps <= info.max_steps:
+                    _skip(result, name, device, f"{steps} steps is outside {info.min_steps}-{info.max_steps}.")
+                    clock.tick("Skipped", (plan.warmup + plan.repeats) * len(plan.texts))
+                    continue
+                for key, text in plan.texts.items():
+                    case = _measure(synth, engine, name, voice, steps, device, key, text, plan, clock, cancel)
+                    case.load_seconds = round(load, 4)
+                    case.device, case.device_note = report.actual, report.note
+                    case.providers = list(report.providers)
+                    result.cases.append(case)
+                    if on_case is not None:
+                        on_case(result)
+
+
+def _measure(
+    synth: Synthesizer,
+    engine: Any,
+    name: str,
+    voice: str,
+    steps: int | None,
+    device: str,
+    key: str,
+    text: str,
+    plan: BenchPlan,
+    clock: _Clock,
+    cancel: threading.Event | None,
+) -> Case:
+    info = engine.info
+    req = SynthRequest(text.strip(), name, voice, steps=steps, gpu=device == "cuda")
+    prepared = synth.prepare(req)
+    raw = raw_runner(engine, prepared.text, prepared.voice, prepared.params) if plan.overhead else None
+    where = f"{info.label} · {voice}{f' · {steps} steps' if steps else ''} · {device.upper()} · {key}"
+    case = Case(name, info.label, info.model_version, voice, steps, device, device, "", [], key, len(req.text), 0.0)
+    case.raw_seconds = [] if raw is not None else None
+
+    def studio() -> tuple[float, float, float]:
+        t0 = time.perf_counter()
+        first = None
+        chunks = []
+        for chunk in synth.stream(req):
+            if first is None:
+                first = time.perf_counter() - t0
+            chunks.append(chunk)
+        audio = combine(chunks).audio  # a full synthesis call ends with the joined take, as Synthesizer.synthesize
+        total = time.perf_counter() - t0
+        return total, first if first is not None else total, audio.duration
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("Benchmark stopped; finished cases are kept.")
+
+    scoped = reset_peak_rss()
+    case.peak_rss_scope = "case" if scoped else "process"
+    for i in range(plan.warmup):  # warm-up: caches, thread pools and allocators settle; never timed
+        check_cancel()
+        studio()
+        if raw is not None:
+            raw()
+        clock.tick(f"{where} · warm-up {i + 1}/{plan.warmup}")
+    for i in range(plan.repeats):
+        check_cancel()
+        # alternate which side goes first, so drift (heat, other load) falls on both alike
+        if raw is not None and i % 2 == 1:
+            case.raw_seconds.append(_timed(raw))  # type: ignore[union-attr]
+        total, first, duration = studio()
+        case.seconds.append(round(total, 6))
+        case.first_audio_seconds.append(round(first, 6))
+        case.audio_seconds.append(round(duration, 6))
+        if raw is not None and i % 2 == 0:
+            case.raw_seconds.append(_timed(raw))  # type: ignore[union-attr]
+        clock.tick(f"{where} · repeat {i + 1}/{plan.repeats}")
+    case.peak_rss_mb = peak_rss_mb()
+    return case
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return round(time.perf_counter() - t0, 6)
