@@ -240,7 +240,7 @@ def steps_points(result: BenchResult) -> list[dict[str, Any]]:
             continue
         label = " · ".join(p for p in row_label(c, c.engine in multi).split(" · ") if not p.endswith(" steps"))
         series = f"{label} · {TEXT_NAMES.get(c.text_key, c.text_key)}"
-        out.append({"steps": c.steps, "chars_per_sec": statistics.median(chars_per_sec(c)), "series": series})
+        out.append({"steps": c.steps, "chars_per_sec": round(statistics.median(chars_per_sec(c)), 1), "series": series})
     return sorted(out, key=lambda p: (p["series"], p["steps"]))
 
 
@@ -248,7 +248,11 @@ def length_points(result: BenchResult) -> list[dict[str, Any]]:
     """Real-time factor per text length: x = characters, y = median RTF, one series per table row."""
     multi = _multi_voice(result.cases)
     out = [
-        {"chars": c.chars, "rtf": statistics.median(real_time_factor(c)), "series": row_label(c, c.engine in multi)}
+        {
+            "chars": c.chars,
+            "rtf": round(statistics.median(real_time_factor(c)), 4),
+            "series": row_label(c, c.engine in multi),
+        }
         for c in result.cases
         if c.seconds
     ]

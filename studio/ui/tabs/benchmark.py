@@ -1,0 +1,311 @@
+"""Benchmark tab: pick engines, voices, step counts, devices and texts; run with progress and Cancel; see both tables
+and plots; download JSON/CSV; load an earlier result and compare side by side."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from studio.bench import report
+from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, parse_int_list, run_benchmark
+from studio.errors import InvalidInput
+from studio.ui.context import AppContext
+from studio.ui.errors import ui_errors
+
+JOB = "benchmark"
+TEXT_CHOICES = [(f"{name} ({len(STANDARD_TEXTS[key])} chars)", key)
+                for key, name in (("short", "Short"), ("mid", "Mid"), ("long", "Long"))]  # fmt: skip
+DEVICE_CHOICES = [("CPU", "cpu"), ("GPU (CUDA)", "cuda")]
+POLL_SECONDS = 0.5
+
+
+def engine_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    out = []
+    for name in ctx.registry.names():
+        label = ctx.registry.info(name).label
+        ok = ctx.registry.available(name).ok
+        out.append((label if ok else f"{label} (not installed: will be skipped)", name))
+    return out
+
+
+def voice_choices(ctx: AppContext, engines: list[str] | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """Every voice of the chosen (installed) engines as 'engine:voice', and the default pick: each one's first."""
+    choices: list[tuple[str, str]] = []
+    default: list[str] = []
+    for name in engines or []:
+        if name not in ctx.registry.names() or not ctx.registry.available(name).ok:
+            continue
+        label = ctx.registry.info(name).label
+        voices = ctx.registry.voices(name)
+        choices.extend((f"{label}: {v.name}", f"{name}:{v.id}") for v in voices)
+        if voices:
+            default.append(f"{name}:{voices[0].id}")
+    return choices, default
+
+
+def on_engines_change(ctx: AppContext, engines: list[str] | None, voices: list[str] | None) -> Any:
+    choices, default = voice_choices(ctx, engines)
+    valid = {value for _, value in choices}
+    kept = [v for v in voices or [] if v in valid]
+    engines_kept = {v.split(":", 1)[0] for v in kept}
+    kept += [d for d in default if d.split(":", 1)[0] not in engines_kept]  # a newly ticked engine gets its default
+    return gr.update(choices=choices, value=kept)
+
+
+def build_plan(
+    ctx: AppContext,
+    engines: list[str] | None,
+    voices: list[str] | None,
+    steps: str | None,
+    devices: list[str] | None,
+    texts: list[str] | None,
+    custom: str | None,
+    repeats: float | None,
+    warmup: float | None,
+) -> BenchPlan:
+    """The tab's inputs as a plan, every mistake answered with a message (the plan validates the rest)."""
+    chosen = tuple(engines or ())
+    picked: dict[str, list[str]] = {}
+    for item in voices or []:
+        engine, _, voice = item.partition(":")
+        if engine in chosen and voice:
+            picked.setdefault(engine, []).append(voice)
+    needs_steps = any(ctx.registry.info(e).supports_steps for e in chosen if e in ctx.registry.names())
+    step_counts = tuple(parse_int_list(steps or "", "step counts"))
+    if needs_steps:
+        for s in step_counts:
+            if not 2 <= s <= 128:
+                raise InvalidInput(f"Steps {s} is out of range; use 2 to 128.")
+    text_map = {k: STANDARD_TEXTS[k] for k in texts or [] if k in STANDARD_TEXTS}
+    if custom and custom.strip():
+        text_map["custom"] = custom.strip()
+    plan = BenchPlan(
+        engines=chosen,
+        voices={k: tuple(v) for k, v in picked.items()},
+        steps=step_counts,
+        devices=tuple(devices or ()),
+        texts=text_map,
+        repeats=int(repeats or 0),
+        warmup=int(warmup if warmup is not None else 1),
+    )
+    plan.validate(ctx.registry)
+    return plan
+
+
+def _frame(table: report.Table) -> pd.DataFrame:
+    return pd.DataFrame(table.rows, columns=table.headers)
+
+
+def views(result: BenchResult | None) -> tuple[Any, Any, Any, Any, Any]:
+    """Chars/sec table, RTF table, details table, chars/sec-per-steps plot, RTF-per-length plot."""
+    if result is None or not result.cases:
+        empty = pd.DataFrame()
+        return (
+            empty,
+            empty,
+            empty,
+            pd.DataFrame(columns=["steps", "chars_per_sec", "series"]),
+            pd.DataFrame(columns=["chars", "rtf", "series"]),
+        )
+    steps = pd.DataFrame(report.steps_points(result), columns=["steps", "chars_per_sec", "series"])
+    lengths = pd.DataFrame(report.length_points(result), columns=["chars", "rtf", "series"])
+    return (
+        _frame(report.cps_table(result)),
+        _frame(report.rtf_table(result)),
+        _frame(report.details_table(result)),
+        steps,
+        lengths,
+    )
+
+
+def _shown(frames: tuple[Any, Any, Any, Any, Any]) -> tuple[Any, ...]:
+    """A plot with nothing to draw (no engine with steps was measured) is hidden rather than shown empty."""
+    *tables, steps, lengths = frames
+    return (
+        *tables,
+        gr.update(value=steps, visible=not steps.empty),
+        gr.update(value=lengths, visible=not lengths.empty),
+    )
+
+
+def summary(result: BenchResult) -> str:
+    lines = [f"**{result.state.capitalize()}**: {len(result.cases)} case(s) measured. {result.note}".strip()]
+    lines.append(f"Machine: {report.machine_line(result)}")
+    lines.extend(f"- {line}" for line in report.skipped_lines(result))
+    if result.cases:
+        lines.append(f"Tables: {report.repeats_note(result)}; warm-up excluded. Definitions: docs/benchmarks.md.")
+    return "\n\n".join(lines)
+
+
+def _files(ctx: AppContext, session: str) -> tuple[Path, Path]:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = ctx.output_dir(session)
+    return folder / f"bench-{stamp}.json", folder / f"bench-{stamp}.csv"
+
+
+def run(
+    ctx: AppContext, plan: BenchPlan, session: str, progress: gr.Progress | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Run in a worker thread; yield (status, 5 views, files, result path) as it goes: tables fill in case by case."""
+    json_path, csv_path = _files(ctx, session)
+    flag = ctx.cancel_flag(session, JOB)
+    state: dict[str, Any] = {"fraction": 0.0, "message": "Loading the engines…", "cases": 0}
+    lock = threading.Lock()
+    latest: list[BenchResult] = []
+    outcome: dict[str, Any] = {}
+
+    def on_progress(fraction: float, message: str) -> None:
+        with lock:
+            state["fraction"], state["message"] = fraction, message
+
+    def on_case(result: BenchResult) -> None:
+        result.save(json_path)  # every finished case is on disk: a crash or a cancel keeps it
+        with lock:
+            latest[:] = [result]
+
+    def work() -> None:
+        try:
+            outcome["result"] = run_benchmark(plan, ctx.settings, on_progress, flag, on_case)
+        except Exception as exc:  # shown to the user below; the thread must not die silently
+            outcome["error"] = exc
+
+    busy = " A book render is running at the same time: expect lower numbers." if ctx.runner.running() else ""
+    worker = threading.Thread(target=work, name="studio-bench", daemon=True)
+    worker.start()
+    shown = -1
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        with lock:
+            fraction, message = state["fraction"], state["message"]
+            snapshot = latest[0] if latest else None
+        if progress is not None:
+            progress(fraction, desc=message)
+        count = len(snapshot.cases) if snapshot else 0
+        status = f"Running… {fraction:.0%} · {message}{busy}"
+        if count != shown:
+            shown = count
+            yield (status, *_shown(views(snapshot)), gr.update(), None)
+        else:
+            yield (status, *(gr.update() for _ in range(5)), gr.update(), None)
+    if "error" in outcome:
+        raise outcome["error"]
+    result: BenchResult = outcome["result"]
+    result.save(json_path)
+    csv_path.write_text(report.to_csv(result), encoding="utf-8")
+    yield (summary(result), *_shown(views(result)), [str(json_path), str(csv_path)], str(json_path))
+
+
+def cancel(ctx: AppContext, session: str) -> str:
+    return (
+        "Stopping after the current timing; finished cases are kept…"
+        if ctx.cancel(session, JOB)
+        else "Nothing is running."
+    )
+
+
+def _path(file: Any) -> str | None:
+    if file is None:
+        return None
+    if isinstance(file, str):
+        return file
+    return getattr(file, "path", None) or getattr(file, "name", None)
+
+
+def compare_view(earlier: Any, newer: Any, current: str | None) -> tuple[Any, str]:
+    """A = the earlier file; B = the newer file, or this session's latest run when no newer file is given."""
+    a_path = _path(earlier)
+    if a_path is None:
+        raise InvalidInput("Upload an earlier results file (JSON) to compare with.")
+    b_path = _path(newer) or current
+    if b_path is None:
+        raise InvalidInput("Run a benchmark first, or upload a second results file to compare against.")
+    a, b = report.load_result(a_path), report.load_result(b_path)
+    table = report.compare(a, b)
+    note = "Δ = (B − A) / A, matched by engine, voice, steps, device and text.\n\n"
+    title = table.title.replace("\n", "\n\n")
+    if not table.rows:
+        note += "The two files have no cases in common."
+    return _frame(table), note + title
+
+
+def build(ctx: AppContext) -> None:
+    names = ctx.registry.names()
+    default_engines = [n for n in names if ctx.registry.available(n).ok][:1] or names[:1]
+    voices, default_voices = voice_choices(ctx, default_engines)
+    with gr.Row():
+        with gr.Column(scale=2):
+            engines = gr.CheckboxGroup(
+                engine_choices(ctx), value=default_engines, label="Engines", elem_id="bench-engines"
+            )
+            voice = gr.Dropdown(voices, value=default_voices, multiselect=True, label="Voices", elem_id="bench-voices")
+            steps = gr.Textbox("2, 5", label="Inference steps (engines that have them; 2-128, comma-separated)",
+                               elem_id="bench-steps")  # fmt: skip
+            devices = gr.CheckboxGroup(DEVICE_CHOICES, value=["cpu"], label="Devices", elem_id="bench-devices")
+            texts = gr.CheckboxGroup(TEXT_CHOICES, value=["short", "mid", "long"], label="Texts", elem_id="bench-texts")
+            custom = gr.Textbox("", lines=2, label="Your own text (optional)", elem_id="bench-custom")
+            with gr.Row():
+                repeats = gr.Slider(1, 20, value=5, step=1, label="Repeats", elem_id="bench-repeats")
+                warmup = gr.Slider(0, 5, value=1, step=1, label="Warm-up runs (not timed)", elem_id="bench-warmup")
+            with gr.Row():
+                run_btn = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+                cancel_btn = gr.Button("Cancel", variant="stop", elem_id="bench-cancel")
+        with gr.Column(scale=3):
+            status = gr.Markdown("Pick what to measure and press Run.", elem_id="bench-status")
+            cps = gr.Dataframe(label="Characters per second (higher is better)", interactive=False, elem_id="bench-cps")
+            rtf = gr.Dataframe(label="Real-time factor (lower is better)", interactive=False, elem_id="bench-rtf")
+            with gr.Row():
+                steps_plot = gr.LinePlot(x="steps", y="chars_per_sec", color="series", title="Chars/sec per step count",
+                                         x_title="Inference steps", y_title="Characters per second",
+                                         elem_id="bench-steps-plot")  # fmt: skip
+                length_plot = gr.LinePlot(x="chars", y="rtf", color="series", title="Real-time factor per text length",
+                                          x_title="Characters", y_title="Real-time factor",
+                                          elem_id="bench-length-plot")  # fmt: skip
+            with gr.Accordion("Every case: first audio, peak memory, load time, overhead ratio", open=False):
+                details = gr.Dataframe(interactive=False, elem_id="bench-details")
+            files = gr.File(
+                label="Results (JSON, CSV)", file_count="multiple", interactive=False, elem_id="bench-files"
+            )
+            with gr.Accordion("Compare with an earlier result", open=False):
+                with gr.Row():
+                    earlier = gr.File(label="A: earlier results (JSON)", file_types=[".json"], elem_id="bench-earlier")
+                    newer = gr.File(label="B: newer results (JSON; empty = this run)", file_types=[".json"],
+                                    elem_id="bench-newer")  # fmt: skip
+                compare_btn = gr.Button("Compare", elem_id="bench-compare")
+                compare_note = gr.Markdown("", elem_id="bench-compare-note")
+                compared = gr.Dataframe(interactive=False, elem_id="bench-compared")
+    current = gr.State(None)
+
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "local"
+
+    engines.change(ui_errors(lambda e, v: on_engines_change(ctx, e, v)), [engines, voice], voice, queue=False)
+
+    @ui_errors
+    def _run(
+        e: list[str], v: list[str], st: str, d: list[str], t: list[str], c: str, r: float, w: float,
+        request: gr.Request, progress: gr.Progress = gr.Progress(),  # noqa: B008
+    ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+        plan = build_plan(ctx, e, v, st, d, t, c, r, w)
+        for update in run(ctx, plan, _session(request), progress):
+            *shown, path = update
+            yield (*shown, path if path is not None else gr.update())
+
+    run_btn.click(
+        _run,
+        [engines, voice, steps, devices, texts, custom, repeats, warmup],
+        [status, cps, rtf, details, steps_plot, length_plot, files, current],
+        concurrency_id="long_jobs",
+        concurrency_limit=1,
+    )
+
+    def _cancel(request: gr.Request) -> str:
+        return cancel(ctx, _session(request))
+
+    cancel_btn.click(_cancel, None, status, queue=False)
+    compare_btn.click(ui_errors(compare_view), [earlier, newer, current], [compared, compare_note])
