@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.audio.asr import word_error_rate
 from studio.audio.io import read_audio
 from studio.book.job import RenderSettings
 from studio.book.model import Book, Chapter
@@ -46,8 +47,9 @@ def test_render_and_export_m4b_with_chapters(settings: Settings, transcriber) ->
     assert len(result.files["mp3"]) == 2
     samples, rate = read_audio(m4b, 16000)
     first = samples[: int(float(result.chapters[1].start) * rate)]
-    heard = transcriber.transcribe(first, rate).lower()
-    assert "hall" in heard and "door" in heard
+    heard = transcriber.transcribe(first, rate)
+    # the first chapter's span holds its text (tiny.en sometimes hears "hall" as "hull": one word of 12 may differ)
+    assert word_error_rate("The hall was long and quiet. A door stood open at the end.", heard) <= 0.1, heard
     assert job.status()["state"] == "exported"
 
 
