@@ -60,3 +60,26 @@ def test_run_read_tables_download_and_compare(app_url: str, browser, tmp_path: P
     assert "Piper · CPU" in compared and "+0.0%" in compared
     page.screenshot(path=str(tmp_path / "benchmark-compare.png"), full_page=True)
     page.close()
+
+
+def test_cancel_keeps_finished_cases(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Benchmark").click()
+    page.wait_for_selector("#bench-run")
+    box = page.locator("#bench-repeats input[type=number]")
+    box.fill("20")
+    box.press("Enter")
+    page.click("#bench-run")
+    # progress with an ETA while it runs; the first finished case shows up in the table before the end
+    page.wait_for_function("document.querySelector('#bench-status').innerText.includes('left')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#bench-cps').innerText.includes('Short (59)')", timeout=120_000)
+    assert "Running" in page.locator("#bench-status").inner_text()  # the table filled in while the run goes on
+    page.screenshot(path=str(tmp_path / "benchmark-running.png"), full_page=True)
+    page.click("#bench-cancel")
+    page.wait_for_function("document.querySelector('#bench-status').innerText.includes('Cancelled')", timeout=60_000)
+    status = page.locator("#bench-status").inner_text()
+    assert "kept" in status
+    assert "Piper · CPU" in page.locator("#bench-cps").inner_text()  # the finished case stays on screen
+    assert ".json" in page.locator("#bench-files").inner_text()
+    page.close()

@@ -300,6 +300,7 @@ def build(ctx: AppContext) -> None:
         _run,
         [engines, voice, steps, devices, texts, custom, repeats, warmup],
         [status, cps, rtf, details, steps_plot, length_plot, files, current],
+        show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
         concurrency_id="long_jobs",
         concurrency_limit=1,
     )
