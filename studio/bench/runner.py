@@ -384,6 +384,10 @@ def _run_engine(
         return
     known = [v.id for v in registry.voices(name)]
     voices = list(plan.voices.get(name, ())) or known[:1]
+    if not voices:
+        for device in plan.devices:
+            _skip(result, name, device, f"{info.label} has no voices installed.", info.label)
+        return
     for voice in voices:
         if voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(known)}.")
