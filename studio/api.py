@@ -13,7 +13,6 @@ from studio.bench.runner import BenchResult
 from studio.config import Settings
 from studio.engines.base import EngineInfo, VoiceInfo
 from studio.engines.registry import Registry
-from studio.errors import InvalidInput
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
 
 
@@ -114,20 +113,14 @@ class Studio:
     ) -> BenchResult:
         """Chars/sec, real-time factor and the rest (docs/benchmarks.md); `studio.bench.report` makes the tables.
         With `output`, the results file is written after every case."""
-        from studio.bench.runner import STANDARD_TEXTS, BenchPlan, expand_engines, run_benchmark
+        from studio.bench.runner import BenchPlan, choose_texts, expand_engines, run_benchmark
 
-        chosen = {k: STANDARD_TEXTS[k] for k in texts if k in STANDARD_TEXTS}
-        unknown = [k for k in texts if k not in STANDARD_TEXTS]
-        if unknown:
-            raise InvalidInput(f"Unknown text '{unknown[0]}': use short, mid and/or long (or custom_text).")
-        if custom_text is not None:
-            chosen["custom"] = custom_text
         plan = BenchPlan(
             engines=expand_engines(list(engines), self.registry),
             voices=dict(voices or {}),
             steps=tuple(steps),
             devices=("cpu", "cuda") if gpu else ("cpu",),
-            texts=chosen,
+            texts=choose_texts(texts, custom_text),
             repeats=repeats,
             warmup=warmup,
         )

@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, expand_engines, parse_int_list
+from studio.bench.runner import BenchPlan, BenchResult, choose_texts, expand_engines, parse_int_list
 from studio.config import Settings
 from studio.errors import InvalidInput
 
@@ -45,21 +45,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--csv", type=Path, help="also write one CSV row per case")
     bench.add_argument("--compare", type=Path, help="an earlier results file to compare with, side by side")
     bench.add_argument("--show", type=Path, help="print the tables of a saved results file instead of running")
-
-
-def parse_texts(keys: str, custom: str | None) -> dict[str, str]:
-    texts: dict[str, str] = {}
-    for key in (k.strip().lower() for k in keys.split(",")):
-        if not key:
-            continue
-        if key not in STANDARD_TEXTS:
-            raise InvalidInput(f"Unknown text '{key}': use short, mid and/or long (or --text for your own).")
-        texts[key] = STANDARD_TEXTS[key]
-    if custom is not None:
-        if not custom.strip():
-            raise InvalidInput("--text is empty: give the text to time, or leave the option out.")
-        texts["custom"] = custom.strip()
-    return texts
 
 
 def parse_voices(spec: str, engines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -106,6 +91,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.show is not None:
         result = report.load_result(args.show)
     else:
+        if args.text is not None and not args.text.strip():
+            raise InvalidInput("--text is empty: give the text to time, or leave the option out.")
         registry = Registry(settings)
         engines = expand_engines(args.engine.split(","), registry)
         plan = BenchPlan(
@@ -113,7 +100,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             voices=parse_voices(args.voice, engines),
             steps=tuple(parse_int_list(args.steps, "step counts")),
             devices=("cpu", "cuda") if args.gpu else ("cpu",),
-            texts=parse_texts(args.texts, args.text),
+            texts=choose_texts(args.texts.split(","), args.text),
             repeats=args.repeats,
             warmup=args.warmup,
             overhead=not args.no_overhead,

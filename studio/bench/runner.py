@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import __version__
+from studio.clock import clock
 from studio.config import MAX_STEPS, Settings
 from studio.engines.base import device_report, raw_runner, warm_up
 from studio.engines.registry import Registry
@@ -61,6 +62,20 @@ def parse_int_list(text: str, what: str = "numbers") -> list[int]:
         except ValueError:
             raise InvalidInput(f"'{part.strip()}' is not a whole number: give the {what} like 2, 5, 16.") from None
     return list(dict.fromkeys(out))
+
+
+def choose_texts(keys: Sequence[str], custom: str | None = None) -> dict[str, str]:
+    """Standard texts by key ("short", "mid", "long"), plus your own as "custom" (blank or None: none)."""
+    texts: dict[str, str] = {}
+    for key in (k.strip().lower() for k in keys):
+        if not key:
+            continue
+        if key not in STANDARD_TEXTS:
+            raise InvalidInput(f"Unknown text '{key}': use short, mid and/or long (or a text of your own).")
+        texts[key] = STANDARD_TEXTS[key]
+    if custom is not None and custom.strip():
+        texts["custom"] = custom.strip()
+    return texts
 
 
 @dataclass(frozen=True)
@@ -223,14 +238,14 @@ def _gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
 
 
-def machine_info() -> dict[str, Any]:
+def machine_info(threads: int | None = None) -> dict[str, Any]:
     """Enough to compare two result files honestly: CPU, cores, memory, GPU, OS, Python, ONNX Runtime."""
     from studio.engines.onnx import runtime_summary
 
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "threads_used": None,  # filled by run_benchmark from the settings
+        "threads_used": threads,  # ONNX Runtime threads per session (Settings.threads)
         "memory_gb": _memory_gb(),
         "gpus": _gpus(),
         "os": platform.platform(),
@@ -304,8 +319,7 @@ class _Clock:
         fraction = min(0.999, self.done / max(1, self.total))
         eta = ""
         if self.done:
-            left = elapsed / self.done * (self.total - self.done)
-            eta = f" · about {int(left) // 60}:{int(left) % 60:02d} left"
+            eta = f" · about {clock(elapsed / self.done * (self.total - self.done))} left"
         self.on_progress(fraction, f"{message}{eta}")
 
 
@@ -337,15 +351,13 @@ def run_benchmark(
     """
     registry = registry or Registry(settings)
     plan.validate(registry)
-    result = BenchResult(
-        machine_info(), plan.to_dict(), created=datetime.now(timezone.utc).isoformat(timespec="seconds")
-    )
-    result.machine["threads_used"] = settings.threads
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    result = BenchResult(machine_info(settings.threads), plan.to_dict(), created=created)
     synth = Synthesizer(registry)
-    clock = _Clock(_count_units(plan, registry), on_progress)
+    progress = _Clock(_count_units(plan, registry), on_progress)
     try:
         for name in plan.engines:
-            _run_engine(name, plan, registry, synth, result, clock, cancel, on_case)
+            _run_engine(name, plan, registry, synth, result, progress, cancel, on_case)
     except Cancelled:
         result.state = "cancelled"
         result.note = f"Stopped by the user after {len(result.cases)} finished case(s); they are kept."
@@ -369,7 +381,7 @@ def _run_engine(
     registry: Registry,
     synth: Synthesizer,
     result: BenchResult,
-    clock: _Clock,
+    progress: _Clock,
     cancel: threading.Event | None,
     on_case: Callable[[BenchResult], object] | None,
 ) -> None:
@@ -394,14 +406,14 @@ def _run_engine(
     for device in plan.devices:
         if device == "cuda" and not info.supports_gpu:
             _skip(result, name, device, f"{info.label} runs on CPU only.", info.label)
-            clock.tick(f"Skipped {info.label} on GPU", per_device * len(voices))
+            progress.tick(f"Skipped {info.label} on GPU", per_device * len(voices))
             continue
         start = time.perf_counter()
         try:
             engine = registry.get(name, device)
         except StudioError as exc:
             _skip(result, name, device, str(exc), info.label)
-            clock.tick(f"Skipped {info.label}", per_device * len(voices))
+            progress.tick(f"Skipped {info.label}", per_device * len(voices))
             continue
         engine_load = time.perf_counter() - start
         for voice in voices:
@@ -413,10 +425,10 @@ def _run_engine(
             for steps in plan.steps if info.supports_steps else (None,):
                 if steps is not None and not info.min_steps <= steps <= info.max_steps:
                     _skip(result, name, device, f"{steps} steps is outside {info.min_steps}-{info.max_steps}.")
-                    clock.tick("Skipped", (plan.warmup + plan.repeats) * len(plan.texts))
+                    progress.tick("Skipped", (plan.warmup + plan.repeats) * len(plan.texts))
                     continue
                 for key, text in plan.texts.items():
-                    case = _measure(synth, engine, name, voice, steps, device, key, text, plan, clock, cancel)
+                    case = _measure(synth, engine, name, voice, steps, device, key, text, plan, progress, cancel)
                     case.load_seconds = round(load, 4)
                     case.device, case.device_note = report.actual, report.note
                     case.providers = list(report.providers)
@@ -435,7 +447,7 @@ def _measure(
     key: str,
     text: str,
     plan: BenchPlan,
-    clock: _Clock,
+    progress: _Clock,
     cancel: threading.Event | None,
 ) -> Case:
     info = engine.info
@@ -469,7 +481,7 @@ def _measure(
         studio()
         if raw is not None:
             raw()
-        clock.tick(f"{where} · warm-up {i + 1}/{plan.warmup}")
+        progress.tick(f"{where} · warm-up {i + 1}/{plan.warmup}")
     for i in range(plan.repeats):
         check_cancel()
         # alternate which side goes first, so drift (heat, other load) falls on both alike
@@ -481,7 +493,7 @@ def _measure(
         case.audio_seconds.append(round(duration, 6))
         if raw is not None and i % 2 == 0:
             case.raw_seconds.append(_timed(raw))  # type: ignore[union-attr]
-        clock.tick(f"{where} · repeat {i + 1}/{plan.repeats}")
+        progress.tick(f"{where} · repeat {i + 1}/{plan.repeats}")
     case.peak_rss_mb = peak_rss_mb()
     return case
 

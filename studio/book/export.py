@@ -25,6 +25,7 @@ from studio.audio.dsp import resample, to_float32
 from studio.audio.io import ffmpeg_exe
 from studio.audio.loudness import GainPlan, GatedRmsMeter, Loudness, plan_gain, soft_limit
 from studio.book.model import Book
+from studio.clock import clock
 from studio.errors import Cancelled, InvalidInput, StudioError
 
 log = logging.getLogger(__name__)
@@ -453,7 +454,7 @@ def export_book(
         )
     if failure is not None:
         raise _os_error(failure, f"{base}.{formats[0]}", out, estimate)
-    progress(1.0, f"Exported {len(plans)} chapters ({_clock(total_frames / rate)}) to {out}")
+    progress(1.0, f"Exported {len(plans)} chapters ({clock(total_frames / rate)}) to {out}")
     log.info("exported %d chapters, %.1f s, formats %s, to %s", len(plans), total_frames / rate, formats, out)
     return ExportResult(files, results, total_frames / rate, rate, warnings)
 
@@ -725,10 +726,3 @@ def _os_error(exc: OSError, target: str, out: Path, estimate: int) -> StudioErro
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return ExportFailed(f"Cannot write to {out} ({exc.strerror}); choose another folder for the export.")
     return ExportFailed(f"Writing '{target}' in {out} failed: {exc}. The rendered chunks are kept.")
-
-
-def _clock(seconds: float) -> str:
-    s = max(0, round(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
 from studio.book.plan import BookPlan, PlanChapter, PlanChunk
 from studio.book.qa import Checker
+from studio.clock import clock
 from studio.engines.base import Engine, SynthParams, reserve_memory
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError
@@ -38,10 +39,10 @@ class RenderProgress:
         return self.done / self.total if self.total else 1.0
 
     def line(self) -> str:
-        eta = "" if self.eta is None else f" · about {_clock(self.eta)} left"
+        eta = "" if self.eta is None else f" · about {clock(self.eta)} left"
         return (
             f"{self.done}/{self.total} chunks ({self.reused} reused, {self.flagged} flagged) · {self.chapter} · "
-            f"{_clock(self.elapsed)} elapsed{eta}"
+            f"{clock(self.elapsed)} elapsed{eta}"
         )
 
 
@@ -95,7 +96,6 @@ def _libc_trim() -> Callable[[], object] | None:
 
 
 _TRIM = _libc_trim()
-RESERVE_CHECKS = 3
 M_ARENA_MAX = -8  # mallopt() parameter number in glibc's malloc.h
 
 
@@ -115,13 +115,6 @@ def release_memory() -> None:
     """Called after every chunk, so a long render's memory stays at one chunk's worth instead of creeping up."""
     if _TRIM is not None:
         _TRIM()
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 class _JobLock:
@@ -189,12 +182,7 @@ class Renderer:
                 reserve_memory(engine, voice)
             return
         speech = engine.synthesize(RESERVE_TEXT, settings.voice, self._params(settings, plan, engine, 0))
-
-        def check_a_few_times() -> None:  # the recognizer's working memory settles over its first few calls
-            for _ in range(RESERVE_CHECKS):
-                self.checker.check(speech.samples, speech.sample_rate, RESERVE_TEXT)
-
-        checking = threading.Thread(target=check_a_few_times)
+        checking = threading.Thread(target=self.checker.check, args=(speech.samples, speech.sample_rate, RESERVE_TEXT))
         checking.start()
         while True:  # keep the engine at its peak for as long as the recognizer works, so the two peaks meet
             for voice in voices:

@@ -223,12 +223,7 @@ class PiperEngine:
         """Only the bare `session.run` calls `synthesize` would make for `text` (the same pieces, ids and scales);
         checks, phonemes and ids are done once, here, outside any timing."""
         model, cleaned, _ = self._check(text, voice, params)
-        pieces = [
-            model.phoneme_ids(piece)[0]
-            for sentence in phonemize(cleaned, model.espeak_voice)
-            if any(p.strip() for p in _flatten_nfd(sentence))
-            for piece in split_phonemes(_flatten_nfd(sentence))
-        ]
+        pieces = [ids for sentence, _ in _sentence_ids(model, cleaned) for ids in sentence]
 
         def run() -> None:
             for ids in pieces:
@@ -257,18 +252,8 @@ class PiperEngine:
         """One AudioResult per espeak sentence, so the first sentence plays while the rest renders."""
         params = params or SynthParams()
         model, cleaned, warnings = self._check(text, voice, params)
-        missing: set[str] = set()
-        for sentence in phonemize(cleaned, model.espeak_voice):
-            phonemes = _flatten_nfd(sentence)
-            if not any(p.strip() for p in phonemes):
-                continue
-            parts = []
-            miss: set[str] = set()
-            for piece in split_phonemes(phonemes):
-                ids, piece_missing = model.phoneme_ids(piece)
-                miss |= piece_missing
-                parts.append(model.infer(ids, params.speed))
-            missing |= miss
+        for pieces, miss in _sentence_ids(model, cleaned):
+            parts = [model.infer(ids, params.speed) for ids in pieces]
             notes = list(warnings)
             if miss:
                 notes.append(f"Piper voice '{voice}' has no sound for phonemes {' '.join(sorted(miss))}; skipped them.")
@@ -285,6 +270,22 @@ class PiperEngine:
         return AudioResult(
             join([p.samples for p in parts], rate, SENTENCE_GAP), rate, parts[0].device, parts[0].device_note, warnings
         )
+
+
+def _sentence_ids(model: PiperVoiceModel, text: str) -> Iterator[tuple[list[list[int]], set[str]]]:
+    """Per espeak sentence: the phoneme-id pieces one inference each (split at MAX_PHONEMES), and the phonemes the
+    voice has no id for. `stream` and `raw_runner` both use it, so the benchmark times exactly the same calls."""
+    for sentence in phonemize(text, model.espeak_voice):
+        phonemes = _flatten_nfd(sentence)
+        if not any(p.strip() for p in phonemes):
+            continue
+        pieces: list[list[int]] = []
+        missing: set[str] = set()
+        for piece in split_phonemes(phonemes):
+            ids, lacking = model.phoneme_ids(piece)
+            pieces.append(ids)
+            missing |= lacking
+        yield pieces, missing
 
 
 def _voice_label(vid: str, files: PiperVoiceFiles) -> str:

@@ -143,3 +143,17 @@ def test_parse_int_list() -> None:
     assert parse_int_list("") == []
     with pytest.raises(InvalidInput, match="'x' is not a whole number"):
         parse_int_list("2,x", "step counts")
+
+
+def test_the_python_api_runs_and_saves_a_benchmark(settings: Settings, tmp_path: Path) -> None:
+    from studio.api import Studio
+
+    studio = Studio(settings=settings)
+    out = tmp_path / "api.json"
+    result = studio.benchmark(engines=["piper"], texts=["short"], custom_text="An extra line.", repeats=1, warmup=0,
+                              output=out)  # fmt: skip
+    assert [(c.text_key, c.chars) for c in result.cases] == [("short", 59), ("custom", 14)]
+    assert report.load_result(out).cases == result.cases
+    assert "Piper · CPU" in report.cps_table(result).text()
+    with pytest.raises(InvalidInput, match="Unknown text 'huge'"):
+        studio.benchmark(texts=["huge"])

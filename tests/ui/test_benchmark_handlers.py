@@ -24,7 +24,7 @@ def test_voices_follow_the_ticked_engines(settings: Settings) -> None:
     assert default == ["piper:joe"]  # Supertonic is not installed: no voices to pick
     assert ("Piper: joe (bundled, English US)", "piper:joe") in choices
     assert tab.on_engines_change(ctx, [], ["piper:joe"])["value"] == []
-    labels = dict((v, k) for k, v in tab.engine_choices(ctx))
+    labels = dict((v, k) for k, v in tab.engine_choices(ctx, tab.MISSING))
     assert labels["supertonic2"] == "Supertonic 2 (not installed: will be skipped)"
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
 from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
 from studio.book.qa import Checker
+from studio.clock import clock
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
@@ -20,12 +21,6 @@ CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated",
 CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
 FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
 ACTIVE = {"queued", "rendering", "exporting"}
-
-
-def _clock(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
@@ -55,7 +50,7 @@ def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
         words = sum(n for n, _ in checked)
         wer = f"{sum(n * w for n, w in checked) / words:.1%}" if words else ""
         flagged = sum(1 for _, r in done if r.flagged)
-        rows.append([c.included, c.index, c.title, c.chars, len(c.chunks), _clock(c.estimated_seconds),
+        rows.append([c.included, c.index, c.title, c.chars, len(c.chunks), clock(c.estimated_seconds),
                      f"{len(done)}/{len(c.chunks)}", wer, flagged or ""])  # fmt: skip
     return rows
 
@@ -105,7 +100,7 @@ def book_summary(job: BookJob) -> str:
     warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
     return (
         f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
-        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {_clock(secs)} of audio{warnings}"
+        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {clock(secs)} of audio{warnings}"
     )
 
 

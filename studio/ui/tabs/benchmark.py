@@ -13,25 +13,19 @@ import gradio as gr
 import pandas as pd
 
 from studio.bench import report
-from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, parse_int_list, run_benchmark
+from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, choose_texts, parse_int_list, run_benchmark
+from studio.config import MAX_STEPS, MIN_STEPS
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.tabs.synthesize import engine_choices
 
 JOB = "benchmark"
 TEXT_CHOICES = [(f"{name} ({len(STANDARD_TEXTS[key])} chars)", key)
                 for key, name in (("short", "Short"), ("mid", "Mid"), ("long", "Long"))]  # fmt: skip
+MISSING = "not installed: will be skipped"
 DEVICE_CHOICES = [("CPU", "cpu"), ("GPU (CUDA)", "cuda")]
 POLL_SECONDS = 0.5
-
-
-def engine_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    out = []
-    for name in ctx.registry.names():
-        label = ctx.registry.info(name).label
-        ok = ctx.registry.available(name).ok
-        out.append((label if ok else f"{label} (not installed: will be skipped)", name))
-    return out
 
 
 def voice_choices(ctx: AppContext, engines: list[str] | None) -> tuple[list[tuple[str, str]], list[str]]:
@@ -80,17 +74,14 @@ def build_plan(
     step_counts = tuple(parse_int_list(steps or "", "step counts"))
     if needs_steps:
         for s in step_counts:
-            if not 2 <= s <= 128:
-                raise InvalidInput(f"Steps {s} is out of range; use 2 to 128.")
-    text_map = {k: STANDARD_TEXTS[k] for k in texts or [] if k in STANDARD_TEXTS}
-    if custom and custom.strip():
-        text_map["custom"] = custom.strip()
+            if not MIN_STEPS <= s <= MAX_STEPS:
+                raise InvalidInput(f"Steps {s} is out of range; use {MIN_STEPS} to {MAX_STEPS}.")
     plan = BenchPlan(
         engines=chosen,
         voices={k: tuple(v) for k, v in picked.items()},
         steps=step_counts,
         devices=tuple(devices or ()),
-        texts=text_map,
+        texts=choose_texts(texts or [], custom),
         repeats=int(repeats or 0),
         warmup=int(warmup if warmup is not None else 1),
     )
@@ -241,11 +232,14 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             engines = gr.CheckboxGroup(
-                engine_choices(ctx), value=default_engines, label="Engines", elem_id="bench-engines"
+                engine_choices(ctx, MISSING), value=default_engines, label="Engines", elem_id="bench-engines"
             )
             voice = gr.Dropdown(voices, value=default_voices, multiselect=True, label="Voices", elem_id="bench-voices")
-            steps = gr.Textbox("2, 5", label="Inference steps (engines that have them; 2-128, comma-separated)",
-                               elem_id="bench-steps")  # fmt: skip
+            steps = gr.Textbox(
+                "2, 5",
+                label=f"Inference steps (engines that have them; {MIN_STEPS}-{MAX_STEPS}, comma-separated)",
+                elem_id="bench-steps",
+            )
             devices = gr.CheckboxGroup(DEVICE_CHOICES, value=["cpu"], label="Devices", elem_id="bench-devices")
             texts = gr.CheckboxGroup(TEXT_CHOICES, value=["short", "mid", "long"], label="Texts", elem_id="bench-texts")
             custom = gr.Textbox("", lines=2, label="Your own text (optional)", elem_id="bench-custom")

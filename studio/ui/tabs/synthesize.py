@@ -35,12 +35,13 @@ class EngineView:
     can_download: bool
 
 
-def engine_choices(ctx: AppContext) -> list[tuple[str, str]]:
+def engine_choices(ctx: AppContext, missing: str = "not installed") -> list[tuple[str, str]]:
+    """(label, name) for every engine; engines that cannot run now say so in brackets (shared by the tabs)."""
     out = []
     for name in ctx.registry.names():
         label = ctx.registry.info(name).label
         ok = ctx.registry.available(name).ok
-        out.append((label if ok else f"{label} (not installed)", name))
+        out.append((label if ok else f"{label} ({missing})", name))
     return out
 
 
