@@ -203,6 +203,10 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     def export_progress(fraction: float, message: str) -> None:
         _progress(fraction, message)
 
+    from studio.book.render import release_memory
+
+    books.registry.forget()  # the command is done with the engine: export runs without the model in memory
+    release_memory()
     result = books.export(job, export_progress, cancel, out_dir=args.out)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)

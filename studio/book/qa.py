@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -30,22 +32,64 @@ class CheckResult:
 
 
 class Checker:
-    """Loads the speech recognizer on first use (English: the bundled Whisper tiny.en) and scores chunks."""
+    """Loads the speech recognizer on first use (English: the bundled Whisper tiny.en) and scores chunks.
 
-    def __init__(self, threads: int = 1, model_dir: Path | None = None, recognizer: Recognizer | None = None) -> None:
+    `isolated=True` (what renders use) runs the recognizer in a child process (`studio.audio.asr_worker`) that
+    `close()` ends, so its memory is returned after each render and never meets the engine's in one process.
+    A `recognizer` given here is used as is (tests share one loaded model) and `close()` leaves it alone.
+    """
+
+    def __init__(
+        self,
+        threads: int = 1,
+        model_dir: Path | None = None,
+        recognizer: Recognizer | None = None,
+        isolated: bool = False,
+    ) -> None:
         self._threads = threads
         self._model_dir = model_dir
         self._recognizer = recognizer
+        self._isolated = isolated and recognizer is None
         self._lock = threading.Lock()
+        self._users = 0
+        self.worker_peak_rss_mb: float | None = None  # the last worker's peak memory, once it is closed
 
     @property
     def recognizer(self) -> Recognizer:
         with self._lock:
             if self._recognizer is None:
-                from studio.audio.asr import Transcriber
+                if self._isolated:
+                    from studio.audio.asr_worker import WorkerTranscriber
 
-                self._recognizer = Transcriber.load(self._model_dir, threads=self._threads)
+                    self._recognizer = WorkerTranscriber(self._model_dir, threads=self._threads)
+                else:
+                    from studio.audio.asr import Transcriber
+
+                    self._recognizer = Transcriber.load(self._model_dir, threads=self._threads)
             return self._recognizer
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Use the checker for a while (a render, a regenerate); the worker ends when the last user is done."""
+        with self._lock:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+            self.close()
+
+    def close(self) -> None:
+        """End the worker process, if this checker started one and nobody uses it (the next check starts another)."""
+        with self._lock:
+            if not self._isolated or self._recognizer is None or self._users > 0:
+                return
+            worker, self._recognizer = self._recognizer, None
+        close = getattr(worker, "close", None)
+        if callable(close):
+            close()
+        self.worker_peak_rss_mb = getattr(worker, "peak_rss_mb", None)
 
     @staticmethod
     def supports(language: str) -> bool:

@@ -76,14 +76,6 @@ class RenderReport:
         return sum(w * n for w, n in checked) / total if total else None
 
 
-# about one full chunk of speech (20-25 s): what the recognizer and the engine will at most hold at once
-RESERVE_TEXT = (
-    "Before the first chapter begins, the studio reads this short passage aloud to itself. It is long enough to "
-    "fill a whole window of the speech recognizer, with ordinary words, commas, and a question or two. Why? So "
-    "that memory is set aside once, at the start, and the rest of the book can be read without asking for more."
-)
-
-
 def _libc_trim() -> Callable[[], object] | None:
     """glibc's malloc_trim: hands freed heap pages back to the OS (glibc keeps them per thread otherwise)."""
     try:
@@ -154,7 +146,7 @@ class Renderer:
     def __init__(self, registry: Registry, checker: Checker | None = None) -> None:
         limit_malloc_arenas()
         self.registry = registry
-        self.checker = checker or Checker(threads=max(1, registry.settings.threads))
+        self.checker = checker or Checker(threads=max(1, registry.settings.threads), isolated=True)
         # One inference at a time: a retry (made on the checking thread) waits for the main thread's synthesis instead
         # of running beside it. Two at once made ONNX Runtime's arena grow to hold both, so a render's peak memory
         # depended on whether a retry happened to meet a synthesis (the longer the render, the likelier).
@@ -172,24 +164,12 @@ class Renderer:
         speed = settings.speed if settings.speed is not None else info.default_speed
         return SynthParams(language=language, speed=speed, steps=steps, seed=attempt or None)
 
-    def _reserve(self, engine: Engine, settings: RenderSettings, plan: BookPlan, check: bool) -> None:
-        """Reach the render's peak memory at the start: the engine's largest inference while the recognizer checks a
-        full chunk of speech, at the same time as they will overlap later. The peak then no longer depends on how
-        much is rendered (a few seconds, once per render)."""
-        voices = {settings.voice, settings.dialogue_voice or settings.voice}
-        if not check:
-            for voice in voices:
-                reserve_memory(engine, voice)
-            return
-        speech = engine.synthesize(RESERVE_TEXT, settings.voice, self._params(settings, plan, engine, 0))
-        checking = threading.Thread(target=self.checker.check, args=(speech.samples, speech.sample_rate, RESERVE_TEXT))
-        checking.start()
-        while True:  # keep the engine at its peak for as long as the recognizer works, so the two peaks meet
-            for voice in voices:
-                reserve_memory(engine, voice)
-            if not checking.is_alive():
-                break
-        checking.join()
+    def _reserve(self, engine: Engine, settings: RenderSettings) -> None:
+        """Reach the engine's peak memory at the start (its largest inference per voice), so the render's memory does
+        not grow with how much is rendered. The recognizer runs in its own process (an isolated Checker), whose
+        memory is its own and flat."""
+        for voice in {settings.voice, settings.dialogue_voice or settings.voice}:
+            reserve_memory(engine, voice)
         release_memory()
 
     def _synthesize(
@@ -254,7 +234,7 @@ class Renderer:
         cancel: threading.Event | None = None,
     ) -> RenderReport:
         """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again."""
-        with _JobLock(job):
+        with _JobLock(job), self.checker.session():
             job.clean_temp()
             return self._render(job, on_progress, cancel)
 
@@ -268,7 +248,7 @@ class Renderer:
         engine = self._engine(settings)
         version = engine.info.model_version
         check = settings.qa and Checker.supports(settings.language or plan.language)
-        self._reserve(engine, settings, plan, check)
+        self._reserve(engine, settings)
         work = [(ch, ck) for ch in chapters for ck in ch.chunks]
         total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
         todo_chars = sum(len(ck.text) for _, ck in work if job.record(job.key_for(ck, plan, settings, version)) is None)
@@ -384,7 +364,7 @@ class Renderer:
             raise InvalidInput(f"There is no chunk {chunk_id!r} in this book.")
         engine = self._engine(settings)
         key = job.key_for(chunk, plan, settings, engine.info.model_version)
-        with _JobLock(job):
+        with _JobLock(job), self.checker.session():
             record = self._synthesize(job, chunk, plan, settings, engine, key, attempt)
             if settings.qa and Checker.supports(settings.language or plan.language):
                 record = self._check(job, chunk, plan, settings, engine, key, record)
