@@ -47,6 +47,17 @@ class Settings:
     port: int = DEFAULT_PORT
     max_upload: str = DEFAULT_MAX_UPLOAD
     offline: bool = False
+    whisper_model: Path | None = None  # STUDIO_WHISPER_MODEL: a CTranslate2 Whisper folder for chunk checks
+
+    @property
+    def whisper_dir(self) -> Path | None:
+        """The speech recognizer that checks audiobook chunks: STUDIO_WHISPER_MODEL, else a larger model placed in
+        `<home>/models/whisper/` (a CTranslate2 folder, e.g. faster-whisper's base.en or small.en), else None: the
+        bundled Whisper tiny.en."""
+        if self.whisper_model is not None:
+            return self.whisper_model
+        placed = self.home / "models" / "whisper"
+        return placed if (placed / "model.bin").is_file() else None
 
     @property
     def cache_dir(self) -> Path:
@@ -88,4 +99,7 @@ class Settings:
             port=_env_int("STUDIO_PORT", _env_int("GRADIO_SERVER_PORT", DEFAULT_PORT)),
             max_upload=os.environ.get("STUDIO_MAX_UPLOAD", DEFAULT_MAX_UPLOAD),
             offline=os.environ.get("HF_HUB_OFFLINE", "") in {"1", "true", "TRUE", "yes"},
+            whisper_model=Path(os.environ["STUDIO_WHISPER_MODEL"]).expanduser()
+            if os.environ.get("STUDIO_WHISPER_MODEL")
+            else None,
         )

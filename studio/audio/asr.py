@@ -46,6 +46,11 @@ class Transcriber:
         os.environ.setdefault("MKL_DISABLE_FAST_MM", "1")
         from faster_whisper import WhisperModel
 
+        if model_dir and not (Path(model_dir) / "model.bin").is_file():
+            raise ModelMissing(
+                f"The Whisper model folder {model_dir} has no model.bin: give a CTranslate2 Whisper folder "
+                "(for example faster-whisper's base.en), or unset STUDIO_WHISPER_MODEL to use the bundled tiny.en."
+            )
         path = Path(model_dir) if model_dir else bundled_whisper_dir()
         if path is None or not (path / "model.bin").is_file():
             raise ModelMissing(

@@ -146,7 +146,10 @@ class Renderer:
     def __init__(self, registry: Registry, checker: Checker | None = None) -> None:
         limit_malloc_arenas()
         self.registry = registry
-        self.checker = checker or Checker(threads=max(1, registry.settings.threads), isolated=True)
+        settings = registry.settings
+        self.checker = checker or Checker(
+            threads=max(1, settings.threads), model_dir=settings.whisper_dir, isolated=True
+        )
         # One inference at a time: a retry (made on the checking thread) waits for the main thread's synthesis instead
         # of running beside it. Two at once made ONNX Runtime's arena grow to hold both, so a render's peak memory
         # depended on whether a retry happened to meet a synthesis (the longer the render, the likelier).

@@ -44,8 +44,42 @@ def test_the_worker_hears_real_speech_and_reports_its_peak_memory(piper_engine) 
 
 
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelMissing, match="No Whisper model found"):
+    with pytest.raises(ModelMissing, match=r"no-model-here has no model\.bin: give a CTranslate2 Whisper folder"):
         WorkerTranscriber(tmp_path / "no-model-here")
+
+
+def test_renders_check_with_a_larger_model_when_one_is_placed_or_configured(
+    tmp_path: Path,
+    piper_engine,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from studio.audio.asr import bundled_whisper_dir
+    from studio.book.render import Renderer
+    from studio.config import Settings
+    from studio.engines.registry import Registry
+
+    home = tmp_path / "home"
+    assert Settings(home=home).whisper_dir is None  # nothing placed: the bundled tiny.en
+    placed = home / "models" / "whisper"
+    placed.parent.mkdir(parents=True)
+    bundled = bundled_whisper_dir()
+    assert bundled is not None
+    placed.symlink_to(bundled, target_is_directory=True)  # stands in for a larger CTranslate2 model
+    settings = Settings(home=home, threads=1)
+    assert settings.whisper_dir == placed
+    checker = Renderer(Registry(settings)).checker
+    audio = piper_engine.synthesize(TEXT, "joe", SynthParams(language="en-us"))
+    with checker.session():
+        assert checker.check(audio.samples, audio.sample_rate, TEXT).wer <= 0.2
+        worker = checker.recognizer
+        assert isinstance(worker, WorkerTranscriber)
+        assert str(placed).encode() in Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+    monkeypatch.setenv("STUDIO_WHISPER_MODEL", str(tmp_path / "typo"))
+    configured = Settings.load(home)
+    assert configured.whisper_dir == tmp_path / "typo"  # the variable wins over a placed model
+    bad = Renderer(Registry(configured)).checker
+    with pytest.raises(ModelMissing, match="unset STUDIO_WHISPER_MODEL"), bad.session():
+        bad.check(audio.samples, audio.sample_rate, TEXT)
 
 
 def test_an_isolated_checker_ends_its_worker_after_each_session(piper_engine) -> None:  # type: ignore[no-untyped-def]
