@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip uninstall --quiet --yes onnxruntime onnxruntime-gpu 2>/dev/null || true
-	$(PY) -m pip install --quiet -e ".[dev,$(ORT)]"
+	$(PY) -m pip install --quiet -e ".[dev,train,$(ORT)]"
 	$(PY) -m pip install --quiet --no-deps "$(FASTER_WHISPER)"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)

@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,download}`."""
+"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,train,runs,download}`."""
 
 from __future__ import annotations
 
@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.bench.cli import add_parser as add_bench
 
     add_bench(sub)
+
+    from studio.finetune.cli import add_parsers as add_finetune
+
+    add_finetune(sub)
 
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
@@ -263,6 +267,14 @@ def main(argv: list[str] | None = None) -> int:
             from studio.bench.cli import run as run_bench
 
             return run_bench(args, settings)
+        if args.command == "train":
+            from studio.finetune.cli import run_train
+
+            return run_train(args, settings)
+        if args.command == "runs":
+            from studio.finetune.cli import run_runs
+
+            return run_runs(args, settings)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

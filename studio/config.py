@@ -81,8 +81,21 @@ class Settings:
     def jobs_dir(self) -> Path:
         return self.home / "jobs"
 
+    @property
+    def datasets_dir(self) -> Path:
+        """Fine-tuning datasets built in the app (clips + manifest.jsonl)."""
+        return self.home / "datasets"
+
     def ensure_dirs(self) -> None:
-        for path in (self.home, self.cache_dir, self.voices_dir, self.outputs_dir, self.runs_dir, self.jobs_dir):
+        for path in (
+            self.home,
+            self.cache_dir,
+            self.voices_dir,
+            self.outputs_dir,
+            self.runs_dir,
+            self.jobs_dir,
+            self.datasets_dir,
+        ):
             path.mkdir(parents=True, exist_ok=True)
 
     @classmethod

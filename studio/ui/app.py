@@ -47,6 +47,7 @@ def launch_kwargs(
             str(settings.runs_dir),
             str(settings.jobs_dir),
             str(settings.cache_dir),
+            str(settings.datasets_dir),
         ],
         "max_file_size": settings.max_upload,
         "css": CSS,

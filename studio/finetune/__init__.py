@@ -1,0 +1,1 @@
+"""Fine-tuning: datasets, training specs, the training subprocess, runs and evaluation."""

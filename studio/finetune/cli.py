@@ -1,0 +1,149 @@
+"""`python -m studio train ...` and `python -m studio runs [stop ID|resume ID|show ID]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from studio.config import Settings
+from studio.errors import InvalidInput
+from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, TrainSpec
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser(
+        "train",
+        help="LoRA fine-tuning of a KaniTTS model in a training process (spec, dataset or --demo)",
+        description=(
+            "Start a training run: writes runs/<id>/spec.json and runs the trainer in its own process; the loss goes "
+            "to runs/<id>/metrics.jsonl. Waits and prints progress unless --detach; Ctrl-C stops the run with a "
+            "checkpoint (resume with: studio runs resume ID)."
+        ),
+    )
+    what = train.add_mutually_exclusive_group(required=True)
+    what.add_argument("--spec", help="a spec.json to run as it is (a new run id is given if it is taken)")
+    what.add_argument("--dataset", help="a dataset folder (manifest.jsonl with codec tokens, or nano_layer columns)")
+    what.add_argument(
+        "--demo",
+        action="store_true",
+        help="train a tiny model built from a config on a synthetic dataset (under a minute on CPU, no downloads)",
+    )
+    train.add_argument("--preset", default="balanced", choices=sorted(PRESETS), help="settings preset (--dataset)")
+    train.add_argument(
+        "--base-model", default=DEFAULT_BASE_MODEL, help=f"Hub id or folder (default {DEFAULT_BASE_MODEL})"
+    )
+    train.add_argument("--name", default="", help="run name")
+    train.add_argument("--speaker", default=None, help="speaker prefix for multi-speaker base models")
+    train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:0,1 (several GPUs use accelerate launch)")
+    train.add_argument("--epochs", type=float, help="override the preset's epochs")
+    train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
+    train.add_argument("--lr", type=float, help="override the preset's learning rate")
+    train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
+
+    runs = sub.add_parser("runs", help="list training runs; stop, resume or show one")
+    runs.add_argument("action", nargs="?", default="list", choices=["list", "stop", "resume", "show"])
+    runs.add_argument("run_id", nargs="?", help="run id (stop/resume/show)")
+
+
+def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.finetune.service import FineTune
+
+    service = FineTune(settings)
+    trainer: dict[str, object] = {}
+    if args.epochs is not None:
+        trainer["epochs"] = args.epochs
+    if args.max_steps is not None:
+        trainer["max_steps"] = args.max_steps
+    if args.lr is not None:
+        trainer["learning_rate"] = args.lr
+    if args.demo:
+        spec = service.demo_spec(name=args.name or "demo", device=args.device, **trainer)
+    elif args.spec:
+        spec = TrainSpec.load(args.spec)
+        if (settings.runs_dir / spec.run_id).exists():
+            spec.run_id = f"{spec.run_id}-{int(time.time())}"
+    else:
+        spec = service.spec(
+            args.preset,
+            name=args.name or "voice",
+            dataset=args.dataset,
+            base_model=args.base_model,
+            device=args.device,
+            speaker=args.speaker,
+            trainer=trainer,
+        )
+    info = service.start(spec)
+    print(f"run {info.run_id} started (pid {info.status.get('pid')}); folder {info.folder}")
+    if args.detach:
+        return 0
+    return _follow(service, info.run_id)
+
+
+def _follow(service: object, run_id: str) -> int:
+    from studio.clock import clock
+    from studio.finetune.service import FineTune
+
+    assert isinstance(service, FineTune)
+    try:
+        while True:
+            info = service.get(run_id)
+            st = info.status
+            eta = st.get("eta_s")
+            loss = st.get("train_loss")
+            line = (
+                f"[{info.state}] step {st.get('step', 0)}/{st.get('total_steps', '?')}"
+                + (f" loss {loss:.4f}" if isinstance(loss, (int, float)) else "")
+                + (f" ETA {clock(eta)}" if isinstance(eta, (int, float)) and eta > 0 else "")
+            )
+            sys.stderr.write(f"\r{line[:100]:<100}")
+            sys.stderr.flush()
+            if not info.alive and info.state not in ("starting",):
+                sys.stderr.write("\n")
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nstopping (saving a checkpoint)...\n")
+        service.stop(run_id, wait=True)
+    service.runner.wait(run_id, timeout=120)
+    info = service.get(run_id)
+    print(f"run {run_id}: {info.state}" + (f": {info.status.get('error')}" if info.status.get("error") else ""))
+    if info.state == "failed":
+        tail = info.files.log_tail(15)
+        if tail:
+            print(tail, file=sys.stderr)
+        return 1
+    if info.state == "finished":
+        print(f"adapter: {info.files.adapter}")
+    return 0
+
+
+def run_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.finetune.service import FineTune
+
+    service = FineTune(settings)
+    if args.action == "list":
+        runs = service.all()
+        if not runs:
+            print(f"no runs in {settings.runs_dir}")
+        for run in runs:
+            st = run.status
+            print(
+                f"{run.run_id:<45} {run.state:<12} step {st.get('step', 0)}/{st.get('total_steps', '?'):<6} "
+                f"{(run.spec.name if run.spec else ''):<20} {st.get('error') or ''}"
+            )
+        return 0
+    if not args.run_id:
+        raise InvalidInput(f"`studio runs {args.action}` needs a run id (see `studio runs`).")
+    if args.action == "stop":
+        info = service.stop(args.run_id, wait=True)
+        print(f"run {args.run_id}: {info.state}")
+        return 0
+    if args.action == "resume":
+        info = service.resume(args.run_id)
+        print(f"run {info.run_id} resumed (pid {info.status.get('pid')})")
+        return _follow(service, info.run_id)
+    info = service.get(args.run_id)
+    print(json.dumps({"run_id": info.run_id, "state": info.state, "status": info.status}, indent=2, default=str))
+    return 0

@@ -1,0 +1,419 @@
+"""Evaluate fine-tuned voices: speech-recognition WER and speaker similarity on fixed sentences, side by side."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.audio.dsp import resample
+from studio.audio.types import AudioResult
+from studio.errors import EngineUnavailable, InvalidInput
+from studio.fsutil import write_atomic
+
+if TYPE_CHECKING:
+    from studio.audio.asr import Transcriber
+
+log = logging.getLogger(__name__)
+
+# Varied on purpose: a question, numbers spelled out (the normalizer would otherwise make WER depend on how the
+# recognizer writes digits), a long sentence that tests staying on track, and everyday plain statements.
+EVAL_SENTENCES: tuple[str, ...] = (
+    "The old lighthouse keeper climbed the stairs every evening to light the lamp.",
+    "Would you like to join us for dinner at the little restaurant near the river?",
+    "She bought twenty three apples, seven oranges and one hundred grapes at the market.",
+    "When the storm finally passed, the children ran outside to splash in the puddles, laughing all the way home.",
+    "Please remember to close the windows before you leave the house this afternoon.",
+)
+
+BASE_NAME = "base"  # the untuned model's result: always the first row of a comparison
+EVAL_FILE = "eval.json"
+ENCODER_RATE = 16000  # resemblyzer's speaker encoder was trained on 16 kHz audio
+MIN_SPEECH_SECONDS = 0.5  # below this the encoder sees less than a third of one 1.6 s window: unreliable
+SILENCE_PEAK = 10 ** (-60 / 20)  # a clip whose loudest sample is under -60 dBFS holds no speech
+EVAL_VERSION = 1
+
+ProgressFn = Callable[[float, str], None]
+# Dataset manifests name a clip's file and length under one of these keys (first match wins).
+_PATH_KEYS = ("audio", "path", "file", "audio_path", "wav")
+_DURATION_KEYS = ("duration", "seconds")
+_DROPPED_STATUSES = {"rejected", "dropped", "excluded", "skipped"}
+
+
+def _is_silent(samples: NDArray[np.float32]) -> bool:
+    return len(samples) == 0 or float(np.max(np.abs(samples))) < SILENCE_PEAK
+
+
+def _import_resemblyzer() -> Any:
+    """resemblyzer, importable even where setuptools no longer ships pkg_resources.
+
+    webrtcvad 2.0.10 (resemblyzer's voice-activity detector) reads only its own version through
+    `pkg_resources.get_distribution`, which setuptools 81+ removed; a stand-in answers that one call during the import
+    and is taken out of sys.modules again, so no other package mistakes it for the real pkg_resources.
+    """
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("pkg_resources") is None and "webrtcvad" not in sys.modules:
+        import importlib.metadata
+        import types
+
+        stub = types.ModuleType("pkg_resources")
+        stub.get_distribution = lambda name: types.SimpleNamespace(  # type: ignore[attr-defined]
+            version=importlib.metadata.version(name)
+        )
+        sys.modules["pkg_resources"] = stub
+        try:
+            import webrtcvad  # noqa: F401
+        except ImportError as exc:
+            raise EngineUnavailable(f"Speaker similarity needs webrtcvad, which failed to import ({exc}).") from exc
+        finally:
+            if sys.modules.get("pkg_resources") is stub:
+                del sys.modules["pkg_resources"]
+    try:
+        with warnings.catch_warnings():
+            # resemblyzer 0.1.4 imports scipy.ndimage.morphology, deprecated but still working in SciPy 1.x
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import resemblyzer
+            import resemblyzer.audio
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"Speaker similarity needs the resemblyzer package ({exc}); install it with `pip install resemblyzer`."
+        ) from exc
+    return resemblyzer
+
+
+@dataclass
+class SpeakerEncoder:
+    """resemblyzer's bundled speaker encoder (a 3-layer LSTM, d-vectors of 256 values) on the CPU; thread-safe.
+
+    Every forward pass runs on one worker thread of its own, which serializes callers and lets that thread use a
+    single OpenMP thread: the LSTM steps through 160 frames with a barrier at each, so on a busy machine (Piper,
+    Whisper or a training run next to it) two spinning threads made a 0.03 s embedding take 1 to 4 s.
+    """
+
+    model: Any
+    _worker: ThreadPoolExecutor = field(init=False, repr=False)
+
+    _shared: ClassVar[dict[str, SpeakerEncoder]] = {}
+    _load_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __post_init__(self) -> None:
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="speaker-encoder")
+        self._worker.submit(self._prepare_worker).result()
+
+    def _prepare_worker(self) -> None:
+        # The first pass initializes torch's per-thread OpenMP setting (which would undo a limit set before it) and
+        # compiles librosa's numba kernels, so the first real embedding is not seconds slower than the rest.
+        noise = np.random.default_rng(0).standard_normal(ENCODER_RATE * 2).astype(np.float32) * 0.01
+        self.model.embed_utterance(noise)  # not zeros: an all-zero embedding divides by its norm of 0
+        try:
+            from threadpoolctl import threadpool_limits  # comes with resemblyzer (librosa -> scikit-learn)
+        except ImportError:
+            log.debug("threadpoolctl is missing: the speaker encoder uses torch's default thread count")
+            return
+        # omp_set_num_threads applies to the calling thread only: other torch users in the process keep theirs
+        threadpool_limits(limits=1, user_api="openmp")
+
+    @classmethod
+    def load(cls, device: str = "cpu") -> SpeakerEncoder:
+        """The one encoder per device: the weights are read once per process, however many evaluations run."""
+        with cls._load_lock:
+            if device not in cls._shared:
+                resemblyzer = _import_resemblyzer()
+                try:
+                    model = resemblyzer.VoiceEncoder(device=device, verbose=False)
+                except Exception as exc:  # missing pretrained.pt, an unknown device: say what to do
+                    raise EngineUnavailable(
+                        f"resemblyzer's speaker encoder could not load on {device!r} ({exc}); "
+                        "reinstall resemblyzer (it ships pretrained.pt) or use device='cpu'."
+                    ) from exc
+                model.eval()
+                cls._shared[device] = cls(model)
+                log.info("Loaded the resemblyzer speaker encoder on %s", device)
+            return cls._shared[device]
+
+    def embed(self, samples: NDArray[np.float32], sample_rate: int) -> NDArray[np.float32]:
+        """One utterance's speaker embedding (L2-normalized, 256 values)."""
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if sample_rate <= 0:
+            raise InvalidInput(f"Sample rate is {sample_rate}; give the audio's real rate in Hz (e.g. 22050).")
+        seconds = len(audio) / sample_rate
+        if _is_silent(audio):
+            raise InvalidInput(
+                f"The audio ({seconds:.2f} s) is silent; speaker similarity needs at least "
+                f"{MIN_SPEECH_SECONDS} s of speech."
+            )
+        if seconds < MIN_SPEECH_SECONDS:
+            raise InvalidInput(
+                f"The audio is {seconds:.2f} s long; speaker similarity needs at least "
+                f"{MIN_SPEECH_SECONDS} s of speech."
+            )
+        from resemblyzer import audio as rz_audio
+
+        wav = resample(audio, sample_rate, ENCODER_RATE)
+        # resemblyzer's preprocess_wav, split up: its volume boost can push peaks past full scale, and its VAD turns
+        # samples into int16 without clipping, so overflowing samples would wrap around into loud clicks.
+        wav = rz_audio.normalize_volume(wav, rz_audio.audio_norm_target_dBFS, increase_only=True)
+        wav = np.clip(wav, -1.0, 1.0).astype(np.float32)
+        speech = rz_audio.trim_long_silences(wav)
+        speech_seconds = len(speech) / ENCODER_RATE
+        if speech_seconds < MIN_SPEECH_SECONDS:
+            raise InvalidInput(
+                f"Only {speech_seconds:.2f} s of speech found in {seconds:.2f} s of audio; speaker similarity needs at "
+                f"least {MIN_SPEECH_SECONDS} s of speech."
+            )
+        embedding = self._worker.submit(self.model.embed_utterance, speech).result()
+        return np.asarray(embedding, dtype=np.float32)
+
+    def embed_many(self, clips: Sequence[tuple[NDArray[np.float32], int]]) -> NDArray[np.float32]:
+        """A voice profile: the mean of the clips' embeddings, L2-normalized."""
+        if not clips:
+            raise InvalidInput("No audio clips given; a voice profile needs at least one clip of speech.")
+        return mean_profile([self.embed(samples, rate) for samples, rate in clips])
+
+    @staticmethod
+    def similarity(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+        """Cosine similarity of two embeddings (resemblyzer's are non-negative, so 0 to 1 in practice)."""
+        va, vb = np.asarray(a, dtype=np.float64).reshape(-1), np.asarray(b, dtype=np.float64).reshape(-1)
+        if va.shape != vb.shape:
+            raise InvalidInput(f"Embeddings differ in size ({va.size} and {vb.size}); compare ones from one encoder.")
+        norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
+        return float(np.dot(va, vb) / norm) if norm > 0 else 0.0
+
+
+def mean_profile(embeddings: Sequence[NDArray[np.float32]]) -> NDArray[np.float32]:
+    """The L2-normalized mean of utterance embeddings (resemblyzer's embed_speaker does the same)."""
+    if not embeddings:
+        raise InvalidInput("No embeddings given; a voice profile needs at least one clip of speech.")
+    mean = np.mean(np.stack([np.asarray(e, dtype=np.float32) for e in embeddings]), axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm > 0 else mean).astype(np.float32)
+
+
+def _row_path(row: dict[str, Any], folder: Path) -> Path | None:
+    for key in _PATH_KEYS:
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            path = Path(value)
+            return path if path.is_absolute() else folder / path
+    return None
+
+
+def _row_kept(row: dict[str, Any]) -> bool:
+    # a saved manifest.jsonl lists kept clips only; rows of a draft (Clip fields) carry drop=True for the others
+    if row.get("drop") or not row.get("kept", True):
+        return False
+    return str(row.get("status", "")).lower() not in _DROPPED_STATUSES
+
+
+def _row_seconds(row: dict[str, Any], path: Path) -> float:
+    for key in _DURATION_KEYS:
+        value = row.get(key)
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            return float(value)
+    import soundfile as sf
+
+    try:  # the header alone gives the length: no decoding
+        return float(sf.info(str(path)).duration)
+    except Exception:  # unreadable files are reported when the chosen clips are read
+        return 0.0
+
+
+def reference_profile(
+    manifest_rows: list[dict[str, Any]], folder: Path, encoder: SpeakerEncoder, max_clips: int = 20
+) -> NDArray[np.float32]:
+    """A dataset's voice profile from up to `max_clips` kept clips, longest first (ties by path: deterministic).
+
+    Rows are manifest.jsonl rows (studio.finetune.dataset): the file under "audio" (or "path", "file", "audio_path",
+    "wav"), relative to `folder`, and "duration" in seconds (read from the file when absent); rows with `drop: true`,
+    `kept: false` or a status such as "rejected" are left out. Longer clips give steadier embeddings, and clips that
+    cannot be read or hold too little speech are skipped with a warning rather than failing the whole profile.
+    """
+    from studio.audio.io import read_audio
+
+    if max_clips < 1:
+        raise InvalidInput(f"max_clips is {max_clips}; use 1 or more.")
+    candidates: list[tuple[float, str, Path]] = []
+    for row in manifest_rows:
+        path = _row_path(row, Path(folder))
+        if path is not None and _row_kept(row):
+            candidates.append((_row_seconds(row, path), str(path), path))
+    candidates.sort(key=lambda c: (-c[0], c[1]))
+    embeddings: list[NDArray[np.float32]] = []
+    for _, _, path in candidates:
+        if len(embeddings) >= max_clips:
+            break
+        try:
+            samples, rate = read_audio(path)
+            embeddings.append(encoder.embed(samples, rate))
+        except InvalidInput as exc:
+            log.warning("Voice profile: skipped %s (%s)", path, exc)
+    if not embeddings:
+        raise InvalidInput(
+            f"No usable clips for a voice profile among {len(manifest_rows)} manifest rows in {folder}: "
+            f"keep at least one readable clip with {MIN_SPEECH_SECONDS} s of speech or more."
+        )
+    return mean_profile(embeddings)
+
+
+@dataclass
+class SampleScore:
+    """One evaluation sentence: what was said, what the recognizer heard, and how close the voice is."""
+
+    sentence: str
+    audio_path: str | None
+    recognized: str
+    wer: float
+    similarity: float | None
+    seconds: float
+
+
+@dataclass
+class EvalResult:
+    """One model's scores on the evaluation sentences (`name`: "base" or a run/experiment id); saved as eval.json."""
+
+    name: str
+    samples: list[SampleScore] = field(default_factory=list)
+    mean_wer: float | None = None
+    mean_similarity: float | None = None
+    error: str | None = None
+    version: int = EVAL_VERSION
+
+    @classmethod
+    def from_samples(cls, name: str, samples: list[SampleScore], error: str | None = None) -> EvalResult:
+        wers = [s.wer for s in samples]
+        sims = [s.similarity for s in samples if s.similarity is not None]
+        return cls(
+            name=name,
+            samples=samples,
+            mean_wer=float(np.mean(wers)) if wers else None,
+            mean_similarity=float(np.mean(sims)) if sims else None,
+            error=error,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvalResult:
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            raise InvalidInput("An evaluation result must be a JSON object with a 'name'.")
+        try:
+            samples = [SampleScore(**s) for s in data.get("samples") or []]
+            return cls(
+                name=data["name"],
+                samples=samples,
+                mean_wer=_optional_float(data.get("mean_wer")),
+                mean_similarity=_optional_float(data.get("mean_similarity")),
+                error=data.get("error"),
+                version=int(data.get("version", EVAL_VERSION)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"Evaluation result {data['name']!r} is malformed ({exc}).") from exc
+
+    def save(self, folder: Path) -> Path:
+        path = Path(folder) / EVAL_FILE
+        write_atomic(path, json.dumps(self.to_json(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> EvalResult:
+        path = Path(folder) / EVAL_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise InvalidInput(f"No evaluation in {folder}: evaluate the run first.") from exc
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}); evaluate again.") from exc
+        return cls.from_json(data)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def evaluate_audio(
+    name: str,
+    generated: list[tuple[str, NDArray[np.float32], int]],
+    out_dir: Path,
+    transcriber: Transcriber,
+    encoder: SpeakerEncoder | None = None,
+    profile: NDArray[np.float32] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> EvalResult:
+    """Score generated (sentence, samples, sample_rate) triples; each clip is kept in `out_dir` for listening.
+
+    A model that produced nothing (or silence) for a sentence scores WER 1.0 and no similarity: a bad result to show,
+    not an error that would hide the other sentences.
+    """
+    from studio.audio.asr import word_error_rate
+    from studio.audio.io import write_audio
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scores: list[SampleScore] = []
+    total = len(generated)
+    for i, (sentence, raw, rate) in enumerate(generated):
+        samples = np.asarray(raw, dtype=np.float32).reshape(-1)
+        seconds = len(samples) / rate if rate > 0 else 0.0
+        audio_path: str | None = None
+        if len(samples) and rate > 0:
+            audio_path = str(write_audio(AudioResult(samples, rate), out / f"sample_{i + 1:02d}.wav"))
+        recognized, wer, similarity = "", 1.0, None
+        if rate > 0 and not _is_silent(samples):
+            recognized = transcriber.transcribe(samples, rate)
+            wer = word_error_rate(sentence, recognized)
+            if encoder is not None and profile is not None:
+                try:
+                    similarity = encoder.similarity(encoder.embed(samples, rate), profile)
+                except InvalidInput as exc:  # too little speech to judge the voice: WER still counts
+                    log.info("%s, sentence %d: no similarity (%s)", name, i + 1, exc)
+        scores.append(SampleScore(sentence, audio_path, recognized, float(wer), similarity, round(seconds, 3)))
+        if on_progress is not None:
+            on_progress((i + 1) / total, f"{name}: scored sentence {i + 1} of {total}")
+    result = EvalResult.from_samples(name, scores)
+    log.info("Evaluated %s: WER %s, similarity %s", name, result.mean_wer, result.mean_similarity)
+    return result
+
+
+COMPARISON_HEADERS: list[str] = ["Model", "WER", "Speaker similarity", "Samples", "Error"]
+
+
+def _rank_key(result: EvalResult) -> tuple[float, float, str]:
+    # lowest WER first; equal WERs go to the closer voice; then by name so the order never depends on input order
+    wer = result.mean_wer if result.mean_wer is not None else math.inf
+    sim = result.mean_similarity if result.mean_similarity is not None else -math.inf
+    return (wer, -sim, result.name)
+
+
+def comparison_rows(results: list[EvalResult]) -> list[list[Any]]:
+    """Table rows under COMPARISON_HEADERS: the base model first, then the others from lowest WER up."""
+    base = [r for r in results if r.name == BASE_NAME]
+    others = sorted((r for r in results if r.name != BASE_NAME), key=_rank_key)
+    return [
+        [
+            r.name,
+            f"{r.mean_wer * 100:.1f}%" if r.mean_wer is not None else "—",
+            f"{r.mean_similarity:.3f}" if r.mean_similarity is not None else "—",
+            len(r.samples),
+            r.error or "",
+        ]
+        for r in base + others
+    ]
+
+
+def best(results: list[EvalResult]) -> EvalResult | None:
+    """The lowest-WER result (ties: the more similar voice); errored or unscored results never win."""
+    usable = [r for r in results if r.error is None and r.mean_wer is not None]
+    return min(usable, key=_rank_key) if usable else None

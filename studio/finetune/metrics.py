@@ -1,0 +1,137 @@
+"""The metrics.jsonl contract: the trainer appends one flushed JSON line per log step; readers follow it by offset."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from studio.fsutil import write_atomic
+
+TRAIN_LOSS = "train/loss"
+EVAL_LOSS = "eval/loss"
+LR = "lr"
+KEYS = ("step", "epoch", "time", TRAIN_LOSS, EVAL_LOSS, LR)
+
+
+class MetricsWriter:
+    """Append-only writer used by the trainer: every line is flushed and synced, so readers never wait on a buffer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for the run)
+
+    def write(self, row: dict[str, Any]) -> None:
+        # NaN and Infinity are written as JSON's extension tokens; the reader maps them to "diverged"
+        self._file.write(json.dumps(row, allow_nan=True) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def truncate_after(path: Path, step: int) -> int:
+    """Drop rows past `step` (written after the checkpoint a resume starts from), so the curve has no duplicates."""
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+            row_step = int(row["step"])
+        except (ValueError, KeyError, TypeError):
+            dropped += 1  # garbage or a torn last line: not worth keeping
+            continue
+        if row_step > step:
+            dropped += 1
+        else:
+            kept.append(line)
+    if dropped:
+        write_atomic(path, "".join(line + "\n" for line in kept))
+    return dropped
+
+
+@dataclass
+class MetricsReader:
+    """Follows a metrics file from a remembered byte offset; copes with a torn last line, garbage and truncation."""
+
+    path: Path
+    offset: int = 0
+    rows: list[dict[str, float]] = field(default_factory=list)
+    bad_lines: int = 0
+    diverged: bool = False
+    _inode: int | None = None
+
+    def poll(self) -> list[dict[str, float]]:
+        """Read what was appended since the last call; returns the new rows (all rows are kept in `rows`)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return []
+        if stat.st_size < self.offset or (self._inode is not None and stat.st_ino != self._inode):
+            # truncated or replaced (a resume drops rows past its checkpoint): read again from the start
+            self.offset, self.rows, self.bad_lines, self.diverged = 0, [], 0, False
+        self._inode = stat.st_ino
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []  # only a partial line so far: wait for its newline
+        self.offset += end + 1
+        new = []
+        for raw in data[: end + 1].splitlines():
+            row = self._parse(raw)
+            if row is not None:
+                new.append(row)
+        self.rows.extend(new)
+        return new
+
+    def _parse(self, raw: bytes) -> dict[str, float] | None:
+        if not raw.strip():
+            return None
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+            step = int(obj["step"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            self.bad_lines += 1
+            return None
+        if not isinstance(obj, dict) or step < 0:
+            self.bad_lines += 1
+            return None
+        row: dict[str, float] = {"step": float(step)}
+        for key in KEYS[1:]:
+            value = obj.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    if key in (TRAIN_LOSS, EVAL_LOSS):
+                        self.diverged = True
+                    continue
+                row[key] = float(value)
+        return row
+
+
+def read_all(path: Path) -> MetricsReader:
+    reader = MetricsReader(path)
+    reader.poll()
+    return reader
+
+
+def downsample(rows: list[dict[str, float]], key: str, limit: int = 500) -> list[dict[str, float]]:
+    """Rows that have `key`, thinned to at most `limit` points by averaging buckets (keeps the last point exact)."""
+    points = [r for r in rows if key in r]
+    if len(points) <= limit:
+        return points
+    size = math.ceil(len(points) / limit)
+    out = []
+    for start in range(0, len(points), size):
+        bucket = points[start : start + size]
+        last = bucket[-1]
+        out.append({"step": last["step"], key: sum(r[key] for r in bucket) / len(bucket)})
+    out[-1] = {"step": points[-1]["step"], key: points[-1][key]}
+    return out

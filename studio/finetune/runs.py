@@ -1,0 +1,197 @@
+"""A run is a folder: spec.json, status.json, metrics.jsonl, train.log, checkpoints/, adapter/; this reads them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.errors import InvalidInput
+from studio.finetune.spec import TrainSpec
+from studio.fsutil import write_atomic
+
+ACTIVE = ("starting", "loading", "running", "stopping")
+FINAL = ("finished", "stopped", "failed")
+COMPLETE_MARKER = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    folder: Path
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.json"
+
+    @property
+    def status(self) -> Path:
+        return self.folder / "status.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / "metrics.jsonl"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "train.log"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.folder / "checkpoints"
+
+    @property
+    def adapter(self) -> Path:
+        return self.folder / "adapter"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.folder / "eval"
+
+    def read_status(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.status.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def write_status(self, **changes: Any) -> dict[str, Any]:
+        """Merge `changes` into status.json (atomic replace, so a reader never sees half a file)."""
+        status = self.read_status()
+        status.update(changes)
+        status["updated"] = time.time()
+        write_atomic(self.status, json.dumps(status, indent=1))
+        return status
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 16384))
+                text = fh.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        # progress bars redraw with carriage returns: keep each line's last state
+        cleaned = [line.rsplit("\r", 1)[-1] for line in text.splitlines()]
+        return "\n".join(cleaned[-lines:])
+
+
+def complete_checkpoints(folder: Path) -> list[Path]:
+    """Checkpoints with their completion marker, oldest first (a half-written one has none and is ignored)."""
+    if not folder.is_dir():
+        return []
+    found = [
+        p for p in folder.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / COMPLETE_MARKER).is_file()
+    ]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.split("-")[1])
+
+
+def process_alive(pid: int | None) -> bool:
+    """True if `pid` runs and is not a zombie (a finished child not yet reaped still has a /proc entry)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True  # not Linux: trust kill(0)
+
+
+def trainer_alive(files: RunFiles, pid: int | None) -> bool:
+    """The pid is alive and is this run's trainer (pids are reused after a reboot or a long time)."""
+    if not process_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except FileNotFoundError:
+        return True
+    return "studio.finetune.train" in cmdline and files.folder.name in cmdline
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    folder: Path
+    spec: TrainSpec | None
+    status: dict[str, Any]
+    alive: bool
+
+    @property
+    def state(self) -> str:
+        state = str(self.status.get("state") or "unknown")
+        if state in ACTIVE and not self.alive:
+            return "interrupted"  # the trainer died without saying so (power cut, kill -9, app host restarted)
+        return state
+
+    @property
+    def files(self) -> RunFiles:
+        return RunFiles(self.folder)
+
+    @property
+    def resumable(self) -> bool:
+        """Resume continues from the newest complete checkpoint (or starts over when there is none yet)."""
+        return not self.alive and self.spec is not None and self.state in ("stopped", "failed", "interrupted", "queued")
+
+    def label(self) -> str:
+        name = self.spec.name if self.spec else self.run_id
+        step, total = self.status.get("step"), self.status.get("total_steps")
+        progress = f" {step}/{total}" if step is not None and total else ""
+        return f"{name} · {self.state}{progress} · {self.run_id}"
+
+
+class RunStore:
+    """All runs under one folder (Settings.runs_dir); nothing here starts or stops a process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def folder(self, run_id: str) -> Path:
+        if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
+            raise InvalidInput(f"{run_id!r} is not a run id.")
+        return self.root / run_id
+
+    def get(self, run_id: str) -> RunInfo:
+        folder = self.folder(run_id)
+        if not (folder / "spec.json").is_file():
+            raise InvalidInput(f"There is no run {run_id!r} in {self.root}.")
+        files = RunFiles(folder)
+        try:
+            spec: TrainSpec | None = TrainSpec.load(files.spec)
+        except InvalidInput:
+            spec = None
+        status = files.read_status()
+        alive = trainer_alive(files, status.get("pid"))
+        return RunInfo(run_id, folder, spec, status, alive)
+
+    def all(self) -> list[RunInfo]:
+        """Newest first."""
+        runs = []
+        for folder in self.root.iterdir() if self.root.is_dir() else []:
+            if folder.is_dir() and (folder / "spec.json").is_file():
+                runs.append(self.get(folder.name))
+        runs.sort(key=lambda r: (r.spec.created if r.spec else 0.0, r.run_id), reverse=True)
+        return runs
+
+    def active(self) -> list[RunInfo]:
+        return [r for r in self.all() if r.alive]
+
+    def delete(self, run_id: str) -> None:
+        info = self.get(run_id)
+        if info.alive:
+            raise InvalidInput(f"Run {run_id} is still training; stop it before deleting it.")
+        shutil.rmtree(info.folder)

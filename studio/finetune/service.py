@@ -1,0 +1,289 @@
+"""The Fine-tune service: specs from presets, the demo, runs, experiment batches, export and "use as a voice"."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.config import Settings
+from studio.errors import InvalidInput, StudioError
+from studio.finetune.demo import write_synthetic_dataset
+from studio.finetune.metrics import MetricsReader
+from studio.finetune.runner import TrainingRunner
+from studio.finetune.runs import RunFiles, RunInfo, RunStore
+from studio.finetune.spec import TrainSpec, new_run_id, spec_from_preset
+from studio.voices.library import Voice, VoiceLibrary
+
+log = logging.getLogger(__name__)
+
+DEMO_DATASET = "demo-synthetic"
+DEMO_MODEL = "kani-demo-model"
+
+
+@dataclass
+class Batch:
+    """Experiments queued together: run one after another; `cancel` stops the queue (and the running one)."""
+
+    id: str
+    run_ids: list[str]
+    current: str | None = None
+    done: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+class FineTune:
+    """What the Fine-tune tab and `python -m studio train/runs` do; no gradio, no torch in this process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runs = RunStore(settings.runs_dir)
+        self.runner = TrainingRunner(self.runs)
+        self.library = VoiceLibrary(settings.voices_dir)
+        self.batches: dict[str, Batch] = {}
+        self._readers: dict[str, MetricsReader] = {}
+        self._lock = threading.Lock()
+
+    # ---- specs ------------------------------------------------------------------------------------------------
+    def demo_spec(self, name: str = "demo", device: str = "cpu", **trainer: Any) -> TrainSpec:
+        """A tiny LFM2 (built from a config by the trainer on first use) on a synthetic codec dataset: ~30 steps."""
+        dataset = self.settings.datasets_dir / DEMO_DATASET
+        write_synthetic_dataset(dataset)
+        settings = {"epochs": 4, "learning_rate": 2e-3, "batch_size": 2, "grad_accum": 1, "warmup_ratio": 0.0}
+        settings.update(trainer)
+        return spec_from_preset(
+            "quick",
+            name=name,
+            dataset=str(dataset),
+            base_model=str(self.settings.cache_dir / DEMO_MODEL),
+            device=device,
+            demo=True,
+            lora={
+                "r": 16,
+                "alpha": 32,
+                "target_modules": ["q_proj", "v_proj", "in_proj", "out_proj", "w1", "w2", "w3"],
+            },
+            trainer=settings,
+        )
+
+    def spec(self, preset: str, name: str, dataset: str, base_model: str, **overrides: Any) -> TrainSpec:
+        if not name.strip():
+            raise InvalidInput("Give the run a name.")
+        if not dataset:
+            raise InvalidInput("Choose a dataset: build one above, or give a dataset folder.")
+        if not base_model.strip():
+            raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
+        return spec_from_preset(preset, name=name.strip(), dataset=dataset, base_model=base_model.strip(), **overrides)
+
+    # ---- runs -------------------------------------------------------------------------------------------------
+    def start(self, spec: TrainSpec) -> RunInfo:
+        return self.runner.start(spec)
+
+    def stop(self, run_id: str, wait: bool = False) -> RunInfo:
+        for batch in self.batches.values():
+            if run_id in batch.run_ids and batch.running:
+                batch.cancel.set()  # stopping an experiment stops its queue too
+        return self.runner.stop(run_id, wait=wait)
+
+    def resume(self, run_id: str) -> RunInfo:
+        info = self.runs.get(run_id)
+        if info.state == "queued" and info.spec is not None:
+            return self.runner.start(info.spec, resume=False)
+        return self.runner.resume(run_id)
+
+    def all(self) -> list[RunInfo]:
+        return self.runs.all()
+
+    def get(self, run_id: str) -> RunInfo:
+        return self.runs.get(run_id)
+
+    def metrics(self, run_id: str) -> MetricsReader:
+        """The run's metrics, read incrementally: each call reads only what the trainer appended since the last."""
+        with self._lock:
+            reader = self._readers.get(run_id)
+            if reader is None:
+                reader = self._readers[run_id] = MetricsReader(RunFiles(self.runs.folder(run_id)).metrics)
+        reader.poll()
+        return reader
+
+    # ---- experiments ------------------------------------------------------------------------------------------
+    def queue_experiments(self, specs: list[TrainSpec], on_done: Callable[[str], None] | None = None) -> Batch:
+        """Write every spec now (visible as queued in the runs list), then train them one after another."""
+        if not specs:
+            raise InvalidInput("Add at least one configuration to the experiment batch.")
+        devices = {s.device for s in specs}
+        for device in devices:
+            busy = self.runner.device_busy(device)
+            if busy is not None:
+                raise InvalidInput(f"{busy.run_id} is training on {device}; wait for it or stop it first.")
+        batch_id = new_run_id("experiments")
+        for spec in specs:
+            spec.experiment = batch_id
+            spec.validate()
+        for spec in specs:
+            folder = self.runs.folder(spec.run_id)
+            folder.mkdir(parents=True, exist_ok=False)
+            spec.save(RunFiles(folder).spec)
+            RunFiles(folder).write_status(state="queued", message=f"Queued in {batch_id}")
+        batch = Batch(batch_id, [s.run_id for s in specs])
+        batch.thread = threading.Thread(target=self._run_batch, args=(batch, on_done), daemon=True, name=batch_id)
+        self.batches[batch_id] = batch
+        batch.thread.start()
+        return batch
+
+    def _run_batch(self, batch: Batch, on_done: Callable[[str], None] | None) -> None:
+        for run_id in batch.run_ids:
+            if batch.cancel.is_set():
+                break
+            batch.current = run_id
+            try:
+                info = self.runs.get(run_id)
+                if info.spec is None:
+                    continue
+                self.runner.start(info.spec, resume=False)
+                self.runner.wait(run_id)
+            except StudioError as exc:
+                RunFiles(self.runs.folder(run_id)).write_status(state="failed", error=str(exc), message=str(exc))
+            batch.done.append(run_id)
+        batch.current = None
+        if on_done is not None:
+            on_done(batch.id)
+
+    def experiment_runs(self, batch_id: str) -> list[RunInfo]:
+        return [r for r in self.all() if r.spec is not None and r.spec.experiment == batch_id]
+
+    def experiment_ids(self) -> list[str]:
+        seen: list[str] = []
+        for run in self.all():
+            if run.spec is not None and run.spec.experiment and run.spec.experiment not in seen:
+                seen.append(run.spec.experiment)
+        return seen
+
+    def comparison(self, batch_id: str) -> tuple[list[str], list[list[Any]]]:
+        """One row per experiment plus the base model (its validation loss before training: step 0)."""
+        from studio.finetune.evaluate import EvalResult
+
+        headers = ["Model", "State", "Steps", "Best val. loss", "Final train loss", "WER", "Speaker similarity", "Note"]
+        runs = sorted(self.experiment_runs(batch_id), key=lambda r: r.run_id)
+        rows: list[list[Any]] = []
+        base_loss = None
+        for run in runs:
+            reader = self.metrics(run.run_id)
+            evals = [r for r in reader.rows if "eval/loss" in r]
+            if base_loss is None and evals and evals[0]["step"] == 0:
+                base_loss = evals[0]["eval/loss"]
+        if runs:
+            rows.append(
+                ["base model", "—", 0, _fmt(base_loss), "—", "—", "—", runs[0].spec.base_model if runs[0].spec else ""]
+            )
+        for run in runs:
+            reader = self.metrics(run.run_id)
+            trains = [r["train/loss"] for r in reader.rows if "train/loss" in r]
+            run_evals = [r["eval/loss"] for r in reader.rows if "eval/loss" in r and r["step"] > 0]
+            wer, sim, note = "—", "—", run.status.get("error") or ""
+            try:
+                result = EvalResult.load(run.files.evaluation)
+                if result.error:
+                    note = note or result.error
+                elif result.mean_wer is not None:
+                    wer = f"{result.mean_wer * 100:.1f}%"
+                    sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
+            except (FileNotFoundError, StudioError, ValueError, KeyError):
+                pass
+            rows.append(
+                [
+                    run.spec.name if run.spec else run.run_id,
+                    run.state,
+                    run.status.get("step", 0),
+                    _fmt(min(run_evals) if run_evals else None),
+                    _fmt(trains[-1] if trains else None),
+                    wer,
+                    sim,
+                    note,
+                ]
+            )
+        return headers, rows
+
+    # ---- results ----------------------------------------------------------------------------------------------
+    def adapter(self, run_id: str) -> Path:
+        info = self.runs.get(run_id)
+        if info.state != "finished" or not (info.files.adapter / "adapter_config.json").is_file():
+            raise InvalidInput(f"Run {run_id} has no finished adapter yet (it is {info.state}).")
+        return info.files.adapter
+
+    def export_adapter(self, run_id: str, dest: Path) -> Path:
+        """A copy of the run's adapter folder (the small file set to share or load with peft)."""
+        src = self.adapter(run_id)
+        target = dest / f"{run_id}-adapter"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(src, target)
+        return target
+
+    def export_merged(self, run_id: str, dest: Path, timeout: float = 3600) -> Path:
+        """Base + adapter merged into one model folder, in its own process (the app never loads torch)."""
+        src = self.adapter(run_id)
+        target = dest / f"{run_id}-merged"
+        proc = subprocess.run(
+            [sys.executable, "-m", "studio.finetune.export", str(src), str(target)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise StudioError(f"Merging the adapter into the base model failed:\n{tail}")
+        return target
+
+    def push_to_hub(self, folder: Path, repo_id: str, token: str, private: bool = True) -> str:
+        """Upload an exported folder to the Hugging Face Hub; returns the repository URL."""
+        if not token.strip():
+            raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
+        if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+            raise InvalidInput(f"Repository {repo_id!r} should look like your-name/my-voice.")
+        if not folder.is_dir():
+            raise InvalidInput(f"Export the run first: {folder} does not exist.")
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token.strip())
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Studio fine-tune export")
+        except Exception as exc:  # network, auth and permission errors all end here with the Hub's own words
+            raise StudioError(f"Pushing to the Hub failed: {exc}") from exc
+        return f"https://huggingface.co/{repo_id}"
+
+    def use_as_voice(self, run_id: str, name: str, merged: Path | None = None) -> Voice:
+        """Register the run's result in the voice library, where the KaniTTS engine finds it for Synthesize."""
+        info = self.runs.get(run_id)
+        adapter = self.adapter(run_id)
+        spec = info.spec
+        if spec is None:
+            raise InvalidInput(f"Run {run_id}'s spec cannot be read.")
+        source = {"run": run_id, "checkpoint": info.status.get("last_checkpoint"), "created_from": "fine-tune"}
+        payload = {"base_model": spec.base_model, "speaker": spec.speaker}
+        files = {"model": merged} if merged is not None else {"adapter": adapter}
+        return self.library.add(name or spec.name, "kani", files=files, payload=payload, source=source)
+
+    def delete(self, run_id: str) -> None:
+        self.runs.delete(run_id)
+        self._readers.pop(run_id, None)
+
+    def shutdown(self) -> None:
+        """Training runs keep going when the app exits (they are found again on the next start)."""
+        time.sleep(0)
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"

@@ -1,0 +1,222 @@
+"""Training spec: what a run trains (base model, dataset, LoRA and trainer settings), presets, validation, JSON."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from studio.errors import InvalidInput
+from studio.fsutil import write_atomic
+
+DEFAULT_BASE_MODEL = "nineninesix/kani-tts-400m-0.3-pt"
+# LFM2's modules: attention q/k/v/out_proj, short convolution in_proj/out_proj, feed-forward w1/w2/w3
+KNOWN_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3")
+SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
+PRECISIONS = ("fp32", "bf16", "fp16")
+SPEC_VERSION = 1
+
+
+@dataclass
+class LoraSettings:
+    r: int = 16
+    alpha: int = 16
+    dropout: float = 0.1
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj", "w1", "w2", "w3"])
+    use_rslora: bool = True
+
+
+@dataclass
+class TrainerSettings:
+    epochs: float = 2.0
+    batch_size: int = 1
+    grad_accum: int = 4
+    learning_rate: float = 5e-5
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.02
+    max_grad_norm: float = 1.0
+    precision: str = "fp32"
+    max_steps: int = 0  # optimizer steps; 0 = as many as `epochs` make
+    logging_steps: int = 1
+    eval_steps: int = 0  # 0 = about ten evaluations per run
+    save_steps: int = 0  # 0 = about five checkpoints per run
+    keep_checkpoints: int = 2  # newest kept besides the best one
+    seed: int = 0
+    max_audio_seconds: float = 20.0  # longer clips are skipped (memory grows with the square of the length)
+
+
+@dataclass
+class TrainSpec:
+    """Everything one training run needs; written as runs/<id>/spec.json and read by the trainer process."""
+
+    run_id: str
+    name: str
+    base_model: str
+    dataset: str
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    trainer: TrainerSettings = field(default_factory=TrainerSettings)
+    speaker: str | None = None  # `speaker: text` prompt prefix (multi-speaker base models)
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:0,1" (several GPUs -> accelerate launch)
+    preset: str = "custom"
+    experiment: str | None = None  # batch id when queued with others
+    val_fraction: float = 0.1  # for datasets without a split column
+    evaluate: bool = True  # after training: speak the evaluation sentences, score WER and speaker similarity
+    demo: bool = False  # base_model is a folder the trainer fills with a tiny LFM2 built from a config if empty
+    created: float = field(default_factory=time.time)
+    version: int = SPEC_VERSION
+
+    @property
+    def gpu_ids(self) -> list[int]:
+        if not self.device.startswith("cuda"):
+            return []
+        _, _, ids = self.device.partition(":")
+        return [int(i) for i in ids.split(",") if i.strip()] if ids else [0]
+
+    @property
+    def num_processes(self) -> int:
+        return max(1, len(self.gpu_ids))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainSpec:
+        if not isinstance(data, dict):
+            raise InvalidInput("A training spec must be a JSON object.")
+        lora = _build(LoraSettings, data.get("lora") or {}, "lora")
+        trainer = _build(TrainerSettings, data.get("trainer") or {}, "trainer")
+        top = {k: v for k, v in data.items() if k not in ("lora", "trainer")}
+        missing = [k for k in ("run_id", "name", "base_model", "dataset") if not top.get(k)]
+        if missing:
+            raise InvalidInput(f"The training spec lacks {', '.join(missing)}.")
+        spec = _build(cls, top, "spec")
+        spec.lora, spec.trainer = lora, trainer
+        return spec
+
+    def save(self, path: Path) -> Path:
+        write_atomic(path, json.dumps(self.to_json(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> TrainSpec:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise InvalidInput(f"No training spec at {path}.") from exc
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
+        return cls.from_json(data)
+
+    def validate(self) -> TrainSpec:
+        """Raise InvalidInput naming the first bad setting; return self for chaining."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}", self.run_id):
+            raise InvalidInput(f"Run id {self.run_id!r} may use letters, digits, '.', '_' and '-' (81 at most).")
+        lo, tr = self.lora, self.trainer
+        _check(1 <= lo.r <= 512, f"LoRA rank is {lo.r}; use 1 to 512 (8-64 is typical).")
+        _check(lo.alpha >= 1, f"LoRA alpha is {lo.alpha}; use 1 or more (often equal to the rank).")
+        _check(0 <= lo.dropout < 1, f"LoRA dropout is {lo.dropout}; use 0 to 0.9.")
+        _check(bool(lo.target_modules), "Choose at least one target module for LoRA (q_proj and v_proj are typical).")
+        bad = [m for m in lo.target_modules if not re.fullmatch(r"[A-Za-z0-9_.]+", m)]
+        _check(not bad, f"Target module names {bad} are not valid module names.")
+        _check(tr.epochs > 0 or tr.max_steps > 0, "Set epochs above 0 or a step limit.")
+        _check(tr.epochs <= 1000, f"Epochs is {tr.epochs}; use at most 1000.")
+        _check(1 <= tr.batch_size <= 256, f"Batch size is {tr.batch_size}; use 1 to 256.")
+        _check(1 <= tr.grad_accum <= 1024, f"Gradient accumulation is {tr.grad_accum}; use 1 to 1024.")
+        _check(0 < tr.learning_rate <= 0.1, f"Learning rate is {tr.learning_rate}; use a small positive number (1e-4).")
+        _check(tr.scheduler in SCHEDULERS, f"Scheduler {tr.scheduler!r} is unknown; choose one of {SCHEDULERS}.")
+        _check(0 <= tr.warmup_ratio < 1, f"Warmup ratio is {tr.warmup_ratio}; use 0 to 0.5.")
+        _check(0 <= tr.weight_decay < 1, f"Weight decay is {tr.weight_decay}; use 0 to 0.1.")
+        _check(tr.precision in PRECISIONS, f"Precision {tr.precision!r} is unknown; choose one of {PRECISIONS}.")
+        _check(tr.max_steps >= 0 and tr.eval_steps >= 0 and tr.save_steps >= 0, "Step counts cannot be negative.")
+        _check(tr.logging_steps >= 1, "Log at least every step count of 1 or more.")
+        _check(tr.keep_checkpoints >= 1, "Keep at least one checkpoint.")
+        _check(0 <= self.val_fraction < 0.5, f"Validation fraction is {self.val_fraction}; use 0 to 0.4.")
+        _check(
+            self.device == "cpu" or re.fullmatch(r"cuda(:\d+(,\d+)*)?", self.device) is not None,
+            f"Device {self.device!r} is unknown; use cpu, cuda or cuda:0,1.",
+        )
+        _check(
+            not (self.device == "cpu" and tr.precision == "fp16"),
+            "fp16 training needs a GPU; use fp32 (or bf16) on the CPU.",
+        )
+        return self
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise InvalidInput(message)
+
+
+def _build(cls: Any, data: dict[str, Any], what: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InvalidInput(f"Unknown {what} setting(s) {unknown}; known: {sorted(names)}.")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise InvalidInput(f"Bad {what} settings: {exc}.") from exc
+
+
+def new_run_id(name: str = "run") -> str:
+    """Sortable and unique: time, then a slug of the name, then a random tail."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:30] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    lora: LoraSettings
+    trainer: TrainerSettings
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset(
+        "quick",
+        "One epoch, rank 8 on attention: a first listen in minutes on a GPU.",
+        LoraSettings(r=8, alpha=8, dropout=0.05, target_modules=["q_proj", "v_proj"]),
+        TrainerSettings(epochs=1, learning_rate=1e-4, grad_accum=2),
+    ),
+    "balanced": Preset(
+        "balanced",
+        "Two epochs, rank 16 on attention and feed-forward (the KaniTTS pipeline's first experiment).",
+        LoraSettings(r=16, alpha=16, dropout=0.1, target_modules=["q_proj", "v_proj", "w1", "w2", "w3"]),
+        TrainerSettings(epochs=2, learning_rate=5e-5),
+    ),
+    "best": Preset(
+        "best",
+        "Three epochs, rank 32 on every attention, convolution and feed-forward projection.",
+        LoraSettings(r=32, alpha=32, dropout=0.1, target_modules=list(KNOWN_TARGET_MODULES)),
+        TrainerSettings(epochs=3, learning_rate=2e-5),
+    ),
+}
+
+
+def spec_from_preset(
+    preset: str, *, name: str, dataset: str, base_model: str = DEFAULT_BASE_MODEL, **overrides: Any
+) -> TrainSpec:
+    """A spec from a preset; `overrides` may set top-level fields, `lora={...}` or `trainer={...}` updates."""
+    if preset not in PRESETS:
+        raise InvalidInput(f"Preset {preset!r} is unknown; choose one of {', '.join(PRESETS)}.")
+    chosen = copy.deepcopy(PRESETS[preset])  # the presets' lists must not be shared with (and edited by) a spec
+    lora = replace(chosen.lora, **(overrides.pop("lora", None) or {}))
+    trainer = replace(chosen.trainer, **(overrides.pop("trainer", None) or {}))
+    run_id = overrides.pop("run_id", None) or new_run_id(name)
+    return TrainSpec(
+        run_id=run_id,
+        name=name,
+        base_model=base_model,
+        dataset=dataset,
+        lora=lora,
+        trainer=trainer,
+        preset=preset,
+        **overrides,
+    )

@@ -1,0 +1,1 @@
+"""The voice library: voices saved on disk (fine-tuned adapters now, cloned voices later)."""
