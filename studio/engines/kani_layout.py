@@ -82,7 +82,10 @@ class TokenLayout:
         return f"{speaker.lower()}: {text}" if speaker else text
 
     def check_codes(self, codes: NDArray[np.integer] | list[list[int]]) -> NDArray[np.int64]:
-        arr = np.asarray(codes, dtype=np.int64)
+        try:
+            arr = np.asarray(codes, dtype=np.int64)
+        except (TypeError, ValueError) as exc:  # ragged rows or values that are not integers
+            raise InvalidInput(f"Codec tokens are not a table of integers (codebooks x frames): {exc}") from exc
         if arr.ndim != 2 or arr.shape[0] != self.num_codebooks:
             raise InvalidInput(
                 f"Codec tokens have shape {arr.shape}; expected {self.num_codebooks} codebooks x frames "

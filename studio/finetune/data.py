@@ -77,7 +77,11 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -129,16 +133,22 @@ def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
     if not text:
         raise InvalidInput(f"Row {index + 1} ({ident}) has an empty transcript; fix or drop it in the review table.")
     codes: list[list[int]] = []
-    if row.get("codes"):
-        codes = [list(map(int, layer)) for layer in row["codes"]]
-    elif all(c in row for c in NANO_COLUMNS):
-        codes = [list(map(int, row[c])) for c in NANO_COLUMNS]
-        length = row.get("encoded_len")
-        if length is not None:
-            codes = [layer[: int(length)] for layer in codes]
+    try:
+        if row.get("codes"):
+            codes = [list(map(int, layer)) for layer in row["codes"]]
+        elif all(c in row for c in NANO_COLUMNS):
+            codes = [list(map(int, row[c])) for c in NANO_COLUMNS]
+            length = row.get("encoded_len")
+            if length is not None:
+                codes = [layer[: int(length)] for layer in codes]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"Row {index + 1} ({ident}): its codec tokens are not lists of integers ({exc}).") from exc
     if codes:
         if len({len(layer) for layer in codes}) != 1:
             raise InvalidInput(f"Row {index + 1} ({ident}): its codebooks have different lengths.")
-        layout.check_codes(codes)
+        try:
+            layout.check_codes(codes)
+        except InvalidInput as exc:
+            raise InvalidInput(f"Row {index + 1} ({ident}): {exc}") from exc
     split = str(row.get("split") or "train")
     return Example(ident, text, codes, row.get("speaker"), "validation" if split == "validation" else "train")

@@ -44,7 +44,7 @@ def truncate_after(path: Path, step: int) -> int:
         try:
             row = json.loads(line)
             row_step = int(row["step"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError):  # OverflowError: a step of Infinity or 1e999
             dropped += 1  # garbage or a torn last line: not worth keeping
             continue
         if row_step > step:
@@ -98,7 +98,7 @@ class MetricsReader:
         try:
             obj = json.loads(raw.decode("utf-8"))
             step = int(obj["step"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, OverflowError, UnicodeDecodeError):
             self.bad_lines += 1
             return None
         if not isinstance(obj, dict) or step < 0:

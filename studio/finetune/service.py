@@ -14,18 +14,59 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import Settings
-from studio.errors import InvalidInput, StudioError
+from studio.errors import EngineUnavailable, InvalidInput, StudioError
 from studio.finetune.demo import write_synthetic_dataset
 from studio.finetune.metrics import MetricsReader
 from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
 from studio.finetune.spec import TrainSpec, new_run_id, spec_from_preset
-from studio.voices.library import Voice, VoiceLibrary
+from studio.voices.library import Voice, VoiceLibrary, slugify
 
 log = logging.getLogger(__name__)
 
 DEMO_DATASET = "demo-synthetic"
 DEMO_MODEL = "kani-demo-model"
+COMPARISON_HEADERS = [
+    "Model",
+    "State",
+    "Steps",
+    "Best val. loss",
+    "Final train loss",
+    "WER",
+    "Speaker similarity",
+    "Note",
+]
+
+
+@dataclass
+class DatasetInfo:
+    name: str
+    folder: Path
+    clips: int
+    encoded: int
+    minutes: float
+    modified: float
+
+    @classmethod
+    def read(cls, folder: Path) -> DatasetInfo:
+        import json
+
+        clips = encoded = 0
+        seconds = 0.0
+        for line in (folder / "manifest.jsonl").read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            clips += 1
+            encoded += bool(row.get("codes"))
+            seconds += float(row.get("duration") or 0.0)
+        return cls(folder.name, folder, clips, encoded, seconds / 60, (folder / "manifest.jsonl").stat().st_mtime)
+
+    @property
+    def label(self) -> str:
+        codes = "encoded" if self.encoded == self.clips else f"{self.encoded}/{self.clips} encoded"
+        return f"{self.name} · {self.clips} clips · {self.minutes:.1f} min · {codes}"
 
 
 @dataclass
@@ -86,6 +127,43 @@ class FineTune:
         if not base_model.strip():
             raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
         return spec_from_preset(preset, name=name.strip(), dataset=dataset, base_model=base_model.strip(), **overrides)
+
+    # ---- datasets ---------------------------------------------------------------------------------------------
+    def datasets(self) -> list[DatasetInfo]:
+        """Saved datasets (folders with a manifest under the datasets folder), newest first."""
+        found = []
+        root = self.settings.datasets_dir
+        for folder in root.iterdir() if root.is_dir() else []:
+            manifest = folder / "manifest.jsonl"
+            if folder.is_dir() and manifest.is_file():
+                found.append(DatasetInfo.read(folder))
+        found.sort(key=lambda d: d.modified, reverse=True)
+        return found
+
+    def dataset_folder(self, name: str) -> Path:
+        slug = slugify(name)
+        if not name.strip():
+            raise InvalidInput("Give the dataset a name (it becomes its folder name).")
+        return self.settings.datasets_dir / slug
+
+    def encode(self, folder: Path, device: str = "cpu", timeout: float = 24 * 3600) -> str:
+        """Add NanoCodec tokens to a dataset (a separate process: NeMo and torch stay out of the app)."""
+        from studio.finetune.data import NEMO_HINT
+        from studio.finetune.encode import nemo_installed
+
+        if not (folder / "manifest.jsonl").is_file():
+            raise InvalidInput(f"{folder.name} has no manifest.jsonl: save the dataset first.")
+        if not nemo_installed():
+            raise EngineUnavailable(NEMO_HINT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "studio.finetune.encode", str(folder), "--device", device],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise StudioError("Encoding failed: " + "\n".join(proc.stderr.strip().splitlines()[-5:]))
+        return proc.stdout.strip()
 
     # ---- runs -------------------------------------------------------------------------------------------------
     def start(self, spec: TrainSpec) -> RunInfo:
@@ -175,8 +253,8 @@ class FineTune:
         """One row per experiment plus the base model (its validation loss before training: step 0)."""
         from studio.finetune.evaluate import EvalResult
 
-        headers = ["Model", "State", "Steps", "Best val. loss", "Final train loss", "WER", "Speaker similarity", "Note"]
-        runs = sorted(self.experiment_runs(batch_id), key=lambda r: r.run_id)
+        headers = COMPARISON_HEADERS
+        runs = sorted(self.experiment_runs(batch_id), key=lambda r: (r.spec.created if r.spec else 0.0, r.run_id))
         rows: list[list[Any]] = []
         base_loss = None
         for run in runs:

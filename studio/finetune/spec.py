@@ -7,7 +7,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,10 +111,14 @@ class TrainSpec:
             raise InvalidInput(f"No training spec at {path}.") from exc
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
+        except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, or not text
+            raise InvalidInput(f"The training spec {path} cannot be read ({exc}).") from exc
         return cls.from_json(data)
 
     def validate(self) -> TrainSpec:
         """Raise InvalidInput naming the first bad setting; return self for chaining."""
+        wrong = _wrong_types(self)
+        _check(not wrong, f"Settings of the wrong type: {'; '.join(wrong)}.")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}", self.run_id):
             raise InvalidInput(f"Run id {self.run_id!r} may use letters, digits, '.', '_' and '-' (81 at most).")
         lo, tr = self.lora, self.trainer
@@ -153,7 +157,35 @@ def _check(ok: bool, message: str) -> None:
         raise InvalidInput(message)
 
 
+def _wrong_types(spec: TrainSpec) -> list[str]:
+    """`name = value (expected kind)` for each setting whose type differs from its default's (a hand-edited spec)."""
+    wrong = []
+    for obj, prefix in ((spec, ""), (spec.lora, "lora."), (spec.trainer, "trainer.")):
+        for f in fields(obj):
+            if obj is spec and f.name in ("lora", "trainer"):
+                continue
+            value = getattr(obj, f.name)
+            default = f.default if f.default is not MISSING else None
+            if default is None and f.default_factory is not MISSING:
+                default = f.default_factory()
+            if f.default is MISSING and f.default_factory is MISSING:
+                default = ""  # run_id, name, base_model, dataset: text
+            if isinstance(default, bool):
+                ok, kind = isinstance(value, bool), "true or false"
+            elif isinstance(default, (int, float)):
+                ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            elif isinstance(default, list):
+                ok, kind = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of names"
+            else:  # text, or None for optional text
+                ok, kind = isinstance(value, str) or (default is None and value is None), "text"
+            if not ok:
+                wrong.append(f"{prefix}{f.name} = {value!r} (expected {kind})")
+    return wrong
+
+
 def _build(cls: Any, data: dict[str, Any], what: str) -> Any:
+    if not isinstance(data, dict):
+        raise InvalidInput(f"The {what} settings must be a JSON object, not {data!r}.")
     names = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:

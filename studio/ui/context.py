@@ -10,6 +10,7 @@ from studio.book.runner import RenderRunner
 from studio.book.service import Audiobooks
 from studio.config import Settings
 from studio.engines.registry import Registry
+from studio.finetune.service import FineTune
 from studio.synthesis import Synthesizer
 
 
@@ -20,6 +21,7 @@ class AppContext:
     synthesizer: Synthesizer
     books: Audiobooks
     runner: RenderRunner
+    finetune: FineTune
     _cancel: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -28,7 +30,7 @@ class AppContext:
         settings.ensure_dirs()
         reg = registry or Registry(settings)
         books = Audiobooks(reg)
-        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books))
+        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings))
 
     def cancel_flag(self, session: str, job: str) -> threading.Event:
         """A fresh cancel flag for one job of one browser session (a new job clears the old flag)."""

@@ -55,8 +55,8 @@ class VoiceLibrary:
         if not self.root.is_dir():
             return voices
         for folder in sorted(self.root.iterdir()):
-            if not (folder / VOICE_FILE).is_file():
-                continue
+            if folder.name.startswith(".") or not (folder / VOICE_FILE).is_file():
+                continue  # .tmp-* folders are adds in progress (or left by a crash): not voices
             try:
                 voice = self._read(folder)
             except InvalidInput:

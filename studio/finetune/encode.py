@@ -1,0 +1,52 @@
+"""Add NanoCodec tokens to a dataset's manifest: `python -m studio.finetune.encode DATASET [--device cuda]` (NeMo)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from studio.finetune.data import NEMO_HINT
+from studio.fsutil import write_atomic
+
+
+def nemo_installed() -> bool:
+    return importlib.util.find_spec("nemo") is not None
+
+
+def encode_dataset(folder: Path, device: str = "cpu") -> int:
+    """Encode every clip without `codes`; returns how many were encoded. The manifest is rewritten atomically."""
+    from studio.audio.io import read_audio
+    from studio.engines.kani import NanoCodec
+    from studio.engines.kani_layout import CODEC_SAMPLE_RATE
+    from studio.finetune.dataset import load_manifest
+
+    rows = load_manifest(folder)
+    codec = NanoCodec.load(device)
+    done = 0
+    for row in rows:
+        if row.get("codes") or not row.get("audio"):
+            continue
+        samples, _ = read_audio(folder / row["audio"], CODEC_SAMPLE_RATE)
+        row["codes"] = codec.encode(samples).tolist()
+        done += 1
+    write_atomic(folder / "manifest.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.finetune.encode", description=__doc__)
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if not nemo_installed():
+        print(NEMO_HINT, file=sys.stderr)
+        return 3
+    print(f"encoded {encode_dataset(args.dataset, args.device)} clips")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

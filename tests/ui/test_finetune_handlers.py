@@ -1,0 +1,178 @@
+"""Fine-tune tab handlers on real runs: the demo trains in its real subprocess; plots, status, errors, experiments,
+export and "Use in Synthesize" are checked on what it wrote."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+from studio.config import Settings
+from studio.errors import InvalidInput, StudioError
+from studio.finetune.metrics import MetricsWriter
+from studio.finetune.runs import RunFiles
+from studio.finetune.spec import spec_from_preset
+from studio.ui.context import AppContext
+from studio.ui.tabs import finetune as tab
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppContext]:
+    settings = Settings(home=tmp_path_factory.mktemp("ft-ui-home"), threads=1)
+    context = AppContext.create(settings)
+    yield context
+    context.finetune.runner.stop_all(grace=10)
+
+
+@pytest.fixture(scope="module")
+def demo_run(ctx: AppContext) -> str:
+    """The demo as the tab starts it: its own dataset and tiny model (built by the trainer on first use)."""
+    dataset, base = tab.demo_paths(ctx)
+    spec = tab.make_spec(ctx, "balanced", "demo", dataset, base, "cpu", "", *tab.preset_values("balanced"))
+    pick, note = tab.start_run(ctx, spec)
+    assert "Started" in note and pick["value"] == spec.run_id
+    info = ctx.finetune.runner.wait(spec.run_id, timeout=300)
+    assert info.state == "finished", info.files.log_tail()
+    return spec.run_id
+
+
+def test_the_plots_receive_the_metric_rows(ctx: AppContext, demo_run: str) -> None:
+    status, loss, lr, log, seen = tab.show_run(ctx, demo_run, -1)
+    assert "Finished" in status and "28/28" in status and "best val." in status
+    assert isinstance(loss, pd.DataFrame) and set(loss["series"]) == {"train", "validation"}
+    train = loss[loss["series"] == "train"]
+    assert list(train["step"]) == list(range(1, 29))
+    assert train["loss"].iloc[-1] < 0.7 * train["loss"].iloc[0]
+    assert isinstance(lr, pd.DataFrame) and len(lr) == 28 and lr["lr"].iloc[-1] < lr["lr"].iloc[0]
+    assert log["visible"] is False
+    # nothing new on the next tick: the plots are not sent again
+    _, loss2, lr2, _, seen2 = tab.show_run(ctx, demo_run, seen)
+    assert seen2 == seen and loss2 == gr.update() and lr2 == gr.update()
+
+
+def test_runs_list_and_plots_come_back_after_a_restart(ctx: AppContext, demo_run: str) -> None:
+    fresh = AppContext.create(ctx.settings)  # what a restarted app builds
+    assert demo_run in [value for _, value in tab.run_choices(fresh)]
+    _, loss, _, _, _ = tab.show_run(fresh, demo_run, -1)
+    assert len(loss[loss["series"] == "train"]) == 28
+
+
+def test_a_long_run_is_downsampled_and_a_diverged_loss_is_said(ctx: AppContext, tmp_path: Path) -> None:
+    spec = spec_from_preset("quick", name="synthetic-log", dataset=str(tmp_path), base_model=str(tmp_path))
+    folder = ctx.finetune.runs.folder(spec.run_id)
+    folder.mkdir()
+    files = RunFiles(folder)
+    spec.save(files.spec)
+    files.write_status(state="failed", error="The loss diverged (nan) at step 2001: lower the learning rate.")
+    writer = MetricsWriter(files.metrics)
+    for step in range(1, 2001):
+        writer.write({"step": step, "epoch": step / 100, "time": step, "train/loss": 5 - step / 1000, "lr": 1e-4})
+    writer.write({"step": 2001, "epoch": 20.01, "time": 2001, "train/loss": float("nan"), "lr": 1e-4})
+    writer.close()
+    files.log.write_text("Traceback (most recent call last):\nstudio.errors.TrainingFailed: The loss diverged\n")
+    status, loss, lr, log, _ = tab.show_run(ctx, spec.run_id, -1)
+    assert len(loss) <= tab.PLOT_POINTS and loss["step"].iloc[-1] == 2000
+    assert "Loss diverged" in status and "Why it failed" in status
+    assert log["visible"] is True and "TrainingFailed" in log["value"]
+
+
+def test_bad_settings_get_clear_messages(ctx: AppContext) -> None:
+    dataset, base = tab.demo_paths(ctx)
+    values = tab.preset_values("balanced")
+    with pytest.raises(InvalidInput, match="Choose a dataset"):
+        tab.make_spec(ctx, "balanced", "x", None, base, "cpu", "", *values)
+    with pytest.raises(InvalidInput, match="demo model only"):
+        tab.make_spec(ctx, "balanced", "x", dataset, "someone/model", "cpu", "", *values)
+    bad = list(values)
+    bad[tab.ADVANCED.index("lr")] = 0
+    with pytest.raises(InvalidInput, match="Learning rate"):
+        tab.make_spec(ctx, "balanced", "x", str(ctx.settings.datasets_dir), "m", "cpu", "", *bad)
+    bad = list(values)
+    bad[tab.ADVANCED.index("targets")] = []
+    with pytest.raises(InvalidInput, match="target module"):
+        tab.make_spec(ctx, "balanced", "x", str(ctx.settings.datasets_dir), "m", "cpu", "", *bad)
+    with pytest.raises(InvalidInput, match="Select"):
+        tab.stop_run(ctx, None)
+    with pytest.raises(InvalidInput, match="Upload audio"):
+        tab.build_dataset(ctx, [], "", "x", "s", False, "local")
+    with pytest.raises(InvalidInput, match="Build a dataset first"):
+        tab.save_dataset(ctx, None, None, 0.1)
+
+
+def test_a_failed_start_shows_why(ctx: AppContext, tmp_path: Path, demo_run: str) -> None:
+    missing = tmp_path / "no-such-dataset"
+    spec = spec_from_preset("quick", name="no-data", dataset=str(missing), base_model=tab.demo_paths(ctx)[1])
+    tab.start_run(ctx, spec)
+    info = ctx.finetune.runner.wait(spec.run_id, timeout=120)
+    status, *_ = tab.show_run(ctx, spec.run_id, -1)
+    assert info.state == "failed" and "does not exist" in status
+
+
+def test_result_becomes_a_voice_and_exports(ctx: AppContext, demo_run: str) -> None:
+    note = tab.use_in_synthesize(ctx, demo_run, "Demo Voice")
+    assert "Demo Voice" in note and "added to the library" in note
+    assert [v.name for v in ctx.finetune.library.all("kani")] == ["Demo Voice"]
+    # the Synthesize tab lists the engine; without NeMo it says what to install instead of failing later
+    status = ctx.registry.available("kani")
+    assert status.ok or "NeMo" in status.message
+    with pytest.raises(InvalidInput, match="exists already"):
+        tab.use_in_synthesize(ctx, demo_run, "Demo Voice")
+
+    message, zips = tab.export_run(ctx, demo_run, False, "local")
+    assert len(zips) == 1 and "adapter" in message
+    names = zipfile.ZipFile(zips[0]).namelist()
+    assert "adapter_model.safetensors" in names and "adapter_config.json" in names
+    assert Path(zips[0]).parent == ctx.output_dir("local")  # served for download from the outputs folder only
+
+    with pytest.raises(InvalidInput, match="token"):
+        tab.push_run(ctx, demo_run, False, "me/voice", "", "local")
+    with pytest.raises(InvalidInput, match="your-name/my-voice"):
+        tab.push_run(ctx, demo_run, False, "not a repo", "hf_x", "local")
+    with pytest.raises(StudioError, match="Pushing to the Hub failed"):
+        tab.push_run(ctx, demo_run, False, "me/voice", "hf_not_a_real_token", "local")  # offline in tests
+
+
+def test_merged_export_loads_as_a_plain_model(ctx: AppContext, demo_run: str) -> None:
+    message, zips = tab.export_run(ctx, demo_run, True, "local")
+    assert len(zips) == 2
+    merged = ctx.output_dir("local") / f"{demo_run}-merged"
+    assert (merged / "config.json").is_file() and (merged / "studio_layout.json").is_file()
+    info = json.loads((merged / "studio_merged.json").read_text())
+    assert info["run_id"] == demo_run
+
+    from studio.engines.kani import GenerationSettings, KaniModel
+
+    model = KaniModel.load(merged)
+    assert model.generate_tokens("Hello.", GenerationSettings(max_new_tokens=6, do_sample=False))
+
+
+def test_experiments_run_one_after_another_and_compare(ctx: AppContext, demo_run: str) -> None:
+    dataset, base = tab.demo_paths(ctx)
+    values = tab.preset_values("quick")
+    batch: list = []
+    for name, max_steps in (("short", 4), ("longer", 12)):
+        spec = tab.make_spec(ctx, "quick", name, dataset, base, "cpu", "", *values)
+        spec.trainer.max_steps = max_steps
+        batch, view = tab.add_experiment(batch, spec)
+    assert "short" in view and "longer" in view
+    with pytest.raises(InvalidInput, match="already has"):
+        tab.add_experiment(batch, tab.make_spec(ctx, "quick", "short", dataset, base, "cpu", "", *values))
+    cleared, note, exp_pick, run_pick = tab.run_batch(ctx, batch)
+    assert cleared == [] and "2 runs queued" in note
+    batch_id = exp_pick["value"]
+    started = ctx.finetune.batches[batch_id]
+    started.thread.join(timeout=300)
+    table = tab.comparison(ctx, batch_id)
+    assert list(table["Model"]) == ["base model", "short", "longer"]
+    assert list(table["State"])[1:] == ["finished", "finished"]
+    assert list(table["Steps"])[1:] == [4, 12]
+    base_loss, short_loss, longer_loss = (float(v) for v in table["Best val. loss"])
+    assert longer_loss < short_loss < base_loss  # more training, lower validation loss
+    assert all("NeMo" in n for n in list(table["Note"])[1:])  # audio scores need NeMo; the note says so
