@@ -77,7 +77,7 @@ def test_a_long_run_is_downsampled_and_a_diverged_loss_is_said(ctx: AppContext, 
     writer.write({"step": 2001, "epoch": 20.01, "time": 2001, "train/loss": float("nan"), "lr": 1e-4})
     writer.close()
     files.log.write_text("Traceback (most recent call last):\nstudio.errors.TrainingFailed: The loss diverged\n")
-    status, loss, lr, log, _ = tab.show_run(ctx, spec.run_id, -1)
+    status, loss, _lr, log, _ = tab.show_run(ctx, spec.run_id, -1)
     assert len(loss) <= tab.PLOT_POINTS and loss["step"].iloc[-1] == 2000
     assert "Loss diverged" in status and "Why it failed" in status
     assert log["visible"] is True and "TrainingFailed" in log["value"]
@@ -140,7 +140,7 @@ def test_result_becomes_a_voice_and_exports(ctx: AppContext, demo_run: str) -> N
 
 
 def test_merged_export_loads_as_a_plain_model(ctx: AppContext, demo_run: str) -> None:
-    message, zips = tab.export_run(ctx, demo_run, True, "local")
+    _message, zips = tab.export_run(ctx, demo_run, True, "local")
     assert len(zips) == 2
     merged = ctx.output_dir("local") / f"{demo_run}-merged"
     assert (merged / "config.json").is_file() and (merged / "studio_layout.json").is_file()
@@ -164,7 +164,7 @@ def test_experiments_run_one_after_another_and_compare(ctx: AppContext, demo_run
     assert "short" in view and "longer" in view
     with pytest.raises(InvalidInput, match="already has"):
         tab.add_experiment(batch, tab.make_spec(ctx, "quick", "short", dataset, base, "cpu", "", *values))
-    cleared, note, exp_pick, run_pick = tab.run_batch(ctx, batch)
+    cleared, note, exp_pick, _run_pick = tab.run_batch(ctx, batch)
     assert cleared == [] and "2 runs queued" in note
     batch_id = exp_pick["value"]
     started = ctx.finetune.batches[batch_id]
