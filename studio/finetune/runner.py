@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from studio.errors import InvalidInput
-from studio.finetune.runs import ACTIVE, RunFiles, RunInfo, RunStore
+from studio.finetune.runs import ACTIVE, FINAL, RunFiles, RunInfo, RunStore
 from studio.finetune.spec import TrainSpec
 
 log = logging.getLogger(__name__)
@@ -120,8 +120,12 @@ class TrainingRunner:
         threading.Thread(target=self._reap, args=(spec.run_id, proc), daemon=True, name=f"reap-{spec.run_id}").start()
         return self.runs.get(spec.run_id)
 
-    def resume(self, run_id: str) -> RunInfo:
+    def resume(self, run_id: str, exit_wait: float = 20.0) -> RunInfo:
         info = self.runs.get(run_id)
+        deadline = time.monotonic() + exit_wait
+        while info.alive and info.status.get("state") in FINAL and time.monotonic() < deadline:
+            time.sleep(0.2)  # it has said "stopped" and is still exiting (saving, freeing memory): wait for it
+            info = self.runs.get(run_id)
         if info.alive:
             raise InvalidInput(f"Run {run_id} is still training.")
         if info.spec is None:
@@ -147,7 +151,7 @@ class TrainingRunner:
                 return
             kind, reason = describe_exit(code)
             files.write_status(state="failed", error=reason, error_kind=kind, message=reason, exit_code=code)
-        elif code:
+        elif code is not None:
             files.write_status(exit_code=code)
 
     def stop(self, run_id: str, grace: float = STOP_GRACE_S, wait: bool = True) -> RunInfo:
@@ -166,6 +170,7 @@ class TrainingRunner:
 
     def _wait_then_kill(self, run_id: str, pgid: int, grace: float) -> None:
         deadline = time.monotonic() + grace
+        killed = False
         while time.monotonic() < deadline:
             if not _group_alive(pgid):
                 break
@@ -173,6 +178,7 @@ class TrainingRunner:
         else:
             log.warning("run %s ignored SIGTERM for %.0f s: killing its process group", run_id, grace)
             _signal_group(pgid, signal.SIGKILL)
+            killed = True
         proc = self._procs.get(run_id)
         if proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -180,7 +186,7 @@ class TrainingRunner:
         # a trainer this app did not start (found after a restart) has no reaper here: judge it now
         time.sleep(0.1)
         if run_id not in self._procs:
-            self._finalize(run_id, None if _group_alive(pgid) else -signal.SIGKILL)
+            self._finalize(run_id, -signal.SIGKILL if killed else None)
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Block until the run's process ends (tests, CLI); returns its final info."""

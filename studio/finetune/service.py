@@ -167,6 +167,8 @@ class FineTune:
 
     # ---- runs -------------------------------------------------------------------------------------------------
     def start(self, spec: TrainSpec) -> RunInfo:
+        if not spec.demo and not Path(spec.dataset).expanduser().exists():
+            raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
         return self.runner.start(spec)
 
     def stop(self, run_id: str, wait: bool = False) -> RunInfo:

@@ -239,8 +239,11 @@ def spec_from_preset(
     if preset not in PRESETS:
         raise InvalidInput(f"Preset {preset!r} is unknown; choose one of {', '.join(PRESETS)}.")
     chosen = copy.deepcopy(PRESETS[preset])  # the presets' lists must not be shared with (and edited by) a spec
-    lora = replace(chosen.lora, **(overrides.pop("lora", None) or {}))
-    trainer = replace(chosen.trainer, **(overrides.pop("trainer", None) or {}))
+    try:
+        lora = replace(chosen.lora, **(overrides.pop("lora", None) or {}))
+        trainer = replace(chosen.trainer, **(overrides.pop("trainer", None) or {}))
+    except TypeError as exc:
+        raise InvalidInput(f"Unknown setting: {exc}.") from exc
     run_id = overrides.pop("run_id", None) or new_run_id(name)
     return TrainSpec(
         run_id=run_id,

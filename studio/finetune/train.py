@@ -125,11 +125,12 @@ class Trainer:
             self.status(message="Building the tiny demo model")
             build_demo_model(Path(spec.base_model))
         self.layout = read_layout(spec.base_model)
+        # the dataset first: it is quick to check, and a missing one must not read as a model that failed to load
+        examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(spec.base_model)
         except Exception as exc:
             raise TrainingFailed(self._load_message(exc)) from exc
-        examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
         self.train_ids, self.val_ids, skipped = self._encode(examples)
         if not self.train_ids:
             raise InvalidInput(

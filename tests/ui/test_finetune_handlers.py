@@ -109,10 +109,19 @@ def test_bad_settings_get_clear_messages(ctx: AppContext) -> None:
 def test_a_failed_start_shows_why(ctx: AppContext, tmp_path: Path, demo_run: str) -> None:
     missing = tmp_path / "no-such-dataset"
     spec = spec_from_preset("quick", name="no-data", dataset=str(missing), base_model=tab.demo_paths(ctx)[1])
+    with pytest.raises(InvalidInput, match="does not exist"):
+        tab.start_run(ctx, spec)  # refused before any process starts
+    assert not ctx.finetune.runs.folder(spec.run_id).exists()
+    # a dataset that exists but has no codec tokens fails in the trainer, and the tab says why
+    unencoded = tmp_path / "unencoded"
+    unencoded.mkdir()
+    (unencoded / "manifest.jsonl").write_text('{"id": "a", "audio": "clips/a.wav", "text": "Hello there."}\n')
+    spec = spec_from_preset("quick", name="unencoded", dataset=str(unencoded), base_model=tab.demo_paths(ctx)[1])
     tab.start_run(ctx, spec)
     info = ctx.finetune.runner.wait(spec.run_id, timeout=120)
-    status, *_ = tab.show_run(ctx, spec.run_id, -1)
-    assert info.state == "failed" and "does not exist" in status
+    status, _, _, log, _ = tab.show_run(ctx, spec.run_id, -1)
+    assert info.state == "failed" and "no codec tokens" in status and "NeMo" in status
+    assert log["visible"] is True
 
 
 def test_result_becomes_a_voice_and_exports(ctx: AppContext, demo_run: str) -> None:

@@ -66,6 +66,23 @@ def _paths(files: Any) -> list[Path]:
     return out
 
 
+def _stage_uploads(paths: list[Path], staging: Path) -> list[Path]:
+    """Gradio keeps each uploaded file in a folder of its own; side by side again, `clip.txt` finds `clip.wav` and
+    metadata.csv finds the files it names."""
+    if not paths:
+        return []
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for path in paths:
+        target = staging / path.name
+        n = 1
+        while target.exists():  # two uploads with one name: keep both
+            target = staging / f"{path.stem}-{n}{path.suffix}"
+            n += 1
+        shutil.copy2(path, target)
+    return [staging]
+
+
 def build_dataset(
     ctx: AppContext,
     files: Any,
@@ -77,7 +94,8 @@ def build_dataset(
     progress: gr.Progress | None = None,
 ) -> tuple[ds.DatasetDraft, list[list[Any]], str]:
     """Uploaded files / a ZIP / a local folder -> a draft dataset shown in the review table."""
-    inputs = _paths(files)
+    folder = ctx.finetune.dataset_folder(name or "my-voice")
+    inputs = _stage_uploads(_paths(files), folder.parent / f".uploads-{folder.name}")
     if folder_text and folder_text.strip():
         if ctx.settings.hosted:
             raise InvalidInput("Pointing at a folder works only when Studio runs on your own computer; upload files.")
@@ -87,7 +105,6 @@ def build_dataset(
         inputs.append(local)
     if not inputs:
         raise InvalidInput("Upload audio files or a ZIP (or give a folder) to build a dataset from.")
-    folder = ctx.finetune.dataset_folder(name or "my-voice")
     flag = ctx.cancel_flag(session, JOB)
 
     def on_progress(done: int, total: int, message: str) -> None:

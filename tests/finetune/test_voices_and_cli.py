@@ -1,0 +1,248 @@
+"""The voice library, the KaniTTS engine's availability, and `python -m studio train/runs` run as a user runs them."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.config import Settings
+from studio.engines.registry import Registry
+from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
+from studio.voices.library import VOICE_FILE, VoiceLibrary
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ---- voice library --------------------------------------------------------------------------------------------
+@pytest.fixture
+def payload_files(tmp_path: Path) -> dict[str, Path]:
+    adapter = tmp_path / "src" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text('{"r": 16}')
+    (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
+    sample = tmp_path / "src" / "sample.wav"
+    sample.write_bytes(b"RIFF....WAVE")
+    return {"adapter": adapter, "sample": sample}
+
+
+def test_add_list_get_delete(tmp_path: Path, payload_files: dict[str, Path]) -> None:
+    lib = VoiceLibrary(tmp_path / "voices")
+    assert lib.all() == []  # no folder yet: nothing, no error
+    voice = lib.add(
+        " Anna (calm) ",
+        "kani",
+        files=payload_files,
+        payload={"base_model": "nineninesix/kani-tts-400m-0.3-pt", "speaker": "anna"},
+        source={"run": "20250101-anna"},
+    )
+    assert voice.id == "anna-calm" and voice.name == "Anna (calm)" and voice.engine == "kani"
+    assert voice.folder == tmp_path / "voices" / "anna-calm"
+    assert voice.payload == {
+        "base_model": "nineninesix/kani-tts-400m-0.3-pt",
+        "speaker": "anna",
+        "adapter": "adapter",
+        "sample": "sample.wav",
+    }
+    assert (voice.path("adapter") / "adapter_config.json").read_text() == '{"r": 16}'  # copied, folder and all
+    assert voice.path("sample").read_bytes() == b"RIFF....WAVE"
+    with pytest.raises(VoiceNotFound, match="has no merged"):
+        voice.path("merged")
+
+    other = lib.add("Bob", "piper", payload={"onnx": "bob.onnx"})
+    assert [v.id for v in lib.all()] == ["anna-calm", "bob"]
+    assert [v.id for v in lib.all("kani")] == ["anna-calm"]
+    got = lib.get("anna-calm")
+    assert got.to_json() == voice.to_json() and got.source == {"run": "20250101-anna"}
+
+    lib.delete("anna-calm")
+    assert not voice.folder.exists()
+    assert [v.id for v in lib.all()] == [other.id]
+    with pytest.raises(VoiceNotFound, match=r"no voice 'anna-calm'.*voices: bob"):
+        lib.get("anna-calm")
+    with pytest.raises(VoiceNotFound):
+        lib.delete("anna-calm")
+    assert payload_files["sample"].is_file()  # the sources are copied, never moved
+
+
+def test_duplicate_names_are_refused_unless_replacing(tmp_path: Path) -> None:
+    lib = VoiceLibrary(tmp_path)
+    lib.add("My Voice", "kani", payload={"v": 1})
+    with pytest.raises(InvalidInput, match="'my-voice' exists already"):
+        lib.add("my voice!", "kani", payload={"v": 2})  # the same folder name
+    assert lib.get("my-voice").payload == {"v": 1}
+    replaced = lib.add("My voice", "kani", payload={"v": 3}, replace=True)
+    assert replaced.payload == {"v": 3} and len(lib.all()) == 1
+    with pytest.raises(InvalidInput, match="Give the voice a name"):
+        lib.add("   ", "kani")
+
+
+def test_a_damaged_voice_is_skipped_in_the_listing(tmp_path: Path) -> None:
+    lib = VoiceLibrary(tmp_path)
+    lib.add("Good", "kani")
+    for name, content in [("broken", b"{not json"), ("no-engine", b'{"name": "x"}'), ("binary", b"\xff\xfe")]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / VOICE_FILE).write_bytes(content)
+    (tmp_path / "not-a-voice").mkdir()  # a folder without voice.json
+    (tmp_path / "stray.txt").write_text("x")
+    assert [v.id for v in lib.all()] == ["good"]
+    with pytest.raises(InvalidInput, match=r"broken/voice.json is damaged"):
+        lib.get("broken")
+    for bad_id in ("../good", ".hidden", "good/../good"):
+        with pytest.raises(VoiceNotFound):
+            lib.get(bad_id)
+
+
+def test_add_is_atomic(tmp_path: Path, payload_files: dict[str, Path]) -> None:
+    root = tmp_path / "voices"
+    lib = VoiceLibrary(root)
+    lib.add("Anna", "kani", files=payload_files)
+    assert sorted(p.name for p in root.iterdir()) == ["anna"]  # no .tmp- folder left behind
+    assert sorted(p.name for p in (root / "anna").iterdir()) == ["adapter", "sample.wav", VOICE_FILE]
+
+    # a copy that fails half-way leaves neither a voice nor a temp folder
+    with pytest.raises(FileNotFoundError):
+        lib.add("Half", "kani", files={"adapter": payload_files["adapter"], "model": tmp_path / "gone"})
+    assert sorted(p.name for p in root.iterdir()) == ["anna"]
+    assert [v.id for v in lib.all()] == ["anna"]
+
+
+def test_an_add_interrupted_by_a_crash_is_not_a_voice(tmp_path: Path) -> None:
+    """A crash between writing voice.json and the rename leaves .tmp-<id>-<ms>/voice.json: it must not be listed."""
+    lib = VoiceLibrary(tmp_path)
+    lib.add("Anna", "kani")
+    leftover = tmp_path / ".tmp-bob-1700000000000"
+    leftover.mkdir()
+    (leftover / VOICE_FILE).write_text(json.dumps({"name": "Bob", "engine": "kani", "created": 0}))
+    assert [v.id for v in lib.all()] == ["anna"]
+    assert [v.id for v in lib.all("kani")] == ["anna"]
+    lib.add("Bob", "kani")  # and the name is free to use
+    assert [v.id for v in lib.all()] == ["anna", "bob"]
+
+
+# ---- KaniTTS availability -------------------------------------------------------------------------------------
+@pytest.fixture
+def kani_settings(settings: Settings) -> Settings:
+    missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{missing} not installed: the check stops at the first missing package")
+    return settings
+
+
+def test_kani_without_voices_says_to_train_one(kani_settings: Settings) -> None:
+    registry = Registry(kani_settings)
+    VoiceLibrary(kani_settings.voices_dir).add("A Piper voice", "piper")  # another engine's voice does not count
+    status = registry.available("kani")
+    assert not status.ok
+    assert "No fine-tuned KaniTTS voices" in status.message and "Fine-tune tab" in status.message
+    assert registry.voices("kani") == []
+    with pytest.raises(EngineUnavailable, match="Fine-tune tab"):
+        registry.get("kani")
+
+
+def test_kani_voice_without_nemo_names_nemo_and_the_extra(kani_settings: Settings) -> None:
+    if importlib.util.find_spec("nemo") is not None:
+        pytest.skip("NeMo is installed here")
+    lib = VoiceLibrary(kani_settings.voices_dir)
+    lib.add("Anna", "kani", payload={"base_model": "nineninesix/kani-tts-400m-0.3-pt"}, source={"run": "r-1"})
+    registry = Registry(kani_settings)
+    status = registry.available("kani")
+    assert not status.ok
+    assert "NeMo" in status.message and "pip install 'studio-voice[nemo]'" in status.message
+    assert "Fine-tune tab" not in status.message  # the voice is there: the fix is now NeMo
+    (voice,) = registry.voices("kani")  # listed from voice.json without loading anything
+    assert voice.id == "anna" and "LoRA adapter" in voice.description and "r-1" in voice.description
+
+
+# ---- command line -----------------------------------------------------------------------------------------------
+def _studio(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STUDIO_HOME"}
+    env["HF_HUB_OFFLINE"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "studio", "--home", str(home), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One real demo run (the tiny model is built into <home>/cache, then trained 4 steps on CPU: ~15 s)."""
+    home = tmp_path_factory.mktemp("cli-home")
+    return home, _studio(home, "train", "--demo", "--max-steps", "4", timeout=240)
+
+
+def test_runs_with_no_runs(tmp_path: Path) -> None:
+    proc = _studio(tmp_path, "runs")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"no runs in {tmp_path / 'runs'}"
+
+
+def test_runs_errors_are_one_clear_line(tmp_path: Path) -> None:
+    proc = _studio(tmp_path, "runs", "stop")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: `studio runs stop` needs a run id (see `studio runs`)."
+    proc = _studio(tmp_path, "runs", "show", "nosuch")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: There is no run 'nosuch'") and "Traceback" not in proc.stderr
+    proc = _studio(tmp_path, "runs", "show", "../escape")
+    assert proc.returncode == 2 and "'../escape' is not a run id" in proc.stderr
+
+
+def test_train_help_mentions_the_demo(tmp_path: Path) -> None:
+    proc = _studio(tmp_path, "train", "--help")
+    assert proc.returncode == 0
+    assert "--demo" in proc.stdout and "--max-steps" in proc.stdout and "--dataset" in proc.stdout
+    proc = _studio(tmp_path, "train")  # one of --spec, --dataset, --demo is required
+    assert proc.returncode == 2 and "one of the arguments --spec --dataset --demo is required" in proc.stderr
+
+
+def test_train_demo_finishes_and_is_listed(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    home, proc = demo_home
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    match = re.search(r"^run (\S+): finished$", proc.stdout, re.MULTILINE)
+    assert match, proc.stdout
+    run_id = match.group(1)
+    adapter = home / "runs" / run_id / "adapter"
+    assert f"adapter: {adapter}" in proc.stdout.splitlines()
+    assert (adapter / "adapter_config.json").is_file()
+    assert (home / "cache" / "kani-demo-model" / "config.json").is_file()  # built locally, nothing downloaded
+
+    listing = _studio(home, "runs")
+    assert listing.returncode == 0, listing.stderr
+    (line,) = [line for line in listing.stdout.splitlines() if line.startswith(run_id)]
+    assert re.search(r"\bfinished\s+step 4/4\b", line), line
+    assert "demo" in line
+
+    shown = _studio(home, "runs", "show", run_id)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["run_id"] == run_id and data["state"] == "finished" and data["status"]["step"] == 4
+
+
+def test_train_on_a_missing_dataset_fails_with_the_reason(
+    demo_home: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    home, demo = demo_home
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    base = home / "cache" / "kani-demo-model"  # a local base model, so the dataset is the only problem
+    proc = _studio(home, "train", "--dataset", "/nonexistent", "--base-model", str(base), "--name", "missing")
+    assert proc.returncode == 2
+    assert "The dataset /nonexistent does not exist" in proc.stderr
+    listing = _studio(home, "runs")
+    assert "-missing-" not in listing.stdout  # refused before a run folder or a process was made
+
+
+def test_train_on_a_missing_dataset_names_the_dataset_with_the_default_base_model(tmp_path: Path) -> None:
+    proc = _studio(tmp_path, "train", "--dataset", "/nonexistent")
+    assert proc.returncode != 0
+    assert "/nonexistent does not exist" in proc.stdout + proc.stderr

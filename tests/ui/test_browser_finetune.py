@@ -1,0 +1,73 @@
+"""Fine-tune tab in a real browser: build a dataset from real speech, train the demo with live plots, stop, resume,
+and turn the result into a voice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.audio.io import write_audio
+from tests.ui.test_browser import app_url, browser  # noqa: F401  (shared fixtures: one app, one browser)
+
+pytestmark = pytest.mark.browser
+
+
+def _status(page) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator("#ft-status").inner_text())
+
+
+def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    sentences = ["The morning train was late again today.", "She kept the letters in a wooden box."]
+    paths = []
+    for i, text in enumerate(sentences):
+        wav = tmp_path / f"clip{i}.wav"
+        write_audio(piper_engine.synthesize(text, "joe"), wav)
+        (tmp_path / f"clip{i}.txt").write_text(text)
+        paths += [str(wav), str(tmp_path / f"clip{i}.txt")]
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.get_by_text("1 · Dataset").click()
+    page.click("#ft-build")
+    page.get_by_text("Upload audio files or a ZIP").first.wait_for(timeout=20_000)  # bad input: nothing uploaded
+    page.locator("#ft-files input[type=file]").set_input_files(paths)
+    page.wait_for_timeout(1000)
+    page.click("#ft-build")
+    page.wait_for_function("document.querySelector('#ft-review').innerText.includes('wooden box')", timeout=60_000)
+    review = page.locator("#ft-review").inner_text()
+    assert "morning train" in review and "wooden box" in review
+    summary = page.locator("#ft-ds-summary").inner_text()
+    assert "2 clips kept" in summary and "Not used" not in summary  # each .txt found its .wav
+    page.click("#ft-save")
+    page.get_by_text("minutes of usable audio").first.wait_for(timeout=20_000)  # two clips are far too little
+    page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)
+
+
+def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.click("#ft-start")
+    page.get_by_text("Choose a dataset").first.wait_for(timeout=20_000)  # bad input: no dataset chosen
+
+    page.click("#ft-demo")
+    page.wait_for_function(
+        "/step ([3-9]|1[0-9])\\/28/.test(document.querySelector('#ft-status').innerText)", timeout=120_000
+    )
+    page.click("#ft-stop")
+    page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Stopped')", timeout=90_000)
+    stopped = _status(page)
+    assert "/28" in stopped and "resume continues" in stopped
+    page.click("#ft-resume")
+    page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Finished')", timeout=180_000)
+    status = _status(page)
+    assert "step 28/28" in status and "best val." in status
+    # the loss plot has drawn its two series (train, validation)
+    page.wait_for_function("document.querySelector('#ft-loss-plot').innerText.includes('validation')", timeout=20_000)
+    page.screenshot(path=str(tmp_path / "finetune.png"), full_page=True)
+
+    page.locator("#ft-voice-name input, #ft-voice-name textarea").first.fill("Browser Voice")
+    page.click("#ft-use")
+    page.wait_for_function("document.querySelector('#ft-result').innerText.includes('added')", timeout=30_000)
+    assert "Browser Voice" in page.locator("#ft-result").inner_text()
