@@ -165,3 +165,60 @@ def _failure_message(kind: str, exc: BaseException, repo_id: str, name: str, fil
         f"Could not reach the Hugging Face Hub to download {repo_id} ({name}): {why}. "
         f"Check the internet connection (and HF_HUB_OFFLINE), then try again, or {by_hand}."
     )
+
+
+MODEL_PATTERNS = ("*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*")
+
+
+def resolve_model(
+    name_or_path: str | Path,
+    cache_dir: Path,
+    on_progress: Progress | None = None,
+    *,
+    revision: str | None = None,
+    offline: bool | None = None,
+    patterns: Sequence[str] = MODEL_PATTERNS,
+) -> Path:
+    """A local model folder for a folder path or a Hub id (fetched into `cache_dir` with file-count progress).
+
+    Only weights, configs and tokenizer files are fetched (no PyTorch .bin duplicates, no ONNX exports). Cached
+    snapshots are used without the network; failures raise ModelMissing with what to do.
+    """
+    from huggingface_hub import constants, snapshot_download
+
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    repo_id = str(name_or_path)
+    if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
+        raise ModelMissing(f"{repo_id} is neither a model folder on this computer nor a Hub id like owner/name.")
+    offline = constants.is_offline_mode() if offline is None else offline
+
+    def on_files(done: int, total: int | None) -> None:
+        if on_progress is not None:
+            fraction = done / total if total else 0.0
+            on_progress(fraction, f"Downloading {repo_id}: {done}/{total or '?'} files")
+
+    try:
+        folder = snapshot_download(
+            repo_id,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=offline,
+            allow_patterns=list(patterns),
+            tqdm_class=_progress_bar_class(on_files),
+        )
+    except Exception as exc:
+        kind = _classify(exc)
+        if not kind:
+            raise
+        if kind == "missing":
+            raise ModelMissing(
+                f"The Hugging Face Hub has no model {repo_id} (or it is private: log in first)."
+            ) from exc
+        why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache" if offline else f"{exc}"
+        raise ModelMissing(
+            f"Could not get the model {repo_id}: {why}. Connect to the internet once (it is cached in {cache_dir}), "
+            "or give the path of a downloaded model folder."
+        ) from exc
+    return Path(folder)

@@ -226,7 +226,9 @@ def load_voice_model(voice: Voice, device: str = "cpu") -> KaniModel:
     speaker = voice.payload.get("speaker") or None
     if voice.payload.get("model"):
         return KaniModel.load(voice.path("model"), None, device, speaker)
-    return KaniModel.load(str(voice.payload["base_model"]), voice.path("adapter"), device, speaker)
+    local = voice.payload.get("base_model_path")
+    base = local if local and Path(local).is_dir() else str(voice.payload["base_model"])
+    return KaniModel.load(base, voice.path("adapter"), device, speaker)
 
 
 def _voice_info(voice: Voice) -> VoiceInfo:

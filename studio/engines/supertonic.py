@@ -304,9 +304,7 @@ class SupertonicEngine:
         return AudioResult(samples, self.config.sample_rate, self.device.actual, self.device.note, warnings)
 
 
-def raw_session_runner(
-    engine: Engine, text: str, voice: str, params: SynthParams | None = None
-) -> Callable[[], None]:
+def raw_session_runner(engine: Engine, text: str, voice: str, params: SynthParams | None = None) -> Callable[[], None]:
     """A no-argument callable doing only the bare ORT calls for `text` (each chunk, as `synthesize` would).
 
     Text processing, validation and style lookup happen once, here; timing the callable against

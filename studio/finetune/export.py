@@ -20,7 +20,9 @@ def merge(adapter: Path, out: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     info = json.loads((adapter / "studio_adapter.json").read_text())
-    base = AutoModelForCausalLM.from_pretrained(info["base_model"], dtype=torch.float32)
+    local = info.get("base_model_path")
+    source = local if local and Path(local).is_dir() else info["base_model"]
+    base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     tmp = out.with_name(f".tmp-{out.name}")
     shutil.rmtree(tmp, ignore_errors=True)

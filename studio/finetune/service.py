@@ -111,6 +111,7 @@ class FineTune:
             base_model=str(self.settings.cache_dir / DEMO_MODEL),
             device=device,
             demo=True,
+            cache_dir=str(self.settings.cache_dir),
             lora={
                 "r": 16,
                 "alpha": 32,
@@ -126,6 +127,7 @@ class FineTune:
             raise InvalidInput("Choose a dataset: build one above, or give a dataset folder.")
         if not base_model.strip():
             raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
+        overrides.setdefault("cache_dir", str(self.settings.cache_dir))
         return spec_from_preset(preset, name=name.strip(), dataset=dataset, base_model=base_model.strip(), **overrides)
 
     # ---- datasets ---------------------------------------------------------------------------------------------
@@ -352,7 +354,14 @@ class FineTune:
         if spec is None:
             raise InvalidInput(f"Run {run_id}'s spec cannot be read.")
         source = {"run": run_id, "checkpoint": info.status.get("last_checkpoint"), "created_from": "fine-tune"}
-        payload = {"base_model": spec.base_model, "speaker": spec.speaker}
+        import json
+
+        made = json.loads((adapter / "studio_adapter.json").read_text())
+        payload = {
+            "base_model": spec.base_model,
+            "base_model_path": made.get("base_model_path"),
+            "speaker": spec.speaker,
+        }
         files = {"model": merged} if merged is not None else {"adapter": adapter}
         return self.library.add(name or spec.name, "kani", files=files, payload=payload, source=source)
 

@@ -66,6 +66,7 @@ class TrainSpec:
     preset: str = "custom"
     experiment: str | None = None  # batch id when queued with others
     val_fraction: float = 0.1  # for datasets without a split column
+    cache_dir: str | None = None  # where Hub models are cached (Studio's cache; None: huggingface_hub's default)
     evaluate: bool = True  # after training: speak the evaluation sentences, score WER and speaker similarity
     demo: bool = False  # base_model is a folder the trainer fills with a tiny LFM2 built from a config if empty
     created: float = field(default_factory=time.time)

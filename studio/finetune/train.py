@@ -124,11 +124,15 @@ class Trainer:
         if spec.demo and not (Path(spec.base_model) / "config.json").is_file():
             self.status(message="Building the tiny demo model")
             build_demo_model(Path(spec.base_model))
-        self.layout = read_layout(spec.base_model)
-        # the dataset first: it is quick to check, and a missing one must not read as a model that failed to load
-        examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
+        # the dataset first: quick to check, and a missing one must not read as a model that failed to load
+        hint = self.layout_hint()
+        examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
+        self.base_path = self._fetch_base()
+        self.layout = read_layout(self.base_path)
+        if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
+            examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(spec.base_model)
+            self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
         except Exception as exc:
             raise TrainingFailed(self._load_message(exc)) from exc
         self.train_ids, self.val_ids, skipped = self._encode(examples)
@@ -166,6 +170,21 @@ class Trainer:
             self.steps_per_epoch,
         )
 
+    def layout_hint(self) -> TokenLayout:
+        """The layout before the model is fetched: the local folder's own, else KaniTTS's."""
+        return read_layout(self.spec.base_model)
+
+    def _fetch_base(self) -> str:
+        """The base model as a local folder; a Hub id is downloaded into the cache with progress in status.json."""
+        from studio.engines.hub import resolve_model
+
+        cache = Path(self.spec.cache_dir) if self.spec.cache_dir else None
+        if cache is None:
+            from huggingface_hub import constants
+
+            cache = Path(constants.HF_HUB_CACHE)
+        return str(resolve_model(self.spec.base_model, cache, lambda f, m: self.status(message=m)))
+
     def _load_message(self, exc: Exception) -> str:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return (
@@ -182,7 +201,7 @@ class Trainer:
         # bf16 on a GPU: keep the frozen base in bf16 (half the memory); peft keeps the adapter weights in fp32
         dtype = torch.bfloat16 if spec.trainer.precision == "bf16" and spec.device != "cpu" else torch.float32
         try:
-            model = AutoModelForCausalLM.from_pretrained(spec.base_model, dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(self.base_path, dtype=dtype)
         except Exception as exc:
             raise TrainingFailed(self._load_message(exc)) from exc
         vocab = int(model.get_input_embeddings().weight.shape[0])  # type: ignore[index]
@@ -308,13 +327,16 @@ class Trainer:
         for name in ("adapter_model.safetensors", "adapter_config.json"):
             shutil.copy2(source / name, tmp / name)
         self.tokenizer.save_pretrained(str(tmp))
-        layout_src = Path(self.spec.base_model) / LAYOUT_FILE
+        layout_src = Path(self.base_path) / LAYOUT_FILE
         if layout_src.is_file():
             shutil.copy2(layout_src, tmp / LAYOUT_FILE)
-        write_atomic(
-            tmp / "studio_adapter.json",
-            json.dumps({"base_model": self.spec.base_model, "checkpoint": source.name, "run_id": self.spec.run_id}),
-        )
+        info = {
+            "base_model": self.spec.base_model,
+            "base_model_path": self.base_path,
+            "checkpoint": source.name,
+            "run_id": self.spec.run_id,
+        }
+        write_atomic(tmp / "studio_adapter.json", json.dumps(info))
         shutil.rmtree(self.files.adapter, ignore_errors=True)
         os.replace(tmp, self.files.adapter)
         return source
