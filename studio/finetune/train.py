@@ -474,7 +474,7 @@ class Trainer:
             batches = self._epoch_batches(self.state.epoch)
             b = self.state.batch
             while b < len(batches) and self.state.step < self.total_steps:
-                if self.stop.requested:
+                if self._stop_agreed():
                     return self._stop()
                 group = batches[b : b + tr.grad_accum]
                 losses = []
@@ -512,6 +512,15 @@ class Trainer:
                 adapter=str(self.files.adapter),
             )
         return "finished"
+
+    def _stop_agreed(self) -> bool:
+        """Under accelerate launch every process must stop at the same batch (or one would wait forever in a
+        collective): a stop seen by any process is shared with all through accelerate's trigger."""
+        if self.acc.num_processes == 1:
+            return self.stop.requested
+        if self.stop.requested:
+            self.acc.set_trigger()
+        return bool(self.acc.check_trigger())
 
     def _after_step(self, window: list[float], batch: int, batches: int) -> None:
         tr, st = self.spec.trainer, self.state

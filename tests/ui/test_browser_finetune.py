@@ -18,7 +18,11 @@ def _status(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    sentences = ["The morning train was late again today.", "She kept the letters in a wooden box."]
+    # long enough to stay above the 2 s minimum clip whatever Piper's sampled timing does
+    sentences = [
+        "The morning train was late again today, so we waited on the cold platform.",
+        "She kept all of the old letters in a small wooden box under her bed.",
+    ]
     paths = []
     for i, text in enumerate(sentences):
         wav = tmp_path / f"clip{i}.wav"
@@ -39,6 +43,11 @@ def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine
     assert "morning train" in review and "wooden box" in review
     summary = page.locator("#ft-ds-summary").inner_text()
     assert "2 clips kept" in summary and "Not used" not in summary  # each .txt found its .wav
+    page.locator('#ft-review [data-testid="cell-1-0"]').click()  # a row click plays that clip
+    page.wait_for_function(
+        "document.querySelector('#ft-clip audio, #ft-clip [data-testid=\"waveform-Clip\"]') !== null", timeout=20_000
+    )
+    page.keyboard.press("Escape")
     page.click("#ft-save")
     page.get_by_text("minutes of usable audio").first.wait_for(timeout=20_000)  # two clips are far too little
     page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)

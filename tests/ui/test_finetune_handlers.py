@@ -185,3 +185,44 @@ def test_experiments_run_one_after_another_and_compare(ctx: AppContext, demo_run
     base_loss, short_loss, longer_loss = (float(v) for v in table["Best val. loss"])
     assert longer_loss < short_loss < base_loss  # more training, lower validation loss
     assert all("NeMo" in n for n in list(table["Note"])[1:])  # audio scores need NeMo; the note says so
+
+
+def test_a_long_recording_becomes_a_saved_dataset(ctx: AppContext, piper_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """One long upload (real speech with pauses) -> clips cut at pauses, transcribed, reviewed, saved."""
+    import numpy as np
+
+    from studio.audio.io import write_audio
+    from studio.audio.types import AudioResult
+    from studio.finetune.dataset import load_manifest
+
+    sentences = [
+        "The harbor was quiet before the fishing boats came back in the evening.",
+        "A row of lanterns swung gently above the wooden pier.",
+        "Children ran along the sand, chasing the last of the seagulls.",
+        "An old sailor mended his nets and hummed a slow tune.",
+        "Somewhere a bell rang twice, and the market began to close.",
+    ]
+    parts = []
+    rate = 22050
+    while sum(len(p) for p in parts) / rate < 70:
+        for text in sentences:
+            audio = piper_engine.synthesize(text, "joe")
+            rate = audio.sample_rate
+            parts += [audio.samples, np.zeros(int(0.7 * rate), dtype=np.float32)]
+    recording = tmp_path / "interview.wav"
+    write_audio(AudioResult(np.concatenate(parts), rate), recording)
+
+    draft, rows, summary = tab.build_dataset(ctx, [str(recording)], "", "Harbor Voice", "Ann", False, "local")
+    assert len(rows) >= 6 and all(2.0 <= r[1] <= 12.0 for r in rows)
+    assert "kept" in summary
+    rows[0][5] = True  # drop one clip in the review table
+    rows[1][2] = rows[1][2] + " Edited."
+    draft, note, pick = tab.save_dataset(ctx, draft, rows, 0.2)
+    assert "Saved **harbor-voice**" in note and "NeMo" in note
+    assert pick["value"] == str(ctx.settings.datasets_dir / "harbor-voice")
+    manifest = load_manifest(ctx.settings.datasets_dir / "harbor-voice")
+    assert len(manifest) == len(rows) - 1 and {r["split"] for r in manifest} == {"train", "validation"}
+    assert any(r["text"].endswith("Edited.") for r in manifest) and all(r["speaker"] == "Ann" for r in manifest)
+    assert any("harbor-voice" in label for label, _ in tab.dataset_choices(ctx))
+    with pytest.raises(StudioError, match="NeMo"):  # encoding needs the optional NeMo extra: said, not crashed
+        tab.encode_dataset(ctx, pick["value"], "cpu")

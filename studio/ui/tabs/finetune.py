@@ -464,7 +464,9 @@ def build(ctx: AppContext) -> None:
                 ds_name = gr.Textbox("my-voice", label="Dataset name", elem_id="ft-ds-name")
                 speaker = gr.Textbox("speaker", label="Speaker name", elem_id="ft-speaker")
                 check = gr.Checkbox(False, label="Check transcripts with speech recognition", elem_id="ft-check")
-                build_btn = gr.Button("Build dataset", variant="primary", elem_id="ft-build")
+                with gr.Row():
+                    build_btn = gr.Button("Build dataset", variant="primary", elem_id="ft-build")
+                    cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ft-build-cancel")
         ds_summary = gr.Markdown("", elem_id="ft-ds-summary")
         review = gr.Dataframe(
             headers=ds.REVIEW_COLUMNS,
@@ -582,9 +584,25 @@ def build(ctx: AppContext) -> None:
 
     build_btn.click(_build, [files, folder, ds_name, speaker, check], [draft, review, ds_summary],
                     concurrency_id="dataset", concurrency_limit=1)  # fmt: skip
+
+    def _cancel(request: gr.Request) -> str:
+        if ctx.cancel(_session(request), JOB):
+            return "Cancelling after the current file…"
+        return "Nothing is being built."
+
+    cancel_btn.click(_cancel, None, ds_note, queue=False)
     apply_btn.click(ui_errors(apply_edits), [draft, review, val], [draft, ds_summary])
-    save_btn.click(ui_errors(lambda d, rows, v: save_dataset(ctx, d, rows, v)), [draft, review, val],
-                   [draft, ds_note, dataset])  # fmt: skip
+    saved = gr.State(None)
+
+    @ui_errors
+    def _save(d: ds.DatasetDraft | None, rows: Any, v: float) -> tuple[Any, str, str]:
+        updated, note, pick = save_dataset(ctx, d, rows, v)
+        return updated, note, pick["value"]
+
+    # the dataset list changes only after a successful save (a failed save leaves the Train form untouched)
+    save_btn.click(_save, [draft, review, val], [draft, ds_note, saved]).success(
+        lambda folder: gr.update(choices=dataset_choices(ctx), value=folder), saved, dataset
+    )
     encode_btn.click(ui_errors(lambda d, dev: encode_dataset(ctx, d, dev)), [dataset, device], ds_note)
     review.select(ui_errors(play_clip), [draft], clip_audio)
 
