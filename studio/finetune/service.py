@@ -267,9 +267,16 @@ class FineTune:
             if base_loss is None and evals and evals[0]["step"] == 0:
                 base_loss = evals[0]["eval/loss"]
         if runs:
-            rows.append(
-                ["base model", "—", 0, _fmt(base_loss), "—", "—", "—", runs[0].spec.base_model if runs[0].spec else ""]
-            )
+            base_wer, base_sim = "—", "—"
+            for run in runs:  # the first run of the batch scored the base model before training (NeMo only)
+                try:
+                    scored = EvalResult.load(run.folder / "eval-base")
+                except (FileNotFoundError, StudioError, ValueError, KeyError):
+                    continue
+                base_wer, base_sim = _scores(scored)
+                break
+            note = runs[0].spec.base_model if runs[0].spec else ""
+            rows.append(["base model", "—", 0, _fmt(base_loss), "—", base_wer, base_sim, note])
         for run in runs:
             reader = self.metrics(run.run_id)
             trains = [r["train/loss"] for r in reader.rows if "train/loss" in r]
@@ -279,9 +286,7 @@ class FineTune:
                 result = EvalResult.load(run.files.evaluation)
                 if result.error:
                     note = note or result.error
-                elif result.mean_wer is not None:
-                    wer = f"{result.mean_wer * 100:.1f}%"
-                    sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
+                wer, sim = _scores(result)
             except (FileNotFoundError, StudioError, ValueError, KeyError):
                 pass
             rows.append(
@@ -376,3 +381,10 @@ class FineTune:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
+
+
+def _scores(result: Any) -> tuple[str, str]:
+    """(WER, speaker similarity) of an EvalResult as table cells."""
+    wer = f"{result.mean_wer * 100:.1f}%" if result.mean_wer is not None else "—"
+    sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
+    return wer, sim

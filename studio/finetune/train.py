@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -341,7 +342,7 @@ class Trainer:
         os.replace(tmp, self.files.adapter)
         return source
 
-    def evaluate_audio(self) -> None:
+    def evaluate_audio(self, base: bool = False) -> None:
         """Speak the fixed evaluation sentences, then score speech recognition (WER) and speaker similarity.
 
         Audio needs NeMo's NanoCodec to decode the generated tokens; without it the result records why (the
@@ -351,34 +352,39 @@ class Trainer:
         from studio.engines.kani_layout import NUM_CODEBOOKS
         from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
 
-        out = self.files.evaluation
+        out = self.files.folder / "eval-base" if base else self.files.evaluation
+        name = "base" if base else self.spec.name
         if not self.spec.evaluate:
             return
         if not nemo_installed() or self.layout.num_codebooks != NUM_CODEBOOKS:
+            if base:
+                return  # the run's own evaluation records why
             reason = (
                 "Audio evaluation needs NeMo's NanoCodec to turn tokens into speech (pip install "
                 "'studio-voice[nemo]'); compare runs by validation loss meanwhile."
             )
-            EvalResult(name=self.spec.name, error=reason).save(out)
+            EvalResult(name=name, error=reason).save(out)
             return
         try:
             from studio.audio.asr import Transcriber
 
-            model = KaniModel(self.acc.unwrap_model(self.model), self.tokenizer, self.layout, self.spec.speaker or None)
-            model.model.eval()
+            peft_model = self.acc.unwrap_model(self.model)
+            model = KaniModel(peft_model, self.tokenizer, self.layout, self.spec.speaker or None)
+            peft_model.eval()
             codec = NanoCodec.load("cuda" if self.spec.device != "cpu" else "cpu")
             generated = []
-            for sentence in EVAL_SENTENCES:
-                codes = model.generate_codes(sentence, seed=self.spec.trainer.seed)
-                generated.append((sentence, codec.decode(codes), self.layout.sample_rate))
+            # the base row of an experiment: the same model with its (fresh) adapter switched off
+            with peft_model.disable_adapter() if base else contextlib.nullcontext():
+                for sentence in EVAL_SENTENCES:
+                    codes = model.generate_codes(sentence, seed=self.spec.trainer.seed)
+                    generated.append((sentence, codec.decode(codes), self.layout.sample_rate))
+            peft_model.train()
             encoder, profile = self._speaker_profile()
-            result = evaluate_audio(
-                self.spec.name, generated, out, Transcriber.load(), encoder=encoder, profile=profile
-            )
+            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile)
             result.save(out)
-        except Exception as exc:
+        except Exception as exc:  # evaluation is a bonus: the adapter is already saved
             log.exception("audio evaluation failed")
-            EvalResult(name=self.spec.name, error=f"Audio evaluation failed: {exc}").save(out)
+            EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
 
     def _speaker_profile(self) -> tuple[Any, Any]:
         """The dataset's voice (from its clips, when it has audio) for speaker similarity; (None, None) otherwise."""
@@ -470,6 +476,10 @@ class Trainer:
             if base is not None:
                 self.state.evals["0"] = base
                 self._write_row({EVAL_LOSS: base}, 0, 1)
+            if self.spec.experiment and self.main:
+                self.status(message="Evaluating the base model on the evaluation sentences")
+                self.evaluate_audio(base=True)
+                self.status(message="Training")
         while self.state.step < self.total_steps:
             batches = self._epoch_batches(self.state.epoch)
             b = self.state.batch
