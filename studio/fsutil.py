@@ -1,4 +1,4 @@
-"""File helpers shared by the services (no Studio imports: any layer may use them)."""
+"""File and process helpers shared by the services (no Studio imports: any layer may use them)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,20 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def process_alive(pid: int | None) -> bool:
+    """True if `pid` runs and is not a zombie (a finished child not yet reaped still has a /proc entry)."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True  # not Linux: trust kill(0)

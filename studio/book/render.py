@@ -17,6 +17,7 @@ from studio.clock import clock
 from studio.engines.base import Engine, SynthParams, reserve_memory
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError
+from studio.fsutil import process_alive
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +122,13 @@ class _JobLock:
                 pid = int(self.path.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and pid != os.getpid() and _alive(pid):
+            if pid and pid != os.getpid() and process_alive(pid):
                 raise InvalidInput(f"This job is being rendered by another process (pid {pid}). Wait or stop it.")
         self.path.write_text(str(os.getpid()))
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Renderer:

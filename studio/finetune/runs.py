@@ -12,7 +12,7 @@ from typing import Any
 
 from studio.errors import InvalidInput
 from studio.finetune.spec import TrainSpec
-from studio.fsutil import write_atomic
+from studio.fsutil import process_alive, write_atomic
 
 ACTIVE = ("starting", "loading", "running", "stopping")
 FINAL = ("finished", "stopped", "failed")
@@ -92,23 +92,6 @@ def complete_checkpoints(folder: Path) -> list[Path]:
 
 def checkpoint_step(path: Path) -> int:
     return int(path.name.split("-")[1])
-
-
-def process_alive(pid: int | None) -> bool:
-    """True if `pid` runs and is not a zombie (a finished child not yet reaped still has a /proc entry)."""
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return True  # not Linux: trust kill(0)
 
 
 def trainer_alive(files: RunFiles, pid: int | None) -> bool:
