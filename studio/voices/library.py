@@ -1,11 +1,16 @@
-"""The voice library: a voice is a folder holding voice.json (engine, name, created, source) and its payload."""
+"""The voice library: a voice is a folder `<slug>-<short id>/` holding voice.json and the engine's payload.
+
+Storage only (below the engines, which list their library voices from it): no engine, audio or UI imports here.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,34 +19,69 @@ from studio.errors import InvalidInput, VoiceNotFound
 from studio.fsutil import write_atomic
 
 VOICE_FILE = "voice.json"
+FORMAT = 1
+MAX_NAME = 80
+SLUG_CHARS = 40
+# names Windows refuses as file names, whatever the extension
+RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+MAX_ZIP_BYTES = 2 * 1024**3
+MAX_ZIP_FILES = 10_000
 
 
 @dataclass
 class Voice:
-    id: str  # folder name
-    name: str
-    engine: str
+    id: str  # folder name: slug + short id, unique
+    name: str  # display name, free text (renaming changes only this)
+    engine: str  # the engine that can speak it, e.g. "supertonic2", "kani"
     created: float
-    source: dict[str, Any] = field(default_factory=dict)  # where it came from: a run, a recording, a download
+    model_version: str = ""  # the model version the payload was made for
+    source: dict[str, Any] = field(default_factory=dict)  # how it was made: kind, parts, run, audio hash, ...
+    transcript: str = ""  # of the reference recording, when there is one
+    consent: bool = False  # the maker confirmed the speaker's permission (cloned voices)
+    similarity: float | None = None  # measured speaker similarity to the reference, when there is one
+    notes: str = ""
     payload: dict[str, Any] = field(default_factory=dict)  # engine-specific: files in the folder, base model, ...
     folder: Path = Path()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("folder")
+        data["format"] = FORMAT
         return data
 
     def path(self, key: str) -> Path:
-        """A payload file or folder (stored relative to the voice folder)."""
+        """A payload file or folder, resolved and checked to stay inside the voice folder."""
         value = self.payload.get(key)
         if not value:
             raise VoiceNotFound(f"Voice {self.name} has no {key}.")
-        return self.folder / str(value)
+        target = (self.folder / str(value)).resolve()
+        if not target.is_relative_to(self.folder.resolve()):
+            raise InvalidInput(f"Voice {self.name}: its {key} points outside its folder ({value}); not used.")
+        return target
+
+
+@dataclass(frozen=True)
+class BrokenVoice:
+    """A folder that looks like a voice but cannot be used; listed so the user can delete it."""
+
+    id: str
+    folder: Path
+    reason: str
 
 
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug[:60] or "voice"
+    """A safe folder-name part: lower-case ASCII letters, digits and dashes; never a reserved device name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_CHARS].strip("-") or "voice"
+    return f"voice-{slug}" if slug in RESERVED else slug
+
+
+def check_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise InvalidInput("Give the voice a name.")
+    if len(cleaned) > MAX_NAME:
+        raise InvalidInput(f"The name has {len(cleaned)} characters; use at most {MAX_NAME}.")
+    return cleaned
 
 
 class VoiceLibrary:
@@ -50,42 +90,82 @@ class VoiceLibrary:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def all(self, engine: str | None = None) -> list[Voice]:
-        voices: list[Voice] = []
+    # ---- reading ----------------------------------------------------------------------------------------------
+    def _candidates(self) -> list[Path]:
         if not self.root.is_dir():
-            return voices
-        for folder in sorted(self.root.iterdir()):
-            if folder.name.startswith(".") or not (folder / VOICE_FILE).is_file():
-                continue  # .tmp-* folders are adds in progress (or left by a crash): not voices
+            return []
+        # a leading dot marks unfinished writes (.tmp-...) and hidden files: never voices
+        return [p for p in sorted(self.root.iterdir()) if not p.name.startswith(".") and (p / VOICE_FILE).exists()]
+
+    def all(self, engine: str | None = None) -> list[Voice]:
+        """Usable voices (of one engine), oldest first; broken folders are left out (see `broken()`)."""
+        voices = []
+        for folder in self._candidates():
             try:
                 voice = self._read(folder)
             except InvalidInput:
                 continue  # a broken voice folder must not hide the others
             if engine is None or voice.engine == engine:
                 voices.append(voice)
+        voices.sort(key=lambda v: (v.created, v.id))
         return voices
 
+    def broken(self) -> list[BrokenVoice]:
+        found = []
+        for folder in self._candidates():
+            try:
+                self._read(folder)
+            except InvalidInput as exc:
+                found.append(BrokenVoice(folder.name, folder, str(exc)))
+        return found
+
     def get(self, voice_id: str) -> Voice:
-        folder = self.root / voice_id
-        if "/" in voice_id or voice_id.startswith(".") or not (folder / VOICE_FILE).is_file():
+        folder = self._folder(voice_id)
+        if not (folder / VOICE_FILE).exists():
             names = ", ".join(v.id for v in self.all()) or "none yet"
             raise VoiceNotFound(f"There is no voice {voice_id!r} in the library (voices: {names}).")
         return self._read(folder)
 
+    def _folder(self, voice_id: str) -> Path:
+        if not voice_id or voice_id.startswith(".") or "/" in voice_id or "\\" in voice_id or "\0" in voice_id:
+            raise VoiceNotFound(f"{voice_id!r} is not a voice id.")
+        return self.root / voice_id
+
     def _read(self, folder: Path) -> Voice:
+        root = self.root.resolve()
+        if folder.is_symlink() or not folder.resolve().is_relative_to(root):
+            raise InvalidInput(f"{folder.name} is a link out of the voice library; it is not used.")
+        meta = folder / VOICE_FILE
+        if meta.is_symlink() or not meta.resolve().is_relative_to(folder.resolve()):
+            raise InvalidInput(f"{folder.name}/{VOICE_FILE} is a link out of its folder; it is not used.")
         try:
-            data = json.loads((folder / VOICE_FILE).read_text(encoding="utf-8"))
+            data = json.loads(meta.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            similarity = data.get("similarity")
             return Voice(
                 id=folder.name,
                 name=str(data["name"]),
                 engine=str(data["engine"]),
                 created=float(data.get("created", 0.0)),
+                model_version=str(data.get("model_version") or ""),
                 source=dict(data.get("source") or {}),
+                transcript=str(data.get("transcript") or ""),
+                consent=bool(data.get("consent", False)),
+                similarity=None if similarity is None else float(similarity),
+                notes=str(data.get("notes") or ""),
                 payload=dict(data.get("payload") or {}),
                 folder=folder,
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"{folder / VOICE_FILE} is damaged ({exc}).") from exc
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"{folder.name}/{VOICE_FILE} is damaged ({exc}).") from exc
+
+    # ---- writing ----------------------------------------------------------------------------------------------
+    def new_id(self, name: str) -> str:
+        while True:  # a random tail: two saves of one name at once both get a folder of their own
+            voice_id = f"{slugify(name)}-{secrets.token_hex(2)}"
+            if not (self.root / voice_id).exists():
+                return voice_id
 
     def add(
         self,
@@ -95,18 +175,21 @@ class VoiceLibrary:
         files: dict[str, Path] | None = None,
         payload: dict[str, Any] | None = None,
         source: dict[str, Any] | None = None,
-        replace: bool = False,
+        **fields: Any,
     ) -> Voice:
-        """Copy `files` (payload key -> file or folder) into a new voice folder; written whole or not at all."""
-        if not name.strip():
-            raise InvalidInput("Give the voice a name.")
-        voice_id = slugify(name)
-        final = self.root / voice_id
-        if final.exists() and not replace:
-            raise InvalidInput(f"A voice named {voice_id!r} exists already; choose another name or replace it.")
+        """Copy `files` (payload key -> file or folder) into a new voice folder; written whole or not at all.
+
+        `fields` sets the other voice.json fields (model_version, transcript, consent, similarity, notes).
+        """
+        name = check_name(name)
+        known = {"model_version", "transcript", "consent", "similarity", "notes"}
+        unknown = set(fields) - known
+        if unknown:
+            raise TypeError(f"unknown voice fields {sorted(unknown)}")
         self.root.mkdir(parents=True, exist_ok=True)
+        voice_id = self.new_id(name)
+        final = self.root / voice_id
         tmp = self.root / f".tmp-{voice_id}-{int(time.time() * 1000)}"
-        shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         stored = dict(payload or {})
         try:
@@ -117,14 +200,109 @@ class VoiceLibrary:
                 else:
                     shutil.copy2(src, target)
                 stored[key] = src.name
-            voice = Voice(voice_id, name.strip(), engine, time.time(), dict(source or {}), stored, final)
+            voice = Voice(voice_id, name, engine, time.time(), payload=stored, source=dict(source or {}), folder=final)
+            for key, value in fields.items():
+                setattr(voice, key, value)
             write_atomic(tmp / VOICE_FILE, json.dumps(voice.to_json(), indent=2))
-            if final.exists():
-                shutil.rmtree(final)
             tmp.rename(final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return self._read(final)
 
+    def update(self, voice_id: str, **changes: Any) -> Voice:
+        """Change voice.json fields (name, notes, similarity, ...); the folder and payload stay."""
+        voice = self.get(voice_id)
+        if "name" in changes:
+            changes["name"] = check_name(changes["name"])
+        for key, value in changes.items():
+            if key in ("id", "folder", "engine", "created", "payload") or not hasattr(voice, key):
+                raise InvalidInput(f"{key!r} cannot be changed.")
+            setattr(voice, key, value)
+        write_atomic(voice.folder / VOICE_FILE, json.dumps(voice.to_json(), indent=2))
+        return self._read(voice.folder)
+
+    def rename(self, voice_id: str, name: str) -> Voice:
+        return self.update(voice_id, name=name)
+
     def delete(self, voice_id: str) -> None:
-        shutil.rmtree(self.get(voice_id).folder)
+        folder = self._folder(voice_id)
+        if not (folder / VOICE_FILE).exists() and not folder.is_symlink():
+            raise VoiceNotFound(f"There is no voice {voice_id!r} in the library.")
+        if folder.is_symlink():
+            folder.unlink()  # a link out of the library: remove the link, never what it points to
+            return
+        shutil.rmtree(folder)
+
+    # ---- sharing ----------------------------------------------------------------------------------------------
+    def export_zip(self, voice_id: str, dest: Path) -> Path:
+        """One voice as a ZIP (its folder's files under the voice id); imported elsewhere with `import_zip`."""
+        voice = self.get(voice_id)
+        dest.mkdir(parents=True, exist_ok=True)
+        target = dest / f"{voice.id}.zip"
+        tmp = target.with_name(f".{target.name}.tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(voice.folder.rglob("*")):
+                if path.is_symlink():
+                    continue
+                if path.is_file():
+                    zf.write(path, f"{voice.id}/{path.relative_to(voice.folder).as_posix()}")
+        tmp.replace(target)
+        return target
+
+    def import_zip(self, archive: Path) -> Voice:
+        """A voice ZIP (from `export_zip` or another Studio) -> a new library voice with a fresh id."""
+        try:
+            zf = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InvalidInput(f"{archive.name} is not a ZIP file ({exc}).") from exc
+        with zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+            _check_zip(infos, archive.name)
+            metas = [i for i in infos if i.filename.endswith(VOICE_FILE) and i.filename.count("/") <= 1]
+            if len(metas) != 1:
+                raise InvalidInput(
+                    f"{archive.name} holds {len(metas)} {VOICE_FILE} files; a voice ZIP has exactly one."
+                )
+            prefix = metas[0].filename[: -len(VOICE_FILE)]
+            try:
+                data = json.loads(zf.read(metas[0]).decode("utf-8"))
+                name = check_name(str(data["name"]))
+                str(data["engine"])  # required
+            except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+                raise InvalidInput(f"{archive.name}: its {VOICE_FILE} is damaged ({exc}).") from exc
+            self.root.mkdir(parents=True, exist_ok=True)
+            voice_id = self.new_id(name)
+            tmp = self.root / f".tmp-{voice_id}-{int(time.time() * 1000)}"
+            tmp.mkdir()
+            try:
+                for info in infos:
+                    if not info.filename.startswith(prefix):
+                        continue
+                    target = (tmp / info.filename[len(prefix) :]).resolve()
+                    if not target.is_relative_to(tmp.resolve()):
+                        raise InvalidInput(f"{archive.name}: unsafe path {info.filename!r}; nothing was imported.")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                data["source"] = {**dict(data.get("source") or {}), "imported_from": archive.name}
+                data["created"] = data.get("created") or time.time()
+                write_atomic(tmp / VOICE_FILE, json.dumps(data, indent=2))
+                voice = self._read(tmp)  # validates before it becomes visible
+                for key in voice.payload:
+                    voice.path(key)  # every payload path stays inside the voice
+                tmp.rename(self.root / voice_id)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return self._read(self.root / voice_id)
+
+
+def _check_zip(infos: list[zipfile.ZipInfo], name: str) -> None:
+    if len(infos) > MAX_ZIP_FILES:
+        raise InvalidInput(f"{name} holds {len(infos)} files; a voice has a handful. Nothing was imported.")
+    if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
+        raise InvalidInput(f"{name} unpacks to more than 2 GiB; nothing was imported.")
+    for info in infos:
+        path = info.filename
+        is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+        if path.startswith(("/", "\\")) or ".." in Path(path).parts or ":" in path or "\\" in path or is_link:
+            raise InvalidInput(f"{name} contains an unsafe entry {path!r}; nothing was imported.")

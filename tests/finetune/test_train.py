@@ -199,7 +199,7 @@ def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Pat
     from studio.engines.kani import KaniEngine, load_voice_model
 
     engine = KaniEngine(finetune.library)
-    assert [v.id for v in engine.voices()] == ["my-tiny-voice"]
+    assert [v.id for v in engine.voices()] == [voice.id] and voice.id.startswith("my-tiny-voice-")
     loaded = load_voice_model(voice)
     assert loaded.generate_tokens("Hello there.", GenerationSettings(max_new_tokens=8, do_sample=False))
 

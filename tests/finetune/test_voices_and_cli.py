@@ -1,4 +1,4 @@
-"""The voice library, the KaniTTS engine's availability, and `python -m studio train/runs` run as a user runs them."""
+"""The KaniTTS engine's availability, and `python -m studio train/runs` run as a user runs them."""
 
 from __future__ import annotations
 
@@ -14,116 +14,10 @@ import pytest
 
 from studio.config import Settings
 from studio.engines.registry import Registry
-from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
-from studio.voices.library import VOICE_FILE, VoiceLibrary
+from studio.errors import EngineUnavailable
+from studio.voices.library import VoiceLibrary
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-# ---- voice library --------------------------------------------------------------------------------------------
-@pytest.fixture
-def payload_files(tmp_path: Path) -> dict[str, Path]:
-    adapter = tmp_path / "src" / "adapter"
-    adapter.mkdir(parents=True)
-    (adapter / "adapter_config.json").write_text('{"r": 16}')
-    (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 64)
-    sample = tmp_path / "src" / "sample.wav"
-    sample.write_bytes(b"RIFF....WAVE")
-    return {"adapter": adapter, "sample": sample}
-
-
-def test_add_list_get_delete(tmp_path: Path, payload_files: dict[str, Path]) -> None:
-    lib = VoiceLibrary(tmp_path / "voices")
-    assert lib.all() == []  # no folder yet: nothing, no error
-    voice = lib.add(
-        " Anna (calm) ",
-        "kani",
-        files=payload_files,
-        payload={"base_model": "nineninesix/kani-tts-400m-0.3-pt", "speaker": "anna"},
-        source={"run": "20250101-anna"},
-    )
-    assert voice.id == "anna-calm" and voice.name == "Anna (calm)" and voice.engine == "kani"
-    assert voice.folder == tmp_path / "voices" / "anna-calm"
-    assert voice.payload == {
-        "base_model": "nineninesix/kani-tts-400m-0.3-pt",
-        "speaker": "anna",
-        "adapter": "adapter",
-        "sample": "sample.wav",
-    }
-    assert (voice.path("adapter") / "adapter_config.json").read_text() == '{"r": 16}'  # copied, folder and all
-    assert voice.path("sample").read_bytes() == b"RIFF....WAVE"
-    with pytest.raises(VoiceNotFound, match="has no merged"):
-        voice.path("merged")
-
-    other = lib.add("Bob", "piper", payload={"onnx": "bob.onnx"})
-    assert [v.id for v in lib.all()] == ["anna-calm", "bob"]
-    assert [v.id for v in lib.all("kani")] == ["anna-calm"]
-    got = lib.get("anna-calm")
-    assert got.to_json() == voice.to_json() and got.source == {"run": "20250101-anna"}
-
-    lib.delete("anna-calm")
-    assert not voice.folder.exists()
-    assert [v.id for v in lib.all()] == [other.id]
-    with pytest.raises(VoiceNotFound, match=r"no voice 'anna-calm'.*voices: bob"):
-        lib.get("anna-calm")
-    with pytest.raises(VoiceNotFound):
-        lib.delete("anna-calm")
-    assert payload_files["sample"].is_file()  # the sources are copied, never moved
-
-
-def test_duplicate_names_are_refused_unless_replacing(tmp_path: Path) -> None:
-    lib = VoiceLibrary(tmp_path)
-    lib.add("My Voice", "kani", payload={"v": 1})
-    with pytest.raises(InvalidInput, match="'my-voice' exists already"):
-        lib.add("my voice!", "kani", payload={"v": 2})  # the same folder name
-    assert lib.get("my-voice").payload == {"v": 1}
-    replaced = lib.add("My voice", "kani", payload={"v": 3}, replace=True)
-    assert replaced.payload == {"v": 3} and len(lib.all()) == 1
-    with pytest.raises(InvalidInput, match="Give the voice a name"):
-        lib.add("   ", "kani")
-
-
-def test_a_damaged_voice_is_skipped_in_the_listing(tmp_path: Path) -> None:
-    lib = VoiceLibrary(tmp_path)
-    lib.add("Good", "kani")
-    for name, content in [("broken", b"{not json"), ("no-engine", b'{"name": "x"}'), ("binary", b"\xff\xfe")]:
-        (tmp_path / name).mkdir()
-        (tmp_path / name / VOICE_FILE).write_bytes(content)
-    (tmp_path / "not-a-voice").mkdir()  # a folder without voice.json
-    (tmp_path / "stray.txt").write_text("x")
-    assert [v.id for v in lib.all()] == ["good"]
-    with pytest.raises(InvalidInput, match=r"broken/voice.json is damaged"):
-        lib.get("broken")
-    for bad_id in ("../good", ".hidden", "good/../good"):
-        with pytest.raises(VoiceNotFound):
-            lib.get(bad_id)
-
-
-def test_add_is_atomic(tmp_path: Path, payload_files: dict[str, Path]) -> None:
-    root = tmp_path / "voices"
-    lib = VoiceLibrary(root)
-    lib.add("Anna", "kani", files=payload_files)
-    assert sorted(p.name for p in root.iterdir()) == ["anna"]  # no .tmp- folder left behind
-    assert sorted(p.name for p in (root / "anna").iterdir()) == ["adapter", "sample.wav", VOICE_FILE]
-
-    # a copy that fails half-way leaves neither a voice nor a temp folder
-    with pytest.raises(FileNotFoundError):
-        lib.add("Half", "kani", files={"adapter": payload_files["adapter"], "model": tmp_path / "gone"})
-    assert sorted(p.name for p in root.iterdir()) == ["anna"]
-    assert [v.id for v in lib.all()] == ["anna"]
-
-
-def test_an_add_interrupted_by_a_crash_is_not_a_voice(tmp_path: Path) -> None:
-    """A crash between writing voice.json and the rename leaves .tmp-<id>-<ms>/voice.json: it must not be listed."""
-    lib = VoiceLibrary(tmp_path)
-    lib.add("Anna", "kani")
-    leftover = tmp_path / ".tmp-bob-1700000000000"
-    leftover.mkdir()
-    (leftover / VOICE_FILE).write_text(json.dumps({"name": "Bob", "engine": "kani", "created": 0}))
-    assert [v.id for v in lib.all()] == ["anna"]
-    assert [v.id for v in lib.all("kani")] == ["anna"]
-    lib.add("Bob", "kani")  # and the name is free to use
-    assert [v.id for v in lib.all()] == ["anna", "bob"]
 
 
 # ---- KaniTTS availability -------------------------------------------------------------------------------------
@@ -157,7 +51,7 @@ def test_kani_voice_without_nemo_names_nemo_and_the_extra(kani_settings: Setting
     assert "NeMo" in status.message and "pip install 'studio-voice[nemo]'" in status.message
     assert "Fine-tune tab" not in status.message  # the voice is there: the fix is now NeMo
     (voice,) = registry.voices("kani")  # listed from voice.json without loading anything
-    assert voice.id == "anna" and "LoRA adapter" in voice.description and "r-1" in voice.description
+    assert voice.id.startswith("anna-") and "LoRA adapter" in voice.description and "r-1" in voice.description
 
 
 # ---- command line -----------------------------------------------------------------------------------------------

@@ -131,8 +131,8 @@ def test_result_becomes_a_voice_and_exports(ctx: AppContext, demo_run: str) -> N
     # the Synthesize tab lists the engine; without NeMo it says what to install instead of failing later
     status = ctx.registry.available("kani")
     assert status.ok or "NeMo" in status.message
-    with pytest.raises(InvalidInput, match="exists already"):
-        tab.use_in_synthesize(ctx, demo_run, "Demo Voice")
+    again = tab.use_in_synthesize(ctx, demo_run, "   ")  # no name: the run's name; both voices are kept
+    assert "**demo**" in again and len(ctx.finetune.library.all("kani")) == 2
 
     message, zips = tab.export_run(ctx, demo_run, False, "local")
     assert len(zips) == 1 and "adapter" in message
