@@ -34,6 +34,7 @@ from studio.engines.supertonic_model import (
 from studio.engines.supertonic_text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
 from studio.text.chunking import chunk_text
+from studio.voices.library import VoiceLibrary
 
 __all__ = [
     "SPECS", "SUPERTONIC2", "SUPERTONIC3", "VERSIONS", "RawInputs", "Style", "SupertonicConfig", "SupertonicEngine",
@@ -127,6 +128,7 @@ class SupertonicEngine:
             raise ModelMissing(f"{self.version.label} needs its unicode indexer (onnx/unicode_indexer.json).")
         self.text = TextProcessor(config.indexer, self.version.languages)
         self._file_styles: dict[tuple[str, float], Style] = {}
+        self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
         self.info = EngineInfo(
             name=self.version.name,
             label=self.version.label,
@@ -175,7 +177,12 @@ class SupertonicEngine:
             kind = {"F": "Female", "M": "Male"}.get(vid[:1], "")
             return f"{kind} voice {vid[1:]}" if kind and vid[1:].isdigit() else vid
 
-        return [VoiceInfo(v, describe(v), self.version.languages, "preset") for v in self.styles]
+        presets = [VoiceInfo(v, describe(v), self.version.languages, "preset") for v in self.styles]
+        return presets + library_voices(self.library, self.version)
+
+    def style(self, voice: str) -> Style:
+        """The style of a preset, a library voice of this version, or a style .json path."""
+        return self._style(voice)
 
     def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], None]:
         """The bare session calls for `text` (see `raw_session_runner`), for the benchmark's overhead ratio."""
@@ -234,21 +241,36 @@ class SupertonicEngine:
             return self.styles[key]
         if key.upper() in self.styles:
             return self.styles[key.upper()]
+        if self.library is not None and key and "/" not in key and not key.lower().endswith(".json"):
+            try:
+                entry = self.library.get(key)
+            except VoiceNotFound:
+                entry = None
+            if entry is not None:
+                if entry.engine != self.version.name:
+                    raise VoiceNotFound(
+                        f"{entry.name} is a {entry.engine} voice; {self.version.label} cannot use voices made "
+                        "for another model (their styles live in different spaces)."
+                    )
+                return self._file_style(entry.path("style"))
         path = Path(key).expanduser()
         if key and (key.lower().endswith(".json") or path.is_file()):
             if not path.is_file():
                 raise VoiceNotFound(f"Voice style file not found: {path}. Give an existing Supertonic style .json.")
-            cache_key = (str(path.resolve()), path.stat().st_mtime)
-            style = self._file_styles.get(cache_key) or Style.from_file(path, VoiceNotFound)
-            if style.engine and style.engine != self.version.name:
-                raise VoiceNotFound(f"'{path.name}' is a {style.engine} voice; {self.version.label} cannot use "
-                                    "styles of another Supertonic version; pick a voice made for it.")  # fmt: skip
-            self._file_styles[cache_key] = style
-            return style
+            return self._file_style(path)
         raise VoiceNotFound(
             f"{self.version.label} has no voice '{voice}'. Choose one of: {', '.join(self.styles)}, "
             "or give the path to a Supertonic style .json file."
         )
+
+    def _file_style(self, path: Path) -> Style:
+        cache_key = (str(path.resolve()), path.stat().st_mtime)
+        style = self._file_styles.get(cache_key) or Style.from_file(path, VoiceNotFound)
+        if style.engine and style.engine != self.version.name:
+            raise VoiceNotFound(f"'{path.name}' is a {style.engine} voice; {self.version.label} cannot use "
+                                "styles of another Supertonic version; pick a voice made for it.")  # fmt: skip
+        self._file_styles[cache_key] = style
+        return style
 
     def _chunks(self, text: str, language: str) -> list[str]:
         if not text or not text.strip():
@@ -403,7 +425,19 @@ def _load(settings: Settings, device: str, version: SupertonicVersion) -> Supert
     if folder is None:
         status = _check(settings, version)
         raise ModelMissing(status.message)
-    return SupertonicEngine.load(folder, device, settings.threads, version)
+    engine = SupertonicEngine.load(folder, device, settings.threads, version)
+    engine.library = VoiceLibrary(settings.voices_dir)
+    return engine
+
+
+def library_voices(library: VoiceLibrary | None, version: SupertonicVersion) -> list[VoiceInfo]:
+    """The library's voices made for this version (styles of Supertonic 2 and 3 are different spaces)."""
+    if library is None:
+        return []
+    return [
+        VoiceInfo(v.id, v.name, version.languages, "library", v.source.get("kind", "library"))
+        for v in library.all(version.name)
+    ]
 
 
 def _download(settings: Settings, on_progress: Callable[[float, str], None] | None, version: SupertonicVersion) -> Path:

@@ -188,6 +188,19 @@ class Style:
         engine = data.get("engine", "") if isinstance(data, dict) else ""
         return cls(ttl, dp, str(engine))
 
+    def to_json(self, engine: str = "", metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The reference's style file layout (dims, nested data, type), tagged with the engine it belongs to."""
+
+        def tensor(x: NDArray[np.float32]) -> dict[str, Any]:
+            return {"data": np.asarray(x, dtype=np.float32).tolist(), "dims": list(x.shape), "type": "float32"}
+
+        out: dict[str, Any] = {"style_ttl": tensor(self.ttl), "style_dp": tensor(self.dp)}
+        if engine or self.engine:
+            out["engine"] = engine or self.engine
+        if metadata:
+            out["metadata"] = metadata
+        return out
+
 
 def _read_json(path: Path, what: str, error: type[StudioError] = ModelMissing) -> Any:
     try:
