@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,train,runs,download}`."""
+"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,train,runs,voice,download}`."""
 
 from __future__ import annotations
 
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.finetune.cli import add_parsers as add_finetune
 
     add_finetune(sub)
+
+    from studio.voices.cli import add_parser as add_voice
+
+    add_voice(sub)
 
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
@@ -271,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             from studio.finetune.cli import run_train
 
             return run_train(args, settings)
+        if args.command == "voice":
+            from studio.voices.cli import run as run_voice
+
+            return run_voice(args, settings)
         if args.command == "runs":
             from studio.finetune.cli import run_runs
 
