@@ -10,7 +10,7 @@ from studio import __version__
 from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
 from studio.ui.context import AppContext
-from studio.ui.tabs import audiobook, benchmark, finetune, synthesize
+from studio.ui.tabs import audiobook, benchmark, finetune, synthesize, voice_clone
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 synthesize.build(ctx)
             with gr.Tab("Audiobook", id="audiobook"):
                 audiobook.build(ctx)
+            with gr.Tab("Voice Clone", id="voice_clone"):
+                voice_clone.build(ctx)
             with gr.Tab("Fine-tune", id="finetune"):
                 finetune.build(ctx)
             with gr.Tab("Benchmark", id="benchmark"):

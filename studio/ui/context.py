@@ -12,6 +12,8 @@ from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.finetune.service import FineTune
 from studio.synthesis import Synthesizer
+from studio.voices.library import VoiceLibrary
+from studio.voices.service import Voices
 
 
 @dataclass
@@ -22,6 +24,7 @@ class AppContext:
     books: Audiobooks
     runner: RenderRunner
     finetune: FineTune
+    voices: Voices
     _cancel: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -30,7 +33,8 @@ class AppContext:
         settings.ensure_dirs()
         reg = registry or Registry(settings)
         books = Audiobooks(reg)
-        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings))
+        voices = Voices(reg, VoiceLibrary(settings.voices_dir))
+        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings), voices)
 
     def cancel_flag(self, session: str, job: str) -> threading.Event:
         """A fresh cancel flag for one job of one browser session (a new job clears the old flag)."""

@@ -1,0 +1,74 @@
+"""Voice Clone tab handlers: mix Supertonic voices (tiny graphs, real styles), preview, rename, delete, export,
+import, and the new voice in the Synthesize tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.config import Settings
+from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+from studio.errors import InvalidInput
+from studio.ui.context import AppContext
+from studio.ui.tabs import synthesize
+from studio.ui.tabs import voice_clone as tab
+from tests.tiny_onnx import make_supertonic_model_dir
+
+
+@pytest.fixture
+def ctx(settings: Settings, shared_fixtures: Path, tmp_path: Path) -> AppContext:
+    built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2")
+    target = user_model_dir(settings, SUPERTONIC2)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built.rename(target)
+    return AppContext.create(settings)
+
+
+def test_mix_preview_rename_export_import_delete(ctx: AppContext) -> None:
+    choices = [v for _, v in tab.mix_choices(ctx, "supertonic2")]
+    assert choices[:2] == ["F1", "F2"] and "M2" in choices
+    note = tab.save_mix(ctx, "supertonic2", "Warm narrator", "", "F1", 0.6, "M2", 0.4, None, 0)
+    assert "Saved **Warm narrator** (F1 60%, M2 40%)" in note
+    frame = tab.library_frame(ctx)
+    assert list(frame["Name"]) == ["Warm narrator"] and "mix of F1 60%, M2 40%" in frame["Made by"][0]
+    voice_id = frame["Id"][0]
+
+    # the Synthesize tab offers it under Supertonic 2
+    voice_update = synthesize.on_engine_change(ctx, "supertonic2")[0]
+    assert voice_id in [v for _, v in voice_update["choices"]]
+
+    rate, samples = tab.preview(ctx, voice_id, "Hello there.")
+    assert rate == 44100 and len(samples) > 0
+    assert "Warmer" in tab.rename(ctx, voice_id, "Warmer")
+    message, path = tab.export(ctx, voice_id, "local")
+    assert "Exported" in message
+    assert Path(path).is_file() and Path(path).parent == ctx.output_dir("local")
+    assert "Imported **Warmer**" in tab.import_zip(ctx, path)
+    assert len(tab.library_frame(ctx)) == 2
+
+    with pytest.raises(InvalidInput, match="Tick"):
+        tab.delete(ctx, voice_id, False)
+    assert "Deleted" in tab.delete(ctx, voice_id, True)
+    assert list(tab.library_frame(ctx)["Name"]) == ["Warmer"]  # the imported copy
+
+
+def test_bad_input_is_a_message_and_saves_nothing(ctx: AppContext, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="at least one voice"):
+        tab.save_mix(ctx, "supertonic2", "x", "", None, 0.5, None, 0.5, None, 0)
+    with pytest.raises(InvalidInput, match="above zero"):
+        tab.save_mix(ctx, "supertonic2", "x", "", "F1", 0, "F2", 0, None, 0)
+    with pytest.raises(InvalidInput, match="Give the voice a name"):
+        tab.save_mix(ctx, "supertonic2", "", "", "F1", 1, None, 0, None, 0)
+    with pytest.raises(InvalidInput, match="Choose a voice"):
+        tab.preview(ctx, None, "x")
+    with pytest.raises(InvalidInput, match="Upload a voice ZIP"):
+        tab.import_zip(ctx, None)
+    bogus = tmp_path / "voice.zip"
+    bogus.write_text("not a zip")
+    with pytest.raises(InvalidInput, match="not a ZIP"):
+        tab.import_zip(ctx, str(bogus))
+    assert tab.library_frame(ctx).empty
+    # Supertonic 3 has no weights here: the mix panel says so instead of offering voices
+    assert tab.mix_choices(ctx, "supertonic3") == []
+    assert "not available" in tab.engine_note(ctx, "supertonic3")
