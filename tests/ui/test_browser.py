@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,11 +36,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium)")
-    home = tmp_path_factory.mktemp("browser-home")
+@contextlib.contextmanager
+def launch_app(home: Path) -> Iterator[str]:
+    """The real app (`launch.py`) on a free local port with STUDIO_HOME=home; stopped on exit."""
     port = _free_port()
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     log = (home / "app.log").open("w")
@@ -59,13 +58,27 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("app did not start within 120 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def need_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it: apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    need_chromium()
+    with launch_app(tmp_path_factory.mktemp("browser-home")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,54 @@
+"""Voice Clone tab in a real browser: mix two Supertonic voices, find the new voice in Synthesize and speak with it
+(Supertonic on tiny graphs with the real config, indexer and styles, placed by hand like a user would)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from studio.config import Settings
+from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+from tests.tiny_onnx import make_supertonic_model_dir
+from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def app_with_supertonic(tmp_path_factory: pytest.TempPathFactory, shared_fixtures: Path) -> Iterator[str]:
+    need_chromium()
+    home = tmp_path_factory.mktemp("voice-clone-home")
+    built = make_supertonic_model_dir(tmp_path_factory.mktemp("built"), shared_fixtures / "supertonic2")
+    target = user_model_dir(Settings(home=home), SUPERTONIC2)
+    target.parent.mkdir(parents=True)
+    built.rename(target)
+    with launch_app(home) as url:
+        yield url
+
+
+def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_with_supertonic)
+    page.get_by_role("tab", name="Voice Clone").click()
+    page.click("#vc-mix-save")
+    page.get_by_text("Give the voice a name").first.wait_for(timeout=20_000)  # bad input first: no name
+    page.locator("#vc-mix-name input, #vc-mix-name textarea").first.fill("Browser blend")
+    page.click("#vc-mix-save")
+    page.wait_for_function("document.querySelector('#vc-mix-note').innerText.includes('Saved')", timeout=30_000)
+    assert "F1 50%, F2 50%" in page.locator("#vc-mix-note").inner_text()
+    page.wait_for_function("document.querySelector('#vc-library').innerText.includes('Browser blend')", timeout=20_000)
+    page.click("#vc-preview")
+    page.wait_for_selector("#vc-audio [data-testid='download-link']", timeout=30_000)  # the preview arrived
+    page.screenshot(path=str(tmp_path / "voice-clone.png"), full_page=True)
+
+    page.get_by_role("tab", name="Synthesize").click()
+    page.locator("#synth-engine input").first.click()
+    page.get_by_role("option", name="Supertonic 2").click()
+    page.locator("#synth-voice input").first.click()
+    page.get_by_role("option", name="Browser blend").click()
+    page.click("#synth-generate")
+    page.wait_for_function("document.querySelector('#synth-status').innerText.includes('ran on')", timeout=60_000)
+    status = page.locator("#synth-status").inner_text()
+    assert "ran on CPU" in status
