@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -37,3 +39,38 @@ def process_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return True  # not Linux: trust kill(0)
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (VmHWM on Linux, ru_maxrss elsewhere); None when unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+        import sys
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+    except (ImportError, OSError):
+        return None
+
+
+class ZipEntryTooLarge(ValueError):
+    """A ZIP entry yielded more bytes than its directory entry declared (damaged or malicious archive)."""
+
+
+def zip_entry_chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The entry's bytes in chunks, stopped as soon as it yields more than it declared: callers check the declared
+    sizes (bomb limits) up front, and this keeps an entry that lies about its size from getting past them."""
+    size = 0
+    with archive.open(info) as stream:
+        while data := stream.read(chunk):
+            size += len(data)
+            if size > info.file_size:
+                raise ZipEntryTooLarge(f"'{info.filename}' unpacks to more than its declared {info.file_size} bytes")
+            yield data

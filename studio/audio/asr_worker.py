@@ -26,20 +26,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.errors import ModelMissing, StudioError
+from studio.fsutil import peak_rss_mb
 
 HEADER = struct.Struct("<II")
 MAX_SAMPLES = 16000 * 600  # ten minutes at 16 kHz: far above any chunk; guards against a garbled header
-
-
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError):
-        pass
-    return None
 
 
 def _reply(out: IO[bytes], payload: dict[str, Any]) -> None:
@@ -83,7 +73,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], model_dir: str | None, threads: i
             _reply(stdout, {"error": f"{type(exc).__name__}: {exc}"})
             continue
         _reply(stdout, {"text": text})
-    _reply(stdout, {"peak_rss_mb": _peak_rss_mb()})
+    _reply(stdout, {"peak_rss_mb": peak_rss_mb()})
 
 
 def main(argv: list[str] | None = None) -> int:

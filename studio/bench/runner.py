@@ -23,7 +23,7 @@ from studio.config import MAX_STEPS, Settings
 from studio.engines.base import device_report, raw_runner, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError
-from studio.fsutil import write_atomic
+from studio.fsutil import peak_rss_mb, write_atomic
 from studio.synthesis import Synthesizer, SynthRequest, combine
 
 log = logging.getLogger(__name__)
@@ -262,24 +262,6 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError):
-        pass
-    try:
-        import resource
-        import sys
-
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
-    except (ImportError, OSError):
-        return None
 
 
 # ---------------------------------------------------------------------------------------------------------- the run

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from studio.errors import InvalidInput
+from studio.fsutil import ZipEntryTooLarge, zip_entry_chunks
 
 log = logging.getLogger(__name__)
 
@@ -238,18 +239,10 @@ def _encryption_algorithms(data: bytes) -> set[str] | None:
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
     """Unpack one file, stopping as soon as it yields more bytes than the directory declared."""
-    chunks: list[bytes] = []
-    size = 0
     try:
-        with archive.open(info) as stream:
-            while chunk := stream.read(_READ_CHUNK):
-                size += len(chunk)
-                if size > info.file_size:
-                    raise InvalidInput(
-                        f"'{name}': '{info.filename}' unpacks to more than its declared {info.file_size} bytes; "
-                        "the archive is damaged or malicious."
-                    )
-                chunks.append(chunk)
+        chunks = list(zip_entry_chunks(archive, info, _READ_CHUNK))
+    except ZipEntryTooLarge as exc:
+        raise InvalidInput(f"'{name}': {exc}; the archive is damaged or malicious.") from exc
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as exc:
         raise not_an_epub(name, f"'{info.filename}' cannot be unpacked: {exc}") from exc
     return b"".join(chunks)

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.errors import Cancelled, InvalidInput, StudioError
-from studio.fsutil import write_atomic
+from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
 if TYPE_CHECKING:
     from studio.audio.asr import Transcriber
@@ -247,18 +247,12 @@ def _unpack_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, name: 
     if not target.resolve().is_relative_to(dest.resolve()):  # belt and braces after _check_zip_entry
         raise InvalidInput(f"'{name}' contains an unsafe file path ({info.filename!r}); nothing was unpacked.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
     try:
-        with zf.open(info) as src, open(target, "wb") as dst:
-            while chunk := src.read(_COPY_CHUNK):
-                written += len(chunk)
-                # the directory's sizes were checked; an entry that lies about its size is stopped here
-                if written > info.file_size:
-                    raise InvalidInput(
-                        f"'{name}': '{info.filename}' unpacks to more than its declared {info.file_size} bytes; "
-                        "the archive is damaged or malicious, nothing was unpacked."
-                    )
+        with open(target, "wb") as dst:
+            for chunk in zip_entry_chunks(zf, info, _COPY_CHUNK):
                 dst.write(chunk)
+    except ZipEntryTooLarge as exc:
+        raise InvalidInput(f"'{name}': {exc}; the archive is damaged or malicious, nothing was unpacked.") from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise InvalidInput(f"'{name}': '{info.filename}' cannot be unpacked ({exc}). Make the ZIP again.") from exc
 

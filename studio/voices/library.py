@@ -11,12 +11,13 @@ import secrets
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput, VoiceNotFound
-from studio.fsutil import write_atomic
+from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
 VOICE_FILE = "voice.json"
 FORMAT = 1
@@ -282,8 +283,9 @@ class VoiceLibrary:
                     if not target.is_relative_to(tmp.resolve()):
                         raise InvalidInput(f"{archive.name}: unsafe path {info.filename!r}; nothing was imported.")
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+                    with open(target, "wb") as dst:
+                        for chunk in zip_entry_chunks(zf, info):
+                            dst.write(chunk)
                 data["source"] = {**dict(data.get("source") or {}), "imported_from": archive.name}
                 data["created"] = data.get("created") or time.time()
                 write_atomic(tmp / VOICE_FILE, json.dumps(data, indent=2))
@@ -291,6 +293,10 @@ class VoiceLibrary:
                 for key in voice.payload:
                     voice.path(key)  # every payload path stays inside the voice
                 tmp.rename(self.root / voice_id)
+            except ZipEntryTooLarge as exc:
+                raise InvalidInput(f"{archive.name}: {exc}; nothing was imported.") from exc
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+                raise InvalidInput(f"{archive.name} cannot be unpacked ({exc}); nothing was imported.") from exc
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         return self._read(self.root / voice_id)

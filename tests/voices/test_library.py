@@ -162,3 +162,21 @@ def test_bad_voice_zips_import_nothing(tmp_path: Path, entries: dict[str, bytes]
     not_zip.write_text("hello")
     with pytest.raises(InvalidInput, match="not a ZIP"):
         lib.import_zip(not_zip)
+
+
+def test_an_entry_that_lies_about_its_size_is_stopped(tmp_path: Path) -> None:
+    """The bomb limit reads the declared sizes; an entry that unpacks to more is stopped while unpacking."""
+    import io
+
+    from tests.book.epub_factory import set_declared_size
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("v/voice.json", json.dumps({"name": "Big", "engine": "supertonic2", "payload": {"s": "s.bin"}}))
+        zf.writestr("v/s.bin", b"\0" * 1_000_000)
+    archive = tmp_path / "lying.zip"
+    archive.write_bytes(set_declared_size(buf.getvalue(), "v/s.bin", 100))
+    lib = VoiceLibrary(tmp_path / "voices")
+    with pytest.raises(InvalidInput, match="nothing was imported"):  # stopped by the size or the CRC check
+        lib.import_zip(archive)
+    assert lib.all() == [] and not list((tmp_path / "voices").glob(".tmp-*"))
