@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.audio.io import write_audio
 from studio.audio.types import AudioResult
@@ -14,6 +16,10 @@ from studio.config import Settings
 from studio.engines.base import EngineInfo, VoiceInfo
 from studio.engines.registry import Registry
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
+
+if TYPE_CHECKING:
+    from studio.finetune.service import FineTune
+    from studio.voices.service import Voices
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,23 @@ class Studio:
         self.settings.ensure_dirs()
         self.registry = registry or Registry(self.settings)
         self.synthesizer = Synthesizer(self.registry)
+
+    @cached_property
+    def finetune(self) -> FineTune:
+        """Fine-tuning, as the Fine-tune tab does it: `spec()`/`demo_spec()`, `start()`, `stop()`, `resume()`,
+        `metrics()`, `queue_experiments()`, `comparison()`, `export_adapter()`, `use_as_voice()`."""
+        from studio.finetune.service import FineTune
+
+        return FineTune(self.settings)
+
+    @cached_property
+    def library(self) -> Voices:
+        """The voice library, as the Voice Clone tab uses it: `rows()`, `mix()`, `preview()`, and `library` (`all()`,
+        `rename()`, `delete()`, `export_zip()`, `import_zip()`)."""
+        from studio.voices.library import VoiceLibrary
+        from studio.voices.service import Voices
+
+        return Voices(self.registry, VoiceLibrary(self.settings.voices_dir))
 
     def engines(self) -> list[EngineStatus]:
         out = []

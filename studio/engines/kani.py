@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from studio.voices.library import Voice, VoiceLibrary
 log = logging.getLogger(__name__)
 
 ENGINE = "kani"
-LAYOUT_FILE = "studio_layout.json"
 NEMO_FIX = "Install the optional extra: pip install 'studio-voice[nemo]' (NVIDIA NeMo, Linux)."
 
 
@@ -94,8 +92,7 @@ class KaniModel:
         model.eval()
         if device == "cuda" and torch.cuda.is_available():
             model.to("cuda")
-        layout_file = next((p / LAYOUT_FILE for p in (source, Path(base_model)) if (p / LAYOUT_FILE).is_file()), None)
-        layout = TokenLayout.from_json(json.loads(layout_file.read_text())) if layout_file else TokenLayout()
+        layout = TokenLayout.read(source, base_model)
         return cls(model, tokenizer, layout, speaker)
 
     def generate_tokens(

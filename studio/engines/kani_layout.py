@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +20,7 @@ CODEBOOK_SIZE = 4032
 FRAMES_PER_SECOND = 12.5
 CODEC_SAMPLE_RATE = 22050
 CODEC_MODEL = "nvidia/nemo-nano-codec-22khz-0.6kbps-12.5fps"
+LAYOUT_FILE = "studio_layout.json"  # beside a model whose layout differs from KaniTTS's (the demo's tiny model)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,15 @@ class TokenLayout:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def read(cls, *folders: Path | str) -> TokenLayout:
+        """The layout file of the first folder that has one, else KaniTTS's layout."""
+        for folder in folders:
+            path = Path(folder) / LAYOUT_FILE
+            if path.is_file():
+                return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        return cls()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenLayout:

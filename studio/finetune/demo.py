@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.engines.kani_layout import TokenLayout
+from studio.engines.kani_layout import LAYOUT_FILE, TokenLayout
 from studio.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
 
-LAYOUT_FILE = "studio_layout.json"
 
 DEMO_SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
+from studio.engines.kani import nemo_installed
 from studio.finetune.data import NEMO_HINT
 from studio.fsutil import write_atomic
-
-
-def nemo_installed() -> bool:
-    return importlib.util.find_spec("nemo") is not None
 
 
 def encode_dataset(folder: Path, device: str = "cpu") -> int:

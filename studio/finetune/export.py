@@ -8,9 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from studio.engines.kani_layout import LAYOUT_FILE
 from studio.fsutil import write_atomic
-
-LAYOUT_FILE = "studio_layout.json"
 
 
 def merge(adapter: Path, out: Path) -> Path:

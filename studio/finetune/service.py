@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,8 +149,8 @@ class FineTune:
 
     def encode(self, folder: Path, device: str = "cpu", timeout: float = 24 * 3600) -> str:
         """Add NanoCodec tokens to a dataset (a separate process: NeMo and torch stay out of the app)."""
+        from studio.engines.kani import nemo_installed
         from studio.finetune.data import NEMO_HINT
-        from studio.finetune.encode import nemo_installed
 
         if not (folder / "manifest.jsonl").is_file():
             raise InvalidInput(f"{folder.name} has no manifest.jsonl: save the dataset first.")
@@ -190,6 +189,12 @@ class FineTune:
 
     def get(self, run_id: str) -> RunInfo:
         return self.runs.get(run_id)
+
+    def metrics_reader(self, run_id: str) -> MetricsReader:
+        """The run's reader as last polled (no new read)."""
+        with self._lock:
+            reader = self._readers.get(run_id)
+        return reader if reader is not None else self.metrics(run_id)
 
     def metrics(self, run_id: str) -> MetricsReader:
         """The run's metrics, read incrementally: each call reads only what the trainer appended since the last."""
@@ -373,10 +378,6 @@ class FineTune:
     def delete(self, run_id: str) -> None:
         self.runs.delete(run_id)
         self._readers.pop(run_id, None)
-
-    def shutdown(self) -> None:
-        """Training runs keep going when the app exits (they are found again on the next start)."""
-        time.sleep(0)
 
 
 def _fmt(value: float | None) -> str:

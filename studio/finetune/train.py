@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.engines.kani_layout import TokenLayout
+from studio.engines.kani_layout import LAYOUT_FILE, TokenLayout
 from studio.errors import InvalidInput, StudioError, TrainingFailed
 from studio.finetune.data import Example, load_examples
 from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
@@ -27,8 +27,6 @@ from studio.finetune.spec import TrainSpec
 from studio.fsutil import write_atomic
 
 log = logging.getLogger("studio.train")
-
-LAYOUT_FILE = "studio_layout.json"
 
 
 class StopRequested:
@@ -59,13 +57,6 @@ class LoopState:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def read_layout(base_model: str) -> TokenLayout:
-    path = Path(base_model) / LAYOUT_FILE
-    if path.is_file():
-        return TokenLayout.from_json(json.loads(path.read_text()))
-    return TokenLayout()
 
 
 def build_demo_model(folder: Path) -> None:
@@ -129,7 +120,7 @@ class Trainer:
         hint = self.layout_hint()
         examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
         self.base_path = self._fetch_base()
-        self.layout = read_layout(self.base_path)
+        self.layout = TokenLayout.read(self.base_path)
         if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
             examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
         try:
@@ -173,7 +164,7 @@ class Trainer:
 
     def layout_hint(self) -> TokenLayout:
         """The layout before the model is fetched: the local folder's own, else KaniTTS's."""
-        return read_layout(self.spec.base_model)
+        return TokenLayout.read(self.spec.base_model)
 
     def _fetch_base(self) -> str:
         """The base model as a local folder; a Hub id is downloaded into the cache with progress in status.json."""

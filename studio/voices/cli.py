@@ -42,13 +42,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     library = VoiceLibrary(settings.voices_dir)
     action = args.voice_action
     if action == "list":
-        voices = library.all()
-        if not voices and not library.broken():
+        voices, broken = library.scan()
+        if not voices and not broken:
             print(f"no voices in {settings.voices_dir}")
         for v in voices:
             sim = "" if v.similarity is None else f" similarity {v.similarity:.3f}"
             print(f"{v.id:<40} {v.engine:<12} {v.name:<30} {v.source.get('kind', '')}{sim}")
-        for b in library.broken():
+        for b in broken:
             print(f"{b.id:<40} {'BROKEN':<12} {b.reason}")
         return 0
     if action == "show":

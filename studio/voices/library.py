@@ -98,27 +98,24 @@ class VoiceLibrary:
         # a leading dot marks unfinished writes (.tmp-...) and hidden files: never voices
         return [p for p in sorted(self.root.iterdir()) if not p.name.startswith(".") and (p / VOICE_FILE).exists()]
 
+    def scan(self) -> tuple[list[Voice], list[BrokenVoice]]:
+        """Every usable voice (oldest first) and every broken folder, from one read of each voice.json."""
+        voices: list[Voice] = []
+        broken: list[BrokenVoice] = []
+        for folder in self._candidates():
+            try:
+                voices.append(self._read(folder))
+            except InvalidInput as exc:  # a broken voice folder must not hide the others
+                broken.append(BrokenVoice(folder.name, folder, str(exc)))
+        voices.sort(key=lambda v: (v.created, v.id))
+        return voices, broken
+
     def all(self, engine: str | None = None) -> list[Voice]:
         """Usable voices (of one engine), oldest first; broken folders are left out (see `broken()`)."""
-        voices = []
-        for folder in self._candidates():
-            try:
-                voice = self._read(folder)
-            except InvalidInput:
-                continue  # a broken voice folder must not hide the others
-            if engine is None or voice.engine == engine:
-                voices.append(voice)
-        voices.sort(key=lambda v: (v.created, v.id))
-        return voices
+        return [v for v in self.scan()[0] if engine is None or v.engine == engine]
 
     def broken(self) -> list[BrokenVoice]:
-        found = []
-        for folder in self._candidates():
-            try:
-                self._read(folder)
-            except InvalidInput as exc:
-                found.append(BrokenVoice(folder.name, folder, str(exc)))
-        return found
+        return self.scan()[1]
 
     def get(self, voice_id: str) -> Voice:
         folder = self._folder(voice_id)

@@ -30,13 +30,14 @@ class Voices:
         import time
 
         rows: list[list[Any]] = []
-        for v in reversed(self.library.all()):
+        voices, broken = self.library.scan()
+        for v in reversed(voices):
             made = v.source.get("kind", "")
             if made == "mix":
                 made = "mix of " + ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in v.source.get("parts", []))
             sim = "—" if v.similarity is None else f"{v.similarity:.3f}"
             rows.append([v.name, v.engine, made, sim, time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)), v.id])
-        for b in self.library.broken():
+        for b in broken:
             rows.append([f"(broken) {b.id}", "—", b.reason, "—", "—", b.id])
         return rows
 

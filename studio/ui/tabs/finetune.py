@@ -147,7 +147,7 @@ def save_dataset(
     if rows is not None:
         draft = ds.apply_review(draft, rows)
     manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
-    from studio.finetune.encode import nemo_installed
+    from studio.engines.kani import nemo_installed
 
     note = f"Saved **{manifest.parent.name}** ({manifest}). "
     note += (
@@ -292,7 +292,7 @@ def plots(ctx: AppContext, run_id: str | None) -> tuple[pd.DataFrame, pd.DataFra
     lr = pd.DataFrame(columns=["step", "lr"])
     if not run_id:
         return loss, lr, 0
-    reader = ctx.finetune.metrics(run_id)
+    reader = ctx.finetune.metrics(run_id)  # reads only what was appended since the last tick
     rows = reader.rows
     train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
     val = [(r["step"], r[EVAL_LOSS], "validation") for r in downsample(rows, EVAL_LOSS, PLOT_POINTS)]
@@ -346,7 +346,7 @@ def show_run(ctx: AppContext, run_id: str | None, seen: int) -> tuple[Any, ...]:
     except InvalidInput:
         return "That run is gone (deleted?).", gr.update(), gr.update(), gr.update(visible=False), seen
     loss, lr, count = plots(ctx, run_id)
-    reader = ctx.finetune.metrics(run_id)
+    reader = ctx.finetune.metrics_reader(run_id)  # the one `plots` just polled
     failed = info.state in ("failed", "interrupted")
     log = gr.update(value=info.files.log_tail(40), visible=failed)
     if count == seen:
