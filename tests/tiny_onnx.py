@@ -172,6 +172,108 @@ def vocoder() -> onnx.ModelProto:
     return _model(nodes, inputs, outputs, inits, "tiny_vocoder")
 
 
+# Voiced variants, for cloning tests: the style decides the timbre, the way it does in the real model.
+VOICED_GAIN = 3.0  # log-amplitude per unit of projected style
+VOICED_LEVEL = 0.03
+VOICED_OPSET = 19  # newer than onnx2torch converts: exercises the opset fallback of studio.engines.supertonic_torch
+BANDS, SUB_CHUNKS, SUB_CHUNK = 24, 6, 512
+
+
+def _voiced_model(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    inits: list[onnx.TensorProto],
+    name: str,
+) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=inits)
+    opsets = [helper.make_opsetid("", VOICED_OPSET)]
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="studio-tests")
+    model.ir_version = 9
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def voiced_vector_estimator() -> onnx.ModelProto:
+    """Each step moves the latent toward a fixed projection of the mean style token:
+    target[b, c, l] = VOICED_GAIN x (mean over the 50 tokens of style_ttl[b]) @ P[:, c], P a fixed random matrix.
+    text_emb enters with weight 0. After N steps x = target + (x0 - target) / (N + 1)."""
+    inputs = [
+        helper.make_tensor_value_info("noisy_latent", F, ["batch", LATENT_CHANNELS, "latent_len"]),
+        helper.make_tensor_value_info("text_emb", F, ["batch", TEXT_EMB_DIM, "text_len"]),
+        helper.make_tensor_value_info("style_ttl", F, ["batch", 50, 256]),
+        helper.make_tensor_value_info("text_mask", F, ["batch", 1, "text_len"]),
+        helper.make_tensor_value_info("latent_mask", F, ["batch", 1, "latent_len"]),
+        helper.make_tensor_value_info("current_step", F, ["batch"]),
+        helper.make_tensor_value_info("total_step", F, ["batch"]),
+    ]
+    outputs = [helper.make_tensor_value_info("denoised_latent", F, ["batch", LATENT_CHANNELS, "latent_len"])]
+    projection = np.random.default_rng(7).standard_normal((256, LATENT_CHANNELS)).astype(np.float32) / 16.0
+    inits = [
+        _const("axes_1", np.array([1], np.int64)),
+        _const("axes_2", np.array([2], np.int64)),
+        _const("axes_12", np.array([1, 2], np.int64)),
+        _const("projection", projection * VOICED_GAIN),
+        _const("one", np.array(1.0, np.float32)),
+        _const("zero", np.array(0.0, np.float32)),
+    ]
+    nodes = [
+        helper.make_node("ReduceMean", ["style_ttl", "axes_1"], ["style_mean"], keepdims=0),  # [B, 256]
+        helper.make_node("MatMul", ["style_mean", "projection"], ["proj"]),  # [B, 144]
+        helper.make_node("Unsqueeze", ["proj", "axes_2"], ["target"]),  # [B, 144, 1]
+        helper.make_node("Sub", ["total_step", "current_step"], ["left"]),
+        helper.make_node("Add", ["left", "one"], ["left1"]),
+        helper.make_node("Reciprocal", ["left1"], ["alpha_b"]),
+        helper.make_node("Unsqueeze", ["alpha_b", "axes_12"], ["alpha"]),
+        helper.make_node("Sub", ["target", "noisy_latent"], ["gap"]),
+        helper.make_node("Mul", ["gap", "alpha"], ["move"]),
+        helper.make_node("Add", ["noisy_latent", "move"], ["moved"]),
+        helper.make_node("ReduceSum", ["text_emb", "axes_12"], ["emb_sum"], keepdims=0),
+        helper.make_node("Mul", ["emb_sum", "zero"], ["emb_zero"]),
+        helper.make_node("Unsqueeze", ["emb_zero", "axes_12"], ["emb_zero_3d"]),
+        helper.make_node("Add", ["moved", "emb_zero_3d"], ["moved2"]),
+        helper.make_node("Mul", ["moved2", "latent_mask"], ["denoised_latent"]),
+    ]
+    return _voiced_model(nodes, inputs, outputs, inits, "tiny_voiced_vector_estimator")
+
+
+def voiced_vocoder() -> onnx.ModelProto:
+    """Each latent frame is 6 sub-chunks of 512 samples; each sub-chunk sums 24 mel-spaced bands of harmonics of
+    44100 / 512 Hz with amplitudes VOICED_LEVEL x exp(latent) (the latent is a log spectral envelope, capped at 4 by a
+    Clip whose lower bound is omitted: the empty-input quirk)."""
+    inputs = [helper.make_tensor_value_info("latent", F, ["batch", LATENT_CHANNELS, "latent_len"])]
+    outputs = [helper.make_tensor_value_info("wav_tts", F, ["batch", "wav_len"])]
+    rng = np.random.default_rng(7)
+    rate, f0 = 44100.0, 44100.0 / SUB_CHUNK
+    mel = np.linspace(2595 * np.log10(1 + 80 / 700), 2595 * np.log10(1 + 7600 / 700), BANDS + 1)
+    edges = 700 * (10 ** (mel / 2595) - 1)
+    t = np.arange(SUB_CHUNK) / rate
+    basis = np.zeros((BANDS, SUB_CHUNK), np.float32)
+    for k in range(BANDS):
+        harmonics = [h for h in range(1, SUB_CHUNK // 2) if edges[k] <= h * f0 < edges[k + 1]]
+        harmonics = harmonics or [max(1, round(edges[k] / f0))]
+        for h in harmonics:
+            basis[k] += np.cos(2 * np.pi * h * f0 * t + rng.uniform(0, 2 * np.pi)).astype(np.float32)
+        basis[k] /= np.sqrt(len(harmonics))
+    inits = [
+        _const("bands_shape", np.array([0, BANDS, SUB_CHUNKS, -1], np.int64)),
+        _const("flat", np.array([0, -1], np.int64)),
+        _const("cap", np.array(4.0, np.float32)),
+        _const("level", np.array(VOICED_LEVEL, np.float32)),
+        _const("basis", basis),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["latent", "bands_shape"], ["bands"]),  # [B, 24, 6, L]
+        helper.make_node("Transpose", ["bands"], ["frames"], perm=[0, 3, 2, 1]),  # [B, L, 6, 24]
+        helper.make_node("Clip", ["frames", "", "cap"], ["capped"]),
+        helper.make_node("Exp", ["capped"], ["amps"]),
+        helper.make_node("Mul", ["amps", "level"], ["scaled"]),
+        helper.make_node("MatMul", ["scaled", "basis"], ["chunks"]),  # [B, L, 6, 512]
+        helper.make_node("Reshape", ["chunks", "flat"], ["wav_tts"]),  # [B, L * 3072]
+    ]
+    return _voiced_model(nodes, inputs, outputs, inits, "tiny_voiced_vocoder")
+
+
 BUILDERS = {
     "duration_predictor": duration_predictor,
     "text_encoder": text_encoder,
@@ -180,11 +282,16 @@ BUILDERS = {
 }
 
 
-def make_supertonic_model_dir(tmp_path: Path, fixture_dir: Path) -> Path:
-    """A model folder in the Hub layout: tiny graphs + the real tts.json, unicode_indexer.json and voice styles."""
-    root = Path(tmp_path) / f"tiny-{Path(fixture_dir).name}"
+VOICED_BUILDERS = {**BUILDERS, "vector_estimator": voiced_vector_estimator, "vocoder": voiced_vocoder}
+
+
+def make_supertonic_model_dir(tmp_path: Path, fixture_dir: Path, voiced: bool = False) -> Path:
+    """A model folder in the Hub layout: tiny graphs + the real tts.json, unicode_indexer.json and voice styles.
+
+    `voiced`: the vector estimator and vocoder where the style shapes the timbre (for cloning tests)."""
+    root = Path(tmp_path) / f"tiny-{Path(fixture_dir).name}{'-voiced' if voiced else ''}"
     (root / "onnx").mkdir(parents=True, exist_ok=True)
-    for name, build in BUILDERS.items():
+    for name, build in (VOICED_BUILDERS if voiced else BUILDERS).items():
         onnx.save(build(), str(root / "onnx" / f"{name}.onnx"))
     for name in ("tts.json", "unicode_indexer.json"):
         shutil.copyfile(Path(fixture_dir) / name, root / "onnx" / name)

@@ -129,6 +129,7 @@ class SupertonicEngine:
         self.text = TextProcessor(config.indexer, self.version.languages)
         self._file_styles: dict[tuple[str, float], Style] = {}
         self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
+        self.model_dir: Path | None = None  # the folder it was loaded from (cloning converts the graphs to torch)
         self.info = EngineInfo(
             name=self.version.name,
             label=self.version.label,
@@ -168,7 +169,9 @@ class SupertonicEngine:
             reports.append(report)
         report = _merge_reports(reports)
         log.info("%s loaded from %s (%s)", ver.label, model_dir, report.note)
-        return cls(SupertonicSessions(**made), config, styles, ver, report)
+        engine = cls(SupertonicSessions(**made), config, styles, ver, report)
+        engine.model_dir = model_dir
+        return engine
 
     # ----------------------------------------------------------------- public API
 
@@ -216,6 +219,14 @@ class SupertonicEngine:
             for (t, k, _), result in zip(group, results, strict=True):
                 parts[t][k] = result
         return [self._joined([chunks[k] for k in sorted(chunks)]) for chunks in parts.values()]
+
+    def speak_style(self, text: str, style: Style, params: SynthParams | None = None) -> AudioResult:
+        """Speak with a style that is not a saved voice (a cloning candidate, a mix being designed)."""
+        language, steps, speed, seed = self._resolve(params)
+        parts = []
+        for index, item in self._prepare(text, language):
+            parts.extend(self._render([item], style, steps, speed, seed, [index]))
+        return self._joined(parts)
 
     def encode(self, texts: Sequence[str], voice: str, params: SynthParams | None = None) -> RawInputs:
         """The validated graph inputs for texts that each fit in one chunk (for benchmarks against `run_raw`)."""

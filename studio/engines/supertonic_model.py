@@ -251,6 +251,19 @@ def noise_latent(
     return out
 
 
+def predict_durations(sessions: SupertonicSessions, config: SupertonicConfig, inputs: RawInputs) -> NDArray[np.float32]:
+    """Seconds per batch item at the asked speed (at least one latent frame)."""
+    batch = len(inputs.text_ids)
+    (duration,) = sessions.duration_predictor.run(
+        ["duration"], {"text_ids": inputs.text_ids, "style_dp": inputs.style_dp, "text_mask": inputs.text_mask}
+    )
+    duration = np.asarray(duration, dtype=np.float32).reshape(batch) / np.float32(inputs.speed)
+    if not np.isfinite(duration).all():
+        raise StudioError(f"The duration predictor returned {duration.tolist()}; the model files may be damaged.")
+    # A non-positive duration would give an empty latent; one latent frame is the shortest sound the vocoder makes.
+    return np.maximum(duration, np.float32(config.chunk_size / config.sample_rate))
+
+
 def run_raw(
     sessions: SupertonicSessions,
     config: SupertonicConfig,
@@ -264,14 +277,7 @@ def run_raw(
     """
     rng = np.random.default_rng() if rng is None else rng
     batch = len(inputs.text_ids)
-    (duration,) = sessions.duration_predictor.run(
-        ["duration"], {"text_ids": inputs.text_ids, "style_dp": inputs.style_dp, "text_mask": inputs.text_mask}
-    )
-    duration = np.asarray(duration, dtype=np.float32).reshape(batch) / np.float32(inputs.speed)
-    if not np.isfinite(duration).all():
-        raise StudioError(f"The duration predictor returned {duration.tolist()}; the model files may be damaged.")
-    # A non-positive duration would give an empty latent; one latent frame is the shortest sound the vocoder makes.
-    duration = np.maximum(duration, np.float32(config.chunk_size / config.sample_rate))
+    duration = predict_durations(sessions, config, inputs)
     (text_emb,) = sessions.text_encoder.run(
         ["text_emb"], {"text_ids": inputs.text_ids, "style_ttl": inputs.style_ttl, "text_mask": inputs.text_mask}
     )

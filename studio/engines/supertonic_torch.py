@@ -1,0 +1,165 @@
+"""The four Supertonic ONNX graphs as frozen torch modules (onnx2torch), for gradient-based voice cloning.
+
+ONNX Runtime stays the engine that speaks; this copy exists so that gradients can flow from a loss on the audio back
+into the voice style (`style_ttl`). Two quirks of converting the published graphs are handled here:
+
+- *opset*: onnx2torch has converters for operator versions up to about opset 17; graphs exported with a newer opset
+  (Cast-19, Reshape-19/21, ReduceMean-18...) are first converted down with onnx's version converter.
+- *empty inputs*: ONNX marks an omitted optional input with the name "" (for instance `Clip(x, "", max)`), which
+  onnx2torch looks up as a constant and fails on. Trailing empty inputs are dropped, and an omitted Clip bound
+  becomes the float32 limit, which means the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.engines.supertonic_model import GRAPHS, SupertonicConfig, graph_file
+from studio.errors import EngineUnavailable, ModelMissing
+
+log = logging.getLogger(__name__)
+
+CONVERTIBLE_OPSET = 17  # the newest opset onnx2torch 1.5 converts every operator of
+_FLOAT_LIMIT = float(np.finfo(np.float32).max)
+
+
+def torch_available() -> str | None:
+    """None when torch and onnx2torch import; else what to install."""
+    try:
+        import onnx2torch  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return f"gradient cloning needs torch and onnx2torch ({exc.name} is missing): pip install 'studio[train]'"
+    return None
+
+
+def fix_empty_inputs(model: Any) -> int:
+    """Drop trailing "" inputs and give Clip's omitted bounds their meaning as constants; returns the nodes fixed."""
+    from onnx import numpy_helper
+
+    fixed = 0
+    for i, node in enumerate(model.graph.node):
+        names = list(node.input)
+        if "" not in names:
+            continue
+        if node.op_type == "Clip":
+            for position, limit in ((1, -_FLOAT_LIMIT), (2, _FLOAT_LIMIT)):
+                if position < len(names) and names[position] == "":
+                    const = f"studio_clip_bound_{i}_{position}"
+                    model.graph.initializer.append(numpy_helper.from_array(np.array(limit, np.float32), const))
+                    names[position] = const
+        while names and names[-1] == "":
+            names.pop()
+        if names != list(node.input):
+            del node.input[:]
+            node.input.extend(names)
+            fixed += 1
+    return fixed
+
+
+def _default_opset(model: Any) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def convert_graph(path: Path) -> Any:
+    """One graph as a frozen torch module (eval mode, no parameter gradients)."""
+    import onnx
+    from onnx2torch import convert
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise ModelMissing(f"'{path.name}' could not be read as ONNX ({exc}); download the model again.") from exc
+    if fix_empty_inputs(model):
+        log.info("%s: omitted optional inputs made explicit for conversion", path.name)
+    attempts = [model]
+    if _default_opset(model) > CONVERTIBLE_OPSET:
+        from onnx import version_converter
+
+        try:
+            attempts.insert(0, version_converter.convert_version(model, CONVERTIBLE_OPSET))
+        except Exception as exc:  # a newer operator without a down-converter: try the original below
+            log.info("%s: opset %d could not be lowered (%s)", path.name, _default_opset(model), exc)
+    errors = []
+    for candidate in attempts:
+        try:
+            module = convert(candidate)
+        except Exception as exc:
+            errors.append(f"opset {_default_opset(candidate)}: {exc}")
+            continue
+        module.eval()
+        for p in module.parameters():
+            p.requires_grad_(False)
+        return module
+    raise EngineUnavailable(f"'{path.name}' could not be converted to torch for cloning: {'; '.join(errors)}")
+
+
+@dataclass
+class TorchSupertonic:
+    """The four graphs in torch; `vector_estimator` and `vocoder` are differentiable in `style_ttl`."""
+
+    modules: dict[str, Any]
+    input_order: dict[str, list[str]]
+    config: SupertonicConfig
+
+    @classmethod
+    def load(cls, model_dir: Path, config: SupertonicConfig) -> TorchSupertonic:
+        import onnx
+
+        missing = torch_available()
+        if missing:
+            raise EngineUnavailable(missing)
+        modules, order = {}, {}
+        for graph in GRAPHS:
+            path = Path(model_dir) / graph_file(graph)
+            modules[graph] = convert_graph(path)
+            proto = onnx.load(str(path), load_external_data=False)
+            inits = {i.name for i in proto.graph.initializer}
+            order[graph] = [i.name for i in proto.graph.input if i.name not in inits]
+        return cls(modules, order, config)
+
+    def call(self, graph: str, **inputs: Any) -> Any:
+        """Run one graph with named inputs (onnx2torch modules take them in the graph's input order)."""
+        args = [inputs[name] for name in self.input_order[graph]]
+        out = self.modules[graph](*args)
+        return out[0] if isinstance(out, tuple | list) else out
+
+    def render(
+        self,
+        text_ids: Any,
+        text_mask: Any,
+        style_ttl: Any,
+        noise: Any,
+        latent_mask: Any,
+        steps: int,
+        on_step: Callable[[int], None] | None = None,
+    ) -> Any:
+        """Flow matching from fixed noise to audio, as the ORT pipeline does (durations decided beforehand).
+
+        All tensors carry a batch axis of 1; returns the waveform [wav_len]."""
+        import torch
+
+        text_emb = self.call("text_encoder", text_ids=text_ids, style_ttl=style_ttl, text_mask=text_mask)
+        xt = noise * latent_mask
+        total = torch.full((1,), float(steps))
+        for step in range(steps):
+            xt = self.call(
+                "vector_estimator",
+                noisy_latent=xt,
+                text_emb=text_emb,
+                style_ttl=style_ttl,
+                text_mask=text_mask,
+                latent_mask=latent_mask,
+                current_step=torch.full((1,), float(step)),
+                total_step=total,
+            )
+            if on_step:
+                on_step(step)
+        wav = self.call("vocoder", latent=xt)
+        return wav.reshape(-1)

@@ -1,0 +1,327 @@
+"""Supertonic voice cloning: no official encoder exists, so a style is found by optimization.
+
+Two methods, both starting from the preset that already sounds most like the reference:
+
+- **gradient** (default, needs torch + onnx2torch): the four graphs are converted to frozen torch modules and
+  `style_ttl` is optimized with Adam so that the synthesized sentences' speaker embedding (resemblyzer, its front end
+  made differentiable: `speaker_torch`) points where the reference's does. Every row of the style is kept unit-length
+  as in the shipped styles (the optimized tensor is renormalized row by row). `style_dp` (pace) stays the start
+  preset's.
+- **blend** (ONNX Runtime only): a (1+λ) evolution strategy over the weights of a blend of the presets (rows
+  renormalized, as voice mixing does), scored by the numpy speaker encoder.
+
+Both keep the best style seen, stop early when the similarity stops improving, report each iteration (for a live
+curve) and honour a cancel flag. The similarity that is reported and stored is always measured the same way:
+resemblyzer cosine between the reference and one fixed synthesized sentence (SIMILARITY_TEXT), fixed seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.engines.base import SynthParams
+from studio.engines.supertonic_model import Style, noise_latent, predict_durations
+from studio.engines.supertonic_text import length_to_mask
+from studio.errors import InvalidInput
+from studio.voices.mixing import mix_styles, unit_rows
+from studio.voices.reference import Reference
+
+log = logging.getLogger(__name__)
+
+SIMILARITY_TEXT = "I am reading this sentence out loud so that my voice can be compared with the recording."
+TRAINING_TEXT = "The quick brown fox jumps over the lazy dog, while the birds sing in the early morning light."
+METHODS = ("gradient", "blend")
+MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
+
+
+@dataclass(frozen=True)
+class CloneSettings:
+    method: str = "gradient"
+    iterations: int = 60
+    learning_rate: float = 0.05  # Adam, on unit-length style rows
+    patience: int = 12  # iterations without a better similarity before stopping early
+    flow_steps: int = 5  # flow-matching steps while optimizing (the saved voice speaks at any step count)
+    population: int = 4  # blend: candidates per iteration
+    seed: int = 0
+    texts: tuple[str, ...] = ()  # sentences to optimize on; default: the transcript and TRAINING_TEXT
+
+    def validate(self) -> CloneSettings:
+        if self.method not in METHODS:
+            raise InvalidInput(f"Unknown cloning method {self.method!r}; use one of: {', '.join(METHODS)}.")
+        if not MIN_ITERATIONS <= int(self.iterations) <= MAX_ITERATIONS:
+            raise InvalidInput(f"Iterations must be {MIN_ITERATIONS} to {MAX_ITERATIONS}; got {self.iterations}.")
+        if not 0 < float(self.learning_rate) <= 1:
+            raise InvalidInput(f"The learning rate must be above 0 and at most 1; got {self.learning_rate}.")
+        if int(self.patience) < 1:
+            raise InvalidInput("Patience must be at least 1 iteration.")
+        if not 1 <= int(self.flow_steps) <= 32:
+            raise InvalidInput(f"Steps while cloning must be 1 to 32; got {self.flow_steps}.")
+        if not 1 <= int(self.population) <= 32:
+            raise InvalidInput(f"The blend population must be 1 to 32; got {self.population}.")
+        return self
+
+
+@dataclass(frozen=True)
+class CloneProgress:
+    iteration: int
+    total: int
+    similarity: float  # this iteration's (training) similarity
+    best: float
+    elapsed: float
+    phase: str = "optimizing"
+
+    @property
+    def eta(self) -> float:
+        if self.iteration <= 0:
+            return 0.0
+        return self.elapsed / self.iteration * max(0, self.total - self.iteration)
+
+
+@dataclass
+class CloneResult:
+    style: Style
+    similarity: float  # measured: reference vs SIMILARITY_TEXT spoken with the result
+    start_voice: str
+    start_similarity: float  # measured the same way for the start preset
+    method: str
+    iterations: int
+    stopped: str  # "finished", "converged" or "cancelled"
+    seconds: float
+    cpu_seconds: float
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, training similarity)
+    preset_similarity: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "start_voice": self.start_voice,
+            "start_similarity": round(self.start_similarity, 4),
+            "similarity": round(self.similarity, 4),
+            "iterations": self.iterations,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 1),
+            "cpu_seconds": round(self.cpu_seconds, 1),
+        }
+
+
+OnProgress = Callable[[CloneProgress], None] | None
+Outcome = tuple[Style, list[tuple[int, float]], str]  # best style, curve, why it stopped
+
+
+def cosine(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+class SupertonicCloner:
+    """Clone onto one loaded SupertonicEngine (ONNX Runtime), with a speaker encoder (evaluate.SpeakerEncoder)."""
+
+    def __init__(self, engine: Any, encoder: Any) -> None:
+        self.engine = engine
+        self.encoder = encoder
+        self._torch_model: Any = None
+
+    # ------------------------------------------------------------------ measuring
+
+    def speak(self, style: Style, text: str, steps: int, seed: int) -> NDArray[np.float32]:
+        result = self.engine.speak_style(text, style, SynthParams(steps=steps, seed=seed))
+        return np.asarray(result.samples, dtype=np.float32)
+
+    def similarity(self, style: Style, target: NDArray[np.float32], steps: int = 5, seed: int = 0) -> float:
+        """The stored measure: the reference's embedding vs SIMILARITY_TEXT spoken with `style`."""
+        wav = self.speak(style, SIMILARITY_TEXT, steps, seed)
+        return cosine(self.encoder.embed(wav, self.engine.config.sample_rate), target)
+
+    def presets(self) -> dict[str, Style]:
+        return {v.id: self.engine.style(v.id) for v in self.engine.voices() if v.source == "preset"}
+
+    # ------------------------------------------------------------------ the run
+
+    def clone(
+        self,
+        reference: Reference,
+        settings: CloneSettings | None = None,
+        on_progress: Callable[[CloneProgress], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> CloneResult:
+        settings = (settings or CloneSettings()).validate()
+        started, cpu_started = time.monotonic(), time.process_time()
+        target = self.encoder.embed(reference.samples, reference.sample_rate)
+        texts = list(settings.texts) or [t for t in (opening(reference.transcript), TRAINING_TEXT) if t]
+        presets = self.presets()
+        if not presets:
+            raise InvalidInput(f"{self.engine.info.label} has no preset voices to start cloning from.")
+        scores = {}
+        for i, (name, style) in enumerate(presets.items()):
+            scores[name] = self.similarity(style, target, settings.flow_steps, settings.seed)
+            if on_progress:
+                phase = f"comparing presets ({i + 1}/{len(presets)})"
+                elapsed = time.monotonic() - started
+                on_progress(CloneProgress(0, settings.iterations, scores[name], max(scores.values()), elapsed, phase))
+        start_voice = max(scores, key=lambda k: scores[k])
+        start = presets[start_voice]
+        run = self._gradient if settings.method == "gradient" else self._blend
+        best, curve, stopped = run(start, presets, target, texts, settings, on_progress, cancel, started)
+        measured = self.similarity(best, target, settings.flow_steps, settings.seed)
+        if measured < scores[start_voice]:  # the optimization fit its sentences but not the measure: keep the start
+            log.info("cloning: measured %.4f below the start preset's %.4f; keeping the preset", measured,
+                     scores[start_voice])  # fmt: skip
+            best, measured = start, scores[start_voice]
+        return CloneResult(
+            style=Style(best.ttl, best.dp, self.engine.version.name),
+            similarity=measured,
+            start_voice=start_voice,
+            start_similarity=scores[start_voice],
+            method=settings.method,
+            iterations=len(curve),
+            stopped=stopped,
+            seconds=time.monotonic() - started,
+            cpu_seconds=time.process_time() - cpu_started,
+            curve=curve,
+            preset_similarity=scores,
+        )
+
+    # ------------------------------------------------------------------ gradient
+
+    def torch_model(self) -> Any:
+        if self._torch_model is None:
+            from studio.engines.supertonic_torch import TorchSupertonic
+
+            if self.engine.model_dir is None:
+                raise InvalidInput("This Supertonic engine was not loaded from a folder; gradient cloning needs one.")
+            self._torch_model = TorchSupertonic.load(self.engine.model_dir, self.engine.config)
+        return self._torch_model
+
+    def _gradient(
+        self,
+        start: Style,
+        presets: dict[str, Style],
+        target: NDArray[np.float32],
+        texts: Sequence[str],
+        settings: CloneSettings,
+        on_progress: OnProgress,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Outcome:
+        import torch
+
+        from studio.finetune.evaluate import SpeakerEncoder
+        from studio.voices.speaker_torch import TorchSpeakerEncoder
+
+        model = self.torch_model()
+        encoder = TorchSpeakerEncoder(SpeakerEncoder.load().model)
+        config = self.engine.config
+        first = next(iter(presets))
+        items = []
+        for i, text in enumerate(texts):
+            inputs = self.engine.encode([text], first, SynthParams(steps=settings.flow_steps))
+            inputs = replace(inputs, style_dp=start.dp)
+            seconds = predict_durations(self.engine.sessions, config, inputs)
+            lengths = config.latent_lengths(seconds)
+            noise = noise_latent([np.random.default_rng([settings.seed, i])], config.latent_channels, lengths)
+            tensors = (inputs.text_ids, inputs.text_mask, noise, length_to_mask(lengths))
+            items.append((*(torch.from_numpy(t) for t in tensors), int(config.wav_lengths(seconds)[0])))
+        goal = torch.from_numpy(np.asarray(target, dtype=np.float32))
+        param = torch.tensor(start.ttl, dtype=torch.float32, requires_grad=True)
+        optimizer = torch.optim.Adam([param], lr=float(settings.learning_rate))
+        best_ttl, best_sim, since = start.ttl.copy(), -2.0, 0
+        curve: list[tuple[int, float]] = []
+        stopped = "finished"
+        for it in range(1, int(settings.iterations) + 1):
+            if cancel is not None and cancel.is_set():
+                stopped = "cancelled"
+                break
+            style = torch.nn.functional.normalize(param, dim=-1)
+            sims = []
+            for ids, text_mask, start_noise, latent_mask, n in items:
+                wav = model.render(ids, text_mask, style, start_noise, latent_mask, settings.flow_steps)[:n]
+                wav = torch.clamp(wav, -1.0, 1.0)
+                sims.append(torch.dot(encoder.embed(wav, config.sample_rate), goal))
+            similarity = torch.stack(sims).mean()
+            optimizer.zero_grad()
+            (1.0 - similarity).backward()
+            value = float(similarity.detach())
+            if value > best_sim + 1e-4:
+                best_ttl, best_sim, since = np.array(style.detach().numpy(), dtype=np.float32), value, 0
+            else:
+                since += 1
+            optimizer.step()
+            with torch.no_grad():  # rows back on the unit sphere, like the shipped styles
+                param.copy_(torch.nn.functional.normalize(param, dim=-1))
+            curve.append((it, value))
+            if on_progress:
+                on_progress(CloneProgress(it, settings.iterations, value, best_sim, time.monotonic() - started))
+            if since >= settings.patience:
+                stopped = "converged"
+                break
+        return Style(unit_rows(best_ttl), start.dp), curve, stopped
+
+    # ------------------------------------------------------------------ blend (ONNX Runtime only)
+
+    def _blend(
+        self,
+        start: Style,
+        presets: dict[str, Style],
+        target: NDArray[np.float32],
+        texts: Sequence[str],
+        settings: CloneSettings,
+        on_progress: OnProgress,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Outcome:
+        names = list(presets)
+        styles = [presets[n] for n in names]
+        rng = np.random.default_rng(settings.seed)
+        rate = self.engine.config.sample_rate
+
+        def score(weights: NDArray[np.float64]) -> tuple[float, Style]:
+            style = mix_styles([(s, float(w)) for s, w in zip(styles, weights, strict=True) if w > 1e-6])
+            sims = [cosine(self.encoder.embed(self.speak(style, t, settings.flow_steps, settings.seed), rate), target)
+                    for t in texts]  # fmt: skip
+            return float(np.mean(sims)), style
+
+        best_w = np.array([1.0 if s is start else 0.0 for s in styles])
+        best_sim, best_style = score(best_w)
+        sigma, since = 0.3, 0
+        curve: list[tuple[int, float]] = []
+        stopped = "finished"
+        for it in range(1, int(settings.iterations) + 1):
+            if cancel is not None and cancel.is_set():
+                stopped = "cancelled"
+                break
+            improved = False
+            round_best = -2.0
+            for _ in range(int(settings.population)):
+                w = np.clip(best_w + sigma * rng.standard_normal(len(styles)), 0.0, None)
+                if w.sum() <= 1e-9:
+                    continue
+                w /= w.sum()
+                sim, style = score(w)
+                round_best = max(round_best, sim)
+                if sim > best_sim + 1e-4:
+                    best_w, best_sim, best_style, improved = w, sim, style, True
+            sigma = min(1.0, sigma * 1.5) if improved else max(0.02, sigma * 0.8)
+            since = 0 if improved else since + 1
+            curve.append((it, round_best))
+            if on_progress:
+                on_progress(CloneProgress(it, settings.iterations, round_best, best_sim, time.monotonic() - started))
+            if since >= settings.patience:
+                stopped = "converged"
+                break
+        return best_style, curve, stopped
+
+
+def opening(transcript: str, limit: int = 200) -> str:
+    """The transcript's first sentences up to `limit` characters (a long latent makes every iteration slower)."""
+    text = " ".join(transcript.split())
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(p, 0, limit) for p in ".!?;,")
+    return text[: cut + 1] if cut > limit // 3 else text[:limit].rsplit(" ", 1)[0]
