@@ -1,4 +1,4 @@
-"""`python -m studio voice list|show|rename|delete|export|import|mix`: the voice library from a terminal."""
+"""`python -m studio voice list|show|rename|delete|export|import|mix|clone`: the voice library from a terminal."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from studio.voices.library import VoiceLibrary
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    voice = sub.add_parser("voice", help="the voice library: list, show, rename, delete, export, import, mix")
+    voice = sub.add_parser("voice", help="the voice library: list, show, rename, delete, export, import, mix, clone")
     actions = voice.add_subparsers(dest="voice_action", required=True)
     actions.add_parser("list", help="every voice: id, engine, name, how it was made, similarity")
     show = actions.add_parser("show", help="one voice's voice.json")
@@ -36,6 +36,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     mix.add_argument("parts", nargs="+", help="VOICE:WEIGHT, e.g. F1:0.7 M2:0.3 (a library voice id works too)")
     mix.add_argument("--name", required=True)
     mix.add_argument("--notes", default="")
+    clone = actions.add_parser(
+        "clone",
+        help="clone a recording: studio voice clone --engine supertonic --ref ref.wav --name NAME --consent",
+        description="Find a Supertonic style that sounds like a 3-30 s reference recording (gradient: torch + "
+        "onnx2torch through the model and a differentiable speaker encoder; blend: ONNX Runtime only, a search over "
+        "blends of the presets) and save it as a library voice with its measured speaker similarity.",
+    )
+    clone.add_argument("--engine", default="supertonic2", help="supertonic2 or supertonic3 (or 'supertonic' = 2)")
+    clone.add_argument("--ref", required=True, help="the reference recording (WAV, FLAC, MP3, OGG, M4A; 3-30 s)")
+    clone.add_argument("--text", default=None, help="what the recording says (default: transcribed by Whisper)")
+    clone.add_argument("--name", required=True)
+    clone.add_argument("--consent", action="store_true", help="confirm you have the speaker's permission (required)")
+    clone.add_argument("--method", choices=("gradient", "blend"), default="gradient")
+    clone.add_argument("--iterations", type=int, default=60, help="at most this many (stops early; default 60)")
+    clone.add_argument("--steps", type=int, default=5, help="flow-matching steps while optimizing (default 5)")
+    clone.add_argument("--lr", type=float, default=0.05, help="learning rate of the gradient method (default 0.05)")
+    clone.add_argument("--seed", type=int, default=0)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,4 +97,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         recipe = ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in voice.source["parts"])
         print(f"saved {voice.name!r} as {voice.id} ({engine}: {recipe})")
         return 0
+    if action == "clone":
+        return _clone(args, settings, library)
     return 1
+
+
+def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) -> int:
+    import sys
+
+    from studio.engines.registry import Registry
+    from studio.voices.clone import CloneProgress, CloneSettings
+    from studio.voices.service import Voices
+
+    engine = "supertonic2" if args.engine == "supertonic" else args.engine
+    options = CloneSettings(method=args.method, iterations=args.iterations, flow_steps=args.steps,
+                            learning_rate=args.lr, seed=args.seed)  # fmt: skip
+
+    def show(p: CloneProgress) -> None:
+        if p.iteration == 0:
+            print(f"\r{p.phase}: similarity {p.similarity:.3f}", end="", file=sys.stderr, flush=True)
+        else:
+            print(f"\riteration {p.iteration}/{p.total}: similarity {p.similarity:.3f} (best {p.best:.3f}), "
+                  f"ETA {p.eta:.0f} s   ", end="", file=sys.stderr, flush=True)  # fmt: skip
+
+    voice, result = Voices(Registry(settings), library).clone(
+        engine, Path(args.ref), args.name, bool(args.consent), args.text, options, on_progress=show
+    )
+    print(file=sys.stderr)
+    print(f"saved {voice.name!r} as {voice.id} ({engine}): similarity {result.similarity:.3f} "
+          f"(start {result.start_voice} {result.start_similarity:.3f}; {result.method}, {result.iterations} "
+          f"iterations, {result.stopped}, {result.seconds:.0f} s)")  # fmt: skip
+    return 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +14,23 @@ from studio.engines.base import SynthParams
 from studio.engines.registry import Registry
 from studio.engines.supertonic_model import Style
 from studio.errors import InvalidInput, VoiceNotFound
-from studio.voices.library import Voice, VoiceLibrary
+from studio.voices.library import Voice, VoiceLibrary, check_name
 from studio.voices.mixing import check_weights, mix_styles
+from studio.voices.reference import Reference, load_reference
 
 MIXABLE = ("supertonic2", "supertonic3")
 PREVIEW_TEXT = "Hello! This is how I sound when I read a few sentences out loud."
 LIBRARY_HEADERS = ["Name", "Engine", "Made by", "Similarity", "Created", "Id"]
+CLONABLE = MIXABLE
+CONSENT_NEEDED = "Tick “I have the speaker's permission” first: Studio clones only voices their owners agreed to lend."
 
 
 @dataclass
 class Voices:
     registry: Registry
     library: VoiceLibrary
+    transcriber: Any = None  # set or loaded on first need (the bundled Whisper)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def rows(self) -> list[list[Any]]:
         """One row per voice for the library table (newest first); broken folders say why."""
@@ -33,6 +40,8 @@ class Voices:
         voices, broken = self.library.scan()
         for v in reversed(voices):
             made = v.source.get("kind", "")
+            if made == "clone":
+                made = f"clone ({v.source.get('method', '')}) of {v.source.get('file', 'a recording')}"
             if made == "mix":
                 made = "mix of " + ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in v.source.get("parts", []))
             sim = "—" if v.similarity is None else f"{v.similarity:.3f}"
@@ -90,3 +99,87 @@ class Voices:
         if not status.ok:
             raise InvalidInput(f"{voice.name} needs {self.registry.info(voice.engine).label}: {status.message}")
         return self.registry.get(voice.engine).synthesize(text, voice.id, SynthParams())
+
+    # ------------------------------------------------------------------ cloning
+
+    def clonable_engines(self) -> list[str]:
+        return [e for e in CLONABLE if e in self.registry.names()]
+
+    def reference(self, path: Path | str, engine: str | None = None, name: str | None = None,
+                  transcribe: bool = True) -> Reference:  # fmt: skip
+        """Check, trim and normalize a recording (at the engine's rate when given); transcript by Whisper."""
+        rate = self.registry.info(engine).sample_rate if engine else None
+        ref = load_reference(path, rate, name)
+        if transcribe:
+            whisper = self._whisper()
+            if whisper is not None:
+                from studio.voices.reference import transcribe as run_whisper
+
+                run_whisper(ref, whisper)
+        return ref
+
+    def _whisper(self) -> Any:
+        with self._lock:
+            if self.transcriber is None:
+                import os
+
+                from studio.audio.asr import Transcriber
+
+                self.transcriber = Transcriber.load(threads=max(1, min(4, (os.cpu_count() or 2) // 2)))
+            return self.transcriber
+
+    def clone(
+        self,
+        engine: str,
+        reference: Path | str | Reference,
+        name: str,
+        consent: bool,
+        transcript: str | None = None,
+        settings: Any = None,
+        on_progress: Callable[[Any], None] | None = None,
+        cancel: threading.Event | None = None,
+        device: str = "cpu",
+    ) -> tuple[Voice, Any]:
+        """Clone a reference onto `engine` and save the voice (also when cancelled: the best style so far).
+
+        Everything a user can get wrong is checked before the long part: consent, the name, the engine, the
+        recording."""
+        from studio.voices.clone import CloneSettings, SupertonicCloner
+
+        if not consent:
+            raise InvalidInput(CONSENT_NEEDED)
+        name = check_name(name)
+        if engine not in CLONABLE:
+            raise InvalidInput(f"Cloning works with {', '.join(CLONABLE)}; {engine} cannot clone.")
+        status = self.registry.available(engine)
+        if not status.ok:
+            raise InvalidInput(f"{self.registry.info(engine).label} is not ready: {status.message}")
+        settings = (settings or CloneSettings()).validate()
+        if isinstance(reference, Reference):
+            ref = reference
+        else:
+            ref = self.reference(reference, engine, transcribe=transcript is None)
+        if transcript is not None:
+            ref.transcript = " ".join(transcript.split())
+        from studio.finetune.evaluate import SpeakerEncoder
+
+        loaded = self.registry.get(engine, device)
+        result = SupertonicCloner(loaded, SpeakerEncoder.load()).clone(ref, settings, on_progress, cancel)
+        info = self.registry.info(engine)
+        notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "style.json"
+            path.write_text(json.dumps(result.style.to_json(engine, {"clone": result.summary()})))
+            voice = self.library.add(
+                name,
+                engine,
+                files={"style": path},
+                source={"kind": "clone", "file": ref.source_name, "sha256": ref.sha256, **result.summary()},
+                model_version=info.model_version,
+                transcript=ref.transcript,
+                consent=True,
+                similarity=round(result.similarity, 4),
+                notes=notes,
+            )
+        self.registry.forget(engine)
+        return voice, result
