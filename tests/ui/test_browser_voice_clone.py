@@ -1,5 +1,6 @@
-"""Voice Clone tab in a real browser: mix two Supertonic voices, find the new voice in Synthesize and speak with it
-(Supertonic on tiny graphs with the real config, indexer and styles, placed by hand like a user would)."""
+"""Voice Clone tab in a real browser: clone a real recording and mix two Supertonic voices, then find the new voices
+in Synthesize and speak with them (Supertonic on the voiced tiny graphs with the real config, indexer and styles,
+placed by hand like a user would)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.browser
 def app_with_supertonic(tmp_path_factory: pytest.TempPathFactory, shared_fixtures: Path) -> Iterator[str]:
     need_chromium()
     home = tmp_path_factory.mktemp("voice-clone-home")
-    built = make_supertonic_model_dir(tmp_path_factory.mktemp("built"), shared_fixtures / "supertonic2")
+    built = make_supertonic_model_dir(tmp_path_factory.mktemp("built"), shared_fixtures / "supertonic2", voiced=True)
     target = user_model_dir(Settings(home=home), SUPERTONIC2)
     target.parent.mkdir(parents=True)
     built.rename(target)
@@ -52,3 +53,42 @@ def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser,
     page.wait_for_function("document.querySelector('#synth-status').innerText.includes('ran on')", timeout=60_000)
     status = page.locator("#synth-status").inner_text()
     assert "ran on CPU" in status
+
+
+def test_clone_a_recording_then_speak_with_it(app_with_supertonic: str, browser, shared_fixtures: Path,  # type: ignore[no-untyped-def]  # noqa: F811
+                                              tmp_path: Path) -> None:  # fmt: skip
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_with_supertonic)
+    page.get_by_role("tab", name="Voice Clone").click()
+    page.locator("#vc-ref input[type=file]").set_input_files(str(shared_fixtures / "voices" / "basic_ref_en.wav"))
+    page.wait_for_function("document.querySelector('#vc-ref-note').innerText.includes('Reference OK')",
+                           timeout=60_000)  # fmt: skip
+    transcript = page.locator("#vc-transcript textarea").first
+    page.wait_for_function("document.querySelector('#vc-transcript textarea').value.length > 5", timeout=30_000)
+    assert "nature" in transcript.input_value().lower()  # the bundled Whisper heard it
+    number = page.locator("#vc-clone-iterations input[type=number]").first
+    number.fill("5")
+    number.press("Enter")
+    page.locator("#vc-clone-name input, #vc-clone-name textarea").first.fill("Browser clone")
+    page.click("#vc-clone")
+    page.get_by_text("permission").first.wait_for(timeout=20_000)  # no consent: refused, nothing saved
+    page.locator("#vc-consent input").first.check()
+    page.click("#vc-clone")
+    page.wait_for_function("document.querySelector('#vc-clone-status').innerText.includes('Saved')",
+                           timeout=120_000)  # fmt: skip
+    status = page.locator("#vc-clone-status").inner_text()
+    assert "Browser clone" in status and "similarity" in status and "5 iterations" in status
+    page.wait_for_selector("#vc-clone-audio [data-testid='download-link']", timeout=30_000)
+    page.wait_for_function("document.querySelector('#vc-library').innerText.includes('Browser clone')",
+                           timeout=20_000)  # fmt: skip
+    assert page.locator("#vc-curve canvas, #vc-curve svg").count() > 0  # the similarity curve is drawn
+    page.screenshot(path=str(tmp_path / "voice-clone-done.png"), full_page=True)
+
+    page.get_by_role("tab", name="Synthesize").click()
+    page.locator("#synth-engine input").first.click()
+    page.get_by_role("option", name="Supertonic 2").click()
+    page.locator("#synth-voice input").first.click()
+    page.get_by_role("option", name="Browser clone").click()
+    page.click("#synth-generate")
+    page.wait_for_function("document.querySelector('#synth-status').innerText.includes('ran on')", timeout=60_000)
+    assert "ran on CPU" in page.locator("#synth-status").inner_text()

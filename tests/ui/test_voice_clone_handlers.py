@@ -72,3 +72,79 @@ def test_bad_input_is_a_message_and_saves_nothing(ctx: AppContext, tmp_path: Pat
     # Supertonic 3 has no weights here: the mix panel says so instead of offering voices
     assert tab.mix_choices(ctx, "supertonic3") == []
     assert "not available" in tab.engine_note(ctx, "supertonic3")
+
+
+# ------------------------------------------------------------------------------------------------ cloning
+
+
+@pytest.fixture
+def voiced_ctx(settings: Settings, shared_fixtures: Path, tmp_path: Path, transcriber) -> AppContext:  # type: ignore[no-untyped-def]
+    pytest.importorskip("onnx2torch")
+    built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2", voiced=True)
+    target = user_model_dir(settings, SUPERTONIC2)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built.rename(target)
+    ctx = AppContext.create(settings)
+    ctx.voices.transcriber = transcriber  # the bundled Whisper, loaded once per test session
+    return ctx
+
+
+def test_reference_check_fills_the_transcript(voiced_ctx: AppContext, shared_fixtures: Path) -> None:
+    note, transcript = tab.check_reference(voiced_ctx, str(shared_fixtures / "voices" / "basic_ref_en.wav"),
+                                           "supertonic2")  # fmt: skip
+    assert "Reference OK" in note and "s of speech" in note
+    assert "nature" in transcript.lower()
+    assert tab.check_reference(voiced_ctx, None, "supertonic2") == ("", "")  # cleared recording: cleared panel
+
+
+def test_clone_streams_the_curve_and_saves_the_voice(voiced_ctx: AppContext, shared_fixtures: Path) -> None:
+    ref = str(shared_fixtures / "voices" / "basic_ref_en.wav")
+    steps = list(tab.clone(voiced_ctx, ref, "Some call me nature.", "supertonic2", "gradient", 5, "My clone", True,
+                           "local"))  # fmt: skip
+    status, curve, audio, frame, pick = steps[-1]
+    assert "Saved **My clone**" in status and "similarity" in status
+    assert list(curve.columns) == tab.CURVE_COLUMNS and curve["iteration"].max() >= 1
+    assert len(steps) >= 2  # progress was shown before the end
+    rate, samples = audio
+    assert rate == 44100 and len(samples) > rate // 2
+    row = frame[frame["Name"] == "My clone"].iloc[0]
+    assert row["Engine"] == "supertonic2" and row["Made by"].startswith("clone (gradient) of basic_ref_en.wav")
+    assert float(row["Similarity"]) > 0
+    assert pick["value"] == row["Id"]
+    # the Synthesize tab offers the clone under its own model only
+    assert row["Id"] in [v for _, v in synthesize.on_engine_change(voiced_ctx, "supertonic2")[0]["choices"]]
+
+
+def test_clone_bad_input_is_a_message_and_saves_nothing(voiced_ctx: AppContext, shared_fixtures: Path,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    ref = str(shared_fixtures / "voices" / "basic_ref_en.wav")
+    with pytest.raises(InvalidInput, match="permission"):
+        list(tab.clone(voiced_ctx, ref, "x", "supertonic2", "gradient", 5, "Mine", False, "local"))
+    with pytest.raises(InvalidInput, match="Upload or record"):
+        list(tab.clone(voiced_ctx, None, "x", "supertonic2", "gradient", 5, "Mine", True, "local"))
+    with pytest.raises(InvalidInput, match="name"):
+        list(tab.clone(voiced_ctx, ref, "x", "supertonic2", "gradient", 5, "  ", True, "local"))
+    silent = tmp_path / "silent.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(silent, np.zeros(44100 * 5, np.float32), 44100)
+    with pytest.raises(InvalidInput, match="silent"):
+        tab.check_reference(voiced_ctx, str(silent), "supertonic2")
+    short = tmp_path / "short.wav"
+    sf.write(short, 0.3 * np.sin(np.arange(44100) / 10).astype(np.float32), 44100)
+    with pytest.raises(InvalidInput, match="3 to 30"):
+        list(tab.clone(voiced_ctx, str(short), "x", "supertonic2", "gradient", 5, "Mine", True, "local"))
+    assert tab.library_frame(voiced_ctx).empty
+
+
+def test_cancel_keeps_the_best_so_far(voiced_ctx: AppContext, shared_fixtures: Path) -> None:
+    ref = str(shared_fixtures / "voices" / "basic_ref_en.wav")
+    steps = tab.clone(voiced_ctx, ref, "Some call me nature.", "supertonic2", "gradient", 200, "Stopped", True,
+                      "local")  # fmt: skip
+    for status, *_ in steps:
+        if status.startswith("Iteration "):
+            assert voiced_ctx.cancel("local", tab.CLONE_JOB)
+            break
+    final = list(steps)[-1][0]
+    assert "Saved **Stopped**" in final and "stopped by Cancel" in final

@@ -1,7 +1,10 @@
-"""Voice Clone tab: the voice library (preview, rename, delete, export, import) and voice mixing for Supertonic."""
+"""Voice Clone tab: clone a reference recording, the voice library (preview, rename, delete, export, import) and
+voice mixing for Supertonic."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +15,13 @@ import pandas as pd
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
-from studio.voices.service import LIBRARY_HEADERS, MIXABLE, PREVIEW_TEXT
+from studio.voices.clone import CloneProgress, CloneSettings
+from studio.voices.service import CLONABLE, CONSENT_NEEDED, LIBRARY_HEADERS, MIXABLE, PREVIEW_TEXT
 
 MIX_SLOTS = 3
+CLONE_JOB = "clone"
+METHODS = [("Gradient: best likeness (torch)", "gradient"), ("Blend search: ONNX Runtime only", "blend")]
+CURVE_COLUMNS = ["iteration", "similarity", "series"]
 
 
 def library_frame(ctx: AppContext) -> pd.DataFrame:
@@ -99,7 +106,180 @@ def import_zip(ctx: AppContext, file: Any) -> str:
     return f"Imported **{voice.name}** ({voice.engine})."
 
 
+# ------------------------------------------------------------------------------------------------------ cloning
+
+
+def _file_path(file: Any) -> str | None:
+    if file is None or file == "":
+        return None
+    if isinstance(file, str):
+        return file
+    return getattr(file, "path", None) or getattr(file, "name", None)
+
+
+def check_reference(ctx: AppContext, file: Any, engine: str) -> tuple[str, str]:
+    """A new recording: validated, trimmed and normalized, its transcript from the bundled Whisper (editable)."""
+    path = _file_path(file)
+    if not path:
+        return "", ""
+    ref = ctx.voices.reference(Path(path), engine if ctx.registry.available(engine).ok else None)
+    note = f"**Reference OK:** {ref.seconds:.1f} s of speech after trimming silence, loudness normalized."
+    if ref.warnings:
+        note += " " + " ".join(f"⚠ {w}" for w in ref.warnings)
+    if not ref.transcript:
+        note += " Speech recognition heard nothing: type what the recording says."
+    return note, ref.transcript
+
+
+def curve_frame(points: list[CloneProgress]) -> pd.DataFrame:
+    rows = []
+    for p in points:
+        if p.iteration > 0:
+            rows += [[p.iteration, round(p.similarity, 4), "this step"], [p.iteration, round(p.best, 4), "best"]]
+    return pd.DataFrame(rows, columns=CURVE_COLUMNS)
+
+
+def progress_text(p: CloneProgress | None) -> str:
+    if p is None:
+        return "Starting: loading the model and the speaker encoder…"
+    if p.iteration == 0:
+        return f"{p.phase}: best so far {p.best:.3f}"
+    return (
+        f"Iteration {p.iteration}/{p.total} · similarity {p.similarity:.3f} · best {p.best:.3f} · "
+        f"ETA {p.eta:.0f} s (it may stop earlier when the similarity stops improving)"
+    )
+
+
+def clone(
+    ctx: AppContext,
+    file: Any,
+    transcript: str,
+    engine: str,
+    method: str,
+    iterations: float,
+    name: str,
+    consent: bool,
+    session: str,
+) -> Iterator[tuple[Any, ...]]:
+    """Run the cloning in a worker thread; yield (status, curve, audio, table, pick) as it goes."""
+    path = _file_path(file)
+    if not consent:
+        raise InvalidInput(CONSENT_NEEDED)
+    if not path:
+        raise InvalidInput("Upload or record a reference first (3 to 30 seconds of one person speaking).")
+    if not (name or "").strip():
+        raise InvalidInput("Give the new voice a name.")
+    settings = CloneSettings(method=method or "gradient", iterations=int(iterations or 60)).validate()
+    flag = ctx.cancel_flag(session, CLONE_JOB)
+    points: list[CloneProgress] = []
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = ctx.voices.clone(
+                engine, Path(path), name, bool(consent), transcript, settings, on_progress=points.append, cancel=flag
+            )
+        except Exception as exc:  # re-raised below, in the handler, where the UI shows it
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="voice-clone", daemon=True)
+    worker.start()
+    keep = gr.update()
+    shown = -1
+    while worker.is_alive():
+        worker.join(timeout=0.5)
+        if len(points) != shown:
+            shown = len(points)
+            yield progress_text(points[-1] if points else None), curve_frame(points), keep, keep, keep
+    if "error" in outcome:
+        raise outcome["error"]
+    voice, result = outcome["value"]
+    audio = preview(ctx, voice.id, PREVIEW_TEXT)
+    how = {
+        "cancelled": "stopped by Cancel (best style so far kept)",
+        "converged": "stopped early: no more gain",
+        "finished": "all iterations done",
+    }[result.stopped]
+    label = ctx.registry.info(engine).label
+    status = (
+        f"Saved **{voice.name}**: similarity **{result.similarity:.3f}** to the reference (started from "
+        f"{result.start_voice} at {result.start_similarity:.3f}); {result.iterations} iterations, {how}, "
+        f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
+    )
+    frame, dropdown = refresh(ctx, voice.id)
+    yield status, curve_frame(points), audio, frame, dropdown
+
+
+def build_clone(ctx: AppContext) -> dict[str, Any]:
+    engines = [e for e in CLONABLE if e in ctx.registry.names()]
+    ready = [e for e in engines if ctx.registry.available(e).ok]
+    gr.Markdown("### Clone a voice")
+    with gr.Row():
+        with gr.Column():
+            ref = gr.Audio(
+                sources=["upload", "microphone"],
+                type="filepath",
+                elem_id="vc-ref",
+                label="Reference recording: 3-30 s of one person speaking, little background noise",
+            )
+            ref_note = gr.Markdown("", elem_id="vc-ref-note")
+            transcript = gr.Textbox(
+                "",
+                lines=2,
+                elem_id="vc-transcript",
+                label="What the recording says (filled in by speech recognition; fix it)",
+            )
+        with gr.Column():
+            engine = gr.Dropdown(
+                [(ctx.registry.info(e).label, e) for e in engines],
+                value=(ready or engines)[0] if engines else None,
+                label="Model",
+                elem_id="vc-clone-engine",
+            )
+            method = gr.Radio(METHODS, value="gradient", label="Method", elem_id="vc-clone-method")
+            iterations = gr.Slider(
+                5, 300, value=60, step=5, label="Iterations (at most; stops early)", elem_id="vc-clone-iterations"
+            )
+            name = gr.Textbox("", label="Name of the new voice", elem_id="vc-clone-name")
+            consent = gr.Checkbox(
+                False, label="I have the speaker's permission to clone this voice", elem_id="vc-consent"
+            )
+            with gr.Row():
+                start = gr.Button("Clone", variant="primary", elem_id="vc-clone")
+                cancel = gr.Button("Cancel", variant="stop", elem_id="vc-clone-cancel")
+    missing = "" if ready or not engines else engine_note(ctx, engines[0])
+    status = gr.Markdown(missing, elem_id="vc-clone-status")
+    with gr.Row():
+        curve = gr.LinePlot(
+            pd.DataFrame([], columns=CURVE_COLUMNS),
+            x="iteration",
+            y="similarity",
+            color="series",
+            title="Similarity to the reference",
+            x_title="Iteration",
+            y_title="Cosine",
+            elem_id="vc-curve",
+        )
+        result = gr.Audio(label="The new voice", interactive=False, elem_id="vc-clone-audio")
+    return {
+        "ref": ref,
+        "ref_note": ref_note,
+        "transcript": transcript,
+        "engine": engine,
+        "method": method,
+        "iterations": iterations,
+        "name": name,
+        "consent": consent,
+        "start": start,
+        "cancel": cancel,
+        "status": status,
+        "curve": curve,
+        "result": result,
+    }
+
+
 def build(ctx: AppContext) -> None:
+    parts = build_clone(ctx)
     gr.Markdown("### Voice library")
     table = gr.Dataframe(library_frame(ctx), interactive=False, elem_id="vc-library")
     choices = voice_choices(ctx)
@@ -124,8 +304,9 @@ def build(ctx: AppContext) -> None:
     note = gr.Markdown("", elem_id="vc-note")
 
     gr.Markdown("### Mix voices (Supertonic)")
-    engine = gr.Radio([(ctx.registry.info(e).label, e) for e in MIXABLE], value=MIXABLE[0], label="Model",
-                      elem_id="vc-mix-engine")  # fmt: skip
+    engine = gr.Radio(
+        [(ctx.registry.info(e).label, e) for e in MIXABLE], value=MIXABLE[0], label="Model", elem_id="vc-mix-engine"
+    )
     mix_note = gr.Markdown(engine_note(ctx, MIXABLE[0]), elem_id="vc-mix-note")
     first = mix_choices(ctx, MIXABLE[0])
     slots: list[Any] = []
@@ -134,8 +315,9 @@ def build(ctx: AppContext) -> None:
             with gr.Column():
                 default = first[i][1] if i < 2 and len(first) > i else None
                 voice = gr.Dropdown(first, value=default, label=f"Voice {i + 1}", elem_id=f"vc-mix-voice-{i}")
-                weight = gr.Slider(0, 1, value=0.5 if default else 0.0, step=0.05, label="Weight",
-                                   elem_id=f"vc-mix-weight-{i}")  # fmt: skip
+                weight = gr.Slider(
+                    0, 1, value=0.5 if default else 0.0, step=0.05, label="Weight", elem_id=f"vc-mix-weight-{i}"
+                )
                 slots += [voice, weight]
     with gr.Row():
         mix_name = gr.Textbox("", label="Name of the new voice", elem_id="vc-mix-name")
@@ -191,3 +373,26 @@ def build(ctx: AppContext) -> None:
         return (message, *refresh(ctx))
 
     import_btn.click(_import, upload, [note, table, pick])
+
+    parts["ref"].change(
+        ui_errors(lambda f, e: check_reference(ctx, f, e)),
+        [parts["ref"], parts["engine"]],
+        [parts["ref_note"], parts["transcript"]],
+    )
+
+    @ui_errors
+    def _clone(f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, request: gr.Request) -> Iterator[Any]:
+        yield from clone(ctx, f, t, e, m, it, n, c, _session(request))
+
+    parts["start"].click(
+        _clone,
+        [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent")],
+        [parts["status"], parts["curve"], parts["result"], table, pick],
+    )
+
+    def _cancel(request: gr.Request) -> str:
+        if ctx.cancel(_session(request), CLONE_JOB):
+            return "Cancelling: the best style so far will be saved…"
+        return "Nothing to cancel."
+
+    parts["cancel"].click(_cancel, None, parts["status"], queue=False)
