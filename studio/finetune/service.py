@@ -373,7 +373,17 @@ class FineTune:
             "speaker": spec.speaker,
         }
         files = {"model": merged} if merged is not None else {"adapter": adapter}
-        return self.library.add(name or spec.name, "kani", files=files, payload=payload, source=source)
+        similarity, notes = None, ""
+        from studio.finetune.evaluate import EvalResult
+
+        try:  # the run's own measurement: its evaluation sentences against the dataset's recordings
+            scored = EvalResult.load(info.files.evaluation)
+            similarity = None if scored.mean_similarity is None else round(scored.mean_similarity, 4)
+            notes = "" if similarity is not None else f"Similarity not measured: {scored.error or 'no audio scored'}"
+        except StudioError as exc:
+            notes = f"Similarity not measured: {exc}"
+        return self.library.add(name or spec.name, "kani", files=files, payload=payload, source=source,
+                                similarity=similarity, notes=notes)  # fmt: skip
 
     def delete(self, run_id: str) -> None:
         self.runs.delete(run_id)

@@ -196,12 +196,23 @@ def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Pat
     # and it becomes a voice of the library that the KaniTTS engine lists
     voice = finetune.use_as_voice(spec.run_id, "My Tiny Voice")
     assert voice.engine == "kani" and (voice.folder / "adapter" / "adapter_model.safetensors").is_file()
+    # without NanoCodec no audio can be scored: the voice says why it carries no similarity
+    from studio.engines.kani import nemo_installed
+
+    if not nemo_installed():
+        assert voice.similarity is None and voice.notes.startswith("Similarity not measured")
     from studio.engines.kani import KaniEngine, load_voice_model
 
     engine = KaniEngine(finetune.library)
     assert [v.id for v in engine.voices()] == [voice.id] and voice.id.startswith("my-tiny-voice-")
     loaded = load_voice_model(voice)
     assert loaded.generate_tokens("Hello there.", GenerationSettings(max_new_tokens=8, do_sample=False))
+    from studio.finetune.evaluate import EvalResult, SampleScore
+
+    run_folder = finetune.runs.get(spec.run_id).files.evaluation
+    scored = [SampleScore("Hi.", None, "hi", wer=0.0, similarity=0.8123, seconds=1.0)]
+    EvalResult.from_samples(spec.run_id, scored).save(run_folder)
+    assert finetune.use_as_voice(spec.run_id, "Scored").similarity == 0.8123  # the run's measure travels along
 
 
 def test_runs_list_survives_a_restart(finetune: FineTune, tiny_base: Path, synthetic_dataset: Path, settings) -> None:
