@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 # exactly one ONNX Runtime distribution: onnxruntime-gpu where wheels exist, onnxruntime elsewhere (override: make ORT=cpu)
 ORT ?= $(shell $(PYTHON) -c "import platform,sys; print('gpu' if platform.machine().lower() in ('x86_64','amd64') and sys.platform in ('linux','win32') else 'cpu')")
 FASTER_WHISPER := faster-whisper==1.2.1
+# Qwen3-TTS's package pins transformers 4.57 and the CPU onnxruntime: installed without its pins (its real needs are
+# in the train extra; studio/engines/qwen3_compat.py adapts it to transformers 5)
+QWEN_TTS := qwen-tts==0.1.1
 STAMP := $(VENV)/.installed-$(ORT)
 
 .PHONY: install run test lint bench browser clean
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip uninstall --quiet --yes onnxruntime onnxruntime-gpu 2>/dev/null || true
 	$(PY) -m pip install --quiet -e ".[dev,train,$(ORT)]"
-	$(PY) -m pip install --quiet --no-deps "$(FASTER_WHISPER)"
+	$(PY) -m pip install --quiet --no-deps "$(FASTER_WHISPER)" "$(QWEN_TTS)"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

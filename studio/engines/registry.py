@@ -113,6 +113,6 @@ class Registry:
 
 def default_specs() -> list[EngineSpec]:
     """Every built-in engine. Importing the engine modules is cheap: runtimes load inside `load`."""
-    from studio.engines import kani, piper, supertonic
+    from studio.engines import kani, piper, qwen3_tts, supertonic
 
-    return [piper.SPEC, *supertonic.SPECS, kani.SPEC]
+    return [piper.SPEC, *supertonic.SPECS, qwen3_tts.spec(), kani.SPEC]

@@ -1,0 +1,777 @@
+"""Qwen3-TTS (the `qwen-tts` package, 12 Hz speech tokenizer): preset speakers and voice cloning from a recording.
+
+A Base checkpoint speaks only with a clone prompt: ICL (the reference's speech codes and its transcript, closest to
+the reference) or x-vector only (its speaker embedding: no transcript needed, looser likeness). A prompt is computed
+once from a recording and kept as a library voice (`clone_prompt.safetensors`: tensors + JSON metadata), listed only
+for checkpoints of the same model version. A CustomVoice checkpoint speaks with its preset speakers.
+
+torch, transformers and qwen-tts load inside functions only (through `qwen3_compat`, which adapts qwen-tts 0.1.1 to
+transformers 5); the clone-prompt files are read and written with numpy alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from studio.audio.dsp import join, resample
+from studio.audio.types import AudioResult
+from studio.config import Settings
+from studio.engines import qwen3_compat
+from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
+from studio.engines.registry import Availability, EngineSpec
+from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
+from studio.text.chunking import chunk_text, split_sentences
+from studio.voices.library import Voice, VoiceLibrary
+
+log = logging.getLogger(__name__)
+
+ENGINE = "qwen3_tts"
+LABEL = "Qwen3-TTS"
+LICENSE = "Apache-2.0"
+DEFAULT_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+# the released 12 Hz checkpoints Studio can run (the qwen-tts README); the order is the preference when several
+# are downloaded. (Qwen3-TTS-12Hz-1.7B-VoiceDesign needs a voice description instead of a voice: not offered.)
+KNOWN_MODELS = (
+    "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
+    "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
+    "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
+    "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
+)
+SUPPORTED_TYPES = ("base", "custom_voice")
+INSTALL_FIX = "Install it without its pins: pip install --no-deps qwen-tts==0.1.1 einops"
+SAMPLE_RATE = 24_000  # the 12 Hz tokenizer's input and output rate (read from the model once loaded)
+FRAME_RATE = 12.5  # codec frames per second: one talker step each
+PROMPT_FILE = "clone_prompt.safetensors"
+PROMPT_FORMAT = "studio-qwen3-tts-clone-prompt"
+PROMPT_VERSION = 1
+MODES = ("icl", "xvector")
+MIN_REFERENCE_SECONDS = 1.0
+MAX_REFERENCE_SECONDS = 60.0
+# files a model folder must hold (weights are checked separately: one file or shards)
+MODEL_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "speech_tokenizer/config.json")
+# ISO code <-> the language names of the model's config (`talker_config.codec_language_id`)
+LANGUAGES = {
+    "en": "english",
+    "zh": "chinese",
+    "ja": "japanese",
+    "ko": "korean",
+    "de": "german",
+    "fr": "french",
+    "ru": "russian",
+    "pt": "portuguese",
+    "es": "spanish",
+    "it": "italian",
+}
+# CustomVoice preset speakers (the qwen-tts README): description, native language
+SPEAKERS = {
+    "vivian": ("Bright, slightly edgy young female voice", "zh"),
+    "serena": ("Warm, gentle young female voice", "zh"),
+    "uncle_fu": ("Seasoned male voice with a low, mellow timbre", "zh"),
+    "dylan": ("Youthful Beijing male voice with a clear, natural timbre", "zh"),
+    "eric": ("Lively Chengdu male voice with a slightly husky brightness", "zh"),
+    "ryan": ("Dynamic male voice with strong rhythmic drive", "en"),
+    "aiden": ("Sunny American male voice with a clear midrange", "en"),
+    "ono_anna": ("Playful Japanese female voice with a light, nimble timbre", "ja"),
+    "sohee": ("Warm Korean female voice with rich emotion", "ko"),
+}
+
+
+def import_qwen_tts() -> Any:
+    """The qwen_tts package (adapted to transformers 5). EngineUnavailable, with the fix, when it cannot import."""
+    try:
+        return qwen3_compat.import_qwen_tts()
+    except ImportError as exc:
+        raise EngineUnavailable(f"{LABEL} needs the qwen-tts package, which could not be imported ({exc}). "
+                                f"{INSTALL_FIX}") from exc  # fmt: skip
+
+
+def missing_packages() -> list[str]:
+    """Python packages the engine needs that are not installed (a cheap check: nothing is imported)."""
+    needed = {"torch": "torch", "transformers": "transformers", "qwen_tts": "qwen-tts", "einops": "einops"}
+    return [package for module, package in needed.items() if importlib.util.find_spec(module) is None]
+
+
+# ---- model identity -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a checkpoint's config.json says about it (read without loading anything)."""
+
+    model_type: str  # "base" | "custom_voice" | "voice_design"
+    size: str  # "0b6", "1b7"
+    tokenizer_type: str
+    speaker_dim: int
+    languages: tuple[str, ...]  # ISO codes
+    speakers: tuple[str, ...]  # preset speaker ids (CustomVoice)
+
+    @property
+    def model_version(self) -> str:
+        """Clone prompts are valid across checkpoints with the same speech tokenizer, talker size and speaker space:
+        e.g. qwen3-tts-12hz-0b6-base-x1024."""
+        tokenizer = self.tokenizer_type.replace("qwen3_tts_tokenizer_", "") or "12hz"
+        kind = self.model_type.replace("_", "")
+        return f"qwen3-tts-{tokenizer}-{self.size}-{kind}-x{self.speaker_dim}"
+
+    @classmethod
+    def read(cls, folder: Path) -> ModelCard:
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            talker = config.get("talker_config") or {}
+            speaker = config.get("speaker_encoder_config") or {}
+            languages = [str(name).lower() for name in (talker.get("codec_language_id") or {})]
+            codes = tuple(code for code, name in LANGUAGES.items() if name in languages)
+            return cls(
+                model_type=str(config.get("tts_model_type") or ""),
+                size=str(config.get("tts_model_size") or ""),
+                tokenizer_type=str(config.get("tokenizer_type") or ""),
+                speaker_dim=int(speaker.get("enc_dim") or talker.get("hidden_size") or 0),
+                languages=codes or ("en",),
+                speakers=tuple(str(s).lower() for s in (talker.get("spk_id") or {})),
+            )
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise ModelMissing(f"{folder} does not hold a readable Qwen3-TTS config.json ({exc}).") from exc
+
+
+def missing_files(folder: Path) -> list[str]:
+    """What a Qwen3-TTS model folder lacks (empty list: complete)."""
+    gone = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if not any(folder.glob("*.safetensors")):
+        gone.append("model.safetensors")
+    if not any((folder / "speech_tokenizer").glob("*.safetensors")):
+        gone.append("speech_tokenizer/model.safetensors")
+    return gone
+
+
+def user_model_dir(settings: Settings) -> Path:
+    """A Qwen3-TTS model folder placed by hand (wins over the download cache)."""
+    return settings.home / "models" / ENGINE
+
+
+def find_model_dir(settings: Settings) -> Path | None:
+    """A complete model folder: the one placed by hand, else the first known checkpoint in the download cache."""
+    manual = user_model_dir(settings)
+    if manual.is_dir() and not missing_files(manual):
+        return manual
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return None
+    from studio.engines.hub import local_snapshot
+
+    for repo_id in KNOWN_MODELS:
+        snapshot = local_snapshot(repo_id, list(MODEL_FILES), "main", settings.cache_dir)
+        if snapshot is not None and not missing_files(snapshot):
+            return snapshot
+    return None
+
+
+def language_name(code: str | None, card: ModelCard) -> str:
+    """ISO code (en, en-us, en_US) -> the model's language name; None -> "auto" (the model detects it)."""
+    if not code:
+        return "auto"
+    base = code.lower().replace("_", "-").split("-")[0]
+    if base == "auto":
+        return "auto"
+    if base not in card.languages:
+        raise InvalidInput(f"{LABEL} does not speak '{code}'. Choose one of: {', '.join(card.languages)}.")
+    return LANGUAGES[base]
+
+
+# ---- clone prompts --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ClonePrompt:
+    """A voice computed from one reference recording, reusable without the recording.
+
+    `speaker_embedding` (D,) float32 is the x-vector of the reference; `ref_codes` (frames, 16) int64 are its speech
+    codes (ICL mode only, None in x-vector mode) and `transcript` what it says (ICL mode only).
+    """
+
+    mode: str
+    speaker_embedding: NDArray[np.float32]
+    ref_codes: NDArray[np.int64] | None
+    transcript: str | None
+    model_version: str
+    meta: dict[str, Any] = field(default_factory=dict)  # reference seconds, sample rate, audio hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClonePrompt):
+            return NotImplemented
+        mine, theirs = self.ref_codes, other.ref_codes
+        codes_equal = (mine is None and theirs is None) or (
+            mine is not None and theirs is not None and np.array_equal(mine, theirs)
+        )
+        return (
+            self.mode == other.mode
+            and self.transcript == other.transcript
+            and self.model_version == other.model_version
+            and self.meta == other.meta
+            and self.speaker_embedding.dtype == other.speaker_embedding.dtype
+            and np.array_equal(self.speaker_embedding, other.speaker_embedding)
+            and codes_equal
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable
+
+
+def save_clone_prompt(prompt: ClonePrompt, path: Path | str) -> Path:
+    """Write a prompt as safetensors (tensors + a JSON "studio" metadata entry); atomic (temp file + rename)."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    tensors: dict[str, NDArray[Any]] = {"speaker_embedding": np.ascontiguousarray(prompt.speaker_embedding)}
+    if prompt.ref_codes is not None:
+        tensors["ref_codes"] = np.ascontiguousarray(prompt.ref_codes)
+    meta = {
+        "format": PROMPT_FORMAT,
+        "version": PROMPT_VERSION,
+        "mode": prompt.mode,
+        "transcript": prompt.transcript,
+        "model_version": prompt.model_version,
+        "meta": prompt.meta,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={"studio": json.dumps(meta, ensure_ascii=False)})
+    tmp.replace(path)
+    return path
+
+
+def load_clone_prompt(path: Path | str) -> ClonePrompt:
+    """Read a prompt written by `save_clone_prompt`; InvalidInput naming what is wrong with a damaged file."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise VoiceNotFound(f"The clone prompt {path.name} is missing from {path.parent}.")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = json.loads((f.metadata() or {}).get("studio") or "{}")
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InvalidInput(f"{path.name} is not a readable clone prompt ({exc}).") from exc
+    if not isinstance(meta, dict) or meta.get("format") != PROMPT_FORMAT:
+        raise InvalidInput(f"{path.name} is not a Studio Qwen3-TTS clone prompt (no '{PROMPT_FORMAT}' metadata).")
+    if int(meta.get("version") or 0) > PROMPT_VERSION:
+        raise InvalidInput(f"{path.name} was written by a newer Studio (format {meta.get('version')}); update Studio.")
+    mode = meta.get("mode")
+    embedding = tensors.get("speaker_embedding")
+    codes = tensors.get("ref_codes")
+    if mode not in MODES or embedding is None or embedding.ndim != 1:
+        shape = getattr(embedding, "shape", None)
+        raise InvalidInput(f"{path.name} is damaged: mode {mode!r}, speaker embedding shape {shape}.")
+    if mode == "icl" and (codes is None or codes.ndim != 2 or not meta.get("transcript")):
+        raise InvalidInput(f"{path.name} is damaged: an ICL prompt needs reference codes and a transcript.")
+    return ClonePrompt(
+        mode=str(mode),
+        speaker_embedding=np.asarray(embedding, dtype=np.float32),
+        ref_codes=None if codes is None else np.asarray(codes, dtype=np.int64),
+        transcript=meta.get("transcript"),
+        model_version=str(meta.get("model_version") or ""),
+        meta=dict(meta.get("meta") or {}),
+    )
+
+
+def check_reference(samples: Any, sample_rate: int, transcript: str | None, mode: str) -> NDArray[np.float32]:
+    """Mono float32 samples of a usable reference, or InvalidInput saying what to change."""
+    if mode not in MODES:
+        raise InvalidInput(f"Clone mode must be 'icl' (reference audio + its transcript) or 'xvector' (speaker "
+                           f"embedding only), not {mode!r}.")  # fmt: skip
+    if mode == "icl" and not (transcript or "").strip():
+        raise InvalidInput("ICL cloning needs the transcript of the reference recording: type exactly what is said, "
+                           "or use mode 'xvector', which needs none.")  # fmt: skip
+    if not isinstance(sample_rate, int | np.integer) or sample_rate < 8000:
+        raise InvalidInput(f"The reference sample rate is {sample_rate!r}; give the recording's rate (8000 Hz or "
+                           "more).")  # fmt: skip
+    audio = np.asarray(samples, dtype=np.float32)
+    if audio.ndim == 2:  # (frames, channels), as soundfile reads it
+        audio = audio.mean(axis=1 if audio.shape[1] <= 8 else 0).astype(np.float32)
+    if audio.ndim != 1 or audio.size == 0:
+        raise InvalidInput("The reference recording is empty; give 3 to 30 s of clean speech.")
+    if not np.isfinite(audio).all():
+        raise InvalidInput("The reference recording holds invalid samples (NaN or infinity); export it again.")
+    seconds = audio.size / float(sample_rate)
+    if seconds < MIN_REFERENCE_SECONDS:
+        raise InvalidInput(f"The reference recording is {seconds:.2f} s; use 3 to 30 s of clean speech.")
+    if seconds > MAX_REFERENCE_SECONDS:
+        raise InvalidInput(f"The reference recording is {seconds:.0f} s; use 3 to 30 s of clean speech "
+                           f"(at most {MAX_REFERENCE_SECONDS:.0f} s).")  # fmt: skip
+    if float(np.max(np.abs(audio))) < 1e-4:
+        raise InvalidInput("The reference recording is silent; give 3 to 30 s of clean speech.")
+    return audio
+
+
+# ---- the engine -----------------------------------------------------------------------------------------------
+
+
+def _max_new_tokens(text: str, ceiling: int) -> int:
+    """A cap on codec frames for one piece of text: generous speech time (3 s + 0.3 s a character), never more
+    than the checkpoint's own limit, so a model that fails to stop cannot run for minutes."""
+    return max(1, min(ceiling, int(FRAME_RATE * (3.0 + 0.3 * len(text)))))
+
+
+class Qwen3TTSEngine:
+    """A loaded Qwen3-TTS checkpoint (qwen_tts.Qwen3TTSModel) with the voice library's clone prompts."""
+
+    def __init__(
+        self,
+        model: Any,
+        card: ModelCard,
+        *,
+        model_id: str,
+        library: VoiceLibrary | None = None,
+        device: DeviceReport | None = None,
+    ) -> None:
+        self.model, self.card, self.model_id, self.library = model, card, model_id, library
+        self.device = device or DeviceReport()
+        sample_rate = SAMPLE_RATE
+        tokenizer = getattr(model.model, "speech_tokenizer", None)
+        if tokenizer is not None:
+            sample_rate = int(tokenizer.get_output_sample_rate())
+        self.info = engine_info(card, sample_rate)
+        defaults = dict(getattr(model, "generate_defaults", None) or {})
+        self.max_new_tokens = int(defaults.get("max_new_tokens") or 2048)
+        self._lock = threading.Lock()  # one generation at a time (the global torch RNG is seeded per piece)
+        self._prompts: dict[str, tuple[float, ClonePrompt]] = {}
+        self.folder: Path | None = None  # the checkpoint folder (fine-tuned voices load their weights over a copy)
+        self._tuned: dict[str, tuple[Any, Any]] = {}  # voice id -> (model wrapper with its weights, prompt item)
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path = DEFAULT_MODEL,
+        *,
+        device: str = "cpu",
+        cache_dir: Path | None = None,
+        library: VoiceLibrary | None = None,
+        offline: bool | None = True,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> Qwen3TTSEngine:
+        """Load a Hub id (from the cache in `cache_dir`; fetched only with offline=False) or a model folder."""
+        qwen_tts = import_qwen_tts()
+        import torch
+        from huggingface_hub import constants
+
+        from studio.engines.hub import resolve_model
+
+        folder = resolve_model(model, cache_dir or Path(constants.HF_HUB_CACHE), on_progress, offline=offline)
+        gone = missing_files(folder)
+        if gone:
+            raise ModelMissing(f"The Qwen3-TTS model folder {folder} is incomplete: {', '.join(gone)} missing.")
+        card = ModelCard.read(folder)
+        if card.model_type not in SUPPORTED_TYPES:
+            raise EngineUnavailable(f"{folder.name} is a Qwen3-TTS '{card.model_type}' checkpoint; Studio runs Base "
+                                    "(voice cloning) and CustomVoice (preset speakers) checkpoints.")  # fmt: skip
+        actual, reason = "cpu", ""
+        if device in ("cuda", "gpu"):
+            if torch.cuda.is_available():
+                actual = "cuda"
+            else:
+                reason = "no CUDA device is visible to PyTorch"
+        dtype = torch.bfloat16 if actual == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # transformers 5 on qwen-tts's v4-style configs
+                loaded = qwen_tts.Qwen3TTSModel.from_pretrained(
+                    str(folder), dtype=dtype, device_map="cuda:0" if actual == "cuda" else "cpu"
+                )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelMissing(f"The Qwen3-TTS model in {folder} could not be loaded: {exc}") from exc
+        loaded.model.eval()
+        # qwen-tts drives `generate` with inputs_embeds only (by design): transformers' note about the repetition
+        # penalty skipping the prompt would be repeated for every sentence
+        warnings.filterwarnings("ignore", "Passing `repetition_penalty` with `inputs_embeds`", UserWarning)
+        report = DeviceReport("cuda" if device in ("cuda", "gpu") else "cpu", actual, reason)
+        engine = cls(loaded, card, model_id=str(model), library=library, device=report)
+        engine.folder = folder
+        return engine
+
+    # ---- voices ----
+    def voices(self) -> list[VoiceInfo]:
+        return list_voices(self.card, self.library)
+
+    def _library_voice(self, voice: str) -> Voice | None:
+        if self.library is None or voice in self.card.speakers:
+            return None
+        try:
+            entry = self.library.get(voice)
+        except VoiceNotFound:
+            return None
+        if entry.engine != ENGINE:
+            raise VoiceNotFound(f"Voice {entry.name} belongs to {entry.engine}, not {LABEL}.")
+        if entry.model_version != self.info.model_version:
+            raise VoiceNotFound(f"Voice {entry.name} was made for {entry.model_version or 'another model'}; the "
+                                f"loaded {LABEL} checkpoint is {self.info.model_version}. Clone it again with this "
+                                "checkpoint.")  # fmt: skip
+        return entry
+
+    def prompt_for(self, voice: Voice) -> ClonePrompt:
+        """The voice's saved clone prompt (read once; read again if the file changed)."""
+        path = voice.path("prompt")
+        stamp = path.stat().st_mtime if path.is_file() else -1.0
+        cached = self._prompts.get(voice.id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        prompt = load_clone_prompt(path)
+        if prompt.model_version and prompt.model_version != self.info.model_version:
+            raise VoiceNotFound(f"Voice {voice.name}'s prompt was made for {prompt.model_version}, not "
+                                f"{self.info.model_version}.")  # fmt: skip
+        self._prompts[voice.id] = (stamp, prompt)
+        return prompt
+
+    def warm_up(self, voice: str) -> None:
+        entry = self._library_voice(voice)
+        if entry is not None:
+            self.prompt_for(entry)
+
+    # ---- clone prompts ----
+    def clone_prompt(
+        self, samples: Any, sample_rate: int, transcript: str | None = None, mode: str = "icl"
+    ) -> ClonePrompt:
+        """Compute a clone prompt from a reference recording (mono or (frames, channels) samples at `sample_rate`).
+
+        mode "icl": reference codes + transcript (needs the transcript); "xvector": speaker embedding only.
+        """
+        if self.card.model_type != "base":
+            raise InvalidInput(f"Only Base checkpoints clone voices; {self.model_id} is a CustomVoice checkpoint "
+                               f"(use {DEFAULT_MODEL}).")  # fmt: skip
+        audio = check_reference(samples, int(sample_rate), transcript, mode)
+        rate = int(self.model.model.speaker_encoder_sample_rate)
+        if int(sample_rate) != rate:
+            audio = resample(audio, int(sample_rate), rate)
+        text = (transcript or "").strip() or None
+        with self._lock:
+            items = self.model.create_voice_clone_prompt(
+                ref_audio=(audio, rate), ref_text=text if mode == "icl" else None, x_vector_only_mode=mode == "xvector"
+            )
+        item = items[0]
+        embedding = item.ref_spk_embedding.detach().float().cpu().numpy().astype(np.float32)
+        codes = None
+        if item.ref_code is not None:
+            codes = item.ref_code.detach().cpu().numpy().astype(np.int64)
+        meta = {
+            "seconds": round(audio.size / rate, 3),
+            "sample_rate": rate,
+            "audio_sha256": hashlib.sha256(audio.tobytes()).hexdigest(),
+            "model": self.model_id,
+        }
+        return ClonePrompt(mode, embedding, codes, text if mode == "icl" else None, self.info.model_version, meta)
+
+    def _prompt_item(self, prompt: ClonePrompt) -> Any:
+        import torch
+
+        qwen_tts = import_qwen_tts()
+        expected = self.card.speaker_dim
+        if expected and prompt.speaker_embedding.shape[0] != expected:
+            raise InvalidInput(f"This clone prompt has a {prompt.speaker_embedding.shape[0]}-value speaker embedding; "
+                               f"the loaded checkpoint uses {expected}. Clone the voice again with it.")  # fmt: skip
+        codes = None if prompt.ref_codes is None else torch.from_numpy(prompt.ref_codes.astype(np.int64))
+        return qwen_tts.VoiceClonePromptItem(
+            ref_code=codes,
+            ref_spk_embedding=torch.from_numpy(prompt.speaker_embedding.astype(np.float32)),
+            x_vector_only_mode=prompt.mode == "xvector",
+            icl_mode=prompt.mode == "icl",
+            ref_text=prompt.transcript,
+        )
+
+    def _tuned_model(self, voice: Voice) -> tuple[Any, Any]:
+        """A fine-tuned voice (Fine-tune tab, Qwen3-TTS backend): a second copy of the loaded checkpoint with the
+        run's trained weights (LoRA merged in), conditioned on the mean speaker embedding of its training clips."""
+        if voice.id in self._tuned:
+            return self._tuned[voice.id]
+        import torch
+
+        qwen_tts = import_qwen_tts()
+        from studio.finetune.qwen3.train import load_checkpoint
+
+        if self.folder is None:
+            raise VoiceNotFound(f"{voice.name} is fine-tuned; load {LABEL} from a model folder to speak with it.")
+        adapter = voice.path("adapter")
+        dtype = next(self.model.model.parameters()).dtype
+        device = "cuda:0" if self.device.actual == "cuda" else "cpu"
+        wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(str(self.folder), dtype=dtype, device_map=device)
+        tuned, _ = load_checkpoint(wrapper.model, adapter)
+        if hasattr(tuned, "merge_and_unload"):  # LoRA: fold the adapters into the weights for plain generation
+            tuned = tuned.merge_and_unload()
+        wrapper.model = tuned.eval()
+        speaker = _speaker_of(adapter, self.card.speaker_dim)
+        item = qwen_tts.VoiceClonePromptItem(ref_code=None, ref_spk_embedding=torch.from_numpy(speaker),
+                                             x_vector_only_mode=True, icl_mode=False, ref_text=None)  # fmt: skip
+        self._tuned[voice.id] = (wrapper, item)
+        return wrapper, item
+
+    # ---- synthesis ----
+    def _pieces(self, text: str, language: str | None) -> list[str]:
+        base = (language or "en").lower().replace("_", "-").split("-")[0]
+        pieces: list[str] = []
+        for sentence in split_sentences(text, base) or [text]:
+            pieces.extend(chunk_text(sentence, self.info.chunk_chars, base) or [sentence])
+        return [p for p in pieces if p.strip()]
+
+    def _generator(self, voice: str, language: str) -> Callable[[str], NDArray[np.float32]]:
+        """text -> samples for `voice` (a preset speaker or a library clone voice)."""
+        speaker = voice.lower()
+        if speaker in self.card.speakers:
+
+            def preset(piece: str) -> NDArray[np.float32]:
+                frames = _max_new_tokens(piece, self.max_new_tokens)
+                wavs, _ = self.model.generate_custom_voice(
+                    text=piece, speaker=speaker, language=language, max_new_tokens=frames
+                )
+                return np.asarray(wavs[0], dtype=np.float32)
+
+            return preset
+        entry = self._library_voice(voice)
+        if entry is None:
+            raise VoiceNotFound(_unknown_voice_message(voice, self.voices()))
+        if self.card.model_type != "base":
+            raise VoiceNotFound(f"Voice {entry.name} is a clone; the loaded CustomVoice checkpoint speaks only its "
+                                "preset speakers.")  # fmt: skip
+        model = self.model
+        if "adapter" in entry.payload:  # a fine-tuned voice: its own weights over the base, its speakers' x-vector
+            model, item = self._tuned_model(entry)
+        else:
+            item = self._prompt_item(self.prompt_for(entry))
+
+        def cloned(piece: str) -> NDArray[np.float32]:
+            frames = _max_new_tokens(piece, self.max_new_tokens)
+            wavs, _ = model.generate_voice_clone(
+                text=piece, language=language, voice_clone_prompt=[item], max_new_tokens=frames
+            )
+            return np.asarray(wavs[0], dtype=np.float32)
+
+        return cloned
+
+    def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
+        """One AudioResult per sentence (long sentences in pieces of at most `chunk_chars`). qwen-tts 0.1.1 makes a
+        piece's audio in one go, so a sentence is the streaming unit. `params.seed` makes each piece reproducible."""
+        import torch
+
+        params = params or SynthParams()
+        if not text.strip():
+            raise InvalidInput("Type some text to speak.")
+        language = language_name(params.language, self.card)
+        generate = self._generator(voice, language)
+        rate = self.info.sample_rate
+        for index, piece in enumerate(self._pieces(text, params.language)):
+            with self._lock, torch.inference_mode():
+                if params.seed is not None:
+                    torch.manual_seed(int(params.seed) + index)
+                samples = generate(piece)
+            samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0).astype(np.float32)
+            yield AudioResult(samples, rate, self.device.actual, self.device.note)
+
+    def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], object]:
+        """The bare model calls for `text` (voice, language and pieces prepared here, outside any timing)."""
+        import torch
+
+        generate = self._generator(voice, language_name(params.language, self.card))
+        pieces = self._pieces(text, params.language)
+
+        def run() -> object:
+            with self._lock, torch.inference_mode():
+                if params.seed is not None:
+                    torch.manual_seed(int(params.seed))
+                return [generate(piece) for piece in pieces]
+
+        return run
+
+    def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
+        parts = [r.samples for r in self.stream(text, voice, params)]
+        rate = self.info.sample_rate
+        return AudioResult(join(parts, rate, gap=0.15), rate, self.device.actual, self.device.note)
+
+
+def _speaker_of(adapter: Path, dim: int) -> NDArray[np.float32]:
+    """The fine-tuned voice's speaker embedding (speaker.safetensors); zeros when it trained without recordings."""
+    path = adapter / "speaker.safetensors"
+    if not path.is_file():
+        return np.zeros(dim, dtype=np.float32)
+    from safetensors.numpy import load_file
+
+    return np.asarray(load_file(str(path))["speaker_embedding"], dtype=np.float32).reshape(-1)
+
+
+def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = None, seed: int = 0,
+                     max_new_tokens: int = 2048) -> tuple[NDArray[np.float32], int]:  # fmt: skip
+    """Speak `text` with a Qwen3TTSForConditionalGeneration being trained (its processor read from `folder`), as
+    an x-vector clone of `speaker` (D,) (zeros: none). For the training run's audio evaluation."""
+    import torch
+
+    qwen_tts = import_qwen_tts()
+    from qwen_tts.core.models import Qwen3TTSProcessor
+
+    card = ModelCard.read(Path(folder))
+    processor = Qwen3TTSProcessor.from_pretrained(str(folder))
+    wrapper = qwen_tts.Qwen3TTSModel(model=model, processor=processor,
+                                     generate_defaults=getattr(model, "generate_config", None))  # fmt: skip
+    embedding = torch.zeros(card.speaker_dim) if speaker is None else torch.as_tensor(speaker).float().reshape(-1)
+    item = qwen_tts.VoiceClonePromptItem(ref_code=None, ref_spk_embedding=embedding.cpu(), x_vector_only_mode=True,
+                                         icl_mode=False, ref_text=None)  # fmt: skip
+    with torch.inference_mode():
+        torch.manual_seed(int(seed))
+        wavs, rate = wrapper.generate_voice_clone(text=text, language="auto", voice_clone_prompt=[item],
+                                                  max_new_tokens=_max_new_tokens(text, max_new_tokens))  # fmt: skip
+    samples = np.clip(np.nan_to_num(np.asarray(wavs[0], dtype=np.float32)), -1.0, 1.0)
+    return samples.astype(np.float32), int(rate)
+
+
+def _unknown_voice_message(voice: str, known: list[VoiceInfo]) -> str:
+    names = ", ".join(v.id for v in known) or "none yet: clone one from a reference recording"
+    return f"{LABEL} has no voice {voice!r} for this checkpoint (voices: {names})."
+
+
+def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE) -> EngineInfo:
+    languages = card.languages if card else tuple(LANGUAGES)
+    return EngineInfo(
+        name=ENGINE,
+        label=LABEL,
+        sample_rate=sample_rate,
+        languages=languages,
+        default_language="en" if "en" in languages else languages[0],
+        supports_speed=False,
+        supports_clone=card is None or card.model_type == "base",
+        max_chars=5000,
+        chunk_chars=200,
+        model_version=card.model_version if card else "qwen3-tts-12hz-0b6-base-x1024",
+        license=LICENSE,
+    )
+
+
+def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo]:
+    """Preset speakers (CustomVoice) and the library's clone voices made for this model version."""
+    voices = []
+    for speaker in card.speakers:
+        description, native = SPEAKERS.get(speaker, ("preset speaker", ""))
+        label = speaker.replace("_", " ").title()
+        voices.append(VoiceInfo(speaker, label, card.languages, "preset", f"{description} (native: {native or '?'})"))
+    if library is not None and card.model_type == "base":
+        version = card.model_version
+        for v in library.all(ENGINE):
+            if v.model_version == version:
+                mode = v.source.get("mode", "clone")
+                voices.append(VoiceInfo(v.id, v.name, card.languages, "library", f"cloned ({mode})"))
+    return voices
+
+
+def create_clone_voice(
+    library: VoiceLibrary,
+    engine: Qwen3TTSEngine,
+    reference_samples: Any,
+    sample_rate: int,
+    transcript: str | None,
+    mode: str,
+    name: str,
+    consent: bool,
+    *,
+    notes: str = "",
+    source: dict[str, Any] | None = None,
+) -> Voice:
+    """Compute a clone prompt from a reference recording and keep it as a library voice of this model version."""
+    if not consent:
+        raise InvalidInput("Confirm that you have the speaker's permission to clone this voice.")
+    from studio.voices.library import check_name
+
+    check_name(name)  # before the (slow) prompt computation
+    prompt = engine.clone_prompt(reference_samples, sample_rate, transcript, mode)
+    with tempfile.TemporaryDirectory(prefix="qwen3-clone-") as tmp:
+        path = save_clone_prompt(prompt, Path(tmp) / PROMPT_FILE)
+        return library.add(
+            name,
+            ENGINE,
+            files={"prompt": path},
+            source={
+                "kind": "clone",
+                "mode": mode,
+                "model": engine.model_id,
+                "sha256": prompt.meta.get("audio_sha256", ""),
+                "seconds": prompt.meta.get("seconds"),
+                **(source or {}),
+            },
+            model_version=engine.info.model_version,
+            transcript=(transcript or "").strip(),
+            consent=True,
+            notes=notes,
+        )
+
+
+# ---- registry ---------------------------------------------------------------------------------------------------
+
+
+def _check(settings: Settings) -> Availability:
+    missing = missing_packages()
+    if "qwen-tts" in missing:
+        return Availability(False, "qwen-tts is not installed", INSTALL_FIX)
+    if missing:
+        return Availability(False, f"{LABEL} needs {', '.join(missing)}", f"Run: pip install {' '.join(missing)}")
+    if find_model_dir(settings) is None:
+        manual = user_model_dir(settings)
+        if manual.is_dir() and any(manual.iterdir()):
+            return Availability(False, f"The {LABEL} model in {manual} is incomplete",
+                                f"Missing there: {', '.join(missing_files(manual))}.")  # fmt: skip
+        return Availability(False, f"{LABEL} weights are not downloaded",
+                            f"Run `python -m studio download {ENGINE}` (the {DEFAULT_MODEL} weights), or place a "
+                            f"downloaded model folder in {manual}.")  # fmt: skip
+    return Availability(True)
+
+
+def _card(settings: Settings) -> ModelCard | None:
+    folder = find_model_dir(settings)
+    if folder is None:
+        return None
+    try:
+        return ModelCard.read(folder)
+    except ModelMissing:
+        return None
+
+
+def _info(settings: Settings) -> EngineInfo:
+    return engine_info(_card(settings))
+
+
+def _load(settings: Settings, device: str) -> Qwen3TTSEngine:
+    folder = find_model_dir(settings)
+    if folder is None:
+        raise ModelMissing(_check(settings).message)
+    engine = Qwen3TTSEngine.load(folder, device=device, cache_dir=settings.cache_dir,
+                                 library=VoiceLibrary(settings.voices_dir))  # fmt: skip
+    if folder.parent.name == "snapshots":  # a Hub snapshot: name the repository, not the revision hash
+        engine.model_id = folder.parent.parent.name.removeprefix("models--").replace("--", "/")
+    return engine
+
+
+def _list_voices(settings: Settings) -> list[VoiceInfo]:
+    card = _card(settings)
+    return [] if card is None else list_voices(card, VoiceLibrary(settings.voices_dir))
+
+
+def _download(settings: Settings, on_progress: Callable[[float, str], None] | None = None) -> Path:
+    from studio.engines.hub import resolve_model
+
+    return resolve_model(DEFAULT_MODEL, settings.cache_dir, on_progress, offline=settings.offline or None)
+
+
+def spec() -> EngineSpec:
+    """The registry entry (register it in `registry.default_specs`)."""
+    return EngineSpec(
+        name=ENGINE,
+        label=LABEL,
+        info=_info,
+        check=_check,
+        load=_load,
+        download=_download,
+        list_voices=_list_voices,
+    )
