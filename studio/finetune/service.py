@@ -382,8 +382,13 @@ class FineTune:
             notes = "" if similarity is not None else f"Similarity not measured: {scored.error or 'no audio scored'}"
         except StudioError as exc:
             notes = f"Similarity not measured: {exc}"
-        return self.library.add(name or spec.name, "kani", files=files, payload=payload, source=source,
-                                similarity=similarity, notes=notes)  # fmt: skip
+        engine, version = "kani", ""
+        if spec.backend == "qwen3_tts":  # listed by the qwen3_tts engine when the same checkpoint is loaded
+            from studio.engines.qwen3_tts import ENGINE, ModelCard
+
+            engine, version = ENGINE, ModelCard.read(Path(made["base_model_path"])).model_version
+        return self.library.add(name or spec.name, engine, files=files, payload=payload, source=source,
+                                similarity=similarity, notes=notes, model_version=version)  # fmt: skip
 
     def delete(self, run_id: str) -> None:
         self.runs.delete(run_id)

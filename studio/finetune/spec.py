@@ -17,6 +17,10 @@ from studio.fsutil import write_atomic
 DEFAULT_BASE_MODEL = "nineninesix/kani-tts-400m-0.3-pt"
 # LFM2's modules: attention q/k/v/out_proj, short convolution in_proj/out_proj, feed-forward w1/w2/w3
 KNOWN_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3")
+# Qwen3-TTS's talker and code predictor: attention q/k/v/o_proj, SwiGLU feed-forward gate/up/down_proj
+QWEN3_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+QWEN3_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+BACKENDS = ("kani", "qwen3_tts")  # what a run fine-tunes: KaniTTS (LFM2 + NanoCodec) or Qwen3-TTS (12 Hz codec)
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SPEC_VERSION = 1
@@ -69,6 +73,10 @@ class TrainSpec:
     cache_dir: str | None = None  # where Hub models are cached (Studio's cache; None: huggingface_hub's default)
     evaluate: bool = True  # after training: speak the evaluation sentences, score WER and speaker similarity
     demo: bool = False  # base_model is a folder the trainer fills with a tiny LFM2 built from a config if empty
+    backend: str = "kani"  # one of BACKENDS
+    # Qwen3-TTS only: mode (lora | full | last_layers), last_layers, add_layers, reinit_last, train_code_predictor,
+    # lora_parts (talker, code_predictor), sub_talker_weight; LoRA rank/alpha/dropout/targets come from `lora`
+    qwen3: dict[str, Any] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -150,7 +158,27 @@ class TrainSpec:
             not (self.device == "cpu" and tr.precision == "fp16"),
             "fp16 training needs a GPU; use fp32 (or bf16) on the CPU.",
         )
+        _check(self.backend in BACKENDS, f"Backend {self.backend!r} is unknown; choose one of {BACKENDS}.")
+        if self.backend == "qwen3_tts":
+            self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
         return self
+
+    def qwen3_options(self) -> Any:
+        """The Qwen3-TTS training options (studio.finetune.qwen3.train.Qwen3Options), validated."""
+        from studio.finetune.qwen3.train import Qwen3Options
+
+        from_lora = {"lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora"}
+        known = {f.name for f in fields(Qwen3Options)} - from_lora
+        unknown = sorted(set(self.qwen3) - known)
+        _check(not unknown, f"Unknown Qwen3-TTS setting(s) {unknown}; known: {sorted(known)}.")
+        lo = self.lora
+        lora: dict[str, Any] = {"lora_r": lo.r, "lora_alpha": lo.alpha, "lora_dropout": lo.dropout,
+                "target_modules": list(lo.target_modules), "use_rslora": lo.use_rslora}  # fmt: skip
+        try:
+            options = Qwen3Options(**lora, **self.qwen3)
+        except TypeError as exc:
+            raise InvalidInput(f"Bad Qwen3-TTS settings: {exc}.") from exc
+        return options.validate()
 
 
 def _check(ok: bool, message: str) -> None:
@@ -171,7 +199,9 @@ def _wrong_types(spec: TrainSpec) -> list[str]:
                 default = f.default_factory()
             if f.default is MISSING and f.default_factory is MISSING:
                 default = ""  # run_id, name, base_model, dataset: text
-            if isinstance(default, bool):
+            if isinstance(default, dict):
+                ok, kind = isinstance(value, dict), "an object"
+            elif isinstance(default, bool):
                 ok, kind = isinstance(value, bool), "true or false"
             elif isinstance(default, (int, float)):
                 ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"

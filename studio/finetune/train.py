@@ -99,12 +99,15 @@ class Trainer:
         self.session_start = time.time()
         self.session_step0 = 0
         self.elapsed_before = 0.0  # training seconds of earlier sessions of this run (from the checkpoint)
+        self.model: Any = None
+        self.train_ids: list[Any] = []  # one item per training clip (the backend's own form)
+        self.val_ids: list[Any] = []
 
     # ---- setup ------------------------------------------------------------------------------------------------
     def setup(self, resume: bool) -> None:
         import torch
         from accelerate import Accelerator
-        from transformers import AutoTokenizer, get_scheduler
+        from transformers import get_scheduler
 
         spec, tr = self.spec, self.spec.trainer
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
@@ -116,24 +119,7 @@ class Trainer:
         if spec.demo and not (Path(spec.base_model) / "config.json").is_file():
             self.status(message="Building the tiny demo model")
             build_demo_model(Path(spec.base_model))
-        # the dataset first: quick to check, and a missing one must not read as a model that failed to load
-        hint = self.layout_hint()
-        examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
-        self.base_path = self._fetch_base()
-        self.layout = TokenLayout.read(self.base_path)
-        if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
-            examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
-        except Exception as exc:
-            raise TrainingFailed(self._load_message(exc)) from exc
-        self.train_ids, self.val_ids, skipped = self._encode(examples)
-        if not self.train_ids:
-            raise InvalidInput(
-                f"No training clips left ({skipped} longer than {tr.max_audio_seconds} s were skipped); "
-                "raise max audio seconds or add shorter clips."
-            )
-        self.model = self._load_model()
+        skipped = self._load_data_and_model()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=tr.learning_rate, weight_decay=tr.weight_decay)
         self.batches_per_epoch = math.ceil(len(self.train_ids) / tr.batch_size / self.acc.num_processes)
@@ -161,6 +147,36 @@ class Trainer:
             self.total_steps,
             self.steps_per_epoch,
         )
+
+    def _load_data_and_model(self) -> int:
+        """Set self.train_ids/val_ids (one item per clip), self.tokenizer, self.base_path and self.model (with its
+        trainable parameters); returns how many clips were skipped as too long. KaniTTS here; other backends
+        override it."""
+        from transformers import AutoTokenizer
+
+        spec, tr = self.spec, self.spec.trainer
+        # the dataset first: quick to check, and a missing one must not read as a model that failed to load
+        hint = self.layout_hint()
+        examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
+        self.base_path = self._fetch_base()
+        self.layout = TokenLayout.read(self.base_path)
+        if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
+            examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
+        except Exception as exc:
+            raise TrainingFailed(self._load_message(exc)) from exc
+        self.train_ids, self.val_ids, skipped = self._encode(examples)
+        self.check_left(skipped)
+        self.model = self._load_model()
+        return skipped
+
+    def check_left(self, skipped: int) -> None:
+        if not self.train_ids:
+            raise InvalidInput(
+                f"No training clips left ({skipped} longer than {self.spec.trainer.max_audio_seconds} s were "
+                "skipped); raise max audio seconds or add shorter clips."
+            )
 
     def layout_hint(self) -> TokenLayout:
         """The layout before the model is fetched: the local folder's own, else KaniTTS's."""
@@ -241,10 +257,24 @@ class Trainer:
         return train, val, skipped
 
     # ---- checkpoints ------------------------------------------------------------------------------------------
-    def _resume(self) -> None:
-        import torch
+    def load_weights(self, ckpt: Path) -> None:
+        """The trained weights of a checkpoint onto the prepared model (LoRA adapter, KaniTTS)."""
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
+
+        weights = load_file(str(ckpt / "adapter_model.safetensors"))
+        set_peft_model_state_dict(self.acc.unwrap_model(self.model), weights)
+
+    def save_weights(self, folder: Path) -> None:
+        """The trained weights into a checkpoint folder being written (LoRA adapter, KaniTTS)."""
+        self.acc.unwrap_model(self.model).save_pretrained(str(folder))
+
+    def loss(self, batch: dict[str, Any]) -> Any:
+        """The training loss of one batch (KaniTTS: causal LM loss over the codec tokens)."""
+        return self.model(**batch).loss
+
+    def _resume(self) -> None:
+        import torch
 
         found = complete_checkpoints(self.files.checkpoints)
         if not found:
@@ -253,8 +283,7 @@ class Trainer:
                 self.files.metrics.unlink(missing_ok=True)
             return
         ckpt = found[-1]
-        weights = load_file(str(ckpt / "adapter_model.safetensors"))
-        set_peft_model_state_dict(self.acc.unwrap_model(self.model), weights)
+        self.load_weights(ckpt)
         self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
         self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
         data = json.loads((ckpt / "state.json").read_text())
@@ -280,7 +309,8 @@ class Trainer:
         final = root / f"step-{self.state.step:07d}"
         tmp = root / f".tmp-{final.name}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
-        self.acc.unwrap_model(self.model).save_pretrained(str(tmp))
+        tmp.mkdir(parents=True)
+        self.save_weights(tmp)
         torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
         torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
@@ -408,7 +438,7 @@ class Trainer:
         if getattr(self, "main", True):
             self.files.write_status(**changes)
 
-    def _batch(self, rows: list[list[int]]) -> dict[str, Any]:
+    def _batch(self, rows: list[Any]) -> dict[str, Any]:
         import torch
 
         width = max(len(r) for r in rows)
@@ -422,7 +452,7 @@ class Trainer:
         device = self.acc.device
         return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
 
-    def _epoch_batches(self, epoch: int) -> list[list[list[int]]]:
+    def _epoch_batches(self, epoch: int) -> list[list[Any]]:
         """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same."""
         order = list(range(len(self.train_ids)))
         random.Random(self.spec.trainer.seed * 1000 + epoch).shuffle(order)
@@ -482,7 +512,7 @@ class Trainer:
                 for rows in group:
                     batch = self._batch(rows)
                     with self.acc.autocast():
-                        loss = self.model(**batch).loss
+                        loss = self.loss(batch)
                     self.acc.backward(loss / len(group))
                     losses.append(float(loss.detach()))
                 if tr.max_grad_norm > 0:
@@ -577,6 +607,15 @@ class Trainer:
         return "stopped"
 
 
+def make_trainer(spec: TrainSpec, files: RunFiles, stop: StopRequested) -> Trainer:
+    """The trainer of the spec's backend."""
+    if spec.backend == "qwen3_tts":
+        from studio.finetune.qwen3.trainer import Qwen3Trainer
+
+        return Qwen3Trainer(spec, files, stop)
+    return Trainer(spec, files, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.finetune.train", description=__doc__)
     parser.add_argument("spec", type=Path, help="runs/<id>/spec.json")
@@ -589,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer: Trainer | None = None
     try:
         spec = TrainSpec.load(args.spec).validate()
-        trainer = Trainer(spec, files, stop)
+        trainer = make_trainer(spec, files, stop)
         trainer.setup(args.resume)
         final = trainer.run()
         log.info("run %s: %s", spec.run_id, final)

@@ -226,3 +226,24 @@ def test_a_long_recording_becomes_a_saved_dataset(ctx: AppContext, piper_engine,
     assert any("harbor-voice" in label for label, _ in tab.dataset_choices(ctx))
     with pytest.raises(StudioError, match="NeMo"):  # encoding needs the optional NeMo extra: said, not crashed
         tab.encode_dataset(ctx, pick["value"], "cpu")
+
+
+def test_qwen3_family_in_the_form(ctx: AppContext, tmp_path: Path) -> None:
+    """Choosing Qwen3-TTS swaps the base model and the LoRA target names, and its options reach the spec."""
+    base, targets, row = tab.backend_updates("qwen3_tts")
+    assert base["value"] == "Qwen/Qwen3-TTS-12Hz-0.6B-Base" and "o_proj" in targets["choices"] and row["visible"]
+    assert tab.backend_updates("kani")[1]["choices"] == list(tab.KNOWN_TARGET_MODULES)
+    codes = tmp_path / "codes.jsonl"
+    codes.write_text('{"text": "hi", "audio_codes": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]}\n')
+    values = tab.preset_values("quick")
+    values[3] = ["q_proj", "o_proj", "gate_proj"]
+    spec = tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/Qwen3-TTS-12Hz-0.6B-Base", "cpu", "", *values,
+                         "qwen3_tts", "last_layers", 2, 1, False)  # fmt: skip
+    assert spec.backend == "qwen3_tts" and spec.lora.target_modules == ["q_proj", "o_proj", "gate_proj"]
+    assert spec.qwen3 == {"mode": "last_layers", "last_layers": 2, "add_layers": 1, "train_code_predictor": False}
+    with pytest.raises(InvalidInput, match="trains nothing"):
+        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", *values, "qwen3_tts", "last_layers", 0,
+                      0, True)  # fmt: skip
+    values[3] = ["w1"]  # a KaniTTS name left ticked
+    with pytest.raises(InvalidInput, match="not Qwen3-TTS projections"):
+        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", *values, "qwen3_tts", "lora", 0, 0, True)

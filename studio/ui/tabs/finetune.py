@@ -22,6 +22,8 @@ from studio.finetune.spec import (
     KNOWN_TARGET_MODULES,
     PRECISIONS,
     PRESETS,
+    QWEN3_BASE_MODEL,
+    QWEN3_TARGET_MODULES,
     SCHEDULERS,
     TrainSpec,
 )
@@ -53,7 +55,25 @@ ADVANCED = (
     "keep",
     "seed",
     "max_audio",
+    "backend",
+    "qwen_mode",
+    "qwen_last",
+    "qwen_add",
+    "qwen_cp",
 )
+BACKEND_CHOICES = [("KaniTTS (LFM2 + NanoCodec)", "kani"), ("Qwen3-TTS (12 Hz codec)", "qwen3_tts")]
+QWEN3_MODES = [("LoRA", "lora"), ("Full fine-tuning", "full"), ("Last layers only", "last_layers")]
+QWEN3_DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+
+
+def backend_updates(backend: str) -> tuple[Any, Any, Any]:
+    """Switching the model family: its default base model, its LoRA target names, and its own options shown."""
+    if backend == "qwen3_tts":
+        return (gr.update(value=QWEN3_BASE_MODEL), gr.update(choices=list(QWEN3_TARGET_MODULES),
+                value=QWEN3_DEFAULT_TARGETS), gr.update(visible=True))  # fmt: skip
+    kani = PRESETS["balanced"].lora.target_modules
+    return (gr.update(value=DEFAULT_BASE_MODEL), gr.update(choices=list(KNOWN_TARGET_MODULES), value=list(kani)),
+            gr.update(visible=False))  # fmt: skip
 
 
 # ---- dataset ----------------------------------------------------------------------------------------------------
@@ -194,7 +214,7 @@ def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def preset_values(preset: str) -> list[Any]:
-    """The advanced panel's values for a preset (same order as ADVANCED)."""
+    """The advanced panel's values for a preset (ADVANCED's order, up to the model family's own options)."""
     p = PRESETS[preset]
     lo, tr = p.lora, p.trainer
     return [
@@ -231,7 +251,9 @@ def make_spec(
     *advanced: Any,
 ) -> TrainSpec:
     """The form as a validated spec; the demo dataset/model pair gets the demo's own settings."""
-    values = dict(zip(ADVANCED, advanced, strict=True))
+    if len(advanced) > len(ADVANCED):
+        raise InvalidInput(f"The form sent {len(advanced)} settings; expected at most {len(ADVANCED)}.")
+    values = dict(zip(ADVANCED, advanced, strict=False))  # the model family's own options may be left out
     if not dataset:
         raise InvalidInput("Choose a dataset (build one above, or pick the demo).")
     demo_dataset, demo_base = demo_paths(ctx)
@@ -242,9 +264,22 @@ def make_spec(
     if dataset == demo_dataset:
         spec = ctx.finetune.demo_spec(name=name.strip() or "demo", device=device)
     else:
+        backend = str(values.get("backend") or "kani")
+        qwen3: dict[str, Any] = {}
+        if backend == "qwen3_tts":
+            try:
+                qwen3 = {
+                    "mode": str(values["qwen_mode"] or "lora"),
+                    "last_layers": int(values["qwen_last"] or 0),
+                    "add_layers": int(values["qwen_add"] or 0),
+                    "train_code_predictor": bool(values["qwen_cp"]),
+                }
+            except (TypeError, ValueError) as exc:
+                raise InvalidInput(f"A Qwen3-TTS layer count is not a whole number: {exc}.") from exc
         spec = ctx.finetune.spec(
-            preset, name, dataset, base_model, device=device, speaker=(speaker or "").strip() or None
-        )
+            preset, name, dataset, base_model, device=device, speaker=(speaker or "").strip() or None,
+            backend=backend, qwen3=qwen3,
+        )  # fmt: skip
         lo, tr = spec.lora, spec.trainer
         try:
             lo.r, lo.alpha, lo.dropout = int(values["r"]), int(values["alpha"]), float(values["dropout"])
@@ -487,6 +522,7 @@ def build(ctx: AppContext) -> None:
     gr.Markdown("### 2 · Train")
     with gr.Row():
         with gr.Column(scale=2):
+            family = gr.Radio(BACKEND_CHOICES, value="kani", label="Model family", elem_id="ft-backend")
             with gr.Row():
                 dataset = gr.Dropdown(dataset_choices(ctx), value=None, label="Dataset", allow_custom_value=True,
                                       elem_id="ft-dataset")  # fmt: skip
@@ -524,8 +560,15 @@ def build(ctx: AppContext) -> None:
                 with gr.Row():
                     seed = gr.Number(values[17], label="Seed", precision=0)
                     max_audio = gr.Number(values[18], label="Skip clips longer than (s)")
+                with gr.Row(visible=False) as qwen_row:
+                    qwen_mode = gr.Radio(QWEN3_MODES, value="lora", label="Qwen3-TTS: what to train",
+                                         elem_id="ft-qwen-mode")  # fmt: skip
+                    qwen_last = gr.Number(0, label="Last layers to train (freeze the rest)", precision=0)
+                    qwen_add = gr.Number(0, label="New layers to add on top", precision=0)
+                    qwen_cp = gr.Checkbox(True, label="Train the code predictor too")
             advanced = [r, alpha, dropout, targets, rslora, epochs, batch_size, accum, lr, scheduler, warmup, decay,
-                        precision, max_steps, eval_steps, save_steps, keep, seed, max_audio]  # fmt: skip
+                        precision, max_steps, eval_steps, save_steps, keep, seed, max_audio, family, qwen_mode,
+                        qwen_last, qwen_add, qwen_cp]  # fmt: skip
             with gr.Row():
                 start_btn = gr.Button("Start", variant="primary", elem_id="ft-start")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="ft-stop")
@@ -607,10 +650,14 @@ def build(ctx: AppContext) -> None:
     review.select(ui_errors(play_clip), [draft], clip_audio)
 
     # presets
-    def _preset(p: str) -> list[Any]:
-        return [PRESETS[p].description, *preset_values(p)]
+    def _preset(p: str, fam: str) -> list[Any]:
+        values = preset_values(p)
+        if fam == "qwen3_tts":
+            values[3] = gr.update()  # the family's own LoRA target names stay
+        return [PRESETS[p].description, *values]
 
-    preset.change(_preset, preset, [preset_note, *advanced], queue=False)
+    preset.change(_preset, [preset, family], [preset_note, *advanced[: len(preset_values("quick"))]], queue=False)
+    family.change(backend_updates, family, [base, targets, qwen_row], queue=False)
 
     # runs
     form = [preset, run_name, dataset, base, device, prefix, *advanced]
