@@ -39,11 +39,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clone = actions.add_parser(
         "clone",
         help="clone a recording: studio voice clone --engine supertonic --ref ref.wav --name NAME --consent",
-        description="Find a Supertonic style that sounds like a 3-30 s reference recording (gradient: torch + "
-        "onnx2torch through the model and a differentiable speaker encoder; blend: ONNX Runtime only, a search over "
-        "blends of the presets) and save it as a library voice with its measured speaker similarity.",
+        description="Make a library voice from a 3-30 s reference recording, with its measured speaker similarity. "
+        "Supertonic: a style found by optimization (gradient: torch + onnx2torch through the model and a "
+        "differentiable speaker encoder; blend: ONNX Runtime only, a search over blends of the presets). Qwen3-TTS: a "
+        "clone prompt (--mode icl uses the transcript, xvector only the speaker embedding).",
     )
-    clone.add_argument("--engine", default="supertonic2", help="supertonic2 or supertonic3 (or 'supertonic' = 2)")
+    clone.add_argument("--engine", default="supertonic2",
+                       help="supertonic2, supertonic3 (or 'supertonic' = 2) or qwen3_tts")  # fmt: skip
     clone.add_argument("--ref", required=True, help="the reference recording (WAV, FLAC, MP3, OGG, M4A; 3-30 s)")
     clone.add_argument("--text", default=None, help="what the recording says (default: transcribed by Whisper)")
     clone.add_argument("--name", required=True)
@@ -53,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clone.add_argument("--steps", type=int, default=5, help="flow-matching steps while optimizing (default 5)")
     clone.add_argument("--lr", type=float, default=0.05, help="learning rate of the gradient method (default 0.05)")
     clone.add_argument("--seed", type=int, default=0)
+    clone.add_argument("--mode", choices=("icl", "xvector"), default="icl", help="Qwen3-TTS only (default icl)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,9 +124,13 @@ def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) 
                   f"ETA {p.eta:.0f} s   ", end="", file=sys.stderr, flush=True)  # fmt: skip
 
     voice, result = Voices(Registry(settings), library).clone(
-        engine, Path(args.ref), args.name, bool(args.consent), args.text, options, on_progress=show
+        engine, Path(args.ref), args.name, bool(args.consent), args.text, options, on_progress=show, mode=args.mode
     )
     print(file=sys.stderr)
+    if engine == "qwen3_tts":
+        measured = f"similarity {voice.similarity:.3f}" if voice.similarity is not None else voice.notes
+        print(f"saved {voice.name!r} as {voice.id} ({engine}, {args.mode} clone prompt): {measured}")
+        return 0
     print(f"saved {voice.name!r} as {voice.id} ({engine}): similarity {result.similarity:.3f} "
           f"(start {result.start_voice} {result.start_similarity:.3f}; {result.method}, {result.iterations} "
           f"iterations, {result.stopped}, {result.seconds:.0f} s)")  # fmt: skip

@@ -87,7 +87,7 @@ class CloneProgress:
 
 @dataclass
 class CloneResult:
-    style: Style
+    style: Style | None  # Supertonic: the found style (Qwen3-TTS keeps a clone prompt instead)
     similarity: float  # measured: reference vs SIMILARITY_TEXT spoken with the result
     start_voice: str
     start_similarity: float  # measured the same way for the start preset

@@ -21,7 +21,8 @@ from studio.voices.reference import Reference, load_reference
 MIXABLE = ("supertonic2", "supertonic3")
 PREVIEW_TEXT = "Hello! This is how I sound when I read a few sentences out loud."
 LIBRARY_HEADERS = ["Name", "Engine", "Made by", "Similarity", "Created", "Id"]
-CLONABLE = MIXABLE
+CLONABLE = (*MIXABLE, "qwen3_tts")
+QWEN3_MODES = ("icl", "xvector")  # with the transcript (closer likeness) or from the speaker embedding alone
 CONSENT_NEEDED = "Tick “I have the speaker's permission” first: Studio clones only voices their owners agreed to lend."
 
 
@@ -139,8 +140,11 @@ class Voices:
         on_progress: Callable[[Any], None] | None = None,
         cancel: threading.Event | None = None,
         device: str = "cpu",
+        mode: str = "icl",
     ) -> tuple[Voice, Any]:
-        """Clone a reference onto `engine` and save the voice (also when cancelled: the best style so far).
+        """Clone a reference onto `engine` and save the voice with its measured similarity. Supertonic: a style found
+        by optimization (`settings`; also saved when cancelled: the best so far). Qwen3-TTS: a clone prompt (`mode`
+        icl: audio + transcript, or xvector: speaker embedding only).
 
         Everything a user can get wrong is checked before the long part: consent, the name, the engine, the
         recording."""
@@ -154,6 +158,8 @@ class Voices:
         status = self.registry.available(engine)
         if not status.ok:
             raise InvalidInput(f"{self.registry.info(engine).label} is not ready: {status.message}")
+        if engine == "qwen3_tts" and mode not in QWEN3_MODES:
+            raise InvalidInput(f"Qwen3-TTS clones in mode icl (with the transcript) or xvector; not {mode!r}.")
         settings = (settings or CloneSettings()).validate()
         if isinstance(reference, Reference):
             ref = reference
@@ -164,9 +170,12 @@ class Voices:
         from studio.finetune.evaluate import SpeakerEncoder
 
         loaded = self.registry.get(engine, device)
+        if engine == "qwen3_tts":
+            return self._clone_qwen3(loaded, ref, name, mode, SpeakerEncoder.load(), on_progress)
         result = SupertonicCloner(loaded, SpeakerEncoder.load()).clone(ref, settings, on_progress, cancel)
         info = self.registry.info(engine)
         notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
+        assert result.style is not None  # Supertonic results always carry their style
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "style.json"
             path.write_text(json.dumps(result.style.to_json(engine, {"clone": result.summary()})))
@@ -182,4 +191,36 @@ class Voices:
                 notes=notes,
             )
         self.registry.forget(engine)
+        return voice, result
+
+    def _clone_qwen3(self, loaded: Any, ref: Reference, name: str, mode: str, encoder: Any,
+                     on_progress: Callable[[Any], None] | None) -> tuple[Voice, Any]:  # fmt: skip
+        """A Qwen3-TTS clone prompt, saved, then measured like every clone: the reference vs SIMILARITY_TEXT."""
+        import time
+
+        from studio.engines.qwen3_tts import create_clone_voice
+        from studio.voices.clone import SIMILARITY_TEXT, CloneProgress, CloneResult, cosine
+
+        if mode == "icl" and not ref.transcript.strip():
+            raise InvalidInput("ICL cloning needs what the recording says: fill in the transcript (or use x-vector).")
+        started, cpu = time.monotonic(), time.process_time()
+        if on_progress:
+            on_progress(CloneProgress(0, 1, 0.0, 0.0, 0.0, "computing the clone prompt"))
+        voice = create_clone_voice(self.library, loaded, ref.samples, ref.sample_rate, ref.transcript, mode, name,
+                                   True, source={"file": ref.source_name, "sha256": ref.sha256})  # fmt: skip
+        try:
+            spoken = loaded.synthesize(SIMILARITY_TEXT, voice.id, SynthParams(seed=0))
+            similarity: float | None = cosine(encoder.embed(spoken.samples, spoken.sample_rate),
+                                              encoder.embed(ref.samples, ref.sample_rate))  # fmt: skip
+            notes = ""
+        except InvalidInput as exc:  # too short or silent to measure (a tiny test model, a failed generation)
+            similarity, notes = None, f"Similarity not measured: {exc}"
+        voice = self.library.update(voice.id, similarity=None if similarity is None else round(similarity, 4),
+                                    notes=notes)  # fmt: skip
+        result = CloneResult(style=None, similarity=similarity if similarity is not None else float("nan"),
+                             start_voice="", start_similarity=float("nan"), method=mode, iterations=1,
+                             stopped="finished", seconds=time.monotonic() - started,
+                             cpu_seconds=time.process_time() - cpu)  # fmt: skip
+        if on_progress:
+            on_progress(CloneProgress(1, 1, result.similarity, result.similarity, result.seconds, "done"))
         return voice, result

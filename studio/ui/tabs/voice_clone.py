@@ -21,6 +21,19 @@ from studio.voices.service import CLONABLE, CONSENT_NEEDED, LIBRARY_HEADERS, MIX
 MIX_SLOTS = 3
 CLONE_JOB = "clone"
 METHODS = [("Gradient: best likeness (torch)", "gradient"), ("Blend search: ONNX Runtime only", "blend")]
+QWEN3_METHODS = [
+    ("With the transcript (ICL: closest likeness)", "icl"),
+    ("Speaker embedding only (x-vector)", "xvector"),
+]
+
+
+def method_updates(engine: str) -> tuple[Any, Any]:
+    """Supertonic finds a style by optimization (method, iterations); Qwen3-TTS makes a clone prompt (its mode)."""
+    if engine == "qwen3_tts":
+        return gr.update(choices=QWEN3_METHODS, value="icl"), gr.update(visible=False)
+    return gr.update(choices=METHODS, value="gradient"), gr.update(visible=True)
+
+
 CURVE_COLUMNS = ["iteration", "similarity", "series"]
 
 
@@ -169,7 +182,10 @@ def clone(
         raise InvalidInput("Upload or record a reference first (3 to 30 seconds of one person speaking).")
     if not (name or "").strip():
         raise InvalidInput("Give the new voice a name.")
-    settings = CloneSettings(method=method or "gradient", iterations=int(iterations or 60)).validate()
+    qwen = engine == "qwen3_tts"
+    mode = (method or "icl") if qwen else "icl"
+    settings = CloneSettings(method="gradient" if qwen else (method or "gradient"), iterations=int(iterations or 60))
+    settings.validate()
     flag = ctx.cancel_flag(session, CLONE_JOB)
     points: list[CloneProgress] = []
     outcome: dict[str, Any] = {}
@@ -177,8 +193,9 @@ def clone(
     def work() -> None:
         try:
             outcome["value"] = ctx.voices.clone(
-                engine, Path(path), name, bool(consent), transcript, settings, on_progress=points.append, cancel=flag
-            )
+                engine, Path(path), name, bool(consent), transcript, settings, on_progress=points.append, cancel=flag,
+                mode=mode,
+            )  # fmt: skip
         except Exception as exc:  # re-raised below, in the handler, where the UI shows it
             outcome["error"] = exc
 
@@ -201,11 +218,19 @@ def clone(
         "finished": "all iterations done",
     }[result.stopped]
     label = ctx.registry.info(engine).label
-    status = (
-        f"Saved **{voice.name}**: similarity **{result.similarity:.3f}** to the reference (started from "
-        f"{result.start_voice} at {result.start_similarity:.3f}); {result.iterations} iterations, {how}, "
-        f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
-    )
+    if qwen:
+        measured = f"similarity **{voice.similarity:.3f}**" if voice.similarity is not None else voice.notes
+        mode_label = {v: k for k, v in QWEN3_METHODS}[mode]
+        status = (
+            f"Saved **{voice.name}**: a {label} clone prompt ({mode_label}), {measured}; "
+            f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
+        )
+    else:
+        status = (
+            f"Saved **{voice.name}**: similarity **{result.similarity:.3f}** to the reference (started from "
+            f"{result.start_voice} at {result.start_similarity:.3f}); {result.iterations} iterations, {how}, "
+            f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
+        )
     frame, dropdown = refresh(ctx, voice.id)
     yield status, curve_frame(points), audio, frame, dropdown
 
@@ -374,6 +399,7 @@ def build(ctx: AppContext) -> None:
 
     import_btn.click(_import, upload, [note, table, pick])
 
+    parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"]], queue=False)
     parts["ref"].change(
         ui_errors(lambda f, e: check_reference(ctx, f, e)),
         [parts["ref"], parts["engine"]],
