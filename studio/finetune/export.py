@@ -13,12 +13,17 @@ from studio.fsutil import write_atomic
 
 
 def merge(adapter: Path, out: Path) -> Path:
-    """Base + adapter -> one plain model folder (weights, config, tokenizer, layout); written whole or not at all."""
+    """Base + adapter -> one plain model folder (weights, config, tokenizer, layout); written whole or not at all.
+    A Qwen3-TTS run becomes a CustomVoice checkpoint (studio.finetune.qwen3.export)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     info = json.loads((adapter / "studio_adapter.json").read_text())
+    if info.get("backend") == "qwen3_tts":
+        from studio.finetune.qwen3.export import merge_custom_voice
+
+        return merge_custom_voice(adapter, out)
     local = info.get("base_model_path")
     source = local if local and Path(local).is_dir() else info["base_model"]
     base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)

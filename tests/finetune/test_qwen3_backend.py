@@ -131,6 +131,21 @@ def test_training_on_a_studio_dataset_of_real_recordings(finetune: FineTune, tin
     audio = engine.synthesize("the cat sat.", voice.id, SynthParams(seed=1))
     assert audio.sample_rate == 24000 and len(audio.samples) > 0 and np.isfinite(audio.samples).all()
 
+    # or a merged CustomVoice checkpoint (own process), which loads like a downloaded one with the run as a speaker
+    merged = finetune.export_merged(spec.run_id, tmp_path / "export")
+    custom = Qwen3TTSEngine.load(merged)
+    assert custom.card.model_type == "custom_voice" and custom.card.speakers == ("qwen_real",)
+    assert [v.id for v in custom.voices()] == ["qwen_real"]
+    spoken = custom.synthesize("the sun is up.", "qwen_real", SynthParams(seed=1))
+    assert len(spoken.samples) > 0 and np.isfinite(spoken.samples).all()
+    from safetensors.torch import load_file
+
+    slot = json.loads((merged / "studio_merged.json").read_text())["speaker_slot"]
+    table = load_file(str(merged / "model.safetensors"))["talker.model.codec_embedding.weight"]
+    speaker = load_file(str(adapter / "speaker.safetensors"))["speaker_embedding"]
+    assert np.allclose(table[slot].numpy(), speaker.numpy())  # the training speakers' embedding is the preset
+    assert not any(k.startswith("speaker_encoder") for k in load_file(str(merged / "model.safetensors")))
+
 
 def test_bad_qwen3_settings_are_messages(tiny_qwen: Path, codes_file: Path) -> None:
     spec = qwen_spec(tiny_qwen, codes_file, "bad")
@@ -150,3 +165,15 @@ def test_bad_qwen3_settings_are_messages(tiny_qwen: Path, codes_file: Path) -> N
     spec.backend = "tortoise"
     with pytest.raises(InvalidInput, match="Backend"):
         spec.validate()
+
+
+def test_custom_voice_speaker_slot_and_name() -> None:
+    from studio.finetune.qwen3.export import speaker_name, speaker_slot
+
+    real = {"vocab_size": 3072, "codec_pad_id": 2148, "codec_bos_id": 2149, "codec_language_id": {"english": 2050}}
+    assert speaker_slot(real) == 3000  # where the upstream pipeline puts its custom voice
+    taken = {**real, "spk_id": {"someone": 3000}}
+    assert speaker_slot(taken) == 3071  # never over an id in use
+    tiny = {"vocab_size": CODEBOOK + 1024, "codec_pad_id": CODEBOOK, "codec_eos_token_id": CODEBOOK + 1023}
+    assert speaker_slot(tiny) == CODEBOOK + 1022  # no 3000 in a smaller vocabulary: the highest free control id
+    assert speaker_name("My Voice #2!") == "my_voice_2" and speaker_name("***") == "my_voice"

@@ -238,9 +238,10 @@ def test_qwen3_family_in_the_form(ctx: AppContext, tmp_path: Path) -> None:
     values = tab.preset_values("quick")
     values[3] = ["q_proj", "o_proj", "gate_proj"]
     spec = tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/Qwen3-TTS-12Hz-0.6B-Base", "cpu", "", *values,
-                         "qwen3_tts", "last_layers", 2, 1, False)  # fmt: skip
+                         "qwen3_tts", "last_layers", 2, 1, False, True)  # fmt: skip
     assert spec.backend == "qwen3_tts" and spec.lora.target_modules == ["q_proj", "o_proj", "gate_proj"]
-    assert spec.qwen3 == {"mode": "last_layers", "last_layers": 2, "add_layers": 1, "train_code_predictor": False}
+    assert spec.qwen3 == {"mode": "last_layers", "last_layers": 2, "add_layers": 1, "train_code_predictor": False,
+                          "reinit_last": True}  # fmt: skip
     with pytest.raises(InvalidInput, match="trains nothing"):
         tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", *values, "qwen3_tts", "last_layers", 0,
                       0, True)  # fmt: skip

@@ -201,6 +201,7 @@ class Qwen3Trainer(Trainer):
             "base_model_path": self.base_path,
             "checkpoint": source.name,
             "run_id": self.spec.run_id,
+            "name": self.spec.name,
             "mode": self.options.mode,
             "speaker": SPEAKER_FILE if self.speakers else None,
         }

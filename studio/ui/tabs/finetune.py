@@ -60,6 +60,7 @@ ADVANCED = (
     "qwen_last",
     "qwen_add",
     "qwen_cp",
+    "qwen_reinit",
 )
 BACKEND_CHOICES = [("KaniTTS (LFM2 + NanoCodec)", "kani"), ("Qwen3-TTS (12 Hz codec)", "qwen3_tts")]
 QWEN3_MODES = [("LoRA", "lora"), ("Full fine-tuning", "full"), ("Last layers only", "last_layers")]
@@ -273,6 +274,7 @@ def make_spec(
                     "last_layers": int(values["qwen_last"] or 0),
                     "add_layers": int(values["qwen_add"] or 0),
                     "train_code_predictor": bool(values["qwen_cp"]),
+                    "reinit_last": bool(values.get("qwen_reinit")),
                 }
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(f"A Qwen3-TTS layer count is not a whole number: {exc}.") from exc
@@ -566,9 +568,10 @@ def build(ctx: AppContext) -> None:
                     qwen_last = gr.Number(0, label="Last layers to train (freeze the rest)", precision=0)
                     qwen_add = gr.Number(0, label="New layers to add on top", precision=0)
                     qwen_cp = gr.Checkbox(True, label="Train the code predictor too")
+                    qwen_reinit = gr.Checkbox(False, label="Replace the last layers (start them afresh)")
             advanced = [r, alpha, dropout, targets, rslora, epochs, batch_size, accum, lr, scheduler, warmup, decay,
                         precision, max_steps, eval_steps, save_steps, keep, seed, max_audio, family, qwen_mode,
-                        qwen_last, qwen_add, qwen_cp]  # fmt: skip
+                        qwen_last, qwen_add, qwen_cp, qwen_reinit]  # fmt: skip
             with gr.Row():
                 start_btn = gr.Button("Start", variant="primary", elem_id="ft-start")
                 stop_btn = gr.Button("Stop", variant="stop", elem_id="ft-stop")
