@@ -82,8 +82,10 @@ def test_four_sentences_are_read_correctly(sentence: str, transcriber, settings:
     """The normalized sentences, spoken by joe and heard by Whisper: every number word right, in order, WER <= 0.2.
 
     Piper samples fresh noise on every call, and now and then a take blurs a word (measured here: the digits of the
-    phone number come out right in 10 of 12 takes; the other three sentences in every take, WER 0-0.05). Like the
-    audiobook checker, a sentence gets up to five takes and one must be right.
+    phone number come out right in 10 of 12 takes; the other three sentences in every take, WER 0-0.05). Whisper
+    tiny.en also stops early on some takes of the phone-number sentence (5 of 30 heard as just "You can reach",
+    audio of normal length, 2026-11-22), and a fresh CI run once drew five bad takes in a row. Like the audiobook
+    checker, a sentence gets several takes (eight) and one must be right.
     """
     from studio.api import Studio
     from studio.text.normalize import words_for_wer
@@ -92,7 +94,7 @@ def test_four_sentences_are_read_correctly(sentence: str, transcriber, settings:
     expected = [w for w in words_for_wer(sentence) if w in NUMBER_WORDS]
     assert len(expected) >= 4
     takes: list[tuple[float, str]] = []
-    for _ in range(5):
+    for _ in range(8):
         audio = studio.synthesize(sentence, "piper", "joe").audio
         assert audio.sample_rate == 22050
         assert 2.0 < audio.duration < 15.0
