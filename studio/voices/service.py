@@ -42,7 +42,8 @@ class Voices:
         for v in reversed(voices):
             made = v.source.get("kind", "")
             if made == "clone":
-                made = f"clone ({v.source.get('method', '')}) of {v.source.get('file', 'a recording')}"
+                how = v.source.get("method") or v.source.get("mode") or ""
+                made = f"clone ({how}) of {v.source.get('file', 'a recording')}"
             if made == "mix":
                 made = "mix of " + ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in v.source.get("parts", []))
             sim = "—" if v.similarity is None else f"{v.similarity:.3f}"

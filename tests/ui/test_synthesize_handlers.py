@@ -132,3 +132,17 @@ def test_gpu_toggle_without_cuda_says_it_ran_on_cpu(ctx: AppContext) -> None:
     final = outputs[-1][2]
     assert final.startswith("ran on CPU: "), final
     assert Path(outputs[-1][1]["value"]).is_file()
+
+
+def test_an_engine_without_steps_keeps_a_valid_hidden_slider(settings) -> None:  # type: ignore[no-untyped-def]
+    """Gradio refuses a slider whose minimum is not below its maximum: engines without steps (max_steps 1: KaniTTS,
+    Qwen3-TTS) must still send a valid range (found in the browser with Qwen3-TTS, whose voices then never showed)."""
+    from studio.ui.context import AppContext
+    from studio.ui.tabs.synthesize import on_engine_change
+
+    ctx = AppContext.create(settings)
+    for engine in ("kani", "qwen3_tts"):
+        assert not ctx.registry.info(engine).supports_steps
+        steps = on_engine_change(ctx, engine)[2]
+        assert steps["visible"] is False and steps["minimum"] < steps["maximum"]
+        assert steps["minimum"] <= steps["value"] <= steps["maximum"]

@@ -70,7 +70,11 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
         gr.update(choices=view.voices, value=voice_value, interactive=view.available),
         gr.update(choices=list(info.languages), value=info.default_language),
         gr.update(
-            visible=info.supports_steps, minimum=MIN_STEPS, maximum=min(info.max_steps, MAX_STEPS), value=steps_default
+            visible=info.supports_steps,
+            minimum=MIN_STEPS,
+            # engines without steps declare max_steps 1: a hidden slider keeps a valid range (Gradio: minimum < maximum)
+            maximum=min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS,
+            value=steps_default,
         ),
         gr.update(
             visible=info.supports_speed, minimum=info.min_speed, maximum=info.max_speed, value=info.default_speed

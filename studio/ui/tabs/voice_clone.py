@@ -147,7 +147,7 @@ def check_reference(ctx: AppContext, file: Any, engine: str) -> tuple[str, str]:
 def curve_frame(points: list[CloneProgress]) -> pd.DataFrame:
     rows = []
     for p in points:
-        if p.iteration > 0:
+        if p.iteration > 0 and np.isfinite(p.similarity):  # a Qwen3-TTS prompt is not an optimization: no curve
             rows += [[p.iteration, round(p.similarity, 4), "this step"], [p.iteration, round(p.best, 4), "best"]]
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
@@ -220,7 +220,7 @@ def clone(
     label = ctx.registry.info(engine).label
     if qwen:
         measured = f"similarity **{voice.similarity:.3f}**" if voice.similarity is not None else voice.notes
-        mode_label = {v: k for k, v in QWEN3_METHODS}[mode]
+        mode_label = {"icl": "ICL, with the transcript", "xvector": "x-vector"}[mode]
         status = (
             f"Saved **{voice.name}**: a {label} clone prompt ({mode_label}), {measured}; "
             f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
@@ -255,16 +255,18 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
                 label="What the recording says (filled in by speech recognition; fix it)",
             )
         with gr.Column():
+            first = (ready or engines)[0] if engines else None
             engine = gr.Dropdown(
                 [(ctx.registry.info(e).label, e) for e in engines],
-                value=(ready or engines)[0] if engines else None,
+                value=first,
                 label="Model",
                 elem_id="vc-clone-engine",
             )
-            method = gr.Radio(METHODS, value="gradient", label="Method", elem_id="vc-clone-method")
-            iterations = gr.Slider(
-                5, 300, value=60, step=5, label="Iterations (at most; stops early)", elem_id="vc-clone-iterations"
-            )
+            qwen = first == "qwen3_tts"  # the first ready model decides which methods are shown at start
+            method = gr.Radio(QWEN3_METHODS if qwen else METHODS, value="icl" if qwen else "gradient", label="Method",
+                              elem_id="vc-clone-method")  # fmt: skip
+            iterations = gr.Slider(5, 300, value=60, step=5, label="Iterations (at most; stops early)",
+                                   elem_id="vc-clone-iterations", visible=not qwen)  # fmt: skip
             name = gr.Textbox("", label="Name of the new voice", elem_id="vc-clone-name")
             consent = gr.Checkbox(
                 False, label="I have the speaker's permission to clone this voice", elem_id="vc-consent"
