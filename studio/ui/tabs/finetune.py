@@ -172,11 +172,12 @@ def save_dataset(
 
     note = f"Saved **{manifest.parent.name}** ({manifest}). "
     note += (
-        "Next: **Encode** it with NanoCodec, then train."
+        "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
         if nemo_installed()
-        else "Training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install 'studio-voice[nemo]'), or "
-        "train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
+        else "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install 'studio-voice[nemo]'), "
+        "or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
     )
+    note += " Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
     return draft, note, gr.update(choices=dataset_choices(ctx), value=str(manifest.parent))
 
 
