@@ -37,3 +37,22 @@ def test_mix_through_the_api(tmp_path: Path, shared_fixtures: Path) -> None:
     take = studio.synthesize("Hello there.", engine="supertonic2", voice=voice.id)
     assert take.audio.sample_rate == 44100 and len(take.audio.samples) > 0
     assert studio.library.rows()[0][0] == "API blend"
+
+
+def test_cloning_through_the_api(tmp_path: Path, shared_fixtures: Path) -> None:
+    """The README's API lines: Studio().library.clone on Supertonic (tiny voiced graphs, real styles)."""
+    pytest.importorskip("onnx2torch")
+    from studio.voices.clone import CloneSettings
+
+    settings = Settings(home=tmp_path / "home")
+    built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2", voiced=True)
+    target = user_model_dir(settings, SUPERTONIC2)
+    target.parent.mkdir(parents=True)
+    built.rename(target)
+    studio = Studio(settings=settings)
+    me, result = studio.library.clone("supertonic2", shared_fixtures / "voices" / "basic_ref_en.wav", "Me",
+                                      consent=True, transcript="Some call me nature.",
+                                      settings=CloneSettings(iterations=3))  # fmt: skip
+    assert me.similarity == round(result.similarity, 4) and result.summary()["iterations"] == 3
+    take = studio.synthesize("Hello from the API.", engine="supertonic2", voice=me.id)
+    assert take.audio.duration > 0.3
