@@ -194,6 +194,43 @@ def _voiced_model(
     return model
 
 
+PACE_GAIN = 1.0
+
+
+def voiced_duration_predictor() -> onnx.ModelProto:
+    """duration = SECONDS_PER_TOKEN x tokens x exp(PACE_GAIN x (flattened style_dp . fixed random direction)): the
+    style sets the pace (about x0.5 to x2 across the shipped styles), as in the real model."""
+    inputs = [
+        helper.make_tensor_value_info("text_ids", I64, ["batch", "text_len"]),
+        helper.make_tensor_value_info("style_dp", F, ["batch", 8, 16]),
+        helper.make_tensor_value_info("text_mask", F, ["batch", 1, "text_len"]),
+    ]
+    outputs = [helper.make_tensor_value_info("duration", F, ["batch"])]
+    direction = np.random.default_rng(11).standard_normal(128).astype(np.float32)
+    direction /= np.linalg.norm(direction.reshape(8, 16), axis=1).repeat(16)  # a unit vector per style row
+    inits = [
+        _const("axes_12", np.array([1, 2], np.int64)),
+        _const("axes_1", np.array([1], np.int64)),
+        _const("sec", np.array(SECONDS_PER_TOKEN, np.float32)),
+        _const("zero", np.array(0.0, np.float32)),
+        _const("flat", np.array([0, -1], np.int64)),
+        _const("direction", direction * PACE_GAIN),
+    ]
+    nodes = [
+        helper.make_node("ReduceSum", ["text_mask", "axes_12"], ["tokens"], keepdims=0),  # [B]
+        helper.make_node("Mul", ["tokens", "sec"], ["seconds"]),
+        helper.make_node("Reshape", ["style_dp", "flat"], ["dp_flat"]),  # [B, 128]
+        helper.make_node("MatMul", ["dp_flat", "direction"], ["pace_log"]),  # [B]
+        helper.make_node("Exp", ["pace_log"], ["pace"]),
+        helper.make_node("Mul", ["seconds", "pace"], ["paced"]),
+        helper.make_node("Cast", ["text_ids"], ["ids_f"], to=F),
+        helper.make_node("ReduceSum", ["ids_f", "axes_1"], ["ids_sum"], keepdims=0),
+        helper.make_node("Mul", ["ids_sum", "zero"], ["nothing"]),
+        helper.make_node("Add", ["paced", "nothing"], ["duration"]),
+    ]
+    return _model(nodes, inputs, outputs, inits, "tiny_voiced_duration_predictor")
+
+
 def voiced_vector_estimator() -> onnx.ModelProto:
     """Each step moves the latent toward a fixed projection of the mean style token:
     target[b, c, l] = VOICED_GAIN x (mean over the 50 tokens of style_ttl[b]) @ P[:, c], P a fixed random matrix.
@@ -282,7 +319,12 @@ BUILDERS = {
 }
 
 
-VOICED_BUILDERS = {**BUILDERS, "vector_estimator": voiced_vector_estimator, "vocoder": voiced_vocoder}
+VOICED_BUILDERS = {
+    **BUILDERS,
+    "duration_predictor": voiced_duration_predictor,
+    "vector_estimator": voiced_vector_estimator,
+    "vocoder": voiced_vocoder,
+}
 
 
 def make_supertonic_model_dir(tmp_path: Path, fixture_dir: Path, voiced: bool = False) -> Path:

@@ -56,6 +56,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     clone.add_argument("--lr", type=float, default=0.05, help="learning rate of the gradient method (default 0.05)")
     clone.add_argument("--seed", type=int, default=0)
     clone.add_argument("--mode", choices=("icl", "xvector"), default="icl", help="Qwen3-TTS only (default icl)")
+    clone.add_argument(
+        "--keep-pace",
+        action="store_true",
+        help="Supertonic: keep the start preset's pace (default: match the recording)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -114,7 +119,7 @@ def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) 
 
     engine = "supertonic2" if args.engine == "supertonic" else args.engine
     options = CloneSettings(method=args.method, iterations=args.iterations, flow_steps=args.steps,
-                            learning_rate=args.lr, seed=args.seed)  # fmt: skip
+                            learning_rate=args.lr, seed=args.seed, match_pace=not args.keep_pace)  # fmt: skip
 
     def show(p: CloneProgress) -> None:
         if p.iteration == 0:

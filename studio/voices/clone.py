@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 SIMILARITY_TEXT = "I am reading this sentence out loud so that my voice can be compared with the recording."
 TRAINING_TEXT = "The quick brown fox jumps over the lazy dog, while the birds sing in the early morning light."
 METHODS = ("gradient", "blend")
+MAX_PACE_BLEND = 0.5  # "gently": style_dp moves at most halfway from the start preset toward another preset's
 MIN_ITERATIONS, MAX_ITERATIONS = 1, 1000
 
 
@@ -52,6 +53,7 @@ class CloneSettings:
     population: int = 4  # blend: candidates per iteration
     seed: int = 0
     texts: tuple[str, ...] = ()  # sentences to optimize on; default: the transcript and TRAINING_TEXT
+    match_pace: bool = True  # with a transcript: nudge style_dp so the transcript takes as long as in the reference
 
     def validate(self) -> CloneSettings:
         if self.method not in METHODS:
@@ -98,6 +100,7 @@ class CloneResult:
     cpu_seconds: float
     curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, training similarity)
     preset_similarity: dict[str, float] = field(default_factory=dict)
+    pace: dict[str, Any] = field(default_factory=dict)  # how style_dp was matched to the reference's pace
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -109,6 +112,7 @@ class CloneResult:
             "stopped": self.stopped,
             "seconds": round(self.seconds, 1),
             "cpu_seconds": round(self.cpu_seconds, 1),
+            **({"pace": self.pace} if self.pace else {}),
         }
 
 
@@ -169,11 +173,16 @@ class SupertonicCloner:
         start = presets[start_voice]
         run = self._gradient if settings.method == "gradient" else self._blend
         best, curve, stopped = run(start, presets, target, texts, settings, on_progress, cancel, started)
+        pace: dict[str, Any] = {}
+        if settings.match_pace and reference.transcript.strip():
+            dp, pace = self.match_pace(start, presets, reference.transcript, reference.seconds)
+            best = Style(best.ttl, dp)
         measured = self.similarity(best, target, settings.flow_steps, settings.seed)
         if measured < scores[start_voice]:  # the optimization fit its sentences but not the measure: keep the start
             log.info("cloning: measured %.4f below the start preset's %.4f; keeping the preset", measured,
                      scores[start_voice])  # fmt: skip
-            best, measured = start, scores[start_voice]
+            best, measured = Style(start.ttl, best.dp), self.similarity(Style(start.ttl, best.dp), target,
+                                                                        settings.flow_steps, settings.seed)  # fmt: skip
         return CloneResult(
             style=Style(best.ttl, best.dp, self.engine.version.name),
             similarity=measured,
@@ -186,7 +195,34 @@ class SupertonicCloner:
             cpu_seconds=time.process_time() - cpu_started,
             curve=curve,
             preset_similarity=scores,
+            pace=pace,
         )
+
+    # ------------------------------------------------------------------ pace
+
+    def match_pace(self, start: Style, presets: dict[str, Style], transcript: str,
+                   target_seconds: float) -> tuple[NDArray[np.float32], dict[str, Any]]:  # fmt: skip
+        """Move `style_dp` gently (at most MAX_PACE_BLEND of the way, rows renormalized) from the start preset toward
+        the preset whose pace fits best, so that the transcript takes about as long as in the reference. The
+        duration predictor is the model's own (ONNX Runtime), at the engine's default speed."""
+        first = next(iter(presets))
+        inputs = self.engine.encode([" ".join(transcript.split())], first)
+
+        def seconds(dp: NDArray[np.float32]) -> float:
+            return float(predict_durations(self.engine.sessions, self.engine.config, replace(inputs, style_dp=dp))[0])
+
+        start_s = seconds(start.dp)
+        timing = {name: seconds(style.dp) for name, style in presets.items()}
+        toward = min(timing, key=lambda n: abs(timing[n] - target_seconds))
+        best_dp, best_t, best_s = start.dp, 0.0, start_s
+        for t in np.linspace(0.05, MAX_PACE_BLEND, 10):
+            dp = unit_rows((1.0 - t) * start.dp + t * presets[toward].dp)
+            got = seconds(dp)
+            if abs(got - target_seconds) < abs(best_s - target_seconds) - 1e-4:
+                best_dp, best_t, best_s = dp, float(t), got
+        report = {"reference_seconds": round(target_seconds, 2), "start_seconds": round(start_s, 2),
+                  "seconds": round(best_s, 2), "toward": toward, "blend": round(best_t, 2)}  # fmt: skip
+        return np.asarray(best_dp, dtype=np.float32), report
 
     # ------------------------------------------------------------------ gradient
 

@@ -132,6 +132,9 @@ def test_gradient_cloning_moves_toward_the_target_speaker(shared_fixtures: Path,
     result = cloner.clone(target, CloneSettings(iterations=15, patience=6), on_progress=seen.append)
 
     assert result.start_voice in engine.styles
+    assert result.pace["toward"] in engine.styles  # with a transcript, the pace was matched too
+    gap = abs(result.pace["seconds"] - result.pace["reference_seconds"])
+    assert gap <= abs(result.pace["start_seconds"] - result.pace["reference_seconds"])
     assert result.similarity > result.start_similarity + 0.05  # measured on the fixed sentence, real encoder
     # on a sentence it never optimized on, the clone sounds more like its target than like another speaker
     spoken = engine.speak_style(CHECK_TEXT, result.style, SynthParams(steps=5, seed=9)).samples
@@ -229,3 +232,23 @@ def test_cli_clone(shared_fixtures: Path, voiced_dir: Path, tmp_path: Path) -> N
     assert "similarity" in made.stdout and "iteration 3/3" in made.stderr
     listing = studio("list").stdout
     assert "Mine" in listing and "clone" in listing and "similarity 0." in listing
+
+
+def test_pace_moves_gently_toward_the_reference(voiced_dir: Path, encoder) -> None:  # type: ignore[no-untyped-def]
+    """style_dp is nudged (at most halfway, rows unit-length) so that the transcript takes about as long as in the
+    reference; the voiced tiny duration predictor sets the pace from style_dp, as the real one does."""
+    from studio.voices.clone import MAX_PACE_BLEND
+
+    engine = SupertonicEngine.load(voiced_dir)
+    cloner = SupertonicCloner(engine, encoder)
+    presets = cloner.presets()
+    start = presets["M2"]  # the fastest preset here
+    spoken = engine.speak_style(TRANSCRIPT, start, SynthParams()).duration
+    dp, pace = cloner.match_pace(start, presets, TRANSCRIPT, target_seconds=spoken * 1.3)
+    assert pace["toward"] != "M2" and 0 < pace["blend"] <= MAX_PACE_BLEND
+    assert abs(pace["seconds"] - spoken * 1.3) < abs(pace["start_seconds"] - spoken * 1.3)
+    assert np.allclose(np.linalg.norm(dp, axis=-1), 1.0, atol=1e-5)
+    slower = engine.speak_style(TRANSCRIPT, Style(start.ttl, dp), SynthParams()).duration
+    assert slower > spoken * 1.05  # the saved voice really speaks slower
+    same, kept = cloner.match_pace(start, presets, TRANSCRIPT, target_seconds=pace["start_seconds"])
+    assert kept["blend"] == 0 and np.array_equal(same, start.dp)  # already at the reference's pace: untouched

@@ -66,8 +66,10 @@ def test_clone_in_both_modes_is_listed_measured_and_spoken(ctx: AppContext, shar
 
 
 def test_the_tab_clones_with_qwen3(ctx: AppContext, shared_fixtures: Path) -> None:
-    methods, iterations = tab.method_updates("qwen3_tts")
-    assert [v for _, v in methods["choices"]] == ["icl", "xvector"] and iterations["visible"] is False
+    methods, iterations, pace = tab.method_updates("qwen3_tts")
+    assert [v for _, v in methods["choices"]] == ["icl", "xvector"] and iterations["visible"] is pace[
+        "visible"
+    ] is False
     ref = str(shared_fixtures / "voices" / "basic_ref_en.wav")
     steps = list(tab.clone(ctx, ref, TRANSCRIPT, "qwen3_tts", "xvector", 60, "Tab clone", True, "local"))
     status, _, audio, frame, _ = steps[-1]

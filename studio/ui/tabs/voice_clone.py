@@ -27,11 +27,11 @@ QWEN3_METHODS = [
 ]
 
 
-def method_updates(engine: str) -> tuple[Any, Any]:
-    """Supertonic finds a style by optimization (method, iterations); Qwen3-TTS makes a clone prompt (its mode)."""
+def method_updates(engine: str) -> tuple[Any, Any, Any]:
+    """Supertonic finds a style by optimization (method, iterations, pace); Qwen3-TTS makes a clone prompt (mode)."""
     if engine == "qwen3_tts":
-        return gr.update(choices=QWEN3_METHODS, value="icl"), gr.update(visible=False)
-    return gr.update(choices=METHODS, value="gradient"), gr.update(visible=True)
+        return gr.update(choices=QWEN3_METHODS, value="icl"), gr.update(visible=False), gr.update(visible=False)
+    return gr.update(choices=METHODS, value="gradient"), gr.update(visible=True), gr.update(visible=True)
 
 
 CURVE_COLUMNS = ["iteration", "similarity", "series"]
@@ -173,6 +173,7 @@ def clone(
     name: str,
     consent: bool,
     session: str,
+    match_pace: bool = True,
 ) -> Iterator[tuple[Any, ...]]:
     """Run the cloning in a worker thread; yield (status, curve, audio, table, pick) as it goes."""
     path = _file_path(file)
@@ -184,7 +185,9 @@ def clone(
         raise InvalidInput("Give the new voice a name.")
     qwen = engine == "qwen3_tts"
     mode = (method or "icl") if qwen else "icl"
-    settings = CloneSettings(method="gradient" if qwen else (method or "gradient"), iterations=int(iterations or 60))
+    settings = CloneSettings(
+        method="gradient" if qwen else (method or "gradient"), iterations=int(iterations or 60), match_pace=match_pace
+    )
     settings.validate()
     flag = ctx.cancel_flag(session, CLONE_JOB)
     points: list[CloneProgress] = []
@@ -267,6 +270,8 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
                               elem_id="vc-clone-method")  # fmt: skip
             iterations = gr.Slider(5, 300, value=60, step=5, label="Iterations (at most; stops early)",
                                    elem_id="vc-clone-iterations", visible=not qwen)  # fmt: skip
+            pace = gr.Checkbox(True, label="Match the recording's pace (from its transcript)", visible=not qwen,
+                               elem_id="vc-clone-pace")  # fmt: skip
             name = gr.Textbox("", label="Name of the new voice", elem_id="vc-clone-name")
             consent = gr.Checkbox(
                 False, label="I have the speaker's permission to clone this voice", elem_id="vc-consent"
@@ -295,6 +300,7 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
         "engine": engine,
         "method": method,
         "iterations": iterations,
+        "pace": pace,
         "name": name,
         "consent": consent,
         "start": start,
@@ -401,7 +407,8 @@ def build(ctx: AppContext) -> None:
 
     import_btn.click(_import, upload, [note, table, pick])
 
-    parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"]], queue=False)
+    parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"], parts["pace"]],
+                           queue=False)  # fmt: skip
     parts["ref"].change(
         ui_errors(lambda f, e: check_reference(ctx, f, e)),
         [parts["ref"], parts["engine"]],
@@ -409,12 +416,13 @@ def build(ctx: AppContext) -> None:
     )
 
     @ui_errors
-    def _clone(f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, request: gr.Request) -> Iterator[Any]:
-        yield from clone(ctx, f, t, e, m, it, n, c, _session(request))
+    def _clone(f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, pc: bool,
+               request: gr.Request) -> Iterator[Any]:  # fmt: skip
+        yield from clone(ctx, f, t, e, m, it, n, c, _session(request), bool(pc))
 
     parts["start"].click(
         _clone,
-        [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent")],
+        [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent", "pace")],
         [parts["status"], parts["curve"], parts["result"], table, pick],
     )
 
