@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.dsp import resample
-from studio.errors import ModelMissing
+from studio.errors import ModelMissing, StudioError
 
 WHISPER_RATE = 16000
 # A chunk or sentence is at most about 350 characters (~100 tokens); a cap stops rare repetition loops ("ha! ha!
@@ -93,3 +93,26 @@ def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> fl
     if not hyp:
         return 1.0
     return float(jiwer.wer(" ".join(ref), " ".join(hyp)))
+
+
+class LazyTranscriber:
+    """The transcriber given, or the bundled Whisper loaded on first need (once, thread-safe); a load failure is
+    kept in `error` and reported once, so callers carry on without transcripts."""
+
+    def __init__(self, transcriber: Transcriber | None = None) -> None:
+        self.model = transcriber
+        self.error: str | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Transcriber | None:
+        with self._lock:
+            if self.model is None and self.error is None:
+                import logging
+                import os
+
+                try:
+                    self.model = Transcriber.load(threads=max(1, min(4, (os.cpu_count() or 2) // 2)))
+                except StudioError as exc:
+                    self.error = str(exc)
+                    logging.getLogger(__name__).warning("Whisper could not be loaded: %s", exc)
+            return self.model

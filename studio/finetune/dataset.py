@@ -28,6 +28,7 @@ from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
 if TYPE_CHECKING:
     from studio.audio.asr import Transcriber
+from studio.audio.asr import LazyTranscriber
 
 log = logging.getLogger(__name__)
 
@@ -355,25 +356,6 @@ def _resolve(
     return "which is not in the upload"
 
 
-class _LazyWhisper:
-    """The transcriber given, or the bundled Whisper loaded on first need; a load failure is reported once."""
-
-    def __init__(self, transcriber: Transcriber | None) -> None:
-        self.model = transcriber
-        self.error: str | None = None
-
-    def get(self) -> Transcriber | None:
-        if self.model is None and self.error is None:
-            from studio.audio.asr import Transcriber
-
-            try:
-                self.model = Transcriber.load(threads=max(1, min(4, (os.cpu_count() or 2) // 2)))
-            except StudioError as exc:
-                self.error = str(exc)
-                log.warning("Whisper could not be loaded: %s", exc)
-        return self.model
-
-
 # ----------------------------------------------------------------------------------------------------------- energy
 
 
@@ -628,7 +610,7 @@ def _build(
         else:
             problems.append(f"{show(p)}: not an audio file.")
 
-    whisper = _LazyWhisper(transcriber)
+    whisper = LazyTranscriber(transcriber)
     maker = _ClipMaker(folder, speaker, whisper, check_with_whisper)
     total = len(audio)
     if on_progress:
@@ -660,7 +642,7 @@ def _build(
 class _ClipMaker:
     """Cuts, trims, transcribes and writes the clips of one file after another, numbering them 0001, 0002, ..."""
 
-    def __init__(self, folder: Path, speaker: str, whisper: _LazyWhisper, check: bool) -> None:
+    def __init__(self, folder: Path, speaker: str, whisper: LazyTranscriber, check: bool) -> None:
         self.folder = folder
         self.speaker = speaker
         self.whisper = whisper

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -116,12 +116,41 @@ class CloneResult:
         }
 
 
-OnProgress = Callable[[CloneProgress], None] | None
-Outcome = tuple[Style, list[tuple[int, float]], str]  # best style, curve, why it stopped
+@dataclass
+class _Search:
+    """One optimization's inputs and its bookkeeping, shared by both methods: the iterations (stopping at Cancel),
+    the curve, progress reports and the early stop after `patience` iterations without a better best."""
 
+    start: Style
+    presets: dict[str, Style]
+    target: NDArray[np.float32]
+    texts: Sequence[str]
+    settings: CloneSettings
+    on_progress: Callable[[CloneProgress], None] | None
+    cancel: threading.Event | None
+    started: float
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    stopped: str = "finished"
+    since: int = 0
 
-def cosine(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+    def iterations(self) -> Iterator[int]:
+        for it in range(1, int(self.settings.iterations) + 1):
+            if self.cancel is not None and self.cancel.is_set():
+                self.stopped = "cancelled"
+                return
+            yield it
+
+    def record(self, it: int, value: float, best: float, improved: bool) -> bool:
+        """Note one iteration; True when the search should stop early."""
+        self.since = 0 if improved else self.since + 1
+        self.curve.append((it, value))
+        if self.on_progress:
+            elapsed = time.monotonic() - self.started
+            self.on_progress(CloneProgress(it, self.settings.iterations, value, best, elapsed))
+        if self.since >= self.settings.patience:
+            self.stopped = "converged"
+            return True
+        return False
 
 
 class SupertonicCloner:
@@ -141,7 +170,7 @@ class SupertonicCloner:
     def similarity(self, style: Style, target: NDArray[np.float32], steps: int = 5, seed: int = 0) -> float:
         """The stored measure: the reference's embedding vs SIMILARITY_TEXT spoken with `style`."""
         wav = self.speak(style, SIMILARITY_TEXT, steps, seed)
-        return cosine(self.encoder.embed(wav, self.engine.config.sample_rate), target)
+        return float(self.encoder.similarity(self.encoder.embed(wav, self.engine.config.sample_rate), target))
 
     def presets(self) -> dict[str, Style]:
         return {v.id: self.engine.style(v.id) for v in self.engine.voices() if v.source == "preset"}
@@ -171,8 +200,9 @@ class SupertonicCloner:
                 on_progress(CloneProgress(0, settings.iterations, scores[name], max(scores.values()), elapsed, phase))
         start_voice = max(scores, key=lambda k: scores[k])
         start = presets[start_voice]
-        run = self._gradient if settings.method == "gradient" else self._blend
-        best, curve, stopped = run(start, presets, target, texts, settings, on_progress, cancel, started)
+        search = _Search(start, presets, target, texts, settings, on_progress, cancel, started)
+        best = self._gradient(search) if settings.method == "gradient" else self._blend(search)
+        curve, stopped = search.curve, search.stopped
         pace: dict[str, Any] = {}
         if settings.match_pace and reference.transcript.strip():
             dp, pace = self.match_pace(start, presets, reference.transcript, reference.seconds)
@@ -235,28 +265,17 @@ class SupertonicCloner:
             self._torch_model = TorchSupertonic.load(self.engine.model_dir, self.engine.config)
         return self._torch_model
 
-    def _gradient(
-        self,
-        start: Style,
-        presets: dict[str, Style],
-        target: NDArray[np.float32],
-        texts: Sequence[str],
-        settings: CloneSettings,
-        on_progress: OnProgress,
-        cancel: threading.Event | None,
-        started: float,
-    ) -> Outcome:
+    def _gradient(self, search: _Search) -> Style:
         import torch
 
-        from studio.finetune.evaluate import SpeakerEncoder
         from studio.voices.speaker_torch import TorchSpeakerEncoder
 
         model = self.torch_model()
-        encoder = TorchSpeakerEncoder(SpeakerEncoder.load().model)
-        config = self.engine.config
-        first = next(iter(presets))
+        encoder = TorchSpeakerEncoder(self.encoder.model)  # the same resemblyzer weights, differentiable
+        config, settings, start = self.engine.config, search.settings, search.start
+        first = next(iter(search.presets))
         items = []
-        for i, text in enumerate(texts):
+        for i, text in enumerate(search.texts):
             inputs = self.engine.encode([text], first, SynthParams(steps=settings.flow_steps))
             inputs = replace(inputs, style_dp=start.dp)
             seconds = predict_durations(self.engine.sessions, config, inputs)
@@ -264,16 +283,11 @@ class SupertonicCloner:
             noise = noise_latent([np.random.default_rng([settings.seed, i])], config.latent_channels, lengths)
             tensors = (inputs.text_ids, inputs.text_mask, noise, length_to_mask(lengths))
             items.append((*(torch.from_numpy(t) for t in tensors), int(config.wav_lengths(seconds)[0])))
-        goal = torch.from_numpy(np.asarray(target, dtype=np.float32))
+        goal = torch.from_numpy(np.asarray(search.target, dtype=np.float32))
         param = torch.tensor(start.ttl, dtype=torch.float32, requires_grad=True)
         optimizer = torch.optim.Adam([param], lr=float(settings.learning_rate))
-        best_ttl, best_sim, since = start.ttl.copy(), -2.0, 0
-        curve: list[tuple[int, float]] = []
-        stopped = "finished"
-        for it in range(1, int(settings.iterations) + 1):
-            if cancel is not None and cancel.is_set():
-                stopped = "cancelled"
-                break
+        best_ttl, best_sim = start.ttl.copy(), -2.0
+        for it in search.iterations():
             style = torch.nn.functional.normalize(param, dim=-1)
             sims = []
             for ids, text_mask, start_noise, latent_mask, n in items:
@@ -284,54 +298,34 @@ class SupertonicCloner:
             optimizer.zero_grad()
             (1.0 - similarity).backward()
             value = float(similarity.detach())
-            if value > best_sim + 1e-4:
-                best_ttl, best_sim, since = np.array(style.detach().numpy(), dtype=np.float32), value, 0
-            else:
-                since += 1
+            improved = value > best_sim + 1e-4
+            if improved:
+                best_ttl, best_sim = np.array(style.detach().numpy(), dtype=np.float32), value
             optimizer.step()
             with torch.no_grad():  # rows back on the unit sphere, like the shipped styles
                 param.copy_(torch.nn.functional.normalize(param, dim=-1))
-            curve.append((it, value))
-            if on_progress:
-                on_progress(CloneProgress(it, settings.iterations, value, best_sim, time.monotonic() - started))
-            if since >= settings.patience:
-                stopped = "converged"
+            if search.record(it, value, best_sim, improved):
                 break
-        return Style(unit_rows(best_ttl), start.dp), curve, stopped
+        return Style(unit_rows(best_ttl), start.dp)
 
     # ------------------------------------------------------------------ blend (ONNX Runtime only)
 
-    def _blend(
-        self,
-        start: Style,
-        presets: dict[str, Style],
-        target: NDArray[np.float32],
-        texts: Sequence[str],
-        settings: CloneSettings,
-        on_progress: OnProgress,
-        cancel: threading.Event | None,
-        started: float,
-    ) -> Outcome:
-        names = list(presets)
-        styles = [presets[n] for n in names]
+    def _blend(self, search: _Search) -> Style:
+        styles = list(search.presets.values())
+        settings = search.settings
         rng = np.random.default_rng(settings.seed)
         rate = self.engine.config.sample_rate
 
         def score(weights: NDArray[np.float64]) -> tuple[float, Style]:
             style = mix_styles([(s, float(w)) for s, w in zip(styles, weights, strict=True) if w > 1e-6])
-            sims = [cosine(self.encoder.embed(self.speak(style, t, settings.flow_steps, settings.seed), rate), target)
-                    for t in texts]  # fmt: skip
-            return float(np.mean(sims)), style
+            embeds = [self.encoder.embed(self.speak(style, t, settings.flow_steps, settings.seed), rate)
+                      for t in search.texts]  # fmt: skip
+            return float(np.mean([self.encoder.similarity(e, search.target) for e in embeds])), style
 
-        best_w = np.array([1.0 if s is start else 0.0 for s in styles])
+        best_w = np.array([1.0 if s is search.start else 0.0 for s in styles])
         best_sim, best_style = score(best_w)
-        sigma, since = 0.3, 0
-        curve: list[tuple[int, float]] = []
-        stopped = "finished"
-        for it in range(1, int(settings.iterations) + 1):
-            if cancel is not None and cancel.is_set():
-                stopped = "cancelled"
-                break
+        sigma = 0.3
+        for it in search.iterations():
             improved = False
             round_best = -2.0
             for _ in range(int(settings.population)):
@@ -344,14 +338,9 @@ class SupertonicCloner:
                 if sim > best_sim + 1e-4:
                     best_w, best_sim, best_style, improved = w, sim, style, True
             sigma = min(1.0, sigma * 1.5) if improved else max(0.02, sigma * 0.8)
-            since = 0 if improved else since + 1
-            curve.append((it, round_best))
-            if on_progress:
-                on_progress(CloneProgress(it, settings.iterations, round_best, best_sim, time.monotonic() - started))
-            if since >= settings.patience:
-                stopped = "converged"
+            if search.record(it, round_best, best_sim, improved):
                 break
-        return best_style, curve, stopped
+        return best_style
 
 
 def opening(transcript: str, limit: int = 200) -> str:

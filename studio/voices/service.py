@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.audio.asr import LazyTranscriber
 from studio.engines.base import SynthParams
 from studio.engines.registry import Registry
 from studio.engines.supertonic_model import Style
@@ -30,8 +31,8 @@ CONSENT_NEEDED = "Tick “I have the speaker's permission” first: Studio clone
 class Voices:
     registry: Registry
     library: VoiceLibrary
-    transcriber: Any = None  # set or loaded on first need (the bundled Whisper)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    whisper: LazyTranscriber = field(default_factory=LazyTranscriber)  # transcripts of references, loaded on need
+    _cloners: dict[str, Any] = field(default_factory=dict, repr=False)  # engine -> SupertonicCloner (torch copy kept)
 
     def rows(self) -> list[list[Any]]:
         """One row per voice for the library table (newest first); broken folders say why."""
@@ -113,22 +114,26 @@ class Voices:
         rate = self.registry.info(engine).sample_rate if engine else None
         ref = load_reference(path, rate, name)
         if transcribe:
-            whisper = self._whisper()
+            whisper = self.whisper.get()
             if whisper is not None:
                 from studio.voices.reference import transcribe as run_whisper
 
                 run_whisper(ref, whisper)
+            else:
+                ref.warnings.append(f"Speech recognition is unavailable ({self.whisper.error}): type the transcript.")
         return ref
 
-    def _whisper(self) -> Any:
-        with self._lock:
-            if self.transcriber is None:
-                import os
+    def cloner(self, engine: str, device: str = "cpu") -> Any:
+        """The Supertonic cloner of the loaded engine, kept while that engine stays loaded (its graphs' torch copy
+        is converted once, not for every voice)."""
+        from studio.finetune.evaluate import SpeakerEncoder
+        from studio.voices.clone import SupertonicCloner
 
-                from studio.audio.asr import Transcriber
-
-                self.transcriber = Transcriber.load(threads=max(1, min(4, (os.cpu_count() or 2) // 2)))
-            return self.transcriber
+        loaded = self.registry.get(engine, device)
+        kept = self._cloners.get(engine)
+        if kept is None or kept.engine is not loaded:
+            kept = self._cloners[engine] = SupertonicCloner(loaded, SpeakerEncoder.load())
+        return kept
 
     def clone(
         self,
@@ -149,7 +154,7 @@ class Voices:
 
         Everything a user can get wrong is checked before the long part: consent, the name, the engine, the
         recording."""
-        from studio.voices.clone import CloneSettings, SupertonicCloner
+        from studio.voices.clone import CloneSettings
 
         if not consent:
             raise InvalidInput(CONSENT_NEEDED)
@@ -168,12 +173,12 @@ class Voices:
             ref = self.reference(reference, engine, transcribe=transcript is None)
         if transcript is not None:
             ref.transcript = " ".join(transcript.split())
-        from studio.finetune.evaluate import SpeakerEncoder
-
-        loaded = self.registry.get(engine, device)
         if engine == "qwen3_tts":
+            from studio.finetune.evaluate import SpeakerEncoder
+
+            loaded = self.registry.get(engine, device)
             return self._clone_qwen3(loaded, ref, name, mode, SpeakerEncoder.load(), on_progress)
-        result = SupertonicCloner(loaded, SpeakerEncoder.load()).clone(ref, settings, on_progress, cancel)
+        result = self.cloner(engine, device).clone(ref, settings, on_progress, cancel)
         info = self.registry.info(engine)
         notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
         assert result.style is not None  # Supertonic results always carry their style
@@ -191,8 +196,7 @@ class Voices:
                 similarity=round(result.similarity, 4),
                 notes=notes,
             )
-        self.registry.forget(engine)
-        return voice, result
+        return voice, result  # the loaded engine reads the library on every listing: nothing to reload
 
     def _clone_qwen3(self, loaded: Any, ref: Reference, name: str, mode: str, encoder: Any,
                      on_progress: Callable[[Any], None] | None) -> tuple[Voice, Any]:  # fmt: skip
@@ -200,7 +204,7 @@ class Voices:
         import time
 
         from studio.engines.qwen3_tts import create_clone_voice
-        from studio.voices.clone import SIMILARITY_TEXT, CloneProgress, CloneResult, cosine
+        from studio.voices.clone import SIMILARITY_TEXT, CloneProgress, CloneResult
 
         if mode == "icl" and not ref.transcript.strip():
             raise InvalidInput("ICL cloning needs what the recording says: fill in the transcript (or use x-vector).")
@@ -211,8 +215,8 @@ class Voices:
                                    True, source={"file": ref.source_name, "sha256": ref.sha256})  # fmt: skip
         try:
             spoken = loaded.synthesize(SIMILARITY_TEXT, voice.id, SynthParams(seed=0))
-            similarity: float | None = cosine(encoder.embed(spoken.samples, spoken.sample_rate),
-                                              encoder.embed(ref.samples, ref.sample_rate))  # fmt: skip
+            heard = encoder.embed(spoken.samples, spoken.sample_rate)
+            similarity: float | None = encoder.similarity(heard, encoder.embed(ref.samples, ref.sample_rate))
             notes = ""
         except InvalidInput as exc:  # too short or silent to measure (a tiny test model, a failed generation)
             similarity, notes = None, f"Similarity not measured: {exc}"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.audio.asr import LazyTranscriber
 from studio.config import Settings
 from studio.engines.supertonic import SUPERTONIC2, user_model_dir
 from studio.errors import InvalidInput
@@ -85,7 +86,7 @@ def voiced_ctx(settings: Settings, shared_fixtures: Path, tmp_path: Path, transc
     target.parent.mkdir(parents=True, exist_ok=True)
     built.rename(target)
     ctx = AppContext.create(settings)
-    ctx.voices.transcriber = transcriber  # the bundled Whisper, loaded once per test session
+    ctx.voices.whisper = LazyTranscriber(transcriber)  # the bundled Whisper, loaded once per test session
     return ctx
 
 

@@ -23,7 +23,8 @@ from studio.engines.registry import Registry
 from studio.engines.supertonic import SUPERTONIC2, SupertonicEngine, user_model_dir
 from studio.engines.supertonic_model import Style, run_raw
 from studio.errors import InvalidInput
-from studio.voices.clone import CloneProgress, CloneSettings, SupertonicCloner, cosine
+from studio.finetune.evaluate import SpeakerEncoder
+from studio.voices.clone import CloneProgress, CloneSettings, SupertonicCloner
 from studio.voices.library import VoiceLibrary
 from studio.voices.reference import load_reference
 from studio.voices.service import Voices
@@ -116,7 +117,7 @@ def test_differentiable_encoder_matches_resemblyzer(shared_fixtures: Path, encod
         reference = encoder.model.embed_utterance(at16)
         tensor = torch.tensor(wav, requires_grad=True)
         embedding = differentiable.embed(tensor, rate)
-        assert cosine(embedding.detach().numpy(), reference) > 0.999
+        assert SpeakerEncoder.similarity(embedding.detach().numpy(), reference) > 0.999
         embedding.sum().backward()
         assert tensor.grad is not None and float(tensor.grad.abs().sum()) > 0
 
@@ -139,8 +140,8 @@ def test_gradient_cloning_moves_toward_the_target_speaker(shared_fixtures: Path,
     # on a sentence it never optimized on, the clone sounds more like its target than like another speaker
     spoken = engine.speak_style(CHECK_TEXT, result.style, SynthParams(steps=5, seed=9)).samples
     embedding = encoder.embed(spoken, 44100)
-    to_target = cosine(embedding, encoder.embed(target.samples, 44100))
-    to_other = cosine(embedding, encoder.embed(other.samples, 44100))
+    to_target = SpeakerEncoder.similarity(embedding, encoder.embed(target.samples, 44100))
+    to_other = SpeakerEncoder.similarity(embedding, encoder.embed(other.samples, 44100))
     assert to_target > to_other + 0.03
     # the progress reports make the live curve: presets first, then one per iteration with an ETA
     iterations = [p for p in seen if p.iteration > 0]
@@ -170,6 +171,7 @@ def test_clone_is_saved_with_its_similarity_and_speaks_in_its_engine(
     voice, result = voices.clone("supertonic2", ref, "Nature narrator", True, TRANSCRIPT,
                                  CloneSettings(iterations=50), on_progress=cancel_after_three, cancel=stop)  # fmt: skip
     assert result.stopped == "cancelled" and result.iterations == 3  # Cancel keeps the best style so far
+    assert voices.cloner("supertonic2")._torch_model is not None  # the torch copy is kept for the next clone
     saved = voices.library.get(voice.id)
     assert saved.engine == "supertonic2" and saved.consent is True and saved.transcript == TRANSCRIPT
     assert saved.similarity == pytest.approx(result.similarity, abs=1e-4)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from studio.audio.asr import LazyTranscriber
 from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
@@ -39,7 +40,7 @@ def ctx(tmp_path: Path, tiny_qwen: Path, transcriber) -> AppContext:  # type: ig
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(tiny_qwen, target_is_directory=True)
     made = AppContext.create(settings)
-    made.voices.transcriber = transcriber
+    made.voices.whisper = LazyTranscriber(transcriber)
     return made
 
 
