@@ -75,12 +75,14 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     raise InvalidInput(f"{path.name} is not a dataset: give a folder, a .jsonl or a .parquet file.")
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
+def jsonl_objects(path: Path, expect: str = "a JSON object") -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-empty line of a JSON Lines file; a bad line is a message naming it (and
+    `expect`, what each line should be). A missing file raises FileNotFoundError, for the caller to say what to do."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path.name} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -89,9 +91,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{path.name} line {n} is not valid JSON ({exc.msg}).") from exc
         if not isinstance(row, dict):
-            raise InvalidInput(f"{path.name} line {n} is not a JSON object.")
-        rows.append(row)
+            raise InvalidInput(f"{path.name} line {n} is not {expect}.")
+        rows.append((n, row))
     return rows
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [row for _, row in jsonl_objects(path)]
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

@@ -964,18 +964,12 @@ def load_manifest(path: Path | str) -> list[dict[str, Any]]:
         path = path / MANIFEST
     if not path.is_file():
         raise InvalidInput(f"{path} does not exist: build and save the dataset first.")
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(
-                    f"{path.name} line {number} is not valid JSON ({exc.msg}); save the dataset again."
-                ) from exc
-            if not isinstance(row, dict) or not all(k in row for k in ("id", "text")):
-                raise InvalidInput(f"{path.name} line {number} is not a clip (it needs at least id and text).")
-            rows.append(row)
+    from studio.finetune.data import jsonl_objects
+
+    clip = "a clip (it needs at least id and text)"
+    rows = []
+    for number, row in jsonl_objects(path, clip):
+        if not all(k in row for k in ("id", "text")):
+            raise InvalidInput(f"{path.name} line {number} is not {clip}.")
+        rows.append(row)
     return rows

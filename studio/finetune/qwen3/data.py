@@ -127,20 +127,14 @@ def prepare_jsonl(
 
 def read_jsonl(path: Path, num_codebooks: int = NUM_CODEBOOKS, codebook_size: int | None = None) -> list[Qwen3Example]:
     """The examples of a prepared JSONL; every bad row is reported with its line number and what to do."""
+    from studio.finetune.data import jsonl_objects
+
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        objects = jsonl_objects(Path(path))
     except FileNotFoundError as exc:
         raise InvalidInput(f"No prepared dataset at {path}; prepare the recordings first.") from exc
     examples = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path}, line {n}: not JSON ({exc.msg}).") from exc
-        if not isinstance(row, dict):
-            raise InvalidInput(f"{path}, line {n}: expected a JSON object.")
+    for n, row in objects:
         text = str(row.get("text") or "").strip()
         if not text:
             raise InvalidInput(f"{path}, line {n}: the 'text' is empty.")
