@@ -471,31 +471,16 @@ class Qwen3TTSEngine:
         return ClonePrompt(mode, embedding, codes, text if mode == "icl" else None, self.info.model_version, meta)
 
     def _prompt_item(self, prompt: ClonePrompt) -> Any:
-        import torch
-
-        qwen_tts = import_qwen_tts()
-        expected = self.card.speaker_dim
-        if expected and prompt.speaker_embedding.shape[0] != expected:
-            raise InvalidInput(f"This clone prompt has a {prompt.speaker_embedding.shape[0]}-value speaker embedding; "
-                               f"the loaded checkpoint uses {expected}. Clone the voice again with it.")  # fmt: skip
-        codes = None if prompt.ref_codes is None else torch.from_numpy(prompt.ref_codes.astype(np.int64))
-        return qwen_tts.VoiceClonePromptItem(
-            ref_code=codes,
-            ref_spk_embedding=torch.from_numpy(prompt.speaker_embedding.astype(np.float32)),
-            x_vector_only_mode=prompt.mode == "xvector",
-            icl_mode=prompt.mode == "icl",
-            ref_text=prompt.transcript,
-        )
+        return prompt_item(prompt, self.card.speaker_dim)
 
     def _tuned_model(self, voice: Voice) -> tuple[Any, Any]:
         """A fine-tuned voice (Fine-tune tab, Qwen3-TTS backend): a second copy of the loaded checkpoint with the
         run's trained weights (LoRA merged in), conditioned on the mean speaker embedding of its training clips."""
         if voice.id in self._tuned:
             return self._tuned[voice.id]
-        import torch
 
         qwen_tts = import_qwen_tts()
-        from studio.finetune.qwen3.train import load_checkpoint
+        from studio.finetune.qwen3.train import load_tuned, read_speaker
 
         if self.folder is None:
             raise VoiceNotFound(f"{voice.name} is fine-tuned; load {LABEL} from a model folder to speak with it.")
@@ -503,13 +488,8 @@ class Qwen3TTSEngine:
         dtype = next(self.model.model.parameters()).dtype
         device = "cuda:0" if self.device.actual == "cuda" else "cpu"
         wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(str(self.folder), dtype=dtype, device_map=device)
-        tuned, _ = load_checkpoint(wrapper.model, adapter)
-        if hasattr(tuned, "merge_and_unload"):  # LoRA: fold the adapters into the weights for plain generation
-            tuned = tuned.merge_and_unload()
-        wrapper.model = tuned.eval()
-        speaker = _speaker_of(adapter, self.card.speaker_dim)
-        item = qwen_tts.VoiceClonePromptItem(ref_code=None, ref_spk_embedding=torch.from_numpy(speaker),
-                                             x_vector_only_mode=True, icl_mode=False, ref_text=None)  # fmt: skip
+        wrapper.model = load_tuned(wrapper.model, adapter).eval()
+        item = self._prompt_item(xvector_prompt(read_speaker(adapter), self.card.speaker_dim))
         self._tuned[voice.id] = (wrapper, item)
         return wrapper, item
 
@@ -595,14 +575,31 @@ class Qwen3TTSEngine:
         return AudioResult(join(parts, rate, gap=0.15), rate, self.device.actual, self.device.note)
 
 
-def _speaker_of(adapter: Path, dim: int) -> NDArray[np.float32]:
-    """The fine-tuned voice's speaker embedding (speaker.safetensors); zeros when it trained without recordings."""
-    path = adapter / "speaker.safetensors"
-    if not path.is_file():
-        return np.zeros(dim, dtype=np.float32)
-    from safetensors.numpy import load_file
+def prompt_item(prompt: ClonePrompt, speaker_dim: int) -> Any:
+    """A clone prompt as qwen-tts's VoiceClonePromptItem, checked against the checkpoint's speaker dimension."""
+    import torch
 
-    return np.asarray(load_file(str(path))["speaker_embedding"], dtype=np.float32).reshape(-1)
+    qwen_tts = import_qwen_tts()
+    if speaker_dim and prompt.speaker_embedding.shape[0] != speaker_dim:
+        raise InvalidInput(f"This clone prompt has a {prompt.speaker_embedding.shape[0]}-value speaker embedding; "
+                           f"the loaded checkpoint uses {speaker_dim}. Clone the voice again with it.")  # fmt: skip
+    codes = None if prompt.ref_codes is None else torch.from_numpy(prompt.ref_codes.astype(np.int64))
+    return qwen_tts.VoiceClonePromptItem(
+        ref_code=codes,
+        ref_spk_embedding=torch.from_numpy(prompt.speaker_embedding.astype(np.float32)),
+        x_vector_only_mode=prompt.mode == "xvector",
+        icl_mode=prompt.mode == "icl",
+        ref_text=prompt.transcript,
+    )
+
+
+def xvector_prompt(speaker: Any, speaker_dim: int) -> ClonePrompt:
+    """An x-vector prompt from a speaker embedding (a fine-tuned voice's); zeros (no conditioning) when None."""
+    if speaker is None:
+        embedding = np.zeros(speaker_dim, dtype=np.float32)
+    else:
+        embedding = np.asarray(speaker.detach().cpu() if hasattr(speaker, "detach") else speaker, np.float32)
+    return ClonePrompt("xvector", embedding.reshape(-1), None, None, "", {})
 
 
 def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = None, seed: int = 0,
@@ -618,9 +615,7 @@ def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = N
     processor = Qwen3TTSProcessor.from_pretrained(str(folder))
     wrapper = qwen_tts.Qwen3TTSModel(model=model, processor=processor,
                                      generate_defaults=getattr(model, "generate_config", None))  # fmt: skip
-    embedding = torch.zeros(card.speaker_dim) if speaker is None else torch.as_tensor(speaker).float().reshape(-1)
-    item = qwen_tts.VoiceClonePromptItem(ref_code=None, ref_spk_embedding=embedding.cpu(), x_vector_only_mode=True,
-                                         icl_mode=False, ref_text=None)  # fmt: skip
+    item = prompt_item(xvector_prompt(speaker, card.speaker_dim), card.speaker_dim)
     with torch.inference_mode():
         torch.manual_seed(int(seed))
         wavs, rate = wrapper.generate_voice_clone(text=text, language="auto", voice_clone_prompt=[item],

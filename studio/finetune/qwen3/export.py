@@ -45,25 +45,23 @@ def speaker_slot(talker: dict[str, Any]) -> int:
 def merge_custom_voice(adapter: Path, out: Path, name: str | None = None) -> Path:
     """Base + trained weights + speaker embedding -> a CustomVoice checkpoint folder (whole or not at all)."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     from studio.engines.qwen3_compat import import_qwen_tts
-    from studio.finetune.qwen3.train import load_checkpoint
+    from studio.finetune.qwen3.train import load_tuned, read_speaker
 
     info = json.loads((adapter / "studio_adapter.json").read_text(encoding="utf-8"))
     base = Path(info.get("base_model_path") or "")
     if not (base / "config.json").is_file():
         raise InvalidInput(f"The base model folder {base} is gone; download {info.get('base_model')} again.")
-    if not (adapter / "speaker.safetensors").is_file():
+    speaker = read_speaker(adapter)
+    if speaker is None:
         raise InvalidInput("This run trained without recordings, so it has no speaker to build a custom voice from.")
-    speaker = load_file(str(adapter / "speaker.safetensors"))["speaker_embedding"].float().reshape(-1)
     import_qwen_tts()
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
 
     model = Qwen3TTSForConditionalGeneration.from_pretrained(str(base), dtype=torch.float32)
-    tuned, _ = load_checkpoint(model, adapter)
-    if hasattr(tuned, "merge_and_unload"):
-        tuned = tuned.merge_and_unload()
+    tuned = load_tuned(model, adapter)
     config = json.loads((base / "config.json").read_text(encoding="utf-8"))
     talker = config.setdefault("talker_config", {})
     slot = speaker_slot(talker)

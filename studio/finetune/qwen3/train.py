@@ -362,6 +362,26 @@ def load_checkpoint(model: Any, folder: Path, *, prepared: bool = False) -> tupl
     return model, state
 
 
+SPEAKER_FILE = "speaker.safetensors"  # a run's result: the mean speaker embedding of its training clips
+
+
+def load_tuned(model: Any, folder: Path) -> Any:
+    """A freshly loaded base model with a run's trained weights (a checkpoint or the run's adapter folder), LoRA
+    merged into the weights so it generates like a plain model."""
+    tuned, _ = load_checkpoint(model, folder)
+    return tuned.merge_and_unload() if hasattr(tuned, "merge_and_unload") else tuned
+
+
+def read_speaker(folder: Path) -> Tensor | None:
+    """The speaker embedding (D,) saved with a run's result; None when it trained without recordings."""
+    path = Path(folder) / SPEAKER_FILE
+    if not path.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    return load_file(str(path))["speaker_embedding"].float().reshape(-1)
+
+
 # ---- a small loop ----------------------------------------------------------------------------------------------
 @dataclass
 class FitSettings:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput, TrainingFailed
+from studio.finetune.qwen3.train import SPEAKER_FILE
 from studio.finetune.train import Trainer
 from studio.fsutil import write_atomic
 
@@ -26,7 +27,6 @@ log = logging.getLogger(__name__)
 
 CODES_FILE = "qwen3_codes.jsonl"
 WEIGHTS_DIR = "weights"
-SPEAKER_FILE = "speaker.safetensors"
 
 
 class Qwen3Trainer(Trainer):
