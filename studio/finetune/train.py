@@ -338,30 +338,41 @@ class Trainer:
         for leftover in self.files.checkpoints.glob(".tmp-*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def export_adapter(self) -> Path:
-        """The run's result: the best checkpoint's adapter (lowest validation loss), else the last one's."""
+    def result_checkpoint(self) -> Path:
+        """The checkpoint the run hands over: the best one (lowest validation loss), else the last one."""
         found = complete_checkpoints(self.files.checkpoints)
         best = [p for p in found if self.state.best_step is not None and checkpoint_step(p) == self.state.best_step]
-        source = best[0] if best else found[-1]
+        return best[0] if best else found[-1]
+
+    def export_adapter(self) -> Path:
+        """The run's result in `adapter/` (whole or not at all), with `studio_adapter.json` saying what it is."""
+        source = self.result_checkpoint()
         tmp = self.files.folder / ".tmp-adapter"
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for name in ("adapter_model.safetensors", "adapter_config.json"):
-            shutil.copy2(source / name, tmp / name)
-        self.tokenizer.save_pretrained(str(tmp))
-        layout_src = Path(self.base_path) / LAYOUT_FILE
-        if layout_src.is_file():
-            shutil.copy2(layout_src, tmp / LAYOUT_FILE)
+        extra = self.fill_adapter(source, tmp)
         info = {
             "base_model": self.spec.base_model,
             "base_model_path": self.base_path,
             "checkpoint": source.name,
             "run_id": self.spec.run_id,
+            **extra,
         }
         write_atomic(tmp / "studio_adapter.json", json.dumps(info))
         shutil.rmtree(self.files.adapter, ignore_errors=True)
         os.replace(tmp, self.files.adapter)
         return source
+
+    def fill_adapter(self, source: Path, folder: Path) -> dict[str, Any]:
+        """Write the result's files into the new `folder` (KaniTTS: the LoRA adapter, tokenizer and token layout);
+        returns what studio_adapter.json should say besides base model, checkpoint and run."""
+        folder.mkdir()
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            shutil.copy2(source / name, folder / name)
+        self.tokenizer.save_pretrained(str(folder))
+        layout_src = Path(self.base_path) / LAYOUT_FILE
+        if layout_src.is_file():
+            shutil.copy2(layout_src, folder / LAYOUT_FILE)
+        return {}
 
     def evaluate_audio(self, base: bool = False) -> None:
         """Speak the fixed evaluation sentences, then score speech recognition (WER) and speaker similarity.

@@ -11,9 +11,7 @@ The result (`adapter/`) holds the trained weights, `qwen3_finetune.json`, the to
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from typing import Any
 from studio.errors import InvalidInput, TrainingFailed
 from studio.finetune.qwen3.train import SPEAKER_FILE
 from studio.finetune.train import Trainer
-from studio.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -178,37 +175,28 @@ class Qwen3Trainer(Trainer):
 
         load_checkpoint(self.inner, ckpt / WEIGHTS_DIR, prepared=True)
 
-    def export_adapter(self) -> Path:
-        """The best checkpoint's weights (else the last), the tokenizer, and the training speakers' mean embedding."""
+    def mean_speaker(self) -> Any:
+        """The mean speaker embedding of the training clips (the voice the result speaks with); None without audio."""
+        if not self.speakers:
+            return None
         import torch
+
+        return torch.stack([s.float().cpu() for s in self.speakers.values()]).mean(dim=0)
+
+    def fill_adapter(self, source: Path, folder: Path) -> dict[str, Any]:
+        """The checkpoint's weights, the tokenizer and the training speakers' mean embedding."""
         from safetensors.torch import save_file
 
-        from studio.finetune.runs import checkpoint_step, complete_checkpoints
-
-        found = complete_checkpoints(self.files.checkpoints)
-        best = [p for p in found if self.state.best_step is not None and checkpoint_step(p) == self.state.best_step]
-        source = best[0] if best else found[-1]
-        tmp = self.files.folder / ".tmp-adapter"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(source / WEIGHTS_DIR, tmp)
-        self.tokenizer.save_pretrained(str(tmp))
+        shutil.copytree(source / WEIGHTS_DIR, folder)
+        self.tokenizer.save_pretrained(str(folder))
         if self.speakers:
-            mean = torch.stack([s.float().cpu() for s in self.speakers.values()]).mean(dim=0)
-            save_file({"speaker_embedding": mean.contiguous()}, str(tmp / SPEAKER_FILE))
-        info = {
+            save_file({"speaker_embedding": self.mean_speaker().contiguous()}, str(folder / SPEAKER_FILE))
+        return {
             "backend": "qwen3_tts",
-            "base_model": self.spec.base_model,
-            "base_model_path": self.base_path,
-            "checkpoint": source.name,
-            "run_id": self.spec.run_id,
             "name": self.spec.name,
             "mode": self.options.mode,
             "speaker": SPEAKER_FILE if self.speakers else None,
         }
-        write_atomic(tmp / "studio_adapter.json", json.dumps(info))
-        shutil.rmtree(self.files.adapter, ignore_errors=True)
-        os.replace(tmp, self.files.adapter)
-        return source
 
     def evaluate_audio(self, base: bool = False) -> None:
         """Speak the evaluation sentences with the tuned model, then score WER and speaker similarity."""
@@ -221,13 +209,9 @@ class Qwen3Trainer(Trainer):
         try:
             from studio.audio.asr import Transcriber
             from studio.engines.qwen3_tts import speak_with_model
-
-            speaker = None
-            if self.speakers:
-                import torch
-
-                speaker = torch.stack([s.float() for s in self.speakers.values()]).mean(dim=0)
             from studio.finetune.qwen3.train import base_model
+
+            speaker = self.mean_speaker()
 
             self.inner.eval()
             generated = []
