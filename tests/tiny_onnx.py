@@ -105,6 +105,26 @@ def text_encoder() -> onnx.ModelProto:
     return _model(nodes, inputs, outputs, inits, "tiny_text_encoder")
 
 
+def _step_toward_target(unused: str) -> list[onnx.NodeProto]:
+    """One flow step from `noisy_latent` toward the node `target`: x + (target - x) / (total - current + 1), masked by
+    latent_mask; the input `unused` enters with weight 0 (every graph input is consumed, as in the real graphs).
+    Needs the initializers one, zero and axes_12."""
+    return [
+        helper.make_node("Sub", ["total_step", "current_step"], ["left"]),
+        helper.make_node("Add", ["left", "one"], ["left1"]),
+        helper.make_node("Reciprocal", ["left1"], ["alpha_b"]),
+        helper.make_node("Unsqueeze", ["alpha_b", "axes_12"], ["alpha"]),  # [B, 1, 1]
+        helper.make_node("Sub", ["target", "noisy_latent"], ["gap"]),
+        helper.make_node("Mul", ["gap", "alpha"], ["move"]),
+        helper.make_node("Add", ["noisy_latent", "move"], ["moved"]),
+        helper.make_node("ReduceSum", [unused, "axes_12"], ["unused_sum"], keepdims=0),
+        helper.make_node("Mul", ["unused_sum", "zero"], ["unused_zero"]),
+        helper.make_node("Unsqueeze", ["unused_zero", "axes_12"], ["unused_zero_3d"]),
+        helper.make_node("Add", ["moved", "unused_zero_3d"], ["moved2"]),
+        helper.make_node("Mul", ["moved2", "latent_mask"], ["denoised_latent"]),
+    ]
+
+
 def vector_estimator() -> onnx.ModelProto:
     inputs = [
         helper.make_tensor_value_info("noisy_latent", F, ["batch", LATENT_CHANNELS, "latent_len"]),
@@ -134,20 +154,7 @@ def vector_estimator() -> onnx.ModelProto:
         helper.make_node("Div", ["emb_sum", "count"], ["emb_mean"]),
         helper.make_node("Slice", ["emb_mean", "start", "stop", "axis_1"], ["emb_head"]),  # [B, 144, 1]
         helper.make_node("Mul", ["emb_head", "scale"], ["target"]),
-        # alpha [B, 1, 1] = 1 / (total - current + 1)
-        helper.make_node("Sub", ["total_step", "current_step"], ["left"]),
-        helper.make_node("Add", ["left", "one"], ["left1"]),
-        helper.make_node("Reciprocal", ["left1"], ["alpha_b"]),
-        helper.make_node("Unsqueeze", ["alpha_b", "axes_12"], ["alpha"]),
-        helper.make_node("Sub", ["target", "noisy_latent"], ["gap"]),
-        helper.make_node("Mul", ["gap", "alpha"], ["move"]),
-        helper.make_node("Add", ["noisy_latent", "move"], ["moved"]),
-        # style_ttl enters with weight 0 so the input is really consumed, as in the real graph
-        helper.make_node("ReduceSum", ["style_ttl", "axes_12"], ["style_sum"], keepdims=0),
-        helper.make_node("Mul", ["style_sum", "zero"], ["style_zero"]),
-        helper.make_node("Unsqueeze", ["style_zero", "axes_12"], ["style_zero_3d"]),
-        helper.make_node("Add", ["moved", "style_zero_3d"], ["moved2"]),
-        helper.make_node("Mul", ["moved2", "latent_mask"], ["denoised_latent"]),
+        *_step_toward_target(unused="style_ttl"),  # style_ttl enters with weight 0, consumed as in the real graph
     ]
     return _model(nodes, inputs, outputs, inits, "tiny_vector_estimator")
 
@@ -258,18 +265,7 @@ def voiced_vector_estimator() -> onnx.ModelProto:
         helper.make_node("ReduceMean", ["style_ttl", "axes_1"], ["style_mean"], keepdims=0),  # [B, 256]
         helper.make_node("MatMul", ["style_mean", "projection"], ["proj"]),  # [B, 144]
         helper.make_node("Unsqueeze", ["proj", "axes_2"], ["target"]),  # [B, 144, 1]
-        helper.make_node("Sub", ["total_step", "current_step"], ["left"]),
-        helper.make_node("Add", ["left", "one"], ["left1"]),
-        helper.make_node("Reciprocal", ["left1"], ["alpha_b"]),
-        helper.make_node("Unsqueeze", ["alpha_b", "axes_12"], ["alpha"]),
-        helper.make_node("Sub", ["target", "noisy_latent"], ["gap"]),
-        helper.make_node("Mul", ["gap", "alpha"], ["move"]),
-        helper.make_node("Add", ["noisy_latent", "move"], ["moved"]),
-        helper.make_node("ReduceSum", ["text_emb", "axes_12"], ["emb_sum"], keepdims=0),
-        helper.make_node("Mul", ["emb_sum", "zero"], ["emb_zero"]),
-        helper.make_node("Unsqueeze", ["emb_zero", "axes_12"], ["emb_zero_3d"]),
-        helper.make_node("Add", ["moved", "emb_zero_3d"], ["moved2"]),
-        helper.make_node("Mul", ["moved2", "latent_mask"], ["denoised_latent"]),
+        *_step_toward_target(unused="text_emb"),
     ]
     return _voiced_model(nodes, inputs, outputs, inits, "tiny_voiced_vector_estimator")
 
