@@ -1,27 +1,36 @@
-# Studio: `make run` launches the app, `make test` runs the whole suite. Both set up .venv first.
+# Studio: `make run` launches the app, `make test` runs the whole suite. Both set up .venv from uv.lock first.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# exactly one ONNX Runtime distribution: onnxruntime-gpu where wheels exist, onnxruntime elsewhere (override: make ORT=cpu)
-ORT ?= $(shell $(PYTHON) -c "import platform,sys; print('gpu' if platform.machine().lower() in ('x86_64','amd64') and sys.platform in ('linux','win32') else 'cpu')")
-FASTER_WHISPER := faster-whisper==1.2.1
-# Qwen3-TTS's package pins transformers 4.57 and the CPU onnxruntime: installed without its pins (its real needs are
-# in the train extra; studio/engines/qwen3_compat.py adapts it to transformers 5)
-QWEN_TTS := qwen-tts==0.1.1
-STAMP := $(VENV)/.installed-$(ORT)
+UV := $(VENV)/bin/uv
+# uv installs exactly what uv.lock pins (the version of uv itself is pinned in pyproject's dev group)
+UV_VERSION := $(shell sed -n 's/^ *"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
+# optional extras to install beside the default `train` (e.g. make run EXTRAS="train nemo")
+EXTRAS ?= train
+empty :=
+space := $(empty) $(empty)
+STAMP := $(VENV)/.synced-$(subst $(space),-,$(strip $(EXTRAS)))
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install run test lint bench browser clean
+.PHONY: install run test test-space lock lint bench browser clean
 
-$(STAMP): pyproject.toml Makefile
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip uninstall --quiet --yes onnxruntime onnxruntime-gpu 2>/dev/null || true
-	$(PY) -m pip install --quiet -e ".[dev,train,$(ORT)]"
-	$(PY) -m pip install --quiet --no-deps "$(FASTER_WHISPER)" "$(QWEN_TTS)"
-	rm -f $(VENV)/.installed-*
+	$(VENV)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+# --frozen: install the lock as it is, never re-resolve; a lock that disagrees with pyproject.toml fails a test
+$(STAMP): $(UV) uv.lock
+	$(UV) sync --frozen --python $(PY) $(addprefix --extra ,$(EXTRAS))
+	rm -f $(VENV)/.synced-*
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Change the lock on purpose: re-resolve pyproject.toml, then write the Space's requirements.txt from the same lock
+lock: $(UV)
+	$(UV) lock
+	$(PY) scripts/space_requirements.py --write
 
 # Debian's chromium for the real-browser tests (Playwright drives it; no browser download)
 browser:
@@ -33,7 +42,12 @@ run: install
 	$(PY) launch.py
 
 test: install browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not space"
+	$(MAKE) test-space
+
+# The Space's way of installing (a new virtualenv from requirements.txt, no `pip install -e .`) serves and speaks
+test-space: install
+	$(PY) -m pytest -q -m space
 
 lint: install
 	$(PY) -m ruff check studio tests

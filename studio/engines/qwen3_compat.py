@@ -12,7 +12,12 @@ when the package (or einops) is missing, and otherwise applies these shims, each
 - on qwen_tts's own classes, once: config defaults for pad/bos/eos ids, `_tied_weights_keys` as a dict, the 12 Hz
   encoder built on transformers 5's split Mimi (loading the released flat checkpoint layout), the speaker-encoder
   config ignoring keys that `save_pretrained` adds, `rope_parameters` handed back as `rope_scaling` on reload, and
-  the rotary `inv_freq` buffers computed in `_init_weights` (otherwise left as uninitialized memory).
+  the rotary `inv_freq` buffers computed in `_init_weights` (otherwise left as uninitialized memory), and, from
+  transformers 5.24 on, the KV cache under its new name `cache` (qwen-tts's outputs and forwards say
+  `past_key_values`).
+
+`SUPPORTED_TRANSFORMERS` is the range these shims were tested on (the locked version lies inside it);
+`transformers_problem()` says why another installed version is refused, and what to do, before anything loads.
 
 Nothing here imports torch or transformers at module import time.
 """
@@ -39,8 +44,30 @@ log = logging.getLogger(__name__)
 # released Qwen3-TTS model uses the 12 Hz (V2) tokenizer, so a placeholder module lets the package import.
 SPEECH_VQ = "qwen_tts.core.tokenizer_25hz.vq.speech_vq"
 
+# the transformers releases the shims below were run on (every Qwen3-TTS test: generation, cloning, fine-tuning)
+SUPPORTED_TRANSFORMERS = ">=5.0,<5.25"
+
 _lock = threading.Lock()
 _module: types.ModuleType | None = None
+
+
+def transformers_problem() -> str | None:
+    """None when the installed transformers is one the shims support, else the reason and the fix, in words."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.specifiers import SpecifierSet
+
+    try:
+        installed = version("transformers")
+    except PackageNotFoundError:
+        return "transformers is not installed. Fix: run `make install` (it installs the versions in uv.lock)."
+    if installed in SpecifierSet(SUPPORTED_TRANSFORMERS, prereleases=True):
+        return None
+    return (
+        f"Qwen3-TTS runs on transformers {SUPPORTED_TRANSFORMERS} and transformers {installed} is installed. "
+        "Fix: run `make install` (it installs the versions in uv.lock), or "
+        f"`pip install 'transformers{SUPPORTED_TRANSFORMERS}'`."
+    )
 
 
 def _unsupported(name: str) -> type:
@@ -105,6 +132,8 @@ def _mask_function(original: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["inputs_embeds"] = kwargs.pop("input_embeds")
         if "cache_position" in kwargs and "cache_position" not in accepted:
             kwargs.pop("cache_position")
+        if "past_key_values" in kwargs and "cache" in accepted:  # renamed in 5.24 (the old name warns)
+            kwargs["cache"] = kwargs.pop("past_key_values")
         return original(*args, **kwargs)
 
     return compatible
@@ -301,6 +330,62 @@ def _rotary_buffers() -> None:
             cls._init_weights = wrap(current)  # type: ignore[method-assign]
 
 
+def _cache_name() -> None:
+    """transformers 5.24 renamed the KV cache argument and output field from `past_key_values` to `cache`: generation
+    passes `cache=` to forward and reads `outputs["cache"]`, and every ModelOutput's constructor renames a
+    `past_key_values=` keyword to `cache`. qwen-tts's two output classes declare the field `past_key_values` (so
+    constructing them failed: "unexpected keyword argument 'cache'"), and its two generating forwards take
+    `past_key_values` (so the cache would have been dropped on every step). The output classes take the cache under
+    either name and hold it under both; the forwards get it under their own name. Earlier releases need nothing."""
+    import dataclasses
+    import functools
+
+    import transformers.utils.generic as generic
+    from qwen_tts.core.models import modeling_qwen3_tts as modeling
+
+    if not hasattr(generic, "_rename_kwargs_for_bc"):  # before 5.24: one name everywhere
+        return
+    for cls in vars(modeling).values():
+        if not (isinstance(cls, type) and issubclass(cls, generic.ModelOutput) and dataclasses.is_dataclass(cls)):
+            continue
+        fields = {f.name for f in dataclasses.fields(cls)}
+        init = cls.__dict__.get("__init__")
+        if "past_key_values" not in fields or "cache" in fields or getattr(init, "_studio_compat", False):
+            continue
+        raw_init = getattr(init, "__wrapped__", init)  # the dataclass's own __init__, without the renaming wrapper
+
+        def __init__(self: Any, *args: Any, _raw: Callable[..., None] = raw_init, **kwargs: Any) -> None:
+            cache = kwargs.pop("cache", None)
+            if cache is not None and kwargs.get("past_key_values") is None:
+                kwargs["past_key_values"] = cache
+            _raw(self, *args, **kwargs)
+            if self.past_key_values is not None:
+                self["cache"] = self.past_key_values  # what generation reads
+
+        functools.update_wrapper(__init__, raw_init)
+        __init__._studio_compat = True
+        type.__setattr__(cls, "__init__", __init__)  # around ModelOutput's metaclass, which would wrap it again
+
+    for cls in (
+        modeling.Qwen3TTSTalkerForConditionalGeneration,
+        modeling.Qwen3TTSTalkerCodePredictorModelForConditionalGeneration,
+    ):
+        forward = cls.__dict__["forward"]
+        if getattr(forward, "_studio_compat", False):
+            continue
+
+        @functools.wraps(forward)
+        def compatible(self: Any, *args: Any, _forward: Callable[..., Any] = forward, **kwargs: Any) -> Any:
+            if "cache" in kwargs:
+                cache = kwargs.pop("cache")
+                if kwargs.get("past_key_values") is None:
+                    kwargs["past_key_values"] = cache
+            return _forward(self, *args, **kwargs)
+
+        compatible._studio_compat = True  # type: ignore[attr-defined]
+        cls.forward = compatible
+
+
 def import_qwen_tts() -> types.ModuleType:
     """The `qwen_tts` package, imported once with the shims above. ImportError when it is not installed."""
     global _module
@@ -309,6 +394,9 @@ def import_qwen_tts() -> types.ModuleType:
             return _module
         if importlib.util.find_spec("qwen_tts") is None:
             raise ImportError("qwen-tts is not installed")
+        problem = transformers_problem()
+        if problem is not None:
+            raise ImportError(problem)
         if SPEECH_VQ not in sys.modules:
             try:  # the real module imports only when sox and a torchaudio matching torch are installed
                 import sox  # noqa: F401
@@ -326,5 +414,6 @@ def import_qwen_tts() -> types.ModuleType:
         _speaker_encoder_config()
         _rope_parameters()
         _rotary_buffers()
+        _cache_name()
         _module = module
         return module

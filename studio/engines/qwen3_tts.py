@@ -11,6 +11,7 @@ transformers 5); the clone-prompt files are read and written with numpy alone.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
@@ -51,7 +52,10 @@ KNOWN_MODELS = (
     "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
 )
 SUPPORTED_TYPES = ("base", "custom_voice")
-INSTALL_FIX = "Install it without its pins: pip install --no-deps qwen-tts==0.1.1 einops"
+INSTALL_FIX = (
+    "Run `make install` (uv installs it from uv.lock with its wrong pins overridden), or: "
+    "pip install --no-deps qwen-tts==0.1.1 einops"
+)
 SAMPLE_RATE = 24_000  # the 12 Hz tokenizer's input and output rate (read from the model once loaded)
 FRAME_RATE = 12.5  # codec frames per second: one talker step each
 PROMPT_FILE = "clone_prompt.safetensors"
@@ -403,6 +407,12 @@ class Qwen3TTSEngine:
     def voices(self) -> list[VoiceInfo]:
         return list_voices(self.card, self.library)
 
+    def for_user(self, settings: Settings) -> Qwen3TTSEngine:
+        """This checkpoint for one user: the same loaded model, that user's clone voices."""
+        view = copy.copy(self)
+        view.library = VoiceLibrary(settings.voices_dir)
+        return view
+
     def _library_voice(self, voice: str) -> Voice | None:
         if self.library is None or voice in self.card.speakers:
             return None
@@ -422,14 +432,14 @@ class Qwen3TTSEngine:
         """The voice's saved clone prompt (read once; read again if the file changed)."""
         path = voice.path("prompt")
         stamp = path.stat().st_mtime if path.is_file() else -1.0
-        cached = self._prompts.get(voice.id)
+        cached = self._prompts.get(str(path))  # by file: one user's voice id never reaches another's prompt
         if cached is not None and cached[0] == stamp:
             return cached[1]
         prompt = load_clone_prompt(path)
         if prompt.model_version and prompt.model_version != self.info.model_version:
             raise VoiceNotFound(f"Voice {voice.name}'s prompt was made for {prompt.model_version}, not "
                                 f"{self.info.model_version}.")  # fmt: skip
-        self._prompts[voice.id] = (stamp, prompt)
+        self._prompts[str(path)] = (stamp, prompt)
         return prompt
 
     def warm_up(self, voice: str) -> None:
@@ -712,6 +722,10 @@ def _check(settings: Settings) -> Availability:
         return Availability(False, "qwen-tts is not installed", INSTALL_FIX)
     if missing:
         return Availability(False, f"{LABEL} needs {', '.join(missing)}", f"Run: pip install {' '.join(missing)}")
+    problem = qwen3_compat.transformers_problem()
+    if problem is not None:  # outside the tested range: refused here, never a traceback mid-generation
+        reason, _, fix = problem.partition(" Fix: ")
+        return Availability(False, reason, fix)
     if find_model_dir(settings) is None:
         manual = user_model_dir(settings)
         if manual.is_dir() and any(manual.iterdir()):

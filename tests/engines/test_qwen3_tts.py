@@ -153,6 +153,46 @@ def test_generation_with_a_library_clone_voice(
     assert isinstance(waves, list) and len(waves) == 1 and len(waves[0]) > 0
 
 
+def test_the_kv_cache_is_carried_from_step_to_step(
+    home: Settings, engine: Qwen3TTSEngine, reference: tuple[np.ndarray, int]
+) -> None:
+    """transformers 5.24 renamed the cache (`past_key_values` -> `cache`): generation must still hand each decoding
+    step the cache of the steps before it, or every step would see only its own token."""
+    library = VoiceLibrary(home.voices_dir)
+    voice = create_clone_voice(library, engine, reference[0], reference[1], None, "xvector", "Cache check", True)
+    seen: list[int] = []
+
+    def record(_module: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+        cache = kwargs.get("past_key_values")
+        seen.append(cache.get_seq_length() if cache is not None else -1)
+
+    handle = engine.model.model.talker.model.register_forward_pre_hook(record, with_kwargs=True)
+    try:
+        engine.synthesize("Hello there.", voice.id, SynthParams(language="en", seed=3))
+    finally:
+        handle.remove()
+    assert len(seen) >= 3, seen
+    prefill = seen[1]  # the prompt's length, once the first call has filled the cache
+    assert seen[0] in (-1, 0) and prefill > 1
+    assert seen[1:] == list(range(prefill, prefill + len(seen) - 1)), seen  # one more position per step
+
+
+def test_an_unsupported_transformers_is_refused_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, home: Settings
+) -> None:
+    import importlib.metadata
+
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "5.99.0" if name == "transformers" else real_version(name)
+    )
+    status = qwen3_tts.spec().check(home)
+    assert not status.ok
+    assert "transformers 5.99.0 is installed" in status.message
+    assert qwen3_compat.SUPPORTED_TRANSFORMERS in status.message
+    assert "make install" in status.fix
+
+
 def test_xvector_voice_speaks_and_only_matching_versions_are_listed(
     home: Settings, engine: Qwen3TTSEngine, reference: tuple[np.ndarray, int], xvector_prompt: ClonePrompt
 ) -> None:
