@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,engines,synth,book,bench,train,runs,voice,download}`."""
+"""Command-line interface: `python -m studio {ui,serve,engines,synth,book,bench,train,runs,voice,download}`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import threading
 from pathlib import Path
 
 from studio import __version__
-from studio.config import DEFAULT_ENGINE, Settings
+from studio.config import DEFAULT_ENGINE, DEFAULT_HOST, Settings
 from studio.errors import StudioError
+
+DEFAULT_API_PORT = 8000
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -31,6 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
     ui.add_argument("--port", type=int, default=None, help="port (default 7860)")
     ui.add_argument("--share", action="store_true", help="also create a public gradio.live link")
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve an OpenAI-compatible speech API (POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices)",
+        description="Serve an OpenAI-compatible speech API: point an OpenAI client at http://HOST:PORT/v1. "
+        "If the environment variable STUDIO_API_KEY is set, every request must send 'Authorization: Bearer <that "
+        "key>'; if it is not set, the API is open to anyone who can reach the address. `studio ui` serves the "
+        "same API beside the web app.",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+    serve.add_argument("--port", type=int, default=DEFAULT_API_PORT, help=f"port (default {DEFAULT_API_PORT})")
 
     sub.add_parser("engines", help="list engines, voices, languages, availability and how to fix what is missing")
 
@@ -91,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
     return parser
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from studio.api import Studio
+    from studio.server import create_api
+
+    api_key = settings.api_key
+    if api_key is None and args.host not in ("127.0.0.1", "localhost", "::1"):
+        reach = f"{args.host}:{args.port}"
+        print(f"warning: STUDIO_API_KEY is not set: anyone who can reach {reach} can use the API", file=sys.stderr)
+    app = create_api(Studio(settings=settings), api_key=api_key)
+    key_note = "with the key from STUDIO_API_KEY" if api_key else "without a key"
+    print(f"OpenAI-compatible speech API on http://{args.host}:{args.port}/v1 ({key_note}); Ctrl+C stops it")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    return 0
 
 
 def _cmd_engines(settings: Settings) -> int:
@@ -259,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             launch(settings, host=args.host, port=args.port, share=args.share)
             return 0
         settings.ensure_dirs()
+        if args.command == "serve":
+            return _cmd_serve(args, settings)
         if args.command == "engines":
             return _cmd_engines(settings)
         if args.command == "synth":
