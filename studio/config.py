@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -17,6 +17,8 @@ DEFAULT_SPEED = 1.0
 DEFAULT_MAX_UPLOAD = "50mb"
 DEFAULT_ENGINE = "piper"
 DEFAULT_VOICE = "joe"
+DEFAULT_SESSION_HOURS = 6.0  # hosted: an anonymous visitor's area is deleted this long after its last use
+SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
 
 
 def _env_int(name: str, default: int) -> int:
@@ -27,6 +29,14 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name}={raw!r} is not a whole number") from exc
+
+
+def default_home(hosted: bool, storage: Path = SPACE_STORAGE) -> Path:
+    """./data locally; on a Space with persistent storage (/data, writable) /data/studio, so voices, datasets, runs
+    and books survive a restart of the Space."""
+    if hosted and storage.is_dir() and os.access(storage, os.W_OK):
+        return storage / "studio"
+    return Path("data")
 
 
 def default_threads() -> int:
@@ -48,6 +58,14 @@ class Settings:
     max_upload: str = DEFAULT_MAX_UPLOAD
     offline: bool = False
     whisper_model: Path | None = None  # STUDIO_WHISPER_MODEL: a CTranslate2 Whisper folder for chunk checks
+    # one user's data (voices, datasets, runs, jobs) when hosted; None: the home folder itself (a local install)
+    area: Path | None = None
+    # where that user's downloads go when hosted (an unguessable folder under outputs/); None: <home>/outputs
+    downloads: Path | None = None
+    api_key: str | None = None  # STUDIO_API_KEY: the OpenAI-compatible server's bearer key (None: no key)
+    session_hours: float = DEFAULT_SESSION_HOURS  # STUDIO_SESSION_HOURS
+    oauth: bool = False  # hosted with "Sign in with Hugging Face" (the Space's hf_oauth sets OAUTH_CLIENT_ID)
+    guest: bool = False  # hosted and not signed in: an anonymous browser session's area (it expires)
 
     @property
     def whisper_dir(self) -> Path | None:
@@ -65,26 +83,40 @@ class Settings:
         return self.home / "cache"
 
     @property
-    def voices_dir(self) -> Path:
-        return self.home / "voices"
+    def user_root(self) -> Path:
+        """The folder of this user's own data: the home folder locally, a per-user area when hosted."""
+        return self.area or self.home
 
     @property
-    def outputs_dir(self) -> Path:
-        """Audio the app writes for download: the only folder the web server serves."""
+    def voices_dir(self) -> Path:
+        return self.user_root / "voices"
+
+    @property
+    def outputs_root(self) -> Path:
+        """Audio the app writes for download: the only folder the web server serves (every user's below it)."""
         return self.home / "outputs"
 
     @property
+    def outputs_dir(self) -> Path:
+        """This user's downloads."""
+        return self.downloads or self.outputs_root
+
+    @property
     def runs_dir(self) -> Path:
-        return self.home / "runs"
+        return self.user_root / "runs"
 
     @property
     def jobs_dir(self) -> Path:
-        return self.home / "jobs"
+        return self.user_root / "jobs"
 
     @property
     def datasets_dir(self) -> Path:
         """Fine-tuning datasets built in the app (clips + manifest.jsonl)."""
-        return self.home / "datasets"
+        return self.user_root / "datasets"
+
+    def for_user(self, area: Path, downloads: Path, guest: bool = False) -> Settings:
+        """The same installation (models, caches, limits) with one user's own data folders."""
+        return replace(self, area=area, downloads=downloads, guest=guest)
 
     def ensure_dirs(self) -> None:
         for path in (
@@ -100,13 +132,22 @@ class Settings:
 
     @classmethod
     def load(cls, home: Path | str | None = None) -> Settings:
-        """Read STUDIO_* variables (and SPACE_ID for hosted mode)."""
-        root = Path(home or os.environ.get("STUDIO_HOME") or "data").expanduser().resolve()
+        """Read STUDIO_* variables (and SPACE_ID for hosted mode, OAUTH_CLIENT_ID for sign-in)."""
+        hosted = bool(os.environ.get("SPACE_ID"))
+        root = Path(home or os.environ.get("STUDIO_HOME") or default_home(hosted)).expanduser().resolve()
+        hours = os.environ.get("STUDIO_SESSION_HOURS", "").strip()
+        try:
+            session_hours = float(hours) if hours else DEFAULT_SESSION_HOURS
+        except ValueError as exc:
+            raise ValueError(f"STUDIO_SESSION_HOURS={hours!r} is not a number of hours") from exc
         return cls(
             home=root,
             threads=_env_int("STUDIO_THREADS", default_threads()),
             max_chars=_env_int("STUDIO_MAX_CHARS", DEFAULT_MAX_CHARS),
-            hosted=bool(os.environ.get("SPACE_ID")),
+            hosted=hosted,
+            api_key=os.environ.get("STUDIO_API_KEY") or None,
+            session_hours=session_hours,
+            oauth=hosted and bool(os.environ.get("OAUTH_CLIENT_ID")),
             # GRADIO_SERVER_NAME/PORT are what a Hugging Face Space sets; STUDIO_* win when both are present
             host=os.environ.get("STUDIO_HOST") or os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST,
             port=_env_int("STUDIO_PORT", _env_int("GRADIO_SERVER_PORT", DEFAULT_PORT)),

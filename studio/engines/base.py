@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from studio.audio.types import AudioResult
+
+if TYPE_CHECKING:
+    from studio.config import Settings
 
 __all__ = ["AudioResult", "DeviceReport", "Engine", "EngineInfo", "SynthParams", "VoiceInfo"]
 
@@ -85,6 +88,17 @@ class Engine(Protocol):
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult: ...
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]: ...
+
+
+def for_user(engine: Engine, settings: Settings) -> Engine:
+    """The loaded engine as one user sees it: the same weights and sessions, that user's library voices only
+    (engines with library voices define `for_user(settings)`; the others have nothing per user)."""
+    hook = getattr(engine, "for_user", None)
+    if callable(hook):
+        view = hook(settings)
+        if view is not None:
+            return view
+    return engine
 
 
 def reserve_memory(engine: Engine, voice: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import threading
@@ -191,14 +192,21 @@ class KaniEngine:
     def voices(self) -> list[VoiceInfo]:
         return [_voice_info(v) for v in self.library.all(ENGINE)]
 
+    def for_user(self, settings: Settings) -> KaniEngine:
+        """This engine for one user: that user's fine-tuned voices, sharing the models already loaded."""
+        view = copy.copy(self)
+        view.library = VoiceLibrary(settings.voices_dir)
+        return view
+
     def model(self, voice: str) -> KaniModel:
+        entry = self.library.get(voice)  # always through this user's library
+        if entry.engine != ENGINE:
+            raise VoiceNotFound(f"Voice {voice} belongs to {entry.engine}, not KaniTTS.")
+        key = str(entry.folder)
         with self._lock:
-            if voice not in self._models:
-                entry = self.library.get(voice)
-                if entry.engine != ENGINE:
-                    raise VoiceNotFound(f"Voice {voice} belongs to {entry.engine}, not KaniTTS.")
-                self._models[voice] = load_voice_model(entry, self.device.actual)
-            return self._models[voice]
+            if key not in self._models:
+                self._models[key] = load_voice_model(entry, self.device.actual)
+            return self._models[key]
 
     def codec(self) -> NanoCodec:
         with self._lock:

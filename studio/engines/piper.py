@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -165,9 +166,10 @@ class PiperEngine:
         if not voices and not loaded:
             raise ModelMissing("No Piper voice found. Reinstall Studio (it bundles the 'joe' voice).")
         self._files = dict(voices)
-        self._loaded: dict[str, PiperVoiceModel] = dict(loaded or {})
-        for vid, model in self._loaded.items():
+        for vid, model in (loaded or {}).items():
             self._files.setdefault(vid, model.files)
+        # loaded sessions by model file (shared with the per-user views of this engine)
+        self._loaded: dict[str, PiperVoiceModel] = {str(m.files.model): m for m in (loaded or {}).values()}
         self._device = device
         self._threads = threads
         self._lock = threading.Lock()
@@ -185,18 +187,27 @@ class PiperEngine:
             out.append(VoiceInfo(vid, _voice_label(vid, files), (lang,) if lang else (), files.source))
         return out
 
+    def for_user(self, settings: Settings) -> PiperEngine:
+        """This engine for one user: the bundled voice and that user's voices, sharing the loaded sessions (they are
+        kept by model file, so a voice is only reachable through a library that holds it)."""
+        view = copy.copy(self)
+        view._files = find_voices(settings)
+        view.info = piper_info(view._files)
+        return view
+
     def voice(self, voice_id: str) -> PiperVoiceModel:
         """The loaded voice (sessions are created once and reused)."""
         with self._lock:
-            model = self._loaded.get(voice_id)
-            if model is not None:
-                return model
             files = self._files.get(voice_id)
             if files is None:
                 known = ", ".join(sorted(self._files))
                 raise VoiceNotFound(f"Piper has no voice '{voice_id}'. Available voices: {known}.")
+            key = str(files.model)
+            model = self._loaded.get(key)
+            if model is not None:
+                return model
             model = PiperVoiceModel.load(files, self._device, self._threads)
-            self._loaded[voice_id] = model
+            self._loaded[key] = model
             self.device = model.device
             return model
 

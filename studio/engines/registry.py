@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from studio.config import Settings
-from studio.engines.base import Engine, EngineInfo, VoiceInfo
+from studio.engines.base import Engine, EngineInfo, VoiceInfo, for_user
 from studio.errors import EngineUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -45,16 +45,31 @@ class EngineSpec:
     list_voices: Callable[[Settings], list[VoiceInfo]] | None = None  # cheap listing without loading sessions
 
 
-class Registry:
-    """The engines Studio knows; loaded engines are cached per (name, device) and shared between tabs."""
+class EnginePool:
+    """The loaded engines of one process, per (name, device): every user's registry shares them, so a model is in
+    memory once however many people use it."""
 
-    def __init__(self, settings: Settings, specs: list[EngineSpec] | None = None) -> None:
+    def __init__(self) -> None:
+        self.engines: dict[tuple[str, str], Engine] = {}
+        self.lock = threading.Lock()
+
+
+class Registry:
+    """The engines Studio knows; loaded engines are cached per (name, device) and shared between tabs (and, on a
+    hosted server, between users: each user's registry hands out views with that user's own library voices)."""
+
+    def __init__(
+        self, settings: Settings, specs: list[EngineSpec] | None = None, pool: EnginePool | None = None
+    ) -> None:
         self.settings = settings
         self._specs: dict[str, EngineSpec] = {}
-        self._cache: dict[tuple[str, str], Engine] = {}
-        self._lock = threading.Lock()
+        self._pool = pool or EnginePool()
         for spec in specs if specs is not None else default_specs():
             self.register(spec)
+
+    def for_user(self, settings: Settings) -> Registry:
+        """The same engines and loaded models for another user's data area (Settings.for_user)."""
+        return Registry(settings, list(self._specs.values()), self._pool)
 
     def register(self, spec: EngineSpec) -> None:
         self._specs[spec.name] = spec
@@ -93,22 +108,22 @@ class Registry:
         spec = self.spec(name)
         device = "cuda" if device in ("cuda", "gpu") else "cpu"
         key = (name, device)
-        with self._lock:
-            engine = self._cache.get(key)
-            if engine is not None:
-                return engine
-            status = self.available(name)
-            if not status.ok:
-                raise EngineUnavailable(f"{spec.label} is not available: {status.message}")
-            engine = spec.load(self.settings, device)
-            self._cache[key] = engine
-            return engine
+        with self._pool.lock:
+            engine = self._pool.engines.get(key)
+            if engine is None:
+                status = self.available(name)
+                if not status.ok:
+                    raise EngineUnavailable(f"{spec.label} is not available: {status.message}")
+                engine = spec.load(self.settings, device)
+                self._pool.engines[key] = engine
+        # a user's area: the shared engine with this user's voices (a local install has one user: the engine itself)
+        return for_user(engine, self.settings) if self.settings.area is not None else engine
 
     def forget(self, name: str | None = None) -> None:
         """Drop cached engines (all, or one name), e.g. after new weights or voices were installed."""
-        with self._lock:
-            for key in [k for k in self._cache if name is None or k[0] == name]:
-                del self._cache[key]
+        with self._pool.lock:
+            for key in [k for k in self._pool.engines if name is None or k[0] == name]:
+                del self._pool.engines[key]
 
 
 def default_specs() -> list[EngineSpec]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -129,6 +130,7 @@ class SupertonicEngine:
         self.text = TextProcessor(config.indexer, self.version.languages)
         self._file_styles: dict[tuple[str, float], Style] = {}
         self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
+        self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
         self.model_dir: Path | None = None  # the folder it was loaded from (cloning converts the graphs to torch)
         self.info = EngineInfo(
             name=self.version.name,
@@ -265,7 +267,7 @@ class SupertonicEngine:
                     )
                 return self._file_style(entry.path("style"))
         path = Path(key).expanduser()
-        if key and (key.lower().endswith(".json") or path.is_file()):
+        if self.style_files and key and (key.lower().endswith(".json") or path.is_file()):
             if not path.is_file():
                 raise VoiceNotFound(f"Voice style file not found: {path}. Give an existing Supertonic style .json.")
             return self._file_style(path)
@@ -273,6 +275,14 @@ class SupertonicEngine:
             f"{self.version.label} has no voice '{voice}'. Choose one of: {', '.join(self.styles)}, "
             "or give the path to a Supertonic style .json file."
         )
+
+    def for_user(self, settings: Settings) -> SupertonicEngine:
+        """This engine for one user: the same sessions and presets, that user's library voices; on a hosted server
+        a voice is never a path on the server's disk."""
+        view = copy.copy(self)
+        view.library = VoiceLibrary(settings.voices_dir)
+        view.style_files = not settings.hosted
+        return view
 
     def _file_style(self, path: Path) -> Style:
         cache_key = (str(path.resolve()), path.stat().st_mtime)

@@ -18,7 +18,7 @@ from studio.finetune.demo import write_synthetic_dataset
 from studio.finetune.metrics import MetricsReader
 from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
-from studio.finetune.spec import TrainSpec, new_run_id, spec_from_preset
+from studio.finetune.spec import DEFAULT_BASE_MODEL, TrainSpec, new_run_id, spec_from_preset
 from studio.voices.library import Voice, VoiceLibrary, slugify
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,12 @@ class Batch:
     @property
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
+
+
+SIGN_IN_TO_TRAIN = (
+    "Training on this Space is for signed-in users: press “Sign in with Hugging Face” at the top, then start again "
+    "(your runs are then kept with your account)."
+)
 
 
 class FineTune:
@@ -168,9 +174,31 @@ class FineTune:
 
     # ---- runs -------------------------------------------------------------------------------------------------
     def start(self, spec: TrainSpec) -> RunInfo:
+        if self.settings.hosted:
+            if self.settings.guest:
+                raise InvalidInput(SIGN_IN_TO_TRAIN)
+            live = self.runs.active()
+            if live:
+                name = live[0].spec.name if live[0].spec else live[0].run_id
+                raise InvalidInput(f"{name} is still training. On this Space each user trains one run at a time: "
+                                   "stop it or wait for it to finish.")  # fmt: skip
+            self._check_own_paths(spec)
         if not spec.demo and not Path(spec.dataset).expanduser().exists():
             raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
         return self.runner.start(spec)
+
+    def _check_own_paths(self, spec: TrainSpec) -> None:
+        """On a hosted server a run reads only this user's files (datasets, earlier runs) and shared downloads:
+        a typed path to somebody else's folder, or anywhere else on the server, is refused."""
+        own = (self.settings.user_root.resolve(), self.settings.cache_dir.resolve())
+        dataset = Path(spec.dataset).expanduser().resolve()
+        if not spec.demo and not any(dataset.is_relative_to(root) for root in own):
+            raise InvalidInput("On this Space a run trains on one of your own datasets: build and save one above, "
+                               "then pick it in the list.")  # fmt: skip
+        base = Path(spec.base_model).expanduser()
+        if (base.is_absolute() or base.exists()) and not any(base.resolve().is_relative_to(r) for r in own):
+            raise InvalidInput(f"On this Space the base model is a Hugging Face model id ({DEFAULT_BASE_MODEL}, say); "
+                               f"{spec.base_model!r} is a folder on the server.")  # fmt: skip
 
     def stop(self, run_id: str, wait: bool = False) -> RunInfo:
         for batch in self.batches.values():

@@ -11,8 +11,12 @@ from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
 from studio.ui.context import AppContext
 from studio.ui.tabs import audiobook, benchmark, finetune, synthesize, voice_clone
+from studio.ui.users import per_user
 
 log = logging.getLogger(__name__)
+
+# hosted: uploads and results Gradio keeps in its own cache are deleted after a day (checked every hour)
+DELETE_CACHE = (3600, 24 * 3600)
 
 CSS = """
 #synth-count { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: -0.5em; }
@@ -20,39 +24,56 @@ CSS = """
 """
 
 
+def who_note(u: AppContext) -> str:
+    """Whose work this page shows (hosted only): a signed-in account's, or this browser session's for a while."""
+    if not u.settings.hosted:
+        return ""
+    if u.identity.signed_in:
+        return f"Signed in as **{u.identity.name}**: your voices, datasets, runs and books are kept with your account."
+    hours = u.settings.session_hours
+    sign_in = " Sign in with Hugging Face to keep them, and to train." if u.settings.oauth else ""
+    return (f"You are a guest: your voices, books and downloads live in this browser session and are deleted "
+            f"{hours:g} hours after your last visit.{sign_in}")  # fmt: skip
+
+
 def build_app(ctx: AppContext) -> gr.Blocks:
-    with gr.Blocks(title="Studio") as demo:
+    with gr.Blocks(title="Studio", delete_cache=DELETE_CACHE if ctx.settings.hosted else None) as demo:
         gr.Markdown(f"# Studio <small>v{__version__}</small>\nOpen-source voice studio: type, pick a voice, listen.")
+        if ctx.settings.hosted:
+            with gr.Row():
+                who = gr.Markdown("", elem_id="studio-who")
+                if ctx.settings.oauth:
+                    gr.LoginButton(scale=0, elem_id="studio-login")
+            demo.load(per_user(ctx, who_note), None, who, queue=False, api_name="who_am_i")
         with gr.Tabs():
             with gr.Tab("Synthesize", id="synthesize"):
-                synthesize.build(ctx)
+                synthesize.build(ctx, demo)
             with gr.Tab("Audiobook", id="audiobook"):
-                audiobook.build(ctx)
+                audiobook.build(ctx, demo)
             with gr.Tab("Voice Clone", id="voice_clone"):
-                voice_clone.build(ctx)
+                voice_clone.build(ctx, demo)
             with gr.Tab("Fine-tune", id="finetune"):
-                finetune.build(ctx)
+                finetune.build(ctx, demo)
             with gr.Tab("Benchmark", id="benchmark"):
-                benchmark.build(ctx)
+                benchmark.build(ctx, demo)
     return demo
 
 
 def launch_kwargs(
     settings: Settings, host: str | None = None, port: int | None = None, share: bool = False
 ) -> dict[str, object]:
-    """Serve only the output folder; block voices, runs, jobs and caches; cap uploads; bind locally by default."""
+    """Serve only the output folder (hosted: each user's downloads sit in a folder named by a random token, so no
+    file URL can be guessed); block voices, runs, jobs, datasets, user areas and caches; cap uploads; bind locally
+    by default."""
+    home = settings.home
+    blocked = [settings.voices_dir, settings.runs_dir, settings.jobs_dir, settings.cache_dir, settings.datasets_dir,
+               home / "users", home / "sessions", home / "public", home / "models"]  # fmt: skip
     return {
         "server_name": host or settings.host,
         "server_port": port or settings.port,
         "share": bool(share),
-        "allowed_paths": [str(settings.outputs_dir)],
-        "blocked_paths": [
-            str(settings.voices_dir),
-            str(settings.runs_dir),
-            str(settings.jobs_dir),
-            str(settings.cache_dir),
-            str(settings.datasets_dir),
-        ],
+        "allowed_paths": [str(settings.outputs_root)],
+        "blocked_paths": [str(p) for p in dict.fromkeys(blocked)],
         "max_file_size": settings.max_upload,
         "css": CSS,
         "show_error": True,
@@ -64,4 +85,12 @@ def launch(settings: Settings, host: str | None = None, port: int | None = None,
     ffmpeg_on_path(settings.cache_dir / "bin")
     demo = build_app(ctx)
     demo.queue(default_concurrency_limit=1)
-    demo.launch(**launch_kwargs(settings, host, port, share))  # type: ignore[arg-type]
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, host, port, share))  # type: ignore[arg-type]
+    # the OpenAI-compatible speech API beside the web app (/v1/...), over the same engines; on a hosted server it
+    # sees the shared voices only (an API client has no browser session to find a user's library by)
+    from studio.api import Studio
+    from studio.server import api_router
+
+    demo.server_app.include_router(api_router(Studio(settings=ctx.settings, registry=ctx.registry), settings.api_key))
+    log.info("OpenAI-compatible speech API: %sv1", demo.local_url)
+    demo.block_thread()

@@ -1,4 +1,8 @@
-"""AppContext: what the tabs share (settings, registry, services, per-session cancel flags); no gradio state here."""
+"""AppContext: what the tabs share (settings, registry, services, per-session cancel flags); no gradio state here.
+
+On a hosted server each user has an AppContext of their own (`workspace`): the same loaded engines (one pool), their
+own voices, datasets, runs, book jobs and downloads. Handlers reach it through `studio.ui.users.per_user`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from studio.book.service import Audiobooks
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.finetune.service import FineTune
+from studio.hosting import LOCAL, Areas, Identity
 from studio.synthesis import Synthesizer
 from studio.voices.library import VoiceLibrary
 from studio.voices.service import Voices
@@ -25,16 +30,57 @@ class AppContext:
     runner: RenderRunner
     finetune: FineTune
     voices: Voices
+    identity: Identity = LOCAL
     _cancel: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _users: dict[Identity, AppContext] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, settings: Settings, registry: Registry | None = None) -> AppContext:
+    def create(cls, settings: Settings, registry: Registry | None = None, identity: Identity = LOCAL) -> AppContext:
+        """The application locally; on a hosted server the app as built for the page (the empty public area, no
+        user's data), from which `workspace` makes each user's own."""
+        if settings.hosted and settings.area is None:
+            settings = Areas(settings).settings_for(Identity("public"))
         settings.ensure_dirs()
         reg = registry or Registry(settings)
         books = Audiobooks(reg)
         voices = Voices(reg, VoiceLibrary(settings.voices_dir))
-        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings), voices)
+        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings), voices, identity)
+
+    @property
+    def areas(self) -> Areas:
+        return Areas(self.settings)
+
+    def workspace(self, who: Identity) -> AppContext:
+        """The context of one user: this one locally; on a hosted server that user's own (made once, kept)."""
+        if not self.settings.hosted or who.kind == "local":
+            return self
+        with self._lock:
+            known = self._users.get(who)
+            if known is not None:
+                Areas.touch(known.settings.user_root)
+                return known
+        user_settings = self.areas.settings_for(who)
+        made = AppContext.create(user_settings, self.registry.for_user(user_settings), who)
+        with self._lock:
+            made = self._users.setdefault(who, made)
+        self.sweep()
+        return made
+
+    def sweep(self) -> list[Path]:
+        """Remove expired guest areas; never one whose render or training is still running."""
+
+        def busy(area: Path) -> bool:
+            with self._lock:
+                users = [u for u in self._users.values() if u.settings.user_root == area]
+            return any(u.runner.running() or u.finetune.runs.active() for u in users)
+
+        removed = self.areas.sweep(busy)
+        if removed:
+            with self._lock:
+                for who in [w for w, u in self._users.items() if u.settings.user_root in removed]:
+                    del self._users[who]
+        return removed
 
     def cancel_flag(self, session: str, job: str) -> threading.Event:
         """A fresh cancel flag for one job of one browser session (a new job clears the old flag)."""
@@ -59,9 +105,14 @@ class AppContext:
         return folder
 
     def output_dir(self, session: str) -> Path:
-        """Where this user's downloads go: one folder per browser session when hosted, one shared folder locally."""
+        """Where this user's downloads go: the user's own (unguessable) folder when hosted, one folder locally."""
+        if self.settings.area is not None:
+            self.settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+            return self.settings.outputs_dir
         return self._user_folder(self.settings.outputs_dir, session)
 
     def jobs_dir(self, session: str) -> Path:
-        """This user's book jobs (kept apart per browser session when hosted)."""
+        """This user's book jobs."""
+        if self.settings.area is not None:
+            return self.settings.jobs_dir
         return self._user_folder(self.settings.jobs_dir, session)

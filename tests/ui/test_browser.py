@@ -37,10 +37,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def launch_app(home: Path) -> Iterator[str]:
+def launch_app(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """The real app (`launch.py`) on a free local port with STUDIO_HOME=home; stopped on exit."""
     port = _free_port()
-    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           **(extra_env or {})}  # fmt: skip
     log = (home / "app.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "launch.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT

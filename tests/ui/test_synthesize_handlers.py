@@ -109,9 +109,13 @@ def test_engine_change_shows_only_the_engine_knobs(ctx: AppContext) -> None:
 def test_hosted_mode_keeps_users_apart(settings: Settings) -> None:
     from dataclasses import replace
 
+    from studio.hosting import Identity
+
     hosted = AppContext.create(replace(settings, hosted=True))
-    a, b = hosted.output_dir("alice-session"), hosted.output_dir("bob-session")
+    alice, bob = hosted.workspace(Identity("session", "alice-session")), hosted.workspace(Identity("user", "bob"))
+    a, b = alice.output_dir("s"), bob.output_dir("s")
     assert a != b and a.parent == b.parent == settings.outputs_dir
+    assert alice.jobs_dir("s") != bob.jobs_dir("s") and alice.settings.voices_dir != bob.settings.voices_dir
     local = AppContext.create(settings)
     assert local.output_dir("alice") == local.output_dir("bob")
 

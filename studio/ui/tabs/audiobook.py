@@ -15,6 +15,7 @@ from studio.clock import clock
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.users import per_user, user_context
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
 CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered", "WER", "Flagged"]
@@ -287,7 +288,7 @@ def regenerate_chunk(
     return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
     """Lay out the tab; every handler above is a plain function (tests call them directly)."""
     from studio.ui.tabs.synthesize import engine_choices, engine_view
 
@@ -369,8 +370,12 @@ def build(ctx: AppContext) -> None:
         regen_msg = gr.Markdown("")
     timer = gr.Timer(1.0)
 
-    def _voices(e: str) -> tuple[Any, Any, Any, Any]:
-        v = engine_view(ctx, e)
+    def _refresh_jobs(request: gr.Request) -> Any:
+        return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
+
+
+    def _voices(u: AppContext, e: str) -> tuple[Any, Any, Any, Any]:
+        v = engine_view(u, e)
         first = v.voices[0][1] if v.voices else None
         return (
             gr.update(choices=v.voices, value=first),
@@ -379,51 +384,56 @@ def build(ctx: AppContext) -> None:
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
         )
 
-    engine.change(ui_errors(_voices), engine, [voice, dialogue_voice, steps, speed], queue=False)
+    engine.change(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False)
+    # this user's voices and book jobs once the page is open (hosted: the page is built with nobody's data)
+    demo.load(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False,
+              api_visibility="private")  # fmt: skip
+    demo.load(_refresh_jobs, None, jobs, queue=False, api_name="book_jobs")
 
     @ui_errors
     def _import(path: str | None, e: str, v: str | None, d: bool, request: gr.Request) -> tuple[Any, ...]:
-        return import_book(ctx, path, e, v, d, _session(request))
+        return import_book(user_context(ctx, request), path, e, v, d, _session(request))
 
     plan_btn.click(
         _import,
         [upload, engine, voice, dialogue],
         [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
         concurrency_id="preview",
+        api_name="book_import",
     )
 
     @ui_errors
     def _open(j: str | None, request: gr.Request) -> tuple[Any, ...]:
-        return open_job(ctx, j, _session(request))
+        return open_job(user_context(ctx, request), j, _session(request))
 
-    open_btn.click(_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon])
-
-    def _refresh_jobs(request: gr.Request) -> Any:
-        return gr.update(choices=job_choices(ctx, _session(request)))
+    open_btn.click(_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon], api_name="book_open")
 
     jobs.focus(_refresh_jobs, None, jobs, queue=False)  # this session's jobs, fresh each time the list opens
 
     @ui_errors
     def _save_chapters(j: str | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
-        return save_chapters(ctx, j, rows, _session(request))
+        return save_chapters(user_context(ctx, request), j, rows, _session(request))
 
     save_chapters_btn.click(_save_chapters, [job_id, chapters], [chapters, summary])
 
     @ui_errors
     def _show_chunks(j: str | None, index: int | None, request: gr.Request) -> Any:
-        return chunk_rows(ctx, _job(ctx, _session(request), j), int(index)) if j and index else gr.update()
+        if not (j and index):
+            return gr.update()
+        u = user_context(ctx, request)
+        return chunk_rows(u, _job(u, _session(request), j), int(index))
 
     chapter_pick.change(_show_chunks, [job_id, chapter_pick], chunks)
 
     @ui_errors
     def _save_chunks(j: str | None, index: int | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
-        return save_chunks(ctx, j, index, rows, _session(request))
+        return save_chunks(user_context(ctx, request), j, index, rows, _session(request))
 
     save_chunks_btn.click(_save_chunks, [job_id, chapter_pick, chunks], [chunks, chunk_msg])
 
     @ui_errors
     def _save_lexicon(j: str | None, text: str, request: gr.Request) -> str:
-        return save_lexicon(ctx, j, text, _session(request))
+        return save_lexicon(user_context(ctx, request), j, text, _session(request))
 
     save_lexicon_btn.click(_save_lexicon, [job_id, lexicon], lexicon_msg)
 
@@ -445,7 +455,8 @@ def build(ctx: AppContext) -> None:
         request: gr.Request,
     ) -> str:
         gaps = (gap_chunk, gap_paragraph, gap_chapter)
-        return start_render(ctx, j, e, v, dv if d else None, sp, st, g, q, f, _session(request), gaps)
+        u = user_context(ctx, request)
+        return start_render(u, j, e, v, dv if d else None, sp, st, g, q, f, _session(request), gaps)
 
     render_btn.click(
         _render,
@@ -467,16 +478,17 @@ def build(ctx: AppContext) -> None:
         status,
         concurrency_id="long_jobs",
         concurrency_limit=1,
+        api_name="book_render",
     )
 
     @ui_errors
     def _cancel(j: str | None, request: gr.Request) -> str:
-        return cancel_render(ctx, j, _session(request))
+        return cancel_render(user_context(ctx, request), j, _session(request))
 
-    cancel_btn.click(_cancel, job_id, status, queue=False)
+    cancel_btn.click(_cancel, job_id, status, queue=False, api_name="book_cancel")
 
     def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
-        return poll(ctx, j, _session(request), last)
+        return poll(user_context(ctx, request), j, _session(request), last)
 
     timer.tick(
         _poll,
@@ -484,16 +496,17 @@ def build(ctx: AppContext) -> None:
         [status, progress, files, flagged, last_state, chapters],
         show_progress="hidden",
         queue=False,
+        api_name="book_status",
     )
 
     @ui_errors
     def _play(j: str | None, c: str | None, request: gr.Request) -> Any:
-        return play_chunk(ctx, j, c, _session(request))
+        return play_chunk(user_context(ctx, request), j, c, _session(request))
 
-    play_btn.click(_play, [job_id, chunk_id], chunk_audio)
+    play_btn.click(_play, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk")
 
     @ui_errors
     def _regen(j: str | None, c: str | None, request: gr.Request) -> tuple[Any, str]:
-        return regenerate_chunk(ctx, j, c, _session(request))
+        return regenerate_chunk(user_context(ctx, request), j, c, _session(request))
 
     regen_btn.click(_regen, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs")

@@ -19,6 +19,7 @@ from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs.synthesize import engine_choices
+from studio.ui.users import per_user
 
 JOB = "benchmark"
 TEXT_CHOICES = [(f"{name} ({len(STANDARD_TEXTS[key])} chars)", key)
@@ -225,7 +226,7 @@ def compare_view(earlier: Any, newer: Any, current: str | None) -> tuple[Any, st
     return _frame(table), note + title
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
     names = ctx.registry.names()
     default_engines = [n for n in names if ctx.registry.available(n).ok][:1] or names[:1]
     voices, default_voices = voice_choices(ctx, default_engines)
@@ -278,20 +279,20 @@ def build(ctx: AppContext) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    engines.change(ui_errors(lambda e, v: on_engines_change(ctx, e, v)), [engines, voice], voice, queue=False)
+    engines.change(ui_errors(per_user(ctx, on_engines_change)), [engines, voice], voice, queue=False)
 
     @ui_errors
     def _run(
-        e: list[str], v: list[str], st: str, d: list[str], t: list[str], c: str, r: float, w: float,
+        u: AppContext, e: list[str], v: list[str], st: str, d: list[str], t: list[str], c: str, r: float, w: float,
         request: gr.Request, progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-        plan = build_plan(ctx, e, v, st, d, t, c, r, w)
-        for update in run(ctx, plan, _session(request), progress):
+        plan = build_plan(u, e, v, st, d, t, c, r, w)
+        for update in run(u, plan, _session(request), progress):
             *shown, path = update
             yield (*shown, path if path is not None else gr.update())
 
     run_btn.click(
-        _run,
+        per_user(ctx, _run),
         [engines, voice, steps, devices, texts, custom, repeats, warmup],
         [status, cps, rtf, details, steps_plot, length_plot, files, current],
         show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
@@ -299,8 +300,8 @@ def build(ctx: AppContext) -> None:
         concurrency_limit=1,
     )
 
-    def _cancel(request: gr.Request) -> str:
-        return cancel(ctx, _session(request))
+    def _cancel(u: AppContext, request: gr.Request) -> str:
+        return cancel(u, _session(request))
 
-    cancel_btn.click(_cancel, None, status, queue=False)
+    cancel_btn.click(per_user(ctx, _cancel), None, status, queue=False)
     compare_btn.click(ui_errors(compare_view), [earlier, newer, current], [compared, compare_note])

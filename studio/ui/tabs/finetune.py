@@ -29,6 +29,7 @@ from studio.finetune.spec import (
 )
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.users import per_user
 
 JOB = "dataset"
 TICK_SECONDS = 1.0
@@ -484,7 +485,7 @@ def push_run(ctx: AppContext, run_id: str | None, merged: bool, repo: str, token
 
 
 # ---- layout ---------------------------------------------------------------------------------------------------------
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
     service = ctx.finetune
     runs = run_choices(ctx)
     with gr.Accordion("1 · Dataset: your recordings and their transcripts", open=False):
@@ -625,32 +626,32 @@ def build(ctx: AppContext) -> None:
 
     # dataset
     @ui_errors
-    def _build(f: Any, fo: str, n: str, sp: str, c: bool, request: gr.Request,
+    def _build(u: AppContext, f: Any, fo: str, n: str, sp: str, c: bool, request: gr.Request,
                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008  # fmt: skip
-        return build_dataset(ctx, f, fo, n, sp, c, _session(request), progress)
+        return build_dataset(u, f, fo, n, sp, c, _session(request), progress)
 
-    build_btn.click(_build, [files, folder, ds_name, speaker, check], [draft, review, ds_summary],
+    build_btn.click(per_user(ctx, _build), [files, folder, ds_name, speaker, check], [draft, review, ds_summary],
                     concurrency_id="dataset", concurrency_limit=1)  # fmt: skip
 
-    def _cancel(request: gr.Request) -> str:
-        if ctx.cancel(_session(request), JOB):
+    def _cancel(u: AppContext, request: gr.Request) -> str:
+        if u.cancel(_session(request), JOB):
             return "Cancelling after the current file…"
         return "Nothing is being built."
 
-    cancel_btn.click(_cancel, None, ds_note, queue=False)
+    cancel_btn.click(per_user(ctx, _cancel), None, ds_note, queue=False)
     apply_btn.click(ui_errors(apply_edits), [draft, review, val], [draft, ds_summary])
     saved = gr.State(None)
 
     @ui_errors
-    def _save(d: ds.DatasetDraft | None, rows: Any, v: float) -> tuple[Any, str, str]:
-        updated, note, pick = save_dataset(ctx, d, rows, v)
+    def _save(u: AppContext, d: ds.DatasetDraft | None, rows: Any, v: float) -> tuple[Any, str, str]:
+        updated, note, pick = save_dataset(u, d, rows, v)
         return updated, note, pick["value"]
 
     # the dataset list changes only after a successful save (a failed save leaves the Train form untouched)
-    save_btn.click(_save, [draft, review, val], [draft, ds_note, saved]).success(
-        lambda folder: gr.update(choices=dataset_choices(ctx), value=folder), saved, dataset
+    save_btn.click(per_user(ctx, _save), [draft, review, val], [draft, ds_note, saved]).success(
+        per_user(ctx, lambda u, folder: gr.update(choices=dataset_choices(u), value=folder)), saved, dataset
     )
-    encode_btn.click(ui_errors(lambda d, dev: encode_dataset(ctx, d, dev)), [dataset, device], ds_note)
+    encode_btn.click(ui_errors(per_user(ctx, encode_dataset)), [dataset, device], ds_note)
     review.select(ui_errors(play_clip), [draft], clip_audio)
 
     # presets
@@ -667,69 +668,87 @@ def build(ctx: AppContext) -> None:
     form = [preset, run_name, dataset, base, device, prefix, *advanced]
 
     @ui_errors
-    def _start(p: str, n: str, d: str, b: str, dev: str, sp: str, *adv: Any) -> tuple[Any, str, int]:
-        pick, note = start_run(ctx, make_spec(ctx, p, n, d, b, dev, sp, *adv))
+    def _start(u: AppContext, p: str, n: str, d: str, b: str, dev: str, sp: str, *adv: Any) -> tuple[Any, str, int]:
+        pick, note = start_run(u, make_spec(u, p, n, d, b, dev, sp, *adv))
         return pick, note, -1
 
-    start_btn.click(_start, form, [run_pick, action_note, seen])
+    start_btn.click(per_user(ctx, _start), form, [run_pick, action_note, seen], api_name="train_start")
 
     @ui_errors
-    def _demo(dev: str) -> tuple[Any, ...]:
-        spec = ctx.finetune.demo_spec(name="demo", device=dev)
-        pick, note = start_run(ctx, spec)
-        demo_dataset, demo_base = demo_paths(ctx)
+    def _demo(u: AppContext, dev: str) -> tuple[Any, ...]:
+        spec = u.finetune.demo_spec(name="demo", device=dev)
+        pick, note = start_run(u, spec)
+        demo_dataset, demo_base = demo_paths(u)
         note += " The demo trains a tiny model on synthetic tokens."
-        return gr.update(choices=dataset_choices(ctx), value=demo_dataset), demo_base, "demo", pick, note, -1
+        return gr.update(choices=dataset_choices(u), value=demo_dataset), demo_base, "demo", pick, note, -1
 
-    demo_btn.click(_demo, device, [dataset, base, run_name, run_pick, action_note, seen])
-    stop_btn.click(ui_errors(lambda rid: stop_run(ctx, rid)), run_pick, action_note)
+    demo_btn.click(per_user(ctx, _demo), device, [dataset, base, run_name, run_pick, action_note, seen],
+                   api_name="train_demo")  # fmt: skip
+    stop_btn.click(ui_errors(per_user(ctx, stop_run)), run_pick, action_note, api_name="train_stop")
 
     @ui_errors
-    def _resume(rid: str | None) -> tuple[Any, str, int]:
-        pick, note = resume_run(ctx, rid)
+    def _resume(u: AppContext, rid: str | None) -> tuple[Any, str, int]:
+        pick, note = resume_run(u, rid)
         return pick, note, -1
 
-    resume_btn.click(_resume, run_pick, [run_pick, action_note, seen])
-    refresh_btn.click(lambda: gr.update(choices=run_choices(ctx)), None, run_pick, queue=False)
+    resume_btn.click(per_user(ctx, _resume), run_pick, [run_pick, action_note, seen], api_name="train_resume")
+    refresh_btn.click(per_user(ctx, lambda u: gr.update(choices=run_choices(u))), None, run_pick, queue=False,
+                      api_name="runs")  # fmt: skip
     run_pick.change(lambda: -1, None, seen, queue=False)
 
     @ui_errors
-    def _tick(rid: str | None, s: int) -> tuple[Any, ...]:
-        return show_run(ctx, rid, s)
+    def _tick(u: AppContext, rid: str | None, s: int) -> tuple[Any, ...]:
+        return show_run(u, rid, s)
 
-    timer.tick(_tick, [run_pick, seen], [run_status, loss_plot, lr_plot, log_box, seen], show_progress="hidden")
+    timer.tick(per_user(ctx, _tick), [run_pick, seen], [run_status, loss_plot, lr_plot, log_box, seen],
+               show_progress="hidden")  # fmt: skip
 
-    def _relabel(listed: list[Any]) -> tuple[Any, list[Any]]:
+    def _relabel(u: AppContext, listed: list[Any]) -> tuple[Any, list[Any]]:
         """Keep the runs list's states current (only sent when a state changed, so an open list is not reset)."""
-        choices = run_choices(ctx)
+        choices = run_choices(u)
         if choices == listed:
             return gr.update(), listed
         return gr.update(choices=choices), choices
 
     listed = gr.State(runs)
-    timer.tick(_relabel, listed, [run_pick, listed], show_progress="hidden")
+    timer.tick(per_user(ctx, _relabel), listed, [run_pick, listed], show_progress="hidden")
+
+    def _mine(u: AppContext) -> tuple[Any, ...]:
+        """This user's datasets, runs and experiments once the page is open (hosted: built with nobody's data)."""
+        choices, experiments = run_choices(u), u.finetune.experiment_ids()
+        return (
+            gr.update(choices=dataset_choices(u)),
+            gr.update(choices=choices, value=choices[0][1] if choices else None),
+            choices,
+            gr.update(choices=experiments, value=experiments[0] if experiments else None),
+        )
+
+    demo.load(per_user(ctx, _mine), None, [dataset, run_pick, listed, exp_pick], queue=False,
+              api_visibility="private")  # fmt: skip
 
     # experiments
     @ui_errors
-    def _add(b: list[dict[str, Any]], p: str, n: str, d: str, ba: str, dev: str, sp: str, *adv: Any) -> Any:
-        return add_experiment(b, make_spec(ctx, p, n, d, ba, dev, sp, *adv))
+    def _add(u: AppContext, b: list[dict[str, Any]], p: str, n: str, d: str, ba: str, dev: str, sp: str,
+             *adv: Any) -> Any:  # fmt: skip
+        return add_experiment(b, make_spec(u, p, n, d, ba, dev, sp, *adv))
 
-    add_btn.click(_add, [batch, *form], [batch, batch_view])
-    batch_btn.click(ui_errors(lambda b: run_batch(ctx, b)), batch, [batch, batch_view, exp_pick, run_pick])
-    compare_btn.click(ui_errors(lambda b: comparison(ctx, b)), exp_pick, compare_table)
-    exp_pick.change(ui_errors(lambda b: comparison(ctx, b)), exp_pick, compare_table)
+    add_btn.click(per_user(ctx, _add), [batch, *form], [batch, batch_view])
+    batch_btn.click(ui_errors(per_user(ctx, run_batch)), batch, [batch, batch_view, exp_pick, run_pick])
+    compare_btn.click(ui_errors(per_user(ctx, comparison)), exp_pick, compare_table)
+    exp_pick.change(ui_errors(per_user(ctx, comparison)), exp_pick, compare_table)
 
     # result
-    use_btn.click(ui_errors(lambda rid, n: use_in_synthesize(ctx, rid, n)), [run_pick, voice_name], result_note)
+    use_btn.click(ui_errors(per_user(ctx, use_in_synthesize)), [run_pick, voice_name], result_note,
+                  api_name="train_use_as_voice")  # fmt: skip
 
     @ui_errors
-    def _export(rid: str | None, m: bool, request: gr.Request) -> tuple[str, list[str]]:
-        return export_run(ctx, rid, m, _session(request))
+    def _export(u: AppContext, rid: str | None, m: bool, request: gr.Request) -> tuple[str, list[str]]:
+        return export_run(u, rid, m, _session(request))
 
-    export_btn.click(_export, [run_pick, merged], [result_note, exported])
+    export_btn.click(per_user(ctx, _export), [run_pick, merged], [result_note, exported], api_name="train_export")
 
     @ui_errors
-    def _push(rid: str | None, m: bool, rp: str, tk: str, request: gr.Request) -> str:
-        return push_run(ctx, rid, m, rp, tk, _session(request))
+    def _push(u: AppContext, rid: str | None, m: bool, rp: str, tk: str, request: gr.Request) -> str:
+        return push_run(u, rid, m, rp, tk, _session(request))
 
-    push_btn.click(_push, [run_pick, merged, repo, token], result_note)
+    push_btn.click(per_user(ctx, _push), [run_pick, merged, repo, token], result_note)

@@ -15,6 +15,7 @@ from studio.errors import Cancelled, InvalidInput
 from studio.synthesis import SynthChunk, SynthRequest, combine, save
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.users import per_user
 
 JOB = "synthesize"
 FORMATS = {"WAV": "wav", "MP3": "mp3"}
@@ -196,7 +197,7 @@ def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress
     return gr.update(choices=view.voices, value=key), f"Installed {key}."
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
     """Lay out the tab and wire its events (handlers above stay plain functions for tests)."""
     names = ctx.registry.names()
     default_engine = "piper" if "piper" in names else names[0]
@@ -255,13 +256,15 @@ def build(ctx: AppContext) -> None:
         return getattr(request, "session_hash", None) or "local"
 
     text.change(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
-    engine.change(ui_errors(lambda e: on_engine_change(ctx, e)), engine, engine_outputs, queue=False)
-    voice.change(
-        ui_errors(lambda e, v, lang: on_voice_change(ctx, e, v, lang)), [engine, voice, language], language, queue=False
-    )
+    engine.change(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False)
+    voice.change(ui_errors(per_user(ctx, on_voice_change)), [engine, voice, language], language, queue=False)
+    # the voice list of the signed-in user (or of this browser session) once the page is open
+    demo.load(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
+              api_visibility="private")  # fmt: skip
 
     @ui_errors
     def _generate(
+        u: AppContext,
         t: str,
         e: str,
         v: str | None,
@@ -273,34 +276,38 @@ def build(ctx: AppContext) -> None:
         f: str,
         request: gr.Request,
     ) -> Iterator[tuple[Any, Any, str]]:
-        yield from generate(ctx, t, e, v, lang, st, sp, g, n, f, _session(request))
+        yield from generate(u, t, e, v, lang, st, sp, g, n, f, _session(request))
 
     generate_btn.click(
-        _generate,
+        per_user(ctx, _generate),
         [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
         [audio, file, status],
         concurrency_id="preview",
         concurrency_limit=2,
+        api_name="synthesize",
+        api_description="Text to speech: text, engine, voice, language, steps, speed, GPU, normalize, file format.",
     )
 
-    def _cancel(request: gr.Request) -> str:
-        return cancel(ctx, _session(request))
+    def _cancel(u: AppContext, request: gr.Request) -> str:
+        return cancel(u, _session(request))
 
-    cancel_btn.click(_cancel, None, status, queue=False)
-
-    @ui_errors
-    def _download(e: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return download_engine(ctx, e, progress)
-
-    download_btn.click(_download, engine, [engine, *engine_outputs], concurrency_id="long_jobs", concurrency_limit=1)
+    cancel_btn.click(per_user(ctx, _cancel), None, status, queue=False, api_visibility="private")
 
     @ui_errors
-    def _catalog(progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-        return load_piper_catalog(ctx, progress)
+    def _download(u: AppContext, e: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return download_engine(u, e, progress)
+
+    download_btn.click(per_user(ctx, _download), engine, [engine, *engine_outputs], concurrency_id="long_jobs",
+                       concurrency_limit=1)  # fmt: skip
 
     @ui_errors
-    def _install(key: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
-        return download_piper_voice(ctx, key, progress)
+    def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return load_piper_catalog(u, progress)
 
-    catalog_btn.click(_catalog, None, catalog, concurrency_id="long_jobs", concurrency_limit=1)
-    install_btn.click(_install, catalog, [voice, catalog_status], concurrency_id="long_jobs", concurrency_limit=1)
+    @ui_errors
+    def _install(u: AppContext, key: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
+        return download_piper_voice(u, key, progress)
+
+    catalog_btn.click(per_user(ctx, _catalog), None, catalog, concurrency_id="long_jobs", concurrency_limit=1)
+    install_btn.click(per_user(ctx, _install), catalog, [voice, catalog_status], concurrency_id="long_jobs",
+                      concurrency_limit=1)  # fmt: skip

@@ -15,6 +15,7 @@ import pandas as pd
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.users import per_user
 from studio.voices.clone import CloneProgress, CloneSettings
 from studio.voices.service import CLONABLE, CONSENT_NEEDED, LIBRARY_HEADERS, MIXABLE, PREVIEW_TEXT
 
@@ -99,8 +100,15 @@ def delete(ctx: AppContext, voice_id: str | None, confirm: bool) -> str:
     if not confirm:
         raise InvalidInput("Tick “Yes, delete it” first: a deleted voice cannot be brought back.")
     ctx.voices.library.delete(voice_id)
-    ctx.registry.forget()
+    forget_voices(ctx)
     return f"Deleted {voice_id}."
+
+
+def forget_voices(ctx: AppContext) -> None:
+    """Engines that list voices when they load (Piper) see a changed library again. A hosted user's engines are
+    views made afresh on each use, so nothing is unloaded there (another user's loaded models stay)."""
+    if ctx.settings.area is None:
+        ctx.registry.forget()
 
 
 def export(ctx: AppContext, voice_id: str | None, session: str) -> tuple[str, str]:
@@ -115,7 +123,7 @@ def import_zip(ctx: AppContext, file: Any) -> str:
     if not path:
         raise InvalidInput("Upload a voice ZIP (made with Export) first.")
     voice = ctx.voices.library.import_zip(Path(path))
-    ctx.registry.forget()
+    forget_voices(ctx)
     return f"Imported **{voice.name}** ({voice.engine})."
 
 
@@ -311,7 +319,7 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
     }
 
 
-def build(ctx: AppContext) -> None:
+def build(ctx: AppContext, demo: gr.Blocks) -> None:
     parts = build_clone(ctx)
     gr.Markdown("### Voice library")
     table = gr.Dataframe(library_frame(ctx), interactive=False, elem_id="vc-library")
@@ -360,75 +368,82 @@ def build(ctx: AppContext) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    def _engine_change(e: str) -> list[Any]:
-        options = mix_choices(ctx, e)
-        updates: list[Any] = [engine_note(ctx, e)]
+    def _engine_change(u: AppContext, e: str) -> list[Any]:
+        options = mix_choices(u, e)
+        updates: list[Any] = [engine_note(u, e)]
         for i in range(MIX_SLOTS):
             default = options[i][1] if i < 2 and len(options) > i else None
             updates += [gr.update(choices=options, value=default), gr.update(value=0.5 if default else 0.0)]
         return updates
 
-    engine.change(ui_errors(_engine_change), engine, [mix_note, *slots])
+    engine.change(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots])
 
     @ui_errors
-    def _mix(e: str, n: str, nt: str, *s: Any) -> tuple[Any, ...]:
-        message = save_mix(ctx, e, n, nt, *s)
-        frame, dropdown = refresh(ctx)
-        return message, frame, dropdown, *_engine_change(e)[1:]
+    def _mix(u: AppContext, e: str, n: str, nt: str, *s: Any) -> tuple[Any, ...]:
+        message = save_mix(u, e, n, nt, *s)
+        frame, dropdown = refresh(u)
+        return message, frame, dropdown, *_engine_change(u, e)[1:]
 
-    mix_btn.click(_mix, [engine, mix_name, mix_notes, *slots], [mix_note, table, pick, *slots])
-    refresh_btn.click(lambda p: refresh(ctx, p), pick, [table, pick], queue=False)
-    preview_btn.click(ui_errors(lambda v, t: preview(ctx, v, t)), [pick, text], audio)
-
-    @ui_errors
-    def _rename(v: str | None, n: str) -> tuple[Any, ...]:
-        message = rename(ctx, v, n)
-        return (message, *refresh(ctx, v))
-
-    rename_btn.click(_rename, [pick, new_name], [note, table, pick])
-
-    @ui_errors
-    def _delete(v: str | None, c: bool) -> tuple[Any, ...]:
-        message = delete(ctx, v, c)
-        return (message, *refresh(ctx), False)
-
-    delete_btn.click(_delete, [pick, confirm], [note, table, pick, confirm])
+    mix_btn.click(per_user(ctx, _mix), [engine, mix_name, mix_notes, *slots], [mix_note, table, pick, *slots],
+                  api_name="voice_mix")  # fmt: skip
+    refresh_btn.click(per_user(ctx, refresh), pick, [table, pick], queue=False, api_name="voices")
+    # this user's library and mixable voices once the page is open (hosted: the page is built with nobody's data)
+    demo.load(per_user(ctx, refresh), pick, [table, pick], queue=False, api_visibility="private")
+    demo.load(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], queue=False,
+              api_visibility="private")  # fmt: skip
+    preview_btn.click(ui_errors(per_user(ctx, preview)), [pick, text], audio, concurrency_id="preview",
+                      concurrency_limit=2, api_name="voice_preview")  # fmt: skip
 
     @ui_errors
-    def _export(v: str | None, request: gr.Request) -> tuple[str, str]:
-        return export(ctx, v, _session(request))
+    def _rename(u: AppContext, v: str | None, n: str) -> tuple[Any, ...]:
+        message = rename(u, v, n)
+        return (message, *refresh(u, v))
 
-    export_btn.click(_export, pick, [note, exported])
+    rename_btn.click(per_user(ctx, _rename), [pick, new_name], [note, table, pick], api_name="voice_rename")
 
     @ui_errors
-    def _import(f: Any) -> tuple[Any, ...]:
-        message = import_zip(ctx, f)
-        return (message, *refresh(ctx))
+    def _delete(u: AppContext, v: str | None, c: bool) -> tuple[Any, ...]:
+        message = delete(u, v, c)
+        return (message, *refresh(u), False)
 
-    import_btn.click(_import, upload, [note, table, pick])
+    delete_btn.click(per_user(ctx, _delete), [pick, confirm], [note, table, pick, confirm], api_name="voice_delete")
+
+    @ui_errors
+    def _export(u: AppContext, v: str | None, request: gr.Request) -> tuple[str, str]:
+        return export(u, v, _session(request))
+
+    export_btn.click(per_user(ctx, _export), pick, [note, exported], api_name="voice_export")
+
+    @ui_errors
+    def _import(u: AppContext, f: Any) -> tuple[Any, ...]:
+        message = import_zip(u, f)
+        return (message, *refresh(u))
+
+    import_btn.click(per_user(ctx, _import), upload, [note, table, pick], api_name="voice_import")
 
     parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"], parts["pace"]],
                            queue=False)  # fmt: skip
     parts["ref"].change(
-        ui_errors(lambda f, e: check_reference(ctx, f, e)),
+        ui_errors(per_user(ctx, check_reference)),
         [parts["ref"], parts["engine"]],
         [parts["ref_note"], parts["transcript"]],
     )
 
     @ui_errors
-    def _clone(f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, pc: bool,
+    def _clone(u: AppContext, f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, pc: bool,
                request: gr.Request) -> Iterator[Any]:  # fmt: skip
-        yield from clone(ctx, f, t, e, m, it, n, c, _session(request), bool(pc))
+        yield from clone(u, f, t, e, m, it, n, c, _session(request), bool(pc))
 
     parts["start"].click(
-        _clone,
+        per_user(ctx, _clone),
         [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent", "pace")],
         [parts["status"], parts["curve"], parts["result"], table, pick],
+        api_name="voice_clone",
     )
 
-    def _cancel(request: gr.Request) -> str:
-        if ctx.cancel(_session(request), CLONE_JOB):
+    def _cancel(u: AppContext, request: gr.Request) -> str:
+        if u.cancel(_session(request), CLONE_JOB):
             return "Cancelling: the best style so far will be saved…"
         return "Nothing to cancel."
 
-    parts["cancel"].click(_cancel, None, parts["status"], queue=False)
+    parts["cancel"].click(per_user(ctx, _cancel), None, parts["status"], queue=False)
