@@ -21,6 +21,7 @@ from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
 from studio.engines.kani_layout import CODEC_MODEL, CODEC_SAMPLE_RATE, TokenLayout
 from studio.engines.registry import Availability, EngineSpec
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
+from studio.hosting import gpu_function
 from studio.text.chunking import split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
@@ -178,6 +179,8 @@ class KaniEngine:
         self._codec = codec
         self._models: dict[str, KaniModel] = {}
         self._lock = threading.Lock()
+        # one sentence's torch work as a ZeroGPU task on a ZeroGPU Space (plain-data arguments and result)
+        self._run_sentence = gpu_function(self._sentence)
 
     @classmethod
     def load(cls, settings: Settings, device: str = "cpu") -> KaniEngine:
@@ -202,6 +205,9 @@ class KaniEngine:
         entry = self.library.get(voice)  # always through this user's library
         if entry.engine != ENGINE:
             raise VoiceNotFound(f"Voice {voice} belongs to {entry.engine}, not KaniTTS.")
+        return self._model_of(entry)
+
+    def _model_of(self, entry: Voice) -> KaniModel:
         key = str(entry.folder)
         with self._lock:
             if key not in self._models:
@@ -216,10 +222,19 @@ class KaniEngine:
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
         params = params or SynthParams()
-        model, codec = self.model(voice), self.codec()
+        entry = self.library.get(voice)  # checked and loaded here, before any GPU task
+        if entry.engine != ENGINE:
+            raise VoiceNotFound(f"Voice {voice} belongs to {entry.engine}, not KaniTTS.")
+        self._model_of(entry)
+        self.codec()
         for sentence in split_sentences(text) or [text]:
-            codes = model.generate_codes(sentence, seed=params.seed)
-            yield AudioResult(codec.decode(codes), CODEC_SAMPLE_RATE)
+            yield AudioResult(self._run_sentence(str(entry.folder), sentence, params.seed), CODEC_SAMPLE_RATE)
+
+    def _sentence(self, folder: str, sentence: str, seed: int | None) -> Any:
+        """The torch work of one sentence (inside spaces.GPU on ZeroGPU): tokens, then NanoCodec audio."""
+        path = Path(folder)
+        model = self._model_of(VoiceLibrary(path.parent).get(path.name))
+        return self.codec().decode(model.generate_codes(sentence, seed=seed))
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
         parts = [r.samples for r in self.stream(text, voice, params)]

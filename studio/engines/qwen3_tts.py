@@ -34,6 +34,7 @@ from studio.engines import qwen3_compat
 from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
 from studio.engines.registry import Availability, EngineSpec
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
+from studio.hosting import gpu_function
 from studio.text.chunking import chunk_text, split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
@@ -327,6 +328,18 @@ def _max_new_tokens(text: str, ceiling: int) -> int:
     return max(1, min(ceiling, int(FRAME_RATE * (3.0 + 0.3 * len(text)))))
 
 
+@dataclass(frozen=True)
+class PieceJob:
+    """One piece of text to speak, as plain data (it crosses into spaces' GPU worker on ZeroGPU)."""
+
+    text: str
+    language: str
+    frames: int
+    seed: int | None
+    speaker: str  # a preset speaker, or "" for a library voice
+    voice_folder: str | None = None  # the library voice's folder
+
+
 class Qwen3TTSEngine:
     """A loaded Qwen3-TTS checkpoint (qwen_tts.Qwen3TTSModel) with the voice library's clone prompts."""
 
@@ -351,7 +364,11 @@ class Qwen3TTSEngine:
         self._lock = threading.Lock()  # one generation at a time (the global torch RNG is seeded per piece)
         self._prompts: dict[str, tuple[float, ClonePrompt]] = {}
         self.folder: Path | None = None  # the checkpoint folder (fine-tuned voices load their weights over a copy)
-        self._tuned: dict[str, tuple[Any, Any]] = {}  # voice id -> (model wrapper with its weights, prompt item)
+        self._tuned: dict[str, tuple[Any, Any]] = {}  # voice folder -> (model wrapper with its weights, prompt item)
+        # the torch work of one piece and of one clone prompt, as ZeroGPU tasks on a ZeroGPU Space (made here, after
+        # the model is loaded, so spaces' forked worker has it; their arguments and results are plain data)
+        self._run_piece = gpu_function(self._piece)
+        self._run_reference = gpu_function(self._reference_features)
 
     @classmethod
     def load(
@@ -464,14 +481,7 @@ class Qwen3TTSEngine:
             audio = resample(audio, int(sample_rate), rate)
         text = (transcript or "").strip() or None
         with self._lock:
-            items = self.model.create_voice_clone_prompt(
-                ref_audio=(audio, rate), ref_text=text if mode == "icl" else None, x_vector_only_mode=mode == "xvector"
-            )
-        item = items[0]
-        embedding = item.ref_spk_embedding.detach().float().cpu().numpy().astype(np.float32)
-        codes = None
-        if item.ref_code is not None:
-            codes = item.ref_code.detach().cpu().numpy().astype(np.int64)
+            embedding, codes = self._run_reference(audio, rate, text if mode == "icl" else None, mode == "xvector")
         meta = {
             "seconds": round(audio.size / rate, 3),
             "sample_rate": rate,
@@ -480,14 +490,26 @@ class Qwen3TTSEngine:
         }
         return ClonePrompt(mode, embedding, codes, text if mode == "icl" else None, self.info.model_version, meta)
 
+    def _reference_features(
+        self, audio: NDArray[np.float32], rate: int, text: str | None, xvector_only: bool
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64] | None]:
+        """The torch work of a clone prompt (inside spaces.GPU on ZeroGPU): speaker embedding and reference codes."""
+        items = self.model.create_voice_clone_prompt(ref_audio=(audio, rate), ref_text=text,
+                                                     x_vector_only_mode=xvector_only)  # fmt: skip
+        item = items[0]
+        embedding = item.ref_spk_embedding.detach().float().cpu().numpy().astype(np.float32)
+        codes = None if item.ref_code is None else item.ref_code.detach().cpu().numpy().astype(np.int64)
+        return embedding, codes
+
     def _prompt_item(self, prompt: ClonePrompt) -> Any:
         return prompt_item(prompt, self.card.speaker_dim)
 
     def _tuned_model(self, voice: Voice) -> tuple[Any, Any]:
         """A fine-tuned voice (Fine-tune tab, Qwen3-TTS backend): a second copy of the loaded checkpoint with the
         run's trained weights (LoRA merged in), conditioned on the mean speaker embedding of its training clips."""
-        if voice.id in self._tuned:
-            return self._tuned[voice.id]
+        key = str(voice.folder)  # by folder: one user's voice id never reaches another's weights
+        if key in self._tuned:
+            return self._tuned[key]
 
         qwen_tts = import_qwen_tts()
         from studio.finetune.qwen3.train import load_tuned, read_speaker
@@ -500,7 +522,7 @@ class Qwen3TTSEngine:
         wrapper = qwen_tts.Qwen3TTSModel.from_pretrained(str(self.folder), dtype=dtype, device_map=device)
         wrapper.model = load_tuned(wrapper.model, adapter).eval()
         item = self._prompt_item(xvector_prompt(read_speaker(adapter), self.card.speaker_dim))
-        self._tuned[voice.id] = (wrapper, item)
+        self._tuned[key] = (wrapper, item)
         return wrapper, item
 
     # ---- synthesis ----
@@ -511,44 +533,54 @@ class Qwen3TTSEngine:
             pieces.extend(chunk_text(sentence, self.info.chunk_chars, base) or [sentence])
         return [p for p in pieces if p.strip()]
 
-    def _generator(self, voice: str, language: str) -> Callable[[str], NDArray[np.float32]]:
-        """text -> samples for `voice` (a preset speaker or a library clone voice)."""
+    def _generator(self, voice: str, language: str) -> Callable[[str, int | None], NDArray[np.float32]]:
+        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here."""
         speaker = voice.lower()
-        if speaker in self.card.speakers:
+        folder: str | None = None
+        if speaker not in self.card.speakers:
+            entry = self._library_voice(voice)
+            if entry is None:
+                raise VoiceNotFound(_unknown_voice_message(voice, self.voices()))
+            if self.card.model_type != "base":
+                raise VoiceNotFound(f"Voice {entry.name} is a clone; the loaded CustomVoice checkpoint speaks only "
+                                    "its preset speakers.")  # fmt: skip
+            self._clone_inputs(entry)  # loads its prompt (or fine-tuned weights) here, once, not inside the GPU task
+            speaker, folder = "", str(entry.folder)
 
-            def preset(piece: str) -> NDArray[np.float32]:
-                frames = _max_new_tokens(piece, self.max_new_tokens)
-                wavs, _ = self.model.generate_custom_voice(
-                    text=piece, speaker=speaker, language=language, max_new_tokens=frames
-                )
-                return np.asarray(wavs[0], dtype=np.float32)
-
-            return preset
-        entry = self._library_voice(voice)
-        if entry is None:
-            raise VoiceNotFound(_unknown_voice_message(voice, self.voices()))
-        if self.card.model_type != "base":
-            raise VoiceNotFound(f"Voice {entry.name} is a clone; the loaded CustomVoice checkpoint speaks only its "
-                                "preset speakers.")  # fmt: skip
-        model = self.model
-        if "adapter" in entry.payload:  # a fine-tuned voice: its own weights over the base, its speakers' x-vector
-            model, item = self._tuned_model(entry)
-        else:
-            item = self._prompt_item(self.prompt_for(entry))
-
-        def cloned(piece: str) -> NDArray[np.float32]:
+        def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
             frames = _max_new_tokens(piece, self.max_new_tokens)
-            wavs, _ = model.generate_voice_clone(
-                text=piece, language=language, voice_clone_prompt=[item], max_new_tokens=frames
-            )
-            return np.asarray(wavs[0], dtype=np.float32)
+            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder))
 
-        return cloned
+        return generate
+
+    def _clone_inputs(self, entry: Voice) -> tuple[Any, Any]:
+        """The model and qwen-tts prompt item a clone voice speaks with (a fine-tuned voice: its own weights)."""
+        if "adapter" in entry.payload:
+            return self._tuned_model(entry)
+        return self.model, self._prompt_item(self.prompt_for(entry))
+
+    def _piece(self, job: PieceJob) -> NDArray[np.float32]:
+        """The torch work of one piece of text (inside spaces.GPU on ZeroGPU)."""
+        import torch
+
+        with torch.inference_mode():
+            if job.seed is not None:
+                torch.manual_seed(job.seed)
+            if job.speaker:
+                wavs, _ = self.model.generate_custom_voice(
+                    text=job.text, speaker=job.speaker, language=job.language, max_new_tokens=job.frames
+                )
+            else:
+                folder = Path(job.voice_folder or "")
+                model, item = self._clone_inputs(VoiceLibrary(folder.parent).get(folder.name))
+                wavs, _ = model.generate_voice_clone(
+                    text=job.text, language=job.language, voice_clone_prompt=[item], max_new_tokens=job.frames
+                )
+        return np.asarray(wavs[0], dtype=np.float32)
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
         """One AudioResult per sentence (long sentences in pieces of at most `chunk_chars`). qwen-tts 0.1.1 makes a
         piece's audio in one go, so a sentence is the streaming unit. `params.seed` makes each piece reproducible."""
-        import torch
 
         params = params or SynthParams()
         if not text.strip():
@@ -557,25 +589,21 @@ class Qwen3TTSEngine:
         generate = self._generator(voice, language)
         rate = self.info.sample_rate
         for index, piece in enumerate(self._pieces(text, params.language)):
-            with self._lock, torch.inference_mode():
-                if params.seed is not None:
-                    torch.manual_seed(int(params.seed) + index)
-                samples = generate(piece)
+            with self._lock:
+                samples = generate(piece, None if params.seed is None else int(params.seed) + index)
             samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0).astype(np.float32)
             yield AudioResult(samples, rate, self.device.actual, self.device.note)
 
     def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], object]:
         """The bare model calls for `text` (voice, language and pieces prepared here, outside any timing)."""
-        import torch
 
         generate = self._generator(voice, language_name(params.language, self.card))
         pieces = self._pieces(text, params.language)
 
         def run() -> object:
-            with self._lock, torch.inference_mode():
-                if params.seed is not None:
-                    torch.manual_seed(int(params.seed))
-                return [generate(piece) for piece in pieces]
+            with self._lock:
+                seed = None if params.seed is None else int(params.seed)
+                return [generate(piece, seed) for piece in pieces]
 
         return run
 

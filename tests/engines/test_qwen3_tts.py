@@ -177,6 +177,38 @@ def test_the_kv_cache_is_carried_from_step_to_step(
     assert seen[1:] == list(range(prefill, prefill + len(seen) - 1)), seen  # one more position per step
 
 
+def test_on_zero_gpu_the_torch_work_runs_inside_spaces_gpu(
+    monkeypatch: pytest.MonkeyPatch, home: Settings, engine: Qwen3TTSEngine, reference: tuple[np.ndarray, int]
+) -> None:
+    """On a ZeroGPU Space, spaces.GPU gets the clone prompt's and each piece's torch work, as plain-data calls (HF's
+    GPU scheduler cannot run here: a stand-in records the tasks and runs them)."""
+    import pickle
+    import sys
+    import types
+
+    tasks: list[str] = []
+
+    def gpu(fn: Any, duration: int = 60) -> Any:
+        def task(*args: Any) -> Any:
+            pickle.dumps(args)  # what crosses into spaces' forked worker must be plain data
+            tasks.append(fn.__name__)
+            return fn(*args)
+
+        return task
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+    monkeypatch.setenv("SPACES_ZERO_GPU", "true")
+    zero = qwen3_tts.spec().load(home, "cpu")
+    zero.max_new_tokens = FRAMES
+    library = VoiceLibrary(home.voices_dir)
+    voice = create_clone_voice(library, zero, reference[0], reference[1], None, "xvector", "Zero", True)
+    audio = zero.synthesize("Hello there.", voice.id, SynthParams(language="en", seed=5))
+    assert "_reference_features" in tasks and "_piece" in tasks
+    monkeypatch.delenv("SPACES_ZERO_GPU")
+    plain = engine.synthesize("Hello there.", voice.id, SynthParams(language="en", seed=5))
+    np.testing.assert_array_equal(audio.samples, plain.samples)  # the same audio as without ZeroGPU
+
+
 def test_an_unsupported_transformers_is_refused_with_the_fix(
     monkeypatch: pytest.MonkeyPatch, home: Settings
 ) -> None:
