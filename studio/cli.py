@@ -181,7 +181,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from studio.book.job import RenderSettings
-    from studio.book.plan import parse_chapter_selection, parse_lexicon
+    from studio.book.plan import check_lexicon, parse_chapter_selection, parse_lexicon
     from studio.book.render import RenderProgress
     from studio.book.service import CLI_JOB_FOLDER, Audiobooks
     from studio.engines.registry import Registry
@@ -196,6 +196,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     lexicon = parse_lexicon(args.lexicon.read_text(encoding="utf-8")) if args.lexicon else []
     plan = books.plan(book, args.engine, bool(args.dialogue_voice), lexicon)
+    check_lexicon(plan.lexicon, (k.text for c in plan.chapters for k in c.chunks))  # a slow rule: refused, named
     chapters = parse_chapter_selection(args.chapters, len(plan.chapters)) if args.chapters else None
     voice = args.voice
     if not voice and books.registry.available(args.engine).ok:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import regex
 
 from studio.book.model import Book
 from studio.errors import InvalidInput
@@ -20,28 +24,79 @@ NARRATOR, DIALOGUE = "narrator", "dialogue"
 _QUOTED = re.compile(r"(\"[^\"]+\"|“[^”]+”)")
 
 
+RULE_SECONDS = 0.5  # longest one rule may take on one chunk: a rule that needs longer is refused, never run on
+
+
 @dataclass
 class LexiconEntry:
-    """Say `pattern` as `replacement`; whole words, case-insensitive, unless `regex` is set."""
+    """Say `pattern` as `replacement`; whole words, case-insensitive, unless `regex` is set.
+
+    User patterns run on the `regex` package with a time limit: a rule that backtracks catastrophically stops with a
+    message naming it instead of freezing the server."""
 
     pattern: str
     replacement: str
     regex: bool = False
 
-    def compiled(self) -> re.Pattern[str]:
+    @property
+    def rule(self) -> str:
+        return f"{'/' + self.pattern + '/' if self.regex else self.pattern} = {self.replacement}"
+
+    def compiled(self) -> Any:
+        return _compiled(self.pattern, self.replacement, self.regex)
+
+    def apply(self, text: str) -> str:
+        # a plain word rule says its replacement literally; a /regex/ rule's may refer to groups (\1, \g<name>)
+        template: Any = self.replacement if self.regex else (lambda _match: self.replacement)
         try:
-            if self.regex:
-                return re.compile(self.pattern)
-            return re.compile(rf"(?<!\w){re.escape(self.pattern)}(?!\w)", re.IGNORECASE)
-        except re.error as exc:
-            raise InvalidInput(f"Lexicon pattern {self.pattern!r} is not a valid regular expression: {exc}.") from exc
+            return str(self.compiled().sub(template, text, timeout=RULE_SECONDS))
+        except TimeoutError as exc:
+            raise InvalidInput(
+                f"The lexicon rule “{self.rule}” takes too long (over {RULE_SECONDS:g} s on one chunk): its pattern "
+                "backtracks on this text. Simplify it (avoid nested repeats such as (a+)+)."
+            ) from exc
+        except (regex.error, re.error, IndexError) as exc:
+            raise InvalidInput(f"The lexicon rule “{self.rule}” has a bad replacement: {exc}.") from exc
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str, replacement: str, is_regex: bool) -> Any:
+    """A rule's pattern, compiled and (for /regex/ rules) checked with its replacement once per process."""
+    try:
+        if is_regex:
+            compiled = regex.compile(pattern)
+        else:
+            compiled = regex.compile(rf"(?<!\w){regex.escape(pattern)}(?!\w)", regex.IGNORECASE)
+    except (regex.error, re.error, OverflowError, RecursionError) as exc:
+        raise InvalidInput(f"Lexicon pattern {pattern!r} is not a valid regular expression: {exc}.") from exc
+    if is_regex:
+        _check_template(LexiconEntry(pattern, replacement, True), compiled)
+    return compiled
+
+
+def _check_template(entry: LexiconEntry, compiled: Any) -> None:
+    """The replacement's group references (\\1, \\g<name>) and escapes, checked now rather than at the first match:
+    Python's own parser checks a template eagerly against a pattern with the same groups."""
+    names = {index: name for name, index in compiled.groupindex.items()}
+    probe = "".join(f"(?P<{names[i]}>)" if i in names else "()" for i in range(1, compiled.groups + 1))
+    try:
+        re.compile(probe).sub(entry.replacement, "")
+    except (re.error, IndexError) as exc:  # IndexError: an unknown group name
+        raise InvalidInput(f"The lexicon rule “{entry.rule}” has a bad replacement: {exc}.") from exc
 
 
 def apply_lexicon(text: str, lexicon: list[LexiconEntry]) -> str:
     for entry in lexicon:
         if entry.pattern:
-            text = entry.compiled().sub(entry.replacement, text)
+            text = entry.apply(text)
     return text
+
+
+def check_lexicon(lexicon: list[LexiconEntry], texts: Iterable[str]) -> None:
+    """Run every rule on every text once (each within its time limit) before the lexicon is saved or used, so a
+    rule that is too slow on this book is refused with its name, and nothing is saved."""
+    for text in texts:
+        apply_lexicon(text, lexicon)
 
 
 def parse_lexicon(text: str) -> list[LexiconEntry]:

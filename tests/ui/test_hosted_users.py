@@ -129,6 +129,13 @@ def test_one_user_cannot_reach_anothers_voices(space: tuple[str, Path], shared_f
             urllib.request.urlopen(f"{url}/gradio_api/file={path}", timeout=10)
         assert blocked.value.code in (403, 404)
     assert exported  # Alice's download came back to her
+    # her download sits in a folder named by a random token: its name alone does not reach it
+    (token_dir,) = [d for d in (home / "outputs").iterdir() if (d / f"{voice_id}.zip").is_file()]
+    assert len(token_dir.name) == 32
+    outputs = home / "outputs"
+    for guess in (outputs / f"{voice_id}.zip", outputs / "alice" / f"{voice_id}.zip", outputs):
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{url}/gradio_api/file={guess}", timeout=10)
 
 
 def test_one_user_cannot_open_anothers_book(space: tuple[str, Path], tmp_path: Path) -> None:
@@ -223,6 +230,12 @@ def test_handlers_act_only_in_the_callers_own_area(tmp_path: Path, shared_fixtur
             attempt()
     assert [v.id for v in alice.voices.library.all()] == [voice.id]
     assert bob.voices.rows() == [] and voice_clone.voice_choices(bob) == []
+    mine = alice.finetune.dataset_folder("alices-voice")
+    mine.mkdir(parents=True)
+    (mine / "manifest.jsonl").write_text("", encoding="utf-8")
+    (mine / "dataset.json").write_text("{}", encoding="utf-8")
+    assert str(mine) in [value for _, value in finetune.dataset_choices(alice)]
+    assert str(mine) not in [value for _, value in finetune.dataset_choices(bob)]  # datasets: only one's own
 
 
 def test_settings_of_the_space_process(space: tuple[str, Path]) -> None:

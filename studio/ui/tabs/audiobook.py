@@ -183,8 +183,10 @@ def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -
     version = ctx.registry.info(settings.engine).model_version
     before = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
     plan.lexicon = parse_lexicon(text or "")
-    job.save_plan(plan)
+    # every rule runs on every chunk (each within its time limit) before the plan is saved: a rule that is too slow
+    # on this book is refused with its name, and the lexicon saved before stays
     after = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
+    job.save_plan(plan)
     changed = sum(1 for k in before if before[k] != after[k])
     return f"Lexicon saved ({len(plan.lexicon)} rules): {changed} chunk(s) will render again."
 
