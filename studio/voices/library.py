@@ -70,6 +70,48 @@ class BrokenVoice:
     reason: str
 
 
+ENGINE_NAME = re.compile(r"[a-z0-9_]{1,40}")
+LATEST = 4102444800.0  # 2100-01-01: a later "created" is no time a voice was made
+
+
+def voice_from_json(data: Any, folder: Path) -> Voice:
+    """A voice.json's contents, every field checked (ValueError/TypeError/KeyError with what is wrong): a damaged or
+    hostile file is refused here, on read, instead of failing later where the value is used."""
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    engine = data["engine"]
+    if not isinstance(engine, str) or not ENGINE_NAME.fullmatch(engine):
+        raise ValueError(f"engine {str(engine)[:40]!r} is not an engine name")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise ValueError(f"name must be 1 to {MAX_NAME} characters")
+    created = data.get("created", 0.0)
+    if isinstance(created, bool) or not isinstance(created, (int, float)) or not 0 <= created <= LATEST:
+        raise ValueError(f"created {str(created)[:40]!r} is not a time (seconds since 1970)")  # also NaN
+    similarity = data.get("similarity")
+    if similarity is not None and (
+        isinstance(similarity, bool) or not isinstance(similarity, (int, float)) or not -1.0 <= similarity <= 1.0
+    ):
+        raise ValueError(f"similarity {str(similarity)[:40]!r} is not a cosine between -1 and 1")  # also NaN
+    for key in ("source", "payload"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise TypeError(f"{key} is not a JSON object")
+    return Voice(
+        id=folder.name,
+        name=name,
+        engine=engine,
+        created=float(created),
+        model_version=str(data.get("model_version") or ""),
+        source=dict(data.get("source") or {}),
+        transcript=str(data.get("transcript") or ""),
+        consent=data.get("consent") is True,
+        similarity=None if similarity is None else float(similarity),
+        notes=str(data.get("notes") or ""),
+        payload=dict(data.get("payload") or {}),
+        folder=folder,
+    )
+
+
 def slugify(name: str) -> str:
     """A safe folder-name part: lower-case ASCII letters, digits and dashes; never a reserved device name."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_CHARS].strip("-") or "voice"
@@ -137,24 +179,7 @@ class VoiceLibrary:
         if meta.is_symlink() or not meta.resolve().is_relative_to(folder.resolve()):
             raise InvalidInput(f"{folder.name}/{VOICE_FILE} is a link out of its folder; it is not used.")
         try:
-            data = json.loads(meta.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            similarity = data.get("similarity")
-            return Voice(
-                id=folder.name,
-                name=str(data["name"]),
-                engine=str(data["engine"]),
-                created=float(data.get("created", 0.0)),
-                model_version=str(data.get("model_version") or ""),
-                source=dict(data.get("source") or {}),
-                transcript=str(data.get("transcript") or ""),
-                consent=bool(data.get("consent", False)),
-                similarity=None if similarity is None else float(similarity),
-                notes=str(data.get("notes") or ""),
-                payload=dict(data.get("payload") or {}),
-                folder=folder,
-            )
+            return voice_from_json(json.loads(meta.read_text(encoding="utf-8")), folder)
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"{folder.name}/{VOICE_FILE} is damaged ({exc}).") from exc
 
@@ -286,7 +311,12 @@ class VoiceLibrary:
                 data["source"] = {**dict(data.get("source") or {}), "imported_from": archive.name}
                 data["created"] = data.get("created") or time.time()
                 write_atomic(tmp / VOICE_FILE, json.dumps(data, indent=2))
-                voice = self._read(tmp)  # validates before it becomes visible
+                try:
+                    voice = self._read(tmp)  # validates before it becomes visible
+                except InvalidInput as exc:
+                    reason = str(exc).split(" is damaged ", 1)[-1]
+                    raise InvalidInput(f"{archive.name}: its {VOICE_FILE} is damaged {reason} Nothing was "
+                                       "imported.") from exc  # fmt: skip
                 for key in voice.payload:
                     voice.path(key)  # every payload path stays inside the voice
                 tmp.rename(self.root / voice_id)

@@ -27,6 +27,22 @@ QWEN3_MODES = ("icl", "xvector")  # with the transcript (closer likeness) or fro
 CONSENT_NEEDED = "Tick “I have the speaker's permission” first: Studio clones only voices their owners agreed to lend."
 
 
+def made_by(voice: Voice) -> str:
+    """How a voice was made, in words, from its recipe (a recipe edited by hand says what it can, never fails)."""
+    source = voice.source
+    made = str(source.get("kind", ""))
+    if made == "clone":
+        how = source.get("method") or source.get("mode") or ""
+        return f"clone ({how}) of {source.get('file', 'a recording')}"
+    if made == "mix":
+        parts = [p for p in source.get("parts") or [] if isinstance(p, dict)]
+        try:
+            return "mix of " + ", ".join(f"{p.get('voice', '?')} {float(p.get('weight', 0)):.0%}" for p in parts)
+        except (TypeError, ValueError):
+            return "mix"
+    return made
+
+
 @dataclass
 class Voices:
     registry: Registry
@@ -41,14 +57,9 @@ class Voices:
         rows: list[list[Any]] = []
         voices, broken = self.library.scan()
         for v in reversed(voices):
-            made = v.source.get("kind", "")
-            if made == "clone":
-                how = v.source.get("method") or v.source.get("mode") or ""
-                made = f"clone ({how}) of {v.source.get('file', 'a recording')}"
-            if made == "mix":
-                made = "mix of " + ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in v.source.get("parts", []))
             sim = "—" if v.similarity is None else f"{v.similarity:.3f}"
-            rows.append([v.name, v.engine, made, sim, time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)), v.id])
+            rows.append([v.name, v.engine, made_by(v), sim, time.strftime("%Y-%m-%d %H:%M", time.localtime(v.created)),
+                         v.id])  # fmt: skip
         for b in broken:
             rows.append([f"(broken) {b.id}", "—", b.reason, "—", "—", b.id])
         return rows
