@@ -11,6 +11,7 @@ import random
 import shutil
 import stat
 import threading
+import time
 import zipfile
 import zlib
 from collections import Counter
@@ -44,6 +45,8 @@ SIDECAR_SUFFIXES = (".txt", ".lab")  # .lab: the Montreal Forced Aligner's name 
 MANIFEST = "manifest.jsonl"
 DATASET_INFO = "dataset.json"
 CLIPS_DIR = "clips"
+DRAFT_PREFIX = ".draft-"  # a dataset being built beside the saved one (hidden: listings skip it)
+DERIVED = ("qwen3_codes.jsonl",)  # files computed from a dataset's audio: they go when the audio is replaced
 REVIEW_COLUMNS = ["id", "seconds", "text", "recognized", "flags", "drop", "reason"]
 
 # ZIP limits: a few hours of WAV at CD quality is ~1-2 GiB; ZIP bombs and hostile uploads go far beyond either cap.
@@ -95,10 +98,11 @@ class Clip:
 class DatasetDraft:
     """A built but not yet saved dataset: every clip (kept and dropped) and the files that could not be used."""
 
-    folder: Path
+    folder: Path  # where its clips are: a staging folder beside `target` until it is saved
     clips: list[Clip]
     speaker: str
     problems: list[str] = field(default_factory=list)
+    target: Path | None = None  # the dataset folder it replaces when saved (None: it is that folder already)
 
     @property
     def kept(self) -> list[Clip]:
@@ -520,24 +524,30 @@ def build_dataset(
     on_progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
 ) -> DatasetDraft:
-    """Turn uploads (files, folders, ZIPs) into clips in `folder`/clips with transcripts; nothing is saved yet.
+    """Turn uploads (files, folders, ZIPs) into clips with transcripts; nothing is saved yet.
 
-    Building replaces a previous dataset in `folder` (its clips, manifest and dataset.json). Unusable files end up in
-    `problems`, unusable clips are kept with drop=True and a reason, so the review can show (and fix) them.
-    Raises InvalidInput when no clip at all could be made, Cancelled when `cancel` is set.
+    The clips are made in a staging folder beside `folder` (`.draft-<name>`): a dataset saved in `folder` before
+    stays whole until `save_dataset` replaces it, and a failed or cancelled build removes only its staging folder.
+    Unusable files end up in `problems`, unusable clips are kept with drop=True and a reason, so the review can show
+    (and fix) them. Raises InvalidInput when no clip at all could be made, Cancelled when `cancel` is set.
     """
     folder = Path(folder).expanduser()
     speaker = speaker.strip() or "speaker"
-    folder.mkdir(parents=True, exist_ok=True)
-    work = folder / ".upload"
-    shutil.rmtree(work, ignore_errors=True)
+    staging = folder.parent / f"{DRAFT_PREFIX}{folder.name}"
+    _refuse_inputs_inside(inputs, folder)
+    shutil.rmtree(staging, ignore_errors=True)  # an earlier build that was never saved (Studio's own folder)
+    staging.mkdir(parents=True)
+    work = staging / ".upload"
     try:
-        _refuse_inputs_inside(inputs, folder)
-        sources = _outside(gather_sources(inputs, work), folder, work)
-        _clear_previous(folder)
-        return _build(sources, inputs, folder, work, speaker, transcriber, check_with_whisper, on_progress, cancel)
+        sources = _outside(_outside(gather_sources(inputs, work), folder, work), staging, work)
+        draft = _build(sources, inputs, staging, work, speaker, transcriber, check_with_whisper, on_progress, cancel)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    draft.target = folder
+    return draft
 
 
 def _refuse_inputs_inside(inputs: Sequence[Path | str], folder: Path) -> None:
@@ -557,16 +567,29 @@ def _outside(sources: list[Path], folder: Path, work: Path) -> list[Path]:
     return [p for p in sources if not p.resolve().is_relative_to(root) or p.resolve().is_relative_to(unpacked)]
 
 
-def _clear_previous(folder: Path) -> None:
-    clips = folder / CLIPS_DIR
-    old = sorted(clips.glob("*.wav")) if clips.is_dir() else []
-    if old:
-        log.info("Replacing the previous dataset in %s (%d clips)", folder, len(old))
-    for f in old:
-        f.unlink()
-    # the old manifest's codec tokens belong to the old audio
-    for name in (MANIFEST, DATASET_INFO):
-        (folder / name).unlink(missing_ok=True)
+def _publish(draft: DatasetDraft) -> None:
+    """Put a saved draft in place of the dataset it replaces, entry by entry: each of Studio's entries (clips,
+    manifest, dataset.json) is moved aside, the new one moved in, then the old one removed; derived files of the
+    old audio (Qwen3-TTS codes) go too. Files of the user's own in the folder stay."""
+    target = draft.target
+    if target is None or target == draft.folder:
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    stamp = f"{os.getpid()}-{time.time_ns()}"
+    for name in (CLIPS_DIR, MANIFEST, DATASET_INFO, *DERIVED):
+        new, live = draft.folder / name, target / name
+        old = target / f".old-{name}-{stamp}"
+        if live.exists():
+            live.rename(old)
+        if new.exists():
+            new.rename(live)
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    shutil.rmtree(draft.folder, ignore_errors=True)
+    log.info("Saved the rebuilt dataset in %s", target)
+    draft.folder, draft.target = target, None
 
 
 def _display(path: Path, inputs: Sequence[Path | str], work: Path) -> str:
@@ -827,7 +850,7 @@ def apply_review(draft: DatasetDraft, rows: Any) -> DatasetDraft:
             clip.reason = "dropped in review"  # the text was filled in but the clip is still unticked
     new = [clips[c.id] for c in draft.clips]
     _update_flags(new, recheck=edited)
-    return DatasetDraft(draft.folder, new, draft.speaker, list(draft.problems))
+    return replace(draft, clips=new, problems=list(draft.problems))
 
 
 def _cell_text(value: Any) -> str:
@@ -943,7 +966,8 @@ def save_dataset(
     }
     write_atomic(info_path, json.dumps(info, indent=2, ensure_ascii=False) + "\n")
     log.info("Saved %d clips (%.1f min) to %s", summary.kept, summary.total_minutes, manifest)
-    return manifest
+    _publish(draft)  # a rebuilt dataset replaces the saved one only now, when it is whole
+    return draft.folder / MANIFEST
 
 
 def _existing_codes(manifest: Path) -> dict[tuple[str, str], Any]:

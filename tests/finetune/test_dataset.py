@@ -110,7 +110,7 @@ def test_metadata_and_sidecars(tmp_path: Path, speech: list[np.ndarray], no_whis
         assert clip.text == SENTENCES[i]
         assert clip.transcript_from == ("sidecar" if name == "d.wav" else "metadata")
         assert clip.recognized is None and clip.speaker == "joe" and not clip.drop
-        info = sf.info(str(folder / clip.audio))
+        info = sf.info(str(draft.folder / clip.audio))
         assert (info.samplerate, info.channels, info.subtype) == (SAMPLE_RATE, 1, "PCM_16")
         assert clip.duration == pytest.approx(info.frames / SAMPLE_RATE, abs=1e-3)
         # trimmed lightly: never longer than the source, and at most Piper's own edge silence plus the pad is gone
@@ -456,11 +456,14 @@ def test_cancel_and_rebuild(tmp_path: Path, speech: list[np.ndarray], no_whisper
 
     first = build_dataset([up], folder)
     save_dataset(first, min_total_s=1)
-    # building again replaces the old dataset: no stale clips, manifest or codec tokens
+    # building again makes the new dataset beside the saved one, which it replaces when saved: no stale clips,
+    # manifest rows or codec tokens
     second = build_dataset([up / "s0.wav", up / "s0.txt"], folder)
     assert [c.id for c in second.clips] == ["0001"]
+    assert len(load_manifest(folder)) == 3  # the saved dataset is still whole
+    save_dataset(second, min_total_s=1)
     assert sorted(p.name for p in (folder / "clips").iterdir()) == ["0001.wav"]
-    assert not (folder / "manifest.jsonl").exists()
+    assert [r["id"] for r in load_manifest(folder)] == ["0001"]
     with pytest.raises(InvalidInput, match="inside the dataset folder"):
         build_dataset([folder / "clips"], folder)
 

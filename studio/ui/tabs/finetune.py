@@ -133,14 +133,17 @@ def build_dataset(
         if progress is not None:
             progress(done / max(total, 1), desc=message)
 
-    draft = ds.build_dataset(
-        inputs,
-        folder,
-        speaker=(speaker or "speaker").strip(),
-        check_with_whisper=bool(check),
-        on_progress=on_progress,
-        cancel=flag,
-    )
+    try:
+        draft = ds.build_dataset(
+            inputs,
+            folder,
+            speaker=(speaker or "speaker").strip(),
+            check_with_whisper=bool(check),
+            on_progress=on_progress,
+            cancel=flag,
+        )
+    finally:  # the uploads were copied side by side only for the build (Studio's own folder)
+        shutil.rmtree(folder.parent / f".uploads-{folder.name}", ignore_errors=True)
     return draft, ds.review_rows(draft), dataset_summary(draft)
 
 
