@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import math
 import os
@@ -27,6 +28,7 @@ from studio.audio.loudness import GainPlan, GatedRmsMeter, Loudness, plan_gain, 
 from studio.book.model import Book
 from studio.clock import clock
 from studio.errors import Cancelled, InvalidInput, StudioError
+from studio.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -664,20 +666,32 @@ def _finish(encoders: list[_Encoder]) -> dict[str, list[Path]]:
     return staged
 
 
+MP3_RECORD = ".studio-export.json"  # in mp3/<book>/: the file names Studio's last export of that book wrote
+
+
 def _publish(staged: dict[str, list[Path]], out: Path, base: str) -> dict[str, list[Path]]:
-    """Move finished files from the work folder into place: plain renames on the same file system."""
+    """Move finished files from the work folder into place: plain renames on the same file system. Chapters go to
+    mp3/<book>/; only files an earlier export of this book wrote (named in its record) are replaced or removed, so a
+    user's own files and other books' chapters stay."""
     files: dict[str, list[Path]] = {}
     for fmt, paths in staged.items():
         if fmt == "mp3":
-            # the export owns out/mp3: swap the whole folder so chapters from an older export do not linger
-            target_dir = out / "mp3"
-            new_dir = paths[0].parent
+            target_dir = out / "mp3" / base
+            target_dir.mkdir(parents=True, exist_ok=True)
+            record = target_dir / MP3_RECORD
+            try:
+                written = json.loads(record.read_text(encoding="utf-8")).get("files", [])
+            except (OSError, ValueError, AttributeError):
+                written = []
             for p in paths:
                 os.chmod(p, 0o644)
-            if target_dir.exists():
-                os.replace(target_dir, new_dir.parent / "mp3.old")
-            os.replace(new_dir, target_dir)
-            files[fmt] = [target_dir / p.name for p in paths]
+                os.replace(p, target_dir / p.name)
+            names = [p.name for p in paths]
+            for stale in written:
+                if isinstance(stale, str) and stale not in names and Path(stale).name == stale:
+                    (target_dir / stale).unlink(missing_ok=True)
+            write_atomic(record, json.dumps({"files": names}, ensure_ascii=False, indent=2))
+            files[fmt] = [target_dir / name for name in names]
         else:
             target = out / f"{base}.{fmt}"
             os.chmod(paths[0], 0o644)

@@ -250,7 +250,7 @@ def test_mp3_per_chapter_with_id3_tags_and_safe_names(exported: Exported) -> Non
         "02 - Chapter 1 - A-B.mp3",
         "03 - Épilogue — ünïcode.mp3",
     ]
-    assert sorted(p.name for p in (exported.out / "mp3").iterdir()) == [p.name for p in files]
+    assert visible(files[0].parent) == [p.name for p in files]
     layout = expected_layout(exported.book, exported.settings)
     for i, path in enumerate(files):
         tags, _ = ffmetadata(path)
@@ -422,15 +422,30 @@ def test_cancel_stops_within_a_chunk_and_leaves_nothing(tmp_path: Path) -> None:
     assert all_files(out) == []
 
 
-def test_reexport_replaces_the_mp3_folder(tmp_path: Path) -> None:
+def visible(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_reexport_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
+    """MP3s go to mp3/<book>/; an export replaces and removes only the files an earlier export of the same book
+    wrote: a user's own files and another book's chapters stay."""
     out = tmp_path / "out"
+    (out / "mp3").mkdir(parents=True)
+    (out / "mp3" / "my-song.mp3").write_bytes(b"the user's own")
+    (out / "mp3" / "R").mkdir()
+    (out / "mp3" / "R" / "notes.txt").write_text("mine", encoding="utf-8")
     chapters = small_book(tmp_path / "chunks", chapters=3, chunks=1)
     export_book(chapters, BookMeta("R"), out, ExportSettings(("mp3",), chapter_gap=0.2))
+    other = export_book(chapters[:1], BookMeta("Other Book"), out, ExportSettings(("mp3",), chapter_gap=0.2))
+    assert visible(out / "mp3" / "R") == ["01 - Chapter 1.mp3", "02 - Chapter 2.mp3", "03 - Chapter 3.mp3", "notes.txt"]
     chapters[1].title = "Renamed"
     result = export_book(chapters[:2], BookMeta("R"), out, ExportSettings(("mp3",), chapter_gap=0.2))
-    assert sorted(p.name for p in (out / "mp3").iterdir()) == ["01 - Chapter 1.mp3", "02 - Renamed.mp3"]
+    assert visible(out / "mp3" / "R") == ["01 - Chapter 1.mp3", "02 - Renamed.mp3", "notes.txt"]
     assert [p.name for p in result.files["mp3"]] == ["01 - Chapter 1.mp3", "02 - Renamed.mp3"]
-    assert [p.name for p in out.iterdir()] == ["mp3"]
+    assert (out / "mp3" / "my-song.mp3").read_bytes() == b"the user's own"
+    assert (out / "mp3" / "R" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert [p.exists() for p in other.files["mp3"]] == [True]  # the other book's chapters stay
+    assert visible(out) == ["mp3"] and visible(out / "mp3") == ["Other Book", "R", "my-song.mp3"]
 
 
 def test_other_cover_types_are_converted(tmp_path: Path) -> None:

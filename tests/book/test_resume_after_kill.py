@@ -66,7 +66,7 @@ def test_kill_mid_chapter_then_resume(tmp_path: Path) -> None:
     assert not [p for p in chunks.iterdir() if p.name.startswith(".")]  # the killed write's temp files are gone
     for name, mtime in finished.items():
         assert (chunks / name).stat().st_mtime_ns == mtime, f"{name} was synthesized again"
-    mp3s = sorted((out / "mp3").glob("*.mp3"))
+    mp3s = sorted((out / "mp3").glob("*/*.mp3"))  # mp3/<book>/
     assert len(mp3s) == 2
     samples, rate = read_audio(mp3s[0])
     assert len(samples) / rate > 15

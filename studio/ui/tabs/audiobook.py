@@ -253,7 +253,11 @@ def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = ""
     if status.get("error") and state in ("failed", "interrupted"):
         line += f"\n\n⚠️ {status['error']}"
     out_dir = ctx.output_dir(session) / job.id
-    files = sorted(str(p) for p in out_dir.rglob("*") if p.is_file()) if out_dir.is_dir() else []
+    files = (
+        sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))  # not records
+        if out_dir.is_dir()
+        else []
+    )
     fraction = done / total if total else 0.0
     ended = state != last_state and state not in ACTIVE
     table = chapter_rows(ctx, job) if ended and last_state else gr.update()
