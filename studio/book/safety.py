@@ -8,11 +8,12 @@ import posixpath
 import re
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote
 
 from lxml import etree
 
+from studio.archive import EPUB, ArchiveLimits, check_archive
 from studio.errors import InvalidInput
 from studio.fsutil import ZipEntryTooLarge, zip_entry_chunks
 
@@ -50,6 +51,10 @@ class ZipLimits:
     max_total_bytes: int = 600 * _MIB  # all files unpacked
     max_ratio: float = 100.0  # unpacked / packed per file; XHTML deflates 3-10x, ZIP bombs 1000x and more
     ratio_floor_bytes: int = _MIB  # the ratio is checked only above this size: small files cannot hurt
+
+    def archive(self) -> ArchiveLimits:
+        return replace(EPUB, max_entries=self.max_entries, max_total_bytes=self.max_total_bytes,
+                       max_ratio=self.max_ratio, ratio_floor_bytes=self.ratio_floor_bytes)  # fmt: skip
 
 
 DEFAULT_LIMITS = ZipLimits()
@@ -148,63 +153,8 @@ def _missing_container_reason(names: list[str]) -> str:
 
 
 def _check_directory(infos: list[zipfile.ZipInfo], name: str, limits: ZipLimits) -> None:
-    """Everything the central directory declares, before a single byte is unpacked."""
-    if len(infos) > limits.max_entries:
-        raise InvalidInput(
-            f"'{name}' holds {len(infos)} files; an EPUB may hold at most {limits.max_entries}. "
-            "It is not a usable book (or it is a ZIP bomb)."
-        )
-    seen: set[str] = set()
-    total = 0
-    for info in infos:
-        _check_entry_path(info.filename, name)
-        if info.filename in seen:
-            raise InvalidInput(f"'{name}' contains '{info.filename}' twice; the archive has been tampered with.")
-        seen.add(info.filename)
-        if info.flag_bits & 0x1:
-            raise InvalidInput(
-                f"'{name}' is password-protected or encrypted ('{info.filename}'). "
-                "Studio can only read EPUBs without DRM or encryption: use a DRM-free copy of the book."
-            )
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            # EPUB allows only these two; bzip2/LZMA also decompress without an output bound in zipfile
-            raise not_an_epub(name, f"'{info.filename}' uses ZIP compression method {info.compress_type}")
-        _check_ratio(info, name, limits)
-        total += info.file_size
-        if total > limits.max_total_bytes:
-            raise InvalidInput(
-                f"'{name}' unpacks to more than {_fmt_bytes(limits.max_total_bytes)}; Studio refuses it as a possible "
-                "ZIP bomb. If it is a real book, remove large images from it or import it as a .txt file."
-            )
-
-
-def _check_entry_path(entry: str, name: str) -> None:
-    """Reject names that could point outside a folder if anything ever unpacked them (zip-slip)."""
-    parts = entry.split("/")
-    unsafe = (
-        not entry
-        or entry.startswith("/")
-        or "\\" in entry
-        or "\x00" in entry
-        or re.match(r"^[A-Za-z]:", entry) is not None
-        or ".." in parts
-    )
-    if unsafe:
-        raise InvalidInput(
-            f"'{name}' contains an unsafe file path ({entry!r}); the archive may be malicious. Use another copy."
-        )
-
-
-def _check_ratio(info: zipfile.ZipInfo, name: str, limits: ZipLimits) -> None:
-    if info.file_size <= limits.ratio_floor_bytes:
-        return
-    ratio = info.file_size / max(info.compress_size, 1)
-    if ratio > limits.max_ratio:
-        raise InvalidInput(
-            f"'{name}': '{info.filename}' unpacks {ratio:.0f} times larger than it is stored "
-            f"({_fmt_bytes(info.compress_size)} -> {_fmt_bytes(info.file_size)}); the limit is {limits.max_ratio:.0f}. "
-            "Studio refuses it as a possible ZIP bomb."
-        )
+    """Everything the central directory declares, before a single byte is unpacked (Studio's one archive check)."""
+    check_archive(infos, name, limits.archive())
 
 
 def _check_drm(archive: zipfile.ZipFile, names: list[str], name: str) -> None:

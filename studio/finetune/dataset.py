@@ -9,7 +9,6 @@ import logging
 import os
 import random
 import shutil
-import stat
 import threading
 import time
 import zipfile
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from studio.archive import DATASET, ArchiveLimits, check_archive
 from studio.errors import Cancelled, InvalidInput, StudioError
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
@@ -50,8 +50,8 @@ DERIVED = ("qwen3_codes.jsonl",)  # files computed from a dataset's audio: they 
 REVIEW_COLUMNS = ["id", "seconds", "text", "recognized", "flags", "drop", "reason"]
 
 # ZIP limits: a few hours of WAV at CD quality is ~1-2 GiB; ZIP bombs and hostile uploads go far beyond either cap.
-MAX_UNPACKED_BYTES = 2 * 2**30
-MAX_ZIP_FILES = 20_000
+MAX_UNPACKED_BYTES = DATASET.max_total_bytes
+MAX_ZIP_FILES = DATASET.max_entries
 _COPY_CHUNK = 1 << 20
 
 # Energy analysis. 10 ms frames resolve the gaps between words; a pause must last MIN_PAUSE_S to be a cut point
@@ -181,24 +181,7 @@ def _extract_zip(archive: Path, work: Path) -> Path:
         raise InvalidInput(f"'{name}' is not a readable ZIP archive ({exc}). Make the ZIP again.") from exc
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_ZIP_FILES:
-            raise InvalidInput(
-                f"'{name}' holds {len(infos)} files; at most {MAX_ZIP_FILES} are accepted. "
-                "Split the recordings into several ZIPs."
-            )
-        total = 0
-        names: set[str] = set()
-        for info in infos:
-            _check_zip_entry(info, name)
-            if info.filename in names:
-                raise InvalidInput(f"'{name}' contains '{info.filename}' twice; the archive has been tampered with.")
-            names.add(info.filename)
-            total += info.file_size
-            if total > MAX_UNPACKED_BYTES:
-                raise InvalidInput(
-                    f"'{name}' unpacks to more than {MAX_UNPACKED_BYTES / 2**30:.0f} GiB ('{info.filename}' passes "
-                    "the limit); Studio refuses it as a possible ZIP bomb. Upload fewer or shorter recordings."
-                )
+        check_archive(infos, name, ArchiveLimits(DATASET.kind, MAX_ZIP_FILES, MAX_UNPACKED_BYTES))
         dest = _unique_dir(work, name)
         try:
             for info in infos:
@@ -209,30 +192,6 @@ def _extract_zip(archive: Path, work: Path) -> Path:
             shutil.rmtree(dest, ignore_errors=True)
             raise
     return dest
-
-
-def _check_zip_entry(info: zipfile.ZipInfo, name: str) -> None:
-    entry = info.filename
-    parts = entry.split("/")
-    unsafe = (
-        not entry
-        or entry.startswith("/")
-        or "\\" in entry
-        or "\x00" in entry
-        or (len(entry) > 1 and entry[1] == ":")  # a Windows drive ("C:...")
-        or ".." in parts
-    )
-    if unsafe:
-        raise InvalidInput(
-            f"'{name}' contains an unsafe file path ({entry!r}) that points outside the archive; "
-            "nothing was unpacked. Make the ZIP again from the recordings folder."
-        )
-    if stat.S_ISLNK(info.external_attr >> 16):
-        raise InvalidInput(
-            f"'{name}' contains a symbolic link ({entry!r}); nothing was unpacked. Put the real files in the ZIP."
-        )
-    if info.flag_bits & 0x1:
-        raise InvalidInput(f"'{name}' is password-protected ('{entry}'); upload a ZIP without a password.")
 
 
 def _unique_dir(work: Path, name: str) -> Path:
@@ -249,7 +208,7 @@ def _unique_dir(work: Path, name: str) -> Path:
 
 def _unpack_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, name: str) -> None:
     target = dest / info.filename
-    if not target.resolve().is_relative_to(dest.resolve()):  # belt and braces after _check_zip_entry
+    if not target.resolve().is_relative_to(dest.resolve()):  # belt and braces after check_archive
         raise InvalidInput(f"'{name}' contains an unsafe file path ({info.filename!r}); nothing was unpacked.")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.archive import VOICE, ArchiveLimits, check_archive
 from studio.errors import InvalidInput, VoiceNotFound
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
@@ -25,8 +26,8 @@ MAX_NAME = 80
 SLUG_CHARS = 40
 # names Windows refuses as file names, whatever the extension
 RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
-MAX_ZIP_BYTES = 2 * 1024**3
-MAX_ZIP_FILES = 10_000
+MAX_ZIP_BYTES = VOICE.max_total_bytes
+MAX_ZIP_FILES = VOICE.max_entries
 
 
 @dataclass
@@ -330,12 +331,4 @@ class VoiceLibrary:
 
 
 def _check_zip(infos: list[zipfile.ZipInfo], name: str) -> None:
-    if len(infos) > MAX_ZIP_FILES:
-        raise InvalidInput(f"{name} holds {len(infos)} files; a voice has a handful. Nothing was imported.")
-    if sum(i.file_size for i in infos) > MAX_ZIP_BYTES:
-        raise InvalidInput(f"{name} unpacks to more than 2 GiB; nothing was imported.")
-    for info in infos:
-        path = info.filename
-        is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
-        if path.startswith(("/", "\\")) or ".." in Path(path).parts or ":" in path or "\\" in path or is_link:
-            raise InvalidInput(f"{name} contains an unsafe entry {path!r}; nothing was imported.")
+    check_archive(infos, name, ArchiveLimits(VOICE.kind, MAX_ZIP_FILES, MAX_ZIP_BYTES))

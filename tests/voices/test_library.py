@@ -140,8 +140,8 @@ def test_export_and_import_round_trip(tmp_path: Path, payload_files: dict[str, P
 @pytest.mark.parametrize(
     ("entries", "message"),
     [
-        ({"../evil/voice.json": b"{}"}, "unsafe entry"),
-        ({"/abs/voice.json": b"{}"}, "unsafe entry"),
+        ({"../evil/voice.json": b"{}"}, "unsafe file path"),
+        ({"/abs/voice.json": b"{}"}, "unsafe file path"),
         ({"a/voice.json": b"{not json"}, "damaged"),
         ({"a/readme.txt": b"hi"}, "holds 0 voice.json"),
         ({"a/voice.json": json.dumps({"name": "A", "engine": "x", "payload": {"s": "../../x"}}).encode()}, "outside"),
