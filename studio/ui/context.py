@@ -20,6 +20,10 @@ from studio.synthesis import Synthesizer
 from studio.voices.library import VoiceLibrary
 from studio.voices.service import Voices
 
+# quick previews (Generate, voice previews, chunk plays) of every user run in one group, this many at once; nothing
+# slow may join it: Gradio runs a group at the smallest limit any of its events declares
+PREVIEWS = 2
+
 
 @dataclass
 class AppContext:

@@ -13,7 +13,7 @@ from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
 from studio.book.qa import Checker
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.ui.context import AppContext
+from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user, user_context
 
@@ -404,7 +404,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         _import,
         [upload, engine, voice, dialogue],
         [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
-        concurrency_id="preview",
+        concurrency_id="book_import",  # never the previews' group: a long import would hold every Generate
+        concurrency_limit=2,
         api_name="book_import",
     )
 
@@ -509,10 +510,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _play(j: str | None, c: str | None, request: gr.Request) -> Any:
         return play_chunk(user_context(ctx, request), j, c, _session(request))
 
-    play_btn.click(_play, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk")
+    play_btn.click(_play, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk", concurrency_id="preview",
+                   concurrency_limit=PREVIEWS)  # fmt: skip
 
     @ui_errors
     def _regen(j: str | None, c: str | None, request: gr.Request) -> tuple[Any, str]:
         return regenerate_chunk(user_context(ctx, request), j, c, _session(request))
 
-    regen_btn.click(_regen, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs")
+    regen_btn.click(_regen, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs",
+                    concurrency_limit=1)  # fmt: skip

@@ -13,7 +13,7 @@ from studio.config import MAX_STEPS, MIN_STEPS
 from studio.engines.base import EngineInfo
 from studio.errors import Cancelled, InvalidInput
 from studio.synthesis import SynthChunk, SynthRequest, combine, save
-from studio.ui.context import AppContext
+from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user
 
@@ -283,7 +283,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
         [audio, file, status],
         concurrency_id="preview",
-        concurrency_limit=2,
+        concurrency_limit=PREVIEWS,
         api_name="synthesize",
         api_description="Text to speech: text, engine, voice, language, steps, speed, GPU, normalize, file format.",
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from studio.errors import InvalidInput
-from studio.ui.context import AppContext
+from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user
 from studio.voices.clone import CloneProgress, CloneSettings
@@ -392,7 +392,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     demo.load(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], queue=False,
               api_visibility="private")  # fmt: skip
     preview_btn.click(ui_errors(per_user(ctx, preview)), [pick, text], audio, concurrency_id="preview",
-                      concurrency_limit=2, api_name="voice_preview")  # fmt: skip
+                      concurrency_limit=PREVIEWS, api_name="voice_preview")  # fmt: skip
 
     @ui_errors
     def _rename(u: AppContext, v: str | None, n: str) -> tuple[Any, ...]:
