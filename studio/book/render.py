@@ -16,7 +16,7 @@ from studio.book.qa import Checker
 from studio.clock import clock
 from studio.engines.base import Engine, SynthParams, reserve_memory
 from studio.engines.registry import Registry
-from studio.errors import Cancelled, InvalidInput, StudioError
+from studio.errors import Cancelled, InvalidInput, StudioError, storage_error
 from studio.fsutil import process_alive
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,10 @@ class _JobLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as error:  # never hides the render's own error; a stale lock is taken over next time
+            log.warning("could not remove %s: %s", self.path, error)
 
 
 class Renderer:
@@ -227,10 +230,14 @@ class Renderer:
         on_progress: Callable[[RenderProgress], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> RenderReport:
-        """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again."""
-        with _JobLock(job), self.checker.session():
-            job.clean_temp()
-            return self._render(job, on_progress, cancel)
+        """Render every selected chapter; finished chunks (same cache key) are reused, never synthesized again.
+        A read-only folder or a full disk ends the render with one StorageError; a rerun resumes."""
+        try:
+            with _JobLock(job), self.checker.session():
+                job.clean_temp()
+                return self._render(job, on_progress, cancel)
+        except OSError as exc:
+            raise storage_error(exc, "the chunks of this book") from exc
 
     def _render(
         self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None, cancel: threading.Event | None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from studio.book.job import BookJob
 from studio.book.service import Audiobooks
-from studio.errors import InvalidInput, StudioError
+from studio.errors import InvalidInput, StudioError, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 class _Run:
     thread: threading.Thread
     cancel: threading.Event = field(default_factory=threading.Event)
+    error: str = ""  # how it ended, kept here too: a folder that turned read-only cannot take it in status.json
 
 
 class RenderRunner:
@@ -43,8 +44,19 @@ class RenderRunner:
             )
             self._runs[job.id] = run
             # the thread reads its cancel flag through the registry of runs, so register before starting
-        job.write_status(state="queued", message="Starting…", error="")
+        try:
+            job.write_status(state="queued", message="Starting…", error="")
+        except OSError as exc:
+            with self._lock:
+                self._runs.pop(job.id, None)
+            raise storage_error(exc, "this book's job folder") from exc
         run.thread.start()
+
+    def error(self, job_id: str) -> str | None:
+        """Why this process's last render of the job failed (None: it did not fail, or never ran here)."""
+        with self._lock:
+            run = self._runs.get(job_id)
+        return (run.error or None) if run is not None else None
 
     def _work(self, job: BookJob, export: bool, out_dir: Path | None) -> None:
         cancel = self._runs[job.id].cancel
@@ -55,11 +67,25 @@ class RenderRunner:
                 self.books.export(
                     job, lambda f, m: job.write_status(message=f"Exporting… {f:.0%} {m}"), cancel, out_dir=out_dir
                 )
+        except OSError as exc:  # the export's folders (the render's own are turned into a StorageError)
+            self._ended(job, storage_error(exc, "the exported files"), cancel)
         except StudioError as exc:
-            job.write_status(state="cancelled" if cancel.is_set() else "failed", error=str(exc), message=str(exc))
+            self._ended(job, exc, cancel)
         except Exception as exc:  # shown in the UI; the chunks already on disk are kept
             log.exception("render of %s failed", job.id)
-            job.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", message=f"Failed: {exc}")
+            self._ended(job, StudioError(f"{type(exc).__name__}: {exc}"), cancel)
+
+    def _ended(self, job: BookJob, exc: StudioError, cancel: threading.Event) -> None:
+        """Record how a render ended: in memory always, in status.json when the folder still takes it."""
+        state = "cancelled" if cancel.is_set() else "failed"
+        with self._lock:
+            run = self._runs.get(job.id)
+            if run is not None:
+                run.error = str(exc)
+        try:
+            job.write_status(state=state, error=str(exc), message=str(exc))
+        except OSError as error:
+            log.warning("could not record the end of %s in its status: %s", job.id, error)
 
     def cancel(self, job_id: str) -> bool:
         with self._lock:

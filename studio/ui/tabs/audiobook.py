@@ -247,7 +247,12 @@ def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = ""
     status = job.status()
     state = status.get("state", "planned")
     if state in ACTIVE and not ctx.runner.running(job.id):
-        state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
+        failed = ctx.runner.error(job.id)  # a folder that turned read-only could not take the failure in status.json
+        if failed:
+            status = {**status, "state": "failed", "error": failed, "message": "The render stopped."}
+            state = "failed"
+        else:
+            state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
     done, total = int(status.get("done", 0)), int(status.get("total", 0) or 0)
     line = f"**{state}** · {status.get('message', '')}"
     if status.get("error") and state in ("failed", "interrupted"):

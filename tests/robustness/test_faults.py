@@ -1,0 +1,105 @@
+"""Faults end cleanly: a folder that turns read-only or a disk that fills up mid-render gives one message that
+says what happened and what to do, the job's status says the same, nothing finished is lost, and a rerun resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.book.job import RenderSettings
+from studio.book.render import RenderProgress
+from studio.book.service import Audiobooks
+from studio.config import Settings
+from studio.engines.registry import Registry
+from studio.errors import StudioError
+
+TEXT = "A Short Book\n\nChapter 1\n\n" + "\n\n".join(
+    f"Paragraph {i} tells a small part of the story, slowly and clearly." for i in range(1, 7)
+)
+
+
+def _job(home: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    settings = Settings(home=home, threads=1)
+    settings.ensure_dirs()
+    books = Audiobooks(Registry(settings))
+    source = tmp_path / "book.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    book = books.load(source)
+    plan = books.plan(book, "piper")
+    job = books.create_job(book, plan, RenderSettings(voice="joe", qa=False, formats=("m4b",)), "book.txt")
+    return books, job
+
+
+def test_a_folder_turning_read_only_mid_render_ends_cleanly_and_resumes(small_disk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    disk = small_disk("64m")
+    books, job = _job(disk.path / "home", tmp_path)
+    seen: list[int] = []
+
+    def on_progress(p: RenderProgress) -> None:
+        seen.append(p.done)
+        if p.done == 2:
+            disk.read_only()
+
+    with pytest.raises(StudioError) as failed:
+        books.render(job, on_progress)
+    message = str(failed.value)
+    assert "read-only" in message and "again" in message and "\n" not in message, message
+    assert failed.value.__context__ is None or isinstance(failed.value.__cause__, OSError)
+    disk.read_only(False)
+    report = books.render(job)
+    assert report.reused >= 2 and report.rendered + report.reused == report.total
+
+
+def test_a_full_disk_mid_render_ends_cleanly_and_resumes(small_disk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    disk = small_disk("64m")
+    books, job = _job(disk.path / "home", tmp_path)
+    filler: list[Path] = []
+
+    def on_progress(p: RenderProgress) -> None:
+        if p.done == 2 and not filler:
+            filler.append(disk.fill())
+
+    with pytest.raises(StudioError) as failed:
+        books.render(job, on_progress)
+    assert "disk is full" in str(failed.value).lower() and "again" in str(failed.value), str(failed.value)
+    filler[0].unlink()
+    report = books.render(job)
+    assert report.reused >= 2 and report.rendered + report.reused == report.total
+    assert not [p for p in job.folder.rglob(".*") if p.is_file() and "tmp" in p.name]  # no half-written files
+
+
+def test_the_background_render_reports_the_fault_in_its_status(small_disk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.book.runner import RenderRunner
+
+    disk = small_disk("64m")
+    books, job = _job(disk.path / "home", tmp_path)
+    runner = RenderRunner(books)
+    disk.read_only()
+    with pytest.raises(StudioError, match="read-only"):  # it cannot even record that it starts
+        runner.start(job, export=False)
+    assert not runner.running(job.id)
+    disk.read_only(False)
+    runner.start(job, export=False)
+    disk.read_only()  # while the engine loads: the first chunk cannot be written
+    runner.wait(job.id, 60)
+    assert "read-only" in (runner.error(job.id) or ""), runner.error(job.id)
+    disk.read_only(False)
+
+
+def test_the_tab_shows_the_fault_when_the_status_file_cannot_take_it(small_disk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.ui.context import AppContext
+    from studio.ui.errors import ui_errors
+    from studio.ui.tabs import audiobook as tab
+
+    disk = small_disk("64m")
+    ctx = AppContext.create(Settings(home=disk.path / "home", threads=1))
+    source = tmp_path / "book.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    job_id = str(ui_errors(tab.import_book)(ctx, str(source), "piper", "joe", False, "s")[0])
+    ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["m4b"], "s")
+    disk.read_only()
+    ctx.runner.wait(job_id, 60)
+    line, *_rest, state, _table = tab.poll(ctx, job_id, "s", "rendering")
+    assert state == "failed" and "read-only" in line, line
+    disk.read_only(False)
