@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.archive import VOICE, ArchiveLimits, check_archive
-from studio.errors import InvalidInput, VoiceNotFound
+from studio.errors import InvalidInput, VoiceNotFound, storage_error
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
 VOICE_FILE = "voice.json"
@@ -210,6 +210,20 @@ class VoiceLibrary:
         unknown = set(fields) - known
         if unknown:
             raise TypeError(f"unknown voice fields {sorted(unknown)}")
+        try:
+            return self._add(name, engine, files, payload, source, fields)
+        except OSError as exc:  # a full disk or a read-only library: nothing half-saved stays (see _add)
+            raise storage_error(exc, f"the voice {name!r}") from exc
+
+    def _add(
+        self,
+        name: str,
+        engine: str,
+        files: dict[str, Path] | None,
+        payload: dict[str, Any] | None,
+        source: dict[str, Any] | None,
+        fields: dict[str, Any],
+    ) -> Voice:
         self.root.mkdir(parents=True, exist_ok=True)
         voice_id = self.new_id(name)
         final = self.root / voice_id
@@ -242,7 +256,10 @@ class VoiceLibrary:
             if key in ("id", "folder", "engine", "created", "payload") or not hasattr(voice, key):
                 raise InvalidInput(f"{key!r} cannot be changed.")
             setattr(voice, key, value)
-        write_atomic(voice.folder / VOICE_FILE, json.dumps(voice.to_json(), indent=2))
+        try:
+            write_atomic(voice.folder / VOICE_FILE, json.dumps(voice.to_json(), indent=2))
+        except OSError as exc:  # the old voice.json stays whole (written beside it, then renamed)
+            raise storage_error(exc, f"the voice {voice.name!r}") from exc
         return self._read(voice.folder)
 
     def rename(self, voice_id: str, name: str) -> Voice:

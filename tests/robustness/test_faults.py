@@ -103,3 +103,21 @@ def test_the_tab_shows_the_fault_when_the_status_file_cannot_take_it(small_disk,
     line, *_rest, state, _table = tab.poll(ctx, job_id, "s", "rendering")
     assert state == "failed" and "read-only" in line, line
     disk.read_only(False)
+
+
+def test_a_full_disk_while_saving_a_voice_saves_nothing_half(small_disk, shared_fixtures: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.voices.library import VoiceLibrary
+
+    disk = small_disk("1m")
+    library = VoiceLibrary(disk.path / "voices")
+    style = shared_fixtures / "supertonic2" / "voice_styles" / "F1.json"
+    kept = library.add("Kept", "supertonic2", files={"style": style})
+    filler = disk.fill(leave=4096)
+    with pytest.raises(StudioError, match="disk is full") as failed:
+        library.add("Too big", "supertonic2", files={"style": style, "extra": filler})
+    assert "\n" not in str(failed.value)
+    disk.fill(leave=0)
+    with pytest.raises(StudioError, match="disk is full"):
+        library.rename(kept.id, "Renamed on a full disk")
+    assert [v.name for v in library.all()] == ["Kept"] and library.broken() == []
+    assert not [p for p in library.root.iterdir() if p.name.startswith(".tmp-")]
