@@ -17,6 +17,7 @@ from studio.audio.types import AudioResult
 from studio.engines.base import EngineInfo, SynthParams, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, EngineUnavailable, InvalidInput
+from studio.text.charset import has_speech, strip_controls
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,12 @@ class Synthesizer:
         status = self.registry.available(req.engine)
         if not status.ok:
             raise EngineUnavailable(f"{info.label} is not available: {status.message}")
-        text = (req.text or "").strip()
-        if not text:
+        if not (req.text or "").strip():
             raise InvalidInput("The text is empty: type or paste something to speak.")
+        text = strip_controls(req.text or "").strip()  # escape codes pasted from a terminal are never read aloud
+        if not has_speech(text):
+            raise InvalidInput("There is nothing to speak: the text has no letters or digits (only symbols, emoji or "
+                               "punctuation). Type some words.")  # fmt: skip
         limit = min(self.max_chars, info.max_chars)
         if len(text) > limit:
             raise InvalidInput(

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
 # Unicode categories that carry no speech: symbols such as emoji (So), surrogates, private use, unassigned, controls.
 _SILENT_CATEGORIES = {"So", "Cs", "Co", "Cn", "Cc", "Cf"}
 _KEEP_CONTROLS = {"\n", "\t", "\r"}
+
+
+# terminal escape sequences (colours, cursor moves) pasted from a console: CSI "ESC [ ... letter", OSC "ESC ] ... BEL"
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def strip_controls(text: str) -> str:
+    """Text as typed or pasted, without terminal escape codes and invisible control characters (tabs and line
+    breaks become spaces where they separate words)."""
+    text = _ANSI.sub("", text)
+    out = []
+    for ch in text:
+        kind = unicodedata.category(ch)
+        if ch == "\n":
+            out.append(ch)
+        elif kind == "Cc":  # a control between words separates them (tabs, NUL, bells)
+            out.append(" ")
+        elif kind != "Cf":  # format characters (zero-width joiners, soft hyphens) sit inside words
+            out.append(ch)
+    return "".join(out)
+
+
+def has_speech(text: str) -> bool:
+    """At least one letter or digit: symbols, emoji, punctuation and invisible characters alone say nothing."""
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
 def describe_char(ch: str) -> str:

@@ -1,0 +1,47 @@
+"""Text that cannot be spoken is refused the same way everywhere (service, CLI, API), and terminal escape codes are
+never read aloud."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.config import Settings
+from studio.engines.registry import Registry
+from studio.errors import InvalidInput
+from studio.synthesis import Synthesizer, SynthRequest
+
+
+@pytest.fixture
+def synth(settings: Settings) -> Synthesizer:
+    return Synthesizer(Registry(settings))
+
+
+@pytest.mark.parametrize("text", ["👍🏽", "🙂 🙂 🎉", "\u200b\u200d", "\x1b[31m\x1b[0m", "— … ·"])
+def test_text_with_nothing_to_say_is_refused(synth: Synthesizer, text: str) -> None:
+    with pytest.raises(InvalidInput, match="nothing to speak"):
+        synth.prepare(SynthRequest(text, "piper", "joe"))
+
+
+@pytest.mark.parametrize(
+    ("text", "heard"),
+    [
+        ("\x1b[31mRed\x1b[0m alert", "Red alert"),
+        ("\x1b[1;32mGreen\x1b[m light\x07", "Green light"),
+        ("Tab\tand\x00null", "Tab and null"),
+    ],
+)
+def test_escape_codes_and_controls_are_removed(synth: Synthesizer, text: str, heard: str) -> None:
+    prepared = synth.prepare(SynthRequest(text, "piper", "joe", normalize=False))
+    assert " ".join(prepared.text.split()) == heard
+    assert "31" not in prepared.text and "\x1b" not in prepared.text
+
+
+def test_the_cli_refuses_emoji_only_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    out = tmp_path / "x.wav"
+    assert main(["--home", str(tmp_path / "home"), "synth", "--text", "👍🏽", "--out", str(out)]) == 2
+    assert "nothing to speak" in capsys.readouterr().err
+    assert not out.exists()
