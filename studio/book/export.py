@@ -168,8 +168,16 @@ _FFMETA_SPECIAL = re.compile(r"([=;#\\\n])")
 
 
 def ffmetadata_escape(value: str) -> str:
-    """Escape a value for an FFMETADATA1 file: '=', ';', '#', '\\' and newlines get a backslash before them."""
-    return _FFMETA_SPECIAL.sub(r"\\\1", value.replace("\r\n", "\n").replace("\r", "\n"))
+    """Escape a value for an FFMETADATA1 file: '=', ';', '#', '\\' and newlines get a backslash before them.
+
+    ffmpeg's reader takes any line break right after a backslash as escaped, even after an escaped backslash, so a
+    value ending in a backslash would swallow the next line (a title taking the tags below it): its trailing
+    backslashes are written as U+FF3C (＼), which looks the same. Global tags avoid this altogether: they are passed
+    on ffmpeg's command line (`_tag_args`)."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    stripped = value.rstrip("\\")
+    value = stripped + "\uff3c" * (len(value) - len(stripped))
+    return _FFMETA_SPECIAL.sub(r"\\\1", value)
 
 
 def ffmetadata_unescape(value: str) -> str:
@@ -562,10 +570,13 @@ def _tags(meta: BookMeta) -> dict[str, str]:
     return tags
 
 
+def _tag_args(tags: dict[str, str]) -> list[str]:
+    return [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
+
+
 def _write_ffmetadata(ctx: _Context) -> None:
     """Global tags and one [CHAPTER] per chapter, in sample units so marks fall exactly on chapter starts."""
-    lines = [";FFMETADATA1"]
-    lines += [f"{k}={ffmetadata_escape(v)}" for k, v in _tags(ctx.meta).items()]
+    lines = [";FFMETADATA1"]  # the book's tags go on the command line, exactly as they are (_tag_args)
     lines.append("media_type=2")  # iTunes 'stik' = Audiobook: players file it under audiobooks, not music
     for plan in ctx.plans:
         lines += ["", "[CHAPTER]", f"TIMEBASE=1/{ctx.rate}", f"START={plan.start}", f"END={plan.start + plan.frames}",
@@ -619,7 +630,7 @@ def _book_encoder(ctx: _Context, fmt: str) -> _Encoder:
     s = ctx.settings
     cover_in, cover_out = _cover_args(ctx, 2) if fmt in ("m4b", "flac") else ([], [])
     inputs = ["-f", "ffmetadata", "-i", str(ctx.metadata_file), *cover_in]
-    args = ["-map", "0:a", *cover_out, "-map_metadata", "1"]
+    args = ["-map", "0:a", *cover_out, "-map_metadata", "1", *_tag_args(_tags(ctx.meta))]
     if fmt == "m4b":
         lang = _language_tag(ctx.meta.language)
         args += ["-map_chapters", "1", "-c:a", "aac", "-b:a", s.aac_bitrate]

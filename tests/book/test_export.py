@@ -146,8 +146,7 @@ def ffmetadata(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
     tags: dict[str, str] = {}
     chapters: list[dict[str, str]] = []
     section = tags
-    # an escaped newline continues the value: split only on newlines not preceded by an odd number of backslashes
-    for line in re.split(r"(?<!\\)(?:\\\\)*\n", text):
+    for line in _logical_lines(text):
         if line == "[CHAPTER]":
             section = {}
             chapters.append(section)
@@ -156,6 +155,20 @@ def ffmetadata(path: Path) -> tuple[dict[str, str], list[dict[str, str]]]:
             assert m, line
             section[m.group(1)] = re.sub(r"\\(.)", r"\1", m.group(2), flags=re.DOTALL)
     return tags, chapters
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Lines of an FFMETADATA dump; an escaped newline (after an odd number of backslashes) continues the value."""
+    lines, current, escaped = [], [], False
+    for ch in text:
+        if ch == "\n" and not escaped:
+            lines.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+        escaped = ch == "\\" and not escaped
+    lines.append("".join(current))
+    return lines
 
 
 def stream_lines(path: Path) -> list[str]:
@@ -305,8 +318,10 @@ def test_ffmetadata_escaping() -> None:
     assert ffmetadata_escape("a=b;c#d\\e\nf") == "a\\=b\\;c\\#d\\\\e\\\nf"
     assert ffmetadata_escape("plain title") == "plain title"
     assert ffmetadata_escape("win\r\nline") == "win\\\nline"
-    for s in ("a=b;c#d\\e\nf", "\\\\=", "x\\"):
+    for s in ("a=b;c#d\\e\nf", "\\\\="):
         assert ffmetadata_unescape(ffmetadata_escape(s)) == s
+    # a trailing backslash would make ffmpeg's reader join the next line: written as a look-alike (U+FF3C)
+    assert ffmetadata_unescape(ffmetadata_escape("x\\")) == "x\uff3c"
 
 
 def test_safe_filename() -> None:
@@ -485,3 +500,15 @@ def test_sample_rate_setting_resamples_everything(tmp_path: Path) -> None:
     assert (info.samplerate, info.frames) == (16000, 2 * per_chapter)
     assert result.chapters[1].start == pytest.approx(per_chapter / 16000)
     assert amplitude_to_db(1.0) == 0.0 and math.isfinite(result.chapters[0].gain_db)
+
+
+@pytest.mark.parametrize("title", ["Back\\", "Two\\\\", "Semi;colon\\", "A = B # C\\"])
+def test_titles_ending_in_a_backslash_keep_their_tags_apart(tmp_path: Path, title: str) -> None:
+    """A title ending in a backslash used to swallow the next line: the M4B title took the album and artist tags."""
+    chapters = small_book(tmp_path / "chunks", chapters=1, chunks=1)
+    chapters[0].title = title
+    result = export_book(chapters, BookMeta(title, "Ann Author"), tmp_path / "out", ExportSettings(("m4b",)))
+    tags, marks = ffmetadata(result.files["m4b"][0])
+    assert tags["title"] == title and tags["album"] == title and tags["artist"] == "Ann Author", tags
+    stripped = title.rstrip("\\")  # a chapter mark's trailing backslashes are look-alikes (ffmetadata_escape)
+    assert [m["title"] for m in marks] == [stripped + "\uff3c" * (len(title) - len(stripped))]
