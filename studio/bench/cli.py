@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "an engine that is not installed is skipped with a note)",
     )
     bench.add_argument("--voice", default="", help="voices as engine:voice,...; a bare voice id if one engine is given")
-    bench.add_argument("--steps", default="2,5", help="step counts for engines that have them (default 2,5)")
+    bench.add_argument("--steps", default=None,
+                       help="step counts for engines that have them (Supertonic; default 2,5)")  # fmt: skip
     bench.add_argument(
         "--gpu", action="store_true", help="also run every case on the GPU (CUDA); a fallback is labelled CPU"
     )
@@ -95,10 +96,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise InvalidInput("--text is empty: give the text to time, or leave the option out.")
         registry = Registry(settings)
         engines = expand_engines(args.engine.split(","), registry)
+        if args.steps is not None and not any(registry.info(name).supports_steps for name in engines):
+            raise InvalidInput(f"--steps {args.steps}: {', '.join(engines)} has no inference steps (only Supertonic "
+                               "has them). Leave --steps out, or add a Supertonic engine.")  # fmt: skip
         plan = BenchPlan(
             engines=engines,
             voices=parse_voices(args.voice, engines),
-            steps=tuple(parse_int_list(args.steps, "step counts")),
+            steps=tuple(parse_int_list(args.steps or "2,5", "step counts")),
             devices=("cpu", "cuda") if args.gpu else ("cpu",),
             texts=choose_texts(args.texts.split(","), args.text),
             repeats=args.repeats,

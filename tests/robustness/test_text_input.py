@@ -45,3 +45,12 @@ def test_the_cli_refuses_emoji_only_text(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["--home", str(tmp_path / "home"), "synth", "--text", "👍🏽", "--out", str(out)]) == 2
     assert "nothing to speak" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_bench_says_when_its_steps_cannot_apply(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    out = tmp_path / "r.json"
+    code = main(["--home", str(tmp_path / "home"), "bench", "--engine", "piper", "--steps", "16", "--output", str(out)])
+    assert code == 2 and "has no inference steps" in capsys.readouterr().err
+    assert not out.exists()
