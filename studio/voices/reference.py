@@ -80,7 +80,7 @@ def load_reference(path: Path | str, sample_rate: int | None = None, name: str |
         raise InvalidInput(f"'{label}' is not an audio file (WAV, FLAC, MP3, OGG or M4A).")
     if seconds == 0:
         raise InvalidInput(f"'{label}' holds no audio (a header only); record again.")
-    if seconds > MAX_UPLOAD_SECONDS:
+    if seconds >= MAX_UPLOAD_SECONDS:
         raise InvalidInput(
             f"'{label}' is {_clock(seconds)} long; use {MIN_SECONDS:.0f} to {MAX_SECONDS:.0f} s of clean speech "
             "(cut one good passage out of it)."

@@ -54,3 +54,21 @@ def test_bench_says_when_its_steps_cannot_apply(tmp_path: Path, capsys: pytest.C
     code = main(["--home", str(tmp_path / "home"), "bench", "--engine", "piper", "--steps", "16", "--output", str(out)])
     assert code == 2 and "has no inference steps" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_ten_minute_reference_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from studio.voices import reference
+
+    path = tmp_path / "ten-minutes.wav"
+    sf.write(str(path), np.zeros(8000 * 600, dtype=np.int16), 8000, subtype="PCM_16")  # exactly 10:00
+
+    def unread(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the recording was decoded before its length was checked")
+
+    monkeypatch.setattr(reference, "read_audio", unread)
+    monkeypatch.setattr(reference, "_has_invalid_samples", unread)
+    with pytest.raises(InvalidInput, match="10:00 min long"):
+        reference.load_reference(path)
