@@ -54,25 +54,42 @@ def load_examples(path: str | Path, layout: TokenLayout, val_fraction: float = 0
     return examples
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+JSONL_NAMES = ("manifest.jsonl", "data.jsonl", "train.jsonl", "qwen3_codes.jsonl")
+
+
+def dataset_source(path: str | Path) -> tuple[str, Path | list[Path]]:
+    """What a dataset path holds, found without reading it: ("jsonl", file), ("parquet", files) or ("hf", folder).
+    The messages a user sees before any training process starts (a folder of recordings is not a dataset yet)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InvalidInput(f"The dataset {path} does not exist: build one in the Fine-tune tab or give its folder.")
     if path.is_dir():
-        for name in ("manifest.jsonl", "data.jsonl", "train.jsonl"):
+        for name in JSONL_NAMES:
             if (path / name).is_file():
-                return _read_jsonl(path / name)
+                return "jsonl", path / name
         parquet = sorted(path.rglob("*.parquet"))
         if parquet:
-            return [row for p in parquet for row in _read_parquet(p)]
+            return "parquet", parquet
         if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
-            return _read_hf_saved(path)
+            return "hf", path
         raise InvalidInput(
-            f"{path} holds no manifest.jsonl, parquet files or saved Hugging Face dataset; build the dataset in the "
-            "Fine-tune tab first."
+            f"{path} holds no manifest.jsonl, parquet files or saved Hugging Face dataset: it is not a dataset yet. "
+            "Build one from your recordings in the Fine-tune tab (1 · Dataset), then train on it."
         )
     if path.suffix == ".jsonl":
-        return _read_jsonl(path)
+        return "jsonl", path
     if path.suffix == ".parquet":
-        return _read_parquet(path)
+        return "parquet", [path]
     raise InvalidInput(f"{path.name} is not a dataset: give a folder, a .jsonl or a .parquet file.")
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    kind, where = dataset_source(path)
+    if kind == "jsonl":
+        return _read_jsonl(Path(str(where)))
+    if kind == "parquet":
+        return [row for p in where for row in _read_parquet(p)] if isinstance(where, list) else []
+    return _read_hf_saved(Path(str(where)))
 
 
 def jsonl_objects(path: Path, expect: str = "a JSON object") -> list[tuple[int, dict[str, Any]]]:

@@ -185,6 +185,10 @@ class FineTune:
             self._check_own_paths(spec)
         if not spec.demo and not Path(spec.dataset).expanduser().exists():
             raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
+        if not spec.demo:
+            from studio.finetune.data import dataset_source
+
+            dataset_source(spec.dataset)  # not a dataset (a folder of recordings, say): said here, no run is made
         return self.runner.start(spec)
 
     def _check_own_paths(self, spec: TrainSpec) -> None:

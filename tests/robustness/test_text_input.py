@@ -72,3 +72,19 @@ def test_a_ten_minute_reference_is_refused_unread(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(reference, "_has_invalid_samples", unread)
     with pytest.raises(InvalidInput, match="10:00 min long"):
         reference.load_reference(path)
+
+
+def test_training_on_a_folder_that_is_not_a_dataset_starts_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studio.cli import main
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("hi", encoding="utf-8")
+    (folder / "b.pdf").write_bytes(b"%PDF-1.4")
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "train", "--dataset", str(folder), "--max-steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "not a dataset yet" in err and "Traceback" not in err
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())  # no failed run folder left
