@@ -131,8 +131,19 @@ class BookJob:
     def id(self) -> str:
         return self.folder.name
 
+    def _read(self, name: str, parse: Any = None) -> Any:
+        """A job file, checked: a damaged or hostile one is an InvalidInput naming it (never a crash in a listing)."""
+        try:
+            data = read_json(self.folder / name)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            return parse(data) if parse is not None else data
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise InvalidInput(f"This book job's {name} is damaged ({str(exc)[:120]}); import the book again, or "
+                               f"restore {self.folder / name}.") from exc  # fmt: skip
+
     def meta(self) -> dict[str, Any]:
-        data: dict[str, Any] = read_json(self.folder / "book.json")
+        data: dict[str, Any] = self._read("book.json")
         return data
 
     def cover(self) -> bytes | None:
@@ -140,20 +151,34 @@ class BookJob:
         return path.read_bytes() if path.is_file() else None
 
     def plan(self) -> BookPlan:
-        return BookPlan.from_dict(read_json(self.folder / PLAN_FILE))
+        plan: BookPlan = self._read(PLAN_FILE, BookPlan.from_dict)
+        return plan
 
     def save_plan(self, plan: BookPlan) -> None:
         write_atomic(self.folder / PLAN_FILE, plan.dumps())
 
     def settings(self) -> RenderSettings:
-        return RenderSettings.from_dict(read_json(self.folder / SETTINGS_FILE))
+        settings: RenderSettings = self._read(SETTINGS_FILE, RenderSettings.from_dict)
+        return settings
 
     def save_settings(self, settings: RenderSettings) -> None:
         write_json(self.folder / SETTINGS_FILE, asdict(settings))
 
     def status(self) -> dict[str, Any]:
-        path = self.folder / STATUS_FILE
-        return dict(read_json(path)) if path.is_file() else {"state": "planned"}
+        """The job's status; a damaged status.json reads as a job that was interrupted (its chunks are on disk)."""
+        if not (self.folder / STATUS_FILE).is_file():
+            return {"state": "planned"}
+        try:
+            status = self._read(STATUS_FILE)
+        except InvalidInput as exc:
+            return {"state": "interrupted", "error": str(exc), "message": "Its status file was damaged."}
+        for key in ("state", "message", "error"):
+            if key in status and not isinstance(status[key], str):
+                status[key] = str(status[key])
+        for key in ("done", "total"):
+            value = status.get(key, 0)
+            status[key] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+        return dict(status)
 
     def write_status(self, **values: Any) -> None:
         status = self.status() if (self.folder / STATUS_FILE).is_file() else {}

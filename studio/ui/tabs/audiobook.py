@@ -86,8 +86,10 @@ def chapter_choices(job: BookJob) -> list[tuple[str, int]]:
 def job_choices(ctx: AppContext, session: str) -> list[tuple[str, str]]:
     out = []
     for job in list_jobs(ctx.jobs_dir(session)):
-        status = job.status()
-        out.append((f"{job.plan().title} · {status.get('state', '?')} · {job.id[:15]}", job.id))
+        try:
+            out.append((f"{job.plan().title} · {job.status().get('state', '?')} · {job.id[:15]}", job.id))
+        except InvalidInput as exc:  # listed, so it can be found and removed; opening it says what is wrong
+            out.append((f"(broken) {job.id[:15]}: {str(exc)[:60]}", job.id))
     return out
 
 
@@ -241,9 +243,12 @@ def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = ""
     if not job_id:
         return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
     try:
-        job = _job(ctx, session, job_id)
-    except InvalidInput:
-        return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
+        return _poll(ctx, _job(ctx, session, job_id), session, last_state)
+    except InvalidInput as exc:  # a damaged job file: the timer says so and keeps running
+        return f"⚠️ {exc}", 0.0, gr.update(), gr.update(), last_state, gr.update()
+
+
+def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple[Any, ...]:
     status = job.status()
     state = status.get("state", "planned")
     if state in ACTIVE and not ctx.runner.running(job.id):
