@@ -5,12 +5,14 @@ unpacking, `fsutil.zip_entry_chunks` stops an entry that yields more than it dec
 
 from __future__ import annotations
 
+import errno
+import posixpath
 import re
 import stat
 import zipfile
 from dataclasses import dataclass
 
-from studio.errors import InvalidInput
+from studio.errors import InvalidInput, StudioError, storage_error
 
 MIB = 2**20
 GIB = 2**30
@@ -47,7 +49,17 @@ def unsafe_path(entry: str) -> bool:
         or "\x00" in entry
         or re.match(r"^[A-Za-z]:", entry) is not None
         or ".." in entry.split("/")
+        or posixpath.normpath(entry) in (".", "")  # "." or "./": the folder itself, not a file in it
     )
+
+
+def unpack_error(exc: OSError, name: str, entry: str) -> StudioError:
+    """An OSError met while unpacking one entry: the disk's fault (full, read-only) or the archive's (a name that
+    is a folder elsewhere in it, a name too long for this file system)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+        return storage_error(exc, f"the files of '{name}'")
+    return InvalidInput(f"'{name}': '{entry}' cannot be unpacked ({exc.strerror or exc}); the archive is damaged or "
+                        "made oddly. Nothing was unpacked.")  # fmt: skip
 
 
 def check_archive(infos: list[zipfile.ZipInfo], name: str, limits: ArchiveLimits) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.archive import DATASET, ArchiveLimits, check_archive
+from studio.archive import DATASET, ArchiveLimits, check_archive, unpack_error
 from studio.errors import Cancelled, InvalidInput, StudioError
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
@@ -217,6 +217,8 @@ def _unpack_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, name: 
                 dst.write(chunk)
     except ZipEntryTooLarge as exc:
         raise InvalidInput(f"'{name}': {exc}; the archive is damaged or malicious, nothing was unpacked.") from exc
+    except OSError as exc:
+        raise unpack_error(exc, name, info.filename) from exc
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise InvalidInput(f"'{name}': '{info.filename}' cannot be unpacked ({exc}). Make the ZIP again.") from exc
 

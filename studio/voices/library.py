@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.archive import VOICE, ArchiveLimits, check_archive
+from studio.archive import VOICE, ArchiveLimits, check_archive, unpack_error
 from studio.errors import InvalidInput, VoiceNotFound, storage_error
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
 
@@ -307,10 +307,12 @@ class VoiceLibrary:
             prefix = metas[0].filename[: -len(VOICE_FILE)]
             try:
                 data = json.loads(zf.read(metas[0]).decode("utf-8"))
-                name = check_name(str(data["name"]))
-                str(data["engine"])  # required
-            except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
-                raise InvalidInput(f"{archive.name}: its {VOICE_FILE} is damaged ({exc}).") from exc
+                if isinstance(data, dict) and not data.get("created"):
+                    data["created"] = time.time()
+                name = check_name(voice_from_json(data, Path("imported")).name)  # every field, before any write
+            except (KeyError, TypeError, ValueError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error) as exc:
+                raise InvalidInput(f"{archive.name}: its {VOICE_FILE} is damaged ({exc}). Nothing was "
+                                   "imported.") from exc  # fmt: skip
             self.root.mkdir(parents=True, exist_ok=True)
             voice_id = self.new_id(name)
             tmp = self.root / f".tmp-{voice_id}-{int(time.time() * 1000)}"
@@ -327,7 +329,6 @@ class VoiceLibrary:
                         for chunk in zip_entry_chunks(zf, info):
                             dst.write(chunk)
                 data["source"] = {**dict(data.get("source") or {}), "imported_from": archive.name}
-                data["created"] = data.get("created") or time.time()
                 write_atomic(tmp / VOICE_FILE, json.dumps(data, indent=2))
                 try:
                     voice = self._read(tmp)  # validates before it becomes visible
@@ -340,6 +341,8 @@ class VoiceLibrary:
                 tmp.rename(self.root / voice_id)
             except ZipEntryTooLarge as exc:
                 raise InvalidInput(f"{archive.name}: {exc}; nothing was imported.") from exc
+            except OSError as exc:
+                raise unpack_error(exc, archive.name, "an entry") from exc
             except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
                 raise InvalidInput(f"{archive.name} cannot be unpacked ({exc}); nothing was imported.") from exc
             finally:
