@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +22,7 @@ from studio.config import Settings  # noqa: E402
 from studio.engines.registry import Registry  # noqa: E402
 from studio.errors import StudioError  # noqa: E402
 from studio.synthesis import Synthesizer, SynthRequest  # noqa: E402
+from tests.robustness.bounded import run_bounded  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name")  # the fuzzer makes ZIPs with repeated names
 SECONDS = 8.0  # the longest any one input may take
@@ -38,26 +37,12 @@ WORDS = st.lists(st.sampled_from(["Dr.", "St.", "$5.2M", "3:30pm", "1984", "I", 
 
 def bounded(fn: Callable[[], Any]) -> Any:
     """Run `fn`; a StudioError is an answer; any other exception, or a hang, fails the test."""
-    out: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            out["value"] = fn()
-        except StudioError as exc:
-            out["message"] = str(exc)
-        except BaseException as exc:  # reported with the input below
-            out["crash"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    start = time.monotonic()
-    thread.start()
-    thread.join(SECONDS)
-    assert not thread.is_alive(), f"no answer within {SECONDS} s"
-    if "crash" in out:
-        raise out["crash"]
-    if "message" in out:
-        assert out["message"].strip() and "Traceback" not in out["message"]
-    assert time.monotonic() - start < SECONDS
+    out = run_bounded(fn, SECONDS)
+    error = out.get("error")
+    if error is not None and not isinstance(error, StudioError):
+        raise error
+    if error is not None:
+        assert str(error).strip() and "Traceback" not in str(error)
     return out.get("value")
 
 

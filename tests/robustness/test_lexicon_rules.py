@@ -3,8 +3,6 @@ replacement are refused with a message naming the rule, before anything is saved
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +14,7 @@ from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs import audiobook as tab
+from tests.robustness.bounded import run_bounded
 
 S = "sess"
 EXPONENTIAL = r"/^(\w|\w\w)*$/ = x"  # backtracks exponentially on a long word followed by punctuation
@@ -24,20 +23,8 @@ REPORTED = r"/(\w+\s?)+!/ = x"  # the rule from the report
 
 def _run(fn, limit: float = 10.0):  # type: ignore[no-untyped-def]
     """Run `fn` in a thread; fail (not hang the suite) if it takes longer than `limit`."""
-    out: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            out["value"] = fn()
-        except BaseException as exc:  # handed back to the test
-            out["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    start = time.monotonic()
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"still running after {limit} s: the rule froze the process"
-    return out, time.monotonic() - start
+    out = run_bounded(fn, limit)
+    return out, out["seconds"]
 
 
 def test_a_slow_rule_is_stopped_and_named() -> None:
