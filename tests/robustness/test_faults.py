@@ -121,3 +121,20 @@ def test_a_full_disk_while_saving_a_voice_saves_nothing_half(small_disk, shared_
         library.rename(kept.id, "Renamed on a full disk")
     assert [v.name for v in library.all()] == ["Kept"] and library.broken() == []
     assert not [p for p in library.root.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_full_disk_during_an_export_leaves_no_partial_files(small_disk, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from studio.book.export import BookMeta, ExportSettings, export_book
+    from tests.book.test_export import small_book
+
+    disk = small_disk("4m")
+    out = disk.path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("the user's own", encoding="utf-8")
+    chapters = small_book(tmp_path / "chunks", chapters=3, chunks=3)
+    disk.fill(leave=64 * 1024)
+    with pytest.raises(StudioError) as failed:
+        export_book(chapters, BookMeta("Full"), out, ExportSettings(("wav", "mp3")))
+    assert "disk" in str(failed.value).lower() and "\n" not in str(failed.value), str(failed.value)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["keep.txt"]
+    assert not [p for p in out.rglob("*") if p.is_file() and p.name != "keep.txt"]  # no half-written exports
