@@ -77,6 +77,14 @@ def xvector_prompt(engine: Qwen3TTSEngine, reference: tuple[np.ndarray, int]) ->
     return engine.clone_prompt(reference[0], reference[1], None, "xvector")
 
 
+def test_qwen_tts_runs_without_the_packages_it_declares_but_never_uses(engine: Qwen3TTSEngine) -> None:
+    """The lock leaves out sox and torchaudio (qwen-tts asks for them only for its 25 Hz tokenizer): loading and
+    importing qwen-tts never imports them."""
+    import sys
+
+    assert "qwen_tts" in sys.modules and not {"sox", "torchaudio"} & set(sys.modules)
+
+
 def test_tiny_checkpoint_loads_through_the_registry_spec(home: Settings, engine: Qwen3TTSEngine) -> None:
     spec = qwen3_tts.spec()
     assert spec.name == "qwen3_tts" and spec.check(home).ok
