@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_install import front_matter, uv
-from tests.ui.test_browser import _free_port
+from tests.ui.test_browser import _free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,30 +73,8 @@ def space_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HF_HUB_OFFLINE": "1",
         "GRADIO_ANALYTICS_ENABLED": "False",
     }
-    log = (root / "space.log").open("w")
-    proc = subprocess.Popen([str(venv / "bin" / "python"), "launch.py"], cwd=app, env=space_env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the Space exited: {(root / 'space.log').read_text()[-3000:]}")
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail("the Space did not serve its page within 180 s")
-                time.sleep(0.5)
+    with serve([str(venv / "bin" / "python"), "launch.py"], app, space_env, root / "space.log", port, 180) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_the_space_serves_the_page(space_url: str) -> None:

@@ -37,37 +37,43 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
+def serve(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, port: int,
+          timeout: float = 120) -> Iterator[str]:  # fmt: skip
+    """Start a web app process, wait until it serves its page (fail with the end of its log if it exits or takes
+    longer than `timeout`), yield its URL, stop it on exit."""
+    log = log_path.open("w")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + timeout
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{cmd[1]} exited: {log_path.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"{cmd[1]} did not serve its page within {timeout:.0f} s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextlib.contextmanager
 def launch_app(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """The real app (`launch.py`) on a free local port with STUDIO_HOME=home; stopped on exit."""
     port = _free_port()
     env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
            **(extra_env or {})}  # fmt: skip
-    log = (home / "app.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "launch.py", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app exited: {(home / 'app.log').read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("app did not start within 120 s")
-    try:
+    with serve([sys.executable, "launch.py", "--port", str(port)], REPO, env, home / "app.log", port) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def need_chromium() -> None:
