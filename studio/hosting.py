@@ -96,7 +96,14 @@ class Areas:
 
     @staticmethod
     def touch(area: Path) -> None:
-        (area / STAMP).touch()
+        """Mark the area used now; every request calls this (timers too), so it writes at most once a minute."""
+        stamp = area / STAMP
+        try:
+            if time.time() - stamp.stat().st_mtime < 60:
+                return
+        except OSError:
+            pass
+        stamp.touch()
 
     def sweep(self, busy: Callable[[Path], bool] = lambda _: False, now: float | None = None) -> list[Path]:
         """Delete anonymous areas (and their downloads) unused for `session_hours`, unless `busy(area)` says a
