@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -22,6 +23,38 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class NotStudios(FileExistsError):
+    """The folder a result would replace was not written by Studio (it lacks Studio's marker file): left alone."""
+
+
+def replace_dir(built: Path, final: Path, marker: str | None = None) -> Path:
+    """Swap a fully built folder in as `final`: the old one is moved aside, the new one renamed in, and only then
+    is the old one removed, so one complete version always exists (under `final`, or beside it while swapping).
+
+    With `marker`, an existing `final` is replaced only when it holds that file (Studio wrote it); a folder of the
+    user's by the same name raises NotStudios and stays as it is."""
+    if marker and final.exists() and not (final / marker).is_file():
+        raise NotStudios(f"{final} exists and was not written by Studio; move it away or choose another folder")
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if old.exists():
+        shutil.rmtree(old)
+    moved = False
+    if final.is_symlink():
+        final.unlink()  # a link: remove the link, never what it points to
+    elif final.exists():
+        os.replace(final, old)
+        moved = True
+    try:
+        os.replace(built, final)
+    except BaseException:
+        if moved and not final.exists():
+            os.replace(old, final)
+        raise
+    if moved:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def process_alive(pid: int | None) -> bool:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from studio.engines.kani_layout import LAYOUT_FILE
-from studio.fsutil import write_atomic
+from studio.fsutil import replace_dir, write_atomic
 
 
 def merge(adapter: Path, out: Path) -> Path:
@@ -35,9 +35,7 @@ def merge(adapter: Path, out: Path) -> Path:
     if (adapter / LAYOUT_FILE).is_file():
         shutil.copy2(adapter / LAYOUT_FILE, tmp / LAYOUT_FILE)
     write_atomic(tmp / "studio_merged.json", json.dumps({**info, "merged_from": str(adapter)}))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
+    return replace_dir(tmp, out, marker="studio_merged.json")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import Settings
-from studio.errors import EngineUnavailable, InvalidInput, StudioError
+from studio.errors import EngineUnavailable, InvalidInput, StudioError, storage_error
 from studio.finetune.demo import write_synthetic_dataset
 from studio.finetune.metrics import MetricsReader
 from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
 from studio.finetune.spec import DEFAULT_BASE_MODEL, TrainSpec, new_run_id, spec_from_preset
+from studio.fsutil import NotStudios, replace_dir
 from studio.voices.library import Voice, VoiceLibrary, slugify
 
 log = logging.getLogger(__name__)
@@ -351,14 +353,24 @@ class FineTune:
         """A copy of the run's adapter folder (the small file set to share or load with peft)."""
         src = self.adapter(run_id)
         target = dest / f"{run_id}-adapter"
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(src, target)
-        return target
+        built = dest / f".tmp-{target.name}-{os.getpid()}"
+        shutil.rmtree(built, ignore_errors=True)
+        try:
+            shutil.copytree(src, built)
+            return replace_dir(built, target, marker="studio_adapter.json")
+        except NotStudios as exc:
+            raise InvalidInput(f"{exc}.") from exc
+        except OSError as exc:
+            raise storage_error(exc, f"the adapter of run {run_id}") from exc
+        finally:
+            shutil.rmtree(built, ignore_errors=True)
 
     def export_merged(self, run_id: str, dest: Path, timeout: float = 3600) -> Path:
         """Base + adapter merged into one model folder, in its own process (the app never loads torch)."""
         src = self.adapter(run_id)
         target = dest / f"{run_id}-merged"
+        if target.exists() and not (target / "studio_merged.json").is_file():
+            raise InvalidInput(f"{target} exists and was not written by Studio; move it away or choose another folder.")
         proc = subprocess.run(
             [sys.executable, "-m", "studio.finetune.export", str(src), str(target)],
             capture_output=True,

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.engines.kani_layout import LAYOUT_FILE, TokenLayout
-from studio.errors import InvalidInput, StudioError, TrainingFailed
+from studio.errors import InvalidInput, StorageError, StudioError, TrainingFailed, storage_error, write_fault
 from studio.finetune.data import Example, load_examples
 from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
 from studio.finetune.spec import TrainSpec
-from studio.fsutil import write_atomic
+from studio.fsutil import replace_dir, write_atomic
 
 log = logging.getLogger("studio.train")
 
@@ -77,14 +77,22 @@ def build_demo_model(folder: Path) -> None:
         os.replace(tmp, folder)
 
 
-def classify_failure(exc: BaseException) -> tuple[str, str]:
-    """(kind, plain message) for the UI."""
+RESUME = "resume the run"
+
+
+def classify_failure(exc: BaseException, folder: Path | None = None) -> tuple[str, str]:
+    """(kind, plain one-line message) for the UI; `folder` is the run's folder (to tell a full disk)."""
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     if "OutOfMemoryError" in name or "CUDA out of memory" in str(exc):
         return "gpu_oom", "Out of GPU memory: lower the batch size (raise gradient accumulation instead) or the rank."
     if isinstance(exc, MemoryError):
         return "ram_oom", "Out of RAM: lower the batch size or skip long clips (max audio seconds)."
+    if isinstance(exc, StorageError):
+        return "storage", text
+    fault = write_fault(exc, str(folder)) if folder is not None and isinstance(exc, OSError) else None
+    if fault is not None:
+        return "storage", str(storage_error(fault, "this run's files", RESUME))
     if isinstance(exc, StudioError):
         return "invalid", text
     return "exception", f"{name}: {text}"
@@ -298,31 +306,39 @@ class Trainer:
         self.elapsed_before = self.state.elapsed
 
     def save_checkpoint(self) -> Path | None:
-        """Write to a temporary folder, mark it complete, then rename: a checkpoint is whole or absent."""
+        """Write to a temporary folder, mark it complete, then swap it in: a checkpoint is whole or absent.
+
+        A full disk or a read-only folder removes the half-written folder and ends the run with one StorageError;
+        the complete checkpoints stay, so the run resumes from the newest once that is fixed."""
         import torch
 
         self.acc.wait_for_everyone()
         if not self.main:
             return None
         root = self.files.checkpoints
-        root.mkdir(parents=True, exist_ok=True)
         final = root / f"step-{self.state.step:07d}"
         tmp = root / f".tmp-{final.name}-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.save_weights(tmp)
-        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
-        torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
-        self.state.elapsed = self._elapsed()
-        write_atomic(tmp / "state.json", json.dumps(self.state.to_json(), indent=1))
-        with open(tmp / COMPLETE_MARKER, "w") as fh:
-            fh.write(str(self.state.step))
-            fh.flush()
-            os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            self.save_weights(tmp)
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
+            self.state.elapsed = self._elapsed()
+            write_atomic(tmp / "state.json", json.dumps(self.state.to_json(), indent=1))
+            with open(tmp / COMPLETE_MARKER, "w") as fh:
+                fh.write(str(self.state.step))
+                fh.flush()
+                os.fsync(fh.fileno())
+            replace_dir(tmp, final)
+        except Exception as exc:
+            fault = write_fault(exc, str(root if root.is_dir() else self.files.folder))
+            shutil.rmtree(tmp, ignore_errors=True)
+            if fault is None:
+                raise
+            raise storage_error(fault, f"the checkpoint at step {self.state.step}", RESUME) from exc
         self._prune()
         self.status(last_checkpoint=final.name)
         return final
@@ -335,7 +351,7 @@ class Trainer:
         for path in found:
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
-        for leftover in self.files.checkpoints.glob(".tmp-*"):
+        for leftover in [*self.files.checkpoints.glob(".tmp-*"), *self.files.checkpoints.glob(".old-*")]:
             shutil.rmtree(leftover, ignore_errors=True)
 
     def result_checkpoint(self) -> Path:
@@ -358,8 +374,7 @@ class Trainer:
             **extra,
         }
         write_atomic(tmp / "studio_adapter.json", json.dumps(info))
-        shutil.rmtree(self.files.adapter, ignore_errors=True)
-        os.replace(tmp, self.files.adapter)
+        replace_dir(tmp, self.files.adapter)
         return source
 
     def fill_adapter(self, source: Path, folder: Path) -> dict[str, Any]:
@@ -647,10 +662,13 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
-        kind, message = classify_failure(exc)
+        kind, message = classify_failure(exc, files.folder)
         traceback.print_exc()
         if trainer is None or getattr(trainer, "main", True):
-            files.write_status(state="failed", error=message, error_kind=kind, message=message, pid=os.getpid())
+            try:
+                files.write_status(state="failed", error=message, error_kind=kind, message=message, pid=os.getpid())
+            except OSError as again:  # not even status.json fits: the app reports the exit code and the log's end
+                print(f"Could not record the failure in status.json ({again}): {message}", file=sys.stderr)
         return 1
     finally:
         if trainer is not None and getattr(trainer, "metrics", None) is not None:

@@ -146,6 +146,18 @@ def test_training_on_a_studio_dataset_of_real_recordings(finetune: FineTune, tin
     assert np.allclose(table[slot].numpy(), speaker.numpy())  # the training speakers' embedding is the preset
     assert not any(k.startswith("speaker_encoder") for k in load_file(str(merged / "model.safetensors")))
 
+    # exporting again replaces Studio's own export; a folder of the user's by that name is never replaced
+    adapter_copy = finetune.export_adapter(spec.run_id, tmp_path / "export")
+    assert finetune.export_adapter(spec.run_id, tmp_path / "export") == adapter_copy
+    assert (adapter_copy / "studio_adapter.json").is_file() and not list((tmp_path / "export").glob(".*"))
+    for suffix, export in (("adapter", finetune.export_adapter), ("merged", finetune.export_merged)):
+        own = tmp_path / "mine" / f"{spec.run_id}-{suffix}"
+        own.mkdir(parents=True)
+        (own / "notes.txt").write_text("the user's own")
+        with pytest.raises(InvalidInput, match="not written by Studio"):
+            export(spec.run_id, tmp_path / "mine")
+        assert [p.name for p in own.iterdir()] == ["notes.txt"]
+
 
 def test_bad_qwen3_settings_are_messages(tiny_qwen: Path, codes_file: Path) -> None:
     spec = qwen_spec(tiny_qwen, codes_file, "bad")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput
-from studio.fsutil import write_atomic
+from studio.fsutil import replace_dir, write_atomic
 
 UPSTREAM_SLOT = 3000  # the upstream pipeline's speaker id (a control id of the 3072-entry codec vocabulary)
 CONTROL_IDS = 1024  # the last 1024 codec ids are control ids, as in the released checkpoints
@@ -87,6 +87,4 @@ def merge_custom_voice(adapter: Path, out: Path, name: str | None = None) -> Pat
     write_atomic(tmp / "config.json", json.dumps(config, indent=2, ensure_ascii=False))
     write_atomic(tmp / "studio_merged.json", json.dumps({**info, "merged_from": str(adapter), "speaker": who,
                                                          "speaker_slot": slot}))  # fmt: skip
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
-    return out
+    return replace_dir(tmp, out, marker="studio_merged.json")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import InvalidInput
 from studio.finetune.qwen3.align import SUB_TALKER_WEIGHT
-from studio.fsutil import write_atomic
+from studio.fsutil import replace_dir, write_atomic
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -314,10 +314,7 @@ def save_checkpoint(model: Any, folder: Path, options: Qwen3Options, state: dict
         fh.write("1")
         fh.flush()
         os.fsync(fh.fileno())
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(tmp, folder)
-    return folder
+    return replace_dir(tmp, folder)
 
 
 def read_checkpoint_info(folder: Path) -> tuple[Qwen3Options, dict[str, Any]]:

@@ -389,7 +389,6 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-
     def _voices(u: AppContext, e: str) -> tuple[Any, Any, Any, Any]:
         v = engine_view(u, e)
         first = v.voices[0][1] if v.voices else None
