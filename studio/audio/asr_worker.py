@@ -32,6 +32,24 @@ HEADER = struct.Struct("<II")
 MAX_SAMPLES = 16000 * 600  # ten minutes at 16 kHz: far above any chunk; guards against a garbled header
 
 
+class RecognizerStopped(StudioError):
+    """The recognizer's process ended while Studio needed it (killed, crashed)."""
+
+
+def describe_stop(code: int | None) -> str:
+    """Why a worker process ended, in words: a SIGKILL is most often the system's out-of-memory killer."""
+    import signal
+
+    if code == -signal.SIGKILL:
+        return "it was killed (most often because the machine ran out of memory)"
+    if code is not None and code < 0:
+        try:
+            return f"it was stopped by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"it was stopped by signal {-code}"
+    return f"it exited with code {code}"
+
+
 def _reply(out: IO[bytes], payload: dict[str, Any]) -> None:
     out.write(json.dumps(payload).encode("utf-8") + b"\n")
     out.flush()
@@ -110,10 +128,16 @@ class WorkerTranscriber:
         assert self._proc.stdout is not None
         raw = self._proc.stdout.readline()
         if not raw:
-            code = self._proc.wait(timeout=10)
-            raise StudioError(f"The speech checker stopped unexpectedly (exit code {code}).")
+            raise self._stopped()
         data = json.loads(raw)
         return data if isinstance(data, dict) else {}
+
+    def _stopped(self) -> RecognizerStopped:
+        try:
+            code: int | None = self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        return RecognizerStopped(f"The speech checker (Whisper) stopped unexpectedly: {describe_stop(code)}.")
 
     def transcribe(self, samples: NDArray[np.float32], sample_rate: int) -> str:
         from studio.audio.asr import WHISPER_RATE
@@ -125,8 +149,8 @@ class WorkerTranscriber:
             try:
                 self._proc.stdin.write(HEADER.pack(WHISPER_RATE, len(audio)) + audio.tobytes())
                 self._proc.stdin.flush()
-            except (BrokenPipeError, OSError) as exc:
-                raise StudioError(f"The speech checker stopped unexpectedly ({exc}).") from exc
+            except OSError as exc:  # a broken pipe: the worker is gone
+                raise self._stopped() from exc
             reply = self._line()
         if "error" in reply:
             raise StudioError(f"The speech checker failed: {reply['error']}")

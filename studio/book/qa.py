@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.asr import word_error_rate
+from studio.errors import ModelMissing
+
+log = logging.getLogger(__name__)
 
 DEFAULT_THRESHOLD = 0.25
 DEFAULT_TRIES = 3
+AFTER_CHECKER_STOPPED = "Finished chunks are kept: render again to resume, or turn off the check by speech recognition."
 
 
 class Recognizer(Protocol):
@@ -68,6 +73,11 @@ class Checker:
                     self._recognizer = Transcriber.load(self._model_dir, threads=self._threads)
             return self._recognizer
 
+    def worker_pid(self) -> int | None:
+        """The recognizer process's id while one runs (isolated checkers), without starting one."""
+        with self._lock:
+            return getattr(self._recognizer, "pid", None)
+
     @contextmanager
     def session(self) -> Iterator[None]:
         """Use the checker for a while (a render, a regenerate); the worker ends when the last user is done."""
@@ -97,5 +107,26 @@ class Checker:
         return language.lower().replace("_", "-").split("-")[0] == "en"
 
     def check(self, samples: NDArray[np.float32], sample_rate: int, expected: str, language: str = "en") -> CheckResult:
-        heard = self.recognizer.transcribe(samples, sample_rate)
+        """Score one chunk. A recognizer process that died (killed for memory, crashed) is started again once; when
+        it cannot come back, one line says why and what to do (the render's finished chunks stay)."""
+        from studio.audio.asr_worker import RecognizerStopped
+
+        try:
+            try:
+                heard = self.recognizer.transcribe(samples, sample_rate)
+            except RecognizerStopped as first:
+                log.warning("%s Starting it again.", first)
+                self._drop()
+                heard = self.recognizer.transcribe(samples, sample_rate)
+        except (RecognizerStopped, ModelMissing) as exc:
+            self._drop()
+            raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
         return CheckResult(word_error_rate(expected, heard, language), heard)
+
+    def _drop(self) -> None:
+        """Forget a dead recognizer process (the next use starts a new one)."""
+        with self._lock:
+            worker, self._recognizer = self._recognizer, None
+        close = getattr(worker, "close", None)
+        if callable(close):
+            close()

