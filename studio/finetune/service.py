@@ -21,6 +21,7 @@ from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
 from studio.finetune.spec import DEFAULT_BASE_MODEL, TrainSpec, new_run_id, spec_from_preset
 from studio.fsutil import NotStudios, replace_dir
+from studio.text.charset import clean_name
 from studio.voices.library import Voice, VoiceLibrary, slugify
 
 log = logging.getLogger(__name__)
@@ -128,14 +129,13 @@ class FineTune:
         )
 
     def spec(self, preset: str, name: str, dataset: str, base_model: str, **overrides: Any) -> TrainSpec:
-        if not name.strip():
-            raise InvalidInput("Give the run a name.")
+        name = clean_name(name, "run")
         if not dataset:
             raise InvalidInput("Choose a dataset: build one above, or give a dataset folder.")
         if not base_model.strip():
             raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
         overrides.setdefault("cache_dir", str(self.settings.cache_dir))
-        return spec_from_preset(preset, name=name.strip(), dataset=dataset, base_model=base_model.strip(), **overrides)
+        return spec_from_preset(preset, name=name, dataset=dataset, base_model=base_model.strip(), **overrides)
 
     # ---- datasets ---------------------------------------------------------------------------------------------
     def datasets(self) -> list[DatasetInfo]:
@@ -150,10 +150,7 @@ class FineTune:
         return found
 
     def dataset_folder(self, name: str) -> Path:
-        slug = slugify(name)
-        if not name.strip():
-            raise InvalidInput("Give the dataset a name (it becomes its folder name).")
-        return self.settings.datasets_dir / slug
+        return self.settings.datasets_dir / slugify(clean_name(name, "dataset"))
 
     def encode(self, folder: Path, device: str = "cpu", timeout: float = 24 * 3600) -> str:
         """Add NanoCodec tokens to a dataset (a separate process: NeMo and torch stay out of the app)."""

@@ -31,6 +31,22 @@ def strip_controls(text: str) -> str:
     return "".join(out)
 
 
+MAX_NAME = 80
+
+
+def clean_name(name: object, what: str = "voice") -> str:
+    """A name a user gives (voice, dataset, run): control codes out, spaces collapsed, 1 to MAX_NAME characters.
+    Refuses with a message naming `what` ("voice", "dataset", "run")."""
+    from studio.errors import InvalidInput
+
+    cleaned = " ".join(strip_controls(name if isinstance(name, str) else "").split())
+    if not cleaned:
+        raise InvalidInput(f"Give the {what} a name.")
+    if len(cleaned) > MAX_NAME:
+        raise InvalidInput(f"The {what} name has {len(cleaned)} characters; use at most {MAX_NAME}.")
+    return cleaned
+
+
 def has_speech(text: str) -> bool:
     """At least one letter or digit: symbols, emoji, punctuation and invisible characters alone say nothing."""
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)

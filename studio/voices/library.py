@@ -19,10 +19,10 @@ from typing import Any
 from studio.archive import VOICE, ArchiveLimits, check_archive, unpack_error
 from studio.errors import InvalidInput, VoiceNotFound, storage_error
 from studio.fsutil import ZipEntryTooLarge, write_atomic, zip_entry_chunks
+from studio.text.charset import MAX_NAME, clean_name
 
 VOICE_FILE = "voice.json"
 FORMAT = 1
-MAX_NAME = 80
 SLUG_CHARS = 40
 # names Windows refuses as file names, whatever the extension
 RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -120,12 +120,7 @@ def slugify(name: str) -> str:
 
 
 def check_name(name: str) -> str:
-    cleaned = " ".join((name or "").split())
-    if not cleaned:
-        raise InvalidInput("Give the voice a name.")
-    if len(cleaned) > MAX_NAME:
-        raise InvalidInput(f"The name has {len(cleaned)} characters; use at most {MAX_NAME}.")
-    return cleaned
+    return clean_name(name, "voice")
 
 
 class VoiceLibrary:

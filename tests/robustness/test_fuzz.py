@@ -31,8 +31,19 @@ TEXT = st.text(
     max_size=300,
 )
 WORDS = st.lists(st.sampled_from(["Dr.", "St.", "$5.2M", "3:30pm", "1984", "I", "II", "IV", "Mr", "—", "…", "🙂",
-                                  "naïve", "東京", "café", "x=1", "(a+)+", "e.g.", "50%", "+1 555-0100"]),
+                                  "naïve", "東京", "café", "x=1", "(a+)+", "e.g.", "50%", "+1 555-0100",
+                                  "안녕하세요", "こんにちは。", "Grüße", "¿Qué?", "Привет", "1.234,5 €", "Ça"]),
                  max_size=30).map(" ".join)  # fmt: skip
+
+# every language an engine of Studio speaks, plus unknown and empty codes
+LANGUAGES = ["en-us", "en", "en-gb", "de", "es", "fr", "it", "pt", "ru", "ko", "ja", "zh", "xx", "", "EN_us"]
+NAME = TEXT | st.text(min_size=70, max_size=400) | st.text(st.sampled_from(list(" \t\x1b[31m.-/")), max_size=90)
+
+
+def no_controls(text: str) -> bool:
+    import unicodedata
+
+    return not [ch for ch in text if unicodedata.category(ch) == "Cc"]
 
 
 def bounded(fn: Callable[[], Any]) -> Any:
@@ -63,7 +74,7 @@ def synth(home: Settings) -> Synthesizer:
     return Synthesizer(Registry(home))
 
 
-@given(text=TEXT | WORDS, language=st.sampled_from(["en-us", "en", "de", "xx", ""]),
+@given(text=TEXT | WORDS, language=st.sampled_from(LANGUAGES),
        normalize=st.booleans(), speed=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)))  # fmt: skip
 def test_any_synthesis_text(synth: Synthesizer, text: str, language: str, normalize: bool, speed: float | None) -> None:
     bounded(lambda: synth.prepare(SynthRequest(text, "piper", "joe", language or None, None, speed, False, normalize)))
@@ -92,7 +103,7 @@ def test_any_lexicon(rules: list[tuple[str, str, bool]], sample: str) -> None:
     bounded(run)
 
 
-@given(name=TEXT)
+@given(name=NAME)
 def test_any_voice_name(home: Settings, shared_fixtures: Path, name: str) -> None:
     from studio.voices.library import VoiceLibrary
 
@@ -103,7 +114,8 @@ def test_any_voice_name(home: Settings, shared_fixtures: Path, name: str) -> Non
     if voice is None:
         assert snapshot(home.voices_dir) == before  # a refused name saves nothing
     else:
-        assert voice.folder.parent == home.voices_dir and library.get(voice.id).name.strip()
+        named = library.get(voice.id).name
+        assert voice.folder.parent == home.voices_dir and named.strip() and len(named) <= 80 and no_controls(named)
         bounded(lambda: library.rename(voice.id, name + "x"))
         library.delete(voice.id)
 
@@ -213,3 +225,57 @@ def test_any_dataset_review_edit(transcript: str, rows: list[list[Any]]) -> None
     draft = ds.DatasetDraft(Path("/nonexistent"), [ds.Clip("0001", "clips/0001.wav", 3.0, transcript, "a.wav",
                                                            "metadata")], "joe")  # fmt: skip
     bounded(lambda: ds.apply_review(draft, [["0001", 3.0, transcript, "", "", False, ""], *rows]))
+
+
+@pytest.fixture(scope="module")
+def book_job(home: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    from studio.ui.context import AppContext
+    from studio.ui.tabs import audiobook as tab
+
+    ctx = AppContext.create(home)
+    source = tmp_path_factory.mktemp("edit-book") / "book.txt"
+    source.write_text("A Book\n\nChapter 1\n\nThe first chunk is here. The second sentence follows it.\n\n"
+                      "Another paragraph makes another chunk.\n", encoding="utf-8")  # fmt: skip
+    job_id = str(tab.import_book(ctx, str(source), "piper", "joe", False, "fuzz")[0])
+    return ctx, job_id
+
+
+@given(edits=st.lists(st.tuples(st.sampled_from(["c1-0001", "c1-0001", "c1-0002", "c9-0001", "", "x"]),
+                                TEXT | WORDS, st.lists(CELL, max_size=3)), max_size=3),
+       chapter=st.sampled_from([1, 0, 2, -1, None]))  # fmt: skip
+def test_any_chunk_edit(
+    book_job: tuple[Any, str], edits: list[tuple[str, str, list[Any]]], chapter: int | None
+) -> None:
+    import unicodedata
+
+    from studio.text.charset import has_speech
+    from studio.ui.tabs import audiobook as tab
+
+    ctx, job_id = book_job
+    job = ctx.books.job(job_id, ctx.jobs_dir("fuzz"))
+    before = job.folder.joinpath("plan.json").read_bytes()
+    ids = [k.id for k in job.plan().chapter(1).chunks]
+    rows = [[ids[0] if cid == "c1-0001" else ids[-1] if cid == "c1-0002" else cid, text, *rest]
+            for cid, text, rest in edits]  # fmt: skip
+    saved = bounded(lambda: tab.save_chunks(ctx, job_id, chapter, rows, "fuzz"))
+    plan = job.plan()
+    if saved is None:
+        assert job.folder.joinpath("plan.json").read_bytes() == before  # a refused edit changes nothing
+    for chunk in plan.chapter(1).chunks:
+        assert has_speech(chunk.text), chunk.text  # something to say
+        assert not [ch for ch in chunk.text if unicodedata.category(ch) == "Cc"], chunk.text  # no control codes
+
+
+@given(name=NAME)
+def test_any_dataset_or_run_name(home: Settings, name: str) -> None:
+    from studio.finetune.service import FineTune
+
+    service = FineTune(home)
+    folder = bounded(lambda: service.dataset_folder(name))
+    if folder is not None:
+        assert folder.parent == home.datasets_dir and folder.name not in ("", ".", "..") and "/" not in folder.name
+    spec = bounded(lambda: service.spec("quick", name, "some-dataset", "some/model"))
+    if spec is not None:
+        run = home.runs_dir / spec.run_id
+        assert run.parent == home.runs_dir and spec.run_id.isascii() and "/" not in spec.run_id
+        assert spec.name.strip() and len(spec.name) <= 80 and no_controls(spec.name), spec.name

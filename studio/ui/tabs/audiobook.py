@@ -13,6 +13,7 @@ from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
 from studio.book.qa import Checker
 from studio.clock import clock
 from studio.errors import InvalidInput
+from studio.text.charset import has_speech, strip_controls
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user, user_context
@@ -166,11 +167,13 @@ def save_chunks(
     changed = 0
     for row in values:
         chunk = chunks.get(str(row[0]))
-        text = " ".join(str(row[1]).split())
-        if chunk is None:
+        text = " ".join(strip_controls(str(row[1] if len(row) > 1 else "")).split())
+        if chunk is None or text == chunk.text:
             continue
         if not text:
             raise InvalidInput(f"Chunk {chunk.id} would be empty; delete words, not whole chunks.")
+        if not has_speech(text):
+            raise InvalidInput(f"Chunk {chunk.id} would have nothing to speak (no letters or digits): {text[:40]!r}.")
         if text != chunk.text:
             chunk.text = text
             changed += 1
