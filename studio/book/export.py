@@ -447,7 +447,7 @@ def export_book(
         ctx.cover = _write_cover(meta, work, warnings)
         _write_ffmetadata(ctx)
         results = _run(ctx, formats, encoders, progress, cancel, warnings)
-        files = _publish(_finish(encoders), out, base)
+        files = _publish(_finish(encoders), out, base, warnings)
     except (_EncoderError, OSError) as exc:
         failure = exc
     finally:
@@ -677,10 +677,12 @@ def _finish(encoders: list[_Encoder]) -> dict[str, list[Path]]:
     return staged
 
 
-MP3_RECORD = ".studio-export.json"  # in mp3/<book>/: the file names Studio's last export of that book wrote
+# the file names Studio wrote: in mp3/<book>/, its last export of that book's chapters; in the output folder, the
+# book files (m4b, wav, flac) its exports wrote there
+MP3_RECORD = ".studio-export.json"
 
 
-def _publish(staged: dict[str, list[Path]], out: Path, base: str) -> dict[str, list[Path]]:
+def _publish(staged: dict[str, list[Path]], out: Path, base: str, warnings: list[str]) -> dict[str, list[Path]]:
     """Move finished files from the work folder into place: plain renames on the same file system. Chapters go to
     mp3/<book>/; only files an earlier export of this book wrote (named in its record) are replaced or removed, so a
     user's own files and other books' chapters stay."""
@@ -704,11 +706,43 @@ def _publish(staged: dict[str, list[Path]], out: Path, base: str) -> dict[str, l
             write_atomic(record, json.dumps({"files": names}, ensure_ascii=False, indent=2))
             files[fmt] = [target_dir / name for name in names]
         else:
-            target = out / f"{base}.{fmt}"
+            target = _own_name(out, base, fmt, warnings)
             os.chmod(paths[0], 0o644)
             os.replace(paths[0], target)
+            _remember(out, target.name)
             files[fmt] = [target]
     return files
+
+
+def _studio_wrote(folder: Path) -> list[str]:
+    """The file names an export record in `folder` lists (what Studio wrote there)."""
+    try:
+        names = json.loads((folder / MP3_RECORD).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in names if isinstance(n, str) and Path(n).name == n] if isinstance(names, list) else []
+
+
+def _remember(folder: Path, name: str) -> None:
+    names = _studio_wrote(folder)
+    if name not in names:
+        write_atomic(folder / MP3_RECORD, json.dumps({"files": [*names, name]}, ensure_ascii=False, indent=2))
+
+
+def _own_name(out: Path, base: str, fmt: str, warnings: list[str]) -> Path:
+    """`<book>.<fmt>`, unless a file by that name is not one Studio wrote (the user's own): then the first free
+    `<book> (N).<fmt>`, and a warning says so. Studio's own earlier export is replaced."""
+    target = out / f"{base}.{fmt}"
+    if (not target.exists() and not target.is_symlink()) or target.name in _studio_wrote(out):
+        return target
+    n = 2
+    while True:
+        free = out / f"{base} ({n}).{fmt}"
+        if (not free.exists() and not free.is_symlink()) or free.name in _studio_wrote(out):
+            break
+        n += 1
+    warnings.append(f"{target.name} in {out} is not a file Studio wrote, so it was kept; the export is {free.name}.")
+    return free
 
 
 def _free_bytes(path: Path) -> int | None:

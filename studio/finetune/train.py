@@ -73,8 +73,7 @@ def build_demo_model(folder: Path) -> None:
         tmp = folder.with_name(f".tmp-{folder.name}-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         build_tiny_model(tmp)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        replace_dir(tmp, folder)  # a half-built folder (no config.json) of an earlier, killed build is replaced
 
 
 RESUME = "resume the run"

@@ -20,6 +20,7 @@ from studio.audio.io import ffmpeg_exe, read_audio
 from studio.audio.loudness import GatedRmsMeter, amplitude_to_db
 from studio.book import export as export_mod
 from studio.book.export import (
+    MP3_RECORD,
     BookMeta,
     DiskFull,
     ExportChapter,
@@ -242,7 +243,7 @@ def test_result_reports_positions_and_loudness(exported: Exported) -> None:
     assert result.duration == pytest.approx(sum(n for _, n in layout) / SR)
     # chapter 3's click sits 20 dB over its tone: reaching -20 dB RMS needs the limiter, not a lower gain
     assert [c.limited for c in result.chapters] == [False, False, True]
-    assert not [p for p in exported.out.iterdir() if p.name.startswith(".")]  # no work folder left
+    assert [p.name for p in exported.out.iterdir() if p.name.startswith(".")] == [MP3_RECORD]  # no work folder left
 
 
 def test_progress_is_monotonic_and_ends_at_one(exported: Exported) -> None:
@@ -461,6 +462,23 @@ def test_reexport_replaces_only_the_files_it_wrote(tmp_path: Path) -> None:
     assert (out / "mp3" / "R" / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert [p.exists() for p in other.files["mp3"]] == [True]  # the other book's chapters stay
     assert visible(out) == ["mp3"] and visible(out / "mp3") == ["Other Book", "R", "my-song.mp3"]
+
+
+def test_an_export_never_overwrites_a_book_file_it_did_not_write(tmp_path: Path) -> None:
+    """`R.m4b` of the user's own (another tool's, a download) stays: the export takes a free name and says so; a
+    second export replaces only what Studio wrote."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "R.m4b").write_bytes(b"the user's own audiobook")
+    chapters = small_book(tmp_path / "chunks", chapters=2, chunks=1)
+    first = export_book(chapters, BookMeta("R"), out, ExportSettings(("m4b", "wav"), chapter_gap=0.2))
+    assert (out / "R.m4b").read_bytes() == b"the user's own audiobook"
+    assert [p.name for p in first.files["m4b"]] == ["R (2).m4b"] and [p.name for p in first.files["wav"]] == ["R.wav"]
+    assert any("R (2).m4b" in w and "R.m4b" in w for w in first.warnings), first.warnings
+    again = export_book(chapters, BookMeta("R"), out, ExportSettings(("m4b", "wav"), chapter_gap=0.2))
+    assert again.files == first.files  # Studio's own files are replaced in place
+    assert visible(out) == ["R (2).m4b", "R.m4b", "R.wav"]
+    assert (out / "R.m4b").read_bytes() == b"the user's own audiobook"
 
 
 def test_other_cover_types_are_converted(tmp_path: Path) -> None:
