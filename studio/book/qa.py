@@ -106,9 +106,19 @@ class Checker:
         """tiny.en only understands English; other languages are rendered unchecked (and the job says so)."""
         return language.lower().replace("_", "-").split("-")[0] == "en"
 
-    def check(self, samples: NDArray[np.float32], sample_rate: int, expected: str, language: str = "en") -> CheckResult:
-        """Score one chunk. A recognizer process that died (killed for memory, crashed) is started again once; when
-        it cannot come back, one line says why and what to do (the render's finished chunks stay)."""
+    def check(
+        self,
+        samples: NDArray[np.float32],
+        sample_rate: int,
+        expected: str,
+        language: str = "en",
+        spoken: str | None = None,
+    ) -> CheckResult:
+        """Score one chunk against the book's text, or against `spoken` (the text after the lexicon) when that
+        matches better: a word the lexicon replaced is said as the rule says, which is not a misread.
+
+        A recognizer process that died (killed for memory, crashed) is started again once; when it cannot come
+        back, one line says why and what to do (the render's finished chunks stay)."""
         from studio.audio.asr_worker import RecognizerStopped
 
         try:
@@ -121,7 +131,10 @@ class Checker:
         except (RecognizerStopped, ModelMissing) as exc:
             self._drop()
             raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
-        return CheckResult(word_error_rate(expected, heard, language), heard)
+        wer = word_error_rate(expected, heard, language)
+        if spoken is not None and spoken != expected:
+            wer = min(wer, word_error_rate(spoken, heard, language))
+        return CheckResult(wer, heard)
 
     def _drop(self) -> None:
         """Forget a dead recognizer process (the next use starts a new one)."""

@@ -205,7 +205,7 @@ class Renderer:
         attempt = record.tries - 1
         while True:
             samples, rate = read_audio(job.audio_path(key))
-            result = self.checker.check(samples, rate, chunk.text, language)
+            result = self.checker.check(samples, rate, chunk.text, language, spoken=record.spoken_text)
             take = replace(record, checked=True, wer=result.wer, transcript=result.transcript)
             is_best = best is None or result.wer < best[0]
             if is_best:

@@ -120,12 +120,14 @@ class TrainingRunner:
         threading.Thread(target=self._reap, args=(spec.run_id, proc), daemon=True, name=f"reap-{spec.run_id}").start()
         return self.runs.get(spec.run_id)
 
-    def resume(self, run_id: str, exit_wait: float = 20.0) -> RunInfo:
+    def resume(self, run_id: str, exit_wait: float = 60.0) -> RunInfo:
         info = self.runs.get(run_id)
         deadline = time.monotonic() + exit_wait
         while info.alive and info.status.get("state") in FINAL and time.monotonic() < deadline:
             time.sleep(0.2)  # it has said "stopped" and is still exiting (saving, freeing memory): wait for it
             info = self.runs.get(run_id)
+        if info.alive and info.status.get("state") in FINAL:
+            raise InvalidInput(f"Run {run_id} has stopped, but its process is still exiting; resume it in a minute.")
         if info.alive:
             raise InvalidInput(f"Run {run_id} is still training.")
         if info.spec is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -85,6 +86,18 @@ def test_lexicon_change_rerenders_exactly_the_affected_chunks(settings: Settings
     assert "Gan dolf the cat" in job.spoken_text(affected[0], plan, job.settings())
     report = renderer.render(job)
     assert report.rendered == 2 and report.reused == 3
+
+
+def test_a_lexicon_replacement_is_not_counted_as_a_misread_word(settings: Settings, renderer: Renderer) -> None:
+    """The checker hears what the lexicon made the chunk say: with "Gandalf = Mister Bilbo Baggins" the chunk is
+    spoken as the rule says, so it is right, not one word wrong and two extra."""
+    job = _job(settings, qa=True, lexicon=[LexiconEntry("gandalf", "Mister Bilbo Baggins")])
+    report = renderer.render(job)
+    records = [json.loads(p.read_text()) for p in job.chunks_dir.glob("*.json")]
+    replaced = [r for r in records if "Bilbo Baggins" in r["spoken_text"]]
+    assert len(replaced) == 2 and all("bilbo" in r["transcript"].lower() for r in replaced), replaced
+    assert all(r["wer"] <= 0.25 and not r["flagged"] for r in replaced), replaced
+    assert report.flagged == 0
 
 
 def test_cancel_stops_within_one_chunk_and_resume_finishes(settings: Settings, renderer: Renderer) -> None:
