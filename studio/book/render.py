@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -238,6 +239,11 @@ class Renderer:
                 return self._render(job, on_progress, cancel)
         except OSError as exc:
             raise storage_error(exc, "the chunks of this book") from exc
+        except StudioError as exc:  # before the first chunk too (an engine that cannot load): the status says it
+            if not isinstance(exc, (Cancelled, InvalidInput)):  # a refusal (no chapter ticked) is not a failure
+                with contextlib.suppress(OSError):
+                    job.write_status(state="failed", error=str(exc), message=str(exc))
+            raise
 
     def _render(
         self, job: BookJob, on_progress: Callable[[RenderProgress], None] | None, cancel: threading.Event | None

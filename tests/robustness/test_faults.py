@@ -257,3 +257,17 @@ def test_a_model_file_deleted_while_the_app_runs_is_one_line_that_says_what_to_d
     assert "narrator" in str(gone.value) and "joe" in str(gone.value) and "\n" not in str(gone.value)
     still = synth.synthesize(SynthRequest("Still fine.", engine="piper", voice="joe"))
     assert still.audio.duration > 0.3  # the other voices keep working
+
+
+def test_an_engine_that_cannot_load_at_the_start_of_a_render_is_the_jobs_status_too(tmp_path: Path) -> None:
+    """The CLI's `book render` meets a model that is not there before the first chunk: the job says so too."""
+    books, job = _job(tmp_path / "home", tmp_path)
+    from dataclasses import replace
+
+    # set up where Supertonic was downloaded; its model folder is gone now
+    job.save_settings(replace(job.settings(), engine="supertonic2", voice="F1"))
+    with pytest.raises(StudioError) as failed:
+        books.render(job)
+    status = job.status()
+    assert status["state"] == "failed" and status["error"] == str(failed.value), (status, str(failed.value))
+    assert "download" in str(failed.value).lower() and "\n" not in str(failed.value)
