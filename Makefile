@@ -41,12 +41,8 @@ browser:
 run: install
 	$(PY) launch.py
 
-# Two workers (pytest-xdist; one file's tests stay together, so each module's models load once), then the tests
-# that measure time alone, then the Space build.
-TEST_WORKERS ?= 2
 test: install browser
-	$(PY) -m pytest -q -m "not space and not serial" -n $(TEST_WORKERS) --dist loadfile
-	$(PY) -m pytest -q -m "serial and not space"
+	$(PY) -m pytest -q -m "not space"
 	$(MAKE) test-space
 
 # The Space's way of installing (a new virtualenv from requirements.txt, no `pip install -e .`) serves and speaks

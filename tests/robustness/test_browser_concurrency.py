@@ -12,7 +12,7 @@ import pytest
 
 from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
 
-pytestmark = [pytest.mark.browser, pytest.mark.serial]  # it measures seconds: never beside other tests
+pytestmark = pytest.mark.browser
 PREVIEW_LIMIT_S = 8.0  # a short sentence takes well under a second alone; a few seconds on 2 busy cores
 
 
