@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 60.0
 
 
-def train_command(spec_path: Path, num_processes: int = 1, resume: bool = False) -> list[str]:
+def train_command(spec_path: Path, num_processes: int = 1, resume: bool = False, launch: int = 1) -> list[str]:
     """The trainer's argv: the module directly, or through accelerate's launcher for several GPUs."""
-    tail = ["-m", "studio.finetune.train", str(spec_path)] + (["--resume"] if resume else [])
+    tail = ["-m", "studio.finetune.train", str(spec_path), "--launch", str(launch)] + (["--resume"] if resume else [])
     if num_processes > 1:
         return [
             sys.executable,
@@ -85,19 +85,25 @@ class TrainingRunner:
                 if not files.spec.is_file():
                     raise InvalidInput(f"There is no run {spec.run_id!r} to resume.")
             else:
-                queued = files.read_status().get("state") == "queued"
+                queued = files.launch_record().get("state") == "queued"
                 if folder.exists() and any(folder.iterdir()) and not queued:
                     raise InvalidInput(f"Run {spec.run_id} exists already; resume it or choose another name.")
                 folder.mkdir(parents=True, exist_ok=True)
                 spec.save(files.spec)
-            files.write_status(
+            previous = files.launch_record().get("launch")
+            launch = (previous if isinstance(previous, int) else 0) + 1
+            files.write_launch(
+                launch=launch,
                 state="starting",
                 message="Starting the training process",
                 error=None,
                 error_kind=None,
-                step=files.read_status().get("step", 0) if resume else 0,
+                resume=resume,
+                stop_requested=None,
+                ended=None,
+                exit_code=None,
             )
-            cmd = train_command(files.spec.resolve(), spec.num_processes, resume)
+            cmd = train_command(files.spec.resolve(), spec.num_processes, resume, launch)
             env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
             if spec.gpu_ids:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in spec.gpu_ids)
@@ -115,9 +121,11 @@ class TrainingRunner:
                     cwd=str(Path.cwd()),
                     env=env,
                 )
-            files.write_status(pid=proc.pid, pgid=proc.pid, started=time.time())
+            files.write_launch(pid=proc.pid, pgid=proc.pid, started=time.time())
             self._procs[spec.run_id] = proc
-        threading.Thread(target=self._reap, args=(spec.run_id, proc), daemon=True, name=f"reap-{spec.run_id}").start()
+        threading.Thread(
+            target=self._reap, args=(spec.run_id, proc, launch), daemon=True, name=f"reap-{spec.run_id}"
+        ).start()
         return self.runs.get(spec.run_id)
 
     def resume(self, run_id: str, exit_wait: float = 60.0) -> RunInfo:
@@ -136,25 +144,29 @@ class TrainingRunner:
             raise InvalidInput(f"Run {run_id} has finished; start a new run to train further.")
         return self.start(info.spec, resume=True)
 
-    def _reap(self, run_id: str, proc: subprocess.Popen[bytes]) -> None:
+    def _reap(self, run_id: str, proc: subprocess.Popen[bytes], launch: int) -> None:
         code = proc.wait()
         with self._lock:
             self._procs.pop(run_id, None)
-        self._finalize(run_id, code)
+        self._finalize(run_id, code, launch)
 
-    def _finalize(self, run_id: str, code: int | None) -> None:
-        """A trainer that died without writing its verdict (killed, crashed hard) gets one here."""
+    def _finalize(self, run_id: str, code: int | None, launch: int | None) -> None:
+        """A trainer that died without writing its verdict (killed, crashed hard) gets one here, in launch.json.
+        Only for its own launch: a reaper that finishes after the run was started again leaves the new launch be."""
         files = RunFiles(self.runs.folder(run_id))
+        if files.launch_record().get("launch") != launch:
+            return
         status = files.read_status()
         if status.get("state") in ACTIVE:
             if status.get("state") == "stopping" and code == -signal.SIGKILL:
-                kind, reason = "stopped", "Stopped by force after the grace period; resume from the last checkpoint."
-                files.write_status(state="stopped", message=reason)
+                reason = "Stopped by force after the grace period; resume from the last checkpoint."
+                files.write_launch(ended={"state": "stopped", "message": reason}, exit_code=code)
                 return
             kind, reason = describe_exit(code)
-            files.write_status(state="failed", error=reason, error_kind=kind, message=reason, exit_code=code)
+            ended = {"state": "failed", "error": reason, "error_kind": kind, "message": reason}
+            files.write_launch(ended=ended, exit_code=code)
         elif code is not None:
-            files.write_status(exit_code=code)
+            files.write_launch(exit_code=code)
 
     def stop(self, run_id: str, grace: float = STOP_GRACE_S, wait: bool = True) -> RunInfo:
         """SIGTERM to the whole process group (the trainer saves and exits), SIGKILL after `grace` seconds."""
@@ -162,15 +174,15 @@ class TrainingRunner:
         pgid = info.status.get("pgid") or info.status.get("pid")
         if not info.alive or not pgid:
             raise InvalidInput(f"Run {run_id} is not training (it is {info.state}).")
-        info.files.write_status(state="stopping", message="Stopping: saving a checkpoint")
+        launch = info.files.write_launch(stop_requested=time.time()).get("launch")
         _signal_group(int(pgid), signal.SIGTERM)
         if not wait:
-            threading.Thread(target=self._wait_then_kill, args=(run_id, int(pgid), grace), daemon=True).start()
+            threading.Thread(target=self._wait_then_kill, args=(run_id, int(pgid), grace, launch), daemon=True).start()
             return self.runs.get(run_id)
-        self._wait_then_kill(run_id, int(pgid), grace)
+        self._wait_then_kill(run_id, int(pgid), grace, launch)
         return self.runs.get(run_id)
 
-    def _wait_then_kill(self, run_id: str, pgid: int, grace: float) -> None:
+    def _wait_then_kill(self, run_id: str, pgid: int, grace: float, launch: int | None) -> None:
         deadline = time.monotonic() + grace
         killed = False
         while time.monotonic() < deadline:
@@ -188,7 +200,7 @@ class TrainingRunner:
         # a trainer this app did not start (found after a restart) has no reaper here: judge it now
         time.sleep(0.1)
         if run_id not in self._procs:
-            self._finalize(run_id, -signal.SIGKILL if killed else None)
+            self._finalize(run_id, -signal.SIGKILL if killed else None, launch)
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunInfo:
         """Block until the run's process ends (tests, CLI); returns its final info."""

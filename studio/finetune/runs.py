@@ -1,4 +1,10 @@
-"""A run is a folder: spec.json, status.json, metrics.jsonl, train.log, checkpoints/, adapter/; this reads them."""
+"""A run is a folder: spec.json, status.json, launch.json, metrics.jsonl, train.log, checkpoints/, adapter/.
+
+Every file has one writer. The trainer owns `status.json` (its state, step, losses, its own verdict); whoever launches
+it (the app, the CLI) owns `launch.json`: which launch this is, the process it started, a stop it asked for, a run
+queued before it starts, and the verdict on a trainer that died without giving its own. `read_status` merges the
+two into the one view the app shows; neither side ever rewrites the other's file, so a reaper thread finishing one
+launch can no longer overwrite the state of the next."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ COMPLETE_MARKER = "COMPLETE"
 @dataclass(frozen=True)
 class RunFiles:
     folder: Path
+    launch_number: int | None = None  # the trainer's own launch (it stamps its status with it)
 
     @property
     def spec(self) -> Path:
@@ -30,6 +37,10 @@ class RunFiles:
     @property
     def status(self) -> Path:
         return self.folder / "status.json"
+
+    @property
+    def launch(self) -> Path:
+        return self.folder / "launch.json"
 
     @property
     def metrics(self) -> Path:
@@ -51,20 +62,70 @@ class RunFiles:
     def evaluation(self) -> Path:
         return self.folder / "eval"
 
-    def read_status(self) -> dict[str, Any]:
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
         try:
-            data = json.loads(self.status.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
             return data if isinstance(data, dict) else {}
-        except (FileNotFoundError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return {}
 
+    def trainer_status(self) -> dict[str, Any]:
+        """status.json as the trainer wrote it."""
+        return self._read(self.status)
+
+    def launch_record(self) -> dict[str, Any]:
+        """launch.json as the launcher wrote it."""
+        return self._read(self.launch)
+
+    def read_status(self) -> dict[str, Any]:
+        """The run's state as the app shows it: the trainer's status, with what the launcher knows on top.
+
+        - pid, pgid and started come from the launch (one process to watch, even under accelerate's launcher);
+        - until this launch's trainer has written its first status, the launch's state shows ("starting", "queued",
+          "failed" when it could not start);
+        - a stop the launcher asked for shows as "stopping" while the trainer is still active;
+        - a verdict the launcher gave on a trainer that died silently shows while the trainer's last word is active.
+        """
+        merged = self.trainer_status()
+        launch = self.launch_record()
+        if not launch:
+            return merged
+        number = launch.get("launch")
+        current = number is not None and merged.get("launch") == number
+        for key in ("pid", "pgid", "started"):
+            if isinstance(launch.get(key), (int, float)) and not isinstance(launch.get(key), bool):
+                merged[key] = launch[key]
+        if not current:
+            for key in ("state", "message", "error", "error_kind"):
+                if key in launch:
+                    merged[key] = launch[key]
+        elif launch.get("stop_requested") and merged.get("state") in ("starting", "loading", "running"):
+            merged["state"], merged["message"] = "stopping", "Stopping: saving a checkpoint"
+        ended = launch.get("ended")
+        if isinstance(ended, dict) and (not current or merged.get("state") in ACTIVE):
+            merged.update({k: ended[k] for k in ("state", "message", "error", "error_kind") if k in ended})
+        if launch.get("exit_code") is not None:
+            merged["exit_code"] = launch["exit_code"]
+        return merged
+
     def write_status(self, **changes: Any) -> dict[str, Any]:
-        """Merge `changes` into status.json (atomic replace, so a reader never sees half a file)."""
-        status = self.read_status()
+        """The trainer's own status: merge `changes` into status.json (atomic replace; only the trainer calls this)."""
+        status = self.trainer_status()
         status.update(changes)
+        if self.launch_number is not None:
+            status["launch"] = self.launch_number
         status["updated"] = time.time()
         write_atomic(self.status, json.dumps(status, indent=1))
         return status
+
+    def write_launch(self, **changes: Any) -> dict[str, Any]:
+        """The launcher's record: merge `changes` into launch.json (only the app or CLI that launches calls this)."""
+        record = self.launch_record()
+        record.update(changes)
+        record["updated"] = time.time()
+        write_atomic(self.launch, json.dumps(record, indent=1))
+        return record
 
     def log_tail(self, lines: int = 30) -> str:
         try:

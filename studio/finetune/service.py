@@ -254,7 +254,7 @@ class FineTune:
             folder = self.runs.folder(spec.run_id)
             folder.mkdir(parents=True, exist_ok=False)
             spec.save(RunFiles(folder).spec)
-            RunFiles(folder).write_status(state="queued", message=f"Queued in {batch_id}")
+            RunFiles(folder).write_launch(state="queued", message=f"Queued in {batch_id}")
         batch = Batch(batch_id, [s.run_id for s in specs])
         batch.thread = threading.Thread(target=self._run_batch, args=(batch, on_done), daemon=True, name=batch_id)
         self.batches[batch_id] = batch
@@ -273,7 +273,7 @@ class FineTune:
                 self.runner.start(info.spec, resume=False)
                 self.runner.wait(run_id)
             except StudioError as exc:
-                RunFiles(self.runs.folder(run_id)).write_status(state="failed", error=str(exc), message=str(exc))
+                RunFiles(self.runs.folder(run_id)).write_launch(state="failed", error=str(exc), message=str(exc))
             batch.done.append(run_id)
         batch.current = None
         if on_done is not None:

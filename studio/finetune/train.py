@@ -645,11 +645,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.finetune.train", description=__doc__)
     parser.add_argument("spec", type=Path, help="runs/<id>/spec.json")
     parser.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    parser.add_argument("--launch", type=int, default=None, help="the launcher's number for this start (launch.json)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     stop = StopRequested()
     stop.install()
-    files = RunFiles(args.spec.resolve().parent)
+    files = RunFiles(args.spec.resolve().parent, args.launch)
     trainer: Trainer | None = None
     try:
         spec = TrainSpec.load(args.spec).validate()
