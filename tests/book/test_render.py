@@ -160,19 +160,12 @@ def test_bad_settings_are_clear(settings: Settings, renderer: Renderer) -> None:
 
 
 def test_dialogue_gets_the_second_voice(settings: Settings, renderer: Renderer, transcriber) -> None:  # type: ignore[no-untyped-def]
-    import shutil
-
     from studio.book.plan import split_dialogue
-    from studio.engines.piper import bundled_voice
+    from tests.piper_voices import library_piper_voice
 
     assert split_dialogue('He said, "Come here," and left.') == [
         ("He said,", "narrator"), ('"Come here,"', "dialogue"), ("and left.", "narrator")]  # fmt: skip
-    joe = bundled_voice()
-    assert joe is not None
-    folder = settings.voices_dir / "second"
-    folder.mkdir(parents=True)
-    shutil.copy(joe.model, folder / "second.onnx")
-    shutil.copy(joe.config, folder / "second.onnx.json")
+    library_piper_voice(settings.voices_dir, "second")
     renderer.registry.forget()
     book = Book("Talk", "", "en", [Chapter("One", 'The guard looked up. "Who goes there?" he asked.')])
     plan = make_plan(book, 350, dialogue_voice=True)

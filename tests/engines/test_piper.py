@@ -14,6 +14,7 @@ from studio.config import Settings
 from studio.engines.base import SynthParams
 from studio.engines.piper import PiperEngine, PiperVoiceModel, bundled_voice, find_voices, phonemize
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
+from tests.piper_voices import library_piper_voice
 
 # espeak-ng in piper-phonemize-fix 1.2.2 says "fˈoːɹ" where piper-tts 1.8.0's newer espeak-ng says "fˈɔːɹ" ("four").
 # Both ids exist in the voice; the audio is checked by speech recognition below.
@@ -153,12 +154,7 @@ def test_gpu_request_falls_back_to_cpu_with_reason(settings: Settings) -> None:
 
 
 def test_library_voice_is_found_and_speaks(settings: Settings, transcriber) -> None:  # type: ignore[no-untyped-def]
-    joe = bundled_voice()
-    assert joe is not None
-    folder = settings.voices_dir / "my-narrator"
-    folder.mkdir(parents=True)
-    shutil.copy(joe.model, folder / "my-narrator.onnx")
-    shutil.copy(joe.config, folder / "my-narrator.onnx.json")
+    library_piper_voice(settings.voices_dir, "my-narrator")
     (settings.voices_dir / "stray.onnx").write_bytes(b"not a voice")  # no config next to it: ignored
     voices = find_voices(settings)
     assert set(voices) == {"joe", "my-narrator"}

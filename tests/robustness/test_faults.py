@@ -226,12 +226,10 @@ def test_a_checker_that_cannot_come_back_ends_the_render_in_one_line_and_a_rerun
 def test_a_model_file_deleted_while_the_app_runs_is_one_line_that_says_what_to_do(  # type: ignore[no-untyped-def]
     settings: Settings, shared_fixtures: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    from studio.engines.piper import bundled_voice
     from studio.engines.supertonic import SupertonicEngine
     from studio.errors import ModelMissing
     from studio.synthesis import Synthesizer, SynthRequest
+    from tests.piper_voices import library_piper_voice
     from tests.tiny_onnx import make_supertonic_model_dir
 
     # a downloaded model folder that lost one of its graphs
@@ -243,12 +241,7 @@ def test_a_model_file_deleted_while_the_app_runs_is_one_line_that_says_what_to_d
     assert "vocoder.onnx" in message and "\n" not in message and "download" in message.lower(), message
 
     # a Piper voice listed while the app runs, then deleted (a cleanup, a sync tool, a moved drive)
-    joe = bundled_voice()
-    assert joe is not None
-    voices = settings.voices_dir / "narrator"
-    voices.mkdir(parents=True)
-    shutil.copy(joe.model, voices / "narrator.onnx")
-    shutil.copy(joe.config, voices / "narrator.onnx.json")
+    voices = library_piper_voice(settings.voices_dir, "narrator")
     synth = Synthesizer(Registry(settings))
     assert "narrator" in [v.id for v in synth.registry.get("piper").voices()]
     (voices / "narrator.onnx").unlink()
