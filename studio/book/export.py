@@ -692,16 +692,13 @@ def _publish(staged: dict[str, list[Path]], out: Path, base: str, warnings: list
             target_dir = out / "mp3" / base
             target_dir.mkdir(parents=True, exist_ok=True)
             record = target_dir / MP3_RECORD
-            try:
-                written = json.loads(record.read_text(encoding="utf-8")).get("files", [])
-            except (OSError, ValueError, AttributeError):
-                written = []
+            written = _studio_wrote(target_dir)
             for p in paths:
                 os.chmod(p, 0o644)
                 os.replace(p, target_dir / p.name)
             names = [p.name for p in paths]
             for stale in written:
-                if isinstance(stale, str) and stale not in names and Path(stale).name == stale:
+                if stale not in names:  # _studio_wrote keeps plain file names only
                     (target_dir / stale).unlink(missing_ok=True)
             write_atomic(record, json.dumps({"files": names}, ensure_ascii=False, indent=2))
             files[fmt] = [target_dir / name for name in names]
