@@ -341,9 +341,13 @@ class FineTune:
 
     # ---- results ----------------------------------------------------------------------------------------------
     def adapter(self, run_id: str) -> Path:
+        """The run's result folder: written whole by every training backend (LoRA adapter, full or last-layer
+        weights), always with `studio_adapter.json` saying what it holds."""
         info = self.runs.get(run_id)
-        if info.state != "finished" or not (info.files.adapter / "adapter_config.json").is_file():
-            raise InvalidInput(f"Run {run_id} has no finished adapter yet (it is {info.state}).")
+        if info.state != "finished":
+            raise InvalidInput(f"Run {run_id} has no result yet: it is {info.state}.")
+        if not (info.files.adapter / "studio_adapter.json").is_file():
+            raise InvalidInput(f"Run {run_id} finished without a result in {info.files.adapter}; resume it to write one.")
         return info.files.adapter
 
     def export_adapter(self, run_id: str, dest: Path) -> Path:

@@ -189,3 +189,26 @@ def test_custom_voice_speaker_slot_and_name() -> None:
     tiny = {"vocab_size": CODEBOOK + 1024, "codec_pad_id": CODEBOOK, "codec_eos_token_id": CODEBOOK + 1023}
     assert speaker_slot(tiny) == CODEBOOK + 1022  # no 3000 in a smaller vocabulary: the highest free control id
     assert speaker_name("My Voice #2!") == "my_voice_2" and speaker_name("***") == "my_voice"
+
+
+@pytest.mark.parametrize("mode", [{"mode": "last_layers", "last_layers": 1, "add_layers": 1}, {"mode": "full"}])
+def test_every_training_mode_hands_over_a_result_that_becomes_a_voice(
+    finetune: FineTune, tiny_qwen: Path, codes_file: Path, mode: dict[str, object]
+) -> None:
+    """Full and last-layer runs write no adapter_config.json; their result is still the run's result: reported,
+    exported and usable in Synthesize like a LoRA run's."""
+    spec = qwen_spec(tiny_qwen, codes_file, f"qwen-{mode['mode']}", max_steps=2, eval_steps=1, save_steps=1)
+    spec.qwen3 = dict(mode)
+    spec.evaluate = False
+    finetune.start(spec)
+    info = finetune.runner.wait(spec.run_id, timeout=300)
+    assert info.state == "finished", (info.status, info.files.log.read_text()[-3000:])
+    assert finetune.adapter(spec.run_id) == info.files.adapter
+    assert not (info.files.adapter / "adapter_config.json").exists()
+    voice = finetune.use_as_voice(spec.run_id, f"Tuned {mode['mode']}")
+    assert voice.engine == "qwen3_tts"
+    from studio.engines.qwen3_tts import Qwen3TTSEngine
+
+    engine = Qwen3TTSEngine.load(tiny_qwen, library=finetune.library)
+    audio = engine.synthesize("the cat sat.", voice.id, SynthParams(seed=1))
+    assert len(audio.samples) > 0 and np.isfinite(audio.samples).all()
