@@ -347,7 +347,7 @@ class FineTune:
         if info.state != "finished":
             raise InvalidInput(f"Run {run_id} has no result yet: it is {info.state}.")
         if not (info.files.adapter / "studio_adapter.json").is_file():
-            raise InvalidInput(f"Run {run_id} finished without a result in {info.files.adapter}; resume it to write one.")
+            raise InvalidInput(f"Run {run_id} finished without a result in {info.files.adapter}; resume it.")
         return info.files.adapter
 
     def export_adapter(self, run_id: str, dest: Path) -> Path:
