@@ -18,6 +18,8 @@ from studio.engines.registry import Registry
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
 
 if TYPE_CHECKING:
+    from studio.book.runner import RenderRunner
+    from studio.book.service import Audiobooks
     from studio.finetune.service import FineTune
     from studio.voices.service import Voices
 
@@ -35,7 +37,9 @@ class EngineStatus:
 
 
 class Studio:
-    """Entry point of the Python API. `Studio().synthesize("Hello")` speaks with the bundled offline voice."""
+    """The application: settings, the engine registry and every service (synthesis, audiobooks, the voice library,
+    fine-tuning, benchmarks). The web UI (`ui/context.py`), the CLI and the OpenAI-compatible server all wrap one.
+    `Studio().synthesize("Hello")` speaks with the bundled offline voice."""
 
     def __init__(
         self, home: Path | str | None = None, settings: Settings | None = None, registry: Registry | None = None
@@ -44,6 +48,21 @@ class Studio:
         self.settings.ensure_dirs()
         self.registry = registry or Registry(self.settings)
         self.synthesizer = Synthesizer(self.registry)
+
+    @cached_property
+    def books(self) -> Audiobooks:
+        """Audiobooks, as the Audiobook tab and `studio book` use them: `load()`, `plan()`, `create_job()`,
+        `job()`, `jobs()`, `render()`, `export()`."""
+        from studio.book.service import Audiobooks
+
+        return Audiobooks(self.registry)
+
+    @cached_property
+    def renders(self) -> RenderRunner:
+        """Book renders in the background (one at a time, cancellable), for a UI that must not wait on them."""
+        from studio.book.runner import RenderRunner
+
+        return RenderRunner(self.books)
 
     @cached_property
     def finetune(self) -> FineTune:

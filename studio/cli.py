@@ -180,13 +180,13 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
+    from studio.api import Studio
     from studio.book.job import RenderSettings
     from studio.book.plan import check_lexicon, parse_chapter_selection, parse_lexicon
     from studio.book.render import RenderProgress
-    from studio.book.service import CLI_JOB_FOLDER, Audiobooks
-    from studio.engines.registry import Registry
+    from studio.book.service import CLI_JOB_FOLDER
 
-    books = Audiobooks(Registry(settings))
+    books = Studio(settings=settings).books
     book = books.load(args.book)
     for warning in book.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -261,7 +261,7 @@ def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     studio = Studio(settings=settings)
     what: str = args.what
     if what == "piper" or what.startswith("piper:"):
-        from studio.engines import piper_catalog
+        from studio.systems.piper import catalog as piper_catalog
 
         if what == "piper":
             for voice in piper_catalog.load_catalog(settings, _progress):

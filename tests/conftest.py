@@ -48,7 +48,7 @@ def transcriber():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def piper_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The Piper engine on the bundled joe voice, loaded once."""
-    from studio.engines.piper import PiperEngine
+    from studio.systems.piper.engine import PiperEngine
 
     home = tmp_path_factory.mktemp("piper-home")
     s = Settings(home=home, threads=2)

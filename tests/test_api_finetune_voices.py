@@ -8,7 +8,7 @@ import pytest
 
 from studio.api import Studio
 from studio.config import Settings
-from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
 from tests.tiny_onnx import make_supertonic_model_dir
 
 
@@ -42,7 +42,7 @@ def test_mix_through_the_api(tmp_path: Path, shared_fixtures: Path) -> None:
 def test_cloning_through_the_api(tmp_path: Path, shared_fixtures: Path) -> None:
     """The README's API lines: Studio().library.clone on Supertonic (tiny voiced graphs, real styles)."""
     pytest.importorskip("onnx2torch")
-    from studio.voices.clone import CloneSettings
+    from studio.systems.supertonic.clone import CloneSettings
 
     settings = Settings(home=tmp_path / "home")
     built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2", voiced=True)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from studio.config import Settings, default_home
-from studio.engines.piper import bundled_voice
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput, VoiceNotFound
 from studio.finetune.service import SIGN_IN_TO_TRAIN, FineTune
 from studio.finetune.spec import spec_from_preset
 from studio.hosting import MARKER, STAMP, Areas, Identity, gpu_function, safe_name
 from studio.synthesis import Synthesizer, SynthRequest
+from studio.systems.piper.engine import bundled_voice
 
 ALICE, BOB, GUEST = Identity("user", "alice"), Identity("user", "bob"), Identity("session", "abc123")
 
@@ -120,7 +120,7 @@ def test_users_share_loaded_models_but_not_voices(hosted: Settings) -> None:
 def test_a_hosted_user_cannot_name_a_file_on_the_server_as_a_supertonic_voice(
     hosted: Settings, shared_fixtures: Path, tmp_path: Path
 ) -> None:
-    from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+    from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
     from tests.tiny_onnx import make_supertonic_model_dir
 
     built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2")

@@ -182,7 +182,7 @@ def vocoder() -> onnx.ModelProto:
 # Voiced variants, for cloning tests: the style decides the timbre, the way it does in the real model.
 VOICED_GAIN = 3.0  # log-amplitude per unit of projected style
 VOICED_LEVEL = 0.03
-VOICED_OPSET = 19  # newer than onnx2torch converts: exercises the opset fallback of studio.engines.supertonic_torch
+VOICED_OPSET = 19  # newer than onnx2torch converts: exercises the opset fallback of supertonic.torch_model
 BANDS, SUB_CHUNKS, SUB_CHUNK = 24, 6, 512
 
 

@@ -135,3 +135,34 @@ def raw_runner(engine: Engine, text: str, voice: str, params: SynthParams) -> Ca
         return None
     runner = hook(text, voice, params)
     return runner if callable(runner) else None
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether an engine can run now; when not, why and what to do about it."""
+
+    ok: bool
+    reason: str = ""
+    fix: str = ""
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return "available"
+        reason = self.reason.strip()
+        if reason and self.fix and reason[-1] not in ".!?:":
+            reason += "."
+        return f"{reason} {self.fix}".strip()
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How to describe, check and load one engine without importing its runtime."""
+
+    name: str
+    label: str
+    info: Callable[[Settings], EngineInfo]
+    check: Callable[[Settings], Availability]
+    load: Callable[[Settings, str], Engine]
+    download: Callable[..., object] | None = None  # (settings, on_progress) -> None, for engines with Hub weights
+    list_voices: Callable[[Settings], list[VoiceInfo]] | None = None  # cheap listing without loading sessions

@@ -4,45 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from studio.config import Settings
-from studio.engines.base import Engine, EngineInfo, VoiceInfo, for_user
+from studio.engines.base import Availability, Engine, EngineInfo, EngineSpec, VoiceInfo, for_user
 from studio.errors import EngineUnavailable, InvalidInput
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether an engine can run now; when not, why and what to do about it."""
-
-    ok: bool
-    reason: str = ""
-    fix: str = ""
-
-    @property
-    def message(self) -> str:
-        if self.ok:
-            return "available"
-        reason = self.reason.strip()
-        if reason and self.fix and reason[-1] not in ".!?:":
-            reason += "."
-        return f"{reason} {self.fix}".strip()
-
-
-@dataclass(frozen=True)
-class EngineSpec:
-    """How to describe, check and load one engine without importing its runtime."""
-
-    name: str
-    label: str
-    info: Callable[[Settings], EngineInfo]
-    check: Callable[[Settings], Availability]
-    load: Callable[[Settings, str], Engine]
-    download: Callable[..., object] | None = None  # (settings, on_progress) -> None, for engines with Hub weights
-    list_voices: Callable[[Settings], list[VoiceInfo]] | None = None  # cheap listing without loading sessions
 
 
 class EnginePool:
@@ -127,7 +94,7 @@ class Registry:
 
 
 def default_specs() -> list[EngineSpec]:
-    """Every built-in engine. Importing the engine modules is cheap: runtimes load inside `load`."""
-    from studio.engines import kani, piper, qwen3_tts, supertonic
+    """Every built-in engine, from the systems table. Importing a system package is cheap: runtimes load in `load`."""
+    from studio.systems import engine_specs
 
-    return [piper.SPEC, *supertonic.SPECS, qwen3_tts.spec(), kani.SPEC]
+    return engine_specs()

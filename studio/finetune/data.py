@@ -1,58 +1,16 @@
-"""Training examples from a dataset: Studio's manifest.jsonl with codec tokens, or the KaniTTS pipeline's columns."""
+"""Reading a training dataset's rows, whatever its form: a JSONL file, a folder with a manifest, Parquet, or a saved
+Hugging Face dataset. Each backend turns rows into its own examples (`studio/systems/<name>/training/`)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.engines.kani_layout import TokenLayout
 from studio.errors import InvalidInput
 
 log = logging.getLogger(__name__)
-
-NANO_COLUMNS = ("nano_layer_1", "nano_layer_2", "nano_layer_3", "nano_layer_4")
-NEMO_HINT = (
-    "Encoding audio into NanoCodec tokens needs NVIDIA NeMo, an optional extra: pip install 'studio-voice[nemo]' "
-    "(Linux, large). Or give a dataset already tokenized with NanoCodec (columns nano_layer_1..4 and encoded_len)."
-)
-
-
-@dataclass
-class Example:
-    id: str
-    text: str
-    codes: list[list[int]]  # [codebooks][frames]
-    speaker: str | None
-    split: str  # "train" or "validation"
-
-    @property
-    def seconds(self) -> float:
-        return len(self.codes[0]) / 12.5 if self.codes else 0.0
-
-
-def load_examples(path: str | Path, layout: TokenLayout, val_fraction: float = 0.1, seed: int = 0) -> list[Example]:
-    """Read a dataset folder or file into examples; a dataset without a split gets a deterministic validation part."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise InvalidInput(f"The dataset {path} does not exist: build one in the Fine-tune tab or give its folder.")
-    rows = _read_rows(path)
-    if not rows:
-        raise InvalidInput(f"The dataset {path} has no rows.")
-    examples = [_example(row, i, layout) for i, row in enumerate(rows)]
-    unencoded = [e for e in examples if not e.codes]
-    if unencoded:
-        raise InvalidInput(f"{len(unencoded)} of {len(examples)} clips in {path} have no codec tokens yet. {NEMO_HINT}")
-    if not any(e.split == "validation" for e in examples) and val_fraction > 0 and len(examples) >= 2:
-        order = list(range(len(examples)))
-        random.Random(seed).shuffle(order)
-        for i in order[: max(1, round(len(examples) * val_fraction))]:
-            examples[i].split = "validation"
-    return examples
-
 
 JSONL_NAMES = ("manifest.jsonl", "data.jsonl", "train.jsonl", "qwen3_codes.jsonl")
 
@@ -83,7 +41,7 @@ def dataset_source(path: str | Path) -> tuple[str, Path | list[Path]]:
     raise InvalidInput(f"{path.name} is not a dataset: give a folder, a .jsonl or a .parquet file.")
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def read_rows(path: Path) -> list[dict[str, Any]]:
     kind, where = dataset_source(path)
     if kind == "jsonl":
         return _read_jsonl(Path(str(where)))
@@ -148,30 +106,3 @@ def _read_hf_saved(path: Path) -> list[dict[str, Any]]:
 def _plain(value: Any) -> Any:
     tolist = getattr(value, "tolist", None)
     return tolist() if callable(tolist) else value
-
-
-def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
-    text = str(row.get("text") or "").strip()
-    ident = str(row.get("id") or row.get("audio") or f"row-{index + 1}")
-    if not text:
-        raise InvalidInput(f"Row {index + 1} ({ident}) has an empty transcript; fix or drop it in the review table.")
-    codes: list[list[int]] = []
-    try:
-        if row.get("codes"):
-            codes = [list(map(int, layer)) for layer in row["codes"]]
-        elif all(c in row for c in NANO_COLUMNS):
-            codes = [list(map(int, row[c])) for c in NANO_COLUMNS]
-            length = row.get("encoded_len")
-            if length is not None:
-                codes = [layer[: int(length)] for layer in codes]
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"Row {index + 1} ({ident}): its codec tokens are not lists of integers ({exc}).") from exc
-    if codes:
-        if len({len(layer) for layer in codes}) != 1:
-            raise InvalidInput(f"Row {index + 1} ({ident}): its codebooks have different lengths.")
-        try:
-            layout.check_codes(codes)
-        except InvalidInput as exc:
-            raise InvalidInput(f"Row {index + 1} ({ident}): {exc}") from exc
-    split = str(row.get("split") or "train")
-    return Example(ident, text, codes, row.get("speaker"), "validation" if split == "validation" else "train")

@@ -15,12 +15,12 @@ from typing import Any
 
 from studio.config import Settings
 from studio.errors import EngineUnavailable, InvalidInput, StudioError, storage_error
-from studio.finetune.demo import write_synthetic_dataset
 from studio.finetune.metrics import MetricsReader
 from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
 from studio.finetune.spec import DEFAULT_BASE_MODEL, TrainSpec, new_run_id, spec_from_preset
 from studio.fsutil import NotStudios, replace_dir
+from studio.systems.kani.training.demo import write_synthetic_dataset
 from studio.text.charset import clean_name
 from studio.voices.library import Voice, VoiceLibrary, slugify
 
@@ -154,15 +154,15 @@ class FineTune:
 
     def encode(self, folder: Path, device: str = "cpu", timeout: float = 24 * 3600) -> str:
         """Add NanoCodec tokens to a dataset (a separate process: NeMo and torch stay out of the app)."""
-        from studio.engines.kani import nemo_installed
-        from studio.finetune.data import NEMO_HINT
+        from studio.systems.kani.engine import nemo_installed
+        from studio.systems.kani.training.data import NEMO_HINT
 
         if not (folder / "manifest.jsonl").is_file():
             raise InvalidInput(f"{folder.name} has no manifest.jsonl: save the dataset first.")
         if not nemo_installed():
             raise EngineUnavailable(NEMO_HINT)
         proc = subprocess.run(
-            [sys.executable, "-m", "studio.finetune.encode", str(folder), "--device", device],
+            [sys.executable, "-m", "studio.systems.kani.training.encode", str(folder), "--device", device],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -402,7 +402,8 @@ class FineTune:
         return f"https://huggingface.co/{repo_id}"
 
     def use_as_voice(self, run_id: str, name: str, merged: Path | None = None) -> Voice:
-        """Register the run's result in the voice library, where the KaniTTS engine finds it for Synthesize."""
+        """Register the run's result in the voice library, where its system's engine (`System.engine_for_training`)
+        finds it for Synthesize; `voice.engine` says which."""
         info = self.runs.get(run_id)
         adapter = self.adapter(run_id)
         spec = info.spec
@@ -427,11 +428,13 @@ class FineTune:
             notes = "" if similarity is not None else f"Similarity not measured: {scored.error or 'no audio scored'}"
         except StudioError as exc:
             notes = f"Similarity not measured: {exc}"
-        engine, version = "kani", ""
-        if spec.backend == "qwen3_tts":  # listed by the qwen3_tts engine when the same checkpoint is loaded
-            from studio.engines.qwen3_tts import ENGINE, ModelCard
+        from studio.systems import system
 
-            engine, version = ENGINE, ModelCard.read(Path(made["base_model_path"])).model_version
+        engine, version = system(spec.backend).engine_for_training, ""
+        if spec.backend == "qwen3_tts":  # listed by the qwen3_tts engine when the same checkpoint is loaded
+            from studio.systems.qwen3_tts.engine import ModelCard
+
+            version = ModelCard.read(Path(made["base_model_path"])).model_version
         return self.library.add(name or spec.name, engine, files=files, payload=payload, source=source,
                                 similarity=similarity, notes=notes, model_version=version)  # fmt: skip
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from studio.errors import InvalidInput
 from studio.fsutil import write_atomic
+from studio.systems import trainable
 
 DEFAULT_BASE_MODEL = "nineninesix/kani-tts-400m-0.3-pt"
 # LFM2's modules: attention q/k/v/out_proj, short convolution in_proj/out_proj, feed-forward w1/w2/w3
@@ -20,7 +21,8 @@ KNOWN_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1
 # Qwen3-TTS's talker and code predictor: attention q/k/v/o_proj, SwiGLU feed-forward gate/up/down_proj
 QWEN3_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QWEN3_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
-BACKENDS = ("kani", "qwen3_tts")  # what a run fine-tunes: KaniTTS (LFM2 + NanoCodec) or Qwen3-TTS (12 Hz codec)
+# what a run fine-tunes: every system with a training backend in the systems table (KaniTTS, Qwen3-TTS)
+BACKENDS = tuple(s.name for s in trainable())
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SPEC_VERSION = 1
@@ -164,8 +166,8 @@ class TrainSpec:
         return self
 
     def qwen3_options(self) -> Any:
-        """The Qwen3-TTS training options (studio.finetune.qwen3.train.Qwen3Options), validated."""
-        from studio.finetune.qwen3.train import Qwen3Options
+        """The Qwen3-TTS training options (studio.systems.qwen3_tts.training.objective.Qwen3Options), validated."""
+        from studio.systems.qwen3_tts.tuned import Qwen3Options
 
         from_lora = {"lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora"}
         known = {f.name for f in fields(Qwen3Options)} - from_lora

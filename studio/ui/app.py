@@ -86,11 +86,11 @@ def launch(settings: Settings, host: str | None = None, port: int | None = None,
     demo = build_app(ctx)
     demo.queue(default_concurrency_limit=1)
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, host, port, share))  # type: ignore[arg-type]
-    # the OpenAI-compatible speech API beside the web app (/v1/...), over the same engines; on a hosted server it
-    # sees the shared voices only (an API client has no browser session to find a user's library by)
-    from studio.api import Studio
+    # the OpenAI-compatible speech API beside the web app (/v1/...), over the same application object; on a hosted
+    # server that is the page's public area: it sees the shared voices only (an API client has no browser session
+    # to find a user's library by)
     from studio.server import api_router
 
-    demo.server_app.include_router(api_router(Studio(settings=ctx.settings, registry=ctx.registry), settings.api_key))
+    demo.server_app.include_router(api_router(ctx.studio, settings.api_key))
     log.info("OpenAI-compatible speech API: %sv1", demo.local_url)
     demo.block_thread()

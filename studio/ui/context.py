@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.api import Studio
 from studio.book.runner import RenderRunner
 from studio.book.service import Audiobooks
 from studio.config import Settings
@@ -17,7 +18,6 @@ from studio.engines.registry import Registry
 from studio.finetune.service import FineTune
 from studio.hosting import LOCAL, Areas, Identity
 from studio.synthesis import Synthesizer
-from studio.voices.library import VoiceLibrary
 from studio.voices.service import Voices
 
 # quick previews (Generate, voice previews, chunk plays) of every user run in one group, this many at once; nothing
@@ -27,13 +27,10 @@ PREVIEWS = 2
 
 @dataclass
 class AppContext:
-    settings: Settings
-    registry: Registry
-    synthesizer: Synthesizer
-    books: Audiobooks
-    runner: RenderRunner
-    finetune: FineTune
-    voices: Voices
+    """One user's application (`studio.api.Studio`, the same object the CLI and the server wrap) plus what only the
+    web UI needs: the user's identity, per-session cancel flags and, on a hosted server, the other users' contexts."""
+
+    studio: Studio
     identity: Identity = LOCAL
     _cancel: dict[str, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,11 +42,36 @@ class AppContext:
         user's data), from which `workspace` makes each user's own."""
         if settings.hosted and settings.area is None:
             settings = Areas(settings).settings_for(Identity("public"))
-        settings.ensure_dirs()
-        reg = registry or Registry(settings)
-        books = Audiobooks(reg)
-        voices = Voices(reg, VoiceLibrary(settings.voices_dir))
-        return cls(settings, reg, Synthesizer(reg), books, RenderRunner(books), FineTune(settings), voices, identity)
+        return cls(Studio(settings=settings, registry=registry), identity)
+
+    # the application's parts, as the tabs use them
+    @property
+    def settings(self) -> Settings:
+        return self.studio.settings
+
+    @property
+    def registry(self) -> Registry:
+        return self.studio.registry
+
+    @property
+    def synthesizer(self) -> Synthesizer:
+        return self.studio.synthesizer
+
+    @property
+    def books(self) -> Audiobooks:
+        return self.studio.books
+
+    @property
+    def runner(self) -> RenderRunner:
+        return self.studio.renders
+
+    @property
+    def finetune(self) -> FineTune:
+        return self.studio.finetune
+
+    @property
+    def voices(self) -> Voices:
+        return self.studio.library
 
     @property
     def areas(self) -> Areas:

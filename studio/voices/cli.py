@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if action == "mix":
         from studio.engines.registry import Registry
-        from studio.voices.mixing import parse_parts
+        from studio.systems.supertonic.mixing import parse_parts
         from studio.voices.service import Voices
 
         engine = "supertonic2" if args.engine == "supertonic" else args.engine
@@ -114,7 +114,7 @@ def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) 
     import sys
 
     from studio.engines.registry import Registry
-    from studio.voices.clone import CloneProgress, CloneSettings
+    from studio.systems.supertonic.clone import CloneProgress, CloneSettings
     from studio.voices.service import Voices
 
     engine = "supertonic2" if args.engine == "supertonic" else args.engine

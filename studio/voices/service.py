@@ -13,10 +13,10 @@ from typing import Any
 from studio.audio.asr import LazyTranscriber
 from studio.engines.base import SynthParams
 from studio.engines.registry import Registry
-from studio.engines.supertonic_model import Style
 from studio.errors import InvalidInput, VoiceNotFound
+from studio.systems.supertonic.mixing import check_weights, mix_styles
+from studio.systems.supertonic.model import Style
 from studio.voices.library import Voice, VoiceLibrary, check_name
-from studio.voices.mixing import check_weights, mix_styles
 from studio.voices.reference import Reference, load_reference
 
 MIXABLE = ("supertonic2", "supertonic3")
@@ -137,8 +137,8 @@ class Voices:
     def cloner(self, engine: str, device: str = "cpu") -> Any:
         """The Supertonic cloner of the loaded engine, kept while that engine stays loaded (its graphs' torch copy
         is converted once, not for every voice)."""
-        from studio.finetune.evaluate import SpeakerEncoder
-        from studio.voices.clone import SupertonicCloner
+        from studio.audio.speaker import SpeakerEncoder
+        from studio.systems.supertonic.clone import SupertonicCloner
 
         loaded = self.registry.get(engine, device)
         kept = self._cloners.get(engine)
@@ -165,7 +165,7 @@ class Voices:
 
         Everything a user can get wrong is checked before the long part: consent, the name, the engine, the
         recording."""
-        from studio.voices.clone import CloneSettings
+        from studio.systems.supertonic.clone import CloneSettings
 
         if not consent:
             raise InvalidInput(CONSENT_NEEDED)
@@ -185,7 +185,7 @@ class Voices:
         if transcript is not None:
             ref.transcript = " ".join(transcript.split())
         if engine == "qwen3_tts":
-            from studio.finetune.evaluate import SpeakerEncoder
+            from studio.audio.speaker import SpeakerEncoder
 
             loaded = self.registry.get(engine, device)
             return self._clone_qwen3(loaded, ref, name, mode, SpeakerEncoder.load(), on_progress)
@@ -214,8 +214,8 @@ class Voices:
         """A Qwen3-TTS clone prompt, saved, then measured like every clone: the reference vs SIMILARITY_TEXT."""
         import time
 
-        from studio.engines.qwen3_tts import create_clone_voice
-        from studio.voices.clone import SIMILARITY_TEXT, CloneProgress, CloneResult
+        from studio.systems.qwen3_tts.engine import create_clone_voice
+        from studio.systems.supertonic.clone import SIMILARITY_TEXT, CloneProgress, CloneResult
 
         if mode == "icl" and not ref.transcript.strip():
             raise InvalidInput("ICL cloning needs what the recording says: fill in the transcript (or use x-vector).")

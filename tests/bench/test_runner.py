@@ -11,8 +11,8 @@ from studio.bench import report
 from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, parse_int_list, run_benchmark
 from studio.config import Settings
 from studio.engines.registry import Registry
-from studio.engines.supertonic import SUPERTONIC2, user_model_dir
 from studio.errors import InvalidInput
+from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
 from tests.tiny_onnx import make_supertonic_model_dir
 
 

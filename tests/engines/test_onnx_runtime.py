@@ -11,7 +11,7 @@ def test_exactly_one_onnxruntime_distribution() -> None:
 
 
 def test_cpu_session_reports_cpu() -> None:
-    from studio.engines.piper import bundled_voice
+    from studio.systems.piper.engine import bundled_voice
 
     joe = bundled_voice()
     assert joe is not None

@@ -12,8 +12,8 @@ import pytest
 from studio.audio.asr import word_error_rate
 from studio.config import Settings
 from studio.engines.base import SynthParams
-from studio.engines.piper import PiperEngine, PiperVoiceModel, bundled_voice, find_voices, phonemize
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
+from studio.systems.piper.engine import PiperEngine, PiperVoiceModel, bundled_voice, find_voices, phonemize
 from tests.piper_voices import library_piper_voice
 
 # espeak-ng in piper-phonemize-fix 1.2.2 says "fˈoːɹ" where piper-tts 1.8.0's newer espeak-ng says "fˈɔːɹ" ("four").
@@ -177,7 +177,7 @@ def test_corrupt_voice_file_gives_clear_error(settings: Settings) -> None:
 
 
 def test_overlong_sentences_are_split_at_pauses() -> None:
-    from studio.engines.piper import split_phonemes
+    from studio.systems.piper.engine import split_phonemes
 
     phonemes = list("ab cd, " * 60)  # 420 phonemes with a pause every 7
     pieces = split_phonemes(phonemes, limit=100)

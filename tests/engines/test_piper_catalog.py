@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from studio.config import Settings
-from studio.engines import piper_catalog
-from studio.engines.piper import PiperEngine, bundled_voice, find_voices
 from studio.errors import InvalidInput, ModelMissing
+from studio.systems.piper import catalog as piper_catalog
+from studio.systems.piper.engine import PiperEngine, bundled_voice, find_voices
 
 VOICE_DIR = "en/en_US/joe/medium"
 KEY = "en_US-joe-medium"

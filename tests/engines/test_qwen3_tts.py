@@ -20,16 +20,17 @@ if importlib.util.find_spec("qwen_tts") is None:
     pytest.skip("qwen-tts is not installed (pip install --no-deps qwen-tts==0.1.1 einops)", allow_module_level=True)
 
 from studio.config import Settings
-from studio.engines import qwen3_compat, qwen3_tts
 from studio.engines.base import Engine, SynthParams, raw_runner
-from studio.engines.qwen3_tts import (
+from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
+from studio.systems.qwen3_tts import compat as qwen3_compat
+from studio.systems.qwen3_tts import engine as qwen3_tts
+from studio.systems.qwen3_tts.engine import (
     ClonePrompt,
     Qwen3TTSEngine,
     create_clone_voice,
     load_clone_prompt,
     save_clone_prompt,
 )
-from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
 from studio.voices.library import VoiceLibrary
 from tests.qwen_tiny import CODE_GROUPS, CODEBOOK, TINY_SPEAKERS, build_tiny_qwen3_tts
 

@@ -17,7 +17,8 @@ import pytest
 from studio.config import Settings
 from studio.engines.base import Engine, SynthParams
 from studio.engines.registry import Registry
-from studio.engines.supertonic import (
+from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
+from studio.systems.supertonic.engine import (
     SPECS,
     SUPERTONIC2,
     SUPERTONIC3,
@@ -26,7 +27,7 @@ from studio.engines.supertonic import (
     missing_files,
     user_model_dir,
 )
-from studio.engines.supertonic_model import (
+from studio.systems.supertonic.model import (
     CONTRACT,
     GRAPHS,
     LATENT_CHANNELS,
@@ -37,8 +38,7 @@ from studio.engines.supertonic_model import (
     noise_latent,
     run_raw,
 )
-from studio.engines.supertonic_text import TextProcessor, length_to_mask
-from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
+from studio.systems.supertonic.text import TextProcessor, length_to_mask
 from tests import tiny_onnx
 from tests.tiny_onnx import SECONDS_PER_TOKEN, make_supertonic_model_dir
 
@@ -393,7 +393,7 @@ def test_voice_from_a_style_file(v2: SupertonicEngine, model_dirs: dict[str, Pat
 def test_info_is_cheap_and_declares_the_knobs(tmp_path: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from studio.config import Settings;"
-        "from studio.engines.supertonic import SPECS;"
+        "from studio.systems.supertonic.engine import SPECS;"
         f"infos = [s.info(Settings(home=Path({str(tmp_path)!r}))) for s in SPECS];"
         "assert 'onnxruntime' not in sys.modules, 'info() imported onnxruntime';"
         "print([(i.name, i.label, i.default_steps, i.default_speed, i.sample_rate, i.model_version) for i in infos])"
@@ -556,7 +556,7 @@ def test_download_progress_follows_bytes(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 
 def test_raw_session_runner_makes_only_the_model_calls(v2: SupertonicEngine) -> None:
-    from studio.engines.supertonic import raw_session_runner
+    from studio.systems.supertonic.engine import raw_session_runner
 
     counting = CountingSession(v2.sessions.vector_estimator)
     engine = SupertonicEngine(replace(v2.sessions, vector_estimator=counting), v2.config, v2.styles, "supertonic2")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from studio.config import Settings
-from studio.finetune.demo import build_tiny_model, write_synthetic_dataset
 from studio.finetune.service import FineTune
 from studio.finetune.spec import TrainSpec, spec_from_preset
+from studio.systems.kani.training.demo import build_tiny_model, write_synthetic_dataset
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from studio.engines.kani_layout import TokenLayout
 from studio.errors import InvalidInput
-from studio.finetune.data import load_examples
+from studio.systems.kani.layout import TokenLayout
+from studio.systems.kani.training.data import load_examples
 
 L = TokenLayout()
 

@@ -15,7 +15,6 @@ from numpy.typing import NDArray
 from studio.audio.dsp import resample
 from studio.audio.io import read_audio, write_audio
 from studio.audio.types import AudioResult
-from studio.engines.piper import PiperEngine
 from studio.errors import InvalidInput
 from studio.finetune.evaluate import (
     BASE_NAME,
@@ -29,6 +28,7 @@ from studio.finetune.evaluate import (
     evaluate_audio,
     reference_profile,
 )
+from studio.systems.piper.engine import PiperEngine
 
 # Sentences for the dataset side (the reference profile), none of them an evaluation sentence: similarity must come
 # from the voice, not from the same words.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.engines.kani_layout import TokenLayout
 from studio.errors import InvalidInput
+from studio.systems.kani.layout import TokenLayout
 
 L = TokenLayout()
 A = L.audio_start  # 64410

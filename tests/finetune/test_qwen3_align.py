@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 from torch import Tensor, nn  # noqa: E402
 from transformers.loss.loss_utils import ForCausalLMLoss  # noqa: E402
 
-from studio.finetune.qwen3 import align  # noqa: E402
+from studio.systems.qwen3_tts.training import align  # noqa: E402
 
 IDS = align.SpecialIds(
     tts_pad=90,

@@ -124,7 +124,7 @@ def test_training_on_a_studio_dataset_of_real_recordings(finetune: FineTune, tin
         None if scored["mean_similarity"] is None else round(scored["mean_similarity"], 4)
     )
     # the qwen3_tts engine lists it for its base checkpoint and speaks with the tuned weights
-    from studio.engines.qwen3_tts import Qwen3TTSEngine
+    from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 
     engine = Qwen3TTSEngine.load(tiny_qwen, library=finetune.library)
     assert voice.id in [v.id for v in engine.voices()]
@@ -180,7 +180,7 @@ def test_bad_qwen3_settings_are_messages(tiny_qwen: Path, codes_file: Path) -> N
 
 
 def test_custom_voice_speaker_slot_and_name() -> None:
-    from studio.finetune.qwen3.export import speaker_name, speaker_slot
+    from studio.systems.qwen3_tts.training.export import speaker_name, speaker_slot
 
     real = {"vocab_size": 3072, "codec_pad_id": 2148, "codec_bos_id": 2149, "codec_language_id": {"english": 2050}}
     assert speaker_slot(real) == 3000  # where the upstream pipeline puts its custom voice
@@ -207,7 +207,7 @@ def test_every_training_mode_hands_over_a_result_that_becomes_a_voice(
     assert not (info.files.adapter / "adapter_config.json").exists()
     voice = finetune.use_as_voice(spec.run_id, f"Tuned {mode['mode']}")
     assert voice.engine == "qwen3_tts"
-    from studio.engines.qwen3_tts import Qwen3TTSEngine
+    from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 
     engine = Qwen3TTSEngine.load(tiny_qwen, library=finetune.library)
     audio = engine.synthesize("the cat sat.", voice.id, SynthParams(seed=1))

@@ -16,7 +16,8 @@ if __import__("importlib").util.find_spec("qwen_tts") is None:
     pytest.skip("qwen-tts is not installed", allow_module_level=True)
 
 from studio.errors import InvalidInput  # noqa: E402
-from studio.finetune.qwen3 import align, data, train  # noqa: E402
+from studio.systems.qwen3_tts.training import align, data  # noqa: E402
+from studio.systems.qwen3_tts.training import objective as train  # noqa: E402
 from tests.qwen_tiny import CODEBOOK, build_tiny_qwen3_tts  # noqa: E402
 
 TEXTS = ["the cat", "a dog ran", "the sun", "user said hi", "the end"]
@@ -28,7 +29,7 @@ def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def load_model(folder: Path) -> Any:
-    from studio.engines.qwen3_compat import import_qwen_tts
+    from studio.systems.qwen3_tts.compat import import_qwen_tts
 
     import_qwen_tts()  # qwen-tts needs the transformers-5 shims before its first import
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
@@ -66,6 +67,24 @@ def total_loss(model: Any, batch_list: list[dict]) -> float:
     return train.evaluate(model, batch_list)["loss"]
 
 
+def optimize(model: Any, batch_list: list[dict], learning_rate: float, epochs: int = 1) -> list[float]:
+    """Plain AdamW steps on the objective, one per batch (the run loop itself is tested in the training process):
+    the training loss of every step."""
+    params = train.trainable_parameters(model)
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
+    losses = []
+    model.train()
+    for _ in range(epochs):
+        for batch in batch_list:
+            loss, _, _ = train.qwen3_loss(model, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(loss.detach()))
+    return losses
+
+
 @pytest.mark.parametrize(
     ("options", "learning_rate"),
     [
@@ -81,14 +100,13 @@ def test_a_few_steps_reduce_the_loss(
     model = train.apply_mode(load_model(tiny_folder), options)
     train_batches = batches(model, tokenizer, synthetic_examples(), size=5)
     before = train.evaluate(model, train_batches)
-    settings = train.FitSettings(epochs=8, learning_rate=learning_rate, seed=1)
-    result = train.fit(model, train_batches, [], tmp_path, options, settings)
+    torch.manual_seed(1)
+    losses = optimize(model, train_batches, learning_rate, epochs=8)
     after = train.evaluate(model, train_batches)
-    assert result.steps == 8
+    assert len(losses) == 8
     assert after["loss"] < before["loss"] - 0.3, (before, after)
     assert after["talker_loss"] < before["talker_loss"] and after["sub_loss"] < before["sub_loss"]
-    rows = [r for r in result.history if "train/loss" in r]
-    assert rows[-1]["train/loss"] < rows[0]["train/loss"]
+    assert losses[-1] < losses[0]
 
 
 def test_loss_is_talker_plus_0_3_sub_talker(tiny_folder: Path, tokenizer: Any) -> None:
@@ -151,7 +169,7 @@ def test_lora_checkpoint_round_trip(tiny_folder: Path, tokenizer: Any, tmp_path:
     options = train.Qwen3Options(mode="lora", lora_r=4, lora_alpha=8, lora_dropout=0.0)
     model = train.apply_mode(load_model(tiny_folder), options)
     train_batches = batches(model, tokenizer, synthetic_examples(4))
-    train.fit(model, train_batches, [], tmp_path / "run", options, train.FitSettings(epochs=1, learning_rate=5e-3))
+    optimize(model, train_batches, 5e-3)
     trained = total_loss(model, train_batches)
     folder = train.save_checkpoint(model, tmp_path / "ckpt", options, {"step": 2})
     assert (folder / "COMPLETE").is_file() and (folder / "adapter_model.safetensors").is_file()
@@ -173,37 +191,13 @@ def test_added_layers_checkpoint_round_trip(tiny_folder: Path, tokenizer: Any, t
     assert len(model.talker.model.layers) == 3 and model.config.talker_config.num_hidden_layers == 3
     assert abs(total_loss(model, train_batches) - base) < 1e-5  # an added layer starts as the identity
     frozen = model.talker.model.layers[0].self_attn.q_proj.weight.clone()
-    train.fit(model, train_batches, [], tmp_path / "run", options, train.FitSettings(epochs=1, learning_rate=3e-3))
+    optimize(model, train_batches, 3e-3)
     assert torch.equal(model.talker.model.layers[0].self_attn.q_proj.weight, frozen)  # originals stay frozen
     trained = total_loss(model, train_batches)
     folder = train.save_checkpoint(model, tmp_path / "ckpt", options)
     restored, _ = train.load_checkpoint(load_model(tiny_folder), folder)
     assert len(restored.talker.model.layers) == 3
     assert abs(total_loss(restored, train_batches) - trained) < 1e-5
-
-
-def test_fit_keeps_best_and_last_with_validation(tiny_folder: Path, tokenizer: Any, tmp_path: Path) -> None:
-    options = train.Qwen3Options(mode="lora", lora_r=4, lora_alpha=8, lora_dropout=0.0)
-    model = train.apply_mode(load_model(tiny_folder), options)
-    train_part, val_part = data.split_examples(synthetic_examples(), 0.2, seed=0)
-    assert len(val_part) == 1 and len(train_part) == 4
-    rows: list[dict] = []
-    result = train.fit(
-        model,
-        batches(model, tokenizer, train_part),
-        batches(model, tokenizer, val_part),
-        tmp_path,
-        options,
-        train.FitSettings(epochs=2, learning_rate=3e-3, eval_every=1),
-        on_row=rows.append,
-    )
-    evals = [r for r in rows if "eval/loss" in r]
-    assert evals[0]["step"] == 0 and len(evals) == 1 + result.steps  # the base model's loss, then every step
-    assert result.best_eval == min(r["eval/loss"] for r in evals[1:])
-    assert result.best is not None and (result.best / "COMPLETE").is_file()
-    assert (result.last / "COMPLETE").is_file()
-    _, state = train.read_checkpoint_info(result.best)
-    assert state["step"] == result.best_step and state["loss"] == pytest.approx(result.best_eval)
 
 
 def test_prepare_jsonl_with_the_tiny_speech_tokenizer(tiny_folder: Path, tokenizer: Any, tmp_path: Path) -> None:

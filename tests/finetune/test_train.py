@@ -171,8 +171,8 @@ def test_a_killed_trainer_is_reported_as_killed(finetune: FineTune, tiny_base: P
 def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Path, synthetic_dataset: Path) -> None:
     import torch
 
-    from studio.engines.kani import GenerationSettings, KaniModel
-    from studio.finetune.data import load_examples
+    from studio.systems.kani.engine import GenerationSettings, KaniModel
+    from studio.systems.kani.training.data import load_examples
 
     spec = tiny_spec(tiny_base, synthetic_dataset, name="adapter")
     finetune.start(spec)
@@ -197,11 +197,11 @@ def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Pat
     voice = finetune.use_as_voice(spec.run_id, "My Tiny Voice")
     assert voice.engine == "kani" and (voice.folder / "adapter" / "adapter_model.safetensors").is_file()
     # without NanoCodec no audio can be scored: the voice says why it carries no similarity
-    from studio.engines.kani import nemo_installed
+    from studio.systems.kani.engine import nemo_installed
 
     if not nemo_installed():
         assert voice.similarity is None and voice.notes.startswith("Similarity not measured")
-    from studio.engines.kani import KaniEngine, load_voice_model
+    from studio.systems.kani.engine import KaniEngine, load_voice_model
 
     engine = KaniEngine(finetune.library)
     assert [v.id for v in engine.voices()] == [voice.id] and voice.id.startswith("my-tiny-voice-")

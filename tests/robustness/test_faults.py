@@ -226,9 +226,9 @@ def test_a_checker_that_cannot_come_back_ends_the_render_in_one_line_and_a_rerun
 def test_a_model_file_deleted_while_the_app_runs_is_one_line_that_says_what_to_do(  # type: ignore[no-untyped-def]
     settings: Settings, shared_fixtures: Path, tmp_path: Path
 ) -> None:
-    from studio.engines.supertonic import SupertonicEngine
     from studio.errors import ModelMissing
     from studio.synthesis import Synthesizer, SynthRequest
+    from studio.systems.supertonic.engine import SupertonicEngine
     from tests.piper_voices import library_piper_voice
     from tests.tiny_onnx import make_supertonic_model_dir
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from studio.config import Settings
-from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
 from tests.tiny_onnx import make_supertonic_model_dir
 from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
 
@@ -99,7 +99,7 @@ def app_with_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need_chromium()
     if __import__("importlib").util.find_spec("qwen_tts") is None:
         pytest.skip("qwen-tts is not installed")
-    from studio.engines.qwen3_tts import user_model_dir as qwen_dir
+    from studio.systems.qwen3_tts.engine import user_model_dir as qwen_dir
     from tests.qwen_tiny import build_tiny_qwen3_tts
 
     home = tmp_path_factory.mktemp("qwen3-home")

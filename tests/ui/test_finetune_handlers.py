@@ -156,7 +156,7 @@ def test_merged_export_loads_as_a_plain_model(ctx: AppContext, demo_run: str) ->
     info = json.loads((merged / "studio_merged.json").read_text())
     assert info["run_id"] == demo_run
 
-    from studio.engines.kani import GenerationSettings, KaniModel
+    from studio.systems.kani.engine import GenerationSettings, KaniModel
 
     model = KaniModel.load(merged)
     assert model.generate_tokens("Hello.", GenerationSettings(max_new_tokens=6, do_sample=False))

@@ -9,7 +9,7 @@ import pytest
 
 from studio.audio.io import read_audio
 from studio.config import Settings
-from studio.engines.supertonic import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs import synthesize as tab

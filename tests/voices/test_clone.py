@@ -20,11 +20,11 @@ import pytest
 from studio.config import Settings
 from studio.engines.base import SynthParams
 from studio.engines.registry import Registry
-from studio.engines.supertonic import SUPERTONIC2, SupertonicEngine, user_model_dir
-from studio.engines.supertonic_model import Style, run_raw
 from studio.errors import InvalidInput
 from studio.finetune.evaluate import SpeakerEncoder
-from studio.voices.clone import CloneProgress, CloneSettings, SupertonicCloner
+from studio.systems.supertonic.clone import CloneProgress, CloneSettings, SupertonicCloner
+from studio.systems.supertonic.engine import SUPERTONIC2, SupertonicEngine, user_model_dir
+from studio.systems.supertonic.model import Style, run_raw
 from studio.voices.library import VoiceLibrary
 from studio.voices.reference import load_reference
 from studio.voices.service import Voices
@@ -60,9 +60,9 @@ def _home_with_model(tmp_path: Path, voiced_dir: Path) -> Settings:
 
 def test_graphs_in_torch_match_onnx_runtime(voiced_dir: Path) -> None:
     """The torch copy renders what ONNX Runtime renders for the same noise, and is differentiable in the style."""
-    from studio.engines.supertonic_model import noise_latent, predict_durations
-    from studio.engines.supertonic_text import length_to_mask
-    from studio.engines.supertonic_torch import TorchSupertonic
+    from studio.systems.supertonic.model import noise_latent, predict_durations
+    from studio.systems.supertonic.text import length_to_mask
+    from studio.systems.supertonic.torch_model import TorchSupertonic
 
     engine = SupertonicEngine.load(voiced_dir)
     model = TorchSupertonic.load(voiced_dir, engine.config)
@@ -83,7 +83,7 @@ def test_conversion_handles_the_opset_and_empty_input_quirks(tmp_path: Path) -> 
     import onnx
     from onnx2torch import convert
 
-    from studio.engines.supertonic_torch import convert_graph, fix_empty_inputs
+    from studio.systems.supertonic.torch_model import convert_graph, fix_empty_inputs
 
     model = voiced_vocoder()  # opset 19 and Clip(x, "", cap)
     with pytest.raises(Exception):  # noqa: B017 - onnx2torch alone cannot: the quirks are real
@@ -105,8 +105,8 @@ def test_differentiable_encoder_matches_resemblyzer(shared_fixtures: Path, encod
     import librosa
 
     from studio.audio.io import read_audio
-    from studio.finetune.evaluate import _import_resemblyzer
-    from studio.voices.speaker_torch import TorchSpeakerEncoder
+    from studio.audio.speaker import _import_resemblyzer
+    from studio.audio.speaker_torch import TorchSpeakerEncoder
 
     audio = _import_resemblyzer().audio
     differentiable = TorchSpeakerEncoder(encoder.model)
@@ -239,7 +239,7 @@ def test_cli_clone(shared_fixtures: Path, voiced_dir: Path, tmp_path: Path) -> N
 def test_pace_moves_gently_toward_the_reference(voiced_dir: Path, encoder) -> None:  # type: ignore[no-untyped-def]
     """style_dp is nudged (at most halfway, rows unit-length) so that the transcript takes about as long as in the
     reference; the voiced tiny duration predictor sets the pace from style_dp, as the real one does."""
-    from studio.voices.clone import MAX_PACE_BLEND
+    from studio.systems.supertonic.clone import MAX_PACE_BLEND
 
     engine = SupertonicEngine.load(voiced_dir)
     cloner = SupertonicCloner(engine, encoder)

@@ -11,11 +11,11 @@ import pytest
 
 from studio.config import Settings
 from studio.engines.registry import Registry
-from studio.engines.supertonic import SUPERTONIC2, SUPERTONIC3, user_model_dir
-from studio.engines.supertonic_model import Style
 from studio.errors import InvalidInput, VoiceNotFound
+from studio.systems.supertonic.engine import SUPERTONIC2, SUPERTONIC3, user_model_dir
+from studio.systems.supertonic.mixing import mix_styles, parse_parts, unit_rows
+from studio.systems.supertonic.model import Style
 from studio.voices.library import VoiceLibrary
-from studio.voices.mixing import mix_styles, parse_parts, unit_rows
 from studio.voices.service import Voices
 from tests.tiny_onnx import make_supertonic_model_dir
 

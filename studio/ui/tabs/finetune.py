@@ -172,7 +172,7 @@ def save_dataset(
     if rows is not None:
         draft = ds.apply_review(draft, rows)
     manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
-    from studio.engines.kani import nemo_installed
+    from studio.systems.kani.engine import nemo_installed
 
     note = f"Saved **{manifest.parent.name}** ({manifest}). "
     note += (

@@ -171,7 +171,7 @@ def download_engine(ctx: AppContext, engine: str, progress: gr.Progress | None =
 
 
 def load_piper_catalog(ctx: AppContext, progress: gr.Progress | None = None) -> Any:
-    from studio.engines import piper_catalog
+    from studio.systems.piper import catalog as piper_catalog
 
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -182,7 +182,7 @@ def load_piper_catalog(ctx: AppContext, progress: gr.Progress | None = None) -> 
 
 
 def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress | None = None) -> tuple[Any, str]:
-    from studio.engines import piper_catalog
+    from studio.systems.piper import catalog as piper_catalog
 
     if not key:
         raise InvalidInput("Pick a voice from the catalog first.")

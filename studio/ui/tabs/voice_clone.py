@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from studio.errors import InvalidInput
+from studio.systems.supertonic.clone import CloneProgress, CloneSettings
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user
-from studio.voices.clone import CloneProgress, CloneSettings
 from studio.voices.service import CLONABLE, CONSENT_NEEDED, LIBRARY_HEADERS, MIXABLE, PREVIEW_TEXT
 
 MIX_SLOTS = 3

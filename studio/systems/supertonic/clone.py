@@ -28,10 +28,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.engines.base import SynthParams
-from studio.engines.supertonic_model import Style, noise_latent, predict_durations
-from studio.engines.supertonic_text import length_to_mask
 from studio.errors import InvalidInput
-from studio.voices.mixing import mix_styles, unit_rows
+from studio.systems.supertonic.mixing import mix_styles, unit_rows
+from studio.systems.supertonic.model import Style, noise_latent, predict_durations
+from studio.systems.supertonic.text import length_to_mask
 from studio.voices.reference import Reference
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ class SupertonicCloner:
 
     def torch_model(self) -> Any:
         if self._torch_model is None:
-            from studio.engines.supertonic_torch import TorchSupertonic
+            from studio.systems.supertonic.torch_model import TorchSupertonic
 
             if self.engine.model_dir is None:
                 raise InvalidInput("This Supertonic engine was not loaded from a folder; gradient cloning needs one.")
@@ -268,7 +268,7 @@ class SupertonicCloner:
     def _gradient(self, search: _Search) -> Style:
         import torch
 
-        from studio.voices.speaker_torch import TorchSpeakerEncoder
+        from studio.audio.speaker_torch import TorchSpeakerEncoder
 
         model = self.torch_model()
         encoder = TorchSpeakerEncoder(self.encoder.model)  # the same resemblyzer weights, differentiable

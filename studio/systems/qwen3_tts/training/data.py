@@ -23,7 +23,7 @@ from studio.errors import InvalidInput
 from studio.fsutil import write_atomic
 
 if TYPE_CHECKING:
-    from studio.finetune.qwen3.align import SequenceLayout, SpecialIds
+    from studio.systems.qwen3_tts.training.align import SequenceLayout, SpecialIds
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class QwenSpeechCodec:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> QwenSpeechCodec:
-        from studio.engines.qwen3_compat import import_qwen_tts
+        from studio.systems.qwen3_tts.compat import import_qwen_tts
 
         qwen_tts = import_qwen_tts()
         folder = Path(path)
@@ -192,7 +192,7 @@ def assistant_prompt(text: str) -> str:
 
 def text_token_ids(tokenizer: Any, text: str) -> tuple[list[int], list[int]]:
     """(role ids, text ids) of `text`: the prompt's first 3 tokens and those between them and the last 5."""
-    from studio.finetune.qwen3.align import ROLE_TOKENS, TRAILER_TOKENS
+    from studio.systems.qwen3_tts.training.align import ROLE_TOKENS, TRAILER_TOKENS
 
     encoded = tokenizer(assistant_prompt(text))
     ids = encoded["input_ids"] if isinstance(encoded, dict) or hasattr(encoded, "keys") else encoded
@@ -213,7 +213,7 @@ def to_layout(
     """One example as the aligned training sequence (see align.build_sequence); the language tag when known."""
     import torch
 
-    from studio.finetune.qwen3.align import build_sequence
+    from studio.systems.qwen3_tts.training.align import build_sequence
 
     role, text = text_token_ids(tokenizer, example.text)
     language_id = None

@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+import studio.systems.qwen3_tts.compat as qwen3_compat
 from studio.audio.dsp import join, resample
 from studio.audio.types import AudioResult
 from studio.config import Settings
-from studio.engines import qwen3_compat
-from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
-from studio.engines.registry import Availability, EngineSpec
+from studio.engines.base import Availability, DeviceReport, EngineInfo, EngineSpec, SynthParams, VoiceInfo
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
 from studio.hosting import gpu_function
 from studio.text.chunking import chunk_text, split_sentences
@@ -512,7 +511,7 @@ class Qwen3TTSEngine:
             return self._tuned[key]
 
         qwen_tts = import_qwen_tts()
-        from studio.finetune.qwen3.train import load_tuned, read_speaker
+        from studio.systems.qwen3_tts.tuned import load_tuned, read_speaker
 
         if self.folder is None:
             raise VoiceNotFound(f"{voice.name} is fine-tuned; load {LABEL} from a model folder to speak with it.")

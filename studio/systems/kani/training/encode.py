@@ -1,4 +1,5 @@
-"""Add NanoCodec tokens to a dataset's manifest: `python -m studio.finetune.encode DATASET [--device cuda]` (NeMo)."""
+"""Add NanoCodec tokens to a dataset's manifest (NeMo), in its own process:
+`python -m studio.systems.kani.training.encode DATASET [--device cuda]`."""
 
 from __future__ import annotations
 
@@ -7,17 +8,17 @@ import json
 import sys
 from pathlib import Path
 
-from studio.engines.kani import nemo_installed
-from studio.finetune.data import NEMO_HINT
 from studio.fsutil import write_atomic
+from studio.systems.kani.engine import nemo_installed
+from studio.systems.kani.training.data import NEMO_HINT
 
 
 def encode_dataset(folder: Path, device: str = "cpu") -> int:
     """Encode every clip without `codes`; returns how many were encoded. The manifest is rewritten atomically."""
     from studio.audio.io import read_audio
-    from studio.engines.kani import NanoCodec
-    from studio.engines.kani_layout import CODEC_SAMPLE_RATE
     from studio.finetune.dataset import load_manifest
+    from studio.systems.kani.engine import NanoCodec
+    from studio.systems.kani.layout import CODEC_SAMPLE_RATE
 
     rows = load_manifest(folder)
     codec = NanoCodec.load(device)
@@ -33,7 +34,7 @@ def encode_dataset(folder: Path, device: str = "cpu") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m studio.finetune.encode", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m studio.systems.kani.training.encode", description=__doc__)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)

@@ -1,5 +1,6 @@
-"""The Qwen3-TTS backend of the training process: the shared loop of `studio.finetune.train.Trainer` (accelerate,
-atomic checkpoints, metrics, stop and resume) with Qwen3-TTS's data, model, loss and weights.
+"""The Qwen3-TTS training backend: Qwen3-TTS's data, model, loss and weights for the shared loop
+(`studio.finetune.loop`: accelerate, atomic checkpoints, metrics, stop and resume), filling in the training contract
+(`studio.finetune.backend.Backend`).
 
 Data: a JSONL of 12 Hz speech-tokenizer codes (`qwen3/data.py`, upstream's format), or a Studio dataset folder
 (`manifest.jsonl` + clips), which is encoded once with the base model's own speech tokenizer into
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput, TrainingFailed
-from studio.finetune.qwen3.train import SPEAKER_FILE
-from studio.finetune.train import Trainer
+from studio.finetune.backend import Backend, Loaded
+from studio.systems.qwen3_tts.tuned import SPEAKER_FILE
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +28,22 @@ CODES_FILE = "qwen3_codes.jsonl"
 WEIGHTS_DIR = "weights"
 
 
-class Qwen3Trainer(Trainer):
+class Qwen3Backend(Backend):
     """Qwen3-TTS fine-tuning: LoRA on the talker and code-predictor projections, full, or last layers."""
 
-    def _load_data_and_model(self) -> int:
+    def load(self) -> Loaded:
         import torch
         from transformers import AutoTokenizer
 
-        from studio.engines.qwen3_compat import import_qwen_tts
-        from studio.finetune.qwen3 import data
-        from studio.finetune.qwen3.align import SpecialIds
-        from studio.finetune.qwen3.train import apply_mode, training_module
+        from studio.systems.qwen3_tts.compat import import_qwen_tts
+        from studio.systems.qwen3_tts.training import data
+        from studio.systems.qwen3_tts.training.align import SpecialIds
+        from studio.systems.qwen3_tts.training.objective import apply_mode, training_module
 
         spec, tr = self.spec, self.spec.trainer
         self.options = spec.qwen3_options()
         source = self._dataset_source()  # before the model: a missing dataset is not a model failure
-        self.base_path = self._fetch_base()
+        self.base_path = self.loop.fetch_base()
         import_qwen_tts()
         from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
 
@@ -50,7 +52,7 @@ class Qwen3Trainer(Trainer):
             model = Qwen3TTSForConditionalGeneration.from_pretrained(self.base_path, dtype=dtype)
             self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
         except Exception as exc:
-            raise TrainingFailed(self._load_message(exc)) from exc
+            raise self.failed_to_load(exc) from exc
         talker_config = model.config.talker_config
         codes_path = self._codes_file(source)
         examples = data.read_jsonl(codes_path, codebook_size=int(talker_config.code_predictor_config.vocab_size))
@@ -69,11 +71,11 @@ class Qwen3Trainer(Trainer):
                 speaker = self._speaker(model, ex.ref_audio, codes_path.parent) if has_encoder else None
                 layout = data.to_layout(ex, self.tokenizer, ids, speaker=speaker is not None, language_ids=languages)
                 items[split].append((layout, speaker))
-        self.train_ids, self.val_ids = items["train"], items["validation"]
-        self.check_left(skipped)
+        if not items["train"]:
+            return Loaded(None, items["train"], items["validation"], skipped)
         self.inner = apply_mode(model, self.options)
-        self.model = training_module(self.inner, self.options.sub_talker_weight)
-        return skipped
+        trainable = training_module(self.inner, self.options.sub_talker_weight)
+        return Loaded(trainable, items["train"], items["validation"], skipped)
 
     # ---- data -------------------------------------------------------------------------------------------------
     def _dataset_source(self) -> Path:
@@ -95,9 +97,9 @@ class Qwen3Trainer(Trainer):
         manifest = source / "manifest.jsonl"
         if out.is_file() and (not manifest.is_file() or out.stat().st_mtime >= manifest.stat().st_mtime):
             return out
-        if self.main:
+        if self.loop.main:
             from studio.finetune.dataset import load_manifest
-            from studio.finetune.qwen3.data import QwenSpeechCodec, prepare_jsonl
+            from studio.systems.qwen3_tts.training.data import QwenSpeechCodec, prepare_jsonl
 
             rows = []
             for row in load_manifest(source):
@@ -106,14 +108,14 @@ class Qwen3Trainer(Trainer):
                     if row.get("split"):
                         entry["split"] = row["split"]
                     rows.append(entry)
-            self.status(message="Encoding the dataset with the 12 Hz speech tokenizer")
+            self.loop.status(message="Encoding the dataset with the 12 Hz speech tokenizer")
             try:
                 codec = QwenSpeechCodec.load(self.base_path, "cuda" if self.spec.device != "cpu" else "cpu")
             except Exception as exc:
                 raise TrainingFailed(f"The base model's speech tokenizer could not be loaded ({exc}).") from exc
             prepare_jsonl(rows, codec, out, base_dir=source,
-                          on_progress=lambda f, m: self.status(message=f"Encoding the dataset: {m}"))  # fmt: skip
-        self.acc.wait_for_everyone()
+                          on_progress=lambda f, m: self.loop.status(message=f"Encoding the dataset: {m}"))  # fmt: skip
+        self.loop.acc.wait_for_everyone()
         return out
 
     def _speaker(self, model: Any, ref_audio: str | None, base_dir: Path) -> Any:
@@ -126,7 +128,7 @@ class Qwen3Trainer(Trainer):
         key = str(path)
         if key not in self.speakers:
             from studio.audio.io import read_audio
-            from studio.finetune.qwen3.train import speaker_embedding
+            from studio.systems.qwen3_tts.training.objective import speaker_embedding
 
             if not path.is_file():
                 raise InvalidInput(f"The reference recording {path} of a training clip does not exist.")
@@ -134,10 +136,10 @@ class Qwen3Trainer(Trainer):
             self.speakers[key] = speaker_embedding(model, wave, rate)
         return self.speakers[key]
 
-    def _batch(self, rows: list[Any]) -> dict[str, Any]:
+    def batch(self, rows: Sequence[Any]) -> dict[str, Any]:
         import torch
 
-        from studio.finetune.qwen3.align import collate
+        from studio.systems.qwen3_tts.training.align import collate
 
         batch: dict[str, Any] = collate([layout for layout, _ in rows])
         speakers = [s for _, s in rows]
@@ -146,32 +148,30 @@ class Qwen3Trainer(Trainer):
             batch["speaker_embedding"] = torch.stack(
                 [s if s is not None else torch.zeros(width) for s in speakers]
             ).float()
-        return {k: v.to(self.acc.device) if hasattr(v, "to") else v for k, v in batch.items()}
+        return {k: v.to(self.loop.acc.device) if hasattr(v, "to") else v for k, v in batch.items()}
 
     # ---- loss -------------------------------------------------------------------------------------------------
-    def loss(self, batch: dict[str, Any]) -> Any:
-        total, _, _ = self.model(batch)
+    def loss(self, model: Any, batch: dict[str, Any]) -> Any:
+        """Talker CE + 0.3 x sub-talker CE (the prepared training module computes it, so DDP sees the call)."""
+        total, _, _ = model(batch)
         return total
 
-    def evaluate(self) -> float | None:
-        from studio.finetune.qwen3.train import evaluate
+    def validation_loss(self, model: Any, items: Sequence[Any]) -> float:
+        """Per label and per frame over all validation clips (objective.evaluate), not a mean of batch means."""
+        from studio.systems.qwen3_tts.training.objective import evaluate
 
-        if not self.val_ids:
-            return None
         size = self.spec.trainer.batch_size
-        batches = [self._batch(self.val_ids[s : s + size]) for s in range(0, len(self.val_ids), size)]
-        with self.acc.autocast():
-            scores = evaluate(self.inner, batches, self.options.sub_talker_weight)
-        return float(scores["loss"])
+        batches = [self.batch(items[s : s + size]) for s in range(0, len(items), size)]
+        return float(evaluate(self.inner, batches, self.options.sub_talker_weight)["loss"])
 
     # ---- weights ----------------------------------------------------------------------------------------------
     def save_weights(self, folder: Path) -> None:
-        from studio.finetune.qwen3.train import save_checkpoint
+        from studio.systems.qwen3_tts.training.objective import save_checkpoint
 
-        save_checkpoint(self.inner, folder / WEIGHTS_DIR, self.options, {"step": self.state.step})
+        save_checkpoint(self.inner, folder / WEIGHTS_DIR, self.options, {"step": self.loop.state.step})
 
     def load_weights(self, ckpt: Path) -> None:
-        from studio.finetune.qwen3.train import load_checkpoint
+        from studio.systems.qwen3_tts.tuned import load_checkpoint
 
         load_checkpoint(self.inner, ckpt / WEIGHTS_DIR, prepared=True)
 
@@ -183,11 +183,11 @@ class Qwen3Trainer(Trainer):
 
         return torch.stack([s.float().cpu() for s in self.speakers.values()]).mean(dim=0)
 
-    def fill_adapter(self, source: Path, folder: Path) -> dict[str, Any]:
+    def fill_result(self, checkpoint: Path, folder: Path) -> dict[str, Any]:
         """The checkpoint's weights, the tokenizer and the training speakers' mean embedding."""
         from safetensors.torch import save_file
 
-        shutil.copytree(source / WEIGHTS_DIR, folder)
+        shutil.copytree(checkpoint / WEIGHTS_DIR, folder, dirs_exist_ok=True)
         self.tokenizer.save_pretrained(str(folder))
         if self.speakers:
             save_file({"speaker_embedding": self.mean_speaker().contiguous()}, str(folder / SPEAKER_FILE))
@@ -198,31 +198,29 @@ class Qwen3Trainer(Trainer):
             "speaker": SPEAKER_FILE if self.speakers else None,
         }
 
-    def evaluate_audio(self, base: bool = False) -> None:
-        """Speak the evaluation sentences with the tuned model, then score WER and speaker similarity."""
-        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
+    def speak(self, sentences: Sequence[str], base: bool) -> list[tuple[str, Any, int]] | None:
+        """The evaluation sentences spoken by the tuned model with the training speakers' mean embedding (no base
+        row: the untuned Base model needs a reference recording to speak)."""
+        if base:
+            return None
+        from studio.systems.qwen3_tts.engine import speak_with_model
+        from studio.systems.qwen3_tts.tuned import base_model
 
-        out = self.files.folder / "eval-base" if base else self.files.evaluation
-        name = "base" if base else self.spec.name
-        if not self.spec.evaluate or base:
-            return
+        speaker = self.mean_speaker()
+        self.inner.eval()
+        generated = []
         try:
-            from studio.audio.asr import Transcriber
-            from studio.engines.qwen3_tts import speak_with_model
-            from studio.finetune.qwen3.train import base_model
-
-            speaker = self.mean_speaker()
-
-            self.inner.eval()
-            generated = []
             model = base_model(self.inner)  # LoRA layers stay injected in the base model's modules
-            for sentence in EVAL_SENTENCES:
+            for sentence in sentences:
                 samples, rate = speak_with_model(model, self.base_path, sentence, speaker, seed=self.spec.trainer.seed)
                 generated.append((sentence, samples, rate))
+        finally:
             self.inner.train()
-            encoder, profile = self._speaker_profile()
-            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile)
-            result.save(out)
-        except Exception as exc:  # evaluation is a bonus: the adapter is already saved
-            log.exception("audio evaluation failed")
-            EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
+        return generated
+
+    @staticmethod
+    def merge(result: Path, out: Path) -> Path:
+        """A CustomVoice checkpoint with the run's speaker as a preset (export.py)."""
+        from studio.systems.qwen3_tts.training.export import merge_custom_voice
+
+        return merge_custom_voice(result, out)

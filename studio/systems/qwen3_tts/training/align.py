@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # torch is imported inside the functions: only the training p
 IGNORE = -100  # cross-entropy's ignore_index
 ROLE_TOKENS = 3  # "<|im_start|>assistant\n" opens the prompt
 TRAILER_TOKENS = 5  # "<|im_end|>\n<|im_start|>assistant\n" closes it; generation drops it (input_id[:, 3:-5])
-SUB_TALKER_WEIGHT = 0.3  # loss = talker CE + 0.3 x sub-talker CE (the upstream weighting)
+from studio.systems.qwen3_tts.tuned import SUB_TALKER_WEIGHT  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from studio.engines.supertonic_model import GRAPHS, SupertonicConfig, graph_file
 from studio.errors import EngineUnavailable, ModelMissing
+from studio.systems.supertonic.model import GRAPHS, SupertonicConfig, graph_file
 
 log = logging.getLogger(__name__)
 

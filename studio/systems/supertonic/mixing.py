@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.engines.supertonic_model import Style
 from studio.errors import InvalidInput
+from studio.systems.supertonic.model import Style
 
 
 def unit_rows(x: NDArray[np.float32]) -> NDArray[np.float32]:

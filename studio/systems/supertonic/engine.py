@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import MAX_SPEED, MAX_STEPS, MIN_SPEED, Settings
-from studio.engines.base import DeviceReport, Engine, EngineInfo, SynthParams, VoiceInfo
-from studio.engines.registry import Availability, EngineSpec
-from studio.engines.supertonic_model import (
+from studio.engines.base import Availability, DeviceReport, Engine, EngineInfo, EngineSpec, SynthParams, VoiceInfo
+from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
+from studio.systems.supertonic.model import (
     CONFIG_FILE,
     GRAPHS,
     MODEL_FILES,
@@ -32,8 +32,7 @@ from studio.engines.supertonic_model import (
     graph_file,
     run_raw,
 )
-from studio.engines.supertonic_text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
-from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
+from studio.systems.supertonic.text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
 from studio.text.chunking import chunk_text
 from studio.voices.library import VoiceLibrary
 

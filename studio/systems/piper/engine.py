@@ -19,8 +19,7 @@ from numpy.typing import NDArray
 from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import Settings
-from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
-from studio.engines.registry import Availability, EngineSpec
+from studio.engines.base import Availability, DeviceReport, EngineInfo, EngineSpec, SynthParams, VoiceInfo
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
 from studio.text.charset import drop_chars, dropped_warning, is_generally_speakable
 

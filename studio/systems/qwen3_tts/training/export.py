@@ -47,8 +47,8 @@ def merge_custom_voice(adapter: Path, out: Path, name: str | None = None) -> Pat
     import torch
     from safetensors.torch import save_file
 
-    from studio.engines.qwen3_compat import import_qwen_tts
-    from studio.finetune.qwen3.train import load_tuned, read_speaker
+    from studio.systems.qwen3_tts.compat import import_qwen_tts
+    from studio.systems.qwen3_tts.tuned import load_tuned, read_speaker
 
     info = json.loads((adapter / "studio_adapter.json").read_text(encoding="utf-8"))
     base = Path(info.get("base_model_path") or "")

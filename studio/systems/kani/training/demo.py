@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.engines.kani_layout import LAYOUT_FILE, TokenLayout
 from studio.fsutil import write_atomic
+from studio.systems.kani.layout import LAYOUT_FILE, TokenLayout
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.engines.supertonic_text import length_to_mask
 from studio.errors import InvalidInput, ModelMissing, StudioError
+from studio.systems.supertonic.text import length_to_mask
 
 log = logging.getLogger(__name__)
 

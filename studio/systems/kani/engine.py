@@ -17,11 +17,10 @@ from numpy.typing import NDArray
 from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import Settings
-from studio.engines.base import DeviceReport, EngineInfo, SynthParams, VoiceInfo
-from studio.engines.kani_layout import CODEC_MODEL, CODEC_SAMPLE_RATE, TokenLayout
-from studio.engines.registry import Availability, EngineSpec
+from studio.engines.base import Availability, DeviceReport, EngineInfo, EngineSpec, SynthParams, VoiceInfo
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
 from studio.hosting import gpu_function
+from studio.systems.kani.layout import CODEC_MODEL, CODEC_SAMPLE_RATE, TokenLayout
 from studio.text.chunking import split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 

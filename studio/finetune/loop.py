@@ -1,0 +1,462 @@
+"""The shared training loop: one run of any backend (`backend.py`) under accelerate. It owns the optimizer and
+schedule, stop (SIGTERM/SIGINT) and resume from the newest complete checkpoint, metrics.jsonl and status.json (this
+process is their only writer), validation and checkpoint cadence, the best checkpoint, the result folder and the
+audio evaluation. The process entry is `train.py`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.errors import InvalidInput, StorageError, StudioError, TrainingFailed, storage_error, write_fault
+from studio.finetune.backend import Backend, EvaluationUnavailable, backend_class
+from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
+from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
+from studio.finetune.spec import TrainSpec
+from studio.fsutil import replace_dir, write_atomic
+
+log = logging.getLogger("studio.train")
+
+
+class StopRequested:
+    """Set by SIGTERM/SIGINT; the loop checks it between batches, saves a checkpoint and exits cleanly."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
+@dataclass
+class LoopState:
+    """What a checkpoint stores besides weights and optimizer: where in the data the run is, and its history."""
+
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    batch: int = 0  # next batch of this epoch (the start of an accumulation window)
+    elapsed: float = 0.0  # training seconds over all sessions of this run
+    best_eval: float | None = None
+    best_step: int | None = None
+    evals: dict[str, float] = field(default_factory=dict)  # step -> eval loss, to find the best after pruning
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+RESUME = "resume the run"
+
+
+def classify_failure(exc: BaseException, folder: Path | None = None) -> tuple[str, str]:
+    """(kind, plain one-line message) for the UI; `folder` is the run's folder (to tell a full disk)."""
+    name = type(exc).__name__
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
+    if "OutOfMemoryError" in name or "CUDA out of memory" in str(exc):
+        return "gpu_oom", "Out of GPU memory: lower the batch size (raise gradient accumulation instead) or the rank."
+    if isinstance(exc, MemoryError):
+        return "ram_oom", "Out of RAM: lower the batch size or skip long clips (max audio seconds)."
+    if isinstance(exc, StorageError):
+        return "storage", text
+    fault = write_fault(exc, str(folder)) if folder is not None and isinstance(exc, OSError) else None
+    if fault is not None:
+        return "storage", str(storage_error(fault, "this run's files", RESUME))
+    if isinstance(exc, StudioError):
+        return "invalid", text
+    return "exception", f"{name}: {text}"
+
+
+class Trainer:
+    """One run's training loop, the same for every backend (`backend.py`). Only the main process writes files
+    (several exist under accelerate launch)."""
+
+    def __init__(self, spec: TrainSpec, files: RunFiles, stop: StopRequested) -> None:
+        self.spec, self.files, self.stop = spec, files, stop
+        self.backend: Backend = backend_class(spec.backend)(self)
+        self.state = LoopState()
+        self.session_start = time.time()
+        self.session_step0 = 0
+        self.elapsed_before = 0.0  # training seconds of earlier sessions of this run (from the checkpoint)
+        self.model: Any = None
+        self.train_ids: list[Any] = []  # one item per training clip (the backend's own form)
+        self.val_ids: list[Any] = []
+
+    # ---- setup ------------------------------------------------------------------------------------------------
+    def setup(self, resume: bool) -> None:
+        import torch
+        from accelerate import Accelerator
+        from transformers import get_scheduler
+
+        spec, tr = self.spec, self.spec.trainer
+        mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
+        self.acc = Accelerator(cpu=spec.device == "cpu", mixed_precision=mixed)
+        self.main = self.acc.is_main_process
+        self.status(state="loading", pid=os.getpid(), message="Loading the base model and the dataset")
+        random.seed(tr.seed)
+        torch.manual_seed(tr.seed)
+        loaded = self.backend.load()
+        skipped = loaded.skipped
+        if not loaded.train:
+            raise InvalidInput(
+                f"No training clips left ({skipped} longer than {tr.max_audio_seconds} s were "
+                "skipped); raise max audio seconds or add shorter clips."
+            )
+        self.model, self.train_ids, self.val_ids = loaded.model, loaded.train, loaded.validation
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=tr.learning_rate, weight_decay=tr.weight_decay)
+        self.batches_per_epoch = math.ceil(len(self.train_ids) / tr.batch_size / self.acc.num_processes)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / tr.grad_accum)
+        self.total_steps = tr.max_steps or max(1, math.ceil(tr.epochs * self.steps_per_epoch))
+        self.scheduler = get_scheduler(
+            tr.scheduler,
+            self.optimizer,
+            num_warmup_steps=int(tr.warmup_ratio * self.total_steps),
+            num_training_steps=self.total_steps,
+        )
+        self.eval_every = tr.eval_steps or max(1, self.total_steps // 10)
+        self.save_every = tr.save_steps or max(1, self.total_steps // 5)
+        self.model, self.optimizer = self.acc.prepare(self.model, self.optimizer)
+        if resume:
+            self._resume()
+        elif self.main:
+            self.files.metrics.unlink(missing_ok=True)
+        self.metrics = MetricsWriter(self.files.metrics) if self.main else None
+        log.info(
+            "train clips %d, validation %d, skipped %d; %d steps (%d per epoch)",
+            len(self.train_ids),
+            len(self.val_ids),
+            skipped,
+            self.total_steps,
+            self.steps_per_epoch,
+        )
+
+    def fetch_base(self) -> str:
+        """The base model as a local folder; a Hub id is downloaded into the cache with progress in status.json."""
+        from studio.engines.hub import resolve_model
+
+        cache = Path(self.spec.cache_dir) if self.spec.cache_dir else None
+        if cache is None:
+            from huggingface_hub import constants
+
+            cache = Path(constants.HF_HUB_CACHE)
+        return str(resolve_model(self.spec.base_model, cache, lambda f, m: self.status(message=m)))
+
+    def _resume(self) -> None:
+        import torch
+
+        found = complete_checkpoints(self.files.checkpoints)
+        if not found:
+            log.info("no complete checkpoint: starting from the beginning")
+            if self.main:
+                self.files.metrics.unlink(missing_ok=True)
+            return
+        ckpt = found[-1]
+        self.backend.load_weights(ckpt)
+        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
+        data = json.loads((ckpt / "state.json").read_text())
+        self.state = LoopState(**{k: v for k, v in data.items() if k in LoopState.__dataclass_fields__})
+        rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
+        torch.set_rng_state(rng["torch"])
+        random.setstate(rng["python"])
+        if self.main:
+            dropped = truncate_after(self.files.metrics, self.state.step)
+            log.info("resumed from %s (step %d); %d metric rows past it dropped", ckpt.name, self.state.step, dropped)
+        self.session_step0 = self.state.step
+        self.elapsed_before = self.state.elapsed
+
+    def save_checkpoint(self) -> Path | None:
+        """Write to a temporary folder, mark it complete, then swap it in: a checkpoint is whole or absent.
+
+        A full disk or a read-only folder removes the half-written folder and ends the run with one StorageError;
+        the complete checkpoints stay, so the run resumes from the newest once that is fixed."""
+        import torch
+
+        self.acc.wait_for_everyone()
+        if not self.main:
+            return None
+        root = self.files.checkpoints
+        final = root / f"step-{self.state.step:07d}"
+        tmp = root / f".tmp-{final.name}-{os.getpid()}"
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            self.backend.save_weights(tmp)
+            torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
+            self.state.elapsed = self._elapsed()
+            write_atomic(tmp / "state.json", json.dumps(self.state.to_json(), indent=1))
+            with open(tmp / COMPLETE_MARKER, "w") as fh:
+                fh.write(str(self.state.step))
+                fh.flush()
+                os.fsync(fh.fileno())
+            replace_dir(tmp, final)
+        except Exception as exc:
+            fault = write_fault(exc, str(root if root.is_dir() else self.files.folder))
+            shutil.rmtree(tmp, ignore_errors=True)
+            if fault is None:
+                raise
+            raise storage_error(fault, f"the checkpoint at step {self.state.step}", RESUME) from exc
+        self._prune()
+        self.status(last_checkpoint=final.name)
+        return final
+
+    def _prune(self) -> None:
+        found = complete_checkpoints(self.files.checkpoints)
+        keep = {p.name for p in found[-self.spec.trainer.keep_checkpoints :]}
+        if self.state.best_step is not None:
+            keep.add(f"step-{self.state.best_step:07d}")
+        for path in found:
+            if path.name not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+        for leftover in [*self.files.checkpoints.glob(".tmp-*"), *self.files.checkpoints.glob(".old-*")]:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def result_checkpoint(self) -> Path:
+        """The checkpoint the run hands over: the best one (lowest validation loss), else the last one."""
+        found = complete_checkpoints(self.files.checkpoints)
+        best = [p for p in found if self.state.best_step is not None and checkpoint_step(p) == self.state.best_step]
+        return best[0] if best else found[-1]
+
+    def export_adapter(self) -> Path:
+        """The run's result in `adapter/` (whole or not at all), with `studio_adapter.json` saying what it is."""
+        source = self.result_checkpoint()
+        tmp = self.files.folder / ".tmp-adapter"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        extra = self.backend.fill_result(source, tmp)
+        info = {
+            "backend": self.spec.backend,
+            "base_model": self.spec.base_model,
+            "base_model_path": self.backend.base_path,
+            "checkpoint": source.name,
+            "run_id": self.spec.run_id,
+            **extra,
+        }
+        write_atomic(tmp / "studio_adapter.json", json.dumps(info))
+        replace_dir(tmp, self.files.adapter)
+        return source
+
+    def evaluate_audio(self, base: bool = False) -> None:
+        """Speak the fixed evaluation sentences (the backend's `speak`), then score speech recognition (WER) and
+        speaker similarity. A failure here never fails the training: the result is already saved."""
+        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
+
+        if not self.spec.evaluate:
+            return
+        out = self.files.folder / "eval-base" if base else self.files.evaluation
+        name = "base" if base else self.spec.name
+        try:
+            generated = self.backend.speak(EVAL_SENTENCES, base)
+        except EvaluationUnavailable as why:
+            if not base:  # the run's own evaluation records why; the base row of an experiment just stays out
+                EvalResult(name=name, error=str(why)).save(out)
+            return
+        except Exception as exc:
+            log.exception("speaking the evaluation sentences failed")
+            EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
+            return
+        if generated is None:
+            return
+        try:
+            from studio.audio.asr import Transcriber
+
+            encoder, profile = self._speaker_profile()
+            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile)
+            result.save(out)
+        except Exception as exc:
+            log.exception("audio evaluation failed")
+            EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
+
+    def _speaker_profile(self) -> tuple[Any, Any]:
+        """The dataset's voice (from its clips, when it has audio) for speaker similarity; (None, None) otherwise."""
+        from studio.finetune.dataset import load_manifest
+        from studio.finetune.evaluate import SpeakerEncoder, reference_profile
+
+        folder = Path(self.spec.dataset)
+        try:
+            rows = [r for r in load_manifest(folder) if r.get("audio")]
+            if not rows:
+                return None, None
+            encoder = SpeakerEncoder.load()
+            return encoder, reference_profile(rows, folder, encoder)
+        except StudioError as exc:
+            log.info("no speaker profile: %s", exc)
+            return None, None
+
+    # ---- loop -------------------------------------------------------------------------------------------------
+    def _elapsed(self) -> float:
+        return self.elapsed_before + (time.time() - self.session_start)
+
+    def _eta(self) -> float | None:
+        done = self.state.step - self.session_step0
+        if done <= 0:
+            return None
+        rate = (time.time() - self.session_start) / done
+        return rate * (self.total_steps - self.state.step)
+
+    def status(self, **changes: Any) -> None:
+        if getattr(self, "main", True):
+            self.files.write_status(**changes)
+
+    def _epoch_batches(self, epoch: int) -> list[list[Any]]:
+        """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same."""
+        order = list(range(len(self.train_ids)))
+        random.Random(self.spec.trainer.seed * 1000 + epoch).shuffle(order)
+        size = self.spec.trainer.batch_size
+        batches = [[self.train_ids[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
+        return batches[self.acc.process_index :: self.acc.num_processes]
+
+    def evaluate(self) -> float | None:
+        """The validation loss (None without validation clips), with gradients off and the model in eval mode."""
+        import torch
+
+        if not self.val_ids:
+            return None
+        self.model.eval()
+        try:
+            with torch.no_grad(), self.acc.autocast():
+                return float(self.backend.validation_loss(self.model, self.val_ids))
+        finally:
+            self.model.train()
+
+    def run(self) -> str:
+        """Train until done or stopped; returns the final state ("finished" or "stopped")."""
+        tr = self.spec.trainer
+        self.model.train()
+        self.status(
+            state="running",
+            total_steps=self.total_steps,
+            step=self.state.step,
+            message="Training",
+            started=self.session_start,
+        )
+        window: list[float] = []
+        if self.state.step == 0 and not self.stop.requested:
+            # the base model's validation loss: the curve's starting point and the experiments table's "base" row
+            base = self.evaluate()
+            if base is not None:
+                self.state.evals["0"] = base
+                self._write_row({EVAL_LOSS: base}, 0, 1)
+            if self.spec.experiment and self.main:
+                self.status(message="Evaluating the base model on the evaluation sentences")
+                self.evaluate_audio(base=True)
+                self.status(message="Training")
+        while self.state.step < self.total_steps:
+            batches = self._epoch_batches(self.state.epoch)
+            b = self.state.batch
+            while b < len(batches) and self.state.step < self.total_steps:
+                if self._stop_agreed():
+                    return self._stop()
+                group = batches[b : b + tr.grad_accum]
+                losses = []
+                for rows in group:
+                    batch = self.backend.batch(rows)
+                    with self.acc.autocast():
+                        loss = self.backend.loss(self.model, batch)
+                    self.acc.backward(loss / len(group))
+                    losses.append(float(loss.detach()))
+                if tr.max_grad_norm > 0:
+                    self.acc.clip_grad_norm_(self.model.parameters(), tr.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                b += len(group)
+                self.state.step += 1
+                self.state.batch = b
+                window.extend(losses)
+                self._after_step(window, b, len(batches))
+                if self.state.step % tr.logging_steps == 0:
+                    window = []
+            if b >= len(batches):
+                self.state.epoch += 1
+                self.state.batch = 0
+        self.save_checkpoint()
+        if self.main:
+            source = self.export_adapter()
+            self.status(message="Evaluating the result on the evaluation sentences")
+            self.evaluate_audio()
+            self.status(
+                state="finished",
+                message=f"Finished: adapter from {source.name}",
+                step=self.state.step,
+                eta_s=0,
+                adapter=str(self.files.adapter),
+            )
+        return "finished"
+
+    def _stop_agreed(self) -> bool:
+        """Under accelerate launch every process must stop at the same batch (or one would wait forever in a
+        collective): a stop seen by any process is shared with all through accelerate's trigger."""
+        if self.acc.num_processes == 1:
+            return self.stop.requested
+        if self.stop.requested:
+            self.acc.set_trigger()
+        return bool(self.acc.check_trigger())
+
+    def _after_step(self, window: list[float], batch: int, batches: int) -> None:
+        tr, st = self.spec.trainer, self.state
+        last = st.step == self.total_steps
+        row: dict[str, Any] = {}
+        if (st.step % tr.logging_steps == 0 or last) and window:
+            train_loss = sum(window) / len(window)
+            row[TRAIN_LOSS] = train_loss
+            row[LR] = self.scheduler.get_last_lr()[0]
+            if not math.isfinite(train_loss):
+                self._write_row(row, batch, batches)
+                raise TrainingFailed(
+                    f"The loss diverged ({train_loss}) at step {st.step}: lower the learning rate, or use fp32/bf16."
+                )
+        new_best = False
+        if st.step % self.eval_every == 0 or last:
+            eval_loss = self.evaluate()
+            if eval_loss is not None:
+                row[EVAL_LOSS] = eval_loss
+                st.evals[str(st.step)] = eval_loss
+                if st.best_eval is None or eval_loss < st.best_eval:
+                    st.best_eval, st.best_step, new_best = eval_loss, st.step, True
+        if row:
+            self._write_row(row, batch, batches)
+        if (st.step % self.save_every == 0 or new_best) and not last:
+            self.save_checkpoint()
+        self.status(
+            step=st.step,
+            epoch=round(st.epoch + batch / max(batches, 1), 3),
+            eta_s=self._eta(),
+            elapsed=self._elapsed(),
+            train_loss=row.get(TRAIN_LOSS),
+            best_eval=st.best_eval,
+            best_step=st.best_step,
+            **({"eval_loss": row[EVAL_LOSS]} if EVAL_LOSS in row else {}),
+        )
+
+    def _write_row(self, row: dict[str, Any], batch: int, batches: int) -> None:
+        if self.metrics is None:
+            return
+        head = {
+            "step": self.state.step,
+            "epoch": round(self.state.epoch + batch / max(batches, 1), 4),
+            "time": round(self._elapsed(), 3),
+        }
+        self.metrics.write({**head, **row})
+
+    def _stop(self) -> str:
+        self.status(state="stopping", message="Saving a checkpoint before stopping")
+        if self.state.step > 0:
+            self.save_checkpoint()
+        self.status(state="stopped", message=f"Stopped at step {self.state.step}; resume continues from there")
+        return "stopped"

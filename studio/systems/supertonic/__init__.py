@@ -1,0 +1,16 @@
+"""Supertonic 2/3 (ONNX flow matching, 44.1 kHz): the engine, its model files and text front end, the torch port
+that voice cloning differentiates through, style-vector mixing and cloning (`clone`)."""
+
+from __future__ import annotations
+
+from studio.engines.base import EngineSpec
+from studio.systems import System
+
+
+def _engines() -> list[EngineSpec]:
+    from studio.systems.supertonic.engine import SPECS
+
+    return list(SPECS)
+
+
+SYSTEM = System(name="supertonic", label="Supertonic", engines=_engines)
