@@ -101,8 +101,30 @@ class Voices:
                 model_version=info.model_version,
                 notes=notes,
             )
-        self.registry.forget(engine)  # nothing cached about voices goes stale
+        self._changed(engine)  # nothing cached about voices goes stale
         return voice
+
+    # ---- library actions: each refreshes the one engine whose voices changed -----------------------------------
+    def rename(self, voice_id: str, name: str) -> Voice:
+        voice = self.library.rename(voice_id, name)
+        self._changed(voice.engine)
+        return voice
+
+    def delete(self, voice_id: str) -> None:
+        engine = self.library.get(voice_id).engine
+        self.library.delete(voice_id)
+        self._changed(engine)
+
+    def import_zip(self, archive: Path) -> Voice:
+        voice = self.library.import_zip(archive)
+        self._changed(voice.engine)
+        return voice
+
+    def _changed(self, engine: str) -> None:
+        """An engine that lists voices when it loads (Piper) sees the library again; the others stay loaded. A hosted
+        user's engines are views made afresh on each use, so nothing is unloaded there (other users' models stay)."""
+        if self.registry.settings.area is None and engine in self.registry.names():
+            self.registry.forget(engine)
 
     def preview(self, voice_id: str, text: str = PREVIEW_TEXT) -> Any:
         """Speak a short sentence with a library voice (its own engine)."""

@@ -90,7 +90,7 @@ def preview(ctx: AppContext, voice_id: str | None, text: str) -> tuple[int, Any]
 def rename(ctx: AppContext, voice_id: str | None, name: str) -> str:
     if not voice_id:
         raise InvalidInput("Choose a voice to rename.")
-    voice = ctx.voices.library.rename(voice_id, name)
+    voice = ctx.voices.rename(voice_id, name)
     return f"Renamed to **{voice.name}**."
 
 
@@ -99,16 +99,8 @@ def delete(ctx: AppContext, voice_id: str | None, confirm: bool) -> str:
         raise InvalidInput("Choose a voice to delete.")
     if not confirm:
         raise InvalidInput("Tick “Yes, delete it” first: a deleted voice cannot be brought back.")
-    ctx.voices.library.delete(voice_id)
-    forget_voices(ctx)
+    ctx.voices.delete(voice_id)
     return f"Deleted {voice_id}."
-
-
-def forget_voices(ctx: AppContext) -> None:
-    """Engines that list voices when they load (Piper) see a changed library again. A hosted user's engines are
-    views made afresh on each use, so nothing is unloaded there (another user's loaded models stay)."""
-    if ctx.settings.area is None:
-        ctx.registry.forget()
 
 
 def export(ctx: AppContext, voice_id: str | None, session: str) -> tuple[str, str]:
@@ -122,8 +114,7 @@ def import_zip(ctx: AppContext, file: Any) -> str:
     path = file if isinstance(file, str) else getattr(file, "path", None) or getattr(file, "name", None)
     if not path:
         raise InvalidInput("Upload a voice ZIP (made with Export) first.")
-    voice = ctx.voices.library.import_zip(Path(path))
-    forget_voices(ctx)
+    voice = ctx.voices.import_zip(Path(path))
     return f"Imported **{voice.name}** ({voice.engine})."
 
 
