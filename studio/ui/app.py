@@ -58,6 +58,9 @@ def build_app(ctx: AppContext) -> gr.Blocks:
             with gr.Tab("Benchmark", id="benchmark"):
                 benchmark.build(ctx, demo)
         api.register(ctx)  # the data endpoints (engines, voices, book jobs and progress): docs/api.md
+    for fn in demo.fns.values():  # Gradio's own events (the login button's status check) are no part of the API
+        if str(fn.api_name or "").startswith("_"):
+            fn.api_visibility = "private"
     return demo
 
 

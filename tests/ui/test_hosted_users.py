@@ -99,6 +99,10 @@ def test_who_am_i(space: tuple[str, Path]) -> None:
     url, _ = space
     assert "Signed in as **alice**" in client(url, "alice").predict(api_name="/who_am_i")
     assert "guest" in client(url).predict(api_name="/who_am_i")
+    from tests.ui.test_public_api import documented
+
+    api = client(url).view_api(return_format="dict", print_info=False)
+    assert {name.lstrip("/") for name in api["named_endpoints"]} == documented()  # who_am_i too; no gradio internals
 
 
 def test_one_user_cannot_reach_anothers_voices(space: tuple[str, Path], shared_fixtures: Path, tmp_path: Path) -> None:
