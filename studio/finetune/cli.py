@@ -9,7 +9,8 @@ import time
 
 from studio.config import Settings
 from studio.errors import InvalidInput
-from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, TrainSpec
+from studio.finetune import settings as table
+from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, TrainSpec
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -32,15 +33,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--preset", default="balanced", choices=sorted(PRESETS), help="settings preset (--dataset)")
     train.add_argument(
-        "--base-model", default=DEFAULT_BASE_MODEL, help=f"Hub id or folder (default {DEFAULT_BASE_MODEL})"
+        "--base-model",
+        default=None,
+        help=f"Hub id or folder (default {DEFAULT_BASE_MODEL}; with --backend qwen3_tts {QWEN3_BASE_MODEL})",
     )
     train.add_argument("--name", default="", help="run name")
     train.add_argument("--speaker", default=None, help="speaker prefix for multi-speaker base models")
     train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:0,1 (several GPUs use accelerate launch)")
-    train.add_argument("--epochs", type=float, help="override the preset's epochs")
-    train.add_argument("--max-steps", type=int, help="stop after this many optimizer steps")
-    train.add_argument("--lr", type=float, help="override the preset's learning rate")
     train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
+    table.add_arguments(train)  # one flag per training setting (studio.finetune.settings), as the Fine-tune form
 
     runs = sub.add_parser("runs", help="list training runs; stop, resume or show one")
     runs.add_argument("action", nargs="?", default="list", choices=["list", "stop", "resume", "show"])
@@ -51,30 +52,29 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     from studio.finetune.service import FineTune
 
     service = FineTune(settings)
-    trainer: dict[str, object] = {}
-    if args.epochs is not None:
-        trainer["epochs"] = args.epochs
-    if args.max_steps is not None:
-        trainer["max_steps"] = args.max_steps
-    if args.lr is not None:
-        trainer["learning_rate"] = args.lr
+    given = table.from_arguments(args)  # the training settings given on the command line, by name
     if args.demo:
-        spec = service.demo_spec(name=args.name or "demo", device=args.device, **trainer)
+        spec = table.apply(service.demo_spec(name=args.name or "demo", device=args.device), given)
     elif args.spec:
-        spec = TrainSpec.load(args.spec)
+        spec = table.apply(TrainSpec.load(args.spec), given) if given else TrainSpec.load(args.spec)
         if (settings.runs_dir / spec.run_id).exists():
             spec.run_id = f"{spec.run_id}-{int(time.time())}"
     else:
+        backend = table.BY_NAME["backend"].convert(given.pop("backend", None) or "kani")
+        if backend == "qwen3_tts":  # the family's own defaults where not given (as the form switches them)
+            given.setdefault("target_modules", list(table.QWEN3_DEFAULT_TARGETS))
+        base_model = args.base_model or (QWEN3_BASE_MODEL if backend == "qwen3_tts" else DEFAULT_BASE_MODEL)
         spec = service.spec(
             args.preset,
             name=args.name or "voice",
             dataset=args.dataset,
-            base_model=args.base_model,
+            base_model=base_model,
             device=args.device,
             speaker=args.speaker,
-            trainer=trainer,
+            backend=backend,
         )
-    info = service.start(spec)
+        spec = table.apply(spec, given)
+    info = service.start(spec.validate())
     print(f"run {info.run_id} started (pid {info.status.get('pid')}); folder {info.folder}")
     if args.detach:
         return 0

@@ -9,6 +9,7 @@ import gradio as gr
 from studio import __version__
 from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
+from studio.ui import api
 from studio.ui.context import AppContext
 from studio.ui.tabs import audiobook, benchmark, finetune, synthesize, voice_clone
 from studio.ui.users import per_user
@@ -56,6 +57,10 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 finetune.build(ctx, demo)
             with gr.Tab("Benchmark", id="benchmark"):
                 benchmark.build(ctx, demo)
+        api.register(ctx)  # the data endpoints (engines, voices, book jobs and progress): docs/api.md
+    for fn in demo.fns.values():  # Gradio's own events (the login button's status check) are no part of the API
+        if str(fn.api_name or "").startswith("_"):
+            fn.api_visibility = "private"
     return demo
 
 

@@ -9,6 +9,7 @@ import gradio as gr
 import pytest
 
 from studio.config import Settings
+from studio.ui.api import book_progress
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs import audiobook as tab
@@ -77,6 +78,8 @@ def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> N
     assert "1 chunk(s) changed" in msg and chunks[2][1] == "A girl waved from the far bank."
     assert "1 chunk(s) will render again" in ui_errors(tab.save_lexicon)(ctx, job_id, "cart = wagon", S)
 
+    with pytest.raises(gr.Error, match="Nothing exported yet"):  # book_export before a render
+        ui_errors(tab.export_files)(ctx, job_id, S)
     started = ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, True, ["m4b", "mp3"], S)
     assert started.startswith("Rendering started")
     line, percent, files, flagged, state, table = _wait(ctx, job_id)
@@ -84,6 +87,10 @@ def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> N
     assert percent == 100.0 and flagged == []
     names = sorted(Path(f).name for f in files["value"])
     assert names == ["01 - The Bridge.mp3", "Country Roads.m4b"]
+    assert sorted(Path(f).name for f in tab.export_files(ctx, job_id, S)) == names  # book_export
+    status = book_progress(ctx, job_id, S)  # book_status
+    assert (status["state"], status["done"], status["total"], status["progress"]) == ("exported", 3, 3, 1.0)
+    assert sorted(status["files"]) == names and status["flagged"] == []
     assert table[1][6] == "3/3"  # the chapter table refreshes once the render ends
     assert table[1][7].endswith("%") and table[2][7] == ""  # checked WER of the rendered chapter
 

@@ -35,7 +35,7 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppContext]:
 def demo_run(ctx: AppContext) -> str:
     """The demo as the tab starts it: its own dataset and tiny model (built by the trainer on first use)."""
     dataset, base = tab.demo_paths(ctx)
-    spec = tab.make_spec(ctx, "balanced", "demo", dataset, base, "cpu", "", *tab.preset_values("balanced"))
+    spec = tab.make_spec(ctx, "balanced", "demo", dataset, base, "cpu", "", tab.preset_values("balanced"))
     pick, note = tab.start_run(ctx, spec)
     assert "Started" in note and pick["value"] == spec.run_id
     info = ctx.finetune.runner.wait(spec.run_id, timeout=300)
@@ -87,17 +87,18 @@ def test_bad_settings_get_clear_messages(ctx: AppContext) -> None:
     dataset, base = tab.demo_paths(ctx)
     values = tab.preset_values("balanced")
     with pytest.raises(InvalidInput, match="Choose a dataset"):
-        tab.make_spec(ctx, "balanced", "x", None, base, "cpu", "", *values)
+        tab.make_spec(ctx, "balanced", "x", None, base, "cpu", "", values)
     with pytest.raises(InvalidInput, match="demo model only"):
-        tab.make_spec(ctx, "balanced", "x", dataset, "someone/model", "cpu", "", *values)
-    bad = list(values)
-    bad[tab.ADVANCED.index("lr")] = 0
+        tab.make_spec(ctx, "balanced", "x", dataset, "someone/model", "cpu", "", values)
+    folder = str(ctx.settings.datasets_dir)
     with pytest.raises(InvalidInput, match="Learning rate"):
-        tab.make_spec(ctx, "balanced", "x", str(ctx.settings.datasets_dir), "m", "cpu", "", *bad)
-    bad = list(values)
-    bad[tab.ADVANCED.index("targets")] = []
+        tab.make_spec(ctx, "balanced", "x", folder, "m", "cpu", "", {**values, "learning_rate": 0})
     with pytest.raises(InvalidInput, match="target module"):
-        tab.make_spec(ctx, "balanced", "x", str(ctx.settings.datasets_dir), "m", "cpu", "", *bad)
+        tab.make_spec(ctx, "balanced", "x", folder, "m", "cpu", "", {**values, "target_modules": []})
+    with pytest.raises(InvalidInput, match="Epochs is not a number"):
+        tab.make_spec(ctx, "balanced", "x", folder, "m", "cpu", "", {**values, "epochs": "two"})
+    with pytest.raises(InvalidInput, match="Unknown training setting"):
+        tab.make_spec(ctx, "balanced", "x", folder, "m", "cpu", "", {"lr": 1e-4})
     with pytest.raises(InvalidInput, match="Select"):
         tab.stop_run(ctx, None)
     with pytest.raises(InvalidInput, match="Upload audio"):
@@ -167,12 +168,12 @@ def test_experiments_run_one_after_another_and_compare(ctx: AppContext, demo_run
     values = tab.preset_values("quick")
     batch: list = []
     for name, max_steps in (("short", 4), ("longer", 12)):
-        spec = tab.make_spec(ctx, "quick", name, dataset, base, "cpu", "", *values)
+        spec = tab.make_spec(ctx, "quick", name, dataset, base, "cpu", "", values)
         spec.trainer.max_steps = max_steps
         batch, view = tab.add_experiment(batch, spec)
     assert "short" in view and "longer" in view
     with pytest.raises(InvalidInput, match="already has"):
-        tab.add_experiment(batch, tab.make_spec(ctx, "quick", "short", dataset, base, "cpu", "", *values))
+        tab.add_experiment(batch, tab.make_spec(ctx, "quick", "short", dataset, base, "cpu", "", values))
     cleared, note, exp_pick, _run_pick = tab.run_batch(ctx, batch)
     assert cleared == [] and "2 runs queued" in note
     batch_id = exp_pick["value"]
@@ -236,15 +237,17 @@ def test_qwen3_family_in_the_form(ctx: AppContext, tmp_path: Path) -> None:
     codes = tmp_path / "codes.jsonl"
     codes.write_text('{"text": "hi", "audio_codes": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]}\n')
     values = tab.preset_values("quick")
-    values[3] = ["q_proj", "o_proj", "gate_proj"]
-    spec = tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/Qwen3-TTS-12Hz-0.6B-Base", "cpu", "", *values,
-                         "qwen3_tts", "last_layers", 2, 1, False, True)  # fmt: skip
+    values["target_modules"] = ["q_proj", "o_proj", "gate_proj"]
+    qwen = {"backend": "qwen3_tts", "qwen_mode": "last_layers", "qwen_last_layers": 2, "qwen_add_layers": 1,
+            "qwen_train_code_predictor": False, "qwen_reinit_last": True}  # fmt: skip
+    spec = tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/Qwen3-TTS-12Hz-0.6B-Base", "cpu", "",
+                         {**values, **qwen})  # fmt: skip
     assert spec.backend == "qwen3_tts" and spec.lora.target_modules == ["q_proj", "o_proj", "gate_proj"]
     assert spec.qwen3 == {"mode": "last_layers", "last_layers": 2, "add_layers": 1, "train_code_predictor": False,
                           "reinit_last": True}  # fmt: skip
     with pytest.raises(InvalidInput, match="trains nothing"):
-        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", *values, "qwen3_tts", "last_layers", 0,
-                      0, True)  # fmt: skip
-    values[3] = ["w1"]  # a KaniTTS name left ticked
+        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "",
+                      {**values, **qwen, "qwen_last_layers": 0, "qwen_add_layers": 0})  # fmt: skip
+    values["target_modules"] = ["w1"]  # a KaniTTS name left ticked
     with pytest.raises(InvalidInput, match="not Qwen3-TTS projections"):
-        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", *values, "qwen3_tts", "lora", 0, 0, True)
+        tab.make_spec(ctx, "quick", "qwen", str(codes), "Qwen/x", "cpu", "", {**values, **qwen, "qwen_mode": "lora"})

@@ -99,6 +99,10 @@ def test_who_am_i(space: tuple[str, Path]) -> None:
     url, _ = space
     assert "Signed in as **alice**" in client(url, "alice").predict(api_name="/who_am_i")
     assert "guest" in client(url).predict(api_name="/who_am_i")
+    from tests.ui.test_public_api import documented
+
+    api = client(url).view_api(return_format="dict", print_info=False)
+    assert {name.lstrip("/") for name in api["named_endpoints"]} == documented()  # who_am_i too; no gradio internals
 
 
 def test_one_user_cannot_reach_anothers_voices(space: tuple[str, Path], shared_fixtures: Path, tmp_path: Path) -> None:
@@ -107,18 +111,18 @@ def test_one_user_cannot_reach_anothers_voices(space: tuple[str, Path], shared_f
     url, home = space
     alice, bob, guest = client(url, "alice"), client(url, "bob"), client(url)
     alice.predict(handle_file(str(voice_zip(tmp_path, shared_fixtures))), api_name="/voice_import")
-    mine = table_ids(alice.predict(None, api_name="/voices"))
+    mine = table_ids(alice.predict(None, api_name="/voice_list"))
     assert len(mine) == 1
     voice_id = mine[0]
-    assert table_ids(bob.predict(None, api_name="/voices")) == []  # not listed for anyone else
-    assert table_ids(guest.predict(None, api_name="/voices")) == []
+    assert table_ids(bob.predict(None, api_name="/voice_list")) == []  # not listed for anyone else
+    assert table_ids(guest.predict(None, api_name="/voice_list")) == []
     # nor reachable by its id
     assert NOT_OFFERED in refused(bob, voice_id, "Bob's now", api_name="/voice_rename")
     assert NOT_OFFERED in refused(bob, voice_id, True, api_name="/voice_delete")
     assert NOT_OFFERED in refused(bob, voice_id, api_name="/voice_export")
     assert NOT_OFFERED in refused(guest, voice_id, "Hello.", api_name="/voice_preview")
     # still Alice's, unchanged, and only she can export it (into her own download folder)
-    assert table_ids(alice.predict(None, api_name="/voices")) == [voice_id]
+    assert table_ids(alice.predict(None, api_name="/voice_list")) == [voice_id]
     note, exported = alice.predict(voice_id, api_name="/voice_export")
     assert "Exported" in note
     voice_json = next((home / "users" / "alice" / "voices").glob("*/voice.json"))
@@ -150,6 +154,11 @@ def test_one_user_cannot_open_anothers_book(space: tuple[str, Path], tmp_path: P
     assert job_id and (home / "users" / "alice" / "jobs" / job_id).is_dir()
     assert "diary" in json.dumps(alice.predict(job_id, api_name="/book_open"))  # she opens her own
     assert NOT_OFFERED in refused(bob, job_id, api_name="/book_open")  # bob's job list never offered it
+    # the JSON endpoints look ids up in the caller's own folders only
+    assert "not a Studio book job" in refused(bob, job_id, api_name="/book_status")
+    assert alice.predict(job_id, api_name="/book_status")["state"] == "planned"
+    assert [j["job_id"] for j in alice.predict(api_name="/book_list")] == [job_id]
+    assert bob.predict(api_name="/book_list") == []
     # the open job is kept per browser session, so Bob's Render has no book of Alice's to start
     assert "Open a book first" in refused(bob, "piper", "joe", None, 1.0, 8, False, True, ["m4b"], False, 0.25, 0.6,
                                           1.5, api_name="/book_render")  # fmt: skip
@@ -165,6 +174,8 @@ def test_training_is_for_signed_in_users_and_stays_theirs(space: tuple[str, Path
     assert run_id and (home / "users" / "alice" / "runs" / run_id / "spec.json").is_file()
     try:
         assert NOT_OFFERED in refused(bob, run_id, api_name="/train_stop")
+        assert "There is no run" in refused(bob, run_id, api_name="/train_status")
+        assert alice.predict(run_id, api_name="/train_status")["run_id"] == run_id
         assert NOT_OFFERED in refused(bob, run_id, "Bob's voice", api_name="/train_use_as_voice")
         assert not (home / "users" / "bob" / "runs").exists() or not any((home / "users" / "bob" / "runs").iterdir())
         assert "one run at a time" in refused(alice, "cpu", api_name="/train_demo")

@@ -265,16 +265,28 @@ def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple
     line = f"**{state}** · {status.get('message', '')}"
     if status.get("error") and state in ("failed", "interrupted"):
         line += f"\n\n⚠️ {status['error']}"
-    out_dir = ctx.output_dir(session) / job.id
-    files = (
-        sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))  # not records
-        if out_dir.is_dir()
-        else []
-    )
+    files = output_files(ctx, job, session)
     fraction = done / total if total else 0.0
     ended = state != last_state and state not in ACTIVE
     table = chapter_rows(ctx, job) if ended and last_state else gr.update()
     return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job), state, table
+
+
+def output_files(ctx: AppContext, job: BookJob, session: str) -> list[str]:
+    """The job's exported files in this user's output folder (not the hidden render records)."""
+    out_dir = ctx.output_dir(session) / job.id
+    if not out_dir.is_dir():
+        return []
+    return sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def export_files(ctx: AppContext, job_id: str | None, session: str) -> list[str]:
+    job = _job(ctx, session, job_id)
+    files = output_files(ctx, job, session)
+    if not files:
+        state = job.status().get("state", "planned")
+        raise InvalidInput(f"Nothing exported yet (the book is {state}): render it first, and wait for it to finish.")
+    return files
 
 
 def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
@@ -388,6 +400,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         chunk_audio = gr.Audio(label="Chunk", interactive=False)
         regen_msg = gr.Markdown("")
     timer = gr.Timer(1.0)
+    export_trigger = gr.Button(visible=False)  # the book_export endpoint's (the page shows the files as they come)
 
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
@@ -402,18 +415,33 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
         )
 
-    engine.change(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False)
+    engine.change(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False,
+                  api_visibility="private")  # fmt: skip
     # this user's voices and book jobs once the page is open (hosted: the page is built with nobody's data)
     demo.load(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False,
               api_visibility="private")  # fmt: skip
-    demo.load(_refresh_jobs, None, jobs, queue=False, api_name="book_jobs")
+    demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
 
     @ui_errors
-    def _import(path: str | None, e: str, v: str | None, d: bool, request: gr.Request) -> tuple[Any, ...]:
-        return import_book(user_context(ctx, request), path, e, v, d, _session(request))
+    def book_import(
+        book_file: str | None, engine: str, voice: str | None, dialogue: bool, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Import a book (EPUB or TXT) and plan it: chapters, chunks and an estimate of the audio's length. The new
+        job becomes this session's open book (book_render, book_cancel, book_export act on it).
+
+        Args:
+            book_file: the .epub or .txt file.
+            engine: engine that will read it (`list_engines`).
+            voice: narrator voice id (`list_voices`); empty for the engine's default.
+            dialogue: plan a second voice for dialogue in quotes.
+
+        Returns:
+            the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, and the job id.
+        """
+        return import_book(user_context(ctx, request), book_file, engine, voice, dialogue, _session(request))
 
     plan_btn.click(
-        _import,
+        book_import,
         [upload, engine, voice, dialogue],
         [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
         concurrency_id="book_import",  # never the previews' group: a long import would hold every Generate
@@ -422,63 +450,110 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     )
 
     @ui_errors
-    def _open(j: str | None, request: gr.Request) -> tuple[Any, ...]:
-        return open_job(user_context(ctx, request), j, _session(request))
+    def book_open(job_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Open an earlier book job (its id from book_import or book_list); it becomes this session's open book.
 
-    open_btn.click(_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon], api_name="book_open")
+        Args:
+            job_id: the job's id.
+        """
+        return open_job(user_context(ctx, request), job_id, _session(request))
 
-    jobs.focus(_refresh_jobs, None, jobs, queue=False)  # this session's jobs, fresh each time the list opens
+    open_btn.click(book_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon], api_name="book_open")
+
+    # this session's jobs, fresh each time the list opens
+    jobs.focus(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
 
     @ui_errors
-    def _save_chapters(j: str | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
-        return save_chapters(user_context(ctx, request), j, rows, _session(request))
+    def book_save_chapters(job: str | None, chapters: Any, request: gr.Request) -> tuple[Any, ...]:
+        """Choose the chapters of the open book to render (the Include column) and edit their titles.
 
-    save_chapters_btn.click(_save_chapters, [job_id, chapters], [chapters, summary])
+        Args:
+            chapters: the chapter table as book_open returns it, with Include ticks and titles changed.
+        """
+        return save_chapters(user_context(ctx, request), job, chapters, _session(request))
+
+    save_chapters_btn.click(book_save_chapters, [job_id, chapters], [chapters, summary],
+                            api_name="book_save_chapters")  # fmt: skip
 
     @ui_errors
-    def _show_chunks(j: str | None, index: int | None, request: gr.Request) -> Any:
-        if not (j and index):
+    def book_chunks(job: str | None, chapter: int | None, request: gr.Request) -> Any:
+        """The chunks of one chapter of the open book: text, voice, render state and what speech recognition heard.
+
+        Args:
+            chapter: the chapter's number (the # column of the chapter table).
+        """
+        if not (job and chapter):
             return gr.update()
         u = user_context(ctx, request)
-        return chunk_rows(u, _job(u, _session(request), j), int(index))
+        return chunk_rows(u, _job(u, _session(request), job), int(chapter))
 
-    chapter_pick.change(_show_chunks, [job_id, chapter_pick], chunks)
-
-    @ui_errors
-    def _save_chunks(j: str | None, index: int | None, rows: Any, request: gr.Request) -> tuple[Any, ...]:
-        return save_chunks(user_context(ctx, request), j, index, rows, _session(request))
-
-    save_chunks_btn.click(_save_chunks, [job_id, chapter_pick, chunks], [chunks, chunk_msg])
+    chapter_pick.change(book_chunks, [job_id, chapter_pick], chunks, api_name="book_chunks")
 
     @ui_errors
-    def _save_lexicon(j: str | None, text: str, request: gr.Request) -> str:
-        return save_lexicon(user_context(ctx, request), j, text, _session(request))
+    def book_save_chunks(job: str | None, chapter: int | None, chunks: Any, request: gr.Request) -> tuple[Any, ...]:
+        """Edit the text of a chapter's chunks; an edited chunk renders again, the others are kept.
 
-    save_lexicon_btn.click(_save_lexicon, [job_id, lexicon], lexicon_msg)
+        Args:
+            chapter: the chapter's number.
+            chunks: that chapter's chunk table (as book_chunks returns it) with the Text column edited.
+        """
+        return save_chunks(user_context(ctx, request), job, chapter, chunks, _session(request))
+
+    save_chunks_btn.click(book_save_chunks, [job_id, chapter_pick, chunks], [chunks, chunk_msg],
+                          api_name="book_save_chunks")  # fmt: skip
 
     @ui_errors
-    def _render(
-        j: str | None,
-        e: str,
-        v: str | None,
-        dv: str | None,
-        sp: float,
-        st: float,
-        g: bool,
-        q: bool,
-        f: list[str],
-        d: bool,
-        gap_chunk: float,
-        gap_paragraph: float,
-        gap_chapter: float,
+    def book_save_lexicon(job: str | None, lexicon: str, request: gr.Request) -> str:
+        """Set the open book's pronunciation lexicon; chunks whose spoken text changes render again.
+
+        Args:
+            lexicon: one rule per line, `word = how to say it` or `/regex/ = replacement`.
+        """
+        return save_lexicon(user_context(ctx, request), job, lexicon, _session(request))
+
+    save_lexicon_btn.click(book_save_lexicon, [job_id, lexicon], lexicon_msg, api_name="book_save_lexicon")
+
+    @ui_errors
+    def book_render(
+        job: str | None,
+        engine: str,
+        voice: str | None,
+        dialogue_voice: str | None,
+        speed: float,
+        steps: float,
+        gpu: bool,
+        check_speech: bool,
+        formats: list[str],
+        dialogue: bool,
+        sentence_gap: float,
+        paragraph_gap: float,
+        chapter_gap: float,
         request: gr.Request,
     ) -> str:
-        gaps = (gap_chunk, gap_paragraph, gap_chapter)
+        """Render the open book in the background (or resume it: finished chunks are kept), then export it. The
+        render goes on without the caller; follow it with book_status, fetch the files with book_export.
+
+        Args:
+            engine: engine name (`list_engines`).
+            voice: narrator voice id; empty for the engine's default.
+            dialogue_voice: voice id for dialogue in quotes (used when `dialogue` is true).
+            speed: speaking rate, 1.0 = normal (engines with a speed control).
+            steps: inference steps (engines that have them).
+            gpu: render on the GPU (CUDA).
+            check_speech: check every chunk by speech recognition, flag the ones heard differently (English).
+            formats: export formats, any of "m4b", "mp3", "wav", "flac".
+            dialogue: read dialogue in quotes with `dialogue_voice`.
+            sentence_gap: seconds of silence between chunks.
+            paragraph_gap: seconds of silence after a paragraph.
+            chapter_gap: seconds of silence after a chapter.
+        """
+        gaps = (sentence_gap, paragraph_gap, chapter_gap)
         u = user_context(ctx, request)
-        return start_render(u, j, e, v, dv if d else None, sp, st, g, q, f, _session(request), gaps)
+        return start_render(u, job, engine, voice, dialogue_voice if dialogue else None, speed, steps, gpu,
+                            check_speech, formats, _session(request), gaps)  # fmt: skip
 
     render_btn.click(
-        _render,
+        book_render,
         [
             job_id,
             engine,
@@ -501,33 +576,52 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     )
 
     @ui_errors
-    def _cancel(j: str | None, request: gr.Request) -> str:
-        return cancel_render(user_context(ctx, request), j, _session(request))
+    def book_cancel(job: str | None, request: gr.Request) -> str:
+        """Stop the open book's render after the current chunk (what is rendered is kept; book_render resumes)."""
+        return cancel_render(user_context(ctx, request), job, _session(request))
 
-    cancel_btn.click(_cancel, job_id, status, queue=False, api_name="book_cancel")
+    cancel_btn.click(book_cancel, job_id, status, queue=False, api_name="book_cancel")
 
     def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
         return poll(user_context(ctx, request), j, _session(request), last)
 
+    # the page's own clock (book_status is the endpoint that reports a render)
     timer.tick(
         _poll,
         [job_id, last_state],
         [status, progress, files, flagged, last_state, chapters],
         show_progress="hidden",
         queue=False,
-        api_name="book_status",
+        api_visibility="private",
     )
 
     @ui_errors
-    def _play(j: str | None, c: str | None, request: gr.Request) -> Any:
-        return play_chunk(user_context(ctx, request), j, c, _session(request))
+    def book_export(job: str | None, request: gr.Request) -> list[str]:
+        """The open book's exported files (the formats book_render was asked for), once its render has finished."""
+        return export_files(user_context(ctx, request), job, _session(request))
 
-    play_btn.click(_play, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk", concurrency_id="preview",
-                   concurrency_limit=PREVIEWS)  # fmt: skip
+    export_trigger.click(book_export, job_id, files, api_name="book_export")
 
     @ui_errors
-    def _regen(j: str | None, c: str | None, request: gr.Request) -> tuple[Any, str]:
-        return regenerate_chunk(user_context(ctx, request), j, c, _session(request))
+    def book_play_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> Any:
+        """The audio of one rendered chunk of the open book.
 
-    regen_btn.click(_regen, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs",
-                    concurrency_limit=1)  # fmt: skip
+        Args:
+            chunk_id: the chunk's id, like "001-00002" (chapter-chunk).
+        """
+        return play_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+
+    play_btn.click(book_play_chunk, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk",
+                   concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
+
+    @ui_errors
+    def book_regenerate_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, str]:
+        """Render one chunk of the open book again (and check it again), e.g. a flagged one.
+
+        Args:
+            chunk_id: the chunk's id, like "001-00002".
+        """
+        return regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+
+    regen_btn.click(book_regenerate_chunk, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs",
+                    concurrency_limit=1, api_name="book_regenerate_chunk")  # fmt: skip

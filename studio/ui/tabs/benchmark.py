@@ -279,29 +279,60 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    engines.change(ui_errors(per_user(ctx, on_engines_change)), [engines, voice], voice, queue=False)
+    engines.change(ui_errors(per_user(ctx, on_engines_change)), [engines, voice], voice, queue=False,
+                   api_visibility="private")  # fmt: skip
 
     @ui_errors
-    def _run(
-        u: AppContext, e: list[str], v: list[str], st: str, d: list[str], t: list[str], c: str, r: float, w: float,
+    def benchmark_run(
+        u: AppContext, engines: list[str], voices: list[str], steps: str, devices: list[str], texts: list[str],
+        custom_text: str, repeats: float, warmup: float,
         request: gr.Request, progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-        plan = build_plan(u, e, v, st, d, t, c, r, w)
+        """Measure engines: characters per second, real-time factor, time to first audio, memory (docs/benchmarks.md).
+        The tables fill in case by case; the results are written as JSON and CSV.
+
+        Args:
+            engines: engine names to measure (`list_engines`).
+            voices: "engine:voice" pairs to measure (empty: each engine's default voice).
+            steps: comma-separated inference step counts, e.g. "2, 5" (engines that have steps).
+            devices: any of "cpu", "cuda".
+            texts: any of "short", "mid", "long" (built-in texts).
+            custom_text: a text of your own, measured too (optional).
+            repeats: timed runs per case.
+            warmup: untimed runs before them.
+
+        Returns:
+            a summary, the chars/sec, RTF and details tables, two plots, and the results files.
+        """
+        plan = build_plan(u, engines, voices, steps, devices, texts, custom_text, repeats, warmup)
         for update in run(u, plan, _session(request), progress):
             *shown, path = update
             yield (*shown, path if path is not None else gr.update())
 
     run_btn.click(
-        per_user(ctx, _run),
+        per_user(ctx, benchmark_run),
         [engines, voice, steps, devices, texts, custom, repeats, warmup],
         [status, cps, rtf, details, steps_plot, length_plot, files, current],
         show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
         concurrency_id="long_jobs",
         concurrency_limit=1,
+        api_name="benchmark_run",
     )
 
     def _cancel(u: AppContext, request: gr.Request) -> str:
         return cancel(u, _session(request))
 
-    cancel_btn.click(per_user(ctx, _cancel), None, status, queue=False)
-    compare_btn.click(ui_errors(compare_view), [earlier, newer, current], [compared, compare_note])
+    cancel_btn.click(per_user(ctx, _cancel), None, status, queue=False, api_visibility="private")
+
+    @ui_errors
+    def benchmark_compare(earlier: Any, newer: Any, current: str | None) -> tuple[Any, str]:
+        """Compare two benchmark results files case by case (Δ = (B − A) / A).
+
+        Args:
+            earlier: A, the earlier results file (JSON, as benchmark_run writes it).
+            newer: B, the newer results file; empty for this session's latest benchmark_run.
+        """
+        return compare_view(earlier, newer, current)
+
+    compare_btn.click(benchmark_compare, [earlier, newer, current], [compared, compare_note],
+                      api_name="benchmark_compare")  # fmt: skip

@@ -255,37 +255,58 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    text.change(lambda t: char_count(ctx, t), text, count, queue=False, show_progress="hidden")
-    engine.change(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False)
-    voice.change(ui_errors(per_user(ctx, on_voice_change)), [engine, voice, language], language, queue=False)
+    def _count(text: str) -> str:
+        return char_count(ctx, text)
+
+    text.change(_count, text, count, queue=False, show_progress="hidden", api_visibility="private")
+    engine.change(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
+                  api_visibility="private")  # fmt: skip
+    voice.change(ui_errors(per_user(ctx, on_voice_change)), [engine, voice, language], language, queue=False,
+                 api_visibility="private")  # fmt: skip
     # the voice list of the signed-in user (or of this browser session) once the page is open
     demo.load(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
               api_visibility="private")  # fmt: skip
 
     @ui_errors
-    def _generate(
+    def synthesize(
         u: AppContext,
-        t: str,
-        e: str,
-        v: str | None,
-        lang: str | None,
-        st: float | None,
-        sp: float | None,
-        g: bool,
-        n: bool,
-        f: str,
+        text: str,
+        engine: str,
+        voice: str | None,
+        language: str | None,
+        steps: float | None,
+        speed: float | None,
+        gpu: bool,
+        normalize: bool,
+        file_format: str,
         request: gr.Request,
     ) -> Iterator[tuple[Any, Any, str]]:
-        yield from generate(u, t, e, v, lang, st, sp, g, n, f, _session(request))
+        """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file.
+
+        Args:
+            text: what to say (at most the server's character limit).
+            engine: engine name, as `list_engines` gives it (e.g. "piper", "supertonic", "kokoro").
+            voice: voice id of that engine (`list_voices`); empty for the engine's default voice.
+            language: language code the engine speaks (e.g. "en"); empty for the voice's own.
+            steps: inference steps (engines that have them, e.g. Supertonic); ignored by the others.
+            speed: speaking rate, 1.0 = normal; ignored by engines without a speed control.
+            gpu: run on the GPU (CUDA) when there is one; falls back to the CPU with a warning.
+            normalize: read numbers, dates and abbreviations as words.
+            file_format: "WAV" or "MP3", the format of the downloadable file.
+
+        Returns:
+            the streamed audio, the finished file, and a status line (timings, device).
+        """
+        yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
+                            _session(request))  # fmt: skip
 
     generate_btn.click(
-        per_user(ctx, _generate),
+        per_user(ctx, synthesize),
         [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
         [audio, file, status],
         concurrency_id="preview",
         concurrency_limit=PREVIEWS,
         api_name="synthesize",
-        api_description="Text to speech: text, engine, voice, language, steps, speed, GPU, normalize, file format.",
     )
 
     def _cancel(u: AppContext, request: gr.Request) -> str:
@@ -294,11 +315,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     cancel_btn.click(per_user(ctx, _cancel), None, status, queue=False, api_visibility="private")
 
     @ui_errors
-    def _download(u: AppContext, e: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return download_engine(u, e, progress)
+    def engine_download(u: AppContext, engine: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        """Download an engine's model weights from the Hugging Face Hub into Studio's cache (needs internet).
 
-    download_btn.click(per_user(ctx, _download), engine, [engine, *engine_outputs], concurrency_id="long_jobs",
-                       concurrency_limit=1)  # fmt: skip
+        Args:
+            engine: engine name, as `list_engines` gives it.
+        """
+        return download_engine(u, engine, progress)
+
+    download_btn.click(per_user(ctx, engine_download), engine, [engine, *engine_outputs], concurrency_id="long_jobs",
+                       concurrency_limit=1, api_name="engine_download")  # fmt: skip
 
     @ui_errors
     def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
@@ -308,6 +334,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _install(u: AppContext, key: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
         return download_piper_voice(u, key, progress)
 
-    catalog_btn.click(per_user(ctx, _catalog), None, catalog, concurrency_id="long_jobs", concurrency_limit=1)
+    # the Piper catalog is a picker of this page (its choices land in a dropdown): UI plumbing, not an endpoint
+    catalog_btn.click(per_user(ctx, _catalog), None, catalog, concurrency_id="long_jobs", concurrency_limit=1,
+                      api_visibility="private")  # fmt: skip
     install_btn.click(per_user(ctx, _install), catalog, [voice, catalog_status], concurrency_id="long_jobs",
-                      concurrency_limit=1)  # fmt: skip
+                      concurrency_limit=1, api_visibility="private")  # fmt: skip

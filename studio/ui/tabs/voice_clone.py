@@ -367,66 +367,145 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             updates += [gr.update(choices=options, value=default), gr.update(value=0.5 if default else 0.0)]
         return updates
 
-    engine.change(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots])
+    engine.change(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], api_visibility="private")
 
     @ui_errors
-    def _mix(u: AppContext, e: str, n: str, nt: str, *s: Any) -> tuple[Any, ...]:
-        message = save_mix(u, e, n, nt, *s)
-        frame, dropdown = refresh(u)
-        return message, frame, dropdown, *_engine_change(u, e)[1:]
+    def voice_mix(
+        u: AppContext, engine: str, name: str, notes: str, voice_1: str | None, weight_1: float,
+        voice_2: str | None, weight_2: float, voice_3: str | None, weight_3: float,
+    ) -> tuple[Any, ...]:  # fmt: skip
+        """Save a new voice mixed from up to three voices of one engine (Supertonic), weighted.
 
-    mix_btn.click(per_user(ctx, _mix), [engine, mix_name, mix_notes, *slots], [mix_note, table, pick, *slots],
+        Args:
+            engine: the engine whose voices are mixed ("supertonic").
+            name: the new voice's name.
+            notes: free notes kept with the voice (optional).
+            voice_1: first voice id (a built-in style or a library voice of that engine).
+            weight_1: its weight, 0 to 1 (weights are normalized to sum to 1).
+            voice_2: second voice id (optional).
+            weight_2: its weight.
+            voice_3: third voice id (optional).
+            weight_3: its weight.
+        """
+        message = save_mix(u, engine, name, notes, voice_1, weight_1, voice_2, weight_2, voice_3, weight_3)
+        frame, dropdown = refresh(u)
+        return message, frame, dropdown, *_engine_change(u, engine)[1:]
+
+    mix_btn.click(per_user(ctx, voice_mix), [engine, mix_name, mix_notes, *slots], [mix_note, table, pick, *slots],
                   api_name="voice_mix")  # fmt: skip
-    refresh_btn.click(per_user(ctx, refresh), pick, [table, pick], queue=False, api_name="voices")
+
+    def voice_list(u: AppContext, keep: str | None) -> tuple[pd.DataFrame, Any]:
+        """The voice library: every saved voice (cloned, mixed, imported, fine-tuned) with its engine and id.
+
+        Args:
+            keep: a voice id to keep selected in the page's picker (optional).
+        """
+        return refresh(u, keep)
+
+    refresh_btn.click(per_user(ctx, voice_list), pick, [table, pick], queue=False, api_name="voice_list")
     # this user's library and mixable voices once the page is open (hosted: the page is built with nobody's data)
     demo.load(per_user(ctx, refresh), pick, [table, pick], queue=False, api_visibility="private")
     demo.load(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], queue=False,
               api_visibility="private")  # fmt: skip
-    preview_btn.click(ui_errors(per_user(ctx, preview)), [pick, text], audio, concurrency_id="preview",
+
+    @ui_errors
+    def voice_preview(u: AppContext, voice_id: str | None, text: str) -> tuple[int, Any]:
+        """Hear a library voice say a short text.
+
+        Args:
+            voice_id: the library voice's id (`voice_list`).
+            text: what to say.
+        """
+        return preview(u, voice_id, text)
+
+    preview_btn.click(per_user(ctx, voice_preview), [pick, text], audio, concurrency_id="preview",
                       concurrency_limit=PREVIEWS, api_name="voice_preview")  # fmt: skip
 
     @ui_errors
-    def _rename(u: AppContext, v: str | None, n: str) -> tuple[Any, ...]:
-        message = rename(u, v, n)
-        return (message, *refresh(u, v))
+    def voice_rename(u: AppContext, voice_id: str | None, name: str) -> tuple[Any, ...]:
+        """Rename a library voice.
 
-    rename_btn.click(per_user(ctx, _rename), [pick, new_name], [note, table, pick], api_name="voice_rename")
+        Args:
+            voice_id: the voice's id.
+            name: its new name.
+        """
+        message = rename(u, voice_id, name)
+        return (message, *refresh(u, voice_id))
+
+    rename_btn.click(per_user(ctx, voice_rename), [pick, new_name], [note, table, pick], api_name="voice_rename")
 
     @ui_errors
-    def _delete(u: AppContext, v: str | None, c: bool) -> tuple[Any, ...]:
-        message = delete(u, v, c)
+    def voice_delete(u: AppContext, voice_id: str | None, confirm: bool) -> tuple[Any, ...]:
+        """Delete a library voice.
+
+        Args:
+            voice_id: the voice's id.
+            confirm: must be true: deleting cannot be undone.
+        """
+        message = delete(u, voice_id, confirm)
         return (message, *refresh(u), False)
 
-    delete_btn.click(per_user(ctx, _delete), [pick, confirm], [note, table, pick, confirm], api_name="voice_delete")
+    delete_btn.click(per_user(ctx, voice_delete), [pick, confirm], [note, table, pick, confirm],
+                     api_name="voice_delete")  # fmt: skip
 
     @ui_errors
-    def _export(u: AppContext, v: str | None, request: gr.Request) -> tuple[str, str]:
-        return export(u, v, _session(request))
+    def voice_export(u: AppContext, voice_id: str | None, request: gr.Request) -> tuple[str, str]:
+        """Export a library voice as a ZIP file (voice_import takes it back, here or on another Studio).
 
-    export_btn.click(per_user(ctx, _export), pick, [note, exported], api_name="voice_export")
+        Args:
+            voice_id: the voice's id.
+        """
+        return export(u, voice_id, _session(request))
+
+    export_btn.click(per_user(ctx, voice_export), pick, [note, exported], api_name="voice_export")
 
     @ui_errors
-    def _import(u: AppContext, f: Any) -> tuple[Any, ...]:
-        message = import_zip(u, f)
+    def voice_import(u: AppContext, voice_zip: Any) -> tuple[Any, ...]:
+        """Add a voice from a ZIP made by voice_export.
+
+        Args:
+            voice_zip: the ZIP file.
+        """
+        message = import_zip(u, voice_zip)
         return (message, *refresh(u))
 
-    import_btn.click(per_user(ctx, _import), upload, [note, table, pick], api_name="voice_import")
+    import_btn.click(per_user(ctx, voice_import), upload, [note, table, pick], api_name="voice_import")
 
     parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"], parts["pace"]],
-                           queue=False)  # fmt: skip
+                           queue=False, api_visibility="private")  # fmt: skip
+    # a new recording is checked and transcribed for the form (voice_clone checks it again)
     parts["ref"].change(
         ui_errors(per_user(ctx, check_reference)),
         [parts["ref"], parts["engine"]],
         [parts["ref_note"], parts["transcript"]],
+        api_visibility="private",
     )
 
     @ui_errors
-    def _clone(u: AppContext, f: Any, t: str, e: str, m: str, it: float, n: str, c: bool, pc: bool,
-               request: gr.Request) -> Iterator[Any]:  # fmt: skip
-        yield from clone(u, f, t, e, m, it, n, c, _session(request), bool(pc))
+    def voice_clone(
+        u: AppContext, reference: Any, transcript: str, engine: str, method: str, iterations: float, name: str,
+        consent: bool, match_pace: bool, request: gr.Request,
+    ) -> Iterator[Any]:  # fmt: skip
+        """Clone a voice from a recording and save it to the voice library. Progress streams as it goes.
+
+        Args:
+            reference: the recording: 3-30 s of one person speaking, little background noise.
+            transcript: what the recording says (improves the likeness; Qwen3-TTS "icl" needs it).
+            engine: "supertonic" (a style found by optimization) or "qwen3_tts" (when installed).
+            method: Supertonic: "gradient" or "blend"; Qwen3-TTS: "icl" (with the transcript) or "xvector".
+            iterations: Supertonic: at most this many optimization steps (it stops early).
+            name: the new voice's name.
+            consent: must be true: you have the speaker's permission to clone this voice.
+            match_pace: Supertonic: match the recording's speaking pace (from its transcript).
+
+        Returns:
+            a status line, the similarity curve, a sample of the new voice, the library table and picker.
+        """
+        yield from clone(u, reference, transcript, engine, method, iterations, name, consent, _session(request),
+                         bool(match_pace))  # fmt: skip
 
     parts["start"].click(
-        per_user(ctx, _clone),
+        per_user(ctx, voice_clone),
         [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent", "pace")],
         [parts["status"], parts["curve"], parts["result"], table, pick],
         api_name="voice_clone",
@@ -437,4 +516,4 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             return "Cancelling: the best style so far will be saved…"
         return "Nothing to cancel."
 
-    parts["cancel"].click(per_user(ctx, _cancel), None, parts["status"], queue=False)
+    parts["cancel"].click(per_user(ctx, _cancel), None, parts["status"], queue=False, api_visibility="private")

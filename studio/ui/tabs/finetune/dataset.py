@@ -1,0 +1,273 @@
+"""The Fine-tune tab's dataset step: uploads (or a local folder) -> a draft dataset -> review edits -> saved
+manifest -> NanoCodec tokens."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from studio.errors import InvalidInput
+from studio.finetune import dataset as ds
+from studio.ui.context import AppContext
+from studio.ui.tabs.finetune.form import dataset_choices, demo_paths
+
+JOB = "dataset"
+
+
+def _paths(files: Any) -> list[Path]:
+    out = []
+    for f in files or []:
+        path = f if isinstance(f, str) else getattr(f, "path", None) or getattr(f, "name", None)
+        if path:
+            out.append(Path(path))
+    return out
+
+
+def _stage_uploads(paths: list[Path], staging: Path) -> list[Path]:
+    """Gradio keeps each uploaded file in a folder of its own; side by side again, `clip.txt` finds `clip.wav` and
+    metadata.csv finds the files it names."""
+    if not paths:
+        return []
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for path in paths:
+        target = staging / path.name
+        n = 1
+        while target.exists():  # two uploads with one name: keep both
+            target = staging / f"{path.stem}-{n}{path.suffix}"
+            n += 1
+        shutil.copy2(path, target)
+    return [staging]
+
+
+def build_dataset(
+    ctx: AppContext,
+    files: Any,
+    folder_text: str | None,
+    name: str,
+    speaker: str,
+    check: bool,
+    session: str,
+    progress: gr.Progress | None = None,
+) -> tuple[ds.DatasetDraft, list[list[Any]], str]:
+    """Uploaded files / a ZIP / a local folder -> a draft dataset shown in the review table."""
+    folder = ctx.finetune.dataset_folder(name or "my-voice")
+    inputs = _stage_uploads(_paths(files), folder.parent / f".uploads-{folder.name}")
+    if folder_text and folder_text.strip():
+        if ctx.settings.hosted:
+            raise InvalidInput("Pointing at a folder works only when Studio runs on your own computer; upload files.")
+        local = Path(folder_text.strip()).expanduser()
+        if not local.is_dir():
+            raise InvalidInput(f"{local} is not a folder on this computer.")
+        inputs.append(local)
+    if not inputs:
+        raise InvalidInput("Upload audio files or a ZIP (or give a folder) to build a dataset from.")
+    flag = ctx.cancel_flag(session, JOB)
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        if progress is not None:
+            progress(done / max(total, 1), desc=message)
+
+    try:
+        draft = ds.build_dataset(
+            inputs,
+            folder,
+            speaker=(speaker or "speaker").strip(),
+            check_with_whisper=bool(check),
+            on_progress=on_progress,
+            cancel=flag,
+        )
+    finally:  # the uploads were copied side by side only for the build (Studio's own folder)
+        shutil.rmtree(folder.parent / f".uploads-{folder.name}", ignore_errors=True)
+    return draft, ds.review_rows(draft), dataset_summary(draft)
+
+
+def dataset_summary(draft: ds.DatasetDraft, val_fraction: float = 0.1) -> str:
+    text = ds.summarize(draft, val_fraction).text()
+    if draft.problems:
+        shown = "\n".join(f"- {p}" for p in draft.problems[:12])
+        more = f"\n- … and {len(draft.problems) - 12} more" if len(draft.problems) > 12 else ""
+        text += f"\n\n**Not used:**\n{shown}{more}"
+    return text
+
+
+def apply_edits(draft: ds.DatasetDraft | None, rows: Any, val_fraction: float) -> tuple[ds.DatasetDraft, str]:
+    if draft is None:
+        raise InvalidInput("Build a dataset first.")
+    updated = ds.apply_review(draft, rows)
+    return updated, dataset_summary(updated, val_fraction)
+
+
+def save_dataset(
+    ctx: AppContext, draft: ds.DatasetDraft | None, rows: Any, val_fraction: float
+) -> tuple[ds.DatasetDraft, str, Any]:
+    """Apply the table's edits, save manifest.jsonl, and say whether it still needs codec tokens."""
+    if draft is None:
+        raise InvalidInput("Build a dataset first.")
+    if rows is not None:
+        draft = ds.apply_review(draft, rows)
+    manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
+    from studio.systems.kani.engine import nemo_installed
+
+    note = f"Saved **{manifest.parent.name}** ({manifest}). "
+    note += (
+        "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
+        if nemo_installed()
+        else "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install 'studio-voice[nemo]'), "
+        "or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
+    )
+    note += " Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
+    return draft, note, gr.update(choices=dataset_choices(ctx), value=str(manifest.parent))
+
+
+def encode_dataset(ctx: AppContext, dataset: str | None, device: str) -> str:
+    if not dataset or dataset == demo_paths(ctx)[0]:
+        raise InvalidInput("Choose a saved dataset to encode.")
+    out = ctx.finetune.encode(Path(dataset), device=device)
+    return f"{out}. The dataset is ready to train."
+
+
+def play_clip(draft: ds.DatasetDraft | None, evt: gr.SelectData) -> Any:
+    """Clicking a row of the review table plays that clip (as samples: the dataset folder is not served)."""
+    from studio.audio.io import read_audio
+
+    if draft is None:
+        return None
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    if not isinstance(row, int) or not 0 <= row < len(draft.clips):
+        return None
+    samples, rate = read_audio(draft.folder / draft.clips[row].audio)
+    return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+
+
+# ---- layout and events -------------------------------------------------------------------------------------------
+def build(ctx: AppContext) -> Callable[[Any, Any], None]:
+    """Step 1 of the tab. Returns the function that wires its events once the Train form exists: a saved dataset
+    becomes the form's dataset (`train_dataset`), encoded on the form's `device`."""
+    from studio.ui.errors import ui_errors
+    from studio.ui.users import per_user
+
+    with gr.Accordion("1 · Dataset: your recordings and their transcripts", open=False):
+        gr.Markdown(
+            "Upload audio files or a ZIP. Transcripts come from a `metadata.csv` (`file|text`), `.txt` files beside "
+            "the audio, or automatic transcription. Long recordings are cut at pauses into 2-12 s clips."
+        )
+        with gr.Row():
+            with gr.Column(scale=2):
+                files = gr.File(label="Audio files, ZIP, metadata.csv, .txt", file_count="multiple",
+                                elem_id="ft-files")  # fmt: skip
+                folder = gr.Textbox(label="…or a folder on this computer", visible=not ctx.settings.hosted,
+                                    elem_id="ft-folder")  # fmt: skip
+            with gr.Column(scale=1):
+                ds_name = gr.Textbox("my-voice", label="Dataset name", elem_id="ft-ds-name")
+                speaker = gr.Textbox("speaker", label="Speaker name", elem_id="ft-speaker")
+                check = gr.Checkbox(False, label="Check transcripts with speech recognition", elem_id="ft-check")
+                with gr.Row():
+                    build_btn = gr.Button("Build dataset", variant="primary", elem_id="ft-build")
+                    cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ft-build-cancel")
+        ds_summary = gr.Markdown("", elem_id="ft-ds-summary")
+        review = gr.Dataframe(
+            headers=ds.REVIEW_COLUMNS,
+            datatype=["str", "number", "str", "str", "str", "bool", "str"],
+            interactive=True,
+            label="Review: edit transcripts, tick drop; click a row to listen",
+            elem_id="ft-review",
+        )
+        clip_audio = gr.Audio(label="Clip", interactive=False, elem_id="ft-clip")
+        with gr.Row():
+            val = gr.Slider(0.0, 0.3, value=0.1, step=0.05, label="Validation share", elem_id="ft-val")
+            apply_btn = gr.Button("Apply edits", elem_id="ft-apply")
+            save_btn = gr.Button("Save dataset", variant="primary", elem_id="ft-save")
+            encode_btn = gr.Button("Encode (NanoCodec)", elem_id="ft-encode")
+        ds_note = gr.Markdown("", elem_id="ft-ds-note")
+    draft = gr.State(None)
+    saved = gr.State(None)
+
+    def wire(train_dataset: Any, device: Any) -> None:
+
+        def _session(request: gr.Request | None) -> str:
+            return getattr(request, "session_hash", None) or "local"
+
+        @ui_errors
+        def dataset_build(
+            u: AppContext, files: Any, folder: str, name: str, speaker: str, check: bool, request: gr.Request,
+            progress: gr.Progress = gr.Progress(),  # noqa: B008
+        ) -> tuple[Any, ...]:  # fmt: skip
+            """Build a draft training dataset: recordings cut at pauses into 2-12 s clips, with their transcripts. The
+            draft is this session's (dataset_apply_edits and dataset_save act on it).
+
+            Args:
+                files: audio files, a ZIP, a metadata.csv (`file|text`) or .txt transcripts beside the audio.
+                folder: a folder on the server's computer instead (local Studio only).
+                name: the dataset's name.
+                speaker: the speaker's name.
+                check: check the transcripts with speech recognition.
+
+            Returns:
+                the review table (clip, seconds, text, ...) and a summary.
+            """
+            return build_dataset(u, files, folder, name, speaker, check, _session(request), progress)
+
+        build_btn.click(per_user(ctx, dataset_build), [files, folder, ds_name, speaker, check],
+                        [draft, review, ds_summary], concurrency_id="dataset", concurrency_limit=1,
+                        api_name="dataset_build")  # fmt: skip
+
+        def _cancel(u: AppContext, request: gr.Request) -> str:
+            if u.cancel(_session(request), JOB):
+                return "Cancelling after the current file…"
+            return "Nothing is being built."
+
+        cancel_btn.click(per_user(ctx, _cancel), None, ds_note, queue=False, api_visibility="private")
+
+        @ui_errors
+        def dataset_apply_edits(draft: ds.DatasetDraft | None, review: Any, val_fraction: float) -> tuple[Any, str]:
+            """Apply edits to this session's draft dataset (transcripts changed, clips dropped) and summarize it again.
+
+            Args:
+                review: the review table as dataset_build returned it, edited.
+                val_fraction: share of the clips kept for validation (0 to 0.3).
+            """
+            return apply_edits(draft, review, val_fraction)
+
+        apply_btn.click(dataset_apply_edits, [draft, review, val], [draft, ds_summary], api_name="dataset_apply_edits")
+
+        @ui_errors
+        def dataset_save(
+            u: AppContext, draft: ds.DatasetDraft | None, review: Any, val_fraction: float
+        ) -> tuple[Any, ...]:
+            """Save this session's draft dataset (with the review table's edits) as a manifest, ready to train on.
+
+            Args:
+                review: the review table, edited or as it was built.
+                val_fraction: share of the clips kept for validation (0 to 0.3).
+            """
+            updated, note, pick = save_dataset(u, draft, review, val_fraction)
+            return updated, note, pick["value"]
+
+        def _saved(u: AppContext, folder: str) -> Any:
+            return gr.update(choices=dataset_choices(u), value=folder)
+
+        # the dataset list changes only after a successful save (a failed save leaves the Train form untouched)
+        save_btn.click(per_user(ctx, dataset_save), [draft, review, val], [draft, ds_note, saved],
+                       api_name="dataset_save").success(per_user(ctx, _saved), saved, train_dataset,
+                                                        api_visibility="private")  # fmt: skip
+
+        @ui_errors
+        def dataset_encode(u: AppContext, dataset: str | None, device: str) -> str:
+            """Add NanoCodec tokens to a saved dataset (KaniTTS trains on them; needs NVIDIA NeMo).
+
+            Args:
+                dataset: the saved dataset's folder (dataset_save says it).
+                device: "cpu" or "cuda:0".
+            """
+            return encode_dataset(u, dataset, device)
+
+        encode_btn.click(per_user(ctx, dataset_encode), [train_dataset, device], ds_note, api_name="dataset_encode")
+        review.select(ui_errors(play_clip), [draft], clip_audio, api_visibility="private")
+
+    return wire

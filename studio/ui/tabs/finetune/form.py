@@ -1,0 +1,136 @@
+"""The Train form: its components are built from the table of training settings (studio.finetune.settings) and
+registered by name; presets and the spec go through the same names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.errors import InvalidInput
+from studio.finetune import settings as table
+from studio.finetune.settings import QWEN3_DEFAULT_TARGETS, Setting
+from studio.finetune.spec import (
+    DEFAULT_BASE_MODEL,
+    KNOWN_TARGET_MODULES,
+    PRESETS,
+    QWEN3_BASE_MODEL,
+    QWEN3_TARGET_MODULES,
+    TrainSpec,
+)
+from studio.ui.context import AppContext
+
+BACKEND_CHOICES = list(table.BACKEND_LABELS)
+QWEN3_MODES = list(table.QWEN3_MODES)
+RUN_FIELDS = ("preset", "name", "dataset", "base_model", "device", "speaker")  # the form's other inputs
+
+
+def target_choices(backend: str) -> list[str]:
+    return list(QWEN3_TARGET_MODULES if backend == "qwen3_tts" else KNOWN_TARGET_MODULES)
+
+
+def backend_updates(backend: str) -> tuple[Any, Any, Any]:
+    """Switching the model family: its default base model, its LoRA target names, and its own options shown."""
+    if backend == "qwen3_tts":
+        return (gr.update(value=QWEN3_BASE_MODEL), gr.update(choices=target_choices(backend),
+                value=QWEN3_DEFAULT_TARGETS), gr.update(visible=True))  # fmt: skip
+    kani = PRESETS["balanced"].lora.target_modules
+    return (gr.update(value=DEFAULT_BASE_MODEL), gr.update(choices=target_choices(backend), value=list(kani)),
+            gr.update(visible=False))  # fmt: skip
+
+
+def preset_values(preset: str) -> dict[str, Any]:
+    """The settings a preset sets, by name."""
+    return table.preset_values(preset)
+
+
+def demo_paths(ctx: AppContext) -> tuple[str, str]:
+    """(dataset, base model) of the demo: synthetic codec tokens and a tiny LFM2 the trainer builds on first use."""
+    from studio.finetune.service import DEMO_DATASET, DEMO_MODEL
+
+    return str(ctx.settings.datasets_dir / DEMO_DATASET), str(ctx.settings.cache_dir / DEMO_MODEL)
+
+
+def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    demo, _ = demo_paths(ctx)
+    choices = [(d.label, str(d.folder)) for d in ctx.finetune.datasets() if str(d.folder) != demo]
+    return [*choices, ("Demo: synthetic codec tokens (pairs with the demo model)", demo)]
+
+
+def make_spec(
+    ctx: AppContext,
+    preset: str,
+    name: str,
+    dataset: str | None,
+    base_model: str,
+    device: str,
+    speaker: str,
+    settings: Mapping[str, Any] | None = None,
+) -> TrainSpec:
+    """The form as a validated spec: the preset, then the named settings over it (any left out keep the preset's or
+    the table's default); the demo dataset/model pair gets the demo's own settings."""
+    values = dict(settings or {})
+    unknown = sorted(set(values) - set(table.BY_NAME))
+    if unknown:
+        raise InvalidInput(f"Unknown training setting(s) {unknown}; known: {sorted(table.BY_NAME)}.")
+    if not dataset:
+        raise InvalidInput("Choose a dataset (build one above, or pick the demo).")
+    demo_dataset, demo_base = demo_paths(ctx)
+    if (dataset == demo_dataset) != ((base_model or "").strip() == demo_base):
+        raise InvalidInput(
+            "The demo dataset has synthetic tokens for the demo model only: choose both (Try the demo), or neither."
+        )
+    if dataset == demo_dataset:
+        return ctx.finetune.demo_spec(name=(name or "").strip() or "demo", device=device).validate()
+    backend = table.BY_NAME["backend"].convert(values.pop("backend", None) or "kani")
+    spec = ctx.finetune.spec(preset, name, dataset, base_model, device=device,
+                             speaker=(speaker or "").strip() or None, backend=backend)  # fmt: skip
+    return table.apply(spec, values).validate()
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs the driver lists (no torch import in the app)."""
+    root = Path("/proc/driver/nvidia/gpus")
+    return len(list(root.iterdir())) if root.is_dir() else 0
+
+
+def device_choices() -> list[tuple[str, str]]:
+    n = gpu_count()
+    choices = [("CPU", "cpu")]
+    if n:
+        choices.append(("GPU 0", "cuda:0"))
+    if n > 1:
+        choices.append((f"All {n} GPUs (accelerate launch)", "cuda:" + ",".join(str(i) for i in range(n))))
+    return choices
+
+
+# ---- components -------------------------------------------------------------------------------------------------
+def component(s: Setting, value: Any, backend: str = "kani") -> Any:
+    """The form component of one setting (its label is the table's; the element id is ft-<name>)."""
+    elem_id = f"ft-{s.name.replace('_', '-')}"
+    if s.kind == "bool":
+        return gr.Checkbox(value, label=s.label, elem_id=elem_id)
+    if s.kind == "multi":
+        choices = target_choices(backend) if s.name == "target_modules" else s.values
+        return gr.CheckboxGroup(choices, value=value, label=s.label, elem_id=elem_id)
+    if s.kind == "choice":
+        if s.row == "family" or s.section == "qwen3":  # few choices with labels: radio buttons
+            return gr.Radio(list(s.choices), value=value, label=s.label, elem_id=elem_id)
+        return gr.Dropdown(list(s.choices), value=value, label=s.label, elem_id=elem_id)
+    return gr.Number(value, label=s.label, precision=0 if s.kind == "int" else None, elem_id=elem_id)
+
+
+def build_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every setting of the table but the model family (shown above the form) as a component, row by row; rows whose
+    settings apply to another model family than the default start hidden. Returns (components, rows) by name."""
+    components: dict[str, Any] = {}
+    rows: dict[str, Any] = {}
+    for row, settings in table.rows(n for n in table.BY_NAME if n != "backend"):
+        visible = any("kani" in s.backends for s in settings)
+        with gr.Row(visible=visible) as container:
+            for s in settings:
+                components[s.name] = component(s, values.get(s.name, s.initial()))
+        rows[row] = container
+    return components, rows

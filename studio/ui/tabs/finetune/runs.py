@@ -1,0 +1,185 @@
+"""Runs of the Fine-tune tab: the runs list, live status and loss plots, start/stop/resume, experiments queued one
+after another and compared, and the result (a voice, an export, a push to the Hub)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from studio.clock import clock
+from studio.errors import InvalidInput
+from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, downsample
+from studio.finetune.runs import RunInfo
+from studio.finetune.service import COMPARISON_HEADERS
+from studio.finetune.spec import TrainSpec
+from studio.ui.context import AppContext
+
+PLOT_POINTS = 400
+
+
+# ---- runs, plots and progress -----------------------------------------------------------------------------------
+def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
+    return [(r.label(), r.run_id) for r in ctx.finetune.all()]
+
+
+def plots(ctx: AppContext, run_id: str | None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Loss (train + validation) and learning-rate frames from the run's metrics, read incrementally."""
+    loss = pd.DataFrame(columns=["step", "loss", "series"])
+    lr = pd.DataFrame(columns=["step", "lr"])
+    if not run_id:
+        return loss, lr, 0
+    reader = ctx.finetune.metrics(run_id)  # reads only what was appended since the last tick
+    rows = reader.rows
+    train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
+    val = [(r["step"], r[EVAL_LOSS], "validation") for r in downsample(rows, EVAL_LOSS, PLOT_POINTS)]
+    if train or val:
+        loss = pd.DataFrame(train + val, columns=["step", "loss", "series"])
+    rates = [(r["step"], r[LR]) for r in downsample(rows, LR, PLOT_POINTS)]
+    if rates:
+        lr = pd.DataFrame(rates, columns=["step", "lr"])
+    return loss, lr, len(rows) + reader.offset
+
+
+def status_text(info: RunInfo, diverged: bool = False) -> str:
+    st = info.status
+    state = info.state
+    parts = [f"**{state.capitalize()}** · {info.spec.name if info.spec else info.run_id}"]
+    total, step = st.get("total_steps"), st.get("step") or 0
+    if total:
+        parts.append(f"step {step}/{total} ({step / total:.0%})")
+    if st.get("epoch") is not None:
+        parts.append(f"epoch {st['epoch']:.2f}")
+    eta = st.get("eta_s")
+    if state == "running" and isinstance(eta, (int, float)) and eta > 0:
+        parts.append(f"ETA {clock(eta)}")
+    if isinstance(st.get("elapsed"), (int, float)):
+        parts.append(f"trained {clock(st['elapsed'])}")
+    if isinstance(st.get("train_loss"), (int, float)):
+        parts.append(f"loss {st['train_loss']:.4f}")
+    if isinstance(st.get("best_eval"), (int, float)):
+        parts.append(f"best val. {st['best_eval']:.4f} (step {st.get('best_step')})")
+    text = " · ".join(parts)
+    if st.get("message") and state not in ("failed",):
+        text += f"\n\n{st['message']}"
+    if diverged:
+        text += "\n\n⚠️ **Loss diverged** (NaN or infinity): lower the learning rate or use fp32/bf16."
+    if state == "failed":
+        text += f"\n\n**Why it failed:** {st.get('error') or 'see the log below'}"
+    if state == "interrupted":
+        text += (
+            "\n\nThe training process ended without a word (machine restart, kill). "
+            "Resume continues from the last checkpoint."
+        )
+    return text
+
+
+def show_run(ctx: AppContext, run_id: str | None, seen: int) -> tuple[Any, ...]:
+    """(status, loss plot, lr plot, log, seen): plots are sent only when new metric rows arrived."""
+    if not run_id:
+        return "No run selected.", gr.update(), gr.update(), gr.update(visible=False), seen
+    try:
+        info = ctx.finetune.get(run_id)
+    except InvalidInput:
+        return "That run is gone (deleted?).", gr.update(), gr.update(), gr.update(visible=False), seen
+    loss, lr, count = plots(ctx, run_id)
+    reader = ctx.finetune.metrics_reader(run_id)  # the one `plots` just polled
+    failed = info.state in ("failed", "interrupted")
+    log = gr.update(value=info.files.log_tail(40), visible=failed)
+    if count == seen:
+        return status_text(info, reader.diverged), gr.update(), gr.update(), log, seen
+    return status_text(info, reader.diverged), loss, lr, log, count
+
+
+def start_run(ctx: AppContext, spec: TrainSpec) -> tuple[Any, str]:
+    info = ctx.finetune.start(spec)
+    return gr.update(choices=run_choices(ctx), value=info.run_id), f"Started **{spec.name}** ({info.run_id})."
+
+
+def stop_run(ctx: AppContext, run_id: str | None) -> str:
+    if not run_id:
+        raise InvalidInput("Select the run to stop.")
+    ctx.finetune.stop(run_id, wait=False)
+    return "Stopping: the trainer saves a checkpoint, then exits (forced after a grace period)."
+
+
+def resume_run(ctx: AppContext, run_id: str | None) -> tuple[Any, str]:
+    if not run_id:
+        raise InvalidInput("Select the run to resume.")
+    info = ctx.finetune.resume(run_id)
+    return gr.update(choices=run_choices(ctx), value=info.run_id), f"Resumed {info.run_id}."
+
+
+# ---- experiments --------------------------------------------------------------------------------------------------
+def add_experiment(batch: list[dict[str, Any]] | None, spec: TrainSpec) -> tuple[list[dict[str, Any]], str]:
+    batch = list(batch or [])
+    if any(b["name"] == spec.name for b in batch):
+        raise InvalidInput(f"The batch already has a configuration named {spec.name!r}; give this one another name.")
+    batch.append(spec.to_json())
+    return batch, batch_text(batch)
+
+
+def batch_text(batch: list[dict[str, Any]]) -> str:
+    if not batch:
+        return "No configurations queued. Set the form, then **Add to batch**."
+    lines = ["| # | Name | Rank | Targets | Epochs | LR |", "|---|---|---|---|---|---|"]
+    for i, b in enumerate(batch, 1):
+        lo, tr = b["lora"], b["trainer"]
+        lines.append(
+            f"| {i} | {b['name']} | {lo['r']} | {', '.join(lo['target_modules'])} | {tr['epochs']} | "
+            f"{tr['learning_rate']:g} |"
+        )
+    return "\n".join(lines)
+
+
+def run_batch(ctx: AppContext, batch: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]], str, Any, Any]:
+    specs = [TrainSpec.from_json(b) for b in batch or []]
+    started = ctx.finetune.queue_experiments(specs)
+    return (
+        [],
+        f"Batch **{started.id}**: {len(specs)} runs queued; they train one after another.",
+        gr.update(choices=ctx.finetune.experiment_ids(), value=started.id),
+        gr.update(choices=run_choices(ctx), value=started.run_ids[0]),
+    )
+
+
+def comparison(ctx: AppContext, batch_id: str | None) -> pd.DataFrame:
+    headers, rows = ctx.finetune.comparison(batch_id) if batch_id else (COMPARISON_HEADERS, [])
+    return pd.DataFrame(rows, columns=headers)
+
+
+# ---- result -----------------------------------------------------------------------------------------------------
+def use_in_synthesize(ctx: AppContext, run_id: str | None, name: str) -> str:
+    if not run_id:
+        raise InvalidInput("Select a finished run.")
+    voice = ctx.finetune.use_as_voice(run_id, name.strip())
+    ctx.registry.forget("kani")
+    status = ctx.registry.available("kani")
+    where = "Pick **KaniTTS (fine-tuned)** in the Synthesize tab." if status.ok else f"Note: {status.message}"
+    return f"Voice **{voice.name}** added to the library ({voice.folder}). {where}"
+
+
+def export_run(ctx: AppContext, run_id: str | None, merged: bool, session: str) -> tuple[str, list[str]]:
+    """ZIPs of the adapter (and the merged model) in this user's output folder, ready to download."""
+    if not run_id:
+        raise InvalidInput("Select a finished run.")
+    out = ctx.output_dir(session)
+    folders = [ctx.finetune.export_adapter(run_id, out)]
+    if merged:
+        folders.append(ctx.finetune.export_merged(run_id, out))
+    zips = [shutil.make_archive(str(f), "zip", root_dir=f) for f in folders]
+    return "Exported: " + ", ".join(Path(z).name for z in zips), zips
+
+
+def push_run(ctx: AppContext, run_id: str | None, merged: bool, repo: str, token: str, session: str) -> str:
+    if not run_id:
+        raise InvalidInput("Select a finished run.")
+    if not (token or "").strip():
+        raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
+    out = ctx.output_dir(session)
+    folder = ctx.finetune.export_merged(run_id, out) if merged else ctx.finetune.export_adapter(run_id, out)
+    url = ctx.finetune.push_to_hub(folder, repo.strip(), token)
+    return f"Pushed to {url}"

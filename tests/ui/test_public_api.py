@@ -1,0 +1,105 @@
+"""The web app's public API, through gradio_client on the real app: the "Use via API" page lists exactly the named
+endpoints of docs/api.md (no lambdas, no `_cancel_3`, no `param_7`), each with a description and named parameters;
+synthesize speaks with the bundled Piper voice, the lists answer, bad input gets the page's plain message, and a
+training run is started, followed and listed."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio.config import Settings
+from tests.ui.test_browser import launch_app
+from tests.ui.test_hosted_users import value
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+HOSTED_ONLY = {"who_am_i"}
+
+
+def documented() -> set[str]:
+    """The endpoint names of docs/api.md's table."""
+    return set(re.findall(r"^\| `([a-z_]+)` \|", DOCS.read_text(encoding="utf-8"), re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+    from gradio_client import Client
+
+    home = tmp_path_factory.mktemp("api-home")
+    with launch_app(home) as url:
+        yield Client(url, verbose=False, download_files=str(home / "downloads")), home
+
+
+def test_the_api_page_lists_exactly_the_documented_endpoints(app: tuple[Any, Path]) -> None:
+    client, _ = app
+    info = client.view_api(return_format="dict", print_info=False)
+    names = {name.lstrip("/") for name in info["named_endpoints"]}
+    assert names == documented() - HOSTED_ONLY
+    assert not info["unnamed_endpoints"]
+    for name, endpoint in info["named_endpoints"].items():
+        assert not re.search(r"lambda|^/_|_\d+$", name), name
+        assert endpoint["description"], f"{name} has no description"
+        for p in endpoint["parameters"]:
+            assert not p["parameter_name"].startswith("param_") and len(p["parameter_name"]) > 2, (name, p)
+
+
+def test_synthesize_speaks_with_the_bundled_voice(app: tuple[Any, Path]) -> None:
+    from studio.audio.io import read_audio
+
+    client, _ = app
+    voices = client.predict(engine="piper", api_name="/engine_voices")
+    assert "joe" in [v["id"] for v in voices]
+    engines = {e["name"]: e for e in client.predict(api_name="/engine_list")}
+    assert engines["piper"]["available"] and engines["piper"]["languages"]
+    _audio, file, status = client.predict(
+        text="Hello from the public API. It speaks two sentences.", engine="piper", voice="joe", api_name="/synthesize"
+    )
+    file = value(file)  # the finished take comes as an update of the download box
+    samples, rate = read_audio(file["path"] if isinstance(file, dict) else file)
+    assert 2.0 < len(samples) / rate < 15.0, status
+    assert "RTF" in status or "audio" in status
+
+
+def test_bad_input_gets_the_plain_message(app: tuple[Any, Path]) -> None:
+    from gradio_client.exceptions import AppError
+
+    client, _ = app
+    with pytest.raises(AppError, match="The text is empty"):
+        client.predict(text="   ", engine="piper", voice="joe", api_name="/synthesize")
+    with pytest.raises(AppError, match="Unknown engine 'nope'"):
+        client.predict(engine="nope", api_name="/engine_voices")
+    with pytest.raises(AppError, match="Choose a dataset"):
+        client.predict(preset="quick", name="x", dataset=None, base_model="m", device="cpu", speaker="",
+                       api_name="/train_start")  # fmt: skip
+    with pytest.raises(AppError, match="Learning rate is 0"):
+        client.predict(preset="quick", name="x", dataset="/tmp", base_model="m", device="cpu", speaker="",
+                       learning_rate=0, api_name="/train_start")  # fmt: skip
+
+
+@pytest.mark.slow
+def test_train_start_status_and_list(app: tuple[Any, Path]) -> None:
+    """The demo pair (synthetic tokens, tiny model) started through train_start, followed with train_status."""
+    from studio.finetune.service import DEMO_DATASET, DEMO_MODEL
+
+    client, home = app
+    settings = Settings(home=home)
+    run_pick, note = client.predict(preset="quick", name="api-demo", dataset=str(settings.datasets_dir / DEMO_DATASET),
+                                    base_model=str(settings.cache_dir / DEMO_MODEL), device="cpu", speaker="",
+                                    api_name="/train_start")  # fmt: skip
+    assert "Started" in note
+    run_id = value(run_pick)
+    deadline = time.time() + 300
+    status = client.predict(run_id=run_id, api_name="/train_status")
+    while status["state"] not in ("finished", "failed", "interrupted") and time.time() < deadline:
+        time.sleep(2)
+        status = client.predict(run_id=run_id, api_name="/train_status")
+    assert status["state"] == "finished", status
+    assert status["step"] == status["total_steps"] and status["settings"]["lora_r"] == 16
+    assert run_id in [r["run_id"] for r in client.predict(api_name="/train_list")]
+    with pytest.raises(Exception, match="no run"):
+        client.predict(run_id="no-such-run", api_name="/train_status")
