@@ -207,6 +207,12 @@ def test_every_training_mode_hands_over_a_result_that_becomes_a_voice(
     assert not (info.files.adapter / "adapter_config.json").exists()
     voice = finetune.use_as_voice(spec.run_id, f"Tuned {mode['mode']}")
     assert voice.engine == "qwen3_tts"
+    # the Fine-tune tab's "Use in Synthesize" names the engine the voice belongs to, not KaniTTS
+    from studio.ui.context import AppContext
+    from studio.ui.tabs.finetune import runs as tab
+
+    note = tab.use_in_synthesize(AppContext.create(finetune.settings), spec.run_id, "From the tab")
+    assert "From the tab" in note and "Qwen3-TTS" in note and "Kani" not in note, note
     from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 
     engine = Qwen3TTSEngine.load(tiny_qwen, library=finetune.library)

@@ -156,9 +156,11 @@ def use_in_synthesize(ctx: AppContext, run_id: str | None, name: str) -> str:
     if not run_id:
         raise InvalidInput("Select a finished run.")
     voice = ctx.finetune.use_as_voice(run_id, name.strip())
-    ctx.registry.forget("kani")
-    status = ctx.registry.available("kani")
-    where = "Pick **KaniTTS (fine-tuned)** in the Synthesize tab." if status.ok else f"Note: {status.message}"
+    engine = voice.engine  # the engine of the run's model family (KaniTTS, Qwen3-TTS, ...)
+    ctx.registry.forget(engine)
+    status = ctx.registry.available(engine)
+    label = ctx.registry.info(engine).label
+    where = f"Pick **{label}** in the Synthesize tab." if status.ok else f"{label}: {status.message}"
     return f"Voice **{voice.name}** added to the library ({voice.folder}). {where}"
 
 
