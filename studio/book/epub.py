@@ -15,16 +15,9 @@ from studio.book.epub_text import Block, Budget, Piece, Walker
 from studio.book.epub_toc import Toc, TocEntry, read_toc
 from studio.book.model import Book
 from studio.book.safety import DEFAULT_LIMITS, XmlError, ZipLimits, check_epub_archive
-from studio.book.txt import (
-    LICENSE,
-    Section,
-    finish_sections,
-    has_words,
-    join_lines,
-    tidy_title,
-    title_from_name,
-    title_key,
-)
+from studio.book.sections import LICENSE, Section, finish_sections
+from studio.book.text_rules import has_words, join_lines, tidy_title, title_key
+from studio.book.txt import title_from_name
 from studio.errors import InvalidInput
 
 log = logging.getLogger(__name__)

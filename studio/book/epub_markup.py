@@ -9,7 +9,7 @@ import lxml.html
 from lxml import etree
 
 from studio.book.safety import XmlError, parse_xml, reject_external_entities, strip_doctype
-from studio.book.txt import BACK, BODY, FRONT, TOC
+from studio.book.sections import BACK, BODY, FRONT, TOC
 
 OPS_TYPE = "{http://www.idpf.org/2007/ops}type"
 # What EPUB semantics (epub:type, EPUB 2 guide types, landmarks) say about a file.

@@ -12,7 +12,7 @@ import ebooklib
 from ebooklib import epub
 
 from studio.book.safety import CONTAINER
-from studio.book.txt import clean_inline
+from studio.book.text_rules import clean_inline
 from studio.errors import InvalidInput
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from lxml import etree
 
 from studio.book.epub_markup import epub_types, local_name, semantic_kind, tokens
 from studio.book.epub_toc import TocEntry
-from studio.book.txt import clean_inline, clean_paragraph, has_words, too_long
+from studio.book.text_rules import clean_inline, clean_paragraph, has_words
+from studio.book.txt import too_long
 
 # Elements whose text is never read aloud.
 _SKIP_TAGS = frozenset({

@@ -13,7 +13,8 @@ from lxml import etree
 from studio.book.epub_markup import SEMANTIC_KINDS, epub_types, local_name, parse_xhtml, semantic_kind
 from studio.book.epub_package import Package, raw
 from studio.book.safety import XmlError, parse_xml
-from studio.book.txt import clean_inline, is_chapter_title, tidy_title
+from studio.book.sections import is_chapter_title
+from studio.book.text_rules import clean_inline, tidy_title
 from studio.errors import InvalidInput
 
 
