@@ -432,7 +432,7 @@ class FineTune:
 
         engine, version = system(spec.backend).engine_for_training, ""
         if spec.backend == "qwen3_tts":  # listed by the qwen3_tts engine when the same checkpoint is loaded
-            from studio.systems.qwen3_tts.engine import ModelCard
+            from studio.systems.qwen3_tts.model import ModelCard
 
             version = ModelCard.read(Path(made["base_model_path"])).model_version
         return self.library.add(name or spec.name, engine, files=files, payload=payload, source=source,

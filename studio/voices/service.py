@@ -236,7 +236,7 @@ class Voices:
         """A Qwen3-TTS clone prompt, saved, then measured like every clone: the reference vs SIMILARITY_TEXT."""
         import time
 
-        from studio.systems.qwen3_tts.engine import create_clone_voice
+        from studio.systems.qwen3_tts.prompts import create_clone_voice
         from studio.systems.supertonic.clone import SIMILARITY_TEXT, CloneProgress, CloneResult
 
         if mode == "icl" and not ref.transcript.strip():

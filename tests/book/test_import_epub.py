@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.book import epub as epub_module
-from studio.book import safety
+from studio.book import epub_markup, safety
 from studio.book.importer import load_book
 from studio.book.model import Book
 from studio.errors import InvalidInput
@@ -311,7 +311,7 @@ def test_xxe_is_neutralized_even_without_the_scan(tmp_path: Path, monkeypatch: p
     chapter = xhtml("<h2>One</h2><p>Leak: &secret; end.</p>", doctype=doctype)
     package = build_epub(EpubSpec([Chap("One")], raw={"OEBPS/ch01.xhtml": chapter}))
     monkeypatch.setattr(safety, "reject_external_entities", lambda data, where: None)
-    monkeypatch.setattr(epub_module, "reject_external_entities", lambda data, where: None)
+    monkeypatch.setattr(epub_markup, "reject_external_entities", lambda data, where: None)
     book = epub_module.load_epub(package, "xxe.epub")
     assert "TOP-SECRET" not in book.chapters[0].text
     assert book.chapters[0].text.startswith("One\n\nLeak:")

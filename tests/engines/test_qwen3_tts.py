@@ -24,9 +24,11 @@ from studio.engines.base import Engine, SynthParams, raw_runner
 from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
 from studio.systems.qwen3_tts import compat as qwen3_compat
 from studio.systems.qwen3_tts import engine as qwen3_tts
-from studio.systems.qwen3_tts.engine import (
+from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
+from studio.systems.qwen3_tts.model import find_model_dir, user_model_dir
+from studio.systems.qwen3_tts.prompts import (
+    PROMPT_FILE,
     ClonePrompt,
-    Qwen3TTSEngine,
     create_clone_voice,
     load_clone_prompt,
     save_clone_prompt,
@@ -48,7 +50,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Settings:
     """A STUDIO_HOME with the tiny Base model placed by hand (home/models/qwen3_tts)."""
     settings = Settings(home=tmp_path_factory.mktemp("qwen3-home"), threads=1)
     settings.ensure_dirs()
-    shutil.copytree(tiny_base, qwen3_tts.user_model_dir(settings))
+    shutil.copytree(tiny_base, user_model_dir(settings))
     return settings
 
 
@@ -239,7 +241,7 @@ def test_xvector_voice_speaks_and_only_matching_versions_are_listed(
 ) -> None:
     library = VoiceLibrary(home.voices_dir)
     mine = create_clone_voice(library, engine, reference[0], reference[1], None, "xvector", "Nature X", True)
-    path = save_clone_prompt(xvector_prompt, home.home / "other" / qwen3_tts.PROMPT_FILE)
+    path = save_clone_prompt(xvector_prompt, home.home / "other" / PROMPT_FILE)
     other = library.add("Made for 1.7B", "qwen3_tts", files={"prompt": path},
                         model_version="qwen3-tts-12hz-1b7-base-x2048", consent=True)  # fmt: skip
     foreign = library.add("A Supertonic voice", "supertonic2", model_version=engine.info.model_version)
@@ -332,8 +334,8 @@ def test_a_downloaded_snapshot_is_found_in_the_cache(tmp_path: Path, tiny_base: 
     shutil.copytree(tiny_base, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit, encoding="utf-8")
-    assert qwen3_tts.find_model_dir(settings) == repo / "snapshots" / commit
+    assert find_model_dir(settings) == repo / "snapshots" / commit
     assert qwen3_tts.spec().check(settings).ok
     assert qwen3_tts.spec().info(settings).model_version == "qwen3-tts-12hz-0b6-base-x64"
     (repo / "snapshots" / commit / "speech_tokenizer" / "model.safetensors").unlink()  # an interrupted download
-    assert qwen3_tts.find_model_dir(settings) is None and not qwen3_tts.spec().check(settings).ok
+    assert find_model_dir(settings) is None and not qwen3_tts.spec().check(settings).ok

@@ -28,9 +28,11 @@ from studio.finetune.dataset import (
     load_manifest,
     review_rows,
     save_dataset,
+    sources,
     split_at_pauses,
     summarize,
 )
+from studio.finetune.dataset.store import validation_ids
 
 SENTENCES = [
     "The quick brown fox jumps over the lazy dog near the river bank.",
@@ -304,12 +306,12 @@ def test_unsafe_zip_is_refused(tmp_path: Path, entry: zipfile.ZipInfo | str, mes
 
 def test_zip_bomb_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = _zip(tmp_path / "bomb.zip", [("a.wav", b"\0" * 4000), ("b.wav", b"\0" * 4000)])
-    monkeypatch.setattr(ds, "MAX_UNPACKED_BYTES", 6000)
+    monkeypatch.setattr(sources, "MAX_UNPACKED_BYTES", 6000)
     with pytest.raises(InvalidInput, match=r"'bomb\.zip' unpacks to more than .*'b\.wav'.*ZIP bomb"):
         gather_sources([archive], tmp_path / "w1")
     assert not (tmp_path / "w1").exists()
-    monkeypatch.setattr(ds, "MAX_UNPACKED_BYTES", 10_000)
-    monkeypatch.setattr(ds, "MAX_ZIP_FILES", 1)
+    monkeypatch.setattr(sources, "MAX_UNPACKED_BYTES", 10_000)
+    monkeypatch.setattr(sources, "MAX_ZIP_FILES", 1)
     with pytest.raises(InvalidInput, match=r"'bomb\.zip' holds 2 files; at most 1"):
         gather_sources([archive], tmp_path / "w2")
     (tmp_path / "fake.zip").write_bytes(b"not a zip")
@@ -417,8 +419,8 @@ def test_split_is_deterministic_and_small_sets() -> None:
     folder = Path("unused")
     clips = [Clip(f"{i:04d}", f"clips/{i:04d}.wav", 3.0, "text", "x.wav", "metadata") for i in range(1, 21)]
     one = ds.DatasetDraft(folder, clips, "s")
-    assert ds._validation_ids(clips, 0.1, 0) == ds._validation_ids(clips, 0.1, 0)
-    assert len(ds._validation_ids(clips, 0.1, 0)) == 2
+    assert validation_ids(clips, 0.1, 0) == validation_ids(clips, 0.1, 0)
+    assert len(validation_ids(clips, 0.1, 0)) == 2
     assert summarize(ds.DatasetDraft(folder, clips[:2], "s")).validation == 1
     assert summarize(ds.DatasetDraft(folder, clips[:1], "s")).validation == 0
     assert summarize(one, val_fraction=0.0).validation == 1  # at least one clip to validate on

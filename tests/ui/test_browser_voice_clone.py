@@ -99,7 +99,7 @@ def app_with_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need_chromium()
     if __import__("importlib").util.find_spec("qwen_tts") is None:
         pytest.skip("qwen-tts is not installed")
-    from studio.systems.qwen3_tts.engine import user_model_dir as qwen_dir
+    from studio.systems.qwen3_tts.model import user_model_dir as qwen_dir
     from tests.qwen_tiny import build_tiny_qwen3_tts
 
     home = tmp_path_factory.mktemp("qwen3-home")

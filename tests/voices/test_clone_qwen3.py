@@ -21,7 +21,7 @@ from studio.ui.tabs import voice_clone as tab
 if __import__("importlib").util.find_spec("qwen_tts") is None:
     pytest.skip("qwen-tts is not installed", allow_module_level=True)
 
-from studio.systems.qwen3_tts.engine import user_model_dir
+from studio.systems.qwen3_tts.model import user_model_dir
 from tests.qwen_tiny import build_tiny_qwen3_tts
 
 REPO = Path(__file__).resolve().parents[2]

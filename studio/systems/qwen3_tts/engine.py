@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
-import json
 import logging
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,51 +31,36 @@ from studio.config import Settings
 from studio.engines.base import Availability, DeviceReport, EngineInfo, EngineSpec, SynthParams, VoiceInfo
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
 from studio.hosting import gpu_function
+from studio.systems.qwen3_tts.generate import max_new_tokens_for
+from studio.systems.qwen3_tts.model import (
+    DEFAULT_MODEL,
+    ENGINE,
+    INSTALL_FIX,
+    LABEL,
+    LANGUAGES,
+    LICENSE,
+    SAMPLE_RATE,
+    SUPPORTED_TYPES,
+    ModelCard,
+    find_model_dir,
+    import_qwen_tts,
+    language_name,
+    missing_files,
+    missing_packages,
+    user_model_dir,
+)
+from studio.systems.qwen3_tts.prompts import (
+    ClonePrompt,
+    check_reference,
+    load_clone_prompt,
+    prompt_item,
+    xvector_prompt,
+)
 from studio.text.chunking import chunk_text, split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
 log = logging.getLogger(__name__)
 
-ENGINE = "qwen3_tts"
-LABEL = "Qwen3-TTS"
-LICENSE = "Apache-2.0"
-DEFAULT_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
-# the released 12 Hz checkpoints Studio can run (the qwen-tts README); the order is the preference when several
-# are downloaded. (Qwen3-TTS-12Hz-1.7B-VoiceDesign needs a voice description instead of a voice: not offered.)
-KNOWN_MODELS = (
-    "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
-    "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
-    "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice",
-    "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice",
-)
-SUPPORTED_TYPES = ("base", "custom_voice")
-INSTALL_FIX = (
-    "Run `make install` (uv installs it from uv.lock with its wrong pins overridden), or: "
-    "pip install --no-deps qwen-tts==0.1.1 einops"
-)
-SAMPLE_RATE = 24_000  # the 12 Hz tokenizer's input and output rate (read from the model once loaded)
-FRAME_RATE = 12.5  # codec frames per second: one talker step each
-PROMPT_FILE = "clone_prompt.safetensors"
-PROMPT_FORMAT = "studio-qwen3-tts-clone-prompt"
-PROMPT_VERSION = 1
-MODES = ("icl", "xvector")
-MIN_REFERENCE_SECONDS = 1.0
-MAX_REFERENCE_SECONDS = 60.0
-# files a model folder must hold (weights are checked separately: one file or shards)
-MODEL_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "speech_tokenizer/config.json")
-# ISO code <-> the language names of the model's config (`talker_config.codec_language_id`)
-LANGUAGES = {
-    "en": "english",
-    "zh": "chinese",
-    "ja": "japanese",
-    "ko": "korean",
-    "de": "german",
-    "fr": "french",
-    "ru": "russian",
-    "pt": "portuguese",
-    "es": "spanish",
-    "it": "italian",
-}
 # CustomVoice preset speakers (the qwen-tts README): description, native language
 SPEAKERS = {
     "vivian": ("Bright, slightly edgy young female voice", "zh"),
@@ -93,238 +75,7 @@ SPEAKERS = {
 }
 
 
-def import_qwen_tts() -> Any:
-    """The qwen_tts package (adapted to transformers 5). EngineUnavailable, with the fix, when it cannot import."""
-    try:
-        return qwen3_compat.import_qwen_tts()
-    except ImportError as exc:
-        raise EngineUnavailable(f"{LABEL} needs the qwen-tts package, which could not be imported ({exc}). "
-                                f"{INSTALL_FIX}") from exc  # fmt: skip
-
-
-def missing_packages() -> list[str]:
-    """Python packages the engine needs that are not installed (a cheap check: nothing is imported)."""
-    needed = {"torch": "torch", "transformers": "transformers", "qwen_tts": "qwen-tts", "einops": "einops"}
-    return [package for module, package in needed.items() if importlib.util.find_spec(module) is None]
-
-
-# ---- model identity -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """What a checkpoint's config.json says about it (read without loading anything)."""
-
-    model_type: str  # "base" | "custom_voice" | "voice_design"
-    size: str  # "0b6", "1b7"
-    tokenizer_type: str
-    speaker_dim: int
-    languages: tuple[str, ...]  # ISO codes
-    speakers: tuple[str, ...]  # preset speaker ids (CustomVoice)
-
-    @property
-    def model_version(self) -> str:
-        """Clone prompts are valid across checkpoints with the same speech tokenizer, talker size and speaker space:
-        e.g. qwen3-tts-12hz-0b6-base-x1024."""
-        tokenizer = self.tokenizer_type.replace("qwen3_tts_tokenizer_", "") or "12hz"
-        kind = self.model_type.replace("_", "")
-        return f"qwen3-tts-{tokenizer}-{self.size}-{kind}-x{self.speaker_dim}"
-
-    @classmethod
-    def read(cls, folder: Path) -> ModelCard:
-        try:
-            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-            talker = config.get("talker_config") or {}
-            speaker = config.get("speaker_encoder_config") or {}
-            languages = [str(name).lower() for name in (talker.get("codec_language_id") or {})]
-            codes = tuple(code for code, name in LANGUAGES.items() if name in languages)
-            return cls(
-                model_type=str(config.get("tts_model_type") or ""),
-                size=str(config.get("tts_model_size") or ""),
-                tokenizer_type=str(config.get("tokenizer_type") or ""),
-                speaker_dim=int(speaker.get("enc_dim") or talker.get("hidden_size") or 0),
-                languages=codes or ("en",),
-                speakers=tuple(str(s).lower() for s in (talker.get("spk_id") or {})),
-            )
-        except (OSError, ValueError, TypeError, AttributeError) as exc:
-            raise ModelMissing(f"{folder} does not hold a readable Qwen3-TTS config.json ({exc}).") from exc
-
-
-def missing_files(folder: Path) -> list[str]:
-    """What a Qwen3-TTS model folder lacks (empty list: complete)."""
-    gone = [name for name in MODEL_FILES if not (folder / name).is_file()]
-    if not any(folder.glob("*.safetensors")):
-        gone.append("model.safetensors")
-    if not any((folder / "speech_tokenizer").glob("*.safetensors")):
-        gone.append("speech_tokenizer/model.safetensors")
-    return gone
-
-
-def user_model_dir(settings: Settings) -> Path:
-    """A Qwen3-TTS model folder placed by hand (wins over the download cache)."""
-    return settings.home / "models" / ENGINE
-
-
-def find_model_dir(settings: Settings) -> Path | None:
-    """A complete model folder: the one placed by hand, else the first known checkpoint in the download cache."""
-    manual = user_model_dir(settings)
-    if manual.is_dir() and not missing_files(manual):
-        return manual
-    if importlib.util.find_spec("huggingface_hub") is None:
-        return None
-    from studio.engines.hub import local_snapshot
-
-    for repo_id in KNOWN_MODELS:
-        snapshot = local_snapshot(repo_id, list(MODEL_FILES), "main", settings.cache_dir)
-        if snapshot is not None and not missing_files(snapshot):
-            return snapshot
-    return None
-
-
-def language_name(code: str | None, card: ModelCard) -> str:
-    """ISO code (en, en-us, en_US) -> the model's language name; None -> "auto" (the model detects it)."""
-    if not code:
-        return "auto"
-    base = code.lower().replace("_", "-").split("-")[0]
-    if base == "auto":
-        return "auto"
-    if base not in card.languages:
-        raise InvalidInput(f"{LABEL} does not speak '{code}'. Choose one of: {', '.join(card.languages)}.")
-    return LANGUAGES[base]
-
-
-# ---- clone prompts --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class ClonePrompt:
-    """A voice computed from one reference recording, reusable without the recording.
-
-    `speaker_embedding` (D,) float32 is the x-vector of the reference; `ref_codes` (frames, 16) int64 are its speech
-    codes (ICL mode only, None in x-vector mode) and `transcript` what it says (ICL mode only).
-    """
-
-    mode: str
-    speaker_embedding: NDArray[np.float32]
-    ref_codes: NDArray[np.int64] | None
-    transcript: str | None
-    model_version: str
-    meta: dict[str, Any] = field(default_factory=dict)  # reference seconds, sample rate, audio hash
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ClonePrompt):
-            return NotImplemented
-        mine, theirs = self.ref_codes, other.ref_codes
-        codes_equal = (mine is None and theirs is None) or (
-            mine is not None and theirs is not None and np.array_equal(mine, theirs)
-        )
-        return (
-            self.mode == other.mode
-            and self.transcript == other.transcript
-            and self.model_version == other.model_version
-            and self.meta == other.meta
-            and self.speaker_embedding.dtype == other.speaker_embedding.dtype
-            and np.array_equal(self.speaker_embedding, other.speaker_embedding)
-            and codes_equal
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable
-
-
-def save_clone_prompt(prompt: ClonePrompt, path: Path | str) -> Path:
-    """Write a prompt as safetensors (tensors + a JSON "studio" metadata entry); atomic (temp file + rename)."""
-    from safetensors.numpy import save_file
-
-    path = Path(path)
-    tensors: dict[str, NDArray[Any]] = {"speaker_embedding": np.ascontiguousarray(prompt.speaker_embedding)}
-    if prompt.ref_codes is not None:
-        tensors["ref_codes"] = np.ascontiguousarray(prompt.ref_codes)
-    meta = {
-        "format": PROMPT_FORMAT,
-        "version": PROMPT_VERSION,
-        "mode": prompt.mode,
-        "transcript": prompt.transcript,
-        "model_version": prompt.model_version,
-        "meta": prompt.meta,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={"studio": json.dumps(meta, ensure_ascii=False)})
-    tmp.replace(path)
-    return path
-
-
-def load_clone_prompt(path: Path | str) -> ClonePrompt:
-    """Read a prompt written by `save_clone_prompt`; InvalidInput naming what is wrong with a damaged file."""
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise VoiceNotFound(f"The clone prompt {path.name} is missing from {path.parent}.")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            meta = json.loads((f.metadata() or {}).get("studio") or "{}")
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise InvalidInput(f"{path.name} is not a readable clone prompt ({exc}).") from exc
-    if not isinstance(meta, dict) or meta.get("format") != PROMPT_FORMAT:
-        raise InvalidInput(f"{path.name} is not a Studio Qwen3-TTS clone prompt (no '{PROMPT_FORMAT}' metadata).")
-    if int(meta.get("version") or 0) > PROMPT_VERSION:
-        raise InvalidInput(f"{path.name} was written by a newer Studio (format {meta.get('version')}); update Studio.")
-    mode = meta.get("mode")
-    embedding = tensors.get("speaker_embedding")
-    codes = tensors.get("ref_codes")
-    if mode not in MODES or embedding is None or embedding.ndim != 1:
-        shape = getattr(embedding, "shape", None)
-        raise InvalidInput(f"{path.name} is damaged: mode {mode!r}, speaker embedding shape {shape}.")
-    if mode == "icl" and (codes is None or codes.ndim != 2 or not meta.get("transcript")):
-        raise InvalidInput(f"{path.name} is damaged: an ICL prompt needs reference codes and a transcript.")
-    return ClonePrompt(
-        mode=str(mode),
-        speaker_embedding=np.asarray(embedding, dtype=np.float32),
-        ref_codes=None if codes is None else np.asarray(codes, dtype=np.int64),
-        transcript=meta.get("transcript"),
-        model_version=str(meta.get("model_version") or ""),
-        meta=dict(meta.get("meta") or {}),
-    )
-
-
-def check_reference(samples: Any, sample_rate: int, transcript: str | None, mode: str) -> NDArray[np.float32]:
-    """Mono float32 samples of a usable reference, or InvalidInput saying what to change."""
-    if mode not in MODES:
-        raise InvalidInput(f"Clone mode must be 'icl' (reference audio + its transcript) or 'xvector' (speaker "
-                           f"embedding only), not {mode!r}.")  # fmt: skip
-    if mode == "icl" and not (transcript or "").strip():
-        raise InvalidInput("ICL cloning needs the transcript of the reference recording: type exactly what is said, "
-                           "or use mode 'xvector', which needs none.")  # fmt: skip
-    if not isinstance(sample_rate, int | np.integer) or sample_rate < 8000:
-        raise InvalidInput(f"The reference sample rate is {sample_rate!r}; give the recording's rate (8000 Hz or "
-                           "more).")  # fmt: skip
-    audio = np.asarray(samples, dtype=np.float32)
-    if audio.ndim == 2:  # (frames, channels), as soundfile reads it
-        audio = audio.mean(axis=1 if audio.shape[1] <= 8 else 0).astype(np.float32)
-    if audio.ndim != 1 or audio.size == 0:
-        raise InvalidInput("The reference recording is empty; give 3 to 30 s of clean speech.")
-    if not np.isfinite(audio).all():
-        raise InvalidInput("The reference recording holds invalid samples (NaN or infinity); export it again.")
-    seconds = audio.size / float(sample_rate)
-    if seconds < MIN_REFERENCE_SECONDS:
-        raise InvalidInput(f"The reference recording is {seconds:.2f} s; use 3 to 30 s of clean speech.")
-    if seconds > MAX_REFERENCE_SECONDS:
-        raise InvalidInput(f"The reference recording is {seconds:.0f} s; use 3 to 30 s of clean speech "
-                           f"(at most {MAX_REFERENCE_SECONDS:.0f} s).")  # fmt: skip
-    if float(np.max(np.abs(audio))) < 1e-4:
-        raise InvalidInput("The reference recording is silent; give 3 to 30 s of clean speech.")
-    return audio
-
-
 # ---- the engine -----------------------------------------------------------------------------------------------
-
-
-def _max_new_tokens(text: str, ceiling: int) -> int:
-    """A cap on codec frames for one piece of text: generous speech time (3 s + 0.3 s a character), never more
-    than the checkpoint's own limit, so a model that fails to stop cannot run for minutes."""
-    return max(1, min(ceiling, int(FRAME_RATE * (3.0 + 0.3 * len(text)))))
 
 
 @dataclass(frozen=True)
@@ -547,7 +298,7 @@ class Qwen3TTSEngine:
             speaker, folder = "", str(entry.folder)
 
         def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
-            frames = _max_new_tokens(piece, self.max_new_tokens)
+            frames = max_new_tokens_for(piece, self.max_new_tokens)
             return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder))
 
         return generate
@@ -612,55 +363,6 @@ class Qwen3TTSEngine:
         return AudioResult(join(parts, rate, gap=0.15), rate, self.device.actual, self.device.note)
 
 
-def prompt_item(prompt: ClonePrompt, speaker_dim: int) -> Any:
-    """A clone prompt as qwen-tts's VoiceClonePromptItem, checked against the checkpoint's speaker dimension."""
-    import torch
-
-    qwen_tts = import_qwen_tts()
-    if speaker_dim and prompt.speaker_embedding.shape[0] != speaker_dim:
-        raise InvalidInput(f"This clone prompt has a {prompt.speaker_embedding.shape[0]}-value speaker embedding; "
-                           f"the loaded checkpoint uses {speaker_dim}. Clone the voice again with it.")  # fmt: skip
-    codes = None if prompt.ref_codes is None else torch.from_numpy(prompt.ref_codes.astype(np.int64))
-    return qwen_tts.VoiceClonePromptItem(
-        ref_code=codes,
-        ref_spk_embedding=torch.from_numpy(prompt.speaker_embedding.astype(np.float32)),
-        x_vector_only_mode=prompt.mode == "xvector",
-        icl_mode=prompt.mode == "icl",
-        ref_text=prompt.transcript,
-    )
-
-
-def xvector_prompt(speaker: Any, speaker_dim: int) -> ClonePrompt:
-    """An x-vector prompt from a speaker embedding (a fine-tuned voice's); zeros (no conditioning) when None."""
-    if speaker is None:
-        embedding = np.zeros(speaker_dim, dtype=np.float32)
-    else:
-        embedding = np.asarray(speaker.detach().cpu() if hasattr(speaker, "detach") else speaker, np.float32)
-    return ClonePrompt("xvector", embedding.reshape(-1), None, None, "", {})
-
-
-def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = None, seed: int = 0,
-                     max_new_tokens: int = 2048) -> tuple[NDArray[np.float32], int]:  # fmt: skip
-    """Speak `text` with a Qwen3TTSForConditionalGeneration being trained (its processor read from `folder`), as
-    an x-vector clone of `speaker` (D,) (zeros: none). For the training run's audio evaluation."""
-    import torch
-
-    qwen_tts = import_qwen_tts()
-    from qwen_tts.core.models import Qwen3TTSProcessor
-
-    card = ModelCard.read(Path(folder))
-    processor = Qwen3TTSProcessor.from_pretrained(str(folder))
-    wrapper = qwen_tts.Qwen3TTSModel(model=model, processor=processor,
-                                     generate_defaults=getattr(model, "generate_config", None))  # fmt: skip
-    item = prompt_item(xvector_prompt(speaker, card.speaker_dim), card.speaker_dim)
-    with torch.inference_mode():
-        torch.manual_seed(int(seed))
-        wavs, rate = wrapper.generate_voice_clone(text=text, language="auto", voice_clone_prompt=[item],
-                                                  max_new_tokens=_max_new_tokens(text, max_new_tokens))  # fmt: skip
-    samples = np.clip(np.nan_to_num(np.asarray(wavs[0], dtype=np.float32)), -1.0, 1.0)
-    return samples.astype(np.float32), int(rate)
-
-
 def _unknown_voice_message(voice: str, known: list[VoiceInfo]) -> str:
     names = ", ".join(v.id for v in known) or "none yet: clone one from a reference recording"
     return f"{LABEL} has no voice {voice!r} for this checkpoint (voices: {names})."
@@ -697,47 +399,6 @@ def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo
                 mode = v.source.get("mode", "clone")
                 voices.append(VoiceInfo(v.id, v.name, card.languages, "library", f"cloned ({mode})"))
     return voices
-
-
-def create_clone_voice(
-    library: VoiceLibrary,
-    engine: Qwen3TTSEngine,
-    reference_samples: Any,
-    sample_rate: int,
-    transcript: str | None,
-    mode: str,
-    name: str,
-    consent: bool,
-    *,
-    notes: str = "",
-    source: dict[str, Any] | None = None,
-) -> Voice:
-    """Compute a clone prompt from a reference recording and keep it as a library voice of this model version."""
-    if not consent:
-        raise InvalidInput("Confirm that you have the speaker's permission to clone this voice.")
-    from studio.voices.library import check_name
-
-    check_name(name)  # before the (slow) prompt computation
-    prompt = engine.clone_prompt(reference_samples, sample_rate, transcript, mode)
-    with tempfile.TemporaryDirectory(prefix="qwen3-clone-") as tmp:
-        path = save_clone_prompt(prompt, Path(tmp) / PROMPT_FILE)
-        return library.add(
-            name,
-            ENGINE,
-            files={"prompt": path},
-            source={
-                "kind": "clone",
-                "mode": mode,
-                "model": engine.model_id,
-                "sha256": prompt.meta.get("audio_sha256", ""),
-                "seconds": prompt.meta.get("seconds"),
-                **(source or {}),
-            },
-            model_version=engine.info.model_version,
-            transcript=(transcript or "").strip(),
-            consent=True,
-            notes=notes,
-        )
 
 
 # ---- registry ---------------------------------------------------------------------------------------------------

@@ -203,7 +203,7 @@ class Qwen3Backend(Backend):
         row: the untuned Base model needs a reference recording to speak)."""
         if base:
             return None
-        from studio.systems.qwen3_tts.engine import speak_with_model
+        from studio.systems.qwen3_tts.generate import speak_with_model
         from studio.systems.qwen3_tts.tuned import base_model
 
         speaker = self.mean_speaker()
