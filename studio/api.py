@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from studio import systems
 from studio.audio.io import write_audio
 from studio.audio.types import AudioResult
 from studio.bench.runner import BenchResult
 from studio.config import Settings
 from studio.engines.base import EngineInfo, VoiceInfo
 from studio.engines.registry import Registry
+from studio.errors import InvalidInput
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
 
 if TYPE_CHECKING:
@@ -134,6 +137,26 @@ class Studio:
             return
         spec.download(self.settings, on_progress)
         self.registry.forget(engine)
+
+    def catalog(self, system: str = "piper", on_progress: Callable[[float, str], None] | None = None) -> list[Any]:
+        """The voices a system offers for download (Piper's public catalogue: `key`, `label`, language, quality)."""
+        return self._catalog(system).load_catalog(self.settings, on_progress)
+
+    def install_voice(
+        self, key: str, system: str = "piper", on_progress: Callable[[float, str], None] | None = None
+    ) -> Path:
+        """Download one catalogue voice into the voice library; the system's engines list it from then on."""
+        path: Path = self._catalog(system).download_voice(self.settings, key, on_progress)
+        for spec in systems.system(system).engines():
+            self.registry.forget(spec.name)
+        return path
+
+    @staticmethod
+    def _catalog(system: str) -> Any:
+        path = systems.system(system).catalog
+        if path is None:
+            raise InvalidInput(f"{systems.system(system).label} has no voice catalogue to download from.")
+        return importlib.import_module(path)
 
     @staticmethod
     def save(audio: AudioResult, path: Path | str) -> Path:

@@ -250,6 +250,21 @@ def test_every_system_in_the_table_fills_in_the_contract() -> None:
             assert found.engine_for_training in {s.name for s in specs}
 
 
+def test_the_ui_reaches_systems_only_through_the_application() -> None:
+    """Tabs call the application object (`ctx.studio` and the services it owns); no tab loads, lists or downloads
+    from a system or the engine machinery itself (engines.base's types and the Registry type are fine)."""
+    allowed = {"studio.engines.base", "studio.engines.registry"}
+    offenders = [
+        f"{rel} imports {mod}"
+        for path in _modules()
+        if (rel := _rel(path)).startswith("studio/ui/")
+        for mod, _ in _imports(ast.parse(path.read_text()))
+        if (mod.startswith(("studio.systems", "studio.engines")) and mod not in allowed)
+        or mod.startswith(("studio.finetune.loop", "studio.finetune.train", "studio.finetune.runner"))
+    ]
+    assert offenders == []
+
+
 def test_every_module_has_a_docstring() -> None:
     missing = [_rel(p) for p in _modules() if not ast.get_docstring(ast.parse(p.read_text()))]
     assert missing == []

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.config import Settings
 from studio.errors import EngineUnavailable, InvalidInput, StudioError, storage_error
@@ -23,6 +23,9 @@ from studio.fsutil import NotStudios, replace_dir
 from studio.systems.kani.training.demo import write_synthetic_dataset
 from studio.text.charset import clean_name
 from studio.voices.library import Voice, VoiceLibrary, slugify
+
+if TYPE_CHECKING:
+    from studio.finetune.dataset import DatasetDraft
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +154,70 @@ class FineTune:
 
     def dataset_folder(self, name: str) -> Path:
         return self.settings.datasets_dir / slugify(clean_name(name, "dataset"))
+
+    # ---- datasets: build, review, save (the Fine-tune tab's step 1) ------------------------------------------
+    def build_dataset(
+        self,
+        inputs: list[Path],
+        name: str,
+        speaker: str = "speaker",
+        check_with_whisper: bool = True,
+        on_progress: Callable[[int, int, str], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> DatasetDraft:
+        """Recordings (files, ZIPs, folders) -> a draft beside the saved dataset `name`, to review before saving."""
+        from studio.finetune import dataset as ds
+
+        folder = self.dataset_folder(name)
+        whisper = check_with_whisper
+        return ds.build_dataset(
+            inputs, folder, speaker=speaker, check_with_whisper=whisper, on_progress=on_progress, cancel=cancel
+        )
+
+    @staticmethod
+    def review_rows(draft: DatasetDraft) -> list[list[Any]]:
+        from studio.finetune import dataset as ds
+
+        return ds.review_rows(draft)
+
+    @staticmethod
+    def apply_review(draft: DatasetDraft, rows: Any) -> DatasetDraft:
+        """The review table's edits (text, drop) onto the draft; a malformed table is a message."""
+        from studio.finetune import dataset as ds
+
+        return ds.apply_review(draft, rows)
+
+    @staticmethod
+    def dataset_summary(draft: DatasetDraft, val_fraction: float = 0.1) -> str:
+        """What the dataset holds (clips, minutes, flags, the validation part) and what was not used, as Markdown."""
+        from studio.finetune import dataset as ds
+
+        text = ds.summarize(draft, val_fraction).text()
+        if draft.problems:
+            shown = "\n".join(f"- {p}" for p in draft.problems[:12])
+            more = f"\n- … and {len(draft.problems) - 12} more" if len(draft.problems) > 12 else ""
+            text += f"\n\n**Not used:**\n{shown}{more}"
+        return text
+
+    def save_dataset(self, draft: DatasetDraft, val_fraction: float = 0.1) -> tuple[Path, str]:
+        """Save the draft (it replaces the saved dataset only once whole); returns the manifest and what comes next
+        for each model family."""
+        from studio.finetune import dataset as ds
+        from studio.systems.kani.engine import nemo_installed
+
+        manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
+        note = (
+            "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
+            if nemo_installed()
+            else "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install "
+            "'studio-voice[nemo]'), or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
+        )
+        note += " Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
+        return manifest, note
+
+    def demo_paths(self) -> tuple[Path, Path]:
+        """(dataset, base model) of the demo: synthetic codec tokens and a tiny LFM2 the trainer builds on first use."""
+        return self.settings.datasets_dir / DEMO_DATASET, self.settings.cache_dir / DEMO_MODEL
 
     def encode(self, folder: Path, device: str = "cpu", timeout: float = 24 * 3600) -> str:
         """Add NanoCodec tokens to a dataset (a separate process: NeMo and torch stay out of the app)."""

@@ -31,6 +31,7 @@ class System:
     training: str | None = None  # "module:Class" of its training backend; None when it cannot be fine-tuned
     training_label: str = ""  # how the Fine-tune tab names it ("KaniTTS (LFM2 + NanoCodec)")
     engine_for_training: str = ""  # the engine that speaks a finished run's result as a library voice
+    catalog: str | None = None  # module with load_catalog(settings, on_progress) and download_voice(settings, key, ...)
 
 
 def system(name: str) -> System:

@@ -14,6 +14,7 @@ from studio.audio.asr import LazyTranscriber
 from studio.engines.base import SynthParams
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput, VoiceNotFound
+from studio.systems.supertonic.clone import CloneProgress, CloneSettings  # the cloning options and progress it takes
 from studio.systems.supertonic.mixing import check_weights, mix_styles
 from studio.systems.supertonic.model import Style
 from studio.voices.library import Voice, VoiceLibrary, check_name
@@ -187,8 +188,6 @@ class Voices:
 
         Everything a user can get wrong is checked before the long part: consent, the name, the engine, the
         recording."""
-        from studio.systems.supertonic.clone import CloneSettings
-
         if not consent:
             raise InvalidInput(CONSENT_NEEDED)
         name = check_name(name)
@@ -237,7 +236,7 @@ class Voices:
         import time
 
         from studio.systems.qwen3_tts.prompts import create_clone_voice
-        from studio.systems.supertonic.clone import SIMILARITY_TEXT, CloneProgress, CloneResult
+        from studio.systems.supertonic.clone import SIMILARITY_TEXT, CloneResult
 
         if mode == "icl" and not ref.transcript.strip():
             raise InvalidInput("ICL cloning needs what the recording says: fill in the transcript (or use x-vector).")

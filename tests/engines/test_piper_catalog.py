@@ -86,3 +86,23 @@ def test_offline_without_cache_says_what_to_do(settings: Settings) -> None:
     with pytest.raises(ModelMissing, match=r"Could not reach the Hugging Face Hub.*NAME\.onnx"):
         piper_catalog.load_catalog(settings)
     assert isinstance(settings.voices_dir, Path)
+
+
+def test_the_synthesize_tab_installs_a_catalogue_voice_through_the_application(settings: Settings) -> None:
+    """The tab's Browse and Install call `Studio.catalog` / `Studio.install_voice`; the loaded Piper engine is
+    refreshed so the new voice is offered and speaks at once."""
+    from studio.ui.context import AppContext
+    from studio.ui.tabs import synthesize as tab
+
+    _fill_hub_cache(settings)
+    ctx = AppContext.create(settings)
+    before = ctx.registry.get("piper")
+    assert KEY not in [v.id for v in before.voices()]
+    listed = tab.load_piper_catalog(ctx)
+    assert [key for _, key in listed["choices"]] == [KEY]
+    picker, note = tab.download_piper_voice(ctx, KEY)
+    assert picker["value"] == KEY and KEY in note
+    assert KEY in [v.id for v in ctx.registry.get("piper").voices()]
+    assert ctx.studio.synthesize("Installed from the catalogue.", "piper", KEY).audio.duration > 0.5
+    with pytest.raises(InvalidInput, match="no voice catalogue"):
+        ctx.studio.catalog("kani")

@@ -12,4 +12,4 @@ def _engines() -> list[EngineSpec]:
     return [SPEC]
 
 
-SYSTEM = System(name="piper", label="Piper", engines=_engines)
+SYSTEM = System(name="piper", label="Piper", engines=_engines, catalog="studio.systems.piper.catalog")

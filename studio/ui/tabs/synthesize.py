@@ -171,19 +171,15 @@ def download_engine(ctx: AppContext, engine: str, progress: gr.Progress | None =
 
 
 def load_piper_catalog(ctx: AppContext, progress: gr.Progress | None = None) -> Any:
-    from studio.systems.piper import catalog as piper_catalog
-
     def report(fraction: float, message: str) -> None:
         if progress is not None:
             progress(fraction, desc=message)
 
-    voices = piper_catalog.load_catalog(ctx.settings, report)
+    voices = ctx.studio.catalog("piper", report)
     return gr.update(choices=[(v.label, v.key) for v in voices], value=None, visible=True)
 
 
 def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress | None = None) -> tuple[Any, str]:
-    from studio.systems.piper import catalog as piper_catalog
-
     if not key:
         raise InvalidInput("Pick a voice from the catalog first.")
 
@@ -191,8 +187,7 @@ def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress
         if progress is not None:
             progress(fraction, desc=message)
 
-    piper_catalog.download_voice(ctx.settings, key, report)
-    ctx.registry.forget("piper")
+    ctx.studio.install_voice(key, "piper", report)
     view = engine_view(ctx, "piper")
     return gr.update(choices=view.voices, value=key), f"Installed {key}."
 

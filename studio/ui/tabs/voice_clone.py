@@ -13,11 +13,18 @@ import numpy as np
 import pandas as pd
 
 from studio.errors import InvalidInput
-from studio.systems.supertonic.clone import CloneProgress, CloneSettings
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user
-from studio.voices.service import CLONABLE, CONSENT_NEEDED, LIBRARY_HEADERS, MIXABLE, PREVIEW_TEXT
+from studio.voices.service import (
+    CLONABLE,
+    CONSENT_NEEDED,
+    LIBRARY_HEADERS,
+    MIXABLE,
+    PREVIEW_TEXT,
+    CloneProgress,
+    CloneSettings,
+)
 
 MIX_SLOTS = 3
 CLONE_JOB = "clone"

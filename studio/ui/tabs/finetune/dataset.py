@@ -12,7 +12,8 @@ import gradio as gr
 import numpy as np
 
 from studio.errors import InvalidInput
-from studio.finetune import dataset as ds
+from studio.finetune.dataset import REVIEW_COLUMNS, DatasetDraft
+from studio.finetune.service import FineTune
 from studio.ui.context import AppContext
 from studio.ui.tabs.finetune.form import dataset_choices, demo_paths
 
@@ -54,9 +55,10 @@ def build_dataset(
     check: bool,
     session: str,
     progress: gr.Progress | None = None,
-) -> tuple[ds.DatasetDraft, list[list[Any]], str]:
+) -> tuple[DatasetDraft, list[list[Any]], str]:
     """Uploaded files / a ZIP / a local folder -> a draft dataset shown in the review table."""
-    folder = ctx.finetune.dataset_folder(name or "my-voice")
+    name = name or "my-voice"
+    folder = ctx.finetune.dataset_folder(name)
     inputs = _stage_uploads(_paths(files), folder.parent / f".uploads-{folder.name}")
     if folder_text and folder_text.strip():
         if ctx.settings.hosted:
@@ -74,9 +76,9 @@ def build_dataset(
             progress(done / max(total, 1), desc=message)
 
     try:
-        draft = ds.build_dataset(
+        draft = ctx.finetune.build_dataset(
             inputs,
-            folder,
+            name,
             speaker=(speaker or "speaker").strip(),
             check_with_whisper=bool(check),
             on_progress=on_progress,
@@ -84,44 +86,30 @@ def build_dataset(
         )
     finally:  # the uploads were copied side by side only for the build (Studio's own folder)
         shutil.rmtree(folder.parent / f".uploads-{folder.name}", ignore_errors=True)
-    return draft, ds.review_rows(draft), dataset_summary(draft)
+    return draft, FineTune.review_rows(draft), dataset_summary(draft)
 
 
-def dataset_summary(draft: ds.DatasetDraft, val_fraction: float = 0.1) -> str:
-    text = ds.summarize(draft, val_fraction).text()
-    if draft.problems:
-        shown = "\n".join(f"- {p}" for p in draft.problems[:12])
-        more = f"\n- … and {len(draft.problems) - 12} more" if len(draft.problems) > 12 else ""
-        text += f"\n\n**Not used:**\n{shown}{more}"
-    return text
+def dataset_summary(draft: DatasetDraft, val_fraction: float = 0.1) -> str:
+    return FineTune.dataset_summary(draft, val_fraction)
 
 
-def apply_edits(draft: ds.DatasetDraft | None, rows: Any, val_fraction: float) -> tuple[ds.DatasetDraft, str]:
+def apply_edits(draft: DatasetDraft | None, rows: Any, val_fraction: float) -> tuple[DatasetDraft, str]:
     if draft is None:
         raise InvalidInput("Build a dataset first.")
-    updated = ds.apply_review(draft, rows)
+    updated = FineTune.apply_review(draft, rows)
     return updated, dataset_summary(updated, val_fraction)
 
 
 def save_dataset(
-    ctx: AppContext, draft: ds.DatasetDraft | None, rows: Any, val_fraction: float
-) -> tuple[ds.DatasetDraft, str, Any]:
+    ctx: AppContext, draft: DatasetDraft | None, rows: Any, val_fraction: float
+) -> tuple[DatasetDraft, str, Any]:
     """Apply the table's edits, save manifest.jsonl, and say whether it still needs codec tokens."""
     if draft is None:
         raise InvalidInput("Build a dataset first.")
     if rows is not None:
-        draft = ds.apply_review(draft, rows)
-    manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
-    from studio.systems.kani.engine import nemo_installed
-
-    note = f"Saved **{manifest.parent.name}** ({manifest}). "
-    note += (
-        "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
-        if nemo_installed()
-        else "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install 'studio-voice[nemo]'), "
-        "or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
-    )
-    note += " Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
+        draft = FineTune.apply_review(draft, rows)
+    manifest, next_steps = ctx.finetune.save_dataset(draft, val_fraction=float(val_fraction))
+    note = f"Saved **{manifest.parent.name}** ({manifest}). {next_steps}"
     return draft, note, gr.update(choices=dataset_choices(ctx), value=str(manifest.parent))
 
 
@@ -132,7 +120,7 @@ def encode_dataset(ctx: AppContext, dataset: str | None, device: str) -> str:
     return f"{out}. The dataset is ready to train."
 
 
-def play_clip(draft: ds.DatasetDraft | None, evt: gr.SelectData) -> Any:
+def play_clip(draft: DatasetDraft | None, evt: gr.SelectData) -> Any:
     """Clicking a row of the review table plays that clip (as samples: the dataset folder is not served)."""
     from studio.audio.io import read_audio
 
@@ -172,7 +160,7 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
                     cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ft-build-cancel")
         ds_summary = gr.Markdown("", elem_id="ft-ds-summary")
         review = gr.Dataframe(
-            headers=ds.REVIEW_COLUMNS,
+            headers=REVIEW_COLUMNS,
             datatype=["str", "number", "str", "str", "str", "bool", "str"],
             interactive=True,
             label="Review: edit transcripts, tick drop; click a row to listen",
@@ -225,7 +213,7 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
         cancel_btn.click(per_user(ctx, _cancel), None, ds_note, queue=False, api_visibility="private")
 
         @ui_errors
-        def dataset_apply_edits(draft: ds.DatasetDraft | None, review: Any, val_fraction: float) -> tuple[Any, str]:
+        def dataset_apply_edits(draft: DatasetDraft | None, review: Any, val_fraction: float) -> tuple[Any, str]:
             """Apply edits to this session's draft dataset (transcripts changed, clips dropped) and summarize it again.
 
             Args:
@@ -238,7 +226,7 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
 
         @ui_errors
         def dataset_save(
-            u: AppContext, draft: ds.DatasetDraft | None, review: Any, val_fraction: float
+            u: AppContext, draft: DatasetDraft | None, review: Any, val_fraction: float
         ) -> tuple[Any, ...]:
             """Save this session's draft dataset (with the review table's edits) as a manifest, ready to train on.
 

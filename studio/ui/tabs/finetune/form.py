@@ -48,9 +48,8 @@ def preset_values(preset: str) -> dict[str, Any]:
 
 def demo_paths(ctx: AppContext) -> tuple[str, str]:
     """(dataset, base model) of the demo: synthetic codec tokens and a tiny LFM2 the trainer builds on first use."""
-    from studio.finetune.service import DEMO_DATASET, DEMO_MODEL
-
-    return str(ctx.settings.datasets_dir / DEMO_DATASET), str(ctx.settings.cache_dir / DEMO_MODEL)
+    dataset, model = ctx.finetune.demo_paths()
+    return str(dataset), str(model)
 
 
 def dataset_choices(ctx: AppContext) -> list[tuple[str, str]]:
