@@ -85,16 +85,16 @@ def print_result(result: BenchResult) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.api import Studio
     from studio.bench import report
     from studio.bench.runner import run_benchmark
-    from studio.engines.registry import Registry
 
     if args.show is not None:
         result = report.load_result(args.show)
     else:
         if args.text is not None and not args.text.strip():
             raise InvalidInput("--text is empty: give the text to time, or leave the option out.")
-        registry = Registry(settings)
+        registry = Studio(settings=settings).registry
         engines = expand_engines(args.engine.split(","), registry)
         if args.steps is not None and not any(registry.info(name).supports_steps for name in engines):
             raise InvalidInput(f"--steps {args.steps}: {', '.join(engines)} has no inference steps (only Supertonic "

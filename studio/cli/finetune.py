@@ -49,9 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    from studio.finetune.service import FineTune
+    from studio.api import Studio
 
-    service = FineTune(settings)
+    service = Studio(settings=settings).finetune
     given = table.from_arguments(args)  # the training settings given on the command line, by name
     if args.demo:
         spec = table.apply(service.demo_spec(name=args.name or "demo", device=args.device), given)
@@ -120,9 +120,9 @@ def _follow(service: object, run_id: str) -> int:
 
 
 def run_runs(args: argparse.Namespace, settings: Settings) -> int:
-    from studio.finetune.service import FineTune
+    from studio.api import Studio
 
-    service = FineTune(settings)
+    service = Studio(settings=settings).finetune
     if args.action == "list":
         runs = service.all()
         if not runs:

@@ -89,15 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--steps", type=int)
     brender.add_argument("--gpu", action="store_true")
 
-    from studio.bench.cli import add_parser as add_bench
+    from studio.cli.bench import add_parser as add_bench
 
     add_bench(sub)
 
-    from studio.finetune.cli import add_parsers as add_finetune
+    from studio.cli.finetune import add_parsers as add_finetune
 
     add_finetune(sub)
 
-    from studio.voices.cli import add_parser as add_voice
+    from studio.cli.voices import add_parser as add_voice
 
     add_voice(sub)
 
@@ -301,19 +301,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "book":
             return _cmd_book(args, settings)
         if args.command == "bench":
-            from studio.bench.cli import run as run_bench
+            from studio.cli.bench import run as run_bench
 
             return run_bench(args, settings)
         if args.command == "train":
-            from studio.finetune.cli import run_train
+            from studio.cli.finetune import run_train
 
             return run_train(args, settings)
         if args.command == "voice":
-            from studio.voices.cli import run as run_voice
+            from studio.cli.voices import run as run_voice
 
             return run_voice(args, settings)
         if args.command == "runs":
-            from studio.finetune.cli import run_runs
+            from studio.cli.finetune import run_runs
 
             return run_runs(args, settings)
     except StudioError as exc:

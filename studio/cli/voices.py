@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.config import Settings
-from studio.voices.library import VoiceLibrary
+
+if TYPE_CHECKING:
+    from studio.api import Studio
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    library = VoiceLibrary(settings.voices_dir)
+    from studio.api import Studio
+
+    studio = Studio(settings=settings)
+    library = studio.library.library
     action = args.voice_action
     if action == "list":
         voices, broken = library.scan()
@@ -96,26 +102,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"imported {voice.name!r} as {voice.id} ({voice.engine})")
         return 0
     if action == "mix":
-        from studio.engines.registry import Registry
         from studio.systems.supertonic.mixing import parse_parts
-        from studio.voices.service import Voices
 
         engine = "supertonic2" if args.engine == "supertonic" else args.engine
-        voice = Voices(Registry(settings), library).mix(engine, parse_parts(args.parts), args.name, args.notes)
+        voice = studio.library.mix(engine, parse_parts(args.parts), args.name, args.notes)
         recipe = ", ".join(f"{p['voice']} {p['weight']:.0%}" for p in voice.source["parts"])
         print(f"saved {voice.name!r} as {voice.id} ({engine}: {recipe})")
         return 0
     if action == "clone":
-        return _clone(args, settings, library)
+        return _clone(args, studio)
     return 1
 
 
-def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) -> int:
+def _clone(args: argparse.Namespace, studio: Studio) -> int:
     import sys
 
-    from studio.engines.registry import Registry
-    from studio.systems.supertonic.clone import CloneProgress, CloneSettings
-    from studio.voices.service import Voices
+    from studio.voices.service import CloneProgress, CloneSettings
 
     engine = "supertonic2" if args.engine == "supertonic" else args.engine
     options = CloneSettings(method=args.method, iterations=args.iterations, flow_steps=args.steps,
@@ -128,7 +130,7 @@ def _clone(args: argparse.Namespace, settings: Settings, library: VoiceLibrary) 
             print(f"\riteration {p.iteration}/{p.total}: similarity {p.similarity:.3f} (best {p.best:.3f}), "
                   f"ETA {p.eta:.0f} s   ", end="", file=sys.stderr, flush=True)  # fmt: skip
 
-    voice, result = Voices(Registry(settings), library).clone(
+    voice, result = studio.library.clone(
         engine, Path(args.ref), args.name, bool(args.consent), args.text, options, on_progress=show, mode=args.mode
     )
     print(file=sys.stderr)
