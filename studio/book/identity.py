@@ -187,11 +187,12 @@ def compute(
         and previous.normalize == settings.normalize
         and (not settings.normalize or language_family(previous.language) == language_family(language))
     )
-    same_key = (
-        previous is not None
-        and (previous.engine, previous.model_version, previous.key_params, previous.voices)
-        == (facts.engine, facts.model_version, params, voices)
-    )
+    same_key = previous is not None and (
+        previous.engine,
+        previous.model_version,
+        previous.key_params,
+        previous.voices,
+    ) == (facts.engine, facts.model_version, params, voices)
     for chapter in plan.chapters:
         for chunk in chapter.chunks:
             before = old.get(chunk.id)

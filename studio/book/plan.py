@@ -234,7 +234,6 @@ class BookPlan:
         return f'{json.dumps(data, ensure_ascii=False)[:-1]}, "chapters": [\n{chapters}\n]}}\n'
 
 
-
 def split_dialogue(paragraph: str) -> list[tuple[str, str]]:
     """[(text, role)] with quoted passages as dialogue and the rest as narration, in order."""
     parts = []

@@ -55,12 +55,14 @@ class Audiobooks:
         self, book: Book, plan: BookPlan, settings: RenderSettings, source_name: str = "", folder: Path | None = None
     ) -> BookJob:
         self._validate(settings)
-        ident = identity.compute(plan, settings, self.facts(settings.engine))  # a bad lexicon rule: nothing is made
+        stored = identity.load(folder) if folder is not None else None  # the CLI's job folder, made again to resume
+        # a bad lexicon rule raises here: nothing is made
+        ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
         if folder is not None:
             job = BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name)
         else:
             job = BookJob.create(self.jobs_dir, book, plan, settings, source_name)
-        identity.store(job, ident)
+        identity.store(job, ident, stored)
         return job
 
     # --- what every chunk says: computed when the plan or settings change, read by everyone ----------------------

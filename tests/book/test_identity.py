@@ -160,9 +160,7 @@ def test_changes_made_behind_the_service_are_noticed(books: Audiobooks) -> None:
     assert ident.key_params["speed"] == 1.2
 
 
-def test_a_poll_normalizes_nothing_and_reads_the_stored_identity(
-    settings: Settings, normalizations: list[str]
-) -> None:
+def test_a_poll_normalizes_nothing_and_reads_the_stored_identity(settings: Settings, normalizations: list[str]) -> None:
     ctx = AppContext.create(settings)
     book = _book()
     settings_ = RenderSettings(voice="joe", qa=False)
