@@ -78,12 +78,17 @@ def run(book_path: Path, home: Path, polls: int = 20) -> dict[str, Any]:
         poll_times.append(took)
         time.sleep(0.25)
 
-    # one chunk edited in a middle chapter, and a one-rule lexicon, while the render goes on
+    # one chunk edited at a time in a middle chapter (five times), and a one-rule lexicon, while the render goes on
     chapter = plan.chapters[len(plan.chapters) // 2].index
     rows = tab.chunk_rows(ctx, job, chapter)
-    rows[1][1] = rows[1][1] + " Indeed."
     poll_cpu = _CPU.get("poll", 0.0) / polls
-    edit_s, (_rows, edit_message) = _timed(tab.save_chunks, ctx, job_id, chapter, rows, S)
+    edit_times = []
+    for i in range(1, 6):
+        rows[i][1] = rows[i][1] + " Indeed."
+        took, (rows, edit_message) = _timed(tab.save_chunks, ctx, job_id, chapter, rows, S)
+        edit_times.append(took)
+        time.sleep(0.25)
+    edit_cpu = _CPU.get("save_chunks", 0.0) / len(edit_times)
     lexicon_s, lexicon_message = _timed(tab.save_lexicon, ctx, job_id, "Ahab = Ay-hab", S)
     rendered = job.status().get("done", 0)
     tab.cancel_render(ctx, job_id, S)
@@ -104,8 +109,9 @@ def run(book_path: Path, home: Path, polls: int = 20) -> dict[str, Any]:
         "poll_median_seconds": round(statistics.median(poll_times), 4),
         "poll_max_seconds": round(max(poll_times), 4),
         "poll_mean_cpu_seconds": round(poll_cpu, 4),
-        "edit_one_chunk_seconds": round(edit_s, 3),
-        "edit_one_chunk_cpu_seconds": round(_CPU.get("save_chunks", 0.0), 3),
+        "edit_one_chunk_median_seconds": round(statistics.median(edit_times), 3),
+        "edit_one_chunk_max_seconds": round(max(edit_times), 3),
+        "edit_one_chunk_mean_cpu_seconds": round(edit_cpu, 3),
         "edit_one_chunk_message": edit_message,
         "edit_lexicon_seconds": round(lexicon_s, 3),
         "edit_lexicon_message": lexicon_message,
