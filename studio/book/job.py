@@ -241,7 +241,7 @@ class _Listing:
 
     dir_mtime: int = -1
     trusted: bool = False
-    records: dict[str, tuple[tuple[int, int, int], ChunkRecord]] = field(default_factory=dict)
+    records: dict[str, tuple[int, ChunkRecord]] = field(default_factory=dict)  # key -> (inode, record)
 
 
 class _RecordIndex:
@@ -285,29 +285,26 @@ class _RecordIndex:
 
     @staticmethod
     def _update(job: BookJob, listing: _Listing) -> None:
-        names = set(os.listdir(job.chunks_dir))
+        """List the folder (names and inode numbers: no stat per file on Linux) and read the records that are new or
+        were renamed in since (a rewrite is a new file, so a new inode); this process's own writes are forgotten by
+        save_record, so they are read again whatever their inode."""
+        with os.scandir(job.chunks_dir) as entries:
+            inodes = {entry.name: entry.inode() for entry in entries}
         known = listing.records
-        for key in [k for k in known if f"{k}.json" not in names or f"{k}.wav" not in names]:
+        for key in [k for k in known if f"{k}.json" not in inodes or f"{k}.wav" not in inodes]:
             del known[key]
-        for name in names:
+        for name, inode in inodes.items():
             if not name.endswith(".json") or name.startswith("."):
                 continue
             key = name[:-5]
-            if f"{key}.wav" not in names:
+            if f"{key}.wav" not in inodes:
                 continue
             had = known.get(key)
-            if had is not None and had[1].checked:
-                continue  # a checked record is final (a regenerated chunk is forgotten by save_record)
-            try:
-                st = (job.chunks_dir / name).stat()
-            except OSError:
-                continue
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-            if had is not None and had[0] == stamp:
+            if had is not None and had[0] == inode:
                 continue
             record = job.record(key)
             if record is not None:
-                known[key] = (stamp, record)
+                known[key] = (inode, record)
 
 
 _RECORDS = _RecordIndex()

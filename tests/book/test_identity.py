@@ -189,3 +189,19 @@ def test_the_records_index_sees_a_rewritten_record(books: Audiobooks) -> None:
     assert job.records()[key].flagged
     (job.chunks_dir / f"{key}.wav").unlink()
     assert key not in job.records()
+
+
+def test_the_records_index_sees_a_record_another_process_rewrote(books: Audiobooks) -> None:
+    from dataclasses import asdict
+
+    from studio.book.job import write_json
+
+    job = _job(books)
+    books.render(job)
+    key = books.identity(job).chunks[1].key
+    assert not job.records()[key].checked
+    record = job.record(key)
+    assert record is not None
+    # written as another process would: renamed into the folder, without this process's save_record
+    write_json(job.chunks_dir / f"{key}.json", asdict(replace(record, checked=True, wer=0.1, transcript="heard")))
+    assert job.records()[key].transcript == "heard"
