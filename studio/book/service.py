@@ -117,8 +117,8 @@ class Audiobooks:
 
     def chunk_records(self, job: BookJob, ident: BookIdentity | None = None) -> dict[str, ChunkRecord | None]:
         """chunk id -> its finished record (None: not rendered under its current key), from the stored identity and
-        the records index: no text is normalized, no key computed."""
-        ident = ident or self.identity(job, check_facts=False)
+        the records index: no text is normalized, no key computed (unless the engine's model changed)."""
+        ident = ident or self.identity(job)
         records = job.records()
         return {c.id: records.get(c.key) for c in ident.chunks}
 

@@ -205,3 +205,18 @@ def test_the_records_index_sees_a_record_another_process_rewrote(books: Audioboo
     # written as another process would: renamed into the folder, without this process's save_record
     write_json(job.chunks_dir / f"{key}.json", asdict(replace(record, checked=True, wer=0.1, transcript="heard")))
     assert job.records()[key].transcript == "heard"
+
+
+def test_a_new_model_version_gives_every_chunk_a_new_key(books: Audiobooks) -> None:
+    """The model version comes from one place (the registry's description of the engine): when it changes, every
+    reader sees new keys, and the finished chunks no longer count as rendered for it."""
+    job = _job(books)
+    books.render(job)
+    before = books.identity(job).keys()
+    spec = books.registry.spec("piper")
+    newer = replace(spec, info=lambda s: replace(spec.info(s), model_version="piper-2 (test)"))
+    books.registry.register(newer)
+    ident = books.identity(job)
+    assert ident.model_version == "piper-2 (test)"
+    assert all(ident.keys()[k] != key for k, key in before.items())
+    assert set(books.chunk_records(job).values()) == {None}
