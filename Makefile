@@ -60,6 +60,9 @@ bench: install
 	@if [ -f $(SHARED_BOOKS)/alice-in-wonderland.epub ]; then \
 	  $(PY) -m studio.bench.book $(SHARED_BOOKS)/alice-in-wonderland.epub --chapter 5 --chars 3000 --output bench-book.json; \
 	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi
+	@if [ -f $(SHARED_BOOKS)/moby-dick.epub ]; then \
+	  $(PY) -m studio.bench.book_scale $(SHARED_BOOKS)/moby-dick.epub --output bench-book-scale.json; \
+	else echo "no ../shared/fixtures/books here: skipping the book-scale benchmark"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

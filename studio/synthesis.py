@@ -17,7 +17,7 @@ from studio.audio.types import AudioResult
 from studio.engines.base import EngineInfo, SynthParams, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, EngineUnavailable, InvalidInput
-from studio.text.charset import has_speech, strip_controls
+from studio.text.prepare import clean_input, resolve_language, speech_problem, spoken_text
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,6 @@ class SynthOutcome:
     cancelled: bool = False
 
 
-def language_family(code: str | None) -> str:
-    """'en-us' / 'en_US' / 'en' -> 'en' (text normalization rules are per language family)."""
-    return (code or "en").replace("_", "-").split("-")[0].lower()
-
-
 class Synthesizer:
     """Turns a SynthRequest into audio through the registry's cached engines. Never imports gradio."""
 
@@ -114,17 +109,16 @@ class Synthesizer:
         return voices[0].id
 
     def prepare(self, req: SynthRequest) -> PreparedText:
-        """Validate everything a user can get wrong, before any model is loaded."""
-        from studio.text.normalize import normalize_text
-
+        """Validate everything a user can get wrong, before any model is loaded; the text takes the one text path
+        (`text.prepare`) that books take too."""
         info = self.registry.info(req.engine)
         status = self.registry.available(req.engine)
         if not status.ok:
             raise EngineUnavailable(f"{info.label} is not available: {status.message}")
         if not (req.text or "").strip():
             raise InvalidInput("The text is empty: type or paste something to speak.")
-        text = strip_controls(req.text or "").strip()  # escape codes pasted from a terminal are never read aloud
-        if not has_speech(text):
+        text = clean_input(req.text)  # escape codes pasted from a terminal are never read aloud
+        if speech_problem(text):
             raise InvalidInput("There is nothing to speak: the text has no letters or digits (only symbols, emoji or "
                                "punctuation). Type some words.")  # fmt: skip
         limit = min(self.max_chars, info.max_chars)
@@ -133,9 +127,7 @@ class Synthesizer:
                 f"The text has {len(text):,} characters; the limit is {limit:,}. "
                 "Shorten it, or use the Audiobook tab for long texts."
             )
-        language = req.language or info.default_language
-        if language not in info.languages:
-            raise InvalidInput(f"{info.label} does not speak '{language}'. Choose one of: {', '.join(info.languages)}.")
+        language = resolve_language(req.language, info.languages, info.default_language, label=info.label)
         speed = info.default_speed if req.speed is None else float(req.speed)
         if info.supports_speed and not (info.min_speed <= speed <= info.max_speed):
             raise InvalidInput(f"Speed {speed:g} is out of range; use {info.min_speed:g} to {info.max_speed:g}.")
@@ -151,8 +143,7 @@ class Synthesizer:
         known = {v.id for v in voices}
         if known and voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
-        if req.normalize:
-            text = normalize_text(text, language_family(language))
+        text = spoken_text(text, language, req.normalize)
         params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed)
         return PreparedText(text, voice, params, info)
 

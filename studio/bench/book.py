@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.book.job import BookJob, RenderSettings
+from studio.book.job import RenderSettings
 from studio.book.model import Book, Chapter
 from studio.book.service import Audiobooks
 from studio.config import Settings
@@ -47,16 +47,17 @@ def run(
     plan = books.plan(book, engine)
     eng = books.registry.get(engine)
     warm_up(eng, voice)
-    probe = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(engine=engine, voice=voice, qa=False))
-    spoken = [probe.spoken_text(k, plan, probe.settings()) for k in plan.chapters[0].chunks]
-    params = SynthParams(language=eng.info.default_language, speed=eng.info.default_speed)
+    probe = books.create_job(book, plan, RenderSettings(engine=engine, voice=voice, qa=False))
+    ident = books.identity(probe)  # what the render will speak, in the language it will speak it
+    spoken = [c.spoken for c in ident.chunks]
+    params = SynthParams(language=ident.language, speed=eng.info.default_speed)
     start = time.perf_counter()
     for chunk_text in spoken:
         eng.synthesize(chunk_text, voice, params)
     raw = time.perf_counter() - start
     timings = []
     for qa in (False, True):
-        job = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(engine=engine, voice=voice, qa=qa))
+        job = books.create_job(book, plan, RenderSettings(engine=engine, voice=voice, qa=qa))
         if qa:
             books.renderer.checker.recognizer  # noqa: B018  (load the recognizer outside the timing, like the engine)
         start = time.perf_counter()

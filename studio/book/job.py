@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
@@ -16,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.book.model import Book
-from studio.book.plan import BookPlan, PlanChunk, apply_lexicon, cache_key
+from studio.book.plan import BookPlan
 from studio.book.qa import DEFAULT_THRESHOLD, DEFAULT_TRIES
 from studio.errors import InvalidInput
 from studio.fsutil import write_atomic
@@ -185,31 +186,7 @@ class BookJob:
         status.update(values, updated=time.time())
         write_json(self.folder / STATUS_FILE, status)
 
-    # --- what a chunk says and where its audio lives --------------------------------------------------------
-    def voice_for(self, chunk: PlanChunk, settings: RenderSettings) -> str:
-        if chunk.role == "dialogue" and settings.dialogue_voice:
-            return settings.dialogue_voice
-        return settings.voice
-
-    def spoken_text(self, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings) -> str:
-        """Lexicon first (respellings), then number/date normalization: exactly what the engine receives."""
-        from studio.text.normalize import normalize_text
-
-        text = apply_lexicon(chunk.text, plan.lexicon)
-        if settings.normalize:
-            text = normalize_text(text, (settings.language or plan.language).split("-")[0])
-        return text
-
-    def key_for(self, chunk: PlanChunk, plan: BookPlan, settings: RenderSettings, model_version: str) -> str:
-        params = {"speed": settings.speed, "steps": settings.steps, "language": settings.language or plan.language}
-        return cache_key(
-            settings.engine,
-            model_version,
-            self.voice_for(chunk, settings),
-            params,
-            self.spoken_text(chunk, plan, settings),
-        )
-
+    # --- where a chunk's audio lives (what it says is stored in identity/: studio/book/identity.py) ----------
     def audio_path(self, key: str) -> Path:
         return self.chunks_dir / f"{key}.wav"
 
@@ -238,6 +215,13 @@ class BookJob:
 
     def save_record(self, record: ChunkRecord) -> None:
         write_json(self.chunks_dir / f"{record.key}.json", asdict(record))
+        _RECORDS.forget(self.chunks_dir, record.key)
+
+    def records(self) -> dict[str, ChunkRecord]:
+        """Every finished chunk's record by cache key. Kept in memory per process and brought up to date from the
+        folder's listing only when the folder changed, reading just the records that are new or were rewritten: a
+        UI poll during a render costs what the render changed since the last poll, not the whole book."""
+        return _RECORDS.records(self)
 
     def clean_temp(self) -> int:
         """Remove temp files a killed render left behind (they were never renamed into place, so never used)."""
@@ -249,6 +233,81 @@ class BookJob:
 
     def delete(self) -> None:
         shutil.rmtree(self.folder)
+
+
+@dataclass
+class _Listing:
+    """One chunks folder as last seen: its mtime, whether that mtime can be trusted, and the records read."""
+
+    dir_mtime: int = -1
+    trusted: bool = False
+    records: dict[str, tuple[int, ChunkRecord]] = field(default_factory=dict)  # key -> (inode, record)
+
+
+class _RecordIndex:
+    """The records of the chunks folders this process looks at. A record is written by renaming a temp file into
+    the folder (write_atomic), which changes the folder's mtime: an unchanged mtime means nothing changed, unless it
+    is so recent that another write may share its clock tick (then the folder is listed again)."""
+
+    SIZE = 8
+    RECENT_NS = 100_000_000
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, _Listing] = {}
+        self._lock = threading.Lock()
+
+    def forget(self, folder: Path, key: str) -> None:
+        with self._lock:
+            listing = self._folders.get(folder)
+            if listing is not None:
+                listing.records.pop(key, None)
+                listing.trusted = False
+
+    def records(self, job: BookJob) -> dict[str, ChunkRecord]:
+        folder = job.chunks_dir
+        with self._lock:
+            listing = self._folders.pop(folder, None) or _Listing()
+            self._folders[folder] = listing  # most recently used last
+            while len(self._folders) > self.SIZE:
+                self._folders.pop(next(iter(self._folders)))
+            try:
+                mtime = folder.stat().st_mtime_ns
+            except OSError:
+                listing.records.clear()
+                listing.dir_mtime = -1
+                return {}
+            if not (listing.trusted and mtime == listing.dir_mtime):
+                now = time.time_ns()
+                self._update(job, listing)
+                listing.dir_mtime = mtime
+                listing.trusted = now - mtime > self.RECENT_NS
+            return {key: record for key, (_stamp, record) in listing.records.items()}
+
+    @staticmethod
+    def _update(job: BookJob, listing: _Listing) -> None:
+        """List the folder (names and inode numbers: no stat per file on Linux) and read the records that are new or
+        were renamed in since (a rewrite is a new file, so a new inode); this process's own writes are forgotten by
+        save_record, so they are read again whatever their inode."""
+        with os.scandir(job.chunks_dir) as entries:
+            inodes = {entry.name: entry.inode() for entry in entries}
+        known = listing.records
+        for key in [k for k in known if f"{k}.json" not in inodes or f"{k}.wav" not in inodes]:
+            del known[key]
+        for name, inode in inodes.items():
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            key = name[:-5]
+            if f"{key}.wav" not in inodes:
+                continue
+            had = known.get(key)
+            if had is not None and had[0] == inode:
+                continue
+            record = job.record(key)
+            if record is not None:
+                known[key] = (inode, record)
+
+
+_RECORDS = _RecordIndex()
 
 
 def new_job_id(title: str) -> str:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import regex
@@ -172,7 +172,22 @@ class BookPlan:
         return [self.chapter(i) for i in indices]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As asdict() would make it, without its deep copies (a whole book's plan is saved on every edit)."""
+        return {
+            "title": self.title,
+            "author": self.author,
+            "language": self.language,
+            "max_chars": self.max_chars,
+            "chapters": [
+                {"index": c.index, "title": c.title, "included": c.included, "kind": c.kind,
+                 "chunks": [{"id": k.id, "text": k.text, "role": k.role, "paragraph_end": k.paragraph_end}
+                            for k in c.chunks]}
+                for c in self.chapters
+            ],
+            "lexicon": [{"pattern": e.pattern, "replacement": e.replacement, "regex": e.regex} for e in self.lexicon],
+            "dialogue_voice": self.dialogue_voice,
+            "version": self.version,
+        }  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         """The CLI's `book plan` JSON."""
@@ -213,7 +228,10 @@ class BookPlan:
         )
 
     def dumps(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        # one chapter per line: readable, and compact enough for the C encoder (indent= would take the slow one)
+        data = self.to_dict()
+        chapters = ",\n".join(json.dumps(c, ensure_ascii=False) for c in data.pop("chapters"))
+        return f'{json.dumps(data, ensure_ascii=False)[:-1]}, "chapters": [\n{chapters}\n]}}\n'
 
 
 def split_dialogue(paragraph: str) -> list[tuple[str, str]]:

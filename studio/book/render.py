@@ -11,8 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from studio.book import identity
+from studio.book.identity import BookIdentity, ChunkIdentity, engine_facts
 from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
-from studio.book.plan import BookPlan, PlanChapter, PlanChunk
+from studio.book.plan import BookPlan, PlanChapter
 from studio.book.qa import Checker
 from studio.clock import clock
 from studio.engines.base import Engine, SynthParams, reserve_memory
@@ -153,9 +155,16 @@ class Renderer:
     def _engine(self, settings: RenderSettings) -> Engine:
         return self.registry.get(settings.engine, "cuda" if settings.gpu else "cpu")
 
-    def _params(self, settings: RenderSettings, plan: BookPlan, engine: Engine, attempt: int) -> SynthParams:
+    def identity(
+        self, job: BookJob, plan: BookPlan | None = None, settings: RenderSettings | None = None
+    ) -> BookIdentity:
+        """The job's stored chunk identity, brought up to date if its inputs or the engine's facts changed."""
+        return identity.current(job, lambda name: engine_facts(self.registry, name), plan, settings)
+
+    def _params(self, settings: RenderSettings, ident: BookIdentity, engine: Engine, attempt: int) -> SynthParams:
+        """The engine speaks the language the text was normalized in (the identity's), never its own default."""
         info = engine.info
-        language = settings.language or (plan.language if plan.language in info.languages else info.default_language)
+        language = ident.language
         steps = settings.steps if settings.steps is not None else (info.default_steps if info.supports_steps else None)
         if steps is not None and attempt > 0:  # a retry spends more denoising steps (Supertonic)
             steps = min(info.max_steps, steps * 2)
@@ -173,35 +182,32 @@ class Renderer:
     def _synthesize(
         self,
         job: BookJob,
-        chunk: PlanChunk,
-        plan: BookPlan,
+        chunk: ChunkIdentity,
+        ident: BookIdentity,
         settings: RenderSettings,
         engine: Engine,
-        key: str,
         attempt: int,
     ) -> ChunkRecord:
-        text = job.spoken_text(chunk, plan, settings)
-        params = self._params(settings, plan, engine, attempt)
+        params = self._params(settings, ident, engine, attempt)
         with self._inference:
-            audio = engine.synthesize(text, job.voice_for(chunk, settings), params)
-        record = ChunkRecord(key, chunk.id, text, audio.duration, tries=attempt + 1)
-        job.save_chunk(key, audio.samples, audio.sample_rate, record)
+            audio = engine.synthesize(chunk.spoken, chunk.voice, params)
+        record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=attempt + 1)
+        job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 
     def _check(
         self,
         job: BookJob,
-        chunk: PlanChunk,
-        plan: BookPlan,
+        chunk: ChunkIdentity,
+        ident: BookIdentity,
         settings: RenderSettings,
         engine: Engine,
-        key: str,
         record: ChunkRecord,
     ) -> ChunkRecord:
         """Score the chunk; re-render (new seed, more steps) up to the job's tries; keep the best take; flag."""
         from studio.audio.io import read_audio
 
-        language = settings.language or plan.language
+        key, language = chunk.key, ident.text_language
         best: tuple[float, ChunkRecord, object] | None = None
         attempt = record.tries - 1
         while True:
@@ -214,7 +220,7 @@ class Renderer:
             if result.passed(settings.qa_threshold) or attempt + 1 >= settings.qa_tries:
                 break
             attempt += 1
-            record = self._synthesize(job, chunk, plan, settings, engine, key, attempt)
+            record = self._synthesize(job, chunk, ident, settings, engine, attempt)
         assert best is not None
         wer, final, audio = best
         final = replace(final, tries=attempt + 1, flagged=wer > settings.qa_threshold)
@@ -252,13 +258,15 @@ class Renderer:
         chapters = plan.selected(settings.chapters)
         if not chapters:
             raise InvalidInput("No chapter is selected: tick at least one chapter.")
+        ident = self.identity(job, plan, settings)
         engine = self._engine(settings)
-        version = engine.info.model_version
-        check = settings.qa and Checker.supports(settings.language or plan.language)
+        self._warn_version(engine, ident)
+        check = settings.qa and Checker.supports(ident.text_language)
         self._reserve(engine, settings)
-        work = [(ch, ck) for ch in chapters for ck in ch.chunks]
+        work = [(ch, ident.chunk(ck.id)) for ch in chapters for ck in ch.chunks]
         total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
-        todo_chars = sum(len(ck.text) for _, ck in work if job.record(job.key_for(ck, plan, settings, version)) is None)
+        finished = job.records()
+        todo_chars = sum(len(ck.text) for _, ck in work if ck.key not in finished)
         chars_done, start = 0, time.perf_counter()
         job.write_status(state="rendering", total=total, done=0, error="", message="Rendering…", pid=os.getpid())
         pending: list[Future[ChunkRecord]] = []
@@ -295,10 +303,9 @@ class Renderer:
                 for chapter, chunk in work:
                     if cancel is not None and cancel.is_set():
                         raise Cancelled("Render stopped; finished chunks are kept. Resume to continue.")
-                    key = job.key_for(chunk, plan, settings, version)
-                    record = job.record(key)
+                    record = job.record(chunk.key)
                     if record is None:
-                        record = self._synthesize(job, chunk, plan, settings, engine, key, 0)
+                        record = self._synthesize(job, chunk, ident, settings, engine, 0)
                         rendered += 1
                         chars_done += len(chunk.text)
                     else:
@@ -308,7 +315,7 @@ class Renderer:
                         pending = [f for f in pending if not f.done()]
                         while len(pending) >= 2:  # bounded backlog keeps memory flat
                             pending.pop(0).result()
-                        fut = pool.submit(self._check, job, chunk, plan, settings, engine, key, record)
+                        fut = pool.submit(self._check, job, chunk, ident, settings, engine, record)
                         fut.add_done_callback(checked)
                         pending.append(fut)
                     done += 1
@@ -340,12 +347,13 @@ class Renderer:
     def report(self, job: BookJob, rendered: int = 0, reused: int = 0, cancelled: bool = False) -> RenderReport:
         """Per chapter: rendered seconds, word error rate over checked chunks, flagged chunk ids."""
         plan, settings = job.plan(), job.settings()
-        version = self.registry.info(settings.engine).model_version
+        keys = self.identity(job, plan, settings).keys()
+        records = job.records()
         chapters = []
         for chapter in plan.selected(settings.chapters):
             seconds, words_err, words, checked, flags = 0.0, 0.0, 0, 0, []
             for chunk in chapter.chunks:
-                record = job.record(job.key_for(chunk, plan, settings, version))
+                record = records.get(keys[chunk.id])
                 if record is None:
                     continue
                 seconds += record.seconds
@@ -366,13 +374,18 @@ class Renderer:
     def regenerate(self, job: BookJob, chunk_id: str, attempt: int = 1) -> ChunkRecord:
         """Render one chunk again (a new take), check it when the job checks, and keep it."""
         plan, settings = job.plan(), job.settings()
-        chunk = next((k for c in plan.chapters for k in c.chunks if k.id == chunk_id), None)
-        if chunk is None:
-            raise InvalidInput(f"There is no chunk {chunk_id!r} in this book.")
+        ident = self.identity(job, plan, settings)
+        chunk = ident.chunk(chunk_id)
         engine = self._engine(settings)
-        key = job.key_for(chunk, plan, settings, engine.info.model_version)
+        self._warn_version(engine, ident)
         with _JobLock(job), self.checker.session():
-            record = self._synthesize(job, chunk, plan, settings, engine, key, attempt)
-            if settings.qa and Checker.supports(settings.language or plan.language):
-                record = self._check(job, chunk, plan, settings, engine, key, record)
+            record = self._synthesize(job, chunk, ident, settings, engine, attempt)
+            if settings.qa and Checker.supports(ident.text_language):
+                record = self._check(job, chunk, ident, settings, engine, record)
         return record
+
+    @staticmethod
+    def _warn_version(engine: Engine, ident: BookIdentity) -> None:
+        if engine.info.model_version != ident.model_version:
+            log.warning("the loaded %s model reports version %r; the registry (and so the book's cache keys) says "
+                        "%r", ident.engine, engine.info.model_version, ident.model_version)  # fmt: skip

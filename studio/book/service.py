@@ -8,14 +8,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from studio.book import identity
 from studio.book.export import ExportResult, ExportSettings
-from studio.book.job import BookJob, RenderSettings, list_jobs
+from studio.book.identity import BookIdentity, ChunkIdentity, EngineFacts, engine_facts
+from studio.book.job import BookJob, ChunkRecord, RenderSettings, list_jobs
 from studio.book.model import Book
-from studio.book.plan import BookPlan, LexiconEntry, make_plan
+from studio.book.plan import BookPlan, LexiconEntry, make_plan, parse_lexicon
 from studio.book.qa import Checker
 from studio.book.render import Renderer, RenderProgress, RenderReport
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
+from studio.text.prepare import clean_input, resolve_language, speech_problem
 
 CJK_CHUNK_CHARS = 120  # Korean and Japanese carry more per character (Supertonic's own limit)
 CLI_JOB_FOLDER = ".studio-job"
@@ -52,9 +55,92 @@ class Audiobooks:
         self, book: Book, plan: BookPlan, settings: RenderSettings, source_name: str = "", folder: Path | None = None
     ) -> BookJob:
         self._validate(settings)
+        stored = identity.load(folder) if folder is not None else None  # the CLI's job folder, made again to resume
+        # a bad lexicon rule raises here: nothing is made
+        ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
         if folder is not None:
-            return BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name)
-        return BookJob.create(self.jobs_dir, book, plan, settings, source_name)
+            job = BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name)
+        else:
+            job = BookJob.create(self.jobs_dir, book, plan, settings, source_name)
+        identity.store(job, ident, stored)
+        return job
+
+    # --- what every chunk says: computed when the plan or settings change, read by everyone ----------------------
+    def facts(self, engine: str) -> EngineFacts:
+        """The engine's model version and languages, from the one place the renderer reads them too."""
+        return engine_facts(self.registry, engine)
+
+    def identity(self, job: BookJob, check_facts: bool = True) -> BookIdentity:
+        """Every chunk's spoken text, voice and cache key as stored with the job; computed and stored first when the
+        job has none yet (made by an older Studio) or its plan or settings changed behind the service's back.
+        `check_facts=False` (a UI poll) also skips asking the registry whether the engine's model changed."""
+        return identity.current(job, self.facts, check_facts=check_facts)
+
+    def save_plan(self, job: BookJob, plan: BookPlan) -> BookIdentity:
+        """Save an edited plan and its identity, recomputed only where it changed. A lexicon rule that fails on this
+        book raises before anything is saved."""
+        settings, stored = job.settings(), identity.load(job.folder)
+        ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
+        job.save_plan(plan)
+        return identity.store(job, ident, stored)
+
+    def edit_chunks(self, job: BookJob, chapter_index: int, texts: dict[str, str]) -> int:
+        """New texts for chunks of one chapter (by id), checked like Synthesize's text; returns how many changed."""
+        plan = job.plan()
+        chunks = {k.id: k for k in plan.chapter(chapter_index).chunks}
+        changed = 0
+        for chunk_id, raw in texts.items():
+            chunk = chunks.get(chunk_id)
+            text = " ".join(clean_input(raw).split())
+            if chunk is None or text == chunk.text:
+                continue
+            problem = speech_problem(text)
+            if problem == "empty":
+                raise InvalidInput(f"Chunk {chunk.id} would be empty; delete words, not whole chunks.")
+            if problem:
+                raise InvalidInput(
+                    f"Chunk {chunk.id} would have nothing to speak (no letters or digits): {text[:40]!r}."
+                )
+            chunk.text = text
+            changed += 1
+        if changed:
+            self.save_plan(job, plan)
+        return changed
+
+    def set_lexicon(self, job: BookJob, text: str) -> tuple[int, int]:
+        """Parse and save the lexicon; returns (rules, chunks whose cache key changed and so render again)."""
+        before = self.identity(job).keys()
+        plan = job.plan()
+        plan.lexicon = parse_lexicon(text or "")
+        after = self.save_plan(job, plan).keys()
+        return len(plan.lexicon), sum(1 for k, key in after.items() if before.get(k) != key)
+
+    def chunk_records(self, job: BookJob, ident: BookIdentity | None = None) -> dict[str, ChunkRecord | None]:
+        """chunk id -> its finished record (None: not rendered under its current key), from the stored identity and
+        the records index: no text is normalized, no key computed (unless the engine's model changed)."""
+        ident = ident or self.identity(job)
+        records = job.records()
+        return {c.id: records.get(c.key) for c in ident.chunks}
+
+    def chapter_chunks(self, job: BookJob, index: int) -> list[tuple[ChunkIdentity, ChunkRecord | None]]:
+        """One chapter's chunks as stored (text, role, spoken text, key) with their records, without reading the
+        whole plan."""
+        chapters = self.identity(job, check_facts=False).by_chapter()
+        if index not in chapters:
+            raise InvalidInput(f"There is no chapter {index}; the book has chapters 1 to {len(chapters)}.")
+        records = job.records()
+        return [(c, records.get(c.key)) for c in chapters[index]]
+
+    def chunk_audio(self, job: BookJob, chunk_id: str) -> Path:
+        """The audio file of a finished chunk."""
+        chunk = self.identity(job).chunk(chunk_id)
+        if job.record(chunk.key) is None:
+            raise InvalidInput(f"Chunk {chunk_id} is not rendered yet.")
+        return job.audio_path(chunk.key)
+
+    def regenerate(self, job: BookJob, chunk_id: str) -> ChunkRecord:
+        """Render one chunk again (a new take), checked when the job checks."""
+        return self.renderer.regenerate(job, chunk_id)
 
     def _validate(self, settings: RenderSettings) -> None:
         voices = {v.id for v in self.registry.voices(settings.engine)}
@@ -65,6 +151,9 @@ class Audiobooks:
             if voices and voice not in voices:
                 choices = ", ".join(sorted(voices))
                 raise InvalidInput(f"{settings.engine} has no voice '{voice}'. Choose one of: {choices}.")
+        if settings.language:  # one the user set must be one the engine speaks (the book's own is only a hint)
+            info = self.registry.info(settings.engine)
+            resolve_language(settings.language, info.languages, info.default_language, label=info.label)
         export_settings(settings).validate()  # formats and silences, before any compute is spent
 
     def jobs(self) -> list[BookJob]:
@@ -97,13 +186,14 @@ class Audiobooks:
         from studio.book.export import BookMeta, ExportChapter, export_book
 
         plan, settings = job.plan(), job.settings()
-        version = self.registry.info(settings.engine).model_version
+        keys = identity.current(job, self.facts, plan, settings).keys()
+        records = job.records()
         chapters = []
         for chapter in plan.selected(settings.chapters):
             files, breaks = [], []
             for chunk in chapter.chunks:
-                key = job.key_for(chunk, plan, settings, version)
-                if job.record(key) is None:
+                key = keys[chunk.id]
+                if key not in records:
                     raise InvalidInput(f"Chapter {chapter.index} is not fully rendered yet: render (or resume) first.")
                 files.append(job.audio_path(key))
                 if chunk.paragraph_end:
@@ -128,7 +218,10 @@ class Audiobooks:
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
         settings = replace(job.settings(), **changes)
         self._validate(settings)
+        stored = identity.load(job.folder)
+        ident = identity.compute(job.plan(), settings, self.facts(settings.engine), stored)
         job.save_settings(settings)
+        identity.store(job, ident, stored)
         return settings
 
 

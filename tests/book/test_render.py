@@ -83,7 +83,7 @@ def test_lexicon_change_rerenders_exactly_the_affected_chunks(settings: Settings
     job.save_plan(plan)
     affected = [c for ch in plan.chapters for c in ch.chunks if "Gandalf" in c.text]
     assert len(affected) == 2
-    assert "Gan dolf the cat" in job.spoken_text(affected[0], plan, job.settings())
+    assert "Gan dolf the cat" in renderer.identity(job).chunk(affected[0].id).spoken
     report = renderer.render(job)
     assert report.rendered == 2 and report.reused == 3
 
@@ -119,9 +119,7 @@ def test_checker_catches_a_wrong_chunk_and_renders_it_again(
     assert first.book_wer is not None and first.book_wer <= 0.25
     assert all(c.checked == c.chunks for c in first.chapters)
     # swap one finished chunk's audio for speech of other words, as a garbled render would be
-    plan, rs = job.plan(), job.settings()
-    chunk = plan.chapters[0].chunks[1]
-    key = job.key_for(chunk, plan, rs, registry.info("piper").model_version)
+    key = renderer.identity(job).chunk(job.plan().chapters[0].chunks[1].id).key
     wrong = registry.get("piper").synthesize("Bananas are yellow and monkeys like to eat them.", "joe")
     record = job.record(key)
     assert record is not None and record.wer is not None
@@ -142,11 +140,11 @@ def test_report_flags_chunks_that_stay_wrong(settings: Settings, registry: Regis
 
     job = _job(settings, qa=True)
     job.save_settings(replace(job.settings(), qa_tries=2))
-    report = Renderer(registry, Checker(recognizer=Deaf())).render(job)
+    deaf = Renderer(registry, Checker(recognizer=Deaf()))
+    report = deaf.render(job)
     assert report.flagged == 5
-    records = [
-        job.record(job.key_for(c, job.plan(), job.settings(), "piper-1 (VITS)")) for c in job.plan().chapters[0].chunks
-    ]
+    ident = deaf.identity(job)
+    records = [job.record(ident.chunk(c.id).key) for c in job.plan().chapters[0].chunks]
     assert all(r is not None and r.flagged and r.tries == 2 for r in records)
 
 
@@ -172,8 +170,7 @@ def test_dialogue_gets_the_second_voice(settings: Settings, renderer: Renderer, 
     roles = [(c.text, c.role) for c in plan.chapters[0].chunks]
     assert ('"Who goes there?"', "dialogue") in roles
     job = BookJob.create(settings.jobs_dir, book, plan, RenderSettings(voice="joe", dialogue_voice="second", qa=False))
-    rs = job.settings()
-    voices = {c.role: job.voice_for(c, rs) for c in plan.chapters[0].chunks}
+    voices = {c.role: c.voice for c in renderer.identity(job).chunks}
     assert voices == {"narrator": "joe", "dialogue": "second"}
     report = renderer.render(job)
     assert report.rendered == len(plan.chapters[0].chunks)

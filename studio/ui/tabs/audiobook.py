@@ -9,11 +9,10 @@ import gradio as gr
 import numpy as np
 
 from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
-from studio.book.plan import BookPlan, format_lexicon, parse_lexicon
+from studio.book.plan import BookPlan, format_lexicon
 from studio.book.qa import Checker
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.text.charset import has_speech, strip_controls
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.users import per_user, user_context
@@ -32,13 +31,8 @@ def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
 
 
 def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
-    settings = job.settings()
-    version = ctx.registry.info(settings.engine).model_version
-    out = {}
-    for chapter in plan.chapters:
-        for chunk in chapter.chunks:
-            out[chunk.id] = job.record(job.key_for(chunk, plan, settings, version))
-    return out
+    """chunk id -> finished record or None, read from the job's stored chunk identity (nothing recomputed)."""
+    return ctx.books.chunk_records(job)
 
 
 def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
@@ -58,11 +52,8 @@ def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
 
 
 def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[Any]]:
-    plan = job.plan()
-    records = _records(ctx, job, plan)
     rows = []
-    for chunk in plan.chapter(chapter_index).chunks:
-        rec = records.get(chunk.id)
+    for chunk, rec in ctx.books.chapter_chunks(job, chapter_index):
         state = "pending" if rec is None else ("flagged" if rec.flagged else ("checked" if rec.checked else "done"))
         wer = "" if rec is None or rec.wer is None else f"{rec.wer:.0%}"
         rows.append([chunk.id, chunk.text, chunk.role, state, wer, "" if rec is None else rec.transcript])
@@ -70,12 +61,11 @@ def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[A
 
 
 def flagged_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
-    plan = job.plan()
-    records = _records(ctx, job, plan)
+    ident = ctx.books.identity(job, check_facts=False)  # a timer tick: the stored identity, not a recomputed one
+    records = ctx.books.chunk_records(job, ident)
     return [
         [k.id, k.text, r.transcript, f"{r.wer:.0%}" if r.wer is not None else ""]
-        for c in plan.chapters
-        for k in c.chunks
+        for k in ident.chunks
         if (r := records.get(k.id)) is not None and r.flagged
     ]
 
@@ -150,7 +140,7 @@ def save_chapters(ctx: AppContext, job_id: str | None, rows: Any, session: str) 
         chapter.title = title or chapter.title
     if not any(c.included for c in plan.chapters):
         raise InvalidInput("Tick at least one chapter to render.")
-    job.save_plan(plan)
+    ctx.books.save_plan(job, plan)
     return chapter_rows(ctx, job), book_summary(job)
 
 
@@ -161,39 +151,18 @@ def save_chunks(
     job = _job(ctx, session, job_id)
     if chapter_index is None:
         raise InvalidInput("Pick a chapter first.")
-    plan = job.plan()
-    chunks = {k.id: k for k in plan.chapter(int(chapter_index)).chunks}
     values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
-    changed = 0
-    for row in values:
-        chunk = chunks.get(str(row[0]))
-        text = " ".join(strip_controls(str(row[1] if len(row) > 1 else "")).split())
-        if chunk is None or text == chunk.text:
-            continue
-        if not text:
-            raise InvalidInput(f"Chunk {chunk.id} would be empty; delete words, not whole chunks.")
-        if not has_speech(text):
-            raise InvalidInput(f"Chunk {chunk.id} would have nothing to speak (no letters or digits): {text[:40]!r}.")
-        if text != chunk.text:
-            chunk.text = text
-            changed += 1
-    job.save_plan(plan)
+    texts = {str(row[0]): str(row[1] if len(row) > 1 else "") for row in values}
+    changed = ctx.books.edit_chunks(job, int(chapter_index), texts)
     return chunk_rows(ctx, job, int(chapter_index)), f"Saved: {changed} chunk(s) changed and will render again."
 
 
 def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> str:
     job = _job(ctx, session, job_id)
-    plan = job.plan()
-    settings = job.settings()
-    version = ctx.registry.info(settings.engine).model_version
-    before = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
-    plan.lexicon = parse_lexicon(text or "")
     # every rule runs on every chunk (each within its time limit) before the plan is saved: a rule that is too slow
     # on this book is refused with its name, and the lexicon saved before stays
-    after = {k.id: job.key_for(k, plan, settings, version) for c in plan.chapters for k in c.chunks}
-    job.save_plan(plan)
-    changed = sum(1 for k in before if before[k] != after[k])
-    return f"Lexicon saved ({len(plan.lexicon)} rules): {changed} chunk(s) will render again."
+    rules, changed = ctx.books.set_lexicon(job, text or "")
+    return f"Lexicon saved ({rules} rules): {changed} chunk(s) will render again."
 
 
 def start_render(
@@ -295,14 +264,7 @@ def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, sessio
     job = _job(ctx, session, job_id)
     if not chunk_id:
         raise InvalidInput("Type or pick a chunk id (like 001-00002) first.")
-    plan, settings = job.plan(), job.settings()
-    chunk = next((k for c in plan.chapters for k in c.chunks if k.id == chunk_id.strip()), None)
-    if chunk is None:
-        raise InvalidInput(f"There is no chunk {chunk_id!r}.")
-    key = job.key_for(chunk, plan, settings, ctx.registry.info(settings.engine).model_version)
-    if job.record(key) is None:
-        raise InvalidInput(f"Chunk {chunk_id} is not rendered yet.")
-    samples, rate = read_audio(job.audio_path(key))
+    samples, rate = read_audio(ctx.books.chunk_audio(job, chunk_id.strip()))
     return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
 
 
@@ -314,7 +276,7 @@ def regenerate_chunk(
         raise InvalidInput("Wait for the render to finish (or cancel it) before regenerating a chunk.")
     if not chunk_id:
         raise InvalidInput("Type or pick a chunk id first.")
-    record = ctx.books.renderer.regenerate(job, chunk_id.strip())
+    record = ctx.books.regenerate(job, chunk_id.strip())
     heard = f" · heard: “{record.transcript}” (WER {record.wer:.0%})" if record.wer is not None else ""
     return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
 
