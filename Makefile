@@ -61,7 +61,7 @@ bench: install
 	  $(PY) -m studio.bench.book $(SHARED_BOOKS)/alice-in-wonderland.epub --chapter 5 --chars 3000 --output bench-book.json; \
 	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi
 	@if [ -f $(SHARED_BOOKS)/moby-dick.epub ]; then \
-	  $(PY) -m studio.bench.book_scale $(SHARED_BOOKS)/moby-dick.epub --output bench-book-scale.json; \
+	  $(PY) -m studio.ui.book_scale $(SHARED_BOOKS)/moby-dick.epub --output bench-book-scale.json; \
 	else echo "no ../shared/fixtures/books here: skipping the book-scale benchmark"; fi
 
 clean:

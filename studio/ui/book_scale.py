@@ -122,11 +122,11 @@ def run(book_path: Path, home: Path, polls: int = 20) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m studio.bench.book_scale BOOK.epub`: UI poll, edit and open costs on a whole book while it renders."""
+    """`python -m studio.ui.book_scale BOOK.epub`: UI poll, edit and open costs on a whole book while it renders."""
     import argparse
     import tempfile
 
-    parser = argparse.ArgumentParser(prog="python -m studio.bench.book_scale", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m studio.ui.book_scale", description=main.__doc__)
     parser.add_argument("book", type=Path)
     parser.add_argument("--polls", type=int, default=20, help="timer ticks to time while the render runs")
     parser.add_argument("--output", type=Path, default=Path("bench-book-scale.json"))
