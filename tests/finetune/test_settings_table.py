@@ -13,7 +13,7 @@ import gradio as gr
 import pytest
 
 from studio.errors import InvalidInput
-from studio.finetune import cli
+from studio.cli import finetune as cli
 from studio.finetune import settings as table
 from studio.finetune.spec import PRESETS, LoraSettings, TrainerSettings, TrainSpec, spec_from_preset
 from studio.ui.tabs.finetune import form
