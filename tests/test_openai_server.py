@@ -21,12 +21,12 @@ import soundfile as sf
 import uvicorn
 from fastapi import FastAPI
 
-from studio import server
 from studio.api import Studio
 from studio.audio.asr import word_error_rate
 from studio.audio.io import read_audio
 from studio.cli import main
 from studio.server import api_router, create_api
+from studio.server import audio as server_audio
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "test-key"
@@ -258,8 +258,8 @@ def test_a_client_that_goes_away_stops_the_synthesis(
         encoders.append(original_start(*args))
         return encoders[-1]
 
-    original_start = server.start_encoder
-    monkeypatch.setattr(server, "start_encoder", start_encoder)
+    original_start = server_audio.start_encoder
+    monkeypatch.setattr(server_audio, "start_encoder", start_encoder)
     count = 40
     text = " ".join(f"This is sentence {i}." for i in range(1, count + 1))
     body = {"model": "piper", "voice": "joe", "input": text, "response_format": fmt}

@@ -19,6 +19,7 @@ import soundfile as sf
 from studio.audio.io import ffmpeg_exe, read_audio
 from studio.audio.loudness import GatedRmsMeter, amplitude_to_db
 from studio.book import export as export_mod
+from studio.book import export_ffmpeg, export_files
 from studio.book.export import (
     MP3_RECORD,
     BookMeta,
@@ -294,8 +295,8 @@ def test_wav_and_flac_hold_exactly_the_parts_and_gaps(exported: Exported) -> Non
 def test_wav_switches_to_rf64_past_the_riff_limit() -> None:
     four_gib_of_pcm16 = 2**31  # frames: 4 GiB of 16-bit mono
     assert wav_container(1000) == "WAV"
-    assert wav_container(export_mod.WAV_LIMIT_BYTES // 2) == "WAV"
-    assert wav_container(export_mod.WAV_LIMIT_BYTES // 2 + 1) == "RF64"
+    assert wav_container(export_ffmpeg.WAV_LIMIT_BYTES // 2) == "WAV"
+    assert wav_container(export_ffmpeg.WAV_LIMIT_BYTES // 2 + 1) == "RF64"
     assert wav_container(four_gib_of_pcm16) == "RF64"
     assert wav_container(30 * 3600 * 44100) == "RF64"  # a 30-hour book at 44.1 kHz
     assert wav_container(14 * 3600 * 44100, channels=1, bytes_per_sample=2) == "RF64"  # 4.4 GB
@@ -303,7 +304,7 @@ def test_wav_switches_to_rf64_past_the_riff_limit() -> None:
 
 
 def test_rf64_file_is_written_and_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export_mod, "WAV_LIMIT_BYTES", 1000)  # pretend a few seconds is past 4 GiB
+    monkeypatch.setattr(export_ffmpeg, "WAV_LIMIT_BYTES", 1000)  # pretend a few seconds is past 4 GiB
     path = tmp_path / "a.wav"
     sf.write(str(path), tone(1.0, 0.1, 440), SR, subtype="PCM_16")
     result = export_book([ExportChapter("One", [path])], BookMeta("Long"), tmp_path / "out", ExportSettings(("wav",)))
@@ -359,7 +360,7 @@ def test_disk_full_reported_and_no_partial_file(tmp_path: Path, monkeypatch: pyt
     """ffmpeg writes the M4B into /dev/full, where every write fails with ENOSPC, like a disk that just filled."""
     if not Path("/dev/full").exists():
         pytest.skip("/dev/full is not available on this system")
-    real = export_mod._stage_path
+    real = export_ffmpeg._stage_path
 
     def into_dev_full(work: Path, name: str) -> Path:
         path = real(work, name)
@@ -367,7 +368,7 @@ def test_disk_full_reported_and_no_partial_file(tmp_path: Path, monkeypatch: pyt
             path.symlink_to("/dev/full")  # removed with the work folder; rmtree does not follow links
         return path
 
-    monkeypatch.setattr(export_mod, "_stage_path", into_dev_full)
+    monkeypatch.setattr(export_ffmpeg, "_stage_path", into_dev_full)
     chapters = small_book(tmp_path / "chunks")
     out = tmp_path / "out"
     with pytest.raises(DiskFull) as err:
@@ -409,12 +410,12 @@ def test_disk_full_on_a_real_tiny_filesystem(tiny_disk: Path, tmp_path: Path, mo
 
 
 def test_not_enough_space_is_refused_upfront(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export_mod, "_free_bytes", lambda path: 100_000)
+    monkeypatch.setattr(export_files, "_free_bytes", lambda path: 100_000)
 
     def no_encoder(*a: object, **k: object) -> None:
         raise AssertionError("no encoder may start")
 
-    monkeypatch.setattr(export_mod, "_Encoder", no_encoder)
+    monkeypatch.setattr(export_ffmpeg, "_Encoder", no_encoder)
     with pytest.raises(DiskFull, match=r"needs about 1 MB and 0 MB are free\. Free 1 MB"):
         export_book(small_book(tmp_path / "c"), BookMeta("B"), tmp_path / "out", ExportSettings(("wav",)))
     assert all_files(tmp_path / "out") == []

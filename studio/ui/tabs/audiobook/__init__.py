@@ -1,288 +1,58 @@
-"""Audiobook tab: import a book, preview and edit its plan, render in the background, check, export."""
+"""Audiobook tab: import a book, preview and edit its plan, render in the background, check, export.
+
+One module a concern: `plan` (jobs, import, the chapter and chunk tables and their edits, the lexicon), `render`
+(render and cancel, the timer's poll, finished files, flagged chunks played or regenerated); this one lays the
+tab out and wires its endpoints."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
-from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
-from studio.book.plan import BookPlan, format_lexicon
-from studio.book.qa import Checker
-from studio.clock import clock
-from studio.errors import InvalidInput
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import ui_errors
+from studio.ui.tabs.audiobook.plan import (
+    CHAPTER_HEADERS,
+    CHUNK_HEADERS,
+    _job,
+    book_summary,
+    chapter_choices,
+    chapter_rows,
+    chunk_rows,
+    import_book,
+    job_choices,
+    open_job,
+    save_chapters,
+    save_chunks,
+    save_lexicon,
+)
+from studio.ui.tabs.audiobook.render import (
+    ACTIVE,
+    FLAG_HEADERS,
+    cancel_render,
+    export_files,
+    flagged_rows,
+    output_files,
+    play_chunk,
+    poll,
+    regenerate_chunk,
+    start_render,
+)
 from studio.ui.users import per_user, user_context
 
+__all__ = [
+    "ACTIVE", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "_job", "book_summary", "build",
+    "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files", "flagged_rows", "import_book",
+    "job_choices", "open_job", "output_files", "play_chunk", "poll", "regenerate_chunk", "save_chapters",
+    "save_chunks", "save_lexicon", "start_render",
+]  # fmt: skip
+
 FORMATS = ["m4b", "mp3", "wav", "flac"]
-CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered", "WER", "Flagged"]
-CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
-FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
-ACTIVE = {"queued", "rendering", "exporting"}
-
-
-def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
-    if not job_id:
-        raise InvalidInput("Open a book first: upload an EPUB or TXT file, or pick an earlier job.")
-    return ctx.books.job(job_id, ctx.jobs_dir(session))
-
-
-def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
-    """chunk id -> finished record or None, read from the job's stored chunk identity (nothing recomputed)."""
-    return ctx.books.chunk_records(job)
-
-
-def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
-    """One row per chapter, with render progress and the checked word error rate (weighted by words)."""
-    plan = job.plan()
-    records = _records(ctx, job, plan)
-    rows = []
-    for c in plan.chapters:
-        done = [(k, r) for k in c.chunks if (r := records.get(k.id)) is not None]
-        checked = [(len(k.text.split()), r.wer) for k, r in done if r.checked and r.wer is not None]
-        words = sum(n for n, _ in checked)
-        wer = f"{sum(n * w for n, w in checked) / words:.1%}" if words else ""
-        flagged = sum(1 for _, r in done if r.flagged)
-        rows.append([c.included, c.index, c.title, c.chars, len(c.chunks), clock(c.estimated_seconds),
-                     f"{len(done)}/{len(c.chunks)}", wer, flagged or ""])  # fmt: skip
-    return rows
-
-
-def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[Any]]:
-    rows = []
-    for chunk, rec in ctx.books.chapter_chunks(job, chapter_index):
-        state = "pending" if rec is None else ("flagged" if rec.flagged else ("checked" if rec.checked else "done"))
-        wer = "" if rec is None or rec.wer is None else f"{rec.wer:.0%}"
-        rows.append([chunk.id, chunk.text, chunk.role, state, wer, "" if rec is None else rec.transcript])
-    return rows
-
-
-def flagged_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
-    ident = ctx.books.identity(job, check_facts=False)  # a timer tick: the stored identity, not a recomputed one
-    records = ctx.books.chunk_records(job, ident)
-    return [
-        [k.id, k.text, r.transcript, f"{r.wer:.0%}" if r.wer is not None else ""]
-        for k in ident.chunks
-        if (r := records.get(k.id)) is not None and r.flagged
-    ]
-
-
-def chapter_choices(job: BookJob) -> list[tuple[str, int]]:
-    return [(f"{c.index}. {c.title}", c.index) for c in job.plan().chapters]
-
-
-def job_choices(ctx: AppContext, session: str) -> list[tuple[str, str]]:
-    out = []
-    for job in list_jobs(ctx.jobs_dir(session)):
-        try:
-            out.append((f"{job.plan().title} · {job.status().get('state', '?')} · {job.id[:15]}", job.id))
-        except InvalidInput as exc:  # listed, so it can be found and removed; opening it says what is wrong
-            out.append((f"(broken) {job.id[:15]}: {str(exc)[:60]}", job.id))
-    return out
-
-
-def book_summary(job: BookJob) -> str:
-    plan, meta = job.plan(), job.meta()
-    included = [c for c in plan.chapters if c.included]
-    secs = sum(c.estimated_seconds for c in included)
-    notes = list(meta.get("warnings", []))
-    if not Checker.supports(plan.language):
-        notes.append(f"Speech-recognition checks cover English only; this book ({plan.language}) renders unchecked.")
-    warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
-    return (
-        f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
-        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {clock(secs)} of audio{warnings}"
-    )
-
-
-def import_book(
-    ctx: AppContext, path: str | None, engine: str, voice: str | None, dialogue: bool, session: str
-) -> tuple[Any, ...]:
-    """Upload -> safety checks and import -> plan -> a job folder. Returns job id, summary, tables and pickers."""
-    if not path:
-        raise InvalidInput("Choose an .epub or .txt file first.")
-    source = Path(path)
-    book = ctx.books.load(source)
-    plan = ctx.books.plan(book, engine, dialogue)
-    voice = voice or ctx.synthesizer.default_voice(engine)
-    settings = RenderSettings(engine=engine, voice=voice)
-    folder = ctx.jobs_dir(session) / new_job_id(book.title)
-    job = ctx.books.create_job(book, plan, settings, source.name, folder=folder)
-    return (*open_job(ctx, job.id, session), gr.update(choices=job_choices(ctx, session), value=job.id))
-
-
-def open_job(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
-    job = _job(ctx, session, job_id)
-    plan = job.plan()
-    first = plan.chapters[0].index
-    return (
-        job.id,
-        book_summary(job),
-        chapter_rows(ctx, job),
-        gr.update(choices=chapter_choices(job), value=first),
-        chunk_rows(ctx, job, first),
-        format_lexicon(plan.lexicon),
-    )
-
-
-def save_chapters(ctx: AppContext, job_id: str | None, rows: Any, session: str) -> tuple[list[list[Any]], str]:
-    """Apply the Include ticks (and title edits) from the chapter table."""
-    job = _job(ctx, session, job_id)
-    plan = job.plan()
-    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
-    for row in values:
-        chapter = plan.chapter(int(row[1]))
-        chapter.included = bool(row[0]) and str(row[0]).lower() != "false"
-        title = str(row[2]).strip()
-        chapter.title = title or chapter.title
-    if not any(c.included for c in plan.chapters):
-        raise InvalidInput("Tick at least one chapter to render.")
-    ctx.books.save_plan(job, plan)
-    return chapter_rows(ctx, job), book_summary(job)
-
-
-def save_chunks(
-    ctx: AppContext, job_id: str | None, chapter_index: int | None, rows: Any, session: str
-) -> tuple[list[list[Any]], str]:
-    """Apply text edits; an edited chunk renders again, the others are kept."""
-    job = _job(ctx, session, job_id)
-    if chapter_index is None:
-        raise InvalidInput("Pick a chapter first.")
-    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
-    texts = {str(row[0]): str(row[1] if len(row) > 1 else "") for row in values}
-    changed = ctx.books.edit_chunks(job, int(chapter_index), texts)
-    return chunk_rows(ctx, job, int(chapter_index)), f"Saved: {changed} chunk(s) changed and will render again."
-
-
-def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> str:
-    job = _job(ctx, session, job_id)
-    # every rule runs on every chunk (each within its time limit) before the plan is saved: a rule that is too slow
-    # on this book is refused with its name, and the lexicon saved before stays
-    rules, changed = ctx.books.set_lexicon(job, text or "")
-    return f"Lexicon saved ({rules} rules): {changed} chunk(s) will render again."
-
-
-def start_render(
-    ctx: AppContext,
-    job_id: str | None,
-    engine: str,
-    voice: str | None,
-    dialogue_voice: str | None,
-    speed: float | None,
-    steps: float | None,
-    gpu: bool,
-    qa: bool,
-    formats: list[str] | None,
-    session: str,
-    gaps: tuple[float, float, float] = (0.25, 0.6, 1.5),
-) -> str:
-    job = _job(ctx, session, job_id)
-    if ctx.runner.running(job.id):
-        return "Already rendering."
-    info = ctx.registry.info(engine)
-    if not formats:
-        raise InvalidInput("Pick at least one export format.")
-    ctx.books.update_settings(
-        job,
-        engine=engine,
-        voice=voice or ctx.synthesizer.default_voice(engine),
-        dialogue_voice=dialogue_voice or None,
-        speed=float(speed) if speed and info.supports_speed else None,
-        steps=int(steps) if steps and info.supports_steps else None,
-        gpu=bool(gpu),
-        qa=bool(qa),
-        formats=tuple(formats),
-        chapters=None,
-        sentence_gap=float(gaps[0]),
-        paragraph_gap=float(gaps[1]),
-        chapter_gap=float(gaps[2]),
-    )
-    ctx.runner.start(job, out_dir=ctx.output_dir(session) / job.id)
-    return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
-
-
-def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
-    job = _job(ctx, session, job_id)
-    return "Stopping after the current chunk…" if ctx.runner.cancel(job.id) else "Nothing is rendering."
-
-
-def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = "") -> tuple[Any, ...]:
-    """Timer tick: status line, progress, finished files, flagged chunks, the state, and the chapter table when a
-    render has just ended (not on every tick: that would overwrite edits the user is making)."""
-    if not job_id:
-        return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
-    try:
-        return _poll(ctx, _job(ctx, session, job_id), session, last_state)
-    except InvalidInput as exc:  # a damaged job file: the timer says so and keeps running
-        return f"⚠️ {exc}", 0.0, gr.update(), gr.update(), last_state, gr.update()
-
-
-def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple[Any, ...]:
-    status = job.status()
-    state = status.get("state", "planned")
-    if state in ACTIVE and not ctx.runner.running(job.id):
-        failed = ctx.runner.error(job.id)  # a folder that turned read-only could not take the failure in status.json
-        if failed:
-            status = {**status, "state": "failed", "error": failed, "message": "The render stopped."}
-            state = "failed"
-        else:
-            state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
-    done, total = int(status.get("done", 0)), int(status.get("total", 0) or 0)
-    line = f"**{state}** · {status.get('message', '')}"
-    if status.get("error") and state in ("failed", "interrupted"):
-        line += f"\n\n⚠️ {status['error']}"
-    files = output_files(ctx, job, session)
-    fraction = done / total if total else 0.0
-    ended = state != last_state and state not in ACTIVE
-    table = chapter_rows(ctx, job) if ended and last_state else gr.update()
-    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job), state, table
-
-
-def output_files(ctx: AppContext, job: BookJob, session: str) -> list[str]:
-    """The job's exported files in this user's output folder (not the hidden render records)."""
-    out_dir = ctx.output_dir(session) / job.id
-    if not out_dir.is_dir():
-        return []
-    return sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
-def export_files(ctx: AppContext, job_id: str | None, session: str) -> list[str]:
-    job = _job(ctx, session, job_id)
-    files = output_files(ctx, job, session)
-    if not files:
-        state = job.status().get("state", "planned")
-        raise InvalidInput(f"Nothing exported yet (the book is {state}): render it first, and wait for it to finish.")
-    return files
-
-
-def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
-    from studio.audio.io import read_audio
-
-    job = _job(ctx, session, job_id)
-    if not chunk_id:
-        raise InvalidInput("Type or pick a chunk id (like 001-00002) first.")
-    samples, rate = read_audio(ctx.books.chunk_audio(job, chunk_id.strip()))
-    return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-
-
-def regenerate_chunk(
-    ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str
-) -> tuple[tuple[int, np.ndarray], str]:
-    job = _job(ctx, session, job_id)
-    if ctx.runner.running(job.id):
-        raise InvalidInput("Wait for the render to finish (or cancel it) before regenerating a chunk.")
-    if not chunk_id:
-        raise InvalidInput("Type or pick a chunk id first.")
-    record = ctx.books.regenerate(job, chunk_id.strip())
-    heard = f" · heard: “{record.transcript}” (WER {record.wer:.0%})" if record.wer is not None else ""
-    return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
 
 
 def build(ctx: AppContext, demo: gr.Blocks) -> None:
-    """Lay out the tab; every handler above is a plain function (tests call them directly)."""
+    """Lay out the tab; every handler it wires is a plain function in `plan` or `render` (tests call them directly)."""
     from studio.ui.tabs.synthesize import engine_choices, engine_view
 
     names = ctx.registry.names()

@@ -1,0 +1,150 @@
+"""The Audiobook tab's book and its plan: jobs, import, the chapter and chunk tables and their edits, the
+lexicon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
+from studio.book.plan import BookPlan, format_lexicon
+from studio.book.qa import Checker
+from studio.clock import clock
+from studio.errors import InvalidInput
+from studio.ui.context import AppContext
+
+CHAPTER_HEADERS = ["Include", "#", "Title", "Characters", "Chunks", "Estimated", "Rendered", "WER", "Flagged"]
+CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
+
+
+def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
+    if not job_id:
+        raise InvalidInput("Open a book first: upload an EPUB or TXT file, or pick an earlier job.")
+    return ctx.books.job(job_id, ctx.jobs_dir(session))
+
+
+def _records(ctx: AppContext, job: BookJob, plan: BookPlan) -> dict[str, Any]:
+    """chunk id -> finished record or None, read from the job's stored chunk identity (nothing recomputed)."""
+    return ctx.books.chunk_records(job)
+
+
+def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
+    """One row per chapter, with render progress and the checked word error rate (weighted by words)."""
+    plan = job.plan()
+    records = _records(ctx, job, plan)
+    rows = []
+    for c in plan.chapters:
+        done = [(k, r) for k in c.chunks if (r := records.get(k.id)) is not None]
+        checked = [(len(k.text.split()), r.wer) for k, r in done if r.checked and r.wer is not None]
+        words = sum(n for n, _ in checked)
+        wer = f"{sum(n * w for n, w in checked) / words:.1%}" if words else ""
+        flagged = sum(1 for _, r in done if r.flagged)
+        rows.append([c.included, c.index, c.title, c.chars, len(c.chunks), clock(c.estimated_seconds),
+                     f"{len(done)}/{len(c.chunks)}", wer, flagged or ""])  # fmt: skip
+    return rows
+
+
+def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[Any]]:
+    rows = []
+    for chunk, rec in ctx.books.chapter_chunks(job, chapter_index):
+        state = "pending" if rec is None else ("flagged" if rec.flagged else ("checked" if rec.checked else "done"))
+        wer = "" if rec is None or rec.wer is None else f"{rec.wer:.0%}"
+        rows.append([chunk.id, chunk.text, chunk.role, state, wer, "" if rec is None else rec.transcript])
+    return rows
+
+
+def chapter_choices(job: BookJob) -> list[tuple[str, int]]:
+    return [(f"{c.index}. {c.title}", c.index) for c in job.plan().chapters]
+
+
+def job_choices(ctx: AppContext, session: str) -> list[tuple[str, str]]:
+    out = []
+    for job in list_jobs(ctx.jobs_dir(session)):
+        try:
+            out.append((f"{job.plan().title} · {job.status().get('state', '?')} · {job.id[:15]}", job.id))
+        except InvalidInput as exc:  # listed, so it can be found and removed; opening it says what is wrong
+            out.append((f"(broken) {job.id[:15]}: {str(exc)[:60]}", job.id))
+    return out
+
+
+def book_summary(job: BookJob) -> str:
+    plan, meta = job.plan(), job.meta()
+    included = [c for c in plan.chapters if c.included]
+    secs = sum(c.estimated_seconds for c in included)
+    notes = list(meta.get("warnings", []))
+    if not Checker.supports(plan.language):
+        notes.append(f"Speech-recognition checks cover English only; this book ({plan.language}) renders unchecked.")
+    warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
+    return (
+        f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
+        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {clock(secs)} of audio{warnings}"
+    )
+
+
+def import_book(
+    ctx: AppContext, path: str | None, engine: str, voice: str | None, dialogue: bool, session: str
+) -> tuple[Any, ...]:
+    """Upload -> safety checks and import -> plan -> a job folder. Returns job id, summary, tables and pickers."""
+    if not path:
+        raise InvalidInput("Choose an .epub or .txt file first.")
+    source = Path(path)
+    book = ctx.books.load(source)
+    plan = ctx.books.plan(book, engine, dialogue)
+    voice = voice or ctx.synthesizer.default_voice(engine)
+    settings = RenderSettings(engine=engine, voice=voice)
+    folder = ctx.jobs_dir(session) / new_job_id(book.title)
+    job = ctx.books.create_job(book, plan, settings, source.name, folder=folder)
+    return (*open_job(ctx, job.id, session), gr.update(choices=job_choices(ctx, session), value=job.id))
+
+
+def open_job(ctx: AppContext, job_id: str | None, session: str) -> tuple[Any, ...]:
+    job = _job(ctx, session, job_id)
+    plan = job.plan()
+    first = plan.chapters[0].index
+    return (
+        job.id,
+        book_summary(job),
+        chapter_rows(ctx, job),
+        gr.update(choices=chapter_choices(job), value=first),
+        chunk_rows(ctx, job, first),
+        format_lexicon(plan.lexicon),
+    )
+
+
+def save_chapters(ctx: AppContext, job_id: str | None, rows: Any, session: str) -> tuple[list[list[Any]], str]:
+    """Apply the Include ticks (and title edits) from the chapter table."""
+    job = _job(ctx, session, job_id)
+    plan = job.plan()
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    for row in values:
+        chapter = plan.chapter(int(row[1]))
+        chapter.included = bool(row[0]) and str(row[0]).lower() != "false"
+        title = str(row[2]).strip()
+        chapter.title = title or chapter.title
+    if not any(c.included for c in plan.chapters):
+        raise InvalidInput("Tick at least one chapter to render.")
+    ctx.books.save_plan(job, plan)
+    return chapter_rows(ctx, job), book_summary(job)
+
+
+def save_chunks(
+    ctx: AppContext, job_id: str | None, chapter_index: int | None, rows: Any, session: str
+) -> tuple[list[list[Any]], str]:
+    """Apply text edits; an edited chunk renders again, the others are kept."""
+    job = _job(ctx, session, job_id)
+    if chapter_index is None:
+        raise InvalidInput("Pick a chapter first.")
+    values = rows.values.tolist() if hasattr(rows, "values") else list(rows or [])
+    texts = {str(row[0]): str(row[1] if len(row) > 1 else "") for row in values}
+    changed = ctx.books.edit_chunks(job, int(chapter_index), texts)
+    return chunk_rows(ctx, job, int(chapter_index)), f"Saved: {changed} chunk(s) changed and will render again."
+
+
+def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> str:
+    job = _job(ctx, session, job_id)
+    # every rule runs on every chunk (each within its time limit) before the plan is saved: a rule that is too slow
+    # on this book is refused with its name, and the lexicon saved before stays
+    rules, changed = ctx.books.set_lexicon(job, text or "")
+    return f"Lexicon saved ({rules} rules): {changed} chunk(s) will render again."

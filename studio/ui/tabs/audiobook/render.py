@@ -1,0 +1,143 @@
+"""Rendering in the Audiobook tab: start and cancel, the timer's poll, finished files, and the flagged chunks
+played or regenerated one by one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from studio.book.job import BookJob
+from studio.errors import InvalidInput
+from studio.ui.context import AppContext
+from studio.ui.tabs.audiobook.plan import _job, chapter_rows
+
+FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
+ACTIVE = {"queued", "rendering", "exporting"}
+
+
+def flagged_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
+    ident = ctx.books.identity(job, check_facts=False)  # a timer tick: the stored identity, not a recomputed one
+    records = ctx.books.chunk_records(job, ident)
+    return [
+        [k.id, k.text, r.transcript, f"{r.wer:.0%}" if r.wer is not None else ""]
+        for k in ident.chunks
+        if (r := records.get(k.id)) is not None and r.flagged
+    ]
+
+
+def start_render(
+    ctx: AppContext,
+    job_id: str | None,
+    engine: str,
+    voice: str | None,
+    dialogue_voice: str | None,
+    speed: float | None,
+    steps: float | None,
+    gpu: bool,
+    qa: bool,
+    formats: list[str] | None,
+    session: str,
+    gaps: tuple[float, float, float] = (0.25, 0.6, 1.5),
+) -> str:
+    job = _job(ctx, session, job_id)
+    if ctx.runner.running(job.id):
+        return "Already rendering."
+    info = ctx.registry.info(engine)
+    if not formats:
+        raise InvalidInput("Pick at least one export format.")
+    ctx.books.update_settings(
+        job,
+        engine=engine,
+        voice=voice or ctx.synthesizer.default_voice(engine),
+        dialogue_voice=dialogue_voice or None,
+        speed=float(speed) if speed and info.supports_speed else None,
+        steps=int(steps) if steps and info.supports_steps else None,
+        gpu=bool(gpu),
+        qa=bool(qa),
+        formats=tuple(formats),
+        chapters=None,
+        sentence_gap=float(gaps[0]),
+        paragraph_gap=float(gaps[1]),
+        chapter_gap=float(gaps[2]),
+    )
+    ctx.runner.start(job, out_dir=ctx.output_dir(session) / job.id)
+    return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
+
+
+def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
+    job = _job(ctx, session, job_id)
+    return "Stopping after the current chunk…" if ctx.runner.cancel(job.id) else "Nothing is rendering."
+
+
+def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = "") -> tuple[Any, ...]:
+    """Timer tick: status line, progress, finished files, flagged chunks, the state, and the chapter table when a
+    render has just ended (not on every tick: that would overwrite edits the user is making)."""
+    if not job_id:
+        return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
+    try:
+        return _poll(ctx, _job(ctx, session, job_id), session, last_state)
+    except InvalidInput as exc:  # a damaged job file: the timer says so and keeps running
+        return f"⚠️ {exc}", 0.0, gr.update(), gr.update(), last_state, gr.update()
+
+
+def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple[Any, ...]:
+    status = job.status()
+    state = status.get("state", "planned")
+    if state in ACTIVE and not ctx.runner.running(job.id):
+        failed = ctx.runner.error(job.id)  # a folder that turned read-only could not take the failure in status.json
+        if failed:
+            status = {**status, "state": "failed", "error": failed, "message": "The render stopped."}
+            state = "failed"
+        else:
+            state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
+    done, total = int(status.get("done", 0)), int(status.get("total", 0) or 0)
+    line = f"**{state}** · {status.get('message', '')}"
+    if status.get("error") and state in ("failed", "interrupted"):
+        line += f"\n\n⚠️ {status['error']}"
+    files = output_files(ctx, job, session)
+    fraction = done / total if total else 0.0
+    ended = state != last_state and state not in ACTIVE
+    table = chapter_rows(ctx, job) if ended and last_state else gr.update()
+    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job), state, table
+
+
+def output_files(ctx: AppContext, job: BookJob, session: str) -> list[str]:
+    """The job's exported files in this user's output folder (not the hidden render records)."""
+    out_dir = ctx.output_dir(session) / job.id
+    if not out_dir.is_dir():
+        return []
+    return sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def export_files(ctx: AppContext, job_id: str | None, session: str) -> list[str]:
+    job = _job(ctx, session, job_id)
+    files = output_files(ctx, job, session)
+    if not files:
+        state = job.status().get("state", "planned")
+        raise InvalidInput(f"Nothing exported yet (the book is {state}): render it first, and wait for it to finish.")
+    return files
+
+
+def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
+    from studio.audio.io import read_audio
+
+    job = _job(ctx, session, job_id)
+    if not chunk_id:
+        raise InvalidInput("Type or pick a chunk id (like 001-00002) first.")
+    samples, rate = read_audio(ctx.books.chunk_audio(job, chunk_id.strip()))
+    return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+
+
+def regenerate_chunk(
+    ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str
+) -> tuple[tuple[int, np.ndarray], str]:
+    job = _job(ctx, session, job_id)
+    if ctx.runner.running(job.id):
+        raise InvalidInput("Wait for the render to finish (or cancel it) before regenerating a chunk.")
+    if not chunk_id:
+        raise InvalidInput("Type or pick a chunk id first.")
+    record = ctx.books.regenerate(job, chunk_id.strip())
+    heard = f" · heard: “{record.transcript}” (WER {record.wer:.0%})" if record.wer is not None else ""
+    return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
