@@ -12,8 +12,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from studio.errors import InvalidInput
 from studio.cli import finetune as cli
+from studio.errors import InvalidInput
 from studio.finetune import settings as table
 from studio.finetune.spec import PRESETS, LoraSettings, TrainerSettings, TrainSpec, spec_from_preset
 from studio.ui.tabs.finetune import form

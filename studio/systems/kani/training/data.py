@@ -51,7 +51,6 @@ def load_examples(path: str | Path, layout: TokenLayout, val_fraction: float = 0
     return examples
 
 
-
 def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
     text = str(row.get("text") or "").strip()
     ident = str(row.get("id") or row.get("audio") or f"row-{index + 1}")
