@@ -248,6 +248,11 @@ def test_every_system_in_the_table_fills_in_the_contract() -> None:
             # no backend is the base class of another: each derives from the contract alone
             assert backend.__bases__ == (Backend,), backend
             assert found.engine_for_training in {s.name for s in specs}
+        if found.clone:  # cloning: the module named in the table offers the contract of engines/cloning.py
+            import importlib
+
+            module = importlib.import_module(found.clone)
+            assert callable(module.check) and callable(module.clone_voice), found.clone
 
 
 def test_the_ui_reaches_systems_only_through_the_application() -> None:

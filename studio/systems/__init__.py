@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import InvalidInput
 
@@ -32,6 +32,8 @@ class System:
     training_label: str = ""  # how the Fine-tune tab names it ("KaniTTS (LFM2 + NanoCodec)")
     engine_for_training: str = ""  # the engine that speaks a finished run's result as a library voice
     catalog: str | None = None  # module with load_catalog(settings, on_progress) and download_voice(settings, key, ...)
+    clone: str | None = None  # module with check(settings, mode) and clone_voice(job) (studio.engines.cloning)
+    clone_engines: tuple[str, ...] = ()  # which of its engines clone (all, when empty and `clone` is set)
 
 
 def system(name: str) -> System:
@@ -47,6 +49,31 @@ def all_systems() -> list[System]:
 
 def engine_specs() -> list[EngineSpec]:
     return [spec for s in all_systems() for spec in s.engines()]
+
+
+def of_engine(engine: str) -> System | None:
+    """The system an engine belongs to (Supertonic's two engines are one system)."""
+    for found in all_systems():
+        if engine in {spec.name for spec in found.engines()}:
+            return found
+    return None
+
+
+def cloning_engines() -> list[str]:
+    """Every engine that can clone a voice from a recording, in table order."""
+    names = []
+    for found in all_systems():
+        if found.clone:
+            names += list(found.clone_engines or [spec.name for spec in found.engines()])
+    return names
+
+
+def cloner(engine: str) -> Any:
+    """The cloning module of an engine's system (`check`, `clone_voice`)."""
+    found = of_engine(engine)
+    if found is None or not found.clone or (found.clone_engines and engine not in found.clone_engines):
+        raise InvalidInput(f"Cloning works with {', '.join(cloning_engines())}; {engine} cannot clone.")
+    return importlib.import_module(found.clone)
 
 
 def trainable() -> list[System]:

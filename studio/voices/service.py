@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio import systems
 from studio.audio.asr import LazyTranscriber
 from studio.engines.base import SynthParams
+from studio.engines.cloning import CloneJob, CloneProgress, CloneResult  # noqa: F401 (callers read them here)
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput, VoiceNotFound
-from studio.systems.supertonic.clone import CloneProgress, CloneSettings  # the cloning options and progress it takes
+from studio.systems.supertonic.clone import CloneSettings  # noqa: F401 (cloning by optimization: its options)
 from studio.systems.supertonic.mixing import check_weights, mix_styles
 from studio.systems.supertonic.model import Style
 from studio.voices.library import Voice, VoiceLibrary, check_name
@@ -23,8 +25,7 @@ from studio.voices.reference import Reference, load_reference
 MIXABLE = ("supertonic2", "supertonic3")
 PREVIEW_TEXT = "Hello! This is how I sound when I read a few sentences out loud."
 LIBRARY_HEADERS = ["Name", "Engine", "Made by", "Similarity", "Created", "Id"]
-CLONABLE = (*MIXABLE, "qwen3_tts")
-QWEN3_MODES = ("icl", "xvector")  # with the transcript (closer likeness) or from the speaker embedding alone
+CLONABLE = tuple(systems.cloning_engines())  # from the systems table: Supertonic 2 and 3, Qwen3-TTS
 CONSENT_NEEDED = "Tick “I have the speaker's permission” first: Studio clones only voices their owners agreed to lend."
 
 
@@ -49,7 +50,7 @@ class Voices:
     registry: Registry
     library: VoiceLibrary
     whisper: LazyTranscriber = field(default_factory=LazyTranscriber)  # transcripts of references, loaded on need
-    _cloners: dict[str, Any] = field(default_factory=dict, repr=False)  # engine -> SupertonicCloner (torch copy kept)
+    _clone_cache: dict[str, Any] = field(default_factory=dict, repr=False)  # kept between clones (a torch copy)
 
     def rows(self) -> list[list[Any]]:
         """One row per voice for the library table (newest first); broken folders say why."""
@@ -158,15 +159,15 @@ class Voices:
         return ref
 
     def cloner(self, engine: str, device: str = "cpu") -> Any:
-        """The Supertonic cloner of the loaded engine, kept while that engine stays loaded (its graphs' torch copy
-        is converted once, not for every voice)."""
+        """What a Supertonic clone optimizes with, kept while that engine stays loaded (its graphs' torch copy is
+        converted once, not for every voice)."""
         from studio.audio.speaker import SpeakerEncoder
         from studio.systems.supertonic.clone import SupertonicCloner
 
         loaded = self.registry.get(engine, device)
-        kept = self._cloners.get(engine)
+        kept = self._clone_cache.get(engine)
         if kept is None or kept.engine is not loaded:
-            kept = self._cloners[engine] = SupertonicCloner(loaded, SpeakerEncoder.load())
+            kept = self._clone_cache[engine] = SupertonicCloner(loaded, SpeakerEncoder.load())
         return kept
 
     def clone(
@@ -191,73 +192,20 @@ class Voices:
         if not consent:
             raise InvalidInput(CONSENT_NEEDED)
         name = check_name(name)
-        if engine not in CLONABLE:
-            raise InvalidInput(f"Cloning works with {', '.join(CLONABLE)}; {engine} cannot clone.")
+        method = systems.cloner(engine)  # the engine's system clones (the table), or a message naming who can
         status = self.registry.available(engine)
         if not status.ok:
             raise InvalidInput(f"{self.registry.info(engine).label} is not ready: {status.message}")
-        if engine == "qwen3_tts" and mode not in QWEN3_MODES:
-            raise InvalidInput(f"Qwen3-TTS clones in mode icl (with the transcript) or xvector; not {mode!r}.")
-        settings = (settings or CloneSettings()).validate()
+        method.check(settings, mode)
         if isinstance(reference, Reference):
             ref = reference
         else:
             ref = self.reference(reference, engine, transcribe=transcript is None)
         if transcript is not None:
             ref.transcript = " ".join(transcript.split())
-        if engine == "qwen3_tts":
-            from studio.audio.speaker import SpeakerEncoder
+        from studio.audio.speaker import SpeakerEncoder
 
-            loaded = self.registry.get(engine, device)
-            return self._clone_qwen3(loaded, ref, name, mode, SpeakerEncoder.load(), on_progress)
-        result = self.cloner(engine, device).clone(ref, settings, on_progress, cancel)
-        info = self.registry.info(engine)
-        notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
-        assert result.style is not None  # Supertonic results always carry their style
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "style.json"
-            path.write_text(json.dumps(result.style.to_json(engine, {"clone": result.summary()})))
-            voice = self.library.add(
-                name,
-                engine,
-                files={"style": path},
-                source={"kind": "clone", "file": ref.source_name, "sha256": ref.sha256, **result.summary()},
-                model_version=info.model_version,
-                transcript=ref.transcript,
-                consent=True,
-                similarity=round(result.similarity, 4),
-                notes=notes,
-            )
-        return voice, result  # the loaded engine reads the library on every listing: nothing to reload
-
-    def _clone_qwen3(self, loaded: Any, ref: Reference, name: str, mode: str, encoder: Any,
-                     on_progress: Callable[[Any], None] | None) -> tuple[Voice, Any]:  # fmt: skip
-        """A Qwen3-TTS clone prompt, saved, then measured like every clone: the reference vs SIMILARITY_TEXT."""
-        import time
-
-        from studio.systems.qwen3_tts.prompts import create_clone_voice
-        from studio.systems.supertonic.clone import SIMILARITY_TEXT, CloneResult
-
-        if mode == "icl" and not ref.transcript.strip():
-            raise InvalidInput("ICL cloning needs what the recording says: fill in the transcript (or use x-vector).")
-        started, cpu = time.monotonic(), time.process_time()
-        if on_progress:
-            on_progress(CloneProgress(0, 1, 0.0, 0.0, 0.0, "computing the clone prompt"))
-        voice = create_clone_voice(self.library, loaded, ref.samples, ref.sample_rate, ref.transcript, mode, name,
-                                   True, source={"file": ref.source_name, "sha256": ref.sha256})  # fmt: skip
-        try:
-            spoken = loaded.synthesize(SIMILARITY_TEXT, voice.id, SynthParams(seed=0))
-            heard = encoder.embed(spoken.samples, spoken.sample_rate)
-            similarity: float | None = encoder.similarity(heard, encoder.embed(ref.samples, ref.sample_rate))
-            notes = ""
-        except InvalidInput as exc:  # too short or silent to measure (a tiny test model, a failed generation)
-            similarity, notes = None, f"Similarity not measured: {exc}"
-        voice = self.library.update(voice.id, similarity=None if similarity is None else round(similarity, 4),
-                                    notes=notes)  # fmt: skip
-        result = CloneResult(style=None, similarity=similarity if similarity is not None else float("nan"),
-                             start_voice="", start_similarity=float("nan"), method=mode, iterations=1,
-                             stopped="finished", seconds=time.monotonic() - started,
-                             cpu_seconds=time.process_time() - cpu)  # fmt: skip
-        if on_progress:
-            on_progress(CloneProgress(1, 1, result.similarity, result.similarity, result.seconds, "done"))
+        job = CloneJob(engine, self.registry.get(engine, device), ref, name, self.library, SpeakerEncoder.load(),
+                       settings, mode, on_progress, cancel, self._clone_cache)  # fmt: skip
+        voice, result = method.clone_voice(job)
         return voice, result

@@ -20,4 +20,5 @@ SYSTEM = System(
     training="studio.systems.qwen3_tts.training.backend:Qwen3Backend",
     training_label="Qwen3-TTS (12 Hz codec)",
     engine_for_training="qwen3_tts",
+    clone="studio.systems.qwen3_tts.clone",
 )

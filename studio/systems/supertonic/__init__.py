@@ -13,4 +13,4 @@ def _engines() -> list[EngineSpec]:
     return list(SPECS)
 
 
-SYSTEM = System(name="supertonic", label="Supertonic", engines=_engines)
+SYSTEM = System(name="supertonic", label="Supertonic", engines=_engines, clone="studio.systems.supertonic.clone")

@@ -28,15 +28,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.engines.base import SynthParams
+from studio.engines.cloning import SIMILARITY_TEXT, CloneJob, CloneProgress, CloneResult
 from studio.errors import InvalidInput
 from studio.systems.supertonic.mixing import mix_styles, unit_rows
 from studio.systems.supertonic.model import Style, noise_latent, predict_durations
 from studio.systems.supertonic.text import length_to_mask
+from studio.voices.library import Voice
 from studio.voices.reference import Reference
 
 log = logging.getLogger(__name__)
 
-SIMILARITY_TEXT = "I am reading this sentence out loud so that my voice can be compared with the recording."
 TRAINING_TEXT = "The quick brown fox jumps over the lazy dog, while the birds sing in the early morning light."
 METHODS = ("gradient", "blend")
 MAX_PACE_BLEND = 0.5  # "gently": style_dp moves at most halfway from the start preset toward another preset's
@@ -69,51 +70,6 @@ class CloneSettings:
         if not 1 <= int(self.population) <= 32:
             raise InvalidInput(f"The blend population must be 1 to 32; got {self.population}.")
         return self
-
-
-@dataclass(frozen=True)
-class CloneProgress:
-    iteration: int
-    total: int
-    similarity: float  # this iteration's (training) similarity
-    best: float
-    elapsed: float
-    phase: str = "optimizing"
-
-    @property
-    def eta(self) -> float:
-        if self.iteration <= 0:
-            return 0.0
-        return self.elapsed / self.iteration * max(0, self.total - self.iteration)
-
-
-@dataclass
-class CloneResult:
-    style: Style | None  # Supertonic: the found style (Qwen3-TTS keeps a clone prompt instead)
-    similarity: float  # measured: reference vs SIMILARITY_TEXT spoken with the result
-    start_voice: str
-    start_similarity: float  # measured the same way for the start preset
-    method: str
-    iterations: int
-    stopped: str  # "finished", "converged" or "cancelled"
-    seconds: float
-    cpu_seconds: float
-    curve: list[tuple[int, float]] = field(default_factory=list)  # (iteration, training similarity)
-    preset_similarity: dict[str, float] = field(default_factory=dict)
-    pace: dict[str, Any] = field(default_factory=dict)  # how style_dp was matched to the reference's pace
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "start_voice": self.start_voice,
-            "start_similarity": round(self.start_similarity, 4),
-            "similarity": round(self.similarity, 4),
-            "iterations": self.iterations,
-            "stopped": self.stopped,
-            "seconds": round(self.seconds, 1),
-            "cpu_seconds": round(self.cpu_seconds, 1),
-            **({"pace": self.pace} if self.pace else {}),
-        }
 
 
 @dataclass
@@ -350,3 +306,42 @@ def opening(transcript: str, limit: int = 200) -> str:
         return text
     cut = max(text.rfind(p, 0, limit) for p in ".!?;,")
     return text[: cut + 1] if cut > limit // 3 else text[:limit].rsplit(" ", 1)[0]
+
+
+# ---- the cloning contract (engines/cloning.py) ------------------------------------------------------------------
+def check(settings: CloneSettings | None, mode: str = "") -> CloneSettings:
+    """The optimization's options, refused before the long part when out of range."""
+    return (settings or CloneSettings()).validate()
+
+
+def clone_voice(job: CloneJob) -> tuple[Voice, CloneResult]:
+    """Find a style for the reference (kept when cancelled: the best so far) and save it as a library voice with
+    its measured similarity. The cloner of a loaded engine is kept in `job.cache` while that engine stays loaded
+    (its graphs' torch copy is converted once, not for every voice)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    settings = check(job.settings)
+    kept = job.cache.get(job.engine)
+    if kept is None or kept.engine is not job.loaded:
+        kept = job.cache[job.engine] = SupertonicCloner(job.loaded, job.encoder)
+    ref = job.reference
+    result = kept.clone(ref, settings, job.on_progress, job.cancel)
+    notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
+    assert result.style is not None  # Supertonic results always carry their style
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "style.json"
+        path.write_text(json.dumps(result.style.to_json(job.engine, {"clone": result.summary()})))
+        voice = job.library.add(
+            job.name,
+            job.engine,
+            files={"style": path},
+            source={"kind": "clone", "file": ref.source_name, "sha256": ref.sha256, **result.summary()},
+            model_version=job.loaded.info.model_version,
+            transcript=ref.transcript,
+            consent=True,
+            similarity=round(result.similarity, 4),
+            notes=notes,
+        )
+    return voice, result  # the loaded engine reads the library on every listing: nothing to reload
