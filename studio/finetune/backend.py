@@ -88,6 +88,17 @@ class Backend(ABC):
         return None
 
     @staticmethod
+    def dataset_next_step() -> str:
+        """What a saved Studio dataset still needs before this backend trains on it, in a sentence for the user."""
+        return ""
+
+    @staticmethod
+    def voice_model_version(made: dict[str, Any]) -> str:
+        """The model version a library voice made from this result is listed under (its engine shows a voice only
+        with a model of that version); `made` is the result's studio_adapter.json. Empty: any model."""
+        return ""
+
+    @staticmethod
     def merge(result: Path, out: Path) -> Path:
         """Base model + result -> one model folder at `out`, whole or not at all (its own process)."""
         raise InvalidInput("This model family cannot be merged into one model folder; export the result instead.")

@@ -203,16 +203,13 @@ class FineTune:
         """Save the draft (it replaces the saved dataset only once whole); returns the manifest and what comes next
         for each model family."""
         from studio.finetune import dataset as ds
-        from studio.systems.kani.engine import nemo_installed
+        from studio.finetune.backend import backend_class
+        from studio.systems import trainable
 
         manifest = ds.save_dataset(draft, val_fraction=float(val_fraction))
-        note = (
-            "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
-            if nemo_installed()
-            else "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install "
-            "'studio-voice[nemo]'), or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
-        )
-        note += " Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
+        # what each model family needs before it trains on a saved dataset, in the table's order
+        notes = [backend_class(s.name).dataset_next_step() for s in trainable()]
+        note = " ".join(n for n in notes if n)
         return manifest, note
 
     def demo_paths(self) -> tuple[Path, Path]:
@@ -495,13 +492,12 @@ class FineTune:
             notes = "" if similarity is not None else f"Similarity not measured: {scored.error or 'no audio scored'}"
         except StudioError as exc:
             notes = f"Similarity not measured: {exc}"
+        from studio.finetune.backend import backend_class
         from studio.systems import system
 
-        engine, version = system(spec.backend).engine_for_training, ""
-        if spec.backend == "qwen3_tts":  # listed by the qwen3_tts engine when the same checkpoint is loaded
-            from studio.systems.qwen3_tts.model import ModelCard
-
-            version = ModelCard.read(Path(made["base_model_path"])).model_version
+        # the engine of the run's model family lists the voice (for the checkpoint it was trained on)
+        engine = system(spec.backend).engine_for_training
+        version = backend_class(spec.backend).voice_model_version(made)
         return self.library.add(name or spec.name, engine, files=files, payload=payload, source=source,
                                 similarity=similarity, notes=notes, model_version=version)  # fmt: skip
 

@@ -201,6 +201,17 @@ class KaniBackend(Backend):
         return generated
 
     @staticmethod
+    def dataset_next_step() -> str:
+        from studio.systems.kani.engine import nemo_installed
+
+        if nemo_installed():
+            return "Next, for KaniTTS: **Encode** it with NanoCodec, then train."
+        return (
+            "KaniTTS training needs NanoCodec tokens: encoding needs NVIDIA NeMo (pip install "
+            "'studio-voice[nemo]'), or train on a dataset already tokenized with NanoCodec (nano_layer_1..4 columns)."
+        )
+
+    @staticmethod
     def merge(result: Path, out: Path) -> Path:
         from studio.systems.kani.training.export import merge_lora
 

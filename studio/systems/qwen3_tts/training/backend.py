@@ -219,6 +219,17 @@ class Qwen3Backend(Backend):
         return generated
 
     @staticmethod
+    def dataset_next_step() -> str:
+        return "Qwen3-TTS trains on it directly (its own speech tokenizer encodes it when the first run starts)."
+
+    @staticmethod
+    def voice_model_version(made: dict[str, Any]) -> str:
+        """The base checkpoint's version: the qwen3_tts engine lists the voice when that checkpoint is loaded."""
+        from studio.systems.qwen3_tts.model import ModelCard
+
+        return ModelCard.read(Path(made["base_model_path"])).model_version
+
+    @staticmethod
     def merge(result: Path, out: Path) -> Path:
         """A CustomVoice checkpoint with the run's speaker as a preset (export.py)."""
         from studio.systems.qwen3_tts.training.export import merge_custom_voice
