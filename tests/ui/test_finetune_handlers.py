@@ -219,7 +219,7 @@ def test_a_long_recording_becomes_a_saved_dataset(ctx: AppContext, piper_engine,
     rows[0][5] = True  # drop one clip in the review table
     rows[1][2] = rows[1][2] + " Edited."
     draft, note, pick = tab.save_dataset(ctx, draft, rows, 0.2)
-    assert "Saved **harbor-voice**" in note and "NeMo" in note
+    assert "Saved **harbor-voice**" in note and "NeMo" in note and "Qwen3-TTS trains on it directly" in note
     assert pick["value"] == str(ctx.settings.datasets_dir / "harbor-voice")
     manifest = load_manifest(ctx.settings.datasets_dir / "harbor-voice")
     assert len(manifest) == len(rows) - 1 and {r["split"] for r in manifest} == {"train", "validation"}
