@@ -104,7 +104,7 @@ def test_the_overridden_packages_are_harmless() -> None:
     code = (
         "import sys, importlib.util\n"
         "import onnxruntime\n"
-        "from studio.engines import qwen3_compat\n"
+        "from studio.systems.qwen3_tts import compat as qwen3_compat\n"
         "problem = qwen3_compat.transformers_problem()\n"
         "assert problem is None, problem\n"
         "from studio.audio import asr\n"
