@@ -159,16 +159,11 @@ class Voices:
         return ref
 
     def cloner(self, engine: str, device: str = "cpu") -> Any:
-        """What a Supertonic clone optimizes with, kept while that engine stays loaded (its graphs' torch copy is
-        converted once, not for every voice)."""
+        """The Supertonic cloner that `clone` uses for `engine` (the same kept one)."""
         from studio.audio.speaker import SpeakerEncoder
-        from studio.systems.supertonic.clone import SupertonicCloner
+        from studio.systems.supertonic.clone import kept_cloner
 
-        loaded = self.registry.get(engine, device)
-        kept = self._clone_cache.get(engine)
-        if kept is None or kept.engine is not loaded:
-            kept = self._clone_cache[engine] = SupertonicCloner(loaded, SpeakerEncoder.load())
-        return kept
+        return kept_cloner(self._clone_cache, engine, self.registry.get(engine, device), SpeakerEncoder.load())
 
     def clone(
         self,

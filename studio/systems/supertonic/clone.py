@@ -314,6 +314,15 @@ def check(settings: CloneSettings | None, mode: str = "") -> CloneSettings:
     return (settings or CloneSettings()).validate()
 
 
+def kept_cloner(cache: dict[str, Any], engine: str, loaded: Any, encoder: Any) -> SupertonicCloner:
+    """The cloner of a loaded engine, kept in `cache` while that engine stays loaded (its graphs' torch copy is
+    converted once, not for every voice); a reloaded engine gets a new one."""
+    kept = cache.get(engine)
+    if kept is None or kept.engine is not loaded:
+        kept = cache[engine] = SupertonicCloner(loaded, encoder)
+    return kept
+
+
 def clone_voice(job: CloneJob) -> tuple[Voice, CloneResult]:
     """Find a style for the reference (kept when cancelled: the best so far) and save it as a library voice with
     its measured similarity. The cloner of a loaded engine is kept in `job.cache` while that engine stays loaded
@@ -323,9 +332,7 @@ def clone_voice(job: CloneJob) -> tuple[Voice, CloneResult]:
     from pathlib import Path
 
     settings = check(job.settings)
-    kept = job.cache.get(job.engine)
-    if kept is None or kept.engine is not job.loaded:
-        kept = job.cache[job.engine] = SupertonicCloner(job.loaded, job.encoder)
+    kept = kept_cloner(job.cache, job.engine, job.loaded, job.encoder)
     ref = job.reference
     result = kept.clone(ref, settings, job.on_progress, job.cancel)
     notes = f"Stopped by Cancel after {result.iterations} iterations." if result.stopped == "cancelled" else ""
