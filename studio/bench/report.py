@@ -303,8 +303,9 @@ def load_result(path: Path | str) -> BenchResult:
     return result_from_dict(data, name)
 
 
-def case_key(c: Case) -> tuple[str, str, int | None, str, str, int]:
-    return (c.engine, c.voice, c.steps, c.device, c.text_key, c.chars)
+def case_key(c: Case) -> tuple[str, str, int | None, str, str, str, int]:
+    """What makes a case itself: a GPU request that fell back ran on the CPU too, yet is not the CPU case."""
+    return (c.engine, c.voice, c.steps, c.device_requested, c.device, c.text_key, c.chars)
 
 
 def _delta(old: float, new: float) -> str:
@@ -317,8 +318,8 @@ COMPARE_HEADERS = [
 
 
 def compare(a: BenchResult, b: BenchResult) -> Table:
-    """Side by side, matched by engine, voice, steps, device and text; Δ = (B - A) / A. Cases in only one file
-    are listed with dashes on the other side."""
+    """Side by side, matched by engine, voice, steps, device (requested and used) and text; Δ = (B - A) / A.
+    Cases in only one file are listed with dashes on the other side."""
     a_cases = {case_key(c): c for c in a.cases}
     b_cases = {case_key(c): c for c in b.cases}
     multi = _multi_voice([*a.cases, *b.cases])

@@ -124,6 +124,16 @@ def test_compare_matches_cases_and_shows_deltas() -> None:
     assert "A: Old CPU" in table.title and "B: New CPU" in table.title
 
 
+def test_compare_with_itself_keeps_a_fallen_back_gpu_case_beside_the_cpu_case() -> None:
+    """A GPU request that fell back ran on the CPU too: it is its own row, not a duplicate that hides the CPU one."""
+    result = _result(_case("short", 100, (0.5,), audio=(5.0,)),
+                     _case("short", 100, (0.8,), audio=(5.0,), requested="cuda", device="cpu"))  # fmt: skip
+    table = report.compare(result, result)
+    labels = [r[0] for r in table.rows]
+    assert labels == ["Piper · CPU", "Piper · CPU (CUDA requested, fell back)"], labels
+    assert [r[2:5] for r in table.rows] == [["200", "200", "+0.0%"], ["125", "125", "+0.0%"]]
+
+
 def test_results_file_round_trip_and_bad_files(tmp_path: Path) -> None:
     result = _result(_case())
     path = result.save(tmp_path / "r.json")
