@@ -21,6 +21,7 @@ from studio.text.normalize.numbers import (
     ranges,
     vulgar_fractions,
 )
+from studio.text.normalize.roman import roman_numerals
 from studio.text.normalize.units import currency, units
 
 Rule = Callable[[str], str]
@@ -34,6 +35,7 @@ _ENGLISH_RULES: tuple[Rule, ...] = (
     unicode_cleanup,
     vulgar_fractions,
     ampersand,
+    roman_numerals,
     abbreviations,
     number_signs,
     phone_numbers,
