@@ -25,6 +25,14 @@ class ModelMissing(EngineUnavailable):
     """Model files are absent or corrupt; the message says how to get them."""
 
 
+class Offline(ModelMissing):
+    """Files must be downloaded but the internet cannot be reached: `reason` says how that showed."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class TrainingFailed(StudioError):
     """A training run ended with an error."""
 

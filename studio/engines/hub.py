@@ -3,15 +3,63 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from studio.errors import ModelMissing
+from studio.errors import ModelMissing, Offline
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+
+
+# How long Studio waits to learn whether the Hub can be reached at all: a missing network then fails in about a
+# second with one line, instead of huggingface_hub's retries and timeouts (measured: 23.5 s) and a raw exception.
+PROBE_SECONDS = 1.5
+
+
+def hub_unreachable(timeout: float = PROBE_SECONDS) -> str:
+    """'' when a TCP connection to the Hub (or the HTTPS proxy the environment names) opens within `timeout` seconds;
+    otherwise why not, in a few words. Name lookup and connection both count, so a machine without a network (where
+    a lookup can hang for many seconds) is told within `timeout`."""
+    from huggingface_hub import constants
+
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or os.environ.get("ALL_PROXY")
+    target = urlsplit(proxy if proxy else constants.ENDPOINT)
+    host = target.hostname or "huggingface.co"
+    port = target.port or (80 if target.scheme == "http" else 443)
+    outcome: list[str] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                outcome.append("")
+        except socket.gaierror:
+            outcome.append(f"the name {host} could not be looked up")
+        except TimeoutError:
+            outcome.append(f"{host} did not answer")
+        except OSError as exc:
+            outcome.append(f"{host} could not be reached ({exc.strerror or type(exc).__name__})")
+
+    started = time.monotonic()
+    worker = threading.Thread(target=connect, name="hub-probe", daemon=True)  # a hung lookup is left behind
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        return f"{host} did not answer within {time.monotonic() - started:.1f} s"
+    return outcome[0]
+
+
+def offline_error(reason: str, what: str, by_hand: str) -> Offline:
+    """One line: Studio is offline, why, and the two ways on."""
+    return Offline(f"No internet connection: {reason}, so Studio cannot {what}. Connect to the internet and try "
+                   f"again, or {by_hand}.", reason)  # fmt: skip
 
 
 def _snapshot_root(file_path: str | Path, filename: str) -> Path:
@@ -111,6 +159,15 @@ def download_files(
         if on_progress is not None:
             on_progress(min(1.0, max(0.0, fraction)), message)
 
+    cached = local_snapshot(repo_id, filenames, revision, cache_dir)
+    if cached is not None:  # a pinned revision's files never change: served without asking the Hub
+        say(0.0, f"{repo_id}: {', '.join(filenames)} found in the cache")
+        say(1.0, f"{repo_id}: already downloaded ({len(filenames)} files)")
+        return cached
+    if not offline:
+        reason = hub_unreachable()
+        if reason:
+            raise offline_error(reason, f"download {repo_id}", _by_hand(repo_id, filenames, revision, manual_dir))
     root: Path | None = None
     before = 0.0
     for i, name in enumerate(filenames):
@@ -148,11 +205,15 @@ def download_files(
     return root
 
 
+def _by_hand(repo_id: str, filenames: Sequence[str], revision: str, manual_dir: Path | None) -> str:
+    where = str(manual_dir) if manual_dir else "the engine's model folder"
+    return (f"place the files by hand in {where}: {', '.join(filenames)} "
+            f"(from https://huggingface.co/{repo_id}/tree/{revision})")  # fmt: skip
+
+
 def _failure_message(kind: str, exc: BaseException, repo_id: str, name: str, filenames: Sequence[str], revision: str,
                      offline: bool, cache_dir: Path, manual_dir: Path | None) -> str:  # fmt: skip
-    where = str(manual_dir) if manual_dir else "the engine's model folder"
-    by_hand = (f"place the files by hand in {where}: {', '.join(filenames)} "
-               f"(from https://huggingface.co/{repo_id}/tree/{revision})")  # fmt: skip
+    by_hand = _by_hand(repo_id, filenames, revision, manual_dir)
     if kind == "missing":
         return (f"The Hugging Face Hub has no '{name}' in {repo_id} at revision {revision} ({type(exc).__name__}). "
                 f"Update Studio, or {by_hand}.")  # fmt: skip
@@ -193,6 +254,9 @@ def resolve_model(
     if repo_id.count("/") != 1 or repo_id.startswith((".", "/")):
         raise ModelMissing(f"{repo_id} is neither a model folder on this computer nor a Hub id like owner/name.")
     offline = constants.is_offline_mode() if offline is None else offline
+    unreachable = "" if offline else hub_unreachable()
+    if unreachable:
+        offline = True  # a cached snapshot still serves; anything else fails now, not after the Hub's timeouts
 
     def on_files(done: int, total: int | None) -> None:
         if on_progress is not None:
@@ -215,6 +279,10 @@ def resolve_model(
         if kind == "missing":
             raise ModelMissing(
                 f"The Hugging Face Hub has no model {repo_id} (or it is private: log in first)."
+            ) from exc
+        if unreachable:
+            raise offline_error(
+                unreachable, f"download the model {repo_id}", "give the path of a downloaded model folder"
             ) from exc
         why = "offline mode is on (HF_HUB_OFFLINE) and it is not in the cache" if offline else f"{exc}"
         raise ModelMissing(

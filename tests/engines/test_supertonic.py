@@ -545,6 +545,7 @@ def test_download_progress_follows_bytes(monkeypatch: pytest.MonkeyPatch, tmp_pa
         return str(path)
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)  # nothing below can reach the network
+    monkeypatch.setattr("studio.engines.hub.hub_unreachable", lambda *a, **k: "")  # the faked Hub answers
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     seen: list[float] = []
     settings = Settings(home=tmp_path / "home", offline=False)

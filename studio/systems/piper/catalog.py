@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.config import Settings
-from studio.errors import InvalidInput, ModelMissing
+from studio.errors import InvalidInput, ModelMissing, Offline
 
 PIPER_REPO = "rhasspy/piper-voices"
 PIPER_REVISION = "v1.0.0"  # the tag Piper's own docs pin voice downloads to
@@ -101,6 +101,11 @@ def download_voice(
 
 def _friendlier(exc: ModelMissing, settings: Settings, what: str) -> ModelMissing:
     """The Hub helper speaks of model folders; for Piper the by-hand route is the voice library."""
+    by_hand = f"add a Piper voice by hand: put NAME.onnx and NAME.onnx.json into {settings.voices_dir}"
+    if isinstance(exc, Offline):
+        from studio.engines.hub import offline_error
+
+        return offline_error(exc.reason, what, by_hand)
     if not str(exc).startswith("Could not reach"):
         return exc
     return ModelMissing(

@@ -165,8 +165,7 @@ def download_engine(ctx: AppContext, engine: str, progress: gr.Progress | None =
         if progress is not None:
             progress(fraction, desc=message)
 
-    spec.download(ctx.settings, report)
-    ctx.registry.forget(engine)
+    ctx.studio.download(engine, report)
     return (gr.update(choices=engine_choices(ctx), value=engine), *on_engine_change(ctx, engine))
 
 
