@@ -143,3 +143,42 @@ def test_non_english_books_say_they_render_unchecked(ctx: AppContext, tmp_path: 
     assert "renders unchecked" in out[1] and "(fr)" in out[1]
     english = ui_errors(tab.import_book)(ctx, str(_epub(tmp_path)), "piper", "joe", False, S)
     assert "unchecked" not in english[1]
+
+
+def test_edits_take_effect_as_they_are_made(ctx: AppContext, tmp_path: Path) -> None:
+    """No Save step to forget: a tick, a chunk edit and a lexicon rule each apply at once, with a "saved" note; a
+    refused edit says why beside it and the plan saved before stays."""
+    job_id = _import(ctx, _epub(tmp_path))
+    job = tab._job(ctx, S, job_id)
+    rows = tab.chapter_rows(ctx, job)
+    rows[1][0] = False  # untick "The Bridge": only "The Lane" is left
+    summary, note = tab.autosave_chapters(ctx, job_id, rows, S)
+    assert note.startswith("✓ 1 chapter(s) ticked · saved") and "3 chapters, 1 ticked" in summary
+    assert [c.included for c in job.plan().chapters] == [False, False, True]
+    rows[2][0] = False  # nothing left to render: refused beside the table, the saved choice stays
+    summary, note = tab.autosave_chapters(ctx, job_id, rows, S)
+    assert note == "⚠️ Not saved: Tick at least one chapter to render."
+    assert [c.included for c in job.plan().chapters] == [False, False, True]
+
+    chunks = tab.chunk_rows(ctx, job, 3)
+    chunks[1][1] = "Tall hedges lined the narrow lane."
+    assert tab.autosave_chunks(ctx, job_id, 3, chunks, S).startswith("✓ 1 chunk(s) changed and will render again")
+    assert tab.chunk_rows(ctx, job, 3)[1][1] == "Tall hedges lined the narrow lane."
+    chunks[1][1] = "\x1b"
+    assert tab.autosave_chunks(ctx, job_id, 3, chunks, S).startswith("⚠️ Not saved:")
+    assert tab.chunk_rows(ctx, job, 3)[1][1] == "Tall hedges lined the narrow lane."
+
+    assert tab.autosave_lexicon(ctx, job_id, "lane = road", S).startswith("✓ Lexicon (1 rules): 3 chunk(s) will")
+    unchanged = tab.autosave_lexicon(ctx, job_id, "lane = road", S)  # leaving the box without a change saves nothing
+    assert not isinstance(unchanged, str)
+    assert tab.autosave_lexicon(ctx, job_id, "/[/ = x", S).startswith("⚠️ Not saved (the rules saved before stay)")
+    assert "lane = road" in tab.open_job(ctx, job_id, S)[5]
+
+    # the render runs what was on screen: only "The Lane", with the edited text
+    tab.start_render(ctx, job_id, "piper", "joe", None, 1.0, 8, False, False, ["wav"], S)
+    ctx.runner.wait(job_id, 120)
+    records = ctx.books.chunk_records(job)
+    done = {k for k, r in records.items() if r is not None}
+    assert {k for k in done if k.startswith("003-")} == {f"003-0000{i}" for i in (1, 2, 3)}, done
+    assert not {k for k in done if k.startswith("002-")}, done  # the unticked chapter was not rendered
+    assert job.status()["total"] == 3

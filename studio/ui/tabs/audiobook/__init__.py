@@ -16,6 +16,9 @@ from studio.ui.tabs.audiobook.plan import (
     CHAPTER_HEADERS,
     CHUNK_HEADERS,
     _job,
+    autosave_chapters,
+    autosave_chunks,
+    autosave_lexicon,
     book_summary,
     chapter_choices,
     chapter_rows,
@@ -87,24 +90,26 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         headers=CHAPTER_HEADERS,
         datatype=["bool", "number", "str", "number", "number", "str", "str", "str", "str"],
         interactive=True,
-        label="Chapters (untick what you do not want; titles are editable)",
+        label="Chapters (untick what you do not want; titles are editable; every change is saved as you make it)",
         elem_id="book-chapters",
         wrap=True,
     )
-    save_chapters_btn = gr.Button("Save chapter choices")
-    with gr.Accordion("Chunks of a chapter (edit text, then save)", open=False):
+    chapters_msg = gr.Markdown("", elem_id="book-chapters-saved")
+    with gr.Accordion("Chunks of a chapter (edits are saved as you make them)", open=False):
         chapter_pick = gr.Dropdown([], label="Chapter", elem_id="book-chapter-pick")
         chunks = gr.Dataframe(headers=CHUNK_HEADERS, interactive=True, wrap=True, elem_id="book-chunks")
-        save_chunks_btn = gr.Button("Save chunk edits")
-        chunk_msg = gr.Markdown("")
+        chunk_msg = gr.Markdown("", elem_id="book-chunks-saved")
     with gr.Accordion("Pronunciation lexicon", open=False):
         lexicon = gr.Textbox(
             lines=4,
-            label="One rule per line: word = how to say it  (or /regex/ = replacement)",
+            label="One rule per line: word = how to say it  (or /regex/ = replacement); saved when you leave the box",
             placeholder="Hermione = Her-my-oh-nee",
+            elem_id="book-lexicon",
         )
-        save_lexicon_btn = gr.Button("Save lexicon")
-        lexicon_msg = gr.Markdown("")
+        lexicon_msg = gr.Markdown("", elem_id="book-lexicon-saved")
+    # the save endpoints of the API (book_save_chapters, book_save_chunks, book_save_lexicon); the page itself saves
+    # each edit as it is made (below), so there is no Save button a user could forget
+    save_chapters_btn, save_chunks_btn, save_lexicon_btn = (gr.Button(visible=False) for _ in range(3))
     with gr.Row():
         speed = gr.Slider(
             view.info.min_speed, view.info.max_speed, value=view.info.default_speed, step=0.05, label="Speed"
@@ -244,6 +249,26 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return save_lexicon(user_context(ctx, request), job, lexicon, _session(request))
 
     save_lexicon_btn.click(book_save_lexicon, [job_id, lexicon], lexicon_msg, api_name="book_save_lexicon")
+
+    # what is on screen is what runs: each edit takes effect as it is made, with its "saved" note beside it; these
+    # run outside the queue, so a Render pressed right after an edit finds it saved
+    def _chapters_edited(job: str | None, rows: Any, request: gr.Request) -> tuple[Any, str]:
+        return autosave_chapters(user_context(ctx, request), job, rows, _session(request))
+
+    chapters.input(_chapters_edited, [job_id, chapters], [summary, chapters_msg], queue=False, show_progress="hidden",
+                   api_visibility="private")  # fmt: skip
+
+    def _chunks_edited(job: str | None, chapter: int | None, rows: Any, request: gr.Request) -> str:
+        return autosave_chunks(user_context(ctx, request), job, chapter, rows, _session(request))
+
+    chunks.input(_chunks_edited, [job_id, chapter_pick, chunks], chunk_msg, queue=False, show_progress="hidden",
+                 api_visibility="private")  # fmt: skip
+
+    def _lexicon_left(job: str | None, text: str, request: gr.Request) -> Any:
+        return autosave_lexicon(user_context(ctx, request), job, text, _session(request))
+
+    lexicon.blur(_lexicon_left, [job_id, lexicon], lexicon_msg, queue=False, show_progress="hidden",
+                 api_visibility="private")  # fmt: skip
 
     @ui_errors
     def book_render(

@@ -3,6 +3,7 @@ lexicon."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,48 @@ def save_chunks(
     texts = {str(row[0]): str(row[1] if len(row) > 1 else "") for row in values}
     changed = ctx.books.edit_chunks(job, int(chapter_index), texts)
     return chunk_rows(ctx, job, int(chapter_index)), f"Saved: {changed} chunk(s) changed and will render again."
+
+
+def saved_note(what: str) -> str:
+    """The visible "saved" state of an edit that took effect."""
+    return f"✓ {what} · saved {time.strftime('%H:%M:%S')}"
+
+
+def autosave_chapters(ctx: AppContext, job_id: str | None, rows: Any, session: str) -> tuple[Any, str]:
+    """A tick or title edit in the chapter table takes effect at once: (summary, note). What cannot be saved is said
+    beside the table, and the plan saved before stays."""
+    if not job_id:
+        return gr.update(), ""
+    try:
+        _, summary = save_chapters(ctx, job_id, rows, session)
+    except InvalidInput as exc:
+        return gr.update(), f"⚠️ Not saved: {exc}"
+    included = sum(1 for c in _job(ctx, session, job_id).plan().chapters if c.included)
+    return summary, saved_note(f"{included} chapter(s) ticked")
+
+
+def autosave_chunks(ctx: AppContext, job_id: str | None, chapter_index: int | None, rows: Any, session: str) -> str:
+    """A chunk's text edit takes effect at once (that chunk renders again); refused edits are said here."""
+    if not job_id or chapter_index is None:
+        return ""
+    try:
+        _, message = save_chunks(ctx, job_id, chapter_index, rows, session)
+    except InvalidInput as exc:
+        return f"⚠️ Not saved: {exc}"
+    return saved_note(message.removeprefix("Saved: ").rstrip("."))
+
+
+def autosave_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> Any:
+    """The lexicon takes effect when the box is left (not on every key: a rule half typed is no rule yet)."""
+    if not job_id:
+        return ""
+    if (text or "").strip() == format_lexicon(_job(ctx, session, job_id).plan().lexicon).strip():
+        return gr.skip()
+    try:
+        message = save_lexicon(ctx, job_id, text, session)
+    except InvalidInput as exc:
+        return f"⚠️ Not saved (the rules saved before stay): {exc}"
+    return saved_note("Lexicon " + message.removeprefix("Lexicon saved ").rstrip("."))
 
 
 def save_lexicon(ctx: AppContext, job_id: str | None, text: str, session: str) -> str:
