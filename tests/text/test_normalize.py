@@ -186,7 +186,7 @@ CASES = {
         ("She works at NASA and NATO.", "She works at NASA and NATO."),
         ("He joined the FBI.", "He joined the F.B.I."),
         ("I did NOT say that.", "I did not say that."),
-        ("WORLD WAR II began.", "WORLD WAR two began."),  # a Roman numeral is no acronym: said as a number
+        ("WORLD WAR II began.", "WORLD WAR TWO began."),  # a Roman numeral is no acronym: said as a number
         ("Henry VIII ruled.", "Henry the eighth ruled."),
         ("The AI model.", "The A.I. model."),
         ("An MP3 file.", "An M.P. three file."),
@@ -214,7 +214,8 @@ CASES = {
     ],
     "roman numerals": [
         ("Chapter III. A Caucus-Race", "Chapter three. A Caucus-Race"),
-        ("CHAPTER X. The Lobster Quadrille", "CHAPTER ten. The Lobster Quadrille"),
+        ("CHAPTER X. The Lobster Quadrille", "CHAPTER TEN. The Lobster Quadrille"),
+        ("PART II. The Return", "PART TWO. The Return"),  # not "P.A.R.T. two"
         ("Chapter X", "Chapter ten"),
         ("chapter iv", "chapter four"),
         ("Part I", "Part one"),
@@ -240,6 +241,7 @@ CASES = {
         ("He met Jones! St. Paul spoke.", "He met Jones! Saint Paul spoke."),
         ("At 221 Baker St. Dr. Watson lives.", "At two hundred twenty-one Baker Street. Doctor Watson lives."),
         ("She lives on Elm Dr. in town.", "She lives on Elm Drive in town."),
+        ("To England, St. Petersburgh.", "To England, Saint Petersburgh."),
     ],
     "prosody": [
         ("Really? Yes! Fine, then.", "Really? Yes! Fine, then."),

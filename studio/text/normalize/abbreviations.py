@@ -39,8 +39,8 @@ def _previous_is_address(text: str, start: int) -> bool:
     if not m:
         return False
     word = m.group(1)
-    if any(c in ".!?" for c in before[m.end(1) :]):
-        return False  # "I saw Alice. Dr. Smith came": the word before ended a sentence, it names no street
+    if before[m.end(1) :].strip():
+        return False  # "I saw Alice. Dr. Smith", "England, St. Petersburg": punctuation between, so no street name
     if any(ch.isdigit() for ch in word):
         return True  # "221 Baker St.", "5th St."
     return word[:1].isupper() and not SENTENCE_START.search(before[: m.start()])

@@ -66,7 +66,10 @@ def roman_numerals(text: str) -> str:
             ok = num.isupper() or (num.islower() and word.islower())
         if not ok or not _is_numeral(num.upper()):
             return m.group(0)
-        return word + m.group("gap") + cardinal(roman_value(num))
+        # "PART II" -> "PART TWO": a heading in capitals stays a run of capitals, read as words (a capitalized word
+        # left alone would be spelled out as an acronym: "P.A.R.T. two")
+        said = cardinal(roman_value(num))
+        return word + m.group("gap") + (said.upper() if word.isupper() else said)
 
     text = _AFTER_COUNTED.sub(counted, text)
 
