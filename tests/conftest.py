@@ -11,6 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import pytest
 
 from studio.config import Settings
+from tests.browser import app_url, browser  # noqa: F401 (one app and one browser for the whole run)
 from tests.disk import small_disk  # noqa: F401 (a fixture for every test folder)
 
 REPO = Path(__file__).resolve().parents[1]

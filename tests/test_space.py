@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import _free_port, serve
 from tests.test_install import front_matter, uv
-from tests.ui.test_browser import _free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,14 +8,17 @@ import math
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.finetune.metrics import read_all
 from studio.finetune.runs import COMPLETE_MARKER, RunInfo, RunStore, complete_checkpoints
 from studio.finetune.service import FineTune
+from studio.finetune.spec import TrainSpec
 
 from .conftest import tiny_spec
 
@@ -52,14 +55,25 @@ def _trainers_alive(run_id: str) -> list[int]:
     return pids
 
 
-def test_training_lowers_the_loss_and_writes_the_file_contract(
-    finetune: FineTune, tiny_base: Path, synthetic_dataset: Path
-) -> None:
+@pytest.fixture(scope="module")
+def finished(
+    tmp_path_factory: pytest.TempPathFactory, tiny_base: Path, synthetic_dataset: Path
+) -> Iterator[tuple[FineTune, TrainSpec, RunInfo]]:
+    """One full run of the tiny model, read by the tests below (each training run costs the suite ~30 s)."""
+    settings = Settings(home=tmp_path_factory.mktemp("finished") / "studio-home", threads=1)
+    settings.ensure_dirs()
+    service = FineTune(settings)
     spec = tiny_spec(tiny_base, synthetic_dataset, name="contract")
-    finetune.start(spec)
-    with pytest.raises(InvalidInput, match="one training per device"):
-        finetune.start(tiny_spec(tiny_base, synthetic_dataset, name="second"))
-    info = finetune.runner.wait(spec.run_id, timeout=300)
+    service.start(spec)
+    info = service.runner.wait(spec.run_id, timeout=300)
+    yield service, spec, info
+    service.runner.stop_all(grace=10)
+
+
+def test_training_lowers_the_loss_and_writes_the_file_contract(
+    finished: tuple[FineTune, TrainSpec, RunInfo], tiny_base: Path
+) -> None:
+    _service, spec, info = finished
     assert info.state == "finished", info.files.log_tail()
 
     rows = _rows(info)
@@ -94,8 +108,10 @@ def test_training_lowers_the_loss_and_writes_the_file_contract(
 def test_stop_saves_a_checkpoint_and_resume_continues_the_curve(
     finetune: FineTune, tiny_base: Path, synthetic_dataset: Path, settings
 ) -> None:
-    spec = tiny_spec(tiny_base, synthetic_dataset, name="stop-resume", epochs=6, save_steps=1000, eval_steps=1000)
+    spec = tiny_spec(tiny_base, synthetic_dataset, name="stop-resume", epochs=3, save_steps=1000, eval_steps=1000)
     finetune.start(spec)
+    with pytest.raises(InvalidInput, match="one training per device"):  # while it runs, a second start is refused
+        finetune.start(tiny_spec(tiny_base, synthetic_dataset, name="second"))
     _wait_for_step(finetune, spec.run_id, 6)
 
     # the app restarts: a new service finds the live run through status.json and can stop it
@@ -168,15 +184,15 @@ def test_a_killed_trainer_is_reported_as_killed(finetune: FineTune, tiny_base: P
     assert info.resumable and complete_checkpoints(info.files.checkpoints)  # its periodic checkpoints survive
 
 
-def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Path, synthetic_dataset: Path) -> None:
+def test_the_adapter_loads_back_and_generates(
+    finished: tuple[FineTune, TrainSpec, RunInfo], tiny_base: Path, synthetic_dataset: Path
+) -> None:
     import torch
 
     from studio.systems.kani.engine import GenerationSettings, KaniModel
     from studio.systems.kani.training.data import load_examples
 
-    spec = tiny_spec(tiny_base, synthetic_dataset, name="adapter")
-    finetune.start(spec)
-    info = finetune.runner.wait(spec.run_id, timeout=300)
+    finetune, spec, info = finished
     assert info.state == "finished"
 
     tuned = KaniModel.load(tiny_base, info.files.adapter)
@@ -210,9 +226,13 @@ def test_the_adapter_loads_back_and_generates(finetune: FineTune, tiny_base: Pat
     from studio.finetune.evaluate import EvalResult, SampleScore
 
     run_folder = finetune.runs.get(spec.run_id).files.evaluation
+    unscored = (run_folder / "eval.json").read_text()  # the shared run is put back as it was
     scored = [SampleScore("Hi.", None, "hi", wer=0.0, similarity=0.8123, seconds=1.0)]
-    EvalResult.from_samples(spec.run_id, scored).save(run_folder)
-    assert finetune.use_as_voice(spec.run_id, "Scored").similarity == 0.8123  # the run's measure travels along
+    try:
+        EvalResult.from_samples(spec.run_id, scored).save(run_folder)
+        assert finetune.use_as_voice(spec.run_id, "Scored").similarity == 0.8123  # the run's measure travels along
+    finally:
+        (run_folder / "eval.json").write_text(unscored)
 
 
 def test_runs_list_survives_a_restart(finetune: FineTune, tiny_base: Path, synthetic_dataset: Path, settings) -> None:

@@ -26,7 +26,7 @@ def test_a_full_disk_during_a_checkpoint_fails_in_one_line_and_the_run_resumes( 
     settings = Settings(home=disk.path / "home", threads=1)
     settings.ensure_dirs()
     service = FineTune(settings)
-    spec = tiny_spec(tiny_base, synthetic_dataset, name="full-disk", epochs=6, save_steps=3, eval_steps=1000)
+    spec = tiny_spec(tiny_base, synthetic_dataset, name="full-disk", epochs=3, save_steps=3, eval_steps=1000)
     try:
         service.start(spec)
         folder = service.get(spec.run_id).files.checkpoints

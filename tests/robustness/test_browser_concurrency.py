@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
+from tests.browser import launch_app, need_chromium
 
 pytestmark = pytest.mark.browser
 PREVIEW_LIMIT_S = 8.0  # a short sentence takes well under a second alone; a few seconds on 2 busy cores
@@ -46,7 +46,7 @@ def _generate(page, text: str) -> float:  # type: ignore[no-untyped-def]
 
 
 def test_previews_stay_quick_while_another_visitor_imports_and_renders(  # type: ignore[no-untyped-def]
-    app: str, browser, shared_fixtures: Path, tmp_path: Path  # noqa: F811
+    app: str, browser, shared_fixtures: Path, tmp_path: Path
 ) -> None:
     reader = browser.new_context(viewport={"width": 1280, "height": 1400})
     listener = browser.new_context(viewport={"width": 1280, "height": 1000})

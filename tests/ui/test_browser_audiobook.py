@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.book.epub_factory import Chap, EpubSpec, write_epub
-from tests.ui.test_browser import app_url, browser  # noqa: F401  (shared fixtures: one app, one browser)
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +23,7 @@ def _book(tmp_path: Path) -> Path:
     return write_epub(tmp_path / "harbour.epub", spec)
 
 
-def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
     page.goto(app_url)
     page.get_by_role("tab", name="Audiobook").click()
@@ -55,7 +54,7 @@ def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -
     page.close()
 
 
-def test_unticked_chapters_are_not_rendered_without_a_save_step(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_unticked_chapters_are_not_rendered_without_a_save_step(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A newcomer unticks a chapter and presses Render: the tick took effect when it was clicked ("saved" beside the
     table), and the render reads only the ticked chapter."""
     spec = EpubSpec(

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.test_browser import app_url, browser  # noqa: F401  (shared fixtures: one app, one browser)
-
 pytestmark = pytest.mark.browser
 
 
-def test_run_read_tables_download_and_compare(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_run_read_tables_download_and_compare(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(app_url)
     page.get_by_role("tab", name="Benchmark").click()
@@ -62,7 +60,7 @@ def test_run_read_tables_download_and_compare(app_url: str, browser, tmp_path: P
     page.close()
 
 
-def test_cancel_keeps_finished_cases(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_cancel_keeps_finished_cases(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(app_url)
     page.get_by_role("tab", name="Benchmark").click()

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from studio.audio.io import write_audio
-from tests.ui.test_browser import app_url, browser  # noqa: F401  (shared fixtures: one app, one browser)
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +16,7 @@ def _status(page) -> str:  # type: ignore[no-untyped-def]
     return str(page.locator("#ft-status").inner_text())
 
 
-def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # long enough to stay above the 2 s minimum clip whatever Piper's sampled timing does
     sentences = [
         "The morning train was late again today, so we waited on the cold platform.",
@@ -53,7 +52,7 @@ def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine
     page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)
 
 
-def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_url)
     page.get_by_role("tab", name="Fine-tune").click()

@@ -11,8 +11,8 @@ import pytest
 
 from studio.config import Settings
 from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from tests.browser import launch_app, need_chromium
 from tests.tiny_onnx import make_supertonic_model_dir
-from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ def app_with_supertonic(tmp_path_factory: pytest.TempPathFactory, shared_fixture
         yield url
 
 
-def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(app_with_supertonic)
     page.get_by_role("tab", name="Voice Clone").click()
@@ -55,7 +55,7 @@ def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser,
     assert "ran on CPU" in status
 
 
-def test_clone_a_recording_then_speak_with_it(app_with_supertonic: str, browser, shared_fixtures: Path,  # type: ignore[no-untyped-def]  # noqa: F811
+def test_clone_a_recording_then_speak_with_it(app_with_supertonic: str, browser, shared_fixtures: Path,  # type: ignore[no-untyped-def]
                                               tmp_path: Path) -> None:  # fmt: skip
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_with_supertonic)
@@ -110,7 +110,7 @@ def app_with_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def test_qwen3_clone_then_speak_with_it(app_with_qwen3: str, browser, shared_fixtures: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_qwen3_clone_then_speak_with_it(app_with_qwen3: str, browser, shared_fixtures: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(app_with_qwen3)
     page.get_by_role("tab", name="Voice Clone").click()

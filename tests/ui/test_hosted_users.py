@@ -22,7 +22,7 @@ import pytest
 
 from studio.config import Settings
 from studio.voices.library import VoiceLibrary
-from tests.ui.test_browser import browser, launch_app, need_chromium  # noqa: F401  (shared browser fixture)
+from tests.browser import launch_app, need_chromium
 
 SECRET = "test-oauth-secret"
 OAUTH_ENV = {
@@ -184,7 +184,7 @@ def test_training_is_for_signed_in_users_and_stays_theirs(space: tuple[str, Path
 
 
 @pytest.mark.browser
-def test_two_browsers_see_only_their_own_voices(space: tuple[str, Path], browser, shared_fixtures: Path,  # type: ignore[no-untyped-def]  # noqa: F811
+def test_two_browsers_see_only_their_own_voices(space: tuple[str, Path], browser, shared_fixtures: Path,  # type: ignore[no-untyped-def]
                                                 tmp_path: Path) -> None:  # fmt: skip
     need_chromium()
     url, _ = space

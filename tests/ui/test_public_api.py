@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from studio.config import Settings
-from tests.ui.test_browser import launch_app
+from tests.browser import launch_app
 from tests.ui.test_hosted_users import value
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
