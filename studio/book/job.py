@@ -97,6 +97,7 @@ class BookJob:
         settings: RenderSettings,
         source_name: str = "",
         job_id: str | None = None,
+        source_hash: str = "",
     ) -> BookJob:
         job = cls(jobs_dir / (job_id or new_job_id(book.title)))
         job.folder.mkdir(parents=True, exist_ok=True)
@@ -111,6 +112,7 @@ class BookJob:
                 "language": book.language,
                 "cover_mime": book.cover_mime,
                 "source": source_name,
+                "source_sha256": source_hash,  # the uploaded file's: the same book imported again is found by it
                 "warnings": book.warnings,
                 "created": time.time(),
             },
@@ -315,6 +317,17 @@ def new_job_id(title: str) -> str:
     while "--" in slug:
         slug = slug.replace("--", "-")
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{uuid.uuid4().hex[:6]}"
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (a book of any size)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def list_jobs(jobs_dir: Path) -> list[BookJob]:

@@ -95,6 +95,12 @@ class RenderRunner:
         run.cancel.set()
         return True
 
+    def cancelling(self, job_id: str) -> bool:
+        """A cancel was asked and the render has not ended yet (it stops when the current chunk is done)."""
+        with self._lock:
+            run = self._runs.get(job_id)
+        return run is not None and run.cancel.is_set() and run.thread.is_alive()
+
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         with self._lock:
             run = self._runs.get(job_id)

@@ -52,16 +52,23 @@ class Audiobooks:
         return make_plan(book, self.chunk_chars(engine, book.language), dialogue_voice, lexicon)
 
     def create_job(
-        self, book: Book, plan: BookPlan, settings: RenderSettings, source_name: str = "", folder: Path | None = None
+        self,
+        book: Book,
+        plan: BookPlan,
+        settings: RenderSettings,
+        source_name: str = "",
+        folder: Path | None = None,
+        source_hash: str = "",
     ) -> BookJob:
         self._validate(settings)
         stored = identity.load(folder) if folder is not None else None  # the CLI's job folder, made again to resume
         # a bad lexicon rule raises here: nothing is made
         ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
         if folder is not None:
-            job = BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name)
+            job = BookJob.create(folder.parent, book, plan, settings, source_name, job_id=folder.name,
+                                 source_hash=source_hash)  # fmt: skip
         else:
-            job = BookJob.create(self.jobs_dir, book, plan, settings, source_name)
+            job = BookJob.create(self.jobs_dir, book, plan, settings, source_name, source_hash=source_hash)
         identity.store(job, ident, stored)
         return job
 
@@ -158,6 +165,18 @@ class Audiobooks:
 
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
+
+    def job_for_source(self, source_hash: str, jobs_dir: Path | None = None) -> BookJob | None:
+        """The newest job made from the same file (by its SHA-256), or None: importing a book again finds its job."""
+        if not source_hash:
+            return None
+        for job in list_jobs(jobs_dir or self.jobs_dir):
+            try:
+                if job.meta().get("source_sha256") == source_hash:
+                    return job
+            except InvalidInput:  # a damaged job is listed elsewhere, never matched
+                continue
+        return None
 
     def job(self, job_id: str, jobs_dir: Path | None = None) -> BookJob:
         """Open a job by id inside `jobs_dir` (default: Studio's); ids that point elsewhere are refused."""

@@ -22,6 +22,8 @@ DELETE_CACHE = (3600, 24 * 3600)
 CSS = """
 #synth-count { color: var(--body-text-color-subdued); font-size: 0.85em; margin-top: -0.5em; }
 #synth-status { min-height: 1.5em; }
+.studio-progress { display: flex; align-items: center; gap: 0.6em; }
+.studio-progress progress { flex: 1; height: 1.1em; accent-color: var(--color-accent); }
 """
 
 

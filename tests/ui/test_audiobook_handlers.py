@@ -104,7 +104,7 @@ def test_cancel_and_resume_from_the_tab(ctx: AppContext, tmp_path: Path) -> None
     job_id = _import(ctx, _epub(tmp_path))
     ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["m4b"], S)
     time.sleep(0.3)
-    assert tab.cancel_render(ctx, job_id, S) in ("Stopping after the current chunk…", "Nothing is rendering.")
+    assert tab.cancel_render(ctx, job_id, S) in (tab.CANCELLING, "Nothing is rendering.")
     _line, *_rest, state, _table = _wait(ctx, job_id)
     assert state in ("cancelled", "exported")
     ui_errors(tab.start_render)(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["m4b"], S)
@@ -182,3 +182,71 @@ def test_edits_take_effect_as_they_are_made(ctx: AppContext, tmp_path: Path) -> 
     assert {k for k in done if k.startswith("003-")} == {f"003-0000{i}" for i in (1, 2, 3)}, done
     assert not {k for k in done if k.startswith("002-")}, done  # the unticked chapter was not rendered
     assert job.status()["total"] == 3
+
+
+def test_importing_the_same_book_again_opens_its_job(ctx: AppContext, tmp_path: Path) -> None:
+    """Eleven "Import and plan" clicks on one book used to make eleven identical jobs: the same file opens its job
+    (with what it rendered and how it was edited); "Import as a new job" starts over."""
+    book = _epub(tmp_path)
+    first = _import(ctx, book)
+    job = tab._job(ctx, S, first)
+    rows = tab.chapter_rows(ctx, job)
+    rows[2][0] = False
+    tab.autosave_chapters(ctx, first, rows, S)
+
+    again = ui_errors(tab.import_book)(ctx, str(book), "piper", "joe", False, S)
+    assert again[0] == first and "You imported this book before" in again[1] and "planned" in again[1]
+    assert [r[0] for r in again[2]] == [False, True, False]  # the edit made in that job is there
+    assert [value for _, value in tab.job_choices(ctx, S)] == [first]
+
+    fresh = ui_errors(tab.import_book)(ctx, str(book), "piper", "joe", False, S, True)
+    assert fresh[0] != first and "imported this book before" not in fresh[1]
+    assert [r[0] for r in fresh[2]] == [False, True, True]
+    assert {value for _, value in tab.job_choices(ctx, S)} == {first, fresh[0]}
+    # a different file is a different book, even with the same name
+    other = tmp_path / "other" / "roads.epub"
+    other.parent.mkdir()
+    write_epub(other, EpubSpec(chapters=[Chap("Elsewhere", ["Another road entirely."])], title="Other Roads"))
+    assert ui_errors(tab.import_book)(ctx, str(other), "piper", "joe", False, S)[0] not in (first, fresh[0])
+
+
+def test_files_of_an_export_in_progress_are_not_offered(ctx: AppContext, tmp_path: Path) -> None:
+    """A re-export stages its files in a hidden work folder that is deleted when it ends; the finished-files list
+    offered them meanwhile, and the link answered 500 once they were gone."""
+    job_id = _import(ctx, _epub(tmp_path))
+    out = ctx.output_dir(S) / job_id
+    (out / ".export-x1y2").mkdir(parents=True)
+    (out / ".export-x1y2" / "Country Roads.m4b").write_bytes(b"being written")
+    (out / "mp3" / "Country Roads").mkdir(parents=True)
+    (out / "mp3" / "Country Roads" / "01 The Bridge.mp3").write_bytes(b"done")
+    (out / "mp3" / "Country Roads" / ".studio-export.json").write_text("{}")
+    (out / "Country Roads.m4b").write_bytes(b"done")
+    listed = [Path(p).relative_to(out).as_posix() for p in tab.output_files(ctx, tab._job(ctx, S, job_id), S)]
+    assert listed == ["Country Roads.m4b", "mp3/Country Roads/01 The Bridge.mp3"]
+
+
+def test_cancel_is_answered_at_once_and_said_until_the_render_stops(ctx: AppContext, tmp_path: Path) -> None:
+    """Cancel used to seem ignored for 13-20 s: the next tick wrote the progress line over its answer. It answers at
+    once, the status says "cancelling…" until the chunk being read ends, and Render is pressable again after."""
+    sentences = [f"Sentence number {i} of a long chapter walks slowly to its end." for i in range(40)]
+    spec = EpubSpec(chapters=[Chap("A Long Walk", sentences)], title="Long Walk")
+    job_id = _import(ctx, write_epub(tmp_path / "long.epub", spec))
+    tab.start_render(ctx, job_id, "piper", "joe", None, 1.0, None, False, False, ["wav"], S)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the render is under way, a chunk or more read
+        out = tab.poll(ctx, job_id, S, "")
+        if out[4] == "rendering" and out[1] > 0:
+            break
+        time.sleep(0.05)
+    asked = time.monotonic()
+    assert tab.cancel_render(ctx, job_id, S) == tab.CANCELLING
+    assert time.monotonic() - asked < 0.5
+    line, *_rest, state, _table = tab.poll(ctx, job_id, S, "rendering")
+    assert state == "rendering" and line == tab.CANCELLING
+    ctx.runner.wait(job_id, 30)
+    line, *_rest, state, _table = tab.poll(ctx, job_id, S, "rendering")
+    assert state == "cancelled" and "cancelling" not in line
+    job = tab._job(ctx, S, job_id)
+    done = sum(1 for r in ctx.books.chunk_records(job).values() if r is not None)
+    total = sum(len(c.chunks) for c in job.plan().chapters if c.included)
+    assert 0 < done < total, (done, total)  # stopped part way; what was read is kept

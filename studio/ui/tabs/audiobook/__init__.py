@@ -32,6 +32,7 @@ from studio.ui.tabs.audiobook.plan import (
 )
 from studio.ui.tabs.audiobook.render import (
     ACTIVE,
+    CANCELLING,
     FLAG_HEADERS,
     cancel_render,
     export_files,
@@ -45,13 +46,21 @@ from studio.ui.tabs.audiobook.render import (
 from studio.ui.users import per_user, user_context
 
 __all__ = [
-    "ACTIVE", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "_job", "book_summary", "build",
-    "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files", "flagged_rows", "import_book",
-    "job_choices", "open_job", "output_files", "play_chunk", "poll", "regenerate_chunk", "save_chapters",
+    "ACTIVE", "CANCELLING", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "_job",
+    "autosave_chapters", "autosave_chunks", "autosave_lexicon", "book_summary", "build", "cancel_render",
+    "chapter_choices", "chapter_rows", "chunk_rows", "export_files", "flagged_rows", "import_book", "job_choices",
+    "open_job", "output_files", "play_chunk", "poll", "progress_bar", "regenerate_chunk", "save_chapters",
     "save_chunks", "save_lexicon", "start_render",
 ]  # fmt: skip
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
+
+
+def progress_bar(percent: float) -> str:
+    """The render's progress as a real progress bar (HTML <progress>, read out by screen readers), with its number."""
+    value = min(100.0, max(0.0, float(percent or 0.0)))
+    return (f'<div class="studio-progress"><progress max="100" value="{value:.1f}" aria-label="Render progress">'
+            f"</progress> <span>{value:.0f}%</span></div>")  # fmt: skip
 
 
 def build(ctx: AppContext, demo: gr.Blocks) -> None:
@@ -79,6 +88,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             with gr.Row():
                 dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")
                 dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice")
+            as_new = gr.Checkbox(False, label="Import as a new job (otherwise a book imported before opens its job)",
+                                 elem_id="book-as-new")  # fmt: skip
             plan_btn = gr.Button("Import and plan", variant="primary", elem_id="book-plan")
         with gr.Column(scale=1):
             jobs = gr.Dropdown(
@@ -126,7 +137,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         render_btn = gr.Button("Render / resume", variant="primary", elem_id="book-render")
         cancel_btn = gr.Button("Cancel", variant="stop", elem_id="book-cancel")
     status = gr.Markdown("", elem_id="book-status")
-    progress = gr.Slider(0, 100, value=0, label="Progress (%)", interactive=False, elem_id="book-progress")
+    progress = gr.HTML(progress_bar(0.0), elem_id="book-progress")  # a bar, not a slider a user could drag
     files = gr.File(label="Finished files", file_count="multiple", interactive=False, elem_id="book-files")
     with gr.Accordion("Flagged chunks (speech recognition heard something else)", open=False):
         flagged = gr.Dataframe(headers=FLAG_HEADERS, interactive=False, wrap=True, elem_id="book-flagged")
@@ -161,25 +172,27 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     @ui_errors
     def book_import(
-        book_file: str | None, engine: str, voice: str | None, dialogue: bool, request: gr.Request
+        book_file: str | None, engine: str, voice: str | None, dialogue: bool, as_new: bool, request: gr.Request
     ) -> tuple[Any, ...]:
         """Import a book (EPUB or TXT) and plan it: chapters, chunks and an estimate of the audio's length. The new
-        job becomes this session's open book (book_render, book_cancel, book_export act on it).
+        job becomes this session's open book (book_render, book_cancel, book_export act on it). The same file
+        imported again opens its earlier job instead, unless `as_new`.
 
         Args:
             book_file: the .epub or .txt file.
             engine: engine that will read it (`list_engines`).
             voice: narrator voice id (`list_voices`); empty for the engine's default.
             dialogue: plan a second voice for dialogue in quotes.
+            as_new: make a new job even if this file was imported before.
 
         Returns:
             the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, and the job id.
         """
-        return import_book(user_context(ctx, request), book_file, engine, voice, dialogue, _session(request))
+        return import_book(user_context(ctx, request), book_file, engine, voice, dialogue, _session(request), as_new)
 
     plan_btn.click(
         book_import,
-        [upload, engine, voice, dialogue],
+        [upload, engine, voice, dialogue, as_new],
         [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
         concurrency_id="book_import",  # never the previews' group: a long import would hold every Generate
         concurrency_limit=2,
@@ -340,13 +353,18 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     cancel_btn.click(book_cancel, job_id, status, queue=False, api_name="book_cancel")
 
     def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
-        return poll(user_context(ctx, request), j, _session(request), last)
+        u, session = user_context(ctx, request), _session(request)
+        out = poll(u, j, session, last)
+        # Render is pressable only when nothing renders (a second press used to answer confusingly), and the list of
+        # jobs follows a job's state as it changes (it said "planned" of a book rendering)
+        jobs_now = gr.update(choices=job_choices(u, session)) if out[4] != last else gr.update()
+        return (out[0], progress_bar(out[1]), *out[2:], gr.update(interactive=out[4] not in ACTIVE), jobs_now)
 
     # the page's own clock (book_status is the endpoint that reports a render)
     timer.tick(
         _poll,
         [job_id, last_state],
-        [status, progress, files, flagged, last_state, chapters],
+        [status, progress, files, flagged, last_state, chapters, render_btn, jobs],
         show_progress="hidden",
         queue=False,
         api_visibility="private",

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.book.job import BookJob, RenderSettings, list_jobs, new_job_id
+from studio.book.job import BookJob, RenderSettings, file_hash, list_jobs, new_job_id
 from studio.book.plan import BookPlan, format_lexicon
 from studio.book.qa import Checker
 from studio.clock import clock
@@ -85,18 +85,36 @@ def book_summary(job: BookJob) -> str:
 
 
 def import_book(
-    ctx: AppContext, path: str | None, engine: str, voice: str | None, dialogue: bool, session: str
+    ctx: AppContext,
+    path: str | None,
+    engine: str,
+    voice: str | None,
+    dialogue: bool,
+    session: str,
+    as_new: bool = False,
 ) -> tuple[Any, ...]:
-    """Upload -> safety checks and import -> plan -> a job folder. Returns job id, summary, tables and pickers."""
+    """Upload -> safety checks and import -> plan -> a job folder. Returns job id, summary, tables and pickers.
+
+    The same file imported again opens its earlier job (with what it rendered) unless `as_new` asks for a fresh one."""
     if not path:
         raise InvalidInput("Choose an .epub or .txt file first.")
     source = Path(path)
+    source_hash = file_hash(source)
+    earlier = None if as_new else ctx.books.job_for_source(source_hash, ctx.jobs_dir(session))
+    if earlier is not None:
+        opened = open_job(ctx, earlier.id, session)
+        state = earlier.status().get("state", "planned")
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(earlier.meta().get("created") or 0)))
+        note = (f"ℹ️ You imported this book before: your job from {made} ({state}) is open again, with everything it "
+                "rendered. To start over, tick **Import as a new job** and press Import again.\n\n")  # fmt: skip
+        picker = gr.update(choices=job_choices(ctx, session), value=earlier.id)
+        return (opened[0], note + opened[1], *opened[2:], picker)
     book = ctx.books.load(source)
     plan = ctx.books.plan(book, engine, dialogue)
     voice = voice or ctx.synthesizer.default_voice(engine)
     settings = RenderSettings(engine=engine, voice=voice)
     folder = ctx.jobs_dir(session) / new_job_id(book.title)
-    job = ctx.books.create_job(book, plan, settings, source.name, folder=folder)
+    job = ctx.books.create_job(book, plan, settings, source.name, folder=folder, source_hash=source_hash)
     return (*open_job(ctx, job.id, session), gr.update(choices=job_choices(ctx, session), value=job.id))
 
 

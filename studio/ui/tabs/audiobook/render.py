@@ -3,6 +3,7 @@ played or regenerated one by one."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -68,7 +69,10 @@ def start_render(
 
 def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
     job = _job(ctx, session, job_id)
-    return "Stopping after the current chunk…" if ctx.runner.cancel(job.id) else "Nothing is rendering."
+    return CANCELLING if ctx.runner.cancel(job.id) else "Nothing is rendering."
+
+
+CANCELLING = "**cancelling…** · the chunk being read now finishes first; everything rendered is kept"
 
 
 def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = "") -> tuple[Any, ...]:
@@ -94,6 +98,8 @@ def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple
             state = "interrupted"  # the app restarted mid-render: the job resumes from disk when started again
     done, total = int(status.get("done", 0)), int(status.get("total", 0) or 0)
     line = f"**{state}** · {status.get('message', '')}"
+    if state in ACTIVE and ctx.runner.cancelling(job.id):
+        line = CANCELLING  # said until the render really ends, not overwritten by the next progress line
     if status.get("error") and state in ("failed", "interrupted"):
         line += f"\n\n⚠️ {status['error']}"
     files = output_files(ctx, job, session)
@@ -104,11 +110,17 @@ def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple
 
 
 def output_files(ctx: AppContext, job: BookJob, session: str) -> list[str]:
-    """The job's exported files in this user's output folder (not the hidden render records)."""
+    """The job's exported files in this user's output folder: not the hidden render records, and nothing inside a
+    hidden folder (an export in progress stages its files in `.export-*`, deleted when it ends: a link to one would
+    answer 500 a moment later)."""
     out_dir = ctx.output_dir(session) / job.id
     if not out_dir.is_dir():
         return []
-    return sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(str(p) for p in out_dir.rglob("*") if p.is_file() and not _hidden(p.relative_to(out_dir)))
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
 
 
 def export_files(ctx: AppContext, job_id: str | None, session: str) -> list[str]:
