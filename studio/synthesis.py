@@ -58,6 +58,7 @@ class SynthStats:
     audio_seconds: float
     elapsed: float
     device_note: str
+    partial: bool = False  # cancelled part way: how many of `chars` were spoken is not known, so no chars/s
 
     @property
     def chars_per_sec(self) -> float:
@@ -69,10 +70,9 @@ class SynthStats:
         return self.elapsed / self.audio_seconds if self.audio_seconds > 0 else 0.0
 
     def summary(self) -> str:
-        return (
-            f"{self.device_note} · {self.audio_seconds:.1f} s of audio in {self.elapsed:.2f} s · "
-            f"{self.chars_per_sec:.0f} chars/s · RTF {self.rtf:.3f}"
-        )
+        rate = "" if self.partial else f"{self.chars_per_sec:.0f} chars/s · "
+        made = f"{self.audio_seconds:.1f} s of audio in {self.elapsed:.2f} s"
+        return f"{self.device_note} · {made} · {rate}RTF {self.rtf:.3f}"
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,8 @@ def combine(chunks: list[SynthChunk], cancelled: bool = False) -> SynthOutcome:
     warnings = tuple(w for c in chunks for w in c.audio.warnings)
     audio = AudioResult(samples, first.sample_rate, first.device, first.device_note, warnings)
     last = chunks[-1].stats
-    stats = SynthStats(last.chars, audio.duration, last.elapsed, first.device_note)
+    # a cancelled take spoke only part of the text: its chars/s would count text never spoken (RTF stays true)
+    stats = SynthStats(last.chars, audio.duration, last.elapsed, first.device_note, partial=cancelled)
     return SynthOutcome(audio, stats, warnings, cancelled)
 
 

@@ -36,6 +36,11 @@ def test_type_generate_and_receive_audio(app_url: str, browser, tmp_path: Path) 
 
     samples, rate = read_audio(saved)
     assert rate == 22050 and len(samples) / rate > 2.0
+    # every download the page offers answers: the streamed player has no download icon of its own (Gradio joins a
+    # stream with ffprobe, not shipped: it answered 500), and each link on the tab fetches
+    assert page.locator("#synth-audio [aria-label*='ownload'], #synth-audio [title*='ownload']").count() == 0
+    for a in page.locator("#synth-audio a[href], #synth-file a[href]").all():
+        assert page.request.get(str(a.get_attribute("href"))).status == 200
     page.screenshot(path=str(tmp_path / "synthesize.png"), full_page=True)
     page.close()
 

@@ -89,6 +89,8 @@ def test_cancel_keeps_what_was_made(ctx: AppContext) -> None:
     streamed = [o for o in outputs if isinstance(o[0], tuple)]
     assert len(streamed) == 1  # stopped within one sentence
     assert outputs[-1][2].startswith("Stopped")
+    # its statistics count what was made: no chars/s (it would count the three sentences never spoken), a true RTF
+    assert "chars/s" not in outputs[-1][2] and "RTF" in outputs[-1][2]
     assert Path(outputs[-1][1]["value"]).is_file()  # the partial take is saved, not lost
     assert tab.cancel(ctx, "nobody") == "Nothing is running."
 

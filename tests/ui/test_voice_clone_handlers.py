@@ -149,3 +149,32 @@ def test_cancel_keeps_the_best_so_far(voiced_ctx: AppContext, shared_fixtures: P
             break
     final = list(steps)[-1][0]
     assert "Saved **Stopped**" in final and "stopped by Cancel" in final
+
+
+def test_the_picked_model_drives_the_clone_form(ctx: AppContext) -> None:
+    """Supertonic 2 is installed here (tiny graphs), Supertonic 3 and Qwen3-TTS are not: each model's note names
+    that model (the banner said "Supertonic 2" whatever was picked), Clone is pressable only for a model that can
+    run, and Download is offered where the weights are what is missing."""
+    from studio.voices.service import CLONABLE
+
+    engines = [e for e in CLONABLE if e in ctx.registry.names()]
+    assert {"supertonic2", "supertonic3", "qwen3_tts"} <= set(engines)
+    for engine in engines:
+        note, start, download = tab.engine_state(ctx, engine)
+        label = ctx.registry.info(engine).label
+        if ctx.registry.available(engine).ok:
+            assert note == "" and start["interactive"] is True and download["visible"] is False, engine
+            continue
+        assert note.startswith(f"**{label} is not available here:**"), (engine, note)
+        others = [ctx.registry.info(e).label for e in engines if e != engine]
+        assert not any(f"**{other} " in note for other in others), (engine, note)
+        assert start["interactive"] is False
+        assert download["visible"] is (ctx.registry.spec(engine).download is not None)
+        assert download["visible"] is False or label in download["value"]
+    assert tab.engine_state(ctx, "supertonic2")[1]["interactive"] is True
+
+
+def test_generate_is_pressable_only_for_an_engine_that_can_run(ctx: AppContext) -> None:
+    assert synthesize.generate_state(ctx, "piper")["interactive"] is True
+    assert synthesize.generate_state(ctx, "supertonic2")["interactive"] is True  # installed here (tiny graphs)
+    assert synthesize.generate_state(ctx, "supertonic3")["interactive"] is False

@@ -85,6 +85,11 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
     )
 
 
+def generate_state(ctx: AppContext, engine: str) -> Any:
+    """Generate is pressable only when the engine can run here (the status line beside it says why not)."""
+    return gr.update(interactive=ctx.registry.available(engine).ok)
+
+
 def on_voice_change(ctx: AppContext, engine: str, voice: str | None, language: str | None) -> Any:
     """Voices that speak one language (Piper) move the language picker to it."""
     if not voice:
@@ -204,7 +209,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="synth-generate")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="synth-cancel")
-            audio = gr.Audio(label="Result", streaming=True, autoplay=True, interactive=False, elem_id="synth-audio")
+            # no download icon on the streamed player: Gradio joins a stream's pieces with ffprobe, which Studio does
+            # not ship (the icon answered HTTP 500); the Download box below holds the take in the chosen format
+            audio = gr.Audio(label="Result", streaming=True, autoplay=True, interactive=False, elem_id="synth-audio",
+                             buttons=[])  # fmt: skip
             file = gr.File(label="Download", interactive=False, elem_id="synth-file")
             status = gr.Markdown("", elem_id="synth-status")
         with gr.Column(scale=2):
@@ -260,6 +268,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     # the voice list of the signed-in user (or of this browser session) once the page is open
     demo.load(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
               api_visibility="private")  # fmt: skip
+    for event in (engine.change, demo.load):
+        event(per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")
 
     @ui_errors
     def synthesize(
@@ -318,7 +328,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return download_engine(u, engine, progress)
 
     download_btn.click(per_user(ctx, engine_download), engine, [engine, *engine_outputs], concurrency_id="long_jobs",
-                       concurrency_limit=1, api_name="engine_download")  # fmt: skip
+                       concurrency_limit=1, api_name="engine_download").then(
+        per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")  # fmt: skip
 
     @ui_errors
     def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008

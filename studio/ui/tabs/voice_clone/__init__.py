@@ -23,6 +23,8 @@ from studio.ui.tabs.voice_clone.cloning import (
     check_reference,
     clone,
     curve_frame,
+    download_model,
+    engine_state,
     method_updates,
     progress_text,
 )
@@ -43,9 +45,10 @@ from studio.ui.users import per_user
 from studio.voices.service import MIXABLE, PREVIEW_TEXT
 
 __all__ = [
-    "CLONE_JOB", "CURVE_COLUMNS", "METHODS", "MIX_SLOTS", "QWEN3_METHODS", "build", "build_clone",
-    "check_reference", "clone", "curve_frame", "delete", "engine_note", "export", "import_zip", "library_frame",
-    "method_updates", "mix_choices", "preview", "progress_text", "refresh", "rename", "save_mix", "voice_choices",
+    "CLONE_JOB", "CURVE_COLUMNS", "METHODS", "MIX_SLOTS", "QWEN3_METHODS", "build", "build_clone", "check_reference",
+    "clone", "curve_frame", "delete", "download_model", "engine_note", "engine_state", "export", "import_zip",
+    "library_frame", "method_updates", "mix_choices", "preview", "progress_text", "refresh", "rename", "save_mix",
+    "voice_choices",
 ]  # fmt: skip
 
 MIX_SLOTS = 3
@@ -214,6 +217,17 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"], parts["pace"]],
                            queue=False, api_visibility="private")  # fmt: skip
+    # the picked model's own state: its name in the note, Clone only when it can run, Download where that fixes it
+    form_state = [parts["status"], parts["start"], parts["download"]]
+    for event in (parts["engine"].change, demo.load):
+        event(per_user(ctx, engine_state), parts["engine"], form_state, queue=False, api_visibility="private")
+
+    @ui_errors
+    def _download(u: AppContext, engine: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:  # noqa: B008
+        return download_model(u, engine, progress)
+
+    parts["download"].click(per_user(ctx, _download), parts["engine"], form_state, concurrency_id="long_jobs",
+                            concurrency_limit=1, api_visibility="private")  # fmt: skip
     # a new recording is checked and transcribed for the form (voice_clone checks it again)
     parts["ref"].change(
         ui_errors(per_user(ctx, check_reference)),

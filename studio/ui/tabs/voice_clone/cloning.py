@@ -14,7 +14,7 @@ import pandas as pd
 
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
-from studio.ui.tabs.voice_clone.library import engine_note, preview, refresh
+from studio.ui.tabs.voice_clone.library import preview, refresh
 from studio.voices.service import CLONABLE, CONSENT_NEEDED, PREVIEW_TEXT, CloneProgress, CloneSettings
 
 CLONE_JOB = "clone"
@@ -30,6 +30,32 @@ def method_updates(engine: str) -> tuple[Any, Any, Any]:
     if engine == "qwen3_tts":
         return gr.update(choices=QWEN3_METHODS, value="icl"), gr.update(visible=False), gr.update(visible=False)
     return gr.update(choices=METHODS, value="gradient"), gr.update(visible=True), gr.update(visible=True)
+
+
+def engine_state(ctx: AppContext, engine: str | None) -> tuple[Any, Any, Any]:
+    """The picked model drives the form: (status note, Clone button, Download button). A model that cannot run here
+    says why, by its own name; Clone waits for it; Download is offered where fetching the weights is the fix."""
+    if not engine:
+        return "", gr.update(interactive=False), gr.update(visible=False)
+    status = ctx.registry.available(engine)
+    if status.ok:
+        return "", gr.update(interactive=True), gr.update(visible=False)
+    label = ctx.registry.info(engine).label
+    can_download = ctx.registry.spec(engine).download is not None
+    note = f"**{label} is not available here:** {status.message}"
+    return (note, gr.update(interactive=False),
+            gr.update(visible=can_download, value=f"Download {label} model weights"))  # fmt: skip
+
+
+def download_model(ctx: AppContext, engine: str, progress: gr.Progress | None = None) -> tuple[Any, Any, Any]:
+    """Fetch the picked model's weights with progress, then show the form's new state (an error says what failed)."""
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=message)
+
+    ctx.studio.download(engine, report)
+    return engine_state(ctx, engine)
 
 
 CURVE_COLUMNS = ["iteration", "similarity", "series"]
@@ -192,11 +218,14 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
             consent = gr.Checkbox(
                 False, label="I have the speaker's permission to clone this voice", elem_id="vc-consent"
             )
+            note, start_state, download_state = engine_state(ctx, first)
             with gr.Row():
-                start = gr.Button("Clone", variant="primary", elem_id="vc-clone")
+                start = gr.Button("Clone", variant="primary", elem_id="vc-clone",
+                                  interactive=start_state["interactive"])  # fmt: skip
                 cancel = gr.Button("Cancel", variant="stop", elem_id="vc-clone-cancel")
-    missing = "" if ready or not engines else engine_note(ctx, engines[0])
-    status = gr.Markdown(missing, elem_id="vc-clone-status")
+            download = gr.Button(download_state.get("value", "Download model weights"),
+                                 visible=download_state["visible"], elem_id="vc-clone-download")  # fmt: skip
+    status = gr.Markdown(note, elem_id="vc-clone-status")
     with gr.Row():
         curve = gr.LinePlot(
             pd.DataFrame([], columns=CURVE_COLUMNS),
@@ -221,6 +250,7 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
         "consent": consent,
         "start": start,
         "cancel": cancel,
+        "download": download,
         "status": status,
         "curve": curve,
         "result": result,
