@@ -12,6 +12,7 @@ from typing import Any
 import gradio as gr
 
 from studio.finetune import settings as table
+from studio.finetune.runs import ACTIVE
 from studio.finetune.spec import DEFAULT_BASE_MODEL, KNOWN_TARGET_MODULES, PRESETS
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
@@ -236,11 +237,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     run_pick.change(_unseen, None, seen, queue=False, api_visibility="private")
 
     @ui_errors
-    def _tick(u: AppContext, run_id: str | None, seen: int) -> tuple[Any, ...]:
-        return show_run(u, run_id, seen)
+    def _tick(u: AppContext, run_id: str | None, seen: int, note: str) -> tuple[Any, ...]:
+        # a "Stopping…" note is cleared once the run has stopped (it stayed on screen after the run ended)
+        ended = bool(run_id and (note or "").startswith("Stopping") and u.finetune.get(run_id).state not in ACTIVE)
+        return (*show_run(u, run_id, seen), "" if ended else gr.update())
 
-    timer.tick(per_user(ctx, _tick), [run_pick, seen], [run_status, loss_plot, lr_plot, log_box, seen],
-               show_progress="hidden", api_visibility="private")  # fmt: skip
+    timer.tick(per_user(ctx, _tick), [run_pick, seen, action_note],
+               [run_status, loss_plot, lr_plot, log_box, seen, action_note], show_progress="hidden",
+               api_visibility="private")  # fmt: skip
 
     def _relabel(u: AppContext, listed: list[Any]) -> tuple[Any, list[Any]]:
         """Keep the runs list's states current (only sent when a state changed, so an open list is not reset)."""
