@@ -15,6 +15,7 @@ from studio.book.service import Audiobooks
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
+from studio.text.normalize import words_for_wer
 from tests.book.test_export import ffmetadata
 
 
@@ -48,8 +49,13 @@ def test_render_and_export_m4b_with_chapters(settings: Settings, transcriber) ->
     samples, rate = read_audio(m4b, 16000)
     first = samples[: int(float(result.chapters[1].start) * rate)]
     heard = transcriber.transcribe(first, rate)
-    # the first chapter's span holds its text (tiny.en sometimes hears "hall" as "hull": one word of 12 may differ)
-    assert word_error_rate("The hall was long and quiet. A door stood open at the end.", heard) <= 0.1, heard
+    # the first chapter's span holds all of its text and none of chapter two's. What is checked is where the marker
+    # sits, so the words at its end must be there; the opening words may blur (tiny.en has heard this take of "The
+    # hall was long" as "The hull is long", two words of twelve)
+    words = set(words_for_wer(heard))
+    assert word_error_rate("The hall was long and quiet. A door stood open at the end.", heard) <= 0.2, heard
+    assert {"door", "open", "end"} <= words, heard
+    assert not words & {"garden", "smelled", "rain", "grass"}, heard
     assert job.status()["state"] == "exported"
 
 
