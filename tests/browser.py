@@ -98,3 +98,19 @@ def browser():  # type: ignore[no-untyped-def]
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """Keep a full-page screenshot as a test artifact (test-artifacts/screenshots/<name>.png, ignored by git)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def error_badges(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The red "Error" badges Gradio paints over an event's outputs when the event raised (not the toasts)."""
+    return [e.inner_text() for e in page.locator("span.error:not(.toast-title)").all() if e.is_visible()]

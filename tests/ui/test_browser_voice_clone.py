@@ -11,7 +11,7 @@ import pytest
 
 from studio.config import Settings
 from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
-from tests.browser import launch_app, need_chromium
+from tests.browser import error_badges, launch_app, need_chromium, screenshot
 from tests.tiny_onnx import make_supertonic_model_dir
 
 pytestmark = pytest.mark.browser
@@ -138,3 +138,26 @@ def test_qwen3_clone_then_speak_with_it(app_with_qwen3: str, browser, shared_fix
     page.wait_for_function("document.querySelector('#synth-status').innerText.includes('ran on CPU')",
                            timeout=60_000)  # fmt: skip
     page.screenshot(path=str(tmp_path / "qwen3-synth.png"), full_page=True)
+
+
+def test_a_failed_library_action_keeps_the_library(app_with_supertonic: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """Deleting without ticking "Yes, delete it" says so beside the buttons; the library stays on screen as it was
+    (it was wiped, with red "Error" badges over the table, the picker and the note)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(app_with_supertonic)
+    page.get_by_role("tab", name="Voice Clone").click()
+    page.locator("#vc-mix-name input, #vc-mix-name textarea").first.fill("Kept voice")
+    page.click("#vc-mix-save")
+    page.wait_for_function("document.querySelector('#vc-library').innerText.includes('Kept voice')", timeout=30_000)
+    library = page.locator("#vc-library")
+    before = library.inner_text()
+    page.locator("#vc-pick input").first.click()
+    page.get_by_role("option", name="Kept voice").first.click()
+    page.click("#vc-delete")  # without ticking "Yes, delete it"
+    page.wait_for_function("document.querySelector('#vc-note').innerText.includes('⚠️')", timeout=20_000)
+    screenshot(page, "errors-voice-clone-delete-unconfirmed")
+    assert "delete" in page.locator("#vc-note").inner_text().lower()
+    assert error_badges(page) == []
+    assert library.inner_text() == before
+    assert page.locator("#vc-pick input").first.input_value().startswith("Kept voice")
+    page.close()

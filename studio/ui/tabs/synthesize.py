@@ -14,7 +14,7 @@ from studio.engines.base import EngineInfo
 from studio.errors import Cancelled, InvalidInput
 from studio.synthesis import SynthChunk, SynthRequest, combine, save
 from studio.ui.context import PREVIEWS, AppContext
-from studio.ui.errors import ui_errors
+from studio.ui.errors import action, ui_errors
 from studio.ui.users import per_user
 
 JOB = "synthesize"
@@ -261,13 +261,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return char_count(ctx, text)
 
     text.change(_count, text, count, queue=False, show_progress="hidden", api_visibility="private")
-    engine.change(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
-                  api_visibility="private")  # fmt: skip
-    voice.change(ui_errors(per_user(ctx, on_voice_change)), [engine, voice, language], language, queue=False,
-                 api_visibility="private")  # fmt: skip
+    # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
+    action(demo, engine.change, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
+           api_visibility="private")  # fmt: skip
+    action(demo, voice.change, per_user(ctx, on_voice_change), [engine, voice, language], language, queue=False,
+           api_visibility="private")  # fmt: skip
     # the voice list of the signed-in user (or of this browser session) once the page is open
-    demo.load(ui_errors(per_user(ctx, on_engine_change)), engine, engine_outputs, queue=False,
-              api_visibility="private")  # fmt: skip
+    action(demo, demo.load, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
+           api_visibility="private")  # fmt: skip
     for event in (engine.change, demo.load):
         event(per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")
 
@@ -304,10 +305,13 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
                             _session(request))  # fmt: skip
 
-    generate_btn.click(
+    action(
+        demo,
+        generate_btn.click,
         per_user(ctx, synthesize),
         [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
         [audio, file, status],
+        status,
         concurrency_id="preview",
         concurrency_limit=PREVIEWS,
         api_name="synthesize",
@@ -327,20 +331,20 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return download_engine(u, engine, progress)
 
-    download_btn.click(per_user(ctx, engine_download), engine, [engine, *engine_outputs], concurrency_id="long_jobs",
-                       concurrency_limit=1, api_name="engine_download").then(
+    action(demo, download_btn.click, per_user(ctx, engine_download), engine, [engine, *engine_outputs], engine_status,
+           concurrency_id="long_jobs", concurrency_limit=1, api_name="engine_download").then(
         per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")  # fmt: skip
 
     @ui_errors
-    def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-        return load_piper_catalog(u, progress)
+    def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
+        return load_piper_catalog(u, progress), ""
 
     @ui_errors
     def _install(u: AppContext, key: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
         return download_piper_voice(u, key, progress)
 
     # the Piper catalog is a picker of this page (its choices land in a dropdown): UI plumbing, not an endpoint
-    catalog_btn.click(per_user(ctx, _catalog), None, catalog, concurrency_id="long_jobs", concurrency_limit=1,
-                      api_visibility="private")  # fmt: skip
-    install_btn.click(per_user(ctx, _install), catalog, [voice, catalog_status], concurrency_id="long_jobs",
-                      concurrency_limit=1, api_visibility="private")  # fmt: skip
+    action(demo, catalog_btn.click, per_user(ctx, _catalog), None, [catalog, catalog_status], catalog_status,
+           concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
+    action(demo, install_btn.click, per_user(ctx, _install), catalog, [voice, catalog_status], catalog_status,
+           concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip

@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.ui.context import PREVIEWS, AppContext
-from studio.ui.errors import ui_errors
+from studio.ui.errors import action, ui_errors
 from studio.ui.tabs.voice_clone.cloning import (
     CLONE_JOB,
     CURVE_COLUMNS,
@@ -111,7 +111,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             updates += [gr.update(choices=options, value=default), gr.update(value=0.5 if default else 0.0)]
         return updates
 
-    engine.change(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], api_visibility="private")
+    action(demo, engine.change, per_user(ctx, _engine_change), engine, [mix_note, *slots], mix_note,
+           api_visibility="private")  # fmt: skip
 
     @ui_errors
     def voice_mix(
@@ -135,8 +136,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         frame, dropdown = refresh(u)
         return message, frame, dropdown, *_engine_change(u, engine)[1:]
 
-    mix_btn.click(per_user(ctx, voice_mix), [engine, mix_name, mix_notes, *slots], [mix_note, table, pick, *slots],
-                  api_name="voice_mix")  # fmt: skip
+    action(demo, mix_btn.click, per_user(ctx, voice_mix), [engine, mix_name, mix_notes, *slots],
+           [mix_note, table, pick, *slots], mix_note, api_name="voice_mix")  # fmt: skip
 
     def voice_list(u: AppContext, keep: str | None) -> tuple[pd.DataFrame, Any]:
         """The voice library: every saved voice (cloned, mixed, imported, fine-tuned) with its engine and id.
@@ -146,11 +147,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return refresh(u, keep)
 
-    refresh_btn.click(per_user(ctx, voice_list), pick, [table, pick], queue=False, api_name="voice_list")
+    action(demo, refresh_btn.click, per_user(ctx, voice_list), pick, [table, pick], queue=False, api_name="voice_list")
     # this user's library and mixable voices once the page is open (hosted: the page is built with nobody's data)
-    demo.load(per_user(ctx, refresh), pick, [table, pick], queue=False, api_visibility="private")
-    demo.load(ui_errors(per_user(ctx, _engine_change)), engine, [mix_note, *slots], queue=False,
-              api_visibility="private")  # fmt: skip
+    action(demo, demo.load, per_user(ctx, refresh), pick, [table, pick], queue=False, api_visibility="private")
+    action(demo, demo.load, per_user(ctx, _engine_change), engine, [mix_note, *slots], mix_note, queue=False,
+           api_visibility="private")  # fmt: skip
 
     @ui_errors
     def voice_preview(u: AppContext, voice_id: str | None, text: str) -> tuple[int, Any]:
@@ -162,8 +163,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return preview(u, voice_id, text)
 
-    preview_btn.click(per_user(ctx, voice_preview), [pick, text], audio, concurrency_id="preview",
-                      concurrency_limit=PREVIEWS, api_name="voice_preview")  # fmt: skip
+    action(demo, preview_btn.click, per_user(ctx, voice_preview), [pick, text], audio, concurrency_id="preview",
+           concurrency_limit=PREVIEWS, api_name="voice_preview")  # fmt: skip
 
     @ui_errors
     def voice_rename(u: AppContext, voice_id: str | None, name: str) -> tuple[Any, ...]:
@@ -176,7 +177,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         message = rename(u, voice_id, name)
         return (message, *refresh(u, voice_id))
 
-    rename_btn.click(per_user(ctx, voice_rename), [pick, new_name], [note, table, pick], api_name="voice_rename")
+    action(demo, rename_btn.click, per_user(ctx, voice_rename), [pick, new_name], [note, table, pick], note,
+           api_name="voice_rename")  # fmt: skip
 
     @ui_errors
     def voice_delete(u: AppContext, voice_id: str | None, confirm: bool) -> tuple[Any, ...]:
@@ -189,8 +191,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         message = delete(u, voice_id, confirm)
         return (message, *refresh(u), False)
 
-    delete_btn.click(per_user(ctx, voice_delete), [pick, confirm], [note, table, pick, confirm],
-                     api_name="voice_delete")  # fmt: skip
+    action(demo, delete_btn.click, per_user(ctx, voice_delete), [pick, confirm], [note, table, pick, confirm], note,
+           api_name="voice_delete")  # fmt: skip
 
     @ui_errors
     def voice_export(u: AppContext, voice_id: str | None, request: gr.Request) -> tuple[str, str]:
@@ -201,7 +203,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return export(u, voice_id, _session(request))
 
-    export_btn.click(per_user(ctx, voice_export), pick, [note, exported], api_name="voice_export")
+    action(demo, export_btn.click, per_user(ctx, voice_export), pick, [note, exported], note, api_name="voice_export")
 
     @ui_errors
     def voice_import(u: AppContext, voice_zip: Any) -> tuple[Any, ...]:
@@ -213,28 +215,26 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         message = import_zip(u, voice_zip)
         return (message, *refresh(u))
 
-    import_btn.click(per_user(ctx, voice_import), upload, [note, table, pick], api_name="voice_import")
+    action(demo, import_btn.click, per_user(ctx, voice_import), upload, [note, table, pick], note,
+           api_name="voice_import")  # fmt: skip
 
     parts["engine"].change(method_updates, parts["engine"], [parts["method"], parts["iterations"], parts["pace"]],
                            queue=False, api_visibility="private")  # fmt: skip
     # the picked model's own state: its name in the note, Clone only when it can run, Download where that fixes it
     form_state = [parts["status"], parts["start"], parts["download"]]
     for event in (parts["engine"].change, demo.load):
-        event(per_user(ctx, engine_state), parts["engine"], form_state, queue=False, api_visibility="private")
+        action(demo, event, per_user(ctx, engine_state), parts["engine"], form_state, parts["status"], queue=False,
+               api_visibility="private")  # fmt: skip
 
     @ui_errors
     def _download(u: AppContext, engine: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:  # noqa: B008
         return download_model(u, engine, progress)
 
-    parts["download"].click(per_user(ctx, _download), parts["engine"], form_state, concurrency_id="long_jobs",
-                            concurrency_limit=1, api_visibility="private")  # fmt: skip
+    action(demo, parts["download"].click, per_user(ctx, _download), parts["engine"], form_state, parts["status"],
+           concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
     # a new recording is checked and transcribed for the form (voice_clone checks it again)
-    parts["ref"].change(
-        ui_errors(per_user(ctx, check_reference)),
-        [parts["ref"], parts["engine"]],
-        [parts["ref_note"], parts["transcript"]],
-        api_visibility="private",
-    )
+    action(demo, parts["ref"].change, per_user(ctx, check_reference), [parts["ref"], parts["engine"]],
+           [parts["ref_note"], parts["transcript"]], parts["ref_note"], api_visibility="private")  # fmt: skip
 
     @ui_errors
     def voice_clone(
@@ -259,10 +259,13 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         yield from clone(u, reference, transcript, engine, method, iterations, name, consent, _session(request),
                          bool(match_pace))  # fmt: skip
 
-    parts["start"].click(
+    action(
+        demo,
+        parts["start"].click,
         per_user(ctx, voice_clone),
         [parts[k] for k in ("ref", "transcript", "engine", "method", "iterations", "name", "consent", "pace")],
         [parts["status"], parts["curve"], parts["result"], table, pick],
+        parts["status"],
         api_name="voice_clone",
     )
 
