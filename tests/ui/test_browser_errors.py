@@ -36,3 +36,31 @@ def test_a_failed_take_keeps_the_last_good_one(app_url: str, browser) -> None:  
     page.wait_for_function("document.querySelector('#synth-status').innerText.includes('ran on')", timeout=60_000)
     assert "⚠️" not in page.locator("#synth-status").inner_text()
     page.close()
+
+
+def test_a_failed_import_keeps_the_open_book(app_url: str, browser, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A file that is no book is refused beside the Import button; the book already open stays on screen."""
+    good = tmp_path / "two-rooms.txt"
+    good.write_text("Two Rooms\n\nChapter One\n\nThe hall was long and quiet.\n\nChapter Two\n\nThe garden smelled of "
+                    "rain.\n", encoding="utf-8")  # fmt: skip
+    bad = tmp_path / "empty.txt"
+    bad.write_text("   \n", encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Audiobook").click()
+    page.set_input_files("#book-upload input[type=file]", str(good))
+    page.click("#book-plan")
+    page.wait_for_function("document.querySelector('#book-chapters').innerText.includes('Chapter Two')",
+                           timeout=60_000)  # fmt: skip
+    summary = page.locator("#book-summary").inner_text()
+    chapters = page.locator("#book-chapters").inner_text()
+
+    page.locator("#book-upload button[aria-label='Clear']").first.click()  # a user clears the box, drops another
+    page.set_input_files("#book-upload input[type=file]", str(bad))
+    page.click("#book-plan")
+    page.wait_for_function("document.querySelector('#book-note').innerText.includes('⚠️')", timeout=30_000)
+    screenshot(page, "errors-audiobook-empty-file")
+    assert error_badges(page) == []
+    assert page.locator("#book-summary").inner_text() == summary
+    assert page.locator("#book-chapters").inner_text() == chapters
+    page.close()

@@ -150,7 +150,7 @@ def test_one_user_cannot_open_anothers_book(space: tuple[str, Path], tmp_path: P
     book = tmp_path / "diary.txt"
     book.write_text("My Diary\n\nChapter 1\n\nToday I wrote a secret. Nobody else may read it.\n", encoding="utf-8")
     out = alice.predict(handle_file(str(book)), "piper", "joe", False, api_name="/book_import")
-    job_id = value(out[-1])
+    job_id = value(out[-2])  # the jobs picker, on the new job (the last value is the note, empty)
     assert job_id and (home / "users" / "alice" / "jobs" / job_id).is_dir()
     assert "diary" in json.dumps(alice.predict(job_id, api_name="/book_open"))  # she opens her own
     assert NOT_OFFERED in refused(bob, job_id, api_name="/book_open")  # bob's job list never offered it

@@ -17,7 +17,7 @@ from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, choose_t
 from studio.config import MAX_STEPS, MIN_STEPS
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
-from studio.ui.errors import ui_errors
+from studio.ui.errors import action, ui_errors
 from studio.ui.tabs.synthesize import engine_choices
 from studio.ui.users import per_user
 
@@ -279,8 +279,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    engines.change(ui_errors(per_user(ctx, on_engines_change)), [engines, voice], voice, queue=False,
-                   api_visibility="private")  # fmt: skip
+    # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
+    action(demo, engines.change, per_user(ctx, on_engines_change), [engines, voice], voice, queue=False,
+           api_visibility="private")  # fmt: skip
 
     @ui_errors
     def benchmark_run(
@@ -309,10 +310,13 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             *shown, path = update
             yield (*shown, path if path is not None else gr.update())
 
-    run_btn.click(
+    action(
+        demo,
+        run_btn.click,
         per_user(ctx, benchmark_run),
         [engines, voice, steps, devices, texts, custom, repeats, warmup],
         [status, cps, rtf, details, steps_plot, length_plot, files, current],
+        status,
         show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
         concurrency_id="long_jobs",
         concurrency_limit=1,
@@ -334,5 +338,5 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return compare_view(earlier, newer, current)
 
-    compare_btn.click(benchmark_compare, [earlier, newer, current], [compared, compare_note],
-                      api_name="benchmark_compare")  # fmt: skip
+    action(demo, compare_btn.click, benchmark_compare, [earlier, newer, current], [compared, compare_note],
+           compare_note, api_name="benchmark_compare")  # fmt: skip

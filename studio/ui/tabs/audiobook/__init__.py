@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 
 from studio.ui.context import PREVIEWS, AppContext
-from studio.ui.errors import ui_errors
+from studio.ui.errors import action, ui_errors
 from studio.ui.tabs.audiobook.plan import (
     CHAPTER_HEADERS,
     CHUNK_HEADERS,
@@ -91,6 +91,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             as_new = gr.Checkbox(False, label="Import as a new job (otherwise a book imported before opens its job)",
                                  elem_id="book-as-new")  # fmt: skip
             plan_btn = gr.Button("Import and plan", variant="primary", elem_id="book-plan")
+            book_note = gr.Markdown("", elem_id="book-note")  # what went wrong with an import or an open
         with gr.Column(scale=1):
             jobs = gr.Dropdown(
                 job_choices(ctx, "local") if not ctx.settings.hosted else [], label="Earlier jobs", elem_id="book-jobs"
@@ -163,11 +164,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
         )
 
-    engine.change(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False,
-                  api_visibility="private")  # fmt: skip
-    # this user's voices and book jobs once the page is open (hosted: the page is built with nobody's data)
-    demo.load(ui_errors(per_user(ctx, _voices)), engine, [voice, dialogue_voice, steps, speed], queue=False,
-              api_visibility="private")  # fmt: skip
+    # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
+    for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
+        # built with nobody's data)
+        action(demo, event, per_user(ctx, _voices), engine, [voice, dialogue_voice, steps, speed], queue=False,
+               api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
 
     @ui_errors
@@ -186,14 +187,19 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             as_new: make a new job even if this file was imported before.
 
         Returns:
-            the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, and the job id.
+            the job id, the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon,
+            the jobs list and a note (empty when all went well).
         """
-        return import_book(user_context(ctx, request), book_file, engine, voice, dialogue, _session(request), as_new)
+        u = user_context(ctx, request)
+        return (*import_book(u, book_file, engine, voice, dialogue, _session(request), as_new), "")
 
-    plan_btn.click(
+    action(
+        demo,
+        plan_btn.click,
         book_import,
         [upload, engine, voice, dialogue, as_new],
-        [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs],
+        [job_id, summary, chapters, chapter_pick, chunks, lexicon, jobs, book_note],
+        book_note,
         concurrency_id="book_import",  # never the previews' group: a long import would hold every Generate
         concurrency_limit=2,
         api_name="book_import",
@@ -205,10 +211,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
         Args:
             job_id: the job's id.
-        """
-        return open_job(user_context(ctx, request), job_id, _session(request))
 
-    open_btn.click(book_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon], api_name="book_open")
+        Returns:
+            the job id, the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon
+            and a note (empty when all went well).
+        """
+        return (*open_job(user_context(ctx, request), job_id, _session(request)), "")
+
+    action(demo, open_btn.click, book_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note],
+           book_note, api_name="book_open")  # fmt: skip
 
     # this session's jobs, fresh each time the list opens
     jobs.focus(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
@@ -237,7 +248,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         u = user_context(ctx, request)
         return chunk_rows(u, _job(u, _session(request), job), int(chapter))
 
-    chapter_pick.change(book_chunks, [job_id, chapter_pick], chunks, api_name="book_chunks")
+    action(demo, chapter_pick.change, book_chunks, [job_id, chapter_pick], chunks, api_name="book_chunks")
 
     @ui_errors
     def book_save_chunks(job: str | None, chapter: int | None, chunks: Any, request: gr.Request) -> tuple[Any, ...]:
@@ -322,7 +333,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return start_render(u, job, engine, voice, dialogue_voice if dialogue else None, speed, steps, gpu,
                             check_speech, formats, _session(request), gaps)  # fmt: skip
 
-    render_btn.click(
+    action(
+        demo,
+        render_btn.click,
         book_render,
         [
             job_id,
@@ -340,6 +353,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             chapter_gap,
         ],
         status,
+        status,
         concurrency_id="long_jobs",
         concurrency_limit=1,
         api_name="book_render",
@@ -350,7 +364,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """Stop the open book's render after the current chunk (what is rendered is kept; book_render resumes)."""
         return cancel_render(user_context(ctx, request), job, _session(request))
 
-    cancel_btn.click(book_cancel, job_id, status, queue=False, api_name="book_cancel")
+    action(demo, cancel_btn.click, book_cancel, job_id, status, status, queue=False, api_name="book_cancel")
 
     def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
         u, session = user_context(ctx, request), _session(request)
@@ -361,10 +375,13 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return (out[0], progress_bar(out[1]), *out[2:], gr.update(interactive=out[4] not in ACTIVE), jobs_now)
 
     # the page's own clock (book_status is the endpoint that reports a render)
-    timer.tick(
+    action(
+        demo,
+        timer.tick,
         _poll,
         [job_id, last_state],
         [status, progress, files, flagged, last_state, chapters, render_btn, jobs],
+        status,
         show_progress="hidden",
         queue=False,
         api_visibility="private",
@@ -386,8 +403,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return play_chunk(user_context(ctx, request), job, chunk_id, _session(request))
 
-    play_btn.click(book_play_chunk, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk",
-                   concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
+    action(demo, play_btn.click, book_play_chunk, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk",
+           concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
 
     @ui_errors
     def book_regenerate_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, str]:
@@ -398,5 +415,5 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
 
-    regen_btn.click(book_regenerate_chunk, [job_id, chunk_id], [chunk_audio, regen_msg], concurrency_id="long_jobs",
-                    concurrency_limit=1, api_name="book_regenerate_chunk")  # fmt: skip
+    action(demo, regen_btn.click, book_regenerate_chunk, [job_id, chunk_id], [chunk_audio, regen_msg], regen_msg,
+           concurrency_id="long_jobs", concurrency_limit=1, api_name="book_regenerate_chunk")  # fmt: skip

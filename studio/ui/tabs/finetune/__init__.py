@@ -15,7 +15,7 @@ from studio.finetune import settings as table
 from studio.finetune.runs import ACTIVE
 from studio.finetune.spec import DEFAULT_BASE_MODEL, KNOWN_TARGET_MODULES, PRESETS
 from studio.ui.context import AppContext
-from studio.ui.errors import ui_errors
+from studio.ui.errors import action, ui_errors
 from studio.ui.tabs.finetune import dataset as dataset_step
 from studio.ui.tabs.finetune.dataset import (
     JOB,
@@ -77,7 +77,7 @@ def _session(request: gr.Request | None) -> str:
 def build(ctx: AppContext, demo: gr.Blocks) -> None:
     service = ctx.finetune
     runs = run_choices(ctx)
-    wire_dataset = dataset_step.build(ctx)
+    wire_dataset = dataset_step.build(ctx, demo)
 
     gr.Markdown("### 2 · Train")
     with gr.Row():
@@ -184,8 +184,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         pick, note = start_run(u, make_spec(u, preset, name, dataset, base_model, device, speaker, settings))
         return pick, note, -1
 
-    start_btn.click(train_start, run_inputs, [run_pick, action_note, seen], inputs_kwargs=fields,
-                    api_name="train_start")  # fmt: skip
+    # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
+    action(demo, start_btn.click, train_start, run_inputs, [run_pick, action_note, seen], action_note,
+           inputs_kwargs=fields, api_name="train_start")  # fmt: skip
 
     @ui_errors
     def train_demo(u: AppContext, device: str) -> tuple[Any, ...]:
@@ -200,8 +201,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         note += " The demo trains a tiny model on synthetic tokens."
         return gr.update(choices=dataset_choices(u), value=demo_dataset), demo_base, "demo", pick, note, -1
 
-    demo_btn.click(per_user(ctx, train_demo), device, [dataset, base, run_name, run_pick, action_note, seen],
-                   api_name="train_demo")  # fmt: skip
+    action(demo, demo_btn.click, per_user(ctx, train_demo), device, [dataset, base, run_name, run_pick, action_note,
+           seen], action_note, api_name="train_demo")  # fmt: skip
 
     @ui_errors
     def train_stop(u: AppContext, run_id: str | None) -> str:
@@ -212,7 +213,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return stop_run(u, run_id)
 
-    stop_btn.click(per_user(ctx, train_stop), run_pick, action_note, api_name="train_stop")
+    action(demo, stop_btn.click, per_user(ctx, train_stop), run_pick, action_note, action_note, api_name="train_stop")
 
     @ui_errors
     def train_resume(u: AppContext, run_id: str | None) -> tuple[Any, str, int]:
@@ -224,7 +225,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         pick, note = resume_run(u, run_id)
         return pick, note, -1
 
-    resume_btn.click(per_user(ctx, train_resume), run_pick, [run_pick, action_note, seen], api_name="train_resume")
+    action(demo, resume_btn.click, per_user(ctx, train_resume), run_pick, [run_pick, action_note, seen], action_note,
+           api_name="train_resume")  # fmt: skip
 
     def _runs(u: AppContext) -> Any:
         return gr.update(choices=run_choices(u))
@@ -242,9 +244,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         ended = bool(run_id and (note or "").startswith("Stopping") and u.finetune.get(run_id).state not in ACTIVE)
         return (*show_run(u, run_id, seen), "" if ended else gr.update())
 
-    timer.tick(per_user(ctx, _tick), [run_pick, seen, action_note],
-               [run_status, loss_plot, lr_plot, log_box, seen, action_note], show_progress="hidden",
-               api_visibility="private")  # fmt: skip
+    action(demo, timer.tick, per_user(ctx, _tick), [run_pick, seen, action_note],
+           [run_status, loss_plot, lr_plot, log_box, seen, action_note], run_status, show_progress="hidden",
+           api_visibility="private")  # fmt: skip
 
     def _relabel(u: AppContext, listed: list[Any]) -> tuple[Any, list[Any]]:
         """Keep the runs list's states current (only sent when a state changed, so an open list is not reset)."""
@@ -290,16 +292,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         u = user_context(ctx, request)
         return add_experiment(batch, make_spec(u, preset, name, dataset, base_model, device, speaker, settings))
 
-    add_btn.click(train_batch_add, [batch, *run_inputs], [batch, batch_view], inputs_kwargs=fields,
-                  api_name="train_batch_add")  # fmt: skip
+    action(demo, add_btn.click, train_batch_add, [batch, *run_inputs], [batch, batch_view], inputs_kwargs=fields,
+           api_name="train_batch_add")  # fmt: skip
 
     @ui_errors
     def train_batch_run(u: AppContext, batch: list[dict[str, Any]]) -> tuple[Any, ...]:
         """Queue this session's experiment batch: its runs train one after another (train_compare compares them)."""
         return run_batch(u, batch)
 
-    batch_btn.click(per_user(ctx, train_batch_run), batch, [batch, batch_view, exp_pick, run_pick],
-                    api_name="train_batch_run")  # fmt: skip
+    action(demo, batch_btn.click, per_user(ctx, train_batch_run), batch, [batch, batch_view, exp_pick, run_pick],
+           api_name="train_batch_run")  # fmt: skip
 
     @ui_errors
     def train_compare(u: AppContext, batch_id: str | None) -> Any:
@@ -310,8 +312,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return comparison(u, batch_id)
 
-    compare_btn.click(per_user(ctx, train_compare), exp_pick, compare_table, api_name="train_compare")
-    exp_pick.change(ui_errors(per_user(ctx, comparison)), exp_pick, compare_table, api_visibility="private")
+    action(demo, compare_btn.click, per_user(ctx, train_compare), exp_pick, compare_table, api_name="train_compare")
+    action(demo, exp_pick.change, per_user(ctx, comparison), exp_pick, compare_table, api_visibility="private")
 
     # result
     @ui_errors
@@ -324,8 +326,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return use_in_synthesize(u, run_id, name)
 
-    use_btn.click(per_user(ctx, train_use_as_voice), [run_pick, voice_name], result_note,
-                  api_name="train_use_as_voice")  # fmt: skip
+    action(demo, use_btn.click, per_user(ctx, train_use_as_voice), [run_pick, voice_name], result_note, result_note,
+           api_name="train_use_as_voice")  # fmt: skip
 
     @ui_errors
     def train_export(u: AppContext, run_id: str | None, merged: bool, request: gr.Request) -> tuple[str, list[str]]:
@@ -337,8 +339,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return export_run(u, run_id, merged, _session(request))
 
-    export_btn.click(per_user(ctx, train_export), [run_pick, merged], [result_note, exported],
-                     api_name="train_export")  # fmt: skip
+    action(demo, export_btn.click, per_user(ctx, train_export), [run_pick, merged], [result_note, exported],
+           result_note, api_name="train_export")  # fmt: skip
 
     @ui_errors
     def train_push(u: AppContext, run_id: str | None, merged: bool, repo: str, token: str, request: gr.Request) -> str:
@@ -352,4 +354,5 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """
         return push_run(u, run_id, merged, repo, token, _session(request))
 
-    push_btn.click(per_user(ctx, train_push), [run_pick, merged, repo, token], result_note, api_name="train_push")
+    action(demo, push_btn.click, per_user(ctx, train_push), [run_pick, merged, repo, token], result_note, result_note,
+           api_name="train_push")  # fmt: skip

@@ -134,10 +134,10 @@ def play_clip(draft: DatasetDraft | None, evt: gr.SelectData) -> Any:
 
 
 # ---- layout and events -------------------------------------------------------------------------------------------
-def build(ctx: AppContext) -> Callable[[Any, Any], None]:
+def build(ctx: AppContext, demo: gr.Blocks) -> Callable[[Any, Any], None]:
     """Step 1 of the tab. Returns the function that wires its events once the Train form exists: a saved dataset
     becomes the form's dataset (`train_dataset`), encoded on the form's `device`."""
-    from studio.ui.errors import ui_errors
+    from studio.ui.errors import action, ui_errors
     from studio.ui.users import per_user
 
     with gr.Accordion("1 · Dataset: your recordings and their transcripts", open=False):
@@ -174,7 +174,6 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
             encode_btn = gr.Button("Encode (NanoCodec)", elem_id="ft-encode")
         ds_note = gr.Markdown("", elem_id="ft-ds-note")
     draft = gr.State(None)
-    saved = gr.State(None)
 
     def wire(train_dataset: Any, device: Any) -> None:
 
@@ -201,9 +200,10 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
             """
             return build_dataset(u, files, folder, name, speaker, check, _session(request), progress)
 
-        build_btn.click(per_user(ctx, dataset_build), [files, folder, ds_name, speaker, check],
-                        [draft, review, ds_summary], concurrency_id="dataset", concurrency_limit=1,
-                        api_name="dataset_build")  # fmt: skip
+        # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
+        action(demo, build_btn.click, per_user(ctx, dataset_build), [files, folder, ds_name, speaker, check],
+               [draft, review, ds_summary], ds_summary, concurrency_id="dataset", concurrency_limit=1,
+               api_name="dataset_build")  # fmt: skip
 
         def _cancel(u: AppContext, request: gr.Request) -> str:
             if u.cancel(_session(request), JOB):
@@ -222,7 +222,8 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
             """
             return apply_edits(draft, review, val_fraction)
 
-        apply_btn.click(dataset_apply_edits, [draft, review, val], [draft, ds_summary], api_name="dataset_apply_edits")
+        action(demo, apply_btn.click, dataset_apply_edits, [draft, review, val], [draft, ds_summary], ds_summary,
+               api_name="dataset_apply_edits")  # fmt: skip
 
         @ui_errors
         def dataset_save(
@@ -234,16 +235,11 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
                 review: the review table, edited or as it was built.
                 val_fraction: share of the clips kept for validation (0 to 0.3).
             """
-            updated, note, pick = save_dataset(u, draft, review, val_fraction)
-            return updated, note, pick["value"]
+            return save_dataset(u, draft, review, val_fraction)
 
-        def _saved(u: AppContext, folder: str) -> Any:
-            return gr.update(choices=dataset_choices(u), value=folder)
-
-        # the dataset list changes only after a successful save (a failed save leaves the Train form untouched)
-        save_btn.click(per_user(ctx, dataset_save), [draft, review, val], [draft, ds_note, saved],
-                       api_name="dataset_save").success(per_user(ctx, _saved), saved, train_dataset,
-                                                        api_visibility="private")  # fmt: skip
+        # the Train form's dataset list changes only when the save succeeded (a failure leaves it as it was)
+        action(demo, save_btn.click, per_user(ctx, dataset_save), [draft, review, val], [draft, ds_note, train_dataset],
+               ds_note, api_name="dataset_save")  # fmt: skip
 
         @ui_errors
         def dataset_encode(u: AppContext, dataset: str | None, device: str) -> str:
@@ -255,7 +251,8 @@ def build(ctx: AppContext) -> Callable[[Any, Any], None]:
             """
             return encode_dataset(u, dataset, device)
 
-        encode_btn.click(per_user(ctx, dataset_encode), [train_dataset, device], ds_note, api_name="dataset_encode")
-        review.select(ui_errors(play_clip), [draft], clip_audio, api_visibility="private")
+        action(demo, encode_btn.click, per_user(ctx, dataset_encode), [train_dataset, device], ds_note, ds_note,
+               api_name="dataset_encode")  # fmt: skip
+        action(demo, review.select, play_clip, [draft], clip_audio, api_visibility="private")
 
     return wire
