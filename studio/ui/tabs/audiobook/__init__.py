@@ -12,6 +12,7 @@ import gradio as gr
 
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
+from studio.ui.tables import edit_table
 from studio.ui.tabs.audiobook.plan import (
     CHAPTER_HEADERS,
     CHUNK_HEADERS,
@@ -98,18 +99,17 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             )
             open_btn = gr.Button("Open job")
     summary = gr.Markdown("", elem_id="book-summary")
-    chapters = gr.Dataframe(
-        headers=CHAPTER_HEADERS,
+    # Include and Title are typed in; the rest is what Studio counts (fixed rows, sized columns: studio.ui.tables)
+    chapters = edit_table(
+        CHAPTER_HEADERS, widths=[112, 48, 330, 124, 92, 114, 106, 64, 98], editable=[0, 2],
         datatype=["bool", "number", "str", "number", "number", "str", "str", "str", "str"],
-        interactive=True,
         label="Chapters (untick what you do not want; titles are editable; every change is saved as you make it)",
         elem_id="book-chapters",
-        wrap=True,
-    )
+    )  # fmt: skip
     chapters_msg = gr.Markdown("", elem_id="book-chapters-saved")
     with gr.Accordion("Chunks of a chapter (edits are saved as you make them)", open=False):
         chapter_pick = gr.Dropdown([], label="Chapter", elem_id="book-chapter-pick")
-        chunks = gr.Dataframe(headers=CHUNK_HEADERS, interactive=True, wrap=True, elem_id="book-chunks")
+        chunks = edit_table(CHUNK_HEADERS, widths=[100, 480, 110, 84, 60, 300], editable=[1], elem_id="book-chunks")
         chunk_msg = gr.Markdown("", elem_id="book-chunks-saved")
     with gr.Accordion("Pronunciation lexicon", open=False):
         lexicon = gr.Textbox(
