@@ -55,7 +55,9 @@ def engine_view(ctx: AppContext, engine: str) -> EngineView:
 
 def char_count(ctx: AppContext, text: str | None) -> str:
     n = len((text or "").strip())
-    limit = ctx.settings.max_chars
+    limit = ctx.settings.char_limit
+    if limit is None:
+        return f"{n:,} characters"
     over = " — over the limit, shorten the text" if n > limit else ""
     return f"{n:,} / {limit:,} characters{over}"
 
