@@ -123,9 +123,8 @@ def test_a_book_of_nothing_is_refused(studio: Studio, text: str, message: str) -
     assert studio.books.jobs() == []
 
 
-def _studio(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    env.pop("STUDIO_MAX_CHARS", None)
+def _studio(home: Path, *args: str, stdin: str | None = None, limit: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1", "STUDIO_MAX_CHARS": limit}
     return subprocess.run([sys.executable, "-m", "studio", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300, input=stdin)  # fmt: skip
 
@@ -146,3 +145,14 @@ def test_the_cli_makes_a_book_of_stdin(tmp_path: Path) -> None:
     ):
         proc = _studio(tmp_path / "home", "book", "render", *args, "--out", str(out), stdin="")
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_cli_says_what_to_do_over_a_set_limit(tmp_path: Path) -> None:
+    out = tmp_path / "x.wav"
+    proc = _studio(tmp_path / "home", "synth", "--text-file", "-", "--out", str(out), stdin=PARAGRAPH, limit="100")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{len(PARAGRAPH)} characters; one synthesis here takes at most 100" in proc.stderr
+    assert "audiobook" in proc.stderr and not out.exists()
+    for text, message in (("", "The text is empty"), ("🙂 🎉", "nothing to speak")):
+        proc = _studio(tmp_path / "home", "synth", "--text-file", "-", "--out", str(out), stdin=text)
+        assert proc.returncode == 2 and message in proc.stderr and not out.exists()

@@ -109,7 +109,9 @@ def test_char_count_and_generate_follow_the_limit(ctx: AppContext, settings: Set
 
     # locally there is no limit: any length streams, Generate stays on
     assert tab.char_count(ctx, "Hello") == "5 characters"
-    assert tab.char_count(ctx, "x" * 20_000) == "20,000 characters"
+    assert tab.char_count(ctx, "x" * 5000) == "5,000 characters"
+    assert tab.char_count(ctx, "x" * 20_000).startswith("20,000 characters — a long take")  # and the book way
+    assert tab.TO_BOOK in tab.char_count(ctx, "x" * 20_000)
     assert tab.generate_state(ctx, "piper", "x" * 20_000)["interactive"] is True
     # a set limit (STUDIO_MAX_CHARS, or a hosted server's): over it Generate is off and the line says what to do
     limited = AppContext.create(replace(settings, max_chars=100))

@@ -54,6 +54,7 @@ def engine_view(ctx: AppContext, engine: str) -> EngineView:
 
 
 TO_BOOK = "Make an audiobook from this text"
+LONG_TAKE = 5000  # characters (about five minutes of speech) past which the count suggests the audiobook way
 
 
 def over_limit(ctx: AppContext, text: str | None) -> bool:
@@ -67,6 +68,9 @@ def char_count(ctx: AppContext, text: str | None) -> str:
     n = len((text or "").strip())
     limit = ctx.settings.char_limit
     if limit is None:  # no limit here: any length streams sentence by sentence
+        if n > LONG_TAKE:
+            return (f"{n:,} characters — a long take: Generate speaks it all, sentence by sentence; "
+                    f"“{TO_BOOK}” renders it in checked chunks that resume after a stop")  # fmt: skip
         return f"{n:,} characters"
     if n > limit:
         return (f"{n:,} / {limit:,} characters — over this server's limit for one take, so Generate is off: shorten "
