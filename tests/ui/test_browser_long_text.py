@@ -1,6 +1,7 @@
-"""Long text in a real browser: locally any length keeps Generate on; over a set limit (STUDIO_MAX_CHARS, a hosted
-server's) Generate is off and the count says why and what to do; "Make an audiobook from this text" turns the text
-into an Audiobook job with the chosen voice and opens it; a text with nothing to read is refused beside the button."""
+"""Long text in a real browser: locally any length keeps Generate on; over a set limit (a hosted Space's, or
+STUDIO_MAX_CHARS) Generate is off and the count says why and what to do; "Make an audiobook from this text" turns
+the text into an Audiobook job with the chosen voice and opens it; a text with nothing to read is refused beside
+the button."""
 
 from __future__ import annotations
 
@@ -61,17 +62,21 @@ def test_long_text_generates_locally_and_becomes_a_book(app_url: str, browser) -
     page.close()
 
 
-def test_over_a_set_limit_generate_is_off_and_the_book_is_one_click(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+HOSTED = {"SPACE_ID": "studio-tests/studio", "SYSTEM": "spaces"}  # a hosted Space, a guest visiting it
+
+
+def test_hosted_over_the_limit_generate_is_off_and_the_book_is_one_click(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     need_chromium()
-    with launch_app(tmp_path, {"STUDIO_MAX_CHARS": "2000"}) as url:
+    with launch_app(tmp_path, HOSTED) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         page.goto(url)
         page.wait_for_selector("#synth-to-book")
-        assert "/ 2,000 characters" in _count(page) and page.locator("#synth-generate").is_enabled()
+        page.wait_for_function("!document.querySelector('#synth-generate').disabled")
+        assert "/ 5,000 characters" in _count(page)  # a hosted Space keeps its limit for one take
         page.fill("#synth-text textarea", LONG)
         page.wait_for_function("document.querySelector('#synth-count').innerText.includes('Generate is off')")
         count = _count(page)
-        assert f"{len(LONG):,} / 2,000 characters" in count and "Make an audiobook from this text" in count
+        assert f"{len(LONG):,} / 5,000 characters" in count and "Make an audiobook from this text" in count
         page.wait_for_function("document.querySelector('#synth-generate').disabled")
         screenshot(page, "long-text-over-the-limit")
         page.fill("#synth-text textarea", PARAGRAPH)  # short again: Generate is back
@@ -82,3 +87,6 @@ def test_over_a_set_limit_generate_is_off_and_the_book_is_one_click(browser, tmp
         assert page.get_by_role("tab", name="Audiobook").get_attribute("aria-selected") == "true"
         assert error_badges(page) == []
         page.close()
+    # the job is the guest's own, in this browser session's area
+    jobs = [p for p in (tmp_path / "sessions").glob("*/jobs/*") if (p / "plan.json").is_file()]
+    assert len(jobs) == 1 and "the-mill-by-the-river" in jobs[0].name
