@@ -77,6 +77,17 @@ def test_long_text_is_spoken_whole_into_a_file(studio: Studio, tmp_path: Path, t
     assert not list(tmp_path.glob(".long*"))  # no temporary file left beside it
 
 
+def test_a_cancelled_file_keeps_what_was_made(studio: Studio, tmp_path: Path) -> None:
+    import threading
+
+    cancel = threading.Event()
+    cancel.set()  # checked after each sentence: the first one is made and kept
+    path, stats, _ = studio.synthesize_to_file("The first boat. The second boat. The third boat.", tmp_path / "c.mp3",
+                                               "piper", "joe", cancel=cancel)  # fmt: skip
+    samples, rate = read_audio(path, 22050)
+    assert stats.partial and 0.4 < len(samples) / rate < 2.0
+
+
 def test_a_set_limit_refuses_with_the_next_step(settings: Settings) -> None:
     hosted = Synthesizer(Studio(settings=replace(settings, hosted=True)).registry)
     with pytest.raises(InvalidInput, match="5,001 characters; one synthesis here takes at most 5,000") as exc:
