@@ -54,17 +54,19 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 if ctx.settings.oauth:
                     gr.LoginButton(scale=0, elem_id="studio-login")
             demo.load(per_user(ctx, who_note), None, who, queue=False, api_name="who_am_i")
-        with gr.Tabs(overflow_behavior="wrap"):  # on a phone the tabs wrap onto a second line, all in view
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # on a phone the tabs wrap onto a second line, all in view
             with gr.Tab("Synthesize", id="synthesize"):
-                synthesize.build(ctx, demo)
+                text_source = synthesize.build(ctx, demo)
             with gr.Tab("Audiobook", id="audiobook"):
-                audiobook.build(ctx, demo)
+                book_tab = audiobook.build(ctx, demo)
             with gr.Tab("Voice Clone", id="voice_clone"):
                 voice_clone.build(ctx, demo)
             with gr.Tab("Fine-tune", id="finetune"):
                 finetune.build(ctx, demo)
             with gr.Tab("Benchmark", id="benchmark"):
                 benchmark.build(ctx, demo)
+        # Synthesize's "Make an audiobook from this text" opens the book in the Audiobook tab
+        audiobook.wire_book_from_text(ctx, demo, text_source, book_tab, tabs)
         api.register(ctx)  # the data endpoints (engines, voices, book jobs and progress): docs/api.md
     for fn in demo.fns.values():  # Gradio's own events (the login button's status check) are no part of the API
         if str(fn.api_name or "").startswith("_"):
