@@ -7,27 +7,32 @@ from pathlib import Path
 import pytest
 
 from tests.book.epub_factory import Chap, EpubSpec, write_epub
+from tests.browser import error_badges, layout_problems, screenshot
 
 pytestmark = pytest.mark.browser
 
 
-def _book(tmp_path: Path) -> Path:
+def _book(tmp_path: Path, title: str = "Harbour Tales") -> Path:
     spec = EpubSpec(
         chapters=[
             Chap("Copyright", ["Copyright 2024 by the author. All rights reserved."], epub_type="copyright-page"),
             Chap("The Harbour", ["The boats came home at dusk.", "Gulls followed them into the harbour."]),
         ],
-        title="Harbour Tales",
+        title=title,
         author="Ann Shore",
     )
     return write_epub(tmp_path / "harbour.epub", spec)
 
 
-def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+@pytest.mark.parametrize(("size", "viewport"), [("desktop", (1280, 1400)), ("phone", (390, 844))])
+def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path, size: str,
+                                        viewport: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """A newcomer's first book, on a desktop and on a phone: upload, read the plan, render, download the M4B."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.goto(app_url)
     page.get_by_role("tab", name="Audiobook").click()
-    page.locator("#book-upload input[type=file]").set_input_files(str(_book(tmp_path)))
+    # a book of its own per screen size (the same file imported again would open its finished job)
+    page.locator("#book-upload input[type=file]").set_input_files(str(_book(tmp_path, f"Harbour Tales ({size})")))
     page.wait_for_timeout(500)
     page.click("#book-plan")
     page.wait_for_function("document.querySelector('#book-summary').innerText.includes('Harbour Tales')",
@@ -50,7 +55,10 @@ def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path) -
 
     samples, rate = read_audio(saved)
     assert len(samples) / rate > 3.0
-    page.screenshot(path=str(tmp_path / "audiobook.png"), full_page=True)
+    for a in page.locator("#book-files a[href]").all():  # every finished file the page offers answers
+        assert page.request.get(str(a.get_attribute("href"))).status == 200
+    assert error_badges(page) == [] and layout_problems(page) == []
+    screenshot(page, f"walk-{size}-audiobook")
     page.close()
 
 
