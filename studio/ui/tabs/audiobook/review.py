@@ -84,7 +84,8 @@ def review_panel(chunk_id: str, text: str, spoken: str, record: ChunkRecord | No
     return (
         f'<div class="studio-review" id="book-review-{html.escape(chunk_id)}">'
         f"<p><b>Chunk {html.escape(chunk_id)}</b> · {state}</p>"
-        '<table class="studio-review-table"><colgroup><col style="width:50%"><col style="width:50%"></colgroup>'
+        '<table class="studio-review-table" style="width:100%;table-layout:fixed">'
+        '<colgroup><col style="width:50%"><col style="width:50%"></colgroup>'
         "<thead><tr><th>Written</th><th>Heard</th></tr></thead>"
         f'<tbody><tr><td class="studio-written">{written_html}</td>'
         f'<td class="studio-heard">{heard_html or "<i>(nothing yet)</i>"}</td></tr></tbody></table>{said}</div>'
