@@ -430,7 +430,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     action(demo, play_btn.click, book_play_chunk, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk",
            concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
 
-    reviewed = [flagged, chunk_id, review, flag_text, chunk_audio, regen_msg]
+    # the chunk whose panel and text box are shown (the id box may hold another id typed since, not yet reviewed):
+    # the text box's edits go to this one
+    reviewing = gr.State("")
+    reviewed = [flagged, chunk_id, review, flag_text, chunk_audio, regen_msg, reviewing]
 
     @ui_errors
     def book_regenerate_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -445,7 +448,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             the flagged table, the chunk now selected, its review panel (HTML), its text, its audio and a note
             (the new take's seed, what was heard and its WER).
         """
-        return regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        out = regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        return (*out, out[1])
 
     action(demo, regen_btn.click, book_regenerate_chunk, [job_id, chunk_id], reviewed, regen_msg,
            concurrency_id="long_jobs", concurrency_limit=1, api_name="book_regenerate_chunk")  # fmt: skip
@@ -462,7 +466,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             the flagged table, the chunk now selected (the next flagged one, or none), its review panel (HTML), its
             text, its audio and a note.
         """
-        return accept_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        out = accept_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        return (*out, out[1])
 
     action(demo, accept_btn.click, book_accept_chunk, [job_id, chunk_id], reviewed, regen_msg,
            api_name="book_accept_chunk")  # fmt: skip
@@ -470,26 +475,34 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     # the page's own review steps: a click on a flagged row selects and plays it, a typed id is reviewed on Enter,
     # the text is saved when its box is left, a rule added from the panel goes into the lexicon
     def _flag_clicked(job: str | None, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
-        return select_flagged(user_context(ctx, request), job, event.row_value, _session(request))
+        out = select_flagged(user_context(ctx, request), job, event.row_value, _session(request))
+        return (*out, out[0])
 
     action(demo, flagged.select, _flag_clicked, [job_id], reviewed[1:], regen_msg, api_visibility="private",
            concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
 
     def _typed(job: str | None, chunk: str | None, request: gr.Request) -> tuple[Any, ...]:
-        return review_chunk(user_context(ctx, request), job, chunk, _session(request))
+        out = review_chunk(user_context(ctx, request), job, chunk, _session(request))
+        return (*out, out[0])
 
     action(demo, chunk_id.submit, _typed, [job_id, chunk_id], reviewed[1:], regen_msg, api_visibility="private",
            concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
 
+    def _another_book(_job: str | None) -> tuple[Any, ...]:
+        """Another book opened: nothing of the last one stays selected (its text must never be saved into this one)."""
+        return "", NO_REVIEW, "", None, "", ""
+
+    job_id.change(_another_book, job_id, reviewed[1:], queue=False, show_progress="hidden", api_visibility="private")
+
     def _text_left(job: str | None, chunk: str | None, text: str, request: gr.Request) -> tuple[Any, str]:
         return save_chunk_text(user_context(ctx, request), job, chunk, text, _session(request))
 
-    action(demo, flag_text.blur, _text_left, [job_id, chunk_id, flag_text], [review, text_note], text_note,
+    action(demo, flag_text.blur, _text_left, [job_id, reviewing, flag_text], [review, text_note], text_note,
            queue=False, show_progress="hidden", api_visibility="private")  # fmt: skip
 
     def _rule(job: str | None, chunk: str | None, rule: str, request: gr.Request) -> tuple[Any, ...]:
         return add_rule(user_context(ctx, request), job, chunk, rule, _session(request))
 
     for event in (rule_btn.click, flag_rule.submit):
-        action(demo, event, _rule, [job_id, chunk_id, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
+        action(demo, event, _rule, [job_id, reviewing, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
                api_visibility="private")  # fmt: skip
