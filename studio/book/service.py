@@ -266,7 +266,7 @@ class Audiobooks:
         if folder.parent != root.resolve():
             raise InvalidInput(f"Unknown job {job_id!r}.")
         if not folder.exists():
-            raise InvalidInput(f"The book job {job_id!r} is gone (deleted?): open another job, or import the book.")
+            raise InvalidInput(f"There is no book job {job_id!r} (deleted?): open another job, or import the book.")
         return BookJob.open(folder)
 
     def render(

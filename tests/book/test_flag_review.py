@@ -121,7 +121,7 @@ def test_bad_input_is_clear_and_the_earlier_take_stays(books: Audiobooks, tmp_pa
             books.regenerate(job, bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="no chunk '009-00001'"):
         books.accept(job, "009-00001")
-    with pytest.raises(InvalidInput, match="gone"):
+    with pytest.raises(InvalidInput, match="There is no book job"):
         books.job("20990101-000000-no-such-book")
 
     key = books.identity(job).chunk(first).key

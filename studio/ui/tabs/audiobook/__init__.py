@@ -479,14 +479,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return (*out, out[0])
 
     action(demo, flagged.select, _flag_clicked, [job_id], reviewed[1:], regen_msg, api_visibility="private",
-           concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
+           concurrency_limit=2)  # fmt: skip
 
     def _typed(job: str | None, chunk: str | None, request: gr.Request) -> tuple[Any, ...]:
         out = review_chunk(user_context(ctx, request), job, chunk, _session(request))
         return (*out, out[0])
 
     action(demo, chunk_id.submit, _typed, [job_id, chunk_id], reviewed[1:], regen_msg, api_visibility="private",
-           concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
+           concurrency_limit=2)  # fmt: skip
 
     def _another_book(_job: str | None) -> tuple[Any, ...]:
         """Another book opened: nothing of the last one stays selected (its text must never be saved into this one)."""
