@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from studio.book.service import Audiobooks
 
 COMMANDS = ("flagged", "accept", "regenerate")
+EXPORT_AGAIN = ("the exported files hold the earlier takes: run `studio book render` with the same --out again to "
+                "export the book with these (it renders nothing again)")  # fmt: skip
 JOB_HELP = ("the job: the --out folder of `studio book render` (or its .studio-job folder), or the id of a job the "
             "app made (a folder name in its jobs folder)")  # fmt: skip
 
@@ -75,9 +77,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             books.accept(job, chunk_id)
             print(f"accepted {chunk_id}")
         print(f"{len(books.flagged(job))} flagged chunk(s) left")
-        return 0
-    record = books.regenerate(job, args.chunk, args.seed)
-    heard = f"heard: {record.transcript}  ({_percent(record.wer)})" if record.checked else "not checked"
-    verdict = "still flagged" if record.flagged else ("passed" if record.checked else "kept")
-    print(f"{args.chunk}: new take (seed {record.seed}), {heard}: {verdict}")
+    else:
+        record = books.regenerate(job, args.chunk, args.seed)
+        heard = f"heard: {record.transcript}  ({_percent(record.wer)})" if record.checked else "not checked"
+        verdict = "still flagged" if record.flagged else ("passed" if record.checked else "kept")
+        print(f"{args.chunk}: new take (seed {record.seed}), {heard}: {verdict}")
+    if job.status().get("state") == "exported":
+        print(EXPORT_AGAIN)
     return 0

@@ -94,7 +94,8 @@ def test_accept_brings_the_next_flagged_chunk_up_and_bad_input_is_clear(ctx: App
     assert f"<b>Chunk {second}</b>" in panel
     with pytest.raises(gr.Error, match="accepted already"):
         ui_errors(tab.accept_chunk)(ctx, job_id, first, S)
+    job.write_status(state="exported")  # as a render that went on to export leaves it
     *_rest, note = ui_errors(tab.accept_chunk)(ctx, job_id, second, S)
-    assert "No flagged chunks left" in note
+    assert "No flagged chunks left" in note and "press Render / resume to export the book again" in note
     reopened = tab.open_job(ctx, job_id, S)  # the accepted chunks stay accepted in the chunk table
     assert [row[3] for row in reopened[4]] == ["accepted", "accepted"]

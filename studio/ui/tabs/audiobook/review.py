@@ -126,9 +126,17 @@ def _next(ctx: AppContext, job: BookJob, job_id: str | None, after: str, session
     """The table, and the next flagged chunk selected (or none left)."""
     following = ctx.books.next_flagged(job, after)
     if following is None:
-        return (flagged_rows(ctx, job), *review_chunk(ctx, job_id, None, session, note + " No flagged chunks left."))
+        note += " No flagged chunks left." + _export_again(job)
+        return (flagged_rows(ctx, job), *review_chunk(ctx, job_id, None, session, note))
     note += f" Next: {following.chunk_id}."
     return flagged_rows(ctx, job), *review_chunk(ctx, job_id, following.chunk_id, session, note)
+
+
+def _export_again(job: BookJob) -> str:
+    """Said once the review is done on a book exported before it: the files on disk hold the earlier takes."""
+    if job.status().get("state") != "exported":
+        return ""
+    return " The exported files hold the earlier takes: press Render / resume to export the book again."
 
 
 def regenerate_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[Any, ...]:
