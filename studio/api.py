@@ -18,9 +18,10 @@ from studio.config import Settings
 from studio.engines.base import EngineInfo, VoiceInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
-from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest
+from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest, SynthStats
 
 if TYPE_CHECKING:
+    from studio.book.job import BookJob
     from studio.book.runner import RenderRunner
     from studio.book.service import Audiobooks
     from studio.finetune.service import FineTune
@@ -113,6 +114,41 @@ class Studio:
     ) -> SynthOutcome:
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
         return self.synthesizer.synthesize(req, cancel)
+
+    def synthesize_to_file(
+        self,
+        text: str,
+        path: Path | str,
+        engine: str = "piper",
+        voice: str | None = None,
+        *,
+        language: str | None = None,
+        steps: int | None = None,
+        speed: float | None = None,
+        gpu: bool = False,
+        normalize: bool = True,
+        seed: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[Path, SynthStats, tuple[str, ...]]:
+        """Speak `text` of any length into `path` (.wav, .flac or .mp3), written sentence by sentence as it is made
+        (the memory of one sentence, not of the whole take). Returns the file, the statistics and any warnings."""
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        return self.synthesizer.synthesize_to_file(req, path, cancel)
+
+    def book_from_text(
+        self,
+        text: str,
+        engine: str = "piper",
+        voice: str | None = None,
+        *,
+        title: str | None = None,
+        new: bool = False,
+    ) -> BookJob:
+        """An audiobook job of a text (pasted, or of any length): chapters at headings, titled by `title`, else the
+        first line when it is short, else "Pasted text". Render it with `books.render(job)` (resumable: finished
+        chunks are kept; checked by speech recognition) and `books.export(job)`, or in the background with
+        `renders.start(job)`. The same text again opens its earlier job unless `new`."""
+        return self.books.job_from_text(text, engine, voice, title, reuse=not new)
 
     def stream(
         self,

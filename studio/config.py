@@ -8,7 +8,7 @@ from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-DEFAULT_MAX_CHARS = 5000
+HOSTED_MAX_CHARS = 5000  # one synthesis on a shared server; a local install has no limit (long text streams)
 MIN_STEPS = 2  # the UI's lower bound; Supertonic itself accepts 1
 MAX_STEPS = 128
 MIN_SPEED = 0.7
@@ -31,6 +31,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not a whole number") from exc
 
 
+def _max_chars() -> int | None:
+    """STUDIO_MAX_CHARS: unset (None, the default for the mode), 0 (no limit) or a positive number of characters."""
+    if not os.environ.get("STUDIO_MAX_CHARS", "").strip():
+        return None
+    value = _env_int("STUDIO_MAX_CHARS", 0)
+    if value < 0:
+        raise ValueError(f"STUDIO_MAX_CHARS={value} must be 0 (no limit) or a positive number of characters")
+    return value
+
+
 def default_home(hosted: bool, storage: Path = SPACE_STORAGE) -> Path:
     """./data locally; on a Space with persistent storage (/data, writable) /data/studio, so voices, datasets, runs
     and books survive a restart of the Space."""
@@ -51,7 +61,9 @@ class Settings:
 
     home: Path
     threads: int = field(default_factory=default_threads)
-    max_chars: int = DEFAULT_MAX_CHARS
+    # STUDIO_MAX_CHARS: the most characters one synthesis takes (Synthesize, the Python API, the CLI, the speech
+    # API). None: the default, HOSTED_MAX_CHARS on a hosted server and no limit locally; 0: no limit
+    max_chars: int | None = None
     hosted: bool = False
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -66,6 +78,14 @@ class Settings:
     session_hours: float = DEFAULT_SESSION_HOURS  # STUDIO_SESSION_HOURS
     oauth: bool = False  # hosted with "Sign in with Hugging Face" (the Space's hf_oauth sets OAUTH_CLIENT_ID)
     guest: bool = False  # hosted and not signed in: an anonymous browser session's area (it expires)
+
+    @property
+    def char_limit(self) -> int | None:
+        """The most characters one synthesis may take, or None for no limit. Longer text is spoken chunk by chunk
+        (engines' own per-call limits apply to each chunk), so a limit is a server's choice, not the engines'."""
+        if self.max_chars is None:
+            return HOSTED_MAX_CHARS if self.hosted else None
+        return self.max_chars or None
 
     @property
     def whisper_dir(self) -> Path | None:
@@ -143,7 +163,7 @@ class Settings:
         return cls(
             home=root,
             threads=_env_int("STUDIO_THREADS", default_threads()),
-            max_chars=_env_int("STUDIO_MAX_CHARS", DEFAULT_MAX_CHARS),
+            max_chars=_max_chars(),
             hosted=hosted,
             api_key=os.environ.get("STUDIO_API_KEY") or None,
             session_hours=session_hours,

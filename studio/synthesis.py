@@ -11,12 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from studio.audio.dsp import join
-from studio.audio.io import WRITABLE_FORMATS, write_audio
+from studio.audio.dsp import join, silence
+from studio.audio.io import WRITABLE_FORMATS, AudioWriter, writable_format, write_audio
 from studio.audio.types import AudioResult
 from studio.engines.base import EngineInfo, SynthParams, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, EngineUnavailable, InvalidInput
+from studio.text.chunking import call_pieces
 from studio.text.prepare import clean_input, resolve_language, speech_problem, spoken_text
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,10 @@ class Synthesizer:
         self.registry = registry
 
     @property
-    def max_chars(self) -> int:
-        return self.registry.settings.max_chars
+    def max_chars(self) -> int | None:
+        """The most characters one synthesis takes here (`Settings.char_limit`), None for no limit. An engine's own
+        `EngineInfo.max_chars` is no limit on the text: it is the most that one engine call gets (`stream`)."""
+        return self.registry.settings.char_limit
 
     def default_voice(self, engine: str) -> str:
         voices = self.registry.voices(engine)
@@ -121,12 +124,9 @@ class Synthesizer:
         if speech_problem(text):
             raise InvalidInput("There is nothing to speak: the text has no letters or digits (only symbols, emoji or "
                                "punctuation). Type some words.")  # fmt: skip
-        limit = min(self.max_chars, info.max_chars)
-        if len(text) > limit:
-            raise InvalidInput(
-                f"The text has {len(text):,} characters; the limit is {limit:,}. "
-                "Shorten it, or use the Audiobook tab for long texts."
-            )
+        limit = self.max_chars
+        if limit is not None and len(text) > limit:
+            raise InvalidInput(too_long(len(text), limit))
         language = resolve_language(req.language, info.languages, info.default_language, label=info.label)
         speed = info.default_speed if req.speed is None else float(req.speed)
         if info.supports_speed and not (info.min_speed <= speed <= info.max_speed):
@@ -148,21 +148,29 @@ class Synthesizer:
         return PreparedText(text, voice, params, info)
 
     def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
-        """Yield audio sentence by sentence; stop before the next sentence once `cancel` is set."""
+        """Yield audio sentence by sentence; stop before the next sentence once `cancel` is set. A text longer than
+        the engine takes in one call (`EngineInfo.max_chars`) is given to it in pieces of whole paragraphs or
+        sentences (`call_pieces`), one after another, so text of any length streams."""
         prepared = self.prepare(req)
         engine = self.registry.get(req.engine, "cuda" if req.gpu else "cpu")
         warm_up(engine, prepared.voice)  # model loading is not synthesis time: keep it out of chars/s and RTF
         start = time.perf_counter()
         seconds = 0.0
-        done_chars = 0
-        for index, audio in enumerate(engine.stream(prepared.text, prepared.voice, prepared.params)):
-            seconds += audio.duration
-            done_chars = len(prepared.text)  # the engine reports no per-chunk text; rate is for the whole call
-            stats = SynthStats(done_chars, seconds, time.perf_counter() - start, audio.device_note)
-            warnings = prepared.warnings + audio.warnings if index == 0 else audio.warnings
-            yield SynthChunk(replace(audio, warnings=warnings), index, stats)
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("Stopped: the audio generated so far is kept.")
+        index = 0
+        seen: set[str] = set(prepared.warnings)  # a warning each piece repeats (a dropped emoji) is said once
+        pieces = call_pieces(prepared.text, prepared.info.max_chars, prepared.params.language or "en")
+        for piece in pieces:
+            for audio in engine.stream(piece, prepared.voice, prepared.params):
+                seconds += audio.duration
+                # the engine reports no per-sentence text: the rate is for the whole call
+                stats = SynthStats(len(prepared.text), seconds, time.perf_counter() - start, audio.device_note)
+                fresh = tuple(w for w in audio.warnings if w not in seen)
+                seen.update(fresh)
+                warnings = prepared.warnings + fresh if index == 0 else fresh
+                yield SynthChunk(replace(audio, warnings=warnings), index, stats)
+                index += 1
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("Stopped: the audio generated so far is kept.")
 
     def synthesize(self, req: SynthRequest, cancel: threading.Event | None = None) -> SynthOutcome:
         """Whole-text synthesis; a cancel keeps the sentences already made."""
@@ -179,12 +187,73 @@ class Synthesizer:
             )
         return combine(chunks, cancelled)
 
+    def synthesize_to_file(
+        self, req: SynthRequest, path: Path | str, cancel: threading.Event | None = None
+    ) -> tuple[Path, SynthStats, tuple[str, ...]]:
+        """Speak `req` into an audio file (.wav, .flac, .mp3) sentence by sentence as it is made, so text of any
+        length takes the memory of one sentence. Returns the file, its statistics and the warnings. A cancel keeps
+        what was made; any other failure leaves no file."""
+        take = TakeWriter(Path(path))
+        cancelled = False
+        try:
+            for chunk in self.stream(req, cancel):
+                take.add(chunk)
+        except Cancelled:
+            cancelled = True
+        except BaseException:
+            take.abort()
+            raise
+        written, stats = take.finish(cancelled)
+        return written, stats, tuple(take.warnings)
+
+
+def too_long(chars: int, limit: int) -> str:
+    """Why a text is refused here, and the way to speak it anyway."""
+    return (f"The text has {chars:,} characters; one synthesis here takes at most {limit:,}. Shorten it, or make an "
+            "audiobook of it: that renders text of any length chunk by chunk, checked, and can resume.")  # fmt: skip
+
+
+class TakeWriter:
+    """A take written to a file as its sentences come, with the gap `combine` puts between them, so a long take is
+    never one array in memory. `finish()` names the file; `abort()` removes it."""
+
+    def __init__(self, path: Path) -> None:
+        writable_format(path)  # a wrong suffix is refused before anything is spoken
+        self.path = path
+        self.writer: AudioWriter | None = None
+        self.last: SynthChunk | None = None
+        self.warnings: list[str] = []
+
+    def add(self, chunk: SynthChunk) -> None:
+        rate = chunk.audio.sample_rate
+        if self.writer is None:
+            self.writer = AudioWriter(self.path, rate)
+        else:
+            self.writer.write(silence(STREAM_GAP, rate))
+        self.writer.write(chunk.audio.samples)
+        self.warnings.extend(w for w in chunk.audio.warnings if w not in self.warnings)
+        self.last = chunk
+
+    def finish(self, cancelled: bool = False) -> tuple[Path, SynthStats]:
+        """Close the file; the statistics are `combine`'s for the same chunks."""
+        if self.writer is None or self.last is None:
+            raise (
+                Cancelled("Stopped before any audio was made.") if cancelled else InvalidInput("No audio was produced.")
+            )
+        path = self.writer.close()
+        last = self.last.stats
+        return path, SynthStats(last.chars, self.writer.duration, last.elapsed, last.device_note, partial=cancelled)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
 
 def combine(chunks: list[SynthChunk], cancelled: bool = False) -> SynthOutcome:
     """Join streamed chunks into one result (same gap the engines use between sentences)."""
     first = chunks[0].audio
     samples = join([c.audio.samples for c in chunks], first.sample_rate, STREAM_GAP)
-    warnings = tuple(w for c in chunks for w in c.audio.warnings)
+    warnings = tuple(dict.fromkeys(w for c in chunks for w in c.audio.warnings))
     audio = AudioResult(samples, first.sample_rate, first.device, first.device_note, warnings)
     last = chunks[-1].stats
     # a cancelled take spoke only part of the text: its chars/s would count text never spoken (RTF stays true)

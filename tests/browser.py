@@ -114,3 +114,49 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
 def error_badges(page) -> list[str]:  # type: ignore[no-untyped-def]
     """The red "Error" badges Gradio paints over an event's outputs when the event raised (not the toasts)."""
     return [e.inner_text() for e in page.locator("span.error:not(.toast-title)").all() if e.is_visible()]
+
+
+# what a user would call "does not fit": the page scrolls sideways, a label or button cut off, a table header broken
+# inside a word ("Incl ude"). Only what is on screen counts (hidden tabs and closed accordions are skipped).
+_LAYOUT_JS = """(width) => {
+  const shown = e => e.offsetParent !== null && e.getClientRects().length > 0;
+  const text = e => (e.innerText || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+  const out = [];
+  if (document.documentElement.scrollWidth > width + 1)
+    out.push(`the page scrolls sideways: ${document.documentElement.scrollWidth}px wide for a ${width}px screen`);
+  for (const e of document.querySelectorAll('[data-testid=block-info], label span, button, [role=tab]')) {
+    if (!shown(e) || !text(e) || e.closest('table, [role=grid], .overflow-dropdown')) continue;
+    if (e.scrollWidth > e.clientWidth + 2 && getComputedStyle(e).overflow !== 'visible')
+      out.push(`cut off: "${text(e)}" (${e.scrollWidth}px in ${e.clientWidth}px)`);
+  }
+  for (const box of document.querySelectorAll('.table-container.no-rows, .empty')) {
+    if (!shown(box)) continue;
+    const words = getComputedStyle(box, '::after').content;
+    const id = (box.closest('[id]') || {}).id;
+    const kind = box.matches('.empty') ? 'box' : 'table';
+    if (!words || words === 'none' || words === 'normal') out.push(`an empty ${kind} says nothing: #${id}`);
+  }
+  for (const grid of document.querySelectorAll('[role=grid]')) {
+    const heads = Array.from(grid.querySelectorAll('thead th')).map(text);
+    if (shown(grid) && heads.length && heads.every((h, i) => h === String(i + 1)))
+      out.push(`a table headed ${heads.join(' | ')}: #${(grid.closest('[id]') || {}).id}`);
+  }
+  for (const th of document.querySelectorAll('[role=grid] thead th, [role=grid] [role=columnheader]')) {
+    if (!shown(th)) continue;
+    const label = th.querySelector('span.header, span.text') || th;  // the header's text, not its tick-all box
+    for (const w of text(label).split(' ').filter(w => w.length > 1)) {
+      const probe = document.createElement('span');
+      probe.textContent = w;
+      probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap;font:inherit';
+      label.appendChild(probe);
+      const need = probe.getBoundingClientRect().width; probe.remove();
+      if (need > label.getBoundingClientRect().width + 1) out.push(`table header broken: "${w}"`);
+    }
+  }
+  return out;
+}"""
+
+
+def layout_problems(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """What does not fit on the page as it is now (see _LAYOUT_JS)."""
+    return list(page.evaluate(_LAYOUT_JS, page.viewport_size["width"]))

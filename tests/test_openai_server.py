@@ -139,6 +139,36 @@ def _error(exc: openai.APIStatusError) -> dict[str, Any]:
     return body["error"]  # type: ignore[no-any-return]
 
 
+def test_long_input_streams_locally(client: openai.OpenAI) -> None:
+    """No limit on a local server unless one is set: an input longer than Piper takes in one call (5,000
+    characters) is spoken piece by piece; the first sentence arrives while the rest is still to be made."""
+    long_text = " ".join(["The boats went down the river one by one, and she wrote each of them down."] * 80)
+    assert len(long_text) > 5500
+    with client.audio.speech.with_streaming_response.create(
+        model="piper", voice="joe", input=long_text, response_format="pcm"
+    ) as response:
+        assert response.status_code == 200
+        first = next(chunk for chunk in response.iter_bytes() if chunk)
+    assert len(first) > 0  # leaving the block disconnects: the synthesis is cancelled
+
+
+def test_a_router_limit_only_lowers_studios(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from studio.server.errors import ApiError
+    from studio.server.request import parse_speech
+
+    local = Studio(home=tmp_path / "local")
+    body = {"model": "piper", "voice": "joe", "input": "word " * 2000}  # 10,000 characters
+    assert parse_speech(local, body, None).text.startswith("word")  # no limit locally
+    hosted = Studio(settings=replace(local.settings, hosted=True))
+    for router_limit in (None, 50_000):  # a router's larger limit does not raise the server's 5,000
+        with pytest.raises(ApiError, match="limit is 5,000"):
+            parse_speech(hosted, body, router_limit)
+    with pytest.raises(ApiError, match="limit is 300"):
+        parse_speech(local, body, 300)
+
+
 def test_errors_through_the_openai_client(client: openai.OpenAI, small_client: openai.OpenAI) -> None:
     speech = client.audio.speech
     with pytest.raises(openai.BadRequestError) as bad_voice:

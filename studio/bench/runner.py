@@ -122,11 +122,9 @@ class BenchPlan:
         for key, text in self.texts.items():
             if not text.strip():
                 raise InvalidInput(f"The {key} text is empty: type something to speak, or untick it.")
-            if len(text.strip()) > registry.settings.max_chars:
-                raise InvalidInput(
-                    f"The {key} text has {len(text.strip()):,} characters; the limit is "
-                    f"{registry.settings.max_chars:,}."
-                )
+            limit = registry.settings.char_limit
+            if limit is not None and len(text.strip()) > limit:
+                raise InvalidInput(f"The {key} text has {len(text.strip()):,} characters; the limit is {limit:,}.")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "voices": {k: list(v) for k, v in self.voices.items()}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from typing import Any
 from studio.book import identity
 from studio.book.export import ExportResult, ExportSettings
 from studio.book.identity import BookIdentity, ChunkIdentity, EngineFacts, engine_facts
-from studio.book.job import BookJob, ChunkRecord, RenderSettings, list_jobs
+from studio.book.job import BookJob, ChunkRecord, RenderSettings, list_jobs, new_job_id
 from studio.book.model import Book
 from studio.book.plan import BookPlan, LexiconEntry, format_lexicon, make_plan, parse_lexicon
 from studio.book.qa import Checker
@@ -20,6 +21,8 @@ from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.text.prepare import clean_input, resolve_language, speech_problem
 
+PASTED_TITLE = "Pasted text"
+TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
 CJK_CHUNK_CHARS = 120  # Korean and Japanese carry more per character (Supertonic's own limit)
 CLI_JOB_FOLDER = ".studio-job"
 
@@ -58,6 +61,51 @@ class Audiobooks:
         from studio.book.importer import load_book
 
         return load_book(path)
+
+    def text_book(self, text: str, title: str | None = None) -> Book:
+        """A pasted text as a book, read as a TXT file is (chapters at headings such as "Chapter 2"). Its title is
+        `title`, else its first line when that is short enough to be one, else "Pasted text"."""
+        from studio.book.txt import load_txt
+
+        text = clean_input(text or "")
+        problem = speech_problem(text)
+        if problem == "empty":
+            raise InvalidInput("The text is empty: type or paste the text to make an audiobook of.")
+        if problem:
+            raise InvalidInput("There is nothing to speak: the text has no letters or digits (only symbols, emoji or "
+                               "punctuation). Paste the text of the book.")  # fmt: skip
+        name = " ".join((title or "").split()) or text_title(text)
+        return load_txt(text.encode("utf-8"), f"{PASTED_TITLE}.txt", title=name)
+
+    def job_from_text(
+        self,
+        text: str,
+        engine: str = "piper",
+        voice: str | None = None,
+        title: str | None = None,
+        jobs_dir: Path | None = None,
+        folder: Path | None = None,
+        reuse: bool = True,
+    ) -> BookJob:
+        """An audiobook job of a pasted text, read by `engine` with `voice` (default: the engine's first), ready to
+        render (resumable, checked chunk by chunk) and export. With `reuse`, the same text made into a book before
+        opens its job again (with everything it rendered) instead of a new one. `folder`: the job's own folder (the
+        CLI keeps it beside its output); `jobs_dir`: where new jobs go (default: Studio's)."""
+        book = self.text_book(text, title)
+        status = self.registry.available(engine)
+        if not status.ok:  # before an earlier job of the same text is opened for an engine that cannot read it
+            raise InvalidInput(f"{self.registry.info(engine).label} is not available: {status.message}")
+        source_hash = hashlib.sha256(clean_input(text).encode("utf-8")).hexdigest()
+        root = folder.parent if folder is not None else (jobs_dir or self.jobs_dir)
+        if reuse and folder is None and (earlier := self.job_for_source(source_hash, root)) is not None:
+            return earlier
+        if not voice:
+            voices = self.registry.voices(engine)
+            voice = voices[0].id if voices else None
+        settings = RenderSettings(engine=engine, voice=voice or "")
+        plan = self.plan(book, engine)
+        folder = folder or root / new_job_id(book.title)
+        return self.create_job(book, plan, settings, PASTED_TITLE, folder=folder, source_hash=source_hash)
 
     def chunk_chars(self, engine: str, language: str) -> int:
         info = self.registry.info(engine)
@@ -325,6 +373,13 @@ class Audiobooks:
         job.save_settings(settings)
         identity.store(job, ident, stored)
         return settings
+
+
+def text_title(text: str) -> str:
+    """A pasted text's title: its first line when it is short enough to be one, else "Pasted text"."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = " ".join(first.split())
+    return first if 0 < len(first) <= TITLE_CHARS else PASTED_TITLE
 
 
 def export_settings(settings: RenderSettings) -> ExportSettings:

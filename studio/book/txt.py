@@ -66,8 +66,9 @@ def title_from_name(name: str) -> str:
     return clean_inline(stem) or "Untitled"
 
 
-def load_txt(data: bytes, name: str, max_chars: int = 20_000_000) -> Book:
-    """A Book from a plain-text file: one chapter per detected heading, or one chapter named after the file."""
+def load_txt(data: bytes, name: str, max_chars: int = 20_000_000, title: str | None = None) -> Book:
+    """A Book from a plain-text file: one chapter per detected heading, or one chapter named after the file (or
+    `title`, for a text that came without a file name)."""
     if not data:
         raise InvalidInput(f"'{name}' is empty (0 bytes). Choose the book file again.")
     if len(data) > 4 * max_chars + 4:  # no encoding spends more than 4 bytes on a character
@@ -78,7 +79,7 @@ def load_txt(data: bytes, name: str, max_chars: int = 20_000_000) -> Book:
     text = decoded.text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").rstrip("\x1a")
     if not text.strip():
         raise InvalidInput(f"'{name}' contains no text (only whitespace). Choose the file that holds the book.")
-    book = Book(title=title_from_name(name))
+    book = Book(title=title or title_from_name(name))
     if decoded.warning:
         book.warnings.append(decoded.warning)
     paragraphs = split_paragraphs(text)

@@ -22,6 +22,13 @@ def _progress(fraction: float, message: str) -> None:
         sys.stderr.write("\n")
 
 
+def _book_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("book", type=Path, nargs="?", help="an .epub or .txt file")
+    parser.add_argument("--text-file", type=Path, help="a text (UTF-8) to make a book of instead, '-' for stdin; "
+                        "titled by its first line when that is short, else 'Pasted text'")  # fmt: skip
+    parser.add_argument("--title", help="the book's title (with --text-file)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description="Studio: an open-source voice studio.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -47,10 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("engines", help="list engines, voices, languages, availability and how to fix what is missing")
 
-    synth = sub.add_parser("synth", help="text to speech into a WAV/MP3/FLAC file")
+    synth = sub.add_parser(
+        "synth",
+        help="text to speech into a WAV/MP3/FLAC file",
+        description="Speak a text into an audio file. Text of any length is spoken sentence by sentence and written "
+        "as it is made (STUDIO_MAX_CHARS sets a limit; none by default). For a long text that should resume after a "
+        "stop and be checked chunk by chunk, use `studio book render --text-file`.",
+    )
     src = synth.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", help="the text to speak")
-    src.add_argument("--text-file", type=Path, help="read the text from this UTF-8 file")
+    src.add_argument("--text-file", type=Path, help="read the text from this UTF-8 file ('-': stdin)")
     synth.add_argument("--out", type=Path, required=True, help="output file: .wav, .mp3 or .flac")
     synth.add_argument("--engine", default=DEFAULT_ENGINE, help="engine name (see `studio engines`)")
     synth.add_argument("--voice", help="voice id (default: the engine's first voice)")
@@ -64,11 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     book = sub.add_parser("book", help="audiobooks: plan an EPUB/TXT, render it (resumable) and export M4B/MP3")
     book_sub = book.add_subparsers(dest="book_command", required=True)
     bplan = book_sub.add_parser("plan", help="print the chapters and chunks as JSON")
-    bplan.add_argument("book", type=Path, help="an .epub or .txt file")
+    _book_source(bplan)
     bplan.add_argument("--engine", default=DEFAULT_ENGINE, help="engine whose chunk size to use")
     bplan.add_argument("--dialogue", action="store_true", help="split quoted dialogue into its own chunks")
     brender = book_sub.add_parser("render", help="render (or resume) and export; run it again to resume")
-    brender.add_argument("book", type=Path, help="an .epub or .txt file")
+    _book_source(brender)
     brender.add_argument("--out", type=Path, required=True, help="output folder (the job state lives in it too)")
     brender.add_argument("--engine", default=DEFAULT_ENGINE)
     brender.add_argument("--voice", help="narrator voice (default: the engine's first)")
@@ -145,21 +158,27 @@ def _cmd_engines(settings: Settings) -> int:
     return 0
 
 
+def _read_text(path: Path) -> str:
+    """A UTF-8 text file (a byte-order mark is dropped), or stdin for '-'."""
+    try:
+        if str(path) == "-":
+            return sys.stdin.read()
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StudioError(f"Cannot read {path}: {exc}") from exc
+
+
 def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from studio.api import Studio
 
-    if args.text_file is not None:
-        try:
-            text = args.text_file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StudioError(f"Cannot read {args.text_file}: {exc}") from exc
-    else:
-        text = args.text
+    text = _read_text(args.text_file) if args.text_file is not None else args.text
     studio = Studio(settings=settings)
     cancel = threading.Event()
     try:
-        outcome = studio.synthesize(
+        # written sentence by sentence as it is spoken: a text of any length takes the memory of one sentence
+        path, stats, warnings = studio.synthesize_to_file(
             text,
+            args.out,
             args.engine,
             args.voice,
             language=args.lang,
@@ -173,10 +192,9 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         cancel.set()
         return 130
-    for warning in outcome.warnings:
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    path = studio.save(outcome.audio, args.out)
-    print(f"wrote {path} ({outcome.stats.summary()})")
+    print(f"wrote {path} ({stats.summary()})")
     return 0
 
 
@@ -194,7 +212,15 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     if args.book_command in REVIEW:
         return run_review(args, settings)
     books = Studio(settings=settings).books
-    book = books.load(args.book)
+    if (args.book is None) == (args.text_file is None):
+        raise StudioError("Give a book file, or --text-file with a text to make a book of (one of the two).")
+    if args.text_file is not None:
+        text = _read_text(args.text_file)
+        book = books.text_book(text, args.title)
+        source = args.text_file.name if str(args.text_file) != "-" else "stdin"
+    else:
+        book = books.load(args.book)
+        source = args.book.name
     for warning in book.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.book_command == "plan":
@@ -222,7 +248,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         paragraph_gap=args.paragraph_gap,
         chapter_gap=args.chapter_gap,
     )
-    job = books.create_job(book, plan, render, args.book.name, folder=args.out / CLI_JOB_FOLDER)
+    job = books.create_job(book, plan, render, source, folder=args.out / CLI_JOB_FOLDER)
     cancel = threading.Event()
 
     def progress(p: RenderProgress) -> None:

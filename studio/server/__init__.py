@@ -30,7 +30,7 @@ def api_router(studio: Studio, api_key: str | None = None, max_chars: int | None
     `model` is a Studio engine name (GET /v1/models); OpenAI's `tts-1`, `tts-1-hd` and `gpt-4o-mini-tts` mean
     the default engine. `voice` is one of that engine's voices (GET /v1/audio/voices), library voices included.
     `api_key`: when set, every route wants `Authorization: Bearer <api_key>`. `max_chars` can only lower
-    Studio's own limit (`settings.max_chars` and the engine's)."""
+    Studio's own limit (`Settings.char_limit`: none locally unless STUDIO_MAX_CHARS sets one)."""
     router = APIRouter(prefix="/v1")
 
     @router.post("/audio/speech")

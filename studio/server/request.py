@@ -119,8 +119,11 @@ def parse_speech(studio: Studio, body: Any, max_chars: int | None) -> SpeechJob:
     text = text.strip()
     if not text:
         raise ApiError(400, "'input' is empty: give the text to speak.", param="input", code="empty_input")
-    limit = min(max_chars or studio.settings.max_chars, studio.synthesizer.max_chars, info.max_chars)
-    if len(text) > limit:
+    # the router's own limit can only lower Studio's (none locally unless STUDIO_MAX_CHARS sets one; an engine's
+    # per-call limit applies to each piece of a long text, not to the text)
+    limits = [n for n in (max_chars, studio.synthesizer.max_chars) if n]
+    limit = min(limits) if limits else None
+    if limit is not None and len(text) > limit:
         raise ApiError(
             400,
             f"'input' has {len(text):,} characters; this server's limit is {limit:,}. Split the text into shorter "

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-__all__ = ["chunk_text", "split_paragraphs", "split_sentences"]
+__all__ = ["call_pieces", "chunk_text", "split_paragraphs", "split_sentences"]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -173,3 +173,25 @@ def chunk_text(text: str, max_chars: int, language: str = "en") -> list[str]:
                 pieces.extend(_split_long_sentence(sentence, max_chars, joiner))
         chunks.extend(_pack(pieces, max_chars, joiner))
     return chunks
+
+
+def call_pieces(text: str, max_chars: int, language: str = "en") -> Iterator[str]:
+    """`text` in pieces of at most `max_chars` for an engine that takes no more in one call: the text itself when it
+    fits, else whole paragraphs packed together (kept apart by a blank line), a paragraph too long for one call cut
+    into whole sentences by `chunk_text`. Lazy, so a long text is cut as it is spoken."""
+    if len(text) <= max_chars:
+        yield text
+        return
+    current: list[str] = []
+    size = 0
+    for paragraph in split_paragraphs(text):
+        if current and size + 2 + len(paragraph) > max_chars:
+            yield "\n\n".join(current)
+            current, size = [], 0
+        if len(paragraph) > max_chars:  # chunk_text packs its sentences up to the limit: each is one call
+            yield from chunk_text(paragraph, max_chars, language)
+            continue
+        size += (2 if current else 0) + len(paragraph)
+        current.append(paragraph)
+    if current:
+        yield "\n\n".join(current)

@@ -11,6 +11,7 @@ from studio.audio.io import ffmpeg_on_path
 from studio.config import Settings
 from studio.ui import api
 from studio.ui.context import AppContext
+from studio.ui.tables import empty_state_css
 from studio.ui.tabs import audiobook, benchmark, finetune, synthesize, voice_clone
 from studio.ui.users import per_user
 
@@ -24,6 +25,11 @@ CSS = """
 #synth-status { min-height: 1.5em; }
 .studio-progress { display: flex; align-items: center; gap: 0.6em; }
 .studio-progress progress { flex: 1; height: 1.1em; accent-color: var(--color-accent); }
+/* a phone: a row of settings stacks rather than squeezing its labels */
+@media (max-width: 640px) {
+  .gradio-container { padding-left: 8px !important; padding-right: 8px !important; }
+  .form > .block, .row > .column, .row > .block { min-width: 100% !important; }
+}
 """
 
 
@@ -48,17 +54,19 @@ def build_app(ctx: AppContext) -> gr.Blocks:
                 if ctx.settings.oauth:
                     gr.LoginButton(scale=0, elem_id="studio-login")
             demo.load(per_user(ctx, who_note), None, who, queue=False, api_name="who_am_i")
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap") as tabs:  # on a phone the tabs wrap onto a second line, all in view
             with gr.Tab("Synthesize", id="synthesize"):
-                synthesize.build(ctx, demo)
+                text_source = synthesize.build(ctx, demo)
             with gr.Tab("Audiobook", id="audiobook"):
-                audiobook.build(ctx, demo)
+                book_tab = audiobook.build(ctx, demo)
             with gr.Tab("Voice Clone", id="voice_clone"):
                 voice_clone.build(ctx, demo)
             with gr.Tab("Fine-tune", id="finetune"):
                 finetune.build(ctx, demo)
             with gr.Tab("Benchmark", id="benchmark"):
                 benchmark.build(ctx, demo)
+        # Synthesize's "Make an audiobook from this text" opens the book in the Audiobook tab
+        audiobook.wire_book_from_text(ctx, demo, text_source, book_tab, tabs)
         api.register(ctx)  # the data endpoints (engines, voices, book jobs and progress): docs/api.md
     for fn in demo.fns.values():  # Gradio's own events (the login button's status check) are no part of the API
         if str(fn.api_name or "").startswith("_"):
@@ -82,7 +90,7 @@ def launch_kwargs(
         "allowed_paths": [str(settings.outputs_root)],
         "blocked_paths": [str(p) for p in dict.fromkeys(blocked)],
         "max_file_size": settings.max_upload,
-        "css": CSS,
+        "css": CSS + empty_state_css(),
         "show_error": True,
     }
 

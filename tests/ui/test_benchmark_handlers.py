@@ -50,17 +50,30 @@ def test_run_fills_tables_and_writes_json_and_csv(settings: Settings) -> None:
     ctx = _ctx(settings)
     plan = tab.build_plan(ctx, ["piper"], ["piper:joe"], "2", ["cpu"], ["short"], "A custom line.", 2, 0)
     updates = list(tab.run(ctx, plan, "local"))
-    status, cps, rtf, details, steps_plot, length_plot, files, path = updates[-1]
+    status, cps, rtf, details, steps_plot, steps_dots, length_plot, length_dots, files, path = updates[-1]
     assert status.startswith("**Finished**: 2 case(s) measured.")
     assert list(cps.columns) == ["Engine · voice · steps · device", "Short (59)", "Custom (14)"]
     assert cps.iloc[0, 0] == "Piper · CPU" and rtf.iloc[0, 0] == "Piper · CPU"
     assert len(details) == 2 and len(length_plot["value"]) == 2 and length_plot["visible"]
+    assert length_dots["visible"] is False  # its one series has two points: drawn as a line
     assert steps_plot["value"].empty and steps_plot["visible"] is False  # Piper has no steps: the plot is hidden
+    assert steps_dots["visible"] is False
     json_path, csv_path = (Path(f) for f in files)
     assert json_path.parent == ctx.output_dir("local") and path == str(json_path)
     assert report.load_result(json_path).state == "finished"
     assert csv_path.read_text().count("\n") == 3
     assert any(u[0].startswith("Running…") for u in updates[:-1])
+
+
+def test_a_series_of_one_point_is_drawn_as_a_point(settings: Settings) -> None:
+    """A line needs two points: one text length (or one step count) per series would draw an empty plot, so those
+    plots show points instead, every series in its colour."""
+    ctx = _ctx(settings)
+    plan = tab.build_plan(ctx, ["piper"], ["piper:joe"], "2", ["cpu"], ["short"], "", 1, 0)
+    *_, steps_plot, steps_dots, length_plot, length_dots, _files, _path = list(tab.run(ctx, plan, "local"))[-1]
+    assert length_plot["visible"] is False and length_dots["visible"] is True
+    assert list(length_dots["value"]["series"]) == ["Piper · CPU"] and list(length_dots["value"]["chars"]) == [59]
+    assert steps_plot["visible"] is False and steps_dots["visible"] is False
 
 
 def test_cancel_from_another_thread_keeps_finished_cases(settings: Settings) -> None:

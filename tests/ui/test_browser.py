@@ -6,21 +6,35 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import ARGS, CHROMIUM, REPO, _free_port, launch_app, need_chromium, serve
+from tests.browser import (
+    ARGS,
+    CHROMIUM,
+    REPO,
+    _free_port,
+    error_badges,
+    launch_app,
+    layout_problems,
+    need_chromium,
+    screenshot,
+    serve,
+)
 
 __all__ = ["ARGS", "CHROMIUM", "REPO", "_free_port", "launch_app", "need_chromium", "serve"]
 
 pytestmark = pytest.mark.browser
 
 
-def test_type_generate_and_receive_audio(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+@pytest.mark.parametrize(("size", "viewport"), [("desktop", (1280, 1000)), ("phone", (390, 844))])
+def test_type_generate_and_receive_audio(app_url: str, browser, tmp_path: Path, size: str,
+                                         viewport: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """A newcomer's first take, on a desktop and on a phone: type, Generate, read the line, download the file."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.goto(app_url)
     page.wait_for_selector("#synth-generate")
     box = page.locator("#synth-text textarea")
     box.fill("Hello from a real browser.")
     box.press_sequentially(" Studio speaks this text.", delay=10)  # typed like a person: the counter follows
-    page.wait_for_function("document.querySelector('#synth-count').innerText.includes('51 / 5,000')")
+    page.wait_for_function("document.querySelector('#synth-count').innerText.includes('51 characters')")
     page.click("#synth-generate")
     page.wait_for_function("document.querySelector('#synth-status').innerText.includes('chars/s')", timeout=90_000)
     status = page.locator("#synth-status").inner_text()
@@ -41,7 +55,8 @@ def test_type_generate_and_receive_audio(app_url: str, browser, tmp_path: Path) 
     assert page.locator("#synth-audio [aria-label*='ownload'], #synth-audio [title*='ownload']").count() == 0
     for a in page.locator("#synth-audio a[href], #synth-file a[href]").all():
         assert page.request.get(str(a.get_attribute("href"))).status == 200
-    page.screenshot(path=str(tmp_path / "synthesize.png"), full_page=True)
+    assert error_badges(page) == [] and layout_problems(page) == []
+    screenshot(page, f"walk-{size}-synthesize")
     page.close()
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import screenshot
+
 pytestmark = pytest.mark.browser
 
 
@@ -36,7 +38,11 @@ def test_run_read_tables_download_and_compare(app_url: str, browser, tmp_path: P
     cps = page.locator("#bench-cps").inner_text()
     assert "Piper · CPU" in cps and "Short (59)" in cps and "Mid" not in cps
     assert "Piper · CPU" in page.locator("#bench-rtf").inner_text()
-    page.screenshot(path=str(tmp_path / "benchmark.png"), full_page=True)
+    # one text length: the RTF plot draws its one point as a point (a line plot would be empty); no steps plot
+    page.locator("#bench-length-dots").wait_for(state="visible", timeout=10_000)
+    assert page.locator("#bench-length-plot").is_hidden() and page.locator("#bench-steps-dots").is_hidden()
+    page.locator("#bench-length-dots canvas, #bench-length-dots svg").first.wait_for(timeout=10_000)
+    screenshot(page, "benchmark-finished")
     assert (
         "bench-" in page.locator("#bench-files").inner_text() and ".json" in page.locator("#bench-files").inner_text()
     )

@@ -161,3 +161,27 @@ def test_a_failed_library_action_keeps_the_library(app_with_supertonic: str, bro
     assert library.inner_text() == before
     assert page.locator("#vc-pick input").first.input_value().startswith("Kept voice")
     page.close()
+
+
+def test_actions_that_cannot_run_are_greyed_out(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A fresh home: the library is empty and Supertonic is not installed. The library's actions and Save mix are
+    greyed out, and the page says why in words (the empty library, the model that is missing)."""
+    need_chromium()
+    with launch_app(tmp_path) as url:
+        _greyed_out(browser, url)
+
+
+def _greyed_out(browser, url: str) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(url)
+    page.get_by_role("tab", name="Voice Clone").click()
+    page.wait_for_selector("#vc-mix-save")
+    page.wait_for_timeout(800)  # the page's load events have filled the library and the mix pickers
+    for button in ("#vc-preview", "#vc-rename", "#vc-delete", "#vc-export", "#vc-mix-save"):
+        assert page.locator(button).is_disabled(), button
+    assert "No voices yet" in page.evaluate(
+        "getComputedStyle(document.querySelector('#vc-library .table-container'), '::after').content"
+    )
+    assert "is not available" in page.locator("#vc-mix-note").inner_text()
+    assert error_badges(page) == []
+    page.close()

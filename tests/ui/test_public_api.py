@@ -81,6 +81,20 @@ def test_bad_input_gets_the_plain_message(app: tuple[Any, Path]) -> None:
                        learning_rate=0, api_name="/train_start")  # fmt: skip
 
 
+def test_book_from_text_makes_this_sessions_open_book(app: tuple[Any, Path]) -> None:
+    from gradio_client.exceptions import AppError
+
+    client, _ = app
+    text = "Harbour Notes\n\nThe boats came in at dusk. The gulls followed them all the way to the pier."
+    out = client.predict(text=text, engine="piper", voice="joe", api_name="/book_from_text")
+    assert "Harbour Notes" in out[0] and out[-1] == ""  # the summary first, the note beside the button last
+    job_id = out[5]["value"]  # the jobs list, the new job picked
+    assert job_id in [j["job_id"] for j in client.predict(api_name="/book_list")]
+    assert client.predict(job_id=job_id, api_name="/book_status")["state"] == "planned"
+    with pytest.raises(AppError, match="The text is empty"):
+        client.predict(text="  ", engine="piper", voice="joe", api_name="/book_from_text")
+
+
 @pytest.mark.slow
 def test_train_start_status_and_list(app: tuple[Any, Path]) -> None:
     """The demo pair (synthetic tokens, tiny model) started through train_start, followed with train_status."""

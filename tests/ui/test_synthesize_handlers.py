@@ -8,6 +8,7 @@ import gradio as gr
 import pytest
 
 from studio.config import Settings
+from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs import synthesize as tab
@@ -55,11 +56,19 @@ def test_mp3_download(ctx: AppContext) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", "empty"), ("   \n\t ", "empty"), ("x" * 6000, "limit is 5,000")],
+    [("", "empty"), ("   \n\t ", "empty"), ("🙂 — …", "nothing to speak")],
 )
 def test_bad_text_is_a_clear_message(ctx: AppContext, text: str, message: str) -> None:
     with pytest.raises(gr.Error, match=message):
         _run(ctx, text)
+
+
+def test_a_hosted_limit_refuses_with_the_next_step(settings: Settings) -> None:
+    from dataclasses import replace
+
+    hosted = AppContext.create(replace(settings, hosted=True))
+    with pytest.raises(gr.Error, match=r"6,000 characters; one synthesis here takes at most 5,000.*audiobook"):
+        _run(hosted, "x" * 6000)
 
 
 def test_unknown_voice_and_language_are_clear_messages(ctx: AppContext) -> None:
@@ -95,9 +104,52 @@ def test_cancel_keeps_what_was_made(ctx: AppContext) -> None:
     assert tab.cancel(ctx, "nobody") == "Nothing is running."
 
 
-def test_char_count_shows_the_limit(ctx: AppContext) -> None:
-    assert tab.char_count(ctx, "Hello") == "5 / 5,000 characters"
-    assert "over the limit" in tab.char_count(ctx, "x" * 5001)
+def test_char_count_and_generate_follow_the_limit(ctx: AppContext, settings: Settings) -> None:
+    from dataclasses import replace
+
+    # locally there is no limit: any length streams, Generate stays on
+    assert tab.char_count(ctx, "Hello") == "5 characters"
+    assert tab.char_count(ctx, "x" * 5000) == "5,000 characters"
+    assert tab.char_count(ctx, "x" * 20_000).startswith("20,000 characters — a long take")  # and the book way
+    assert tab.TO_BOOK in tab.char_count(ctx, "x" * 20_000)
+    assert tab.generate_state(ctx, "piper", "x" * 20_000)["interactive"] is True
+    # a set limit (STUDIO_MAX_CHARS, or a hosted server's): over it Generate is off and the line says what to do
+    limited = AppContext.create(replace(settings, max_chars=100))
+    assert tab.char_count(limited, "Hello") == "5 / 100 characters"
+    count, generate = tab.text_state(limited, "x" * 101, "piper")
+    assert "101 / 100 characters" in count and "Generate is off" in count and tab.TO_BOOK in count
+    assert generate["interactive"] is False
+    assert tab.text_state(limited, "x" * 100, "piper")[1]["interactive"] is True
+
+
+def test_a_long_take_is_written_as_it_is_made(ctx: AppContext) -> None:
+    text = "\n\n".join(["One boat went by. Then another went by, slowly, with a sleeping dog on it."] * 4)
+    outputs = _run(ctx, text)
+    streamed = [o[0] for o in outputs if isinstance(o[0], tuple)]
+    assert len(streamed) == 8
+    played = sum(len(pcm) / rate for rate, pcm in streamed)
+    from studio.audio.io import read_audio
+
+    samples, rate = read_audio(outputs[-1][1]["value"])
+    assert played < len(samples) / rate < played + 8 * 0.2  # every sentence, with short pauses between
+
+
+def test_book_from_text_opens_a_job_with_the_chosen_voice(ctx: AppContext) -> None:
+    from studio.ui.tabs.audiobook import book_from_text
+
+    text = "The Mill\n\nThe river ran quietly past the old mill."
+    job_id, summary, chapters, _picker, chunks, _lexicon, jobs, note = book_from_text(ctx, text, "piper", "joe", "s")
+    assert "**The Mill**" in summary and chapters[0][2] == "The Mill"
+    assert any("river ran quietly" in row[1] for row in chunks)
+    assert jobs["value"] == job_id and "Render / resume" in note
+    assert ctx.books.job(job_id, ctx.jobs_dir("s")).settings().voice == "joe"
+    assert book_from_text(ctx, text, "piper", "joe", "s")[0] == job_id  # the same text: the same job
+    with pytest.raises(InvalidInput, match="The text is empty"):
+        book_from_text(ctx, "   ", "piper", "joe", "s")
+    with pytest.raises(InvalidInput, match="nothing to speak"):
+        book_from_text(ctx, "🙂 🎉", "piper", "joe", "s")
+    with pytest.raises(InvalidInput, match="not available"):
+        book_from_text(ctx, text, "supertonic3", None, "s")
 
 
 def test_engine_change_shows_only_the_engine_knobs(ctx: AppContext) -> None:

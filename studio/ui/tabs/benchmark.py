@@ -116,14 +116,19 @@ def views(result: BenchResult | None) -> tuple[Any, Any, Any, Any, Any]:
     )
 
 
+def _lines_or_points(frame: pd.DataFrame) -> tuple[Any, Any]:
+    """A plot's two views: lines where every series has two points or more, else points (a line needs two points, so
+    a series of one, e.g. one text length or one step count, would leave the line plot empty). Nothing to draw (no
+    engine with steps was measured): both hidden rather than shown empty."""
+    lines = not frame.empty and bool((frame.groupby("series").size() >= 2).all())
+    points = not frame.empty and not lines
+    return gr.update(value=frame, visible=lines), gr.update(value=frame, visible=points)
+
+
 def _shown(frames: tuple[Any, Any, Any, Any, Any]) -> tuple[Any, ...]:
-    """A plot with nothing to draw (no engine with steps was measured) is hidden rather than shown empty."""
+    """The three tables, then the chars/sec-per-steps plot and the RTF-per-length plot as lines or points."""
     *tables, steps, lengths = frames
-    return (
-        *tables,
-        gr.update(value=steps, visible=not steps.empty),
-        gr.update(value=lengths, visible=not lengths.empty),
-    )
+    return (*tables, *_lines_or_points(steps), *_lines_or_points(lengths))
 
 
 def summary(result: BenchResult) -> str:
@@ -184,7 +189,7 @@ def run(
             shown = count
             yield (status, *_shown(views(snapshot)), gr.update(), None)
         else:
-            yield (status, *(gr.update() for _ in range(5)), gr.update(), None)
+            yield (status, *(gr.update() for _ in range(7)), gr.update(), None)
     if "error" in outcome:
         raise outcome["error"]
     result: BenchResult = outcome["result"]
@@ -254,13 +259,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             status = gr.Markdown("Pick what to measure and press Run.", elem_id="bench-status")
             cps = gr.Dataframe(label="Characters per second (higher is better)", interactive=False, elem_id="bench-cps")
             rtf = gr.Dataframe(label="Real-time factor (lower is better)", interactive=False, elem_id="bench-rtf")
-            with gr.Row():
-                steps_plot = gr.LinePlot(x="steps", y="chars_per_sec", color="series", title="Chars/sec per step count",
-                                         x_title="Inference steps", y_title="Characters per second",
-                                         elem_id="bench-steps-plot")  # fmt: skip
-                length_plot = gr.LinePlot(x="chars", y="rtf", color="series", title="Real-time factor per text length",
-                                          x_title="Characters", y_title="Real-time factor",
-                                          elem_id="bench-length-plot")  # fmt: skip
+            # each plot twice: lines, or points where a series has a single point (see _lines_or_points)
+            steps_args = dict(x="steps", y="chars_per_sec", color="series", title="Chars/sec per step count",
+                              x_title="Inference steps", y_title="Characters per second", visible=False)  # fmt: skip
+            steps_plot = gr.LinePlot(**steps_args, elem_id="bench-steps-plot")  # type: ignore[arg-type]
+            steps_dots = gr.ScatterPlot(**steps_args, elem_id="bench-steps-dots")  # type: ignore[arg-type]
+            length_args = dict(x="chars", y="rtf", color="series", title="Real-time factor per text length",
+                               x_title="Characters", y_title="Real-time factor", x_axis_format="d",
+                               visible=False)  # fmt: skip
+            length_plot = gr.LinePlot(**length_args, elem_id="bench-length-plot")  # type: ignore[arg-type]
+            length_dots = gr.ScatterPlot(**length_args, elem_id="bench-length-dots")  # type: ignore[arg-type]
             with gr.Accordion("Every case: first audio, peak memory, load time, overhead ratio", open=False):
                 details = gr.Dataframe(interactive=False, elem_id="bench-details")
             files = gr.File(
@@ -303,7 +311,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             warmup: untimed runs before them.
 
         Returns:
-            a summary, the chars/sec, RTF and details tables, two plots, and the results files.
+            a summary, the chars/sec, RTF and details tables, the chars/sec-per-steps and RTF-per-length plots (each
+            as lines and as points: a series of one point is drawn as points), and the results files.
         """
         plan = build_plan(u, engines, voices, steps, devices, texts, custom_text, repeats, warmup)
         for update in run(u, plan, _session(request), progress):
@@ -315,7 +324,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         run_btn.click,
         per_user(ctx, benchmark_run),
         [engines, voice, steps, devices, texts, custom, repeats, warmup],
-        [status, cps, rtf, details, steps_plot, length_plot, files, current],
+        [status, cps, rtf, details, steps_plot, steps_dots, length_plot, length_dots, files, current],
         status,
         show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
         concurrency_id="long_jobs",

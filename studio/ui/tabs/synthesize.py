@@ -12,7 +12,7 @@ import numpy as np
 from studio.config import MAX_STEPS, MIN_STEPS
 from studio.engines.base import EngineInfo
 from studio.errors import Cancelled, InvalidInput
-from studio.synthesis import SynthChunk, SynthRequest, combine, save
+from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
 from studio.ui.users import per_user
@@ -53,11 +53,29 @@ def engine_view(ctx: AppContext, engine: str) -> EngineView:
     return EngineView(info, status.ok, status.message, voices, ctx.registry.spec(engine).download is not None)
 
 
+TO_BOOK = "Make an audiobook from this text"
+LONG_TAKE = 5000  # characters (about five minutes of speech) past which the count suggests the audiobook way
+
+
+def over_limit(ctx: AppContext, text: str | None) -> bool:
+    """Whether the text is longer than one take may be here (a hosted server, or STUDIO_MAX_CHARS)."""
+    limit = ctx.settings.char_limit
+    return limit is not None and len((text or "").strip()) > limit
+
+
 def char_count(ctx: AppContext, text: str | None) -> str:
+    """The count under the text box; over a set limit it says why Generate is off and what to do instead."""
     n = len((text or "").strip())
-    limit = ctx.settings.max_chars
-    over = " — over the limit, shorten the text" if n > limit else ""
-    return f"{n:,} / {limit:,} characters{over}"
+    limit = ctx.settings.char_limit
+    if limit is None:  # no limit here: any length streams sentence by sentence
+        if n > LONG_TAKE:
+            return (f"{n:,} characters — a long take: Generate speaks it all, sentence by sentence; "
+                    f"“{TO_BOOK}” renders it in checked chunks that resume after a stop")  # fmt: skip
+        return f"{n:,} characters"
+    if n > limit:
+        return (f"{n:,} / {limit:,} characters — over this server's limit for one take, so Generate is off: shorten "
+                f"the text, or press “{TO_BOOK}” (any length, rendered chunk by chunk, resumable)")  # fmt: skip
+    return f"{n:,} / {limit:,} characters"
 
 
 def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
@@ -85,9 +103,15 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
     )
 
 
-def generate_state(ctx: AppContext, engine: str) -> Any:
-    """Generate is pressable only when the engine can run here (the status line beside it says why not)."""
-    return gr.update(interactive=ctx.registry.available(engine).ok)
+def generate_state(ctx: AppContext, engine: str, text: str | None = None) -> Any:
+    """Generate is pressable only when the engine can run here (the status line beside it says why not) and the text
+    is within the limit for one take (the count under the text says why not)."""
+    return gr.update(interactive=ctx.registry.available(engine).ok and not over_limit(ctx, text))
+
+
+def text_state(ctx: AppContext, text: str | None, engine: str) -> tuple[str, Any]:
+    """As the text changes: the count under it, and whether Generate can take it."""
+    return char_count(ctx, text), generate_state(ctx, engine, text)
 
 
 def on_voice_change(ctx: AppContext, engine: str, voice: str | None, language: str | None) -> Any:
@@ -132,29 +156,35 @@ def generate(
     )
     ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
     flag = ctx.cancel_flag(session, JOB)
-    chunks: list[SynthChunk] = []
+    # the take goes to its file as it is made (a long text is never one array in memory); the player gets each
+    # sentence as it comes
+    take = TakeWriter(output_path(ctx.output_dir(session), text, FORMATS.get(fmt, "wav")))
+    made = 0
     cancelled = False
     warned: set[str] = set()
     yield gr.update(value=None), gr.update(value=None), "Loading the voice…"
     try:
         for chunk in ctx.synthesizer.stream(req, flag):
-            chunks.append(chunk)
+            take.add(chunk)
+            made += 1
             for warning in chunk.audio.warnings:
                 if warning not in warned:
                     warned.add(warning)
                     gr.Warning(warning)
-            if len(chunks) == 1 and chunk.audio.device_note.startswith("ran on CPU:") and gpu:
+            if made == 1 and chunk.audio.device_note.startswith("ran on CPU:") and gpu:
                 gr.Warning(chunk.audio.device_note)
-            yield _chunk_audio(chunk), gr.update(), f"Generating… sentence {len(chunks)} · {chunk.stats.device_note}"
+            yield _chunk_audio(chunk), gr.update(), f"Generating… sentence {made} · {chunk.stats.device_note}"
     except Cancelled:
         cancelled = True
-    if not chunks:
+    except BaseException:
+        take.abort()
+        raise
+    if not made:
         yield gr.update(), gr.update(), "Stopped before any audio was made."
         return
-    outcome = combine(chunks, cancelled)
-    path = save(outcome.audio, ctx.output_dir(session), text, FORMATS.get(fmt, "wav"))
+    path, stats = take.finish(cancelled)
     prefix = "Stopped — kept what was made. " if cancelled else ""
-    yield gr.update(), gr.update(value=str(path)), prefix + outcome.stats.summary()
+    yield gr.update(), gr.update(value=str(path)), prefix + stats.summary()
 
 
 def cancel(ctx: AppContext, session: str) -> str:
@@ -196,8 +226,20 @@ def download_piper_voice(ctx: AppContext, key: str | None, progress: gr.Progress
     return gr.update(choices=view.voices, value=key), f"Installed {key}."
 
 
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
-    """Lay out the tab and wire its events (handlers above stay plain functions for tests)."""
+@dataclass(frozen=True)
+class TextSource:
+    """The components another tab reads to take this tab's text (the Audiobook tab's "book from text")."""
+
+    text: gr.Textbox
+    engine: gr.Dropdown
+    voice: gr.Dropdown
+    button: gr.Button
+    note: gr.Markdown
+
+
+def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
+    """Lay out the tab and wire its events (handlers above stay plain functions for tests); returns what the
+    Audiobook tab wires "Make an audiobook from this text" to."""
     names = ctx.registry.names()
     default_engine = "piper" if "piper" in names else names[0]
     view = engine_view(ctx, default_engine)
@@ -209,6 +251,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="synth-generate")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="synth-cancel")
+                # any length, one click: the text becomes an Audiobook job (resumable, checked chunk by chunk)
+                to_book_btn = gr.Button(TO_BOOK, elem_id="synth-to-book")
+            book_note = gr.Markdown("", elem_id="synth-book-note")  # why the text could not become a book
             # no download icon on the streamed player: Gradio joins a stream's pieces with ffprobe, which Studio does
             # not ship (the icon answered HTTP 500); the Download box below holds the take in the chosen format
             audio = gr.Audio(label="Result", streaming=True, autoplay=True, interactive=False, elem_id="synth-audio",
@@ -257,10 +302,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
 
-    def _count(text: str) -> str:
-        return char_count(ctx, text)
-
-    text.change(_count, text, count, queue=False, show_progress="hidden", api_visibility="private")
+    text.change(per_user(ctx, text_state), [text, engine], [count, generate_btn], queue=False,
+                show_progress="hidden", api_visibility="private")  # fmt: skip
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     action(demo, engine.change, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
            api_visibility="private")  # fmt: skip
@@ -270,7 +313,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     action(demo, demo.load, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
            api_visibility="private")  # fmt: skip
     for event in (engine.change, demo.load):
-        event(per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")
+        event(per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")
 
     @ui_errors
     def synthesize(
@@ -333,7 +376,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     action(demo, download_btn.click, per_user(ctx, engine_download), engine, [engine, *engine_outputs], engine_status,
            concurrency_id="long_jobs", concurrency_limit=1, api_name="engine_download").then(
-        per_user(ctx, generate_state), engine, generate_btn, queue=False, api_visibility="private")  # fmt: skip
+        per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")  # fmt: skip
 
     @ui_errors
     def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
@@ -348,3 +391,4 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
     action(demo, install_btn.click, per_user(ctx, _install), catalog, [voice, catalog_status], catalog_status,
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
+    return TextSource(text, engine, voice, to_book_btn, book_note)

@@ -7,12 +7,14 @@ endpoints."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
+from studio.ui.tables import edit_table
 from studio.ui.tabs.audiobook.plan import (
     CHAPTER_HEADERS,
     CHUNK_HEADERS,
@@ -20,6 +22,7 @@ from studio.ui.tabs.audiobook.plan import (
     autosave_chapters,
     autosave_chunks,
     autosave_lexicon,
+    book_from_text,
     book_summary,
     chapter_choices,
     chapter_rows,
@@ -55,13 +58,16 @@ from studio.ui.tabs.audiobook.review import (
 )
 from studio.ui.users import per_user, user_context
 
+if TYPE_CHECKING:
+    from studio.ui.tabs.synthesize import TextSource
+
 __all__ = [
-    "ACTIVE", "CANCELLING", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "_job", "accept_chunk",
-    "add_rule", "autosave_chapters", "autosave_chunks", "autosave_lexicon", "book_summary", "build",
-    "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files", "flagged_rows", "import_book",
-    "job_choices", "open_job", "output_files", "play_chunk", "poll", "progress_bar", "regenerate_chunk",
-    "review_chunk", "save_chapters", "save_chunk_text", "save_chunks", "save_lexicon", "select_flagged",
-    "start_render",
+    "ACTIVE", "CANCELLING", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "BookTab", "_job",
+    "accept_chunk", "add_rule", "autosave_chapters", "autosave_chunks", "autosave_lexicon", "book_from_text",
+    "book_summary", "build", "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files",
+    "flagged_rows", "import_book", "job_choices", "open_job", "output_files", "play_chunk", "poll", "progress_bar",
+    "regenerate_chunk", "review_chunk", "save_chapters", "save_chunk_text", "save_chunks", "save_lexicon",
+    "select_flagged", "start_render", "wire_book_from_text",
 ]  # fmt: skip
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
@@ -74,7 +80,18 @@ def progress_bar(percent: float) -> str:
             f"</progress> <span>{value:.0f}%</span></div>")  # fmt: skip
 
 
-def build(ctx: AppContext, demo: gr.Blocks) -> None:
+@dataclass(frozen=True)
+class BookTab:
+    """The components that show the open book, for events of other tabs that open one (`wire_book_from_text`)."""
+
+    job_id: gr.State
+    shown: list[Any]  # summary, chapters, chapter picker, chunks, lexicon, jobs: what book_import fills
+    engine: gr.Dropdown
+    voice: gr.Dropdown
+    note: gr.Markdown
+
+
+def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     """Lay out the tab; every handler it wires is a plain function in `plan` or `render` (tests call them directly)."""
     from studio.ui.tabs.synthesize import engine_choices, engine_view
 
@@ -109,18 +126,17 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             )
             open_btn = gr.Button("Open job")
     summary = gr.Markdown("", elem_id="book-summary")
-    chapters = gr.Dataframe(
-        headers=CHAPTER_HEADERS,
+    # Include and Title are typed in; the rest is what Studio counts (fixed rows, sized columns: studio.ui.tables)
+    chapters = edit_table(
+        CHAPTER_HEADERS, widths=[112, 48, 330, 124, 92, 114, 106, 64, 98], editable=[0, 2],
         datatype=["bool", "number", "str", "number", "number", "str", "str", "str", "str"],
-        interactive=True,
         label="Chapters (untick what you do not want; titles are editable; every change is saved as you make it)",
         elem_id="book-chapters",
-        wrap=True,
-    )
+    )  # fmt: skip
     chapters_msg = gr.Markdown("", elem_id="book-chapters-saved")
     with gr.Accordion("Chunks of a chapter (edits are saved as you make them)", open=False):
         chapter_pick = gr.Dropdown([], label="Chapter", elem_id="book-chapter-pick")
-        chunks = gr.Dataframe(headers=CHUNK_HEADERS, interactive=True, wrap=True, elem_id="book-chunks")
+        chunks = edit_table(CHUNK_HEADERS, widths=[100, 480, 110, 84, 60, 300], editable=[1], elem_id="book-chunks")
         chunk_msg = gr.Markdown("", elem_id="book-chunks-saved")
     with gr.Accordion("Pronunciation lexicon", open=False):
         lexicon = gr.Textbox(
@@ -178,9 +194,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-    def _voices(u: AppContext, e: str) -> tuple[Any, Any, Any, Any]:
+    def _voices(u: AppContext, e: str, current: str | None) -> tuple[Any, Any, Any, Any]:
         v = engine_view(u, e)
-        first = v.voices[0][1] if v.voices else None
+        ids = [vid for _, vid in v.voices]
+        # a voice set together with the engine (a book made from Synthesize's text) stays; else the first
+        first = current if current in ids else (ids[0] if ids else None)
         return (
             gr.update(choices=v.voices, value=first),
             gr.update(choices=v.voices, value=None),
@@ -191,8 +209,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
         # built with nobody's data)
-        action(demo, event, per_user(ctx, _voices), engine, [voice, dialogue_voice, steps, speed], queue=False,
-               api_visibility="private")  # fmt: skip
+        action(demo, event, per_user(ctx, _voices), [engine, voice], [voice, dialogue_voice, steps, speed],
+               queue=False, api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
 
     @ui_errors
@@ -506,3 +524,49 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     for event in (rule_btn.click, flag_rule.submit):
         action(demo, event, _rule, [job_id, reviewing, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
                api_visibility="private")  # fmt: skip
+
+    return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note)
+
+
+def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, book: BookTab, tabs: gr.Tabs) -> None:
+    """Synthesize's "Make an audiobook from this text": the text becomes a job with that tab's engine and voice,
+    opened in the Audiobook tab, which the page switches to. A failure says why beside the button."""
+    from studio.ui.tabs.synthesize import engine_view
+
+    def _session(request: gr.Request | None) -> str:
+        return getattr(request, "session_hash", None) or "local"
+
+    @ui_errors
+    def book_from_text_(text: str, engine: str, voice: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Make an audiobook job of a text of any length (chapters at headings; titled by its first line when that
+        is short, else "Pasted text"), read by `engine` and `voice`. The job becomes this session's open book
+        (book_render, book_cancel, book_export act on it); the same text again opens its earlier job.
+
+        Args:
+            text: the text to read.
+            engine: engine that will read it (`list_engines`).
+            voice: voice id (`list_voices`); empty for the engine's default.
+
+        Returns:
+            the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, the jobs
+            list (its value: the job's id), the Audiobook tab's note, its engine and voice, and a note (empty when
+            all went well).
+        """
+        u = user_context(ctx, request)
+        opened = book_from_text(u, text, engine, voice, _session(request))
+        job = _job(u, _session(request), opened[0])
+        voices = engine_view(u, engine).voices
+        return (*opened, gr.update(value=engine), gr.update(choices=voices, value=voice or job.settings().voice),
+                gr.Tabs(selected="audiobook"), "")  # fmt: skip
+
+    action(
+        demo,
+        source.button.click,
+        book_from_text_,
+        [source.text, source.engine, source.voice],
+        [book.job_id, *book.shown, book.note, book.engine, book.voice, tabs, source.note],
+        source.note,
+        concurrency_id="book_import",  # as book_import: never the previews' group
+        concurrency_limit=2,
+        api_name="book_from_text",
+    )

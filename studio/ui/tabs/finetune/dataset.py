@@ -138,6 +138,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> Callable[[Any, Any], None]:
     """Step 1 of the tab. Returns the function that wires its events once the Train form exists: a saved dataset
     becomes the form's dataset (`train_dataset`), encoded on the form's `device`."""
     from studio.ui.errors import action, ui_errors
+    from studio.ui.tables import edit_table
     from studio.ui.users import per_user
 
     with gr.Accordion("1 · Dataset: your recordings and their transcripts", open=False):
@@ -159,13 +160,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> Callable[[Any, Any], None]:
                     build_btn = gr.Button("Build dataset", variant="primary", elem_id="ft-build")
                     cancel_btn = gr.Button("Cancel", variant="stop", elem_id="ft-build-cancel")
         ds_summary = gr.Markdown("", elem_id="ft-ds-summary")
-        review = gr.Dataframe(
-            headers=REVIEW_COLUMNS,
+        review = edit_table(  # the transcript and the drop tick are typed in (studio.ui.tables)
+            REVIEW_COLUMNS, widths=[130, 76, 380, 300, 120, 60, 180], editable=[2, 5],
             datatype=["str", "number", "str", "str", "str", "bool", "str"],
-            interactive=True,
             label="Review: edit transcripts, tick drop; click a row to listen",
             elem_id="ft-review",
-        )
+        )  # fmt: skip
         clip_audio = gr.Audio(label="Clip", interactive=False, elem_id="ft-clip")
         with gr.Row():
             val = gr.Slider(0.0, 0.3, value=0.1, step=0.05, label="Validation share", elem_id="ft-val")

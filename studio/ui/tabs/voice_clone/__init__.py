@@ -65,15 +65,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column():
             text = gr.Textbox(PREVIEW_TEXT, label="Preview text", elem_id="vc-preview-text")
-            preview_btn = gr.Button("Preview", elem_id="vc-preview")
+            preview_btn = gr.Button("Preview", interactive=bool(choices), elem_id="vc-preview")
             audio = gr.Audio(label="Preview", interactive=False, elem_id="vc-audio")
         with gr.Column():
             new_name = gr.Textbox("", label="New name", elem_id="vc-new-name")
-            rename_btn = gr.Button("Rename", elem_id="vc-rename")
+            rename_btn = gr.Button("Rename", interactive=bool(choices), elem_id="vc-rename")
             confirm = gr.Checkbox(False, label="Yes, delete it", elem_id="vc-confirm")
-            delete_btn = gr.Button("Delete", variant="stop", elem_id="vc-delete")
+            delete_btn = gr.Button("Delete", variant="stop", interactive=bool(choices), elem_id="vc-delete")
         with gr.Column():
-            export_btn = gr.Button("Export as ZIP", elem_id="vc-export")
+            export_btn = gr.Button("Export as ZIP", interactive=bool(choices), elem_id="vc-export")
             exported = gr.File(label="Exported voice", interactive=False, elem_id="vc-exported")
             upload = gr.File(label="Import a voice ZIP", file_types=[".zip"], elem_id="vc-import-file")
             import_btn = gr.Button("Import", elem_id="vc-import")
@@ -98,7 +98,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     with gr.Row():
         mix_name = gr.Textbox("", label="Name of the new voice", elem_id="vc-mix-name")
         mix_notes = gr.Textbox("", label="Notes (optional)", elem_id="vc-mix-notes")
-        mix_btn = gr.Button("Save mix", variant="primary", elem_id="vc-mix-save")
+        mix_btn = gr.Button("Save mix", variant="primary", interactive=ctx.registry.available(MIXABLE[0]).ok,
+                            elem_id="vc-mix-save")  # fmt: skip
 
     def _session(request: gr.Request | None) -> str:
         return getattr(request, "session_hash", None) or "local"
@@ -113,6 +114,21 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     action(demo, engine.change, per_user(ctx, _engine_change), engine, [mix_note, *slots], mix_note,
            api_visibility="private")  # fmt: skip
+
+    # what cannot run is greyed out, and the page says why: Save mix while the model is missing (the note names it),
+    # the library's actions while no voice is picked (the empty library says so)
+    voice_actions = [preview_btn, rename_btn, delete_btn, export_btn]
+
+    def _mix_ready(u: AppContext, e: str) -> Any:
+        return gr.update(interactive=u.registry.available(e).ok)
+
+    def _picked(voice_id: str | None) -> list[Any]:
+        return [gr.update(interactive=bool(voice_id))] * len(voice_actions)
+
+    for trigger in (engine.change, demo.load):
+        trigger(per_user(ctx, _mix_ready), engine, mix_btn, queue=False, show_progress="hidden",
+                api_visibility="private")  # fmt: skip
+    pick.change(_picked, pick, voice_actions, queue=False, show_progress="hidden", api_visibility="private")
 
     @ui_errors
     def voice_mix(
