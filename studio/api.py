@@ -56,7 +56,8 @@ class Studio:
     @cached_property
     def books(self) -> Audiobooks:
         """Audiobooks, as the Audiobook tab and `studio book` use them: `load()`, `plan()`, `create_job()`,
-        `job()`, `jobs()`, `render()`, `export()`."""
+        `job()`, `jobs()`, `render()`, `export()`; flag review: `flagged()`, `regenerate()` (a new take, its seed
+        recorded; `seed=` makes one again), `accept()`, `edit_chunk()`, `add_lexicon_rule()`."""
         from studio.book.service import Audiobooks
 
         return Audiobooks(self.registry)

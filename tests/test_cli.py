@@ -123,3 +123,47 @@ def test_book_render_bad_input(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "outside 1-2" in proc.stderr
     proc = _studio(tmp_path, "book", "render", str(book), "--out", str(tmp_path / "out"), "--format", "ogg")
     assert proc.returncode == 2 and "Unknown export format" in proc.stderr
+
+
+def test_book_flagged_regenerate_accept(tmp_path: Path, transcriber) -> None:  # type: ignore[no-untyped-def]
+    """Review from a shell: the render's --out folder names the job; a new take is reproducible by its seed; an
+    accepted chunk is flagged no more; bad input is one line."""
+    from studio.book.job import RenderSettings
+    from studio.book.qa import Checker
+    from studio.book.service import CLI_JOB_FOLDER, Audiobooks
+    from studio.config import Settings
+    from studio.engines.registry import Registry
+    from tests.book.test_flag_review import NONSENSE, write_book
+
+    settings = Settings(home=tmp_path / "home", threads=1)
+    books = Audiobooks(Registry(settings), Checker(recognizer=transcriber))
+    book = books.load(write_book(tmp_path))
+    out = tmp_path / "out"
+    job = books.create_job(book, books.plan(book), RenderSettings(qa_tries=1, formats=("wav",)),
+                           folder=out / CLI_JOB_FOLDER)  # fmt: skip
+    assert books.render(job).flagged == 2  # as `studio book render book.txt --out out` leaves it, in one take
+
+    listed = _studio(tmp_path, "book", "flagged", str(out))
+    assert listed.returncode == 0, listed.stderr
+    assert "001-00001  WER" in listed.stdout and "take 1 (the render's take)" in listed.stdout
+    assert f"    written: {NONSENSE}" in listed.stdout and "    heard:   " in listed.stdout
+    assert listed.stdout.rstrip().endswith("2 flagged chunk(s)")
+
+    take = _studio(tmp_path, "book", "regenerate", str(out), "001-00001", "--seed", "11")
+    assert take.returncode == 0, take.stderr
+    assert take.stdout.startswith("001-00001: new take (seed 11), heard: ")
+    record = books.chunk_records(job)["001-00001"]
+    assert record is not None and record.seed == 11 and record.tries == 2  # recorded with the chunk
+    verdict = "still flagged" if record.flagged else "passed"
+    assert take.stdout.rstrip().endswith(verdict)
+
+    accepted = _studio(tmp_path, "book", "accept", str(out), "001-00002")
+    assert accepted.returncode == 0 and "accepted 001-00002" in accepted.stdout, accepted.stderr
+    again = _studio(tmp_path, "book", "accept", str(out), "001-00002")
+    assert again.returncode == 2 and again.stderr.strip() == (
+        "error: Chunk 001-00002 is accepted already: only a flagged chunk needs accepting."
+    )
+    nowhere = _studio(tmp_path, "book", "flagged", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 2 and "No book job at" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    missing = _studio(tmp_path, "book", "regenerate", str(out), "009-00009")
+    assert missing.returncode == 2 and "There is no chunk '009-00009'" in missing.stderr

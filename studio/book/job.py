@@ -77,6 +77,8 @@ class ChunkRecord:
     transcript: str = ""
     flagged: bool = False
     rendered_at: float = field(default_factory=time.time)
+    seed: int | None = None  # the take's seed when one was asked for (a regenerated chunk): the same take again
+    accepted: bool = False  # a person listened to this take and kept it as it is (it was flagged; it is no more)
 
 
 class BookJob:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
 from studio.book.plan import BookPlan, PlanChapter
 from studio.book.qa import Checker
 from studio.clock import clock
-from studio.engines.base import Engine, SynthParams, reserve_memory
+from studio.engines.base import Engine, SynthParams, reserve_memory, varies_unseeded
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError, storage_error
 from studio.fsutil import process_alive
@@ -113,6 +114,23 @@ def release_memory() -> None:
         _TRIM()
 
 
+def render_running(job: BookJob) -> bool:
+    """A render (or a regenerate) holds this job now: its lock names a live process, this one included."""
+    try:
+        pid = int((job.folder / LOCK_FILE).read_text().strip() or 0)
+    except (OSError, ValueError):
+        return False
+    return bool(pid) and process_alive(pid)
+
+
+def fresh_seed(previous: int | None = None) -> int:
+    """A seed for a new take, never the one of the take it replaces."""
+    seed = random.randrange(1, 2**31)
+    while seed == previous:
+        seed = random.randrange(1, 2**31)
+    return seed
+
+
 class _JobLock:
     """One renderer per job folder, across processes; a lock left by a killed process is taken over."""
 
@@ -161,15 +179,21 @@ class Renderer:
         """The job's stored chunk identity, brought up to date if its inputs or the engine's facts changed."""
         return identity.current(job, lambda name: engine_facts(self.registry, name), plan, settings)
 
-    def _params(self, settings: RenderSettings, ident: BookIdentity, engine: Engine, attempt: int) -> SynthParams:
-        """The engine speaks the language the text was normalized in (the identity's), never its own default."""
+    def _params(
+        self, settings: RenderSettings, ident: BookIdentity, engine: Engine, attempt: int, seed: int | None = None
+    ) -> SynthParams:
+        """The engine speaks the language the text was normalized in (the identity's), never its own default.
+        A retry is a new take: a new seed (none for an engine whose unseeded calls differ already: Piper), and
+        more steps for an engine that has them."""
         info = engine.info
         language = ident.language
         steps = settings.steps if settings.steps is not None else (info.default_steps if info.supports_steps else None)
         if steps is not None and attempt > 0:  # a retry spends more denoising steps (Supertonic)
             steps = min(info.max_steps, steps * 2)
         speed = settings.speed if settings.speed is not None else info.default_speed
-        return SynthParams(language=language, speed=speed, steps=steps, seed=attempt or None)
+        if seed is None and attempt and not varies_unseeded(engine):
+            seed = attempt
+        return SynthParams(language=language, speed=speed, steps=steps, seed=seed)
 
     def _reserve(self, engine: Engine, settings: RenderSettings) -> None:
         """Reach the engine's peak memory at the start (its largest inference per voice), so the render's memory does
@@ -191,7 +215,7 @@ class Renderer:
         params = self._params(settings, ident, engine, attempt)
         with self._inference:
             audio = engine.synthesize(chunk.spoken, chunk.voice, params)
-        record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=attempt + 1)
+        record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=attempt + 1, seed=params.seed)
         job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 
@@ -371,17 +395,32 @@ class Renderer:
         total = sum(len(c.chunks) for c in plan.selected(settings.chapters))
         return RenderReport(total, rendered, reused, cancelled, chapters)
 
-    def regenerate(self, job: BookJob, chunk_id: str, attempt: int = 1) -> ChunkRecord:
-        """Render one chunk again (a new take), check it when the job checks, and keep it."""
+    def regenerate(self, job: BookJob, chunk_id: str, seed: int | None = None) -> ChunkRecord:
+        """A new take of one chunk: a fresh seed (or `seed`, to make a recorded take again), checked by speech
+        recognition when the job checks, then kept in place of the earlier take (its audio, then its record). The
+        earlier take stays on disk until the new one is made and checked: a failure on the way loses nothing."""
         plan, settings = job.plan(), job.settings()
         ident = self.identity(job, plan, settings)
         chunk = ident.chunk(chunk_id)
+        if render_running(job):
+            raise InvalidInput("This book is rendering: wait for it to finish (or cancel it), then regenerate.")
+        old = job.record(chunk.key)
+        seed = fresh_seed(old.seed if old else None) if seed is None else int(seed)
         engine = self._engine(settings)
         self._warn_version(engine, ident)
         with _JobLock(job), self.checker.session():
-            record = self._synthesize(job, chunk, ident, settings, engine, attempt)
+            params = self._params(settings, ident, engine, attempt=1, seed=seed)
+            with self._inference:
+                audio = engine.synthesize(chunk.spoken, chunk.voice, params)
+            tries = (old.tries if old is not None else 0) + 1
+            record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=tries, seed=seed)
             if settings.qa and Checker.supports(ident.text_language):
-                record = self._check(job, chunk, ident, settings, engine, record)
+                result = self.checker.check(
+                    audio.samples, audio.sample_rate, chunk.text, ident.text_language, spoken=chunk.spoken
+                )
+                passed = result.passed(settings.qa_threshold)
+                record = replace(record, checked=True, wer=result.wer, transcript=result.transcript, flagged=not passed)
+            job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from studio.book.export import ExportResult, ExportSettings
 from studio.book.identity import BookIdentity, ChunkIdentity, EngineFacts, engine_facts
 from studio.book.job import BookJob, ChunkRecord, RenderSettings, list_jobs, new_job_id
 from studio.book.model import Book
-from studio.book.plan import BookPlan, LexiconEntry, make_plan, parse_lexicon
+from studio.book.plan import BookPlan, LexiconEntry, format_lexicon, make_plan, parse_lexicon
 from studio.book.qa import Checker
-from studio.book.render import Renderer, RenderProgress, RenderReport
+from studio.book.render import Renderer, RenderProgress, RenderReport, render_running
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.text.prepare import clean_input, resolve_language, speech_problem
@@ -25,6 +25,25 @@ PASTED_TITLE = "Pasted text"
 TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
 CJK_CHUNK_CHARS = 120  # Korean and Japanese carry more per character (Supertonic's own limit)
 CLI_JOB_FOLDER = ".studio-job"
+
+
+@dataclass(frozen=True)
+class FlaggedChunk:
+    """A chunk whose take speech recognition heard differently from its text: what was written, what it said after
+    the lexicon and normalization, what was heard, and the take (its seed when it had one)."""
+
+    chunk_id: str
+    chapter: int
+    text: str
+    spoken: str
+    heard: str
+    wer: float | None
+    tries: int
+    seed: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chunk_id": self.chunk_id, "chapter": self.chapter, "text": self.text, "spoken": self.spoken,
+                "heard": self.heard, "wer": self.wer, "tries": self.tries, "seed": self.seed}  # fmt: skip
 
 
 class Audiobooks:
@@ -193,9 +212,71 @@ class Audiobooks:
             raise InvalidInput(f"Chunk {chunk_id} is not rendered yet.")
         return job.audio_path(chunk.key)
 
-    def regenerate(self, job: BookJob, chunk_id: str) -> ChunkRecord:
-        """Render one chunk again (a new take), checked when the job checks."""
-        return self.renderer.regenerate(job, chunk_id)
+    # --- flag review: the chunks speech recognition heard differently, one by one ------------------------------
+    def flagged(self, job: BookJob, ident: BookIdentity | None = None) -> list[FlaggedChunk]:
+        """The flagged chunks in book order (a chunk whose text or lexicon changed since has no take: not listed)."""
+        ident = ident or self.identity(job, check_facts=False)
+        records = job.records()
+        return [
+            FlaggedChunk(c.id, c.chapter, c.text, c.spoken, r.transcript, r.wer, r.tries, r.seed)
+            for c in ident.chunks
+            if (r := records.get(c.key)) is not None and r.flagged
+        ]
+
+    def next_flagged(self, job: BookJob, after: str | None = None) -> FlaggedChunk | None:
+        """The flagged chunk to review after `after` (the next one in book order, else the first), or None."""
+        flagged = self.flagged(job)
+        later = [f for f in flagged if after is None or f.chunk_id > after]
+        return later[0] if later else (flagged[0] if flagged else None)
+
+    def regenerate(self, job: BookJob, chunk_id: str, seed: int | None = None) -> ChunkRecord:
+        """A new take of one chunk (a fresh seed, recorded; or `seed` to make a recorded take again), checked by
+        speech recognition when the job checks. The earlier take is kept until the new one exists."""
+        return self.renderer.regenerate(job, self._chunk_id(chunk_id), seed)
+
+    def accept(self, job: BookJob, chunk_id: str) -> ChunkRecord:
+        """Keep a flagged chunk's take as it is: it is no longer flagged, stays accepted in its record (a resumed
+        render reuses it, the export includes it) until its text or lexicon changes."""
+        chunk_id = self._chunk_id(chunk_id)
+        chunk = self.identity(job).chunk(chunk_id)
+        if render_running(job):
+            raise InvalidInput("This book is rendering: wait for it to finish (or cancel it), then accept chunks.")
+        record = job.record(chunk.key)
+        if record is None:
+            raise InvalidInput(f"Chunk {chunk_id} has no take yet (render it, or regenerate it): nothing to accept.")
+        if not record.flagged:
+            state = "accepted already" if record.accepted else "not flagged"
+            raise InvalidInput(f"Chunk {chunk_id} is {state}: only a flagged chunk needs accepting.")
+        accepted = replace(record, flagged=False, accepted=True)
+        job.save_record(accepted)
+        return accepted
+
+    def edit_chunk(self, job: BookJob, chunk_id: str, text: str) -> bool:
+        """New text for one chunk (checked as any chunk edit); True when it changed (the chunk renders again)."""
+        chunk_id = self._chunk_id(chunk_id)
+        chunk = self.identity(job, check_facts=False).chunk(chunk_id)
+        if render_running(job):
+            raise InvalidInput("This book is rendering: wait for it to finish (or cancel it), then edit chunks.")
+        return self.edit_chunks(job, chunk.chapter, {chunk_id: text}) > 0
+
+    def add_lexicon_rule(self, job: BookJob, rule: str) -> tuple[int, int]:
+        """Add one `word = how to say it` (or `/regex/ = replacement`) rule to the job's lexicon; returns (rules,
+        chunks that render again). A rule for a word the lexicon has already replaces it."""
+        if render_running(job):
+            raise InvalidInput("This book is rendering: wait for it to finish (or cancel it), then add rules.")
+        new = parse_lexicon(rule or "")
+        if len(new) != 1:
+            raise InvalidInput(f"Write one rule, like `Hermione = Her-my-oh-nee`; got {rule.strip()[:60]!r}.")
+        same = (new[0].pattern.lower(), new[0].regex)
+        kept = [e for e in job.plan().lexicon if (e.pattern.lower(), e.regex) != same]
+        return self.set_lexicon(job, format_lexicon([*kept, *new]))
+
+    @staticmethod
+    def _chunk_id(chunk_id: str | None) -> str:
+        chunk_id = (chunk_id or "").strip()
+        if not chunk_id:
+            raise InvalidInput("Pick a chunk first (a chunk id looks like 001-00002: chapter, then chunk).")
+        return chunk_id
 
     def _validate(self, settings: RenderSettings) -> None:
         voices = {v.id for v in self.registry.voices(settings.engine)}
@@ -232,6 +313,8 @@ class Audiobooks:
         folder = (root / job_id).resolve()
         if folder.parent != root.resolve():
             raise InvalidInput(f"Unknown job {job_id!r}.")
+        if not folder.exists():
+            raise InvalidInput(f"There is no book job {job_id!r} (deleted?): open another job, or import the book.")
         return BookJob.open(folder)
 
     def render(

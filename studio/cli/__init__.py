@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--speed", type=float)
     brender.add_argument("--steps", type=int)
     brender.add_argument("--gpu", action="store_true")
+    from studio.cli.book_review import add_parsers as add_review
+
+    add_review(book_sub)  # flagged, accept, regenerate: review what speech recognition heard differently
 
     from studio.cli.bench import add_parser as add_bench
 
@@ -203,7 +206,11 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
     from studio.book.plan import check_lexicon, parse_chapter_selection, parse_lexicon
     from studio.book.render import RenderProgress
     from studio.book.service import CLI_JOB_FOLDER
+    from studio.cli.book_review import COMMANDS as REVIEW
+    from studio.cli.book_review import run as run_review
 
+    if args.book_command in REVIEW:
+        return run_review(args, settings)
     books = Studio(settings=settings).books
     if (args.book is None) == (args.text_file is None):
         raise StudioError("Give a book file, or --text-file with a text to make a book of (one of the two).")

@@ -109,6 +109,13 @@ def reserve_memory(engine: Engine, voice: str) -> None:
         hook(voice)
 
 
+def varies_unseeded(engine: Engine) -> bool:
+    """Whether two calls without a seed already give two different takes (Piper: VITS draws its noise inside the
+    graph), while a seed has a cost (Piper makes a session for it). A book render's retries then ask for no seed;
+    a regenerated chunk still gets one, so that take can be made again."""
+    return bool(getattr(engine, "varies_unseeded", False))
+
+
 def warm_up(engine: Engine, voice: str) -> None:
     """Load whatever a voice needs before timing starts (engines that load voices lazily define `warm_up`)."""
     hook = getattr(engine, "warm_up", None)

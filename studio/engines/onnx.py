@@ -84,10 +84,24 @@ def session_options(threads: int) -> ort.SessionOptions:
     return opts
 
 
+_SEEDING = threading.Lock()  # ONNX Runtime's seed is process-wide: one seeded session is made at a time
+
+
 def create_session(
-    model: Path | bytes, device: str = "cpu", threads: int = 1
+    model: Path | bytes, device: str = "cpu", threads: int = 1, seed: int | None = None
 ) -> tuple[ort.InferenceSession, DeviceReport]:
-    """Create a session on `device` ("cpu" or "cuda"); fall back to CPU and say why when CUDA does not really run."""
+    """Create a session on `device` ("cpu" or "cuda"); fall back to CPU and say why when CUDA does not really run.
+
+    `seed`: the random operators of the graph (VITS draws its noise with RandomNormalLike) take their generator's
+    seed when the session is made, from ONNX Runtime's process-wide seed, and then go on drawing from it run after
+    run. So a session made with a seed gives the same noise for the same runs in the same order: a reproducible
+    take, when it is used for that take alone."""
+    if seed is not None:
+        import onnxruntime as ort_seed
+
+        with _SEEDING:
+            ort_seed.set_seed(int(seed))
+            return create_session(model, device, threads)
     import onnxruntime as ort_mod
 
     requested = "cuda" if device == "cuda" else "cpu"

@@ -61,7 +61,7 @@ def books(ctx: AppContext, session: str) -> list[dict[str, Any]]:
 
 
 def book_progress(ctx: AppContext, job_id: str, session: str) -> dict[str, Any]:
-    from studio.ui.tabs.audiobook import ACTIVE, _job, flagged_rows, output_files
+    from studio.ui.tabs.audiobook import ACTIVE, _job, output_files
 
     job = _job(ctx, session, job_id)
     status = job.status()
@@ -80,7 +80,10 @@ def book_progress(ctx: AppContext, job_id: str, session: str) -> dict[str, Any]:
         "total": total,
         "progress": round(done / total, 4) if total else 0.0,
         "files": [p.rsplit("/", 1)[-1] for p in output_files(ctx, job, session)],
-        "flagged": [{"chunk_id": r[0], "text": r[1], "heard": r[2], "wer": r[3]} for r in flagged_rows(ctx, job)],
+        "flagged": [
+            {"chunk_id": f.chunk_id, "text": f.text, "heard": f.heard, "wer": "" if f.wer is None else f"{f.wer:.0%}"}
+            for f in ctx.books.flagged(job)
+        ],
     }
 
 
@@ -162,6 +165,23 @@ def register(ctx: AppContext) -> None:
         return book_progress(user_context(ctx, request), job_id, _session(request))
 
     @ui_errors
+    def book_flagged(job_id: str, request: gr.Request) -> list[dict]:
+        """The chunks of a book that speech recognition heard differently, in book order, to review one by one
+        (book_play_chunk plays one, book_regenerate_chunk makes a new take, book_accept_chunk keeps it as it is).
+
+        Args:
+            job_id: the job's id (book_import or book_list gives it).
+
+        Returns:
+            one object per flagged chunk: chunk_id, chapter, text (written), spoken (after the lexicon), heard, wer
+            (0-1), tries (takes made) and seed (of a regenerated take; null for the render's own).
+        """
+        u = user_context(ctx, request)
+        from studio.ui.tabs.audiobook import _job
+
+        return [f.as_dict() for f in u.books.flagged(_job(u, _session(request), job_id))]
+
+    @ui_errors
     def train_list(request: gr.Request) -> list[dict]:
         """The caller's fine-tuning runs, newest first.
 
@@ -180,5 +200,5 @@ def register(ctx: AppContext) -> None:
         """
         return run_status(user_context(ctx, request), run_id)
 
-    for fn in (engine_list, engine_voices, book_list, book_status, train_list, train_status):
+    for fn in (engine_list, engine_voices, book_list, book_status, book_flagged, train_list, train_status):
         gr.api(fn, api_name=fn.__name__, queue=False)

@@ -96,8 +96,8 @@ def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> N
 
     rate, pcm = ui_errors(tab.play_chunk)(ctx, job_id, "002-00003", S)
     assert rate == 22050 and len(pcm) > rate
-    _audio, message = ui_errors(tab.regenerate_chunk)(ctx, job_id, "002-00003", S)
-    assert message.startswith("Regenerated 002-00003") and "heard" in message
+    *_selected, _audio, message = ui_errors(tab.regenerate_chunk)(ctx, job_id, "002-00003", S)
+    assert "Regenerated 002-00003: a new take (seed" in message and "heard" in message
 
 
 def test_cancel_and_resume_from_the_tab(ctx: AppContext, tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def test_one_user_cannot_open_anothers_book(space: tuple[str, Path], tmp_path: P
     assert "diary" in json.dumps(alice.predict(job_id, api_name="/book_open"))  # she opens her own
     assert NOT_OFFERED in refused(bob, job_id, api_name="/book_open")  # bob's job list never offered it
     # the JSON endpoints look ids up in the caller's own folders only
-    assert "not a Studio book job" in refused(bob, job_id, api_name="/book_status")
+    assert "There is no book job" in refused(bob, job_id, api_name="/book_status")
     assert alice.predict(job_id, api_name="/book_status")["state"] == "planned"
     assert [j["job_id"] for j in alice.predict(api_name="/book_list")] == [job_id]
     assert bob.predict(api_name="/book_list") == []

@@ -117,3 +117,30 @@ def test_train_start_status_and_list(app: tuple[Any, Path]) -> None:
     assert run_id in [r["run_id"] for r in client.predict(api_name="/train_list")]
     with pytest.raises(Exception, match="no run"):
         client.predict(run_id="no-such-run", api_name="/train_status")
+
+
+def test_flag_review_through_the_api(app: tuple[Any, Path], tmp_path: Path) -> None:
+    """A book whose two chunks are heard wrong: book_flagged lists them, book_accept_chunk keeps one and brings the
+    next up, a chunk that is not flagged is refused with the plain message."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from tests.book.test_flag_review import GARBLED, NONSENSE, write_book
+
+    client, _ = app
+    out = client.predict(handle_file(str(write_book(tmp_path))), "piper", "joe", False, api_name="/book_import")
+    job_id = value(out[-2])
+    client.predict("piper", "joe", None, 1.0, 8, False, True, ["wav"], False, 0.25, 0.6, 1.5, api_name="/book_render")
+    deadline = time.time() + 240
+    while client.predict(job_id, api_name="/book_status")["state"] != "exported" and time.time() < deadline:
+        time.sleep(1)
+    flagged = client.predict(job_id, api_name="/book_flagged")
+    assert [f["text"] for f in flagged] == [GARBLED, NONSENSE]
+    assert all(f["heard"] and f["wer"] > 0.25 and f["tries"] == 3 and f["seed"] is None for f in flagged)
+    first, second = (f["chunk_id"] for f in flagged)
+    _table, chunk, _panel, text, _audio, note = client.predict(first, api_name="/book_accept_chunk")
+    assert note.startswith(f"✓ Accepted {first} as it is. Next: {second}.")
+    assert value(chunk) == second and value(text) == NONSENSE
+    assert [f["chunk_id"] for f in client.predict(job_id, api_name="/book_flagged")] == [second]
+    with pytest.raises(AppError, match="accepted already"):
+        client.predict(first, api_name="/book_accept_chunk")

@@ -71,12 +71,20 @@ class PiperVoiceModel:
     device: DeviceReport = field(default_factory=DeviceReport)
 
     @classmethod
-    def load(cls, files: PiperVoiceFiles, device: str = "cpu", threads: int = 1) -> PiperVoiceModel:
+    def load(
+        cls, files: PiperVoiceFiles, device: str = "cpu", threads: int = 1, seed: int | None = None
+    ) -> PiperVoiceModel:
         from studio.engines.onnx import create_session
 
         config = files.read_config()
-        session, report = create_session(files.model, device=device, threads=threads)
+        session, report = create_session(files.model, device=device, threads=threads, seed=seed)
         return cls(files, session, config, report)
+
+    def seeded(self, seed: int, threads: int = 1) -> PiperVoiceModel:
+        """This voice on a session of its own whose noise starts from `seed`, for one take: VITS draws its noise
+        inside the graph, and the shared session's generator goes on from wherever the last call left it. Making a
+        session costs about a second, so only a call that asks for a seed pays it (a book's regenerated chunk)."""
+        return PiperVoiceModel.load(self.files, self.device.actual, threads, seed=seed)
 
     @property
     def sample_rate(self) -> int:
@@ -154,6 +162,8 @@ def _flatten_nfd(sentence: list[str]) -> list[str]:
 
 class PiperEngine:
     """All Piper voices Studio can find (bundled, library, downloaded); each voice's session loads on first use."""
+
+    varies_unseeded = True  # the graph's noise is drawn afresh on every call; a seed costs a session of its own
 
     def __init__(
         self,
@@ -262,6 +272,8 @@ class PiperEngine:
         """One AudioResult per espeak sentence, so the first sentence plays while the rest renders."""
         params = params or SynthParams()
         model, cleaned, warnings = self._check(text, voice, params)
+        if params.seed is not None:  # a reproducible take: the same seed, text and voice give the same audio
+            model = model.seeded(params.seed, self._threads)
         for pieces, miss in _sentence_ids(model, cleaned):
             parts = [model.infer(ids, params.speed) for ids in pieces]
             notes = list(warnings)

@@ -1,8 +1,9 @@
 """Audiobook tab: import a book, preview and edit its plan, render in the background, check, export.
 
 One module a concern: `plan` (jobs, import, the chapter and chunk tables and their edits, the lexicon), `render`
-(render and cancel, the timer's poll, finished files, flagged chunks played or regenerated); this one lays the
-tab out and wires its endpoints."""
+(render and cancel, the timer's poll, finished files), `review` (the flagged chunks: select and play, written
+against heard, edit or a lexicon rule, regenerate as a new take, accept); this one lays the tab out and wires its
+endpoints."""
 
 from __future__ import annotations
 
@@ -36,15 +37,24 @@ from studio.ui.tabs.audiobook.plan import (
 from studio.ui.tabs.audiobook.render import (
     ACTIVE,
     CANCELLING,
-    FLAG_HEADERS,
     cancel_render,
     export_files,
-    flagged_rows,
     output_files,
-    play_chunk,
     poll,
-    regenerate_chunk,
     start_render,
+)
+from studio.ui.tabs.audiobook.review import (
+    FLAG_HEADERS,
+    FLAG_WIDTHS,
+    NO_REVIEW,
+    accept_chunk,
+    add_rule,
+    flagged_rows,
+    play_chunk,
+    regenerate_chunk,
+    review_chunk,
+    save_chunk_text,
+    select_flagged,
 )
 from studio.ui.users import per_user, user_context
 
@@ -53,10 +63,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVE", "CANCELLING", "CHAPTER_HEADERS", "CHUNK_HEADERS", "FLAG_HEADERS", "FORMATS", "BookTab", "_job",
-    "autosave_chapters", "autosave_chunks", "autosave_lexicon", "book_from_text", "book_summary", "build",
-    "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files", "flagged_rows", "import_book",
-    "job_choices", "open_job", "output_files", "play_chunk", "poll", "progress_bar", "regenerate_chunk",
-    "save_chapters", "save_chunks", "save_lexicon", "start_render", "wire_book_from_text",
+    "accept_chunk", "add_rule", "autosave_chapters", "autosave_chunks", "autosave_lexicon", "book_from_text",
+    "book_summary", "build", "cancel_render", "chapter_choices", "chapter_rows", "chunk_rows", "export_files",
+    "flagged_rows", "import_book", "job_choices", "open_job", "output_files", "play_chunk", "poll", "progress_bar",
+    "regenerate_chunk", "review_chunk", "save_chapters", "save_chunk_text", "save_chunks", "save_lexicon",
+    "select_flagged", "start_render", "wire_book_from_text",
 ]  # fmt: skip
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
@@ -156,14 +167,27 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     status = gr.Markdown("", elem_id="book-status")
     progress = gr.HTML(progress_bar(0.0), elem_id="book-progress")  # a bar, not a slider a user could drag
     files = gr.File(label="Finished files", file_count="multiple", interactive=False, elem_id="book-files")
-    with gr.Accordion("Flagged chunks (speech recognition heard something else)", open=False):
-        flagged = gr.Dataframe(headers=FLAG_HEADERS, interactive=False, wrap=True, elem_id="book-flagged")
+    with gr.Accordion("Flagged chunks (speech recognition heard something else): click one to review it", open=False,
+                      elem_id="book-flagged-box"):  # fmt: skip
+        flagged = gr.Dataframe(headers=FLAG_HEADERS, interactive=False, wrap=True, elem_id="book-flagged",
+                               column_widths=FLAG_WIDTHS, max_height=300)  # fmt: skip
+        review = gr.HTML(NO_REVIEW, elem_id="book-review")  # written beside heard, the differing words marked
+        chunk_audio = gr.Audio(label="Chunk", interactive=False, autoplay=True, elem_id="book-chunk-audio")
+        with gr.Row(equal_height=True):
+            chunk_id = gr.Textbox(label="Chunk id (click a row, or type one and press Enter)", placeholder="001-00002",
+                                  elem_id="book-chunk-id", scale=2)  # fmt: skip
+            play_btn = gr.Button("Play", elem_id="book-play", scale=1)
+            regen_btn = gr.Button("Regenerate (a new take)", elem_id="book-regenerate", scale=1)
+            accept_btn = gr.Button("Accept as it is", elem_id="book-accept", scale=1)
+        regen_msg = gr.Markdown("", elem_id="book-review-note")
         with gr.Row():
-            chunk_id = gr.Textbox(label="Chunk id", placeholder="001-00002", elem_id="book-chunk-id")
-            play_btn = gr.Button("Play")
-            regen_btn = gr.Button("Regenerate")
-        chunk_audio = gr.Audio(label="Chunk", interactive=False)
-        regen_msg = gr.Markdown("")
+            flag_text = gr.Textbox(label="Text of this chunk (saved when you leave the box)", lines=2, scale=3,
+                                   elem_id="book-flag-text")  # fmt: skip
+            with gr.Column(scale=2):
+                flag_rule = gr.Textbox(label="Add a lexicon rule (word = how to say it; Enter adds it)",
+                                       placeholder="Zorblax = Zor blacks", elem_id="book-flag-rule")  # fmt: skip
+                rule_btn = gr.Button("Add rule", elem_id="book-add-rule")
+        text_note = gr.Markdown("", elem_id="book-flag-text-saved")
     timer = gr.Timer(1.0)
     export_trigger = gr.Button(visible=False)  # the book_export endpoint's (the page shows the files as they come)
 
@@ -424,17 +448,83 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     action(demo, play_btn.click, book_play_chunk, [job_id, chunk_id], chunk_audio, api_name="book_play_chunk",
            concurrency_id="preview", concurrency_limit=PREVIEWS)  # fmt: skip
 
+    # the chunk whose panel and text box are shown (the id box may hold another id typed since, not yet reviewed):
+    # the text box's edits go to this one
+    reviewing = gr.State("")
+    reviewed = [flagged, chunk_id, review, flag_text, chunk_audio, regen_msg, reviewing]
+
     @ui_errors
-    def book_regenerate_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, str]:
-        """Render one chunk of the open book again (and check it again), e.g. a flagged one.
+    def book_regenerate_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Make a new take of one chunk of the open book (a fresh seed, recorded with the chunk) and check it again
+        by speech recognition; the earlier take is kept until the new one exists. A take that passes brings the next
+        flagged chunk up.
 
         Args:
             chunk_id: the chunk's id, like "001-00002".
-        """
-        return regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
 
-    action(demo, regen_btn.click, book_regenerate_chunk, [job_id, chunk_id], [chunk_audio, regen_msg], regen_msg,
+        Returns:
+            the flagged table, the chunk now selected, its review panel (HTML), its text, its audio and a note
+            (the new take's seed, what was heard and its WER).
+        """
+        out = regenerate_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        return (*out, out[1])
+
+    action(demo, regen_btn.click, book_regenerate_chunk, [job_id, chunk_id], reviewed, regen_msg,
            concurrency_id="long_jobs", concurrency_limit=1, api_name="book_regenerate_chunk")  # fmt: skip
+
+    @ui_errors
+    def book_accept_chunk(job: str | None, chunk_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """Accept a flagged chunk of the open book as it is: it is no longer flagged, and stays so (reopened,
+        resumed, exported) until its text changes. The next flagged chunk comes up.
+
+        Args:
+            chunk_id: the flagged chunk's id, like "001-00002".
+
+        Returns:
+            the flagged table, the chunk now selected (the next flagged one, or none), its review panel (HTML), its
+            text, its audio and a note.
+        """
+        out = accept_chunk(user_context(ctx, request), job, chunk_id, _session(request))
+        return (*out, out[1])
+
+    action(demo, accept_btn.click, book_accept_chunk, [job_id, chunk_id], reviewed, regen_msg,
+           api_name="book_accept_chunk")  # fmt: skip
+
+    # the page's own review steps: a click on a flagged row selects and plays it, a typed id is reviewed on Enter,
+    # the text is saved when its box is left, a rule added from the panel goes into the lexicon
+    def _flag_clicked(job: str | None, event: gr.SelectData, request: gr.Request) -> tuple[Any, ...]:
+        out = select_flagged(user_context(ctx, request), job, event.row_value, _session(request))
+        return (*out, out[0])
+
+    action(demo, flagged.select, _flag_clicked, [job_id], reviewed[1:], regen_msg, api_visibility="private",
+           concurrency_limit=2)  # fmt: skip
+
+    def _typed(job: str | None, chunk: str | None, request: gr.Request) -> tuple[Any, ...]:
+        out = review_chunk(user_context(ctx, request), job, chunk, _session(request))
+        return (*out, out[0])
+
+    action(demo, chunk_id.submit, _typed, [job_id, chunk_id], reviewed[1:], regen_msg, api_visibility="private",
+           concurrency_limit=2)  # fmt: skip
+
+    def _another_book(_job: str | None) -> tuple[Any, ...]:
+        """Another book opened: nothing of the last one stays selected (its text must never be saved into this one)."""
+        return "", NO_REVIEW, "", None, "", ""
+
+    job_id.change(_another_book, job_id, reviewed[1:], queue=False, show_progress="hidden", api_visibility="private")
+
+    def _text_left(job: str | None, chunk: str | None, text: str, request: gr.Request) -> tuple[Any, str]:
+        return save_chunk_text(user_context(ctx, request), job, chunk, text, _session(request))
+
+    action(demo, flag_text.blur, _text_left, [job_id, reviewing, flag_text], [review, text_note], text_note,
+           queue=False, show_progress="hidden", api_visibility="private")  # fmt: skip
+
+    def _rule(job: str | None, chunk: str | None, rule: str, request: gr.Request) -> tuple[Any, ...]:
+        return add_rule(user_context(ctx, request), job, chunk, rule, _session(request))
+
+    for event in (rule_btn.click, flag_rule.submit):
+        action(demo, event, _rule, [job_id, reviewing, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
+               api_visibility="private")  # fmt: skip
+
     return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note)
 
 

@@ -50,7 +50,8 @@ def chapter_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
 def chunk_rows(ctx: AppContext, job: BookJob, chapter_index: int) -> list[list[Any]]:
     rows = []
     for chunk, rec in ctx.books.chapter_chunks(job, chapter_index):
-        state = "pending" if rec is None else ("flagged" if rec.flagged else ("checked" if rec.checked else "done"))
+        state = ("pending" if rec is None else "flagged" if rec.flagged else "accepted" if rec.accepted
+                 else "checked" if rec.checked else "done")  # fmt: skip
         wer = "" if rec is None or rec.wer is None else f"{rec.wer:.0%}"
         rows.append([chunk.id, chunk.text, chunk.role, state, wer, "" if rec is None else rec.transcript])
     return rows

@@ -1,5 +1,5 @@
-"""Rendering in the Audiobook tab: start and cancel, the timer's poll, finished files, and the flagged chunks
-played or regenerated one by one."""
+"""Rendering in the Audiobook tab: start and cancel, the timer's poll and finished files (the flagged chunks are
+reviewed in `review`)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
 from studio.book.job import BookJob
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.tabs.audiobook.plan import _job, chapter_rows
+from studio.ui.tabs.audiobook.review import flagged_rows
 
-FLAG_HEADERS = ["Chunk", "Text", "Heard", "WER"]
 ACTIVE = {"queued", "rendering", "exporting"}
-
-
-def flagged_rows(ctx: AppContext, job: BookJob) -> list[list[Any]]:
-    ident = ctx.books.identity(job, check_facts=False)  # a timer tick: the stored identity, not a recomputed one
-    records = ctx.books.chunk_records(job, ident)
-    return [
-        [k.id, k.text, r.transcript, f"{r.wer:.0%}" if r.wer is not None else ""]
-        for k in ident.chunks
-        if (r := records.get(k.id)) is not None and r.flagged
-    ]
 
 
 def start_render(
@@ -130,26 +119,3 @@ def export_files(ctx: AppContext, job_id: str | None, session: str) -> list[str]
         state = job.status().get("state", "planned")
         raise InvalidInput(f"Nothing exported yet (the book is {state}): render it first, and wait for it to finish.")
     return files
-
-
-def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
-    from studio.audio.io import read_audio
-
-    job = _job(ctx, session, job_id)
-    if not chunk_id:
-        raise InvalidInput("Type or pick a chunk id (like 001-00002) first.")
-    samples, rate = read_audio(ctx.books.chunk_audio(job, chunk_id.strip()))
-    return rate, (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-
-
-def regenerate_chunk(
-    ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str
-) -> tuple[tuple[int, np.ndarray], str]:
-    job = _job(ctx, session, job_id)
-    if ctx.runner.running(job.id):
-        raise InvalidInput("Wait for the render to finish (or cancel it) before regenerating a chunk.")
-    if not chunk_id:
-        raise InvalidInput("Type or pick a chunk id first.")
-    record = ctx.books.regenerate(job, chunk_id.strip())
-    heard = f" · heard: “{record.transcript}” (WER {record.wer:.0%})" if record.wer is not None else ""
-    return play_chunk(ctx, job_id, chunk_id, session), f"Regenerated {chunk_id}{heard}"
