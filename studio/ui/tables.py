@@ -39,6 +39,7 @@ EMPTY_STATES = {
     "book-chunks": "Pick a chapter above to see its chunks.",
     "book-flagged": "Nothing flagged: every chunk checked so far was heard as written.",
     "book-files": "The finished book's files appear here when a render is exported.",
+    "book-chunk-audio": "Click a flagged chunk to hear it.",
     "vc-library": "No voices yet: clone one above, mix presets below, or import a voice ZIP.",
     "vc-curve": "The similarity to the reference is drawn here while a voice is cloned.",
     "vc-clone-audio": "The new voice speaks here when cloning ends.",

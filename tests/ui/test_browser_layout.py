@@ -40,6 +40,7 @@ def test_every_tab_fits(app_url: str, browser, shared_fixtures: Path, size: str,
             assert page.locator("#book-chapters th [aria-label='Static column']").count() == 7
             page.keyboard.press("Escape")
             page.get_by_text("Chunks of a chapter").first.click()
+            page.get_by_text("Flagged chunks").first.click()
             page.wait_for_timeout(600)
         screenshot(page, f"layout-{size}-{tab.lower().replace(' ', '-')}")
         found = layout_problems(page)

@@ -92,6 +92,13 @@ def test_accept_brings_the_next_flagged_chunk_up_and_bad_input_is_clear(ctx: App
     assert note == f"✓ Accepted {first} as it is. Next: {second}."
     assert chunk == second and text == NONSENSE and audio is not None and [r[0] for r in table] == [second]
     assert f"<b>Chunk {second}</b>" in panel
+    # the page's clock follows the review: the status line counts what is left to review, and the chapter table's
+    # Flagged column is redrawn when that count changed (not on every tick: it would overwrite edits being made)
+    state = job.status()["state"]
+    line, _progress, _files, rows, _state, chapters = tab.poll(ctx, job_id, S, state, 2)
+    assert "1 flagged chunk to review" in line and len(rows) == 1
+    assert sum(int(r[-1] or 0) for r in chapters) == 1
+    assert tab.poll(ctx, job_id, S, state, 1)[-1] == gr.update()  # nothing changed since: the table is left alone
     with pytest.raises(gr.Error, match="accepted already"):
         ui_errors(tab.accept_chunk)(ctx, job_id, first, S)
     job.write_status(state="exported")  # as a render that went on to export leaves it

@@ -408,21 +408,24 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
 
     action(demo, cancel_btn.click, book_cancel, job_id, status, status, queue=False, api_name="book_cancel")
 
-    def _poll(j: str | None, last: str, request: gr.Request) -> tuple[Any, ...]:
+    shown_flagged = gr.State(None)  # how many flagged chunks the page shows (a review changes it: poll redraws)
+
+    def _poll(j: str | None, last: str, shown: int | None, request: gr.Request) -> tuple[Any, ...]:
         u, session = user_context(ctx, request), _session(request)
-        out = poll(u, j, session, last)
+        out = poll(u, j, session, last, shown)
+        count = len(out[3]) if isinstance(out[3], list) else shown
         # Render is pressable only when nothing renders (a second press used to answer confusingly), and the list of
         # jobs follows a job's state as it changes (it said "planned" of a book rendering)
         jobs_now = gr.update(choices=job_choices(u, session)) if out[4] != last else gr.update()
-        return (out[0], progress_bar(out[1]), *out[2:], gr.update(interactive=out[4] not in ACTIVE), jobs_now)
+        return (out[0], progress_bar(out[1]), *out[2:], gr.update(interactive=out[4] not in ACTIVE), jobs_now, count)
 
     # the page's own clock (book_status is the endpoint that reports a render)
     action(
         demo,
         timer.tick,
         _poll,
-        [job_id, last_state],
-        [status, progress, files, flagged, last_state, chapters, render_btn, jobs],
+        [job_id, last_state, shown_flagged],
+        [status, progress, files, flagged, last_state, chapters, render_btn, jobs, shown_flagged],
         status,
         show_progress="hidden",
         queue=False,
@@ -511,6 +514,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         return "", NO_REVIEW, "", None, "", ""
 
     job_id.change(_another_book, job_id, reviewed[1:], queue=False, show_progress="hidden", api_visibility="private")
+
+    # the "saved" note under the text box is of the chunk it was said for: another chunk reviewed clears it
+    reviewing.change(lambda _chunk: "", reviewing, text_note, queue=False, show_progress="hidden",
+                     api_visibility="private")  # fmt: skip
 
     def _text_left(job: str | None, chunk: str | None, text: str, request: gr.Request) -> tuple[Any, str]:
         return save_chunk_text(user_context(ctx, request), job, chunk, text, _session(request))

@@ -64,18 +64,21 @@ def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
 CANCELLING = "**cancelling…** · the chunk being read now finishes first; everything rendered is kept"
 
 
-def poll(ctx: AppContext, job_id: str | None, session: str, last_state: str = "") -> tuple[Any, ...]:
+def poll(
+    ctx: AppContext, job_id: str | None, session: str, last_state: str = "", shown_flagged: int | None = None
+) -> tuple[Any, ...]:
     """Timer tick: status line, progress, finished files, flagged chunks, the state, and the chapter table when a
-    render has just ended (not on every tick: that would overwrite edits the user is making)."""
+    render has just ended or the number of flagged chunks changed since `shown_flagged` (a review accepted or
+    regenerated one); not on every tick: that would overwrite edits the user is making."""
     if not job_id:
         return "", 0.0, gr.update(), gr.update(), last_state, gr.update()
     try:
-        return _poll(ctx, _job(ctx, session, job_id), session, last_state)
+        return _poll(ctx, _job(ctx, session, job_id), session, last_state, shown_flagged)
     except InvalidInput as exc:  # a damaged job file: the timer says so and keeps running
         return f"⚠️ {exc}", 0.0, gr.update(), gr.update(), last_state, gr.update()
 
 
-def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple[Any, ...]:
+def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str, shown_flagged: int | None) -> tuple[Any, ...]:
     status = job.status()
     state = status.get("state", "planned")
     if state in ACTIVE and not ctx.runner.running(job.id):
@@ -93,9 +96,13 @@ def _poll(ctx: AppContext, job: BookJob, session: str, last_state: str) -> tuple
         line += f"\n\n⚠️ {status['error']}"
     files = output_files(ctx, job, session)
     fraction = done / total if total else 0.0
+    flagged = flagged_rows(ctx, job)
+    if flagged and state not in ACTIVE:  # what is left to review now (the render's own count is of its end)
+        line += f" · {len(flagged)} flagged chunk{'s' if len(flagged) > 1 else ''} to review"
     ended = state != last_state and state not in ACTIVE
-    table = chapter_rows(ctx, job) if ended and last_state else gr.update()
-    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged_rows(ctx, job), state, table
+    reviewed = shown_flagged is not None and shown_flagged != len(flagged) and state not in ACTIVE
+    table = chapter_rows(ctx, job) if (ended and last_state) or reviewed else gr.update()
+    return line, round(100 * fraction, 1), gr.update(value=files or None), flagged, state, table
 
 
 def output_files(ctx: AppContext, job: BookJob, session: str) -> list[str]:
