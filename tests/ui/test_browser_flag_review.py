@@ -64,12 +64,16 @@ def test_review_flagged_chunks_one_after_another(app_url: str, browser, tmp_path
     shot = screenshot(page, "audiobook-flag-review")
     assert shot.is_file()
 
-    # the text, edited in place: saved when the box is left
+    # the text, edited in place: saved when the box is left; the chapter's chunk table, open above, shows it too (a
+    # stale row there would put the old text back with the next edit made in that table)
+    page.get_by_text("Chunks of a chapter").first.click()
+    page.wait_for_function("document.querySelector('#book-chunks').innerText.includes('001-00001')", timeout=20_000)
     box = page.locator("#book-flag-text textarea")
     box.fill(PLAIN)
     page.locator("#book-review").click()
     _note_has(page, "saved", "#book-flag-text-saved", 20_000)
     _note_has(page, "no take for this text yet", "#book-review", 20_000)
+    _note_has(page, PLAIN, "#book-chunks", 20_000)
 
     # Accept with no take for the new text: said beside the action, nothing else touched
     page.click("#book-accept")

@@ -519,11 +519,19 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     reviewing.change(lambda _chunk: "", reviewing, text_note, queue=False, show_progress="hidden",
                      api_visibility="private")  # fmt: skip
 
-    def _text_left(job: str | None, chunk: str | None, text: str, request: gr.Request) -> tuple[Any, str]:
-        return save_chunk_text(user_context(ctx, request), job, chunk, text, _session(request))
+    def _text_left(job: str | None, chunk: str | None, text: str, shown_chapter: int | None,
+                   request: gr.Request) -> tuple[Any, ...]:  # fmt: skip
+        u, session = user_context(ctx, request), _session(request)
+        panel, note = save_chunk_text(u, job, chunk, text, session)
+        # the chunk table, when it shows this chunk's chapter, shows the new text too: a stale row there would put
+        # the old text back with the next edit made in that table
+        chapter = int(chunk.split("-")[0]) if chunk and chunk.split("-")[0].isdigit() else None
+        if note and chapter is not None and shown_chapter is not None and int(shown_chapter) == chapter:
+            return panel, note, chunk_rows(u, _job(u, session, job), chapter)
+        return panel, note, gr.skip()
 
-    action(demo, flag_text.blur, _text_left, [job_id, reviewing, flag_text], [review, text_note], text_note,
-           queue=False, show_progress="hidden", api_visibility="private")  # fmt: skip
+    action(demo, flag_text.blur, _text_left, [job_id, reviewing, flag_text, chapter_pick], [review, text_note, chunks],
+           text_note, queue=False, show_progress="hidden", api_visibility="private")  # fmt: skip
 
     def _rule(job: str | None, chunk: str | None, rule: str, request: gr.Request) -> tuple[Any, ...]:
         return add_rule(user_context(ctx, request), job, chunk, rule, _session(request))
