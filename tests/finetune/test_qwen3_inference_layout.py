@@ -198,3 +198,19 @@ def test_the_language_spoken_is_the_language_trained() -> None:
     assert speaking_language("german", ["auto", "english"]) == "auto"
     assert speaking_language("english", ["auto", "english"]) == "english"
     assert speaking_language("german", ["chinese", "english"]) == "chinese"
+
+
+@pytest.mark.parametrize("trained", [None, "english"], ids=["studio-dataset", "english"])
+def test_the_runs_evaluation_speaks_with_its_training_layout(base: Path, trained: str | None) -> None:
+    """The evaluation sentences (scored for WER and similarity) are spoken by the model in training as the voice
+    will be: `speak_with_model` with the language the backend picks from its training clips."""
+    from studio.systems.qwen3_tts.generate import speak_with_model
+    from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE, speaking_language
+
+    model = objective.apply_mode(load(base), Qwen3Options(mode="full"))
+    speaker = torch.randn(TALKER_HIDDEN, generator=torch.Generator().manual_seed(4))
+    seen = record_prompt(model)
+    language = speaking_language(AUTO_LANGUAGE, data.example_languages([clip(trained)]))  # as Qwen3Backend.speak
+    samples, _ = speak_with_model(model, base, TEXT, speaker, seed=0, max_new_tokens=8, language=language)
+    assert len(samples) > 0
+    assert_spoken_as_trained(model, seen, base, speaker, clip(trained))
