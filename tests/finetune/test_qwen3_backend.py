@@ -110,7 +110,11 @@ def test_training_on_a_studio_dataset_of_real_recordings(finetune: FineTune, tin
     seconds = [len(json.loads(r)["audio_codes"]) / 12.5 for r in prepared]
     assert all(2.8 <= s <= 3.3 for s in seconds)  # 12.5 frames per second of audio
     adapter = info.files.adapter
-    assert json.loads((adapter / "studio_adapter.json").read_text())["speaker"] == "speaker.safetensors"
+    made = json.loads((adapter / "studio_adapter.json").read_text())
+    assert made["speaker"] == "speaker.safetensors"
+    # a Studio dataset's clips carry no language: they were laid out with the "nothink" tags, and the voice is
+    # spoken with them (tests/finetune/test_qwen3_inference_layout.py)
+    assert made["languages"] == ["auto"]
 
     scored = json.loads((info.files.evaluation / "eval.json").read_text())
     # every evaluation sentence was spoken by the tuned model and heard by Whisper (the tiny random model's short

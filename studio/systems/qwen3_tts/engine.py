@@ -56,6 +56,7 @@ from studio.systems.qwen3_tts.prompts import (
     prompt_item,
     xvector_prompt,
 )
+from studio.systems.qwen3_tts.tuned import merged_speakers, read_trained_languages, speaking_language
 from studio.text.chunking import chunk_text, split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
@@ -88,6 +89,7 @@ class PieceJob:
     seed: int | None
     speaker: str  # a preset speaker, or "" for a library voice
     voice_folder: str | None = None  # the library voice's folder
+    non_streaming: bool = False  # the whole text before the first frame (the layout fine-tuned voices train on)
 
 
 class Qwen3TTSEngine:
@@ -115,6 +117,7 @@ class Qwen3TTSEngine:
         self._prompts: dict[str, tuple[float, ClonePrompt]] = {}
         self.folder: Path | None = None  # the checkpoint folder (fine-tuned voices load their weights over a copy)
         self._tuned: dict[str, tuple[Any, Any]] = {}  # voice folder -> (model wrapper with its weights, prompt item)
+        self.tuned_speakers: dict[str, list[str]] = {}  # a Studio CustomVoice export: its speaker's trained languages
         # the torch work of one piece and of one clone prompt, as ZeroGPU tasks on a ZeroGPU Space (made here, after
         # the model is loaded, so spaces' forked worker has it; their arguments and results are plain data)
         self._run_piece = gpu_function(self._piece)
@@ -168,6 +171,7 @@ class Qwen3TTSEngine:
         report = DeviceReport("cuda" if device in ("cuda", "gpu") else "cpu", actual, reason)
         engine = cls(loaded, card, model_id=str(model), library=library, device=report)
         engine.folder = folder
+        engine.tuned_speakers = merged_speakers(folder)
         return engine
 
     # ---- voices ----
@@ -284,10 +288,17 @@ class Qwen3TTSEngine:
         return [p for p in pieces if p.strip()]
 
     def _generator(self, voice: str, language: str) -> Callable[[str, int | None], NDArray[np.float32]]:
-        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here."""
+        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here.
+
+        A fine-tuned voice (a library voice with the run's weights, or the speaker of a CustomVoice export) is
+        spoken exactly as it was trained: in the non-streaming layout (training/align.py) and with the language
+        tags of its training sequences (`tuned.speaking_language`; a Studio dataset has no language: "auto")."""
         speaker = voice.lower()
         folder: str | None = None
-        if speaker not in self.card.speakers:
+        non_streaming = True  # generate_custom_voice's own default (upstream pairs it with its fine-tuning layout)
+        if speaker in self.tuned_speakers:
+            language = speaking_language(language, self.tuned_speakers[speaker])
+        elif speaker not in self.card.speakers:
             entry = self._library_voice(voice)
             if entry is None:
                 raise VoiceNotFound(_unknown_voice_message(voice, self.voices()))
@@ -296,10 +307,13 @@ class Qwen3TTSEngine:
                                     "its preset speakers.")  # fmt: skip
             self._clone_inputs(entry)  # loads its prompt (or fine-tuned weights) here, once, not inside the GPU task
             speaker, folder = "", str(entry.folder)
+            non_streaming = "adapter" in entry.payload  # a clone prompt: generate_voice_clone's default, streaming
+            if non_streaming:
+                language = speaking_language(language, read_trained_languages(entry.path("adapter")))
 
         def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
             frames = max_new_tokens_for(piece, self.max_new_tokens)
-            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder))
+            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder, non_streaming))
 
         return generate
 
@@ -317,15 +331,15 @@ class Qwen3TTSEngine:
             if job.seed is not None:
                 torch.manual_seed(job.seed)
             if job.speaker:
-                wavs, _ = self.model.generate_custom_voice(
-                    text=job.text, speaker=job.speaker, language=job.language, max_new_tokens=job.frames
-                )
+                wavs, _ = self.model.generate_custom_voice(text=job.text, speaker=job.speaker, language=job.language,
+                                                           non_streaming_mode=job.non_streaming,
+                                                           max_new_tokens=job.frames)  # fmt: skip
             else:
                 folder = Path(job.voice_folder or "")
                 model, item = self._clone_inputs(VoiceLibrary(folder.parent).get(folder.name))
-                wavs, _ = model.generate_voice_clone(
-                    text=job.text, language=job.language, voice_clone_prompt=[item], max_new_tokens=job.frames
-                )
+                wavs, _ = model.generate_voice_clone(text=job.text, language=job.language, voice_clone_prompt=[item],
+                                                     non_streaming_mode=job.non_streaming,
+                                                     max_new_tokens=job.frames)  # fmt: skip
         return np.asarray(wavs[0], dtype=np.float32)
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:

@@ -19,9 +19,11 @@ def max_new_tokens_for(text: str, ceiling: int) -> int:
 
 
 def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = None, seed: int = 0,
-                     max_new_tokens: int = 2048) -> tuple[NDArray[np.float32], int]:  # fmt: skip
+                     max_new_tokens: int = 2048, language: str = "auto",
+                     ) -> tuple[NDArray[np.float32], int]:  # fmt: skip
     """Speak `text` with a Qwen3TTSForConditionalGeneration being trained (its processor read from `folder`), as
-    an x-vector clone of `speaker` (D,) (zeros: none). For the training run's audio evaluation."""
+    an x-vector clone of `speaker` (D,) (zeros: none), in the non-streaming layout it trains on (training/align.py)
+    and with `language` (the language tags of its training sequences). For the training run's audio evaluation."""
     import torch
 
     qwen_tts = import_qwen_tts()
@@ -34,7 +36,8 @@ def speak_with_model(model: Any, folder: str | Path, text: str, speaker: Any = N
     item = prompt_item(xvector_prompt(speaker, card.speaker_dim), card.speaker_dim)
     with torch.inference_mode():
         torch.manual_seed(int(seed))
-        wavs, rate = wrapper.generate_voice_clone(text=text, language="auto", voice_clone_prompt=[item],
+        wavs, rate = wrapper.generate_voice_clone(text=text, language=language, voice_clone_prompt=[item],
+                                                  non_streaming_mode=True,
                                                   max_new_tokens=max_new_tokens_for(text, max_new_tokens))  # fmt: skip
     samples = np.clip(np.nan_to_num(np.asarray(wavs[0], dtype=np.float32)), -1.0, 1.0)
     return samples.astype(np.float32), int(rate)

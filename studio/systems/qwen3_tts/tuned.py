@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ MODES = ("lora", "full", "last_layers")
 OPTIONS_FILE = "qwen3_finetune.json"
 TRAINABLE_FILE = "trainable.safetensors"
 COMPLETE_MARKER = "COMPLETE"  # the same marker studio.finetune.runs uses for a finished checkpoint folder
+RESULT_INFO = "studio_adapter.json"  # a run's result says what it is (the shared loop writes it)
+MERGED_INFO = "studio_merged.json"  # the same, for its CustomVoice export (training/export.py)
+AUTO_LANGUAGE = "auto"  # no language: generation writes the three "nothink" codec tags instead of think + language
 
 
 @dataclass
@@ -229,3 +233,39 @@ def read_speaker(folder: Path) -> Tensor | None:
     from safetensors.torch import load_file
 
     return load_file(str(path))["speaker_embedding"].float().reshape(-1)
+
+
+# ---- the language tags a tuned voice was trained with --------------------------------------------------------
+def trained_languages(info: dict[str, Any]) -> list[str]:
+    """The language tags a run's training sequences were laid out with (`languages` in its studio_adapter.json,
+    carried into studio_merged.json by the export): "auto" (no language) or the model's language names. A result
+    written before Studio recorded them trained on a Studio dataset, whose clips carry no language: ["auto"]."""
+    found = [str(name).lower() for name in info.get("languages") or []]
+    return found or [AUTO_LANGUAGE]
+
+
+def read_trained_languages(folder: Path) -> list[str]:
+    """`trained_languages` of a run's result folder (or a voice's copy of it)."""
+    path = Path(folder) / RESULT_INFO
+    info = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return trained_languages(info)
+
+
+def merged_speakers(folder: Path) -> dict[str, list[str]]:
+    """{speaker: trained languages} of a CustomVoice checkpoint exported by Studio; {} for any other folder."""
+    path = Path(folder) / MERGED_INFO
+    if not path.is_file():
+        return {}
+    info = json.loads(path.read_text(encoding="utf-8"))
+    return {str(info["speaker"]): trained_languages(info)} if info.get("speaker") else {}
+
+
+def speaking_language(requested: str, trained: Sequence[str]) -> str:
+    """The language a tuned voice is spoken in, so generation writes the codec tags its training sequences had: the
+    requested one when the run trained with it, else "auto" when it trained without a language (every Studio
+    dataset), else the language it trained with (the first, when several)."""
+    wanted = (requested or AUTO_LANGUAGE).lower()
+    known = [name.lower() for name in trained] or [AUTO_LANGUAGE]
+    if wanted in known:
+        return wanted
+    return AUTO_LANGUAGE if AUTO_LANGUAGE in known else known[0]

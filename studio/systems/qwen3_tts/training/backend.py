@@ -16,16 +16,33 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import InvalidInput, TrainingFailed
 from studio.finetune.backend import Backend, Loaded
-from studio.systems.qwen3_tts.tuned import SPEAKER_FILE
+from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE, SPEAKER_FILE, Qwen3Options
+
+if TYPE_CHECKING:
+    from studio.systems.qwen3_tts.training.data import Qwen3Example
 
 log = logging.getLogger(__name__)
 
 CODES_FILE = "qwen3_codes.jsonl"
 WEIGHTS_DIR = "weights"
+
+
+def result_info(name: str, options: Qwen3Options, speaker: bool, trained: Sequence[Qwen3Example]) -> dict[str, Any]:
+    """What a result's studio_adapter.json says besides the loop's fields: the mode, the speaker file and the
+    language tags its training sequences were laid out with (`languages`), which the voice is spoken with."""
+    from studio.systems.qwen3_tts.training.data import example_languages
+
+    return {
+        "backend": "qwen3_tts",
+        "name": name,
+        "mode": options.mode,
+        "speaker": SPEAKER_FILE if speaker else None,
+        "languages": example_languages(trained) or [AUTO_LANGUAGE],
+    }
 
 
 class Qwen3Backend(Backend):
@@ -63,6 +80,7 @@ class Qwen3Backend(Backend):
         self.speakers: dict[str, Any] = {}
         skipped = 0
         items: dict[str, list[tuple[Any, Any]]] = {"train": [], "validation": []}
+        self.trained: list[Qwen3Example] = []  # the examples it learns from (their language tags are recorded)
         for split, chosen in (("train", train), ("validation", val)):
             for ex in chosen:
                 if ex.seconds > tr.max_audio_seconds:
@@ -71,6 +89,8 @@ class Qwen3Backend(Backend):
                 speaker = self._speaker(model, ex.ref_audio, codes_path.parent) if has_encoder else None
                 layout = data.to_layout(ex, self.tokenizer, ids, speaker=speaker is not None, language_ids=languages)
                 items[split].append((layout, speaker))
+                if split == "train":
+                    self.trained.append(ex)
         if not items["train"]:
             return Loaded(None, items["train"], items["validation"], skipped)
         self.inner = apply_mode(model, self.options)
@@ -191,28 +211,27 @@ class Qwen3Backend(Backend):
         self.tokenizer.save_pretrained(str(folder))
         if self.speakers:
             save_file({"speaker_embedding": self.mean_speaker().contiguous()}, str(folder / SPEAKER_FILE))
-        return {
-            "backend": "qwen3_tts",
-            "name": self.spec.name,
-            "mode": self.options.mode,
-            "speaker": SPEAKER_FILE if self.speakers else None,
-        }
+        return result_info(self.spec.name, self.options, bool(self.speakers), self.trained)
 
     def speak(self, sentences: Sequence[str], base: bool) -> list[tuple[str, Any, int]] | None:
-        """The evaluation sentences spoken by the tuned model with the training speakers' mean embedding (no base
-        row: the untuned Base model needs a reference recording to speak)."""
+        """The evaluation sentences spoken by the tuned model with the training speakers' mean embedding, in the
+        layout and language tags it trained with (no base row: the untuned Base model needs a reference recording
+        to speak)."""
         if base:
             return None
         from studio.systems.qwen3_tts.generate import speak_with_model
-        from studio.systems.qwen3_tts.tuned import base_model
+        from studio.systems.qwen3_tts.training.data import example_languages
+        from studio.systems.qwen3_tts.tuned import base_model, speaking_language
 
         speaker = self.mean_speaker()
+        language = speaking_language(AUTO_LANGUAGE, example_languages(self.trained))
         self.inner.eval()
         generated = []
         try:
             model = base_model(self.inner)  # LoRA layers stay injected in the base model's modules
             for sentence in sentences:
-                samples, rate = speak_with_model(model, self.base_path, sentence, speaker, seed=self.spec.trainer.seed)
+                samples, rate = speak_with_model(model, self.base_path, sentence, speaker,
+                                                 seed=self.spec.trainer.seed, language=language)  # fmt: skip
                 generated.append((sentence, samples, rate))
         finally:
             self.inner.train()

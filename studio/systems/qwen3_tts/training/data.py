@@ -202,6 +202,20 @@ def text_token_ids(tokenizer: Any, text: str) -> tuple[list[int], list[int]]:
     return ids[:ROLE_TOKENS], ids[ROLE_TOKENS:-TRAILER_TOKENS]
 
 
+def example_language(example: Qwen3Example) -> str:
+    """The language tag an example is laid out with: its `language` (lower case, as the model's config names them),
+    or "auto" when it has none (a Studio dataset's clips never do): the three "nothink" codec tags, as generation
+    writes them for language "auto". Upstream's `finetuning/dataset.py` reads `language` but always writes nothink."""
+    from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE
+
+    return str(example.language or "").strip().lower() or AUTO_LANGUAGE
+
+
+def example_languages(examples: Iterable[Qwen3Example]) -> list[str]:
+    """The language tags of a run's examples (recorded with its result; the voice is spoken with them)."""
+    return sorted({example_language(ex) for ex in examples})
+
+
 def to_layout(
     example: Qwen3Example,
     tokenizer: Any,
@@ -214,13 +228,15 @@ def to_layout(
     import torch
 
     from studio.systems.qwen3_tts.training.align import build_sequence
+    from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE
 
     role, text = text_token_ids(tokenizer, example.text)
     language_id = None
-    if example.language and example.language.lower() != "auto":
+    language = example_language(example)
+    if language != AUTO_LANGUAGE:
         table = {k.lower(): v for k, v in (language_ids or {}).items()}
-        if example.language.lower() not in table:
+        if language not in table:
             raise InvalidInput(f"Language {example.language!r} is unknown to this model; known: {sorted(table)}.")
-        language_id = int(table[example.language.lower()])
+        language_id = int(table[language])
     codes = torch.as_tensor(example.codes, dtype=torch.long)
     return build_sequence(role, text, codes, ids, speaker=speaker, language_id=language_id)

@@ -42,13 +42,24 @@ def speaker_slot(talker: dict[str, Any]) -> int:
     raise InvalidInput("The base model has no free speaker slot in its codec vocabulary.")
 
 
+def trained_layers(talker: dict[str, Any], count: int) -> None:
+    """Write the trained talker's layer count into the saved `talker_config`: a run with added layers changes it only
+    in memory (`tuned._add_layers`), and a reload with the base model's count would build fewer layers and ignore
+    the added layers' weights. A per-layer `layer_types` list (when the config has one) grows with it."""
+    before = int(talker.get("num_hidden_layers") or count)
+    talker["num_hidden_layers"] = int(count)
+    kinds = talker.get("layer_types")
+    if isinstance(kinds, list) and kinds and count > before:
+        talker["layer_types"] = kinds + [kinds[-1]] * (count - before)  # added layers are copies of the last one
+
+
 def merge_custom_voice(adapter: Path, out: Path, name: str | None = None) -> Path:
     """Base + trained weights + speaker embedding -> a CustomVoice checkpoint folder (whole or not at all)."""
     import torch
     from safetensors.torch import save_file
 
     from studio.systems.qwen3_tts.compat import import_qwen_tts
-    from studio.systems.qwen3_tts.tuned import load_tuned, read_speaker
+    from studio.systems.qwen3_tts.tuned import load_tuned, read_speaker, talker_of
 
     info = json.loads((adapter / "studio_adapter.json").read_text(encoding="utf-8"))
     base = Path(info.get("base_model_path") or "")
@@ -74,6 +85,7 @@ def merge_custom_voice(adapter: Path, out: Path, name: str | None = None) -> Pat
             f"The speaker embedding has {speaker.shape[0]} values; the codec embedding {table.shape[1]}."
         )
     table[slot] = speaker.to(table.dtype)
+    trained_layers(talker, len(talker_of(tuned).model.layers))
     config["tts_model_type"] = "custom_voice"
     talker["spk_id"] = {who: slot}
     talker["spk_is_dialect"] = {who: False}
