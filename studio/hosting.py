@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,22 @@ def safe_name(raw: str) -> str:
     return name
 
 
+def _create_once(path: Path, text: str) -> None:
+    """Write `path` whole unless it exists: of requests racing to create it (a page's first load sends several at
+    once, in threads or processes), the first one's content stands and every one reads that."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text, encoding="utf-8")
+    try:
+        os.link(tmp, path)  # atomic, and fails where the file exists: never replaces another request's record
+    except FileExistsError:
+        pass
+    except OSError:  # a filesystem without hard links: renamed into place unless it appeared meanwhile
+        if not path.exists():
+            tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class Areas:
     """The per-user data areas of one hosted installation."""
 
@@ -83,9 +100,7 @@ class Areas:
             marker.write_text(f"{who.kind}\n", encoding="utf-8")
         token_file = area / TOKEN
         if not token_file.is_file():
-            tmp = area / f"{TOKEN}.tmp-{os.getpid()}"
-            tmp.write_text(secrets.token_hex(16), encoding="utf-8")
-            tmp.replace(token_file)
+            _create_once(token_file, secrets.token_hex(16))
         token = token_file.read_text(encoding="utf-8").strip()
         if not re.fullmatch(r"[0-9a-f]{32}", token):
             raise InvalidInput(f"The download folder record of {area.name} is damaged; remove {token_file}.")

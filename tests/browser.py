@@ -113,7 +113,9 @@ def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
 
 def error_badges(page) -> list[str]:  # type: ignore[no-untyped-def]
     """The red "Error" badges Gradio paints over an event's outputs when the event raised (not the toasts)."""
-    return [e.inner_text() for e in page.locator("span.error:not(.toast-title)").all() if e.is_visible()]
+    where = "e => (e.closest('[id]') || {}).id"  # the component it covers, so a failure says which
+    badges = page.locator("span.error:not(.toast-title)").all()
+    return [f"{e.inner_text()} on #{e.evaluate(where)}" for e in badges if e.is_visible()]
 
 
 # what a user would call "does not fit": the page scrolls sideways, a label or button cut off, a table header broken

@@ -68,6 +68,33 @@ def test_each_user_has_own_folders_and_an_unguessable_download_folder(hosted: Se
         safe_name("..")
 
 
+def test_a_new_visitors_first_requests_at_once_agree_on_one_area(hosted: Settings) -> None:
+    """A page's first load sends several requests together: they all find the same download folder, and none fails
+    (two used to race to create the folder's record: one failed, the other could get a different folder)."""
+    import threading
+
+    start, results, errors = threading.Barrier(8), [], []
+
+    def visit() -> None:
+        start.wait()
+        try:
+            results.append(Areas(hosted).settings_for(Identity("session", "newcomer")).outputs_dir)
+        except Exception as exc:  # collected and shown below
+            errors.append(exc)
+
+    for _ in range(20):  # a race shows on some tries, not every one
+        results.clear()
+        shutil.rmtree(hosted.home / "sessions", ignore_errors=True)
+        threads = [threading.Thread(target=visit) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [] and len(set(results)) == 1 and len(results) == 8
+    leftovers = [p.name for p in (hosted.home / "sessions" / "newcomer").iterdir() if ".tmp-" in p.name]
+    assert leftovers == []
+
+
 def test_expired_guest_areas_are_swept_and_nothing_else(hosted: Settings) -> None:
     areas = Areas(hosted)
     old, busy, fresh = (areas.settings_for(Identity("session", n)) for n in ("old", "busy", "fresh"))
