@@ -154,12 +154,15 @@ class SupertonicConfig:
         return cls.from_dict(cfg, np.asarray(indexer, dtype=np.int64))
 
     def wav_lengths(self, durations: NDArray[np.float32]) -> NDArray[np.int64]:
-        """Samples per item, as the reference: floor(duration * sample_rate)."""
-        return (np.asarray(durations, dtype=np.float32) * self.sample_rate).astype(np.int64)
+        """Samples kept per item, as the reference trims them: int(sample_rate * duration.item()), in float64.
+        float32 arithmetic gives one sample more for about 3% of durations (0.7 s: 30870 instead of 30869)."""
+        return (np.asarray(durations, dtype=np.float32).astype(np.float64) * self.sample_rate).astype(np.int64)
 
     def latent_lengths(self, durations: NDArray[np.float32]) -> NDArray[np.int64]:
-        """Latent frames per item: the wav length rounded up to whole chunks."""
-        return (self.wav_lengths(durations) + self.chunk_size - 1) // self.chunk_size
+        """Latent frames per item: the wav length rounded up to whole chunks. The reference sizes the latent mask
+        from float32 arithmetic (`duration * sample_rate` on the float32 durations), so this does too."""
+        wav = (np.asarray(durations, dtype=np.float32) * np.float32(self.sample_rate)).astype(np.int64)
+        return (wav + self.chunk_size - 1) // self.chunk_size
 
 
 @dataclass(frozen=True, eq=False)
