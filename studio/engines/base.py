@@ -46,6 +46,7 @@ class EngineInfo:
     supports_gpu: bool = True
     max_chars: int = 5000
     chunk_chars: int = 300  # comfortable text per synthesis call in long renders (audiobook chunks)
+    chunk_gap: float = 0.15  # seconds of silence between the chunks (sentences) it streams, when they are joined
     model_version: str = ""
     license: str = ""
 

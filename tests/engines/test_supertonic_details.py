@@ -42,7 +42,7 @@ def studio_with_weights(settings: Settings, shared_fixtures: Path, tmp_path: Pat
     target = user_model_dir(settings, SUPERTONIC2)
     target.parent.mkdir(parents=True, exist_ok=True)
     built.rename(target)
-    return Studio(settings)
+    return Studio(settings=settings)
 
 
 # ----------------------------------------------------------------------------------------------- the trim length
@@ -71,3 +71,77 @@ def test_float32_and_float64_trims_differ_often_enough_to_matter() -> None:
     items = [(n, s) for n in range(14, 300) for s in (1.0, 1.05, 1.1, 1.2, 1.5)]
     off = sum(int(seconds(n, s) * np.float32(SR)) != reference_trim(seconds(n, s)) for n, s in items)
     assert 0 < off < len(items)
+
+
+# -------------------------------------------------------------------------------------- the pause between chunks
+
+LONG = " ".join(f"Sentence {w} of this text says a little more, so that the whole is long." for w in "abcdefghi")
+
+
+def _gap(whole: np.ndarray, parts: list[np.ndarray]) -> int:
+    """The silence between consecutive parts inside `whole`, in samples: the same after every part, digital zero, and
+    every part in its place unchanged."""
+    silence = len(whole) - sum(len(p) for p in parts)
+    assert silence % (len(parts) - 1) == 0
+    gap, at = silence // (len(parts) - 1), 0
+    for i, part in enumerate(parts):
+        np.testing.assert_array_equal(whole[at : at + len(part)], part)
+        at += len(part)
+        if i + 1 < len(parts):
+            assert not whole[at : at + gap].any()
+            at += gap
+    return gap
+
+
+def test_the_engine_joins_its_chunks_with_0_3_s(v2: SupertonicEngine) -> None:
+    parts = [p.samples for p in v2.stream(LONG, "F1", SynthParams(seed=4))]
+    assert len(parts) >= 2
+    whole = v2.synthesize(LONG, "F1", SynthParams(seed=4)).samples
+    assert _gap(whole, parts) == int(0.3 * SR) == 13230  # as the reference's silence_duration
+
+
+def test_the_app_joins_supertonic_sentences_with_0_3_s(settings: Settings, shared_fixtures: Path,
+                                                       tmp_path: Path) -> None:  # fmt: skip
+    from studio.audio.io import read_audio
+    from studio.synthesis import SynthRequest
+
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    req = SynthRequest(LONG, "supertonic2", "F1", "en", seed=4)
+    parts = [c.audio.samples for c in studio.synthesizer.stream(req)]
+    assert len(parts) >= 2
+    whole = studio.synthesize(LONG, "supertonic2", "F1", language="en", seed=4).audio.samples
+    assert _gap(whole, parts) == int(0.3 * SR)
+    path, _stats, _ = studio.synthesize_to_file(LONG, tmp_path / "take.wav", "supertonic2", "F1", language="en",
+                                                seed=4)  # fmt: skip
+    written, rate = read_audio(path)
+    assert rate == SR and len(written) == len(whole)  # the file has the same pauses (16-bit, so compare lengths)
+
+
+def test_the_openai_stream_pauses_0_3_s_between_supertonic_sentences(settings: Settings, shared_fixtures: Path,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    from studio.server.audio import _samples
+    from studio.synthesis import SynthRequest
+
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    chunks = iter(studio.synthesizer.stream(SynthRequest(LONG, "supertonic2", "F1", "en", seed=4)))
+    pieces = list(_samples(next(chunks), chunks, SR))
+    parts = [c.audio.samples for c in studio.synthesizer.stream(SynthRequest(LONG, "supertonic2", "F1", "en", seed=4))]
+    assert [len(p) for p in pieces] == [len(parts[0])] + [int(0.3 * SR) + len(p) for p in parts[1:]]
+
+
+def test_the_synthesize_tab_player_pauses_as_the_download(settings: Settings, shared_fixtures: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    from studio.audio.io import read_audio
+    from studio.ui.context import AppContext
+    from studio.ui.tabs import synthesize as tab
+
+    studio_with_weights(settings, shared_fixtures, tmp_path)
+    ctx = AppContext.create(settings)
+    outputs = list(tab.generate(ctx, LONG, "supertonic2", "F1", "en", 5, 1.05, False, True, "WAV", "s"))
+    streamed = [o[0] for o in outputs if isinstance(o[0], tuple)]
+    assert len(streamed) >= 2
+    assert all(rate == SR for rate, _ in streamed)
+    pcm = np.concatenate([p for _, p in streamed])
+    assert not streamed[1][1][: int(0.3 * SR)].any()  # the second sentence comes after 0.3 s of silence
+    written, _ = read_audio(Path(outputs[-1][1]["value"]))
+    assert len(pcm) == len(written)  # the player hears the pauses that the downloaded file has

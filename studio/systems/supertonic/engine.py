@@ -144,6 +144,7 @@ class SupertonicEngine:
             min_speed=MIN_SPEED,
             max_speed=MAX_SPEED,
             default_speed=self.version.default_speed,
+            chunk_gap=SILENCE_SECONDS,
             model_version=config.tts_version or self.version.tts_version,
             license="OpenRAIL-M",
         )
@@ -436,7 +437,8 @@ def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
         name=version.name, label=version.label, sample_rate=sample_rate, languages=version.languages,
         default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
         default_steps=version.default_steps, min_speed=MIN_SPEED, max_speed=MAX_SPEED,
-        default_speed=version.default_speed, model_version=model_version, license="OpenRAIL-M",
+        default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS, model_version=model_version,
+        license="OpenRAIL-M",
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from studio.audio.dsp import silence
 from studio.config import MAX_STEPS, MIN_STEPS
 from studio.engines.base import EngineInfo
 from studio.errors import Cancelled, InvalidInput
@@ -125,7 +126,12 @@ def on_voice_change(ctx: AppContext, engine: str, voice: str | None, language: s
 
 
 def _chunk_audio(chunk: SynthChunk) -> tuple[int, np.ndarray]:
-    pcm = (np.clip(chunk.audio.samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    """A sentence for the player, after the pause its engine puts between sentences (the downloaded take has it
+    too), so that what plays and what is saved sound the same."""
+    samples = chunk.audio.samples
+    if chunk.index > 0:
+        samples = np.concatenate([silence(chunk.gap, chunk.audio.sample_rate), samples])
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
     return chunk.audio.sample_rate, pcm
 
 
