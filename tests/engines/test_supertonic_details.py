@@ -11,6 +11,7 @@ import pytest
 from studio.api import Studio
 from studio.config import Settings
 from studio.engines.base import SynthParams
+from studio.systems.supertonic.clone import SupertonicCloner
 from studio.systems.supertonic.engine import SUPERTONIC2, SupertonicEngine, user_model_dir
 from tests.tiny_onnx import SECONDS_PER_TOKEN, make_supertonic_model_dir
 
@@ -145,3 +146,25 @@ def test_the_synthesize_tab_player_pauses_as_the_download(settings: Settings, sh
     assert not streamed[1][1][: int(0.3 * SR)].any()  # the second sentence comes after 0.3 s of silence
     written, _ = read_audio(Path(outputs[-1][1]["value"]))
     assert len(pcm) == len(written)  # the player hears the pauses that the downloaded file has
+
+
+# ----------------------------------------------------------------------------------------------- the default speed
+
+
+def test_a_library_voice_previews_at_the_default_speed(settings: Settings, shared_fixtures: Path,
+                                                      tmp_path: Path) -> None:  # fmt: skip
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    voice = studio.library.mix("supertonic2", [("F1", 1.0)], "Mine")
+    text = "A short line to hear the voice."
+    engine = studio.registry.get("supertonic2")
+    at_default = len(engine.synthesize(text, "F1", SynthParams(speed=1.05)).samples)
+    assert at_default != len(engine.synthesize(text, "F1", SynthParams(speed=1.0)).samples)
+    assert len(studio.library.preview(voice.id, text).samples) == at_default
+
+
+def test_cloning_measures_similarity_at_the_default_speed(v2: SupertonicEngine) -> None:
+    text = "The similarity sentence, spoken by a candidate style."
+    cloner = SupertonicCloner(v2, encoder=None)
+    spoken = cloner.speak(v2.styles["M1"], text, steps=5, seed=0)
+    assert len(spoken) == len(v2.synthesize(text, "M1", SynthParams(speed=1.05)).samples)
+    assert len(spoken) != len(v2.synthesize(text, "M1", SynthParams(speed=1.0)).samples)
