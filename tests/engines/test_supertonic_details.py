@@ -3,6 +3,7 @@ between chunks, the default speed everywhere, style shapes read from the style f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +169,70 @@ def test_cloning_measures_similarity_at_the_default_speed(v2: SupertonicEngine) 
     spoken = cloner.speak(v2.styles["M1"], text, steps=5, seed=0)
     assert len(spoken) == len(v2.synthesize(text, "M1", SynthParams(speed=1.05)).samples)
     assert len(spoken) != len(v2.synthesize(text, "M1", SynthParams(speed=1.0)).samples)
+
+
+# ----------------------------------------------------------------------------------------------- style shapes
+
+
+def _reshaped(src: Path, dest: Path, ttl_dims: list[int]) -> Path:
+    """A copy of a real style file whose style_ttl has other dims (values repeated or cut to fit them)."""
+    data = json.loads(src.read_text("utf-8"))
+    flat = np.asarray(data["style_ttl"]["data"], dtype=np.float32).ravel()
+    need = int(np.prod(ttl_dims))
+    data["style_ttl"] = {"data": np.resize(flat, need).reshape(ttl_dims).tolist(), "dims": ttl_dims, "type": "float32"}
+    dest.write_text(json.dumps(data), "utf-8")
+    return dest
+
+
+def test_style_shapes_come_from_the_style_file(model_dir: Path) -> None:
+    from studio.systems.supertonic.model import Style
+
+    path = model_dir / "voice_styles" / "F2.json"
+    dims = json.loads(path.read_text("utf-8"))
+    style = Style.from_file(path)
+    assert style.ttl.shape == tuple(dims["style_ttl"]["dims"]) and style.dp.shape == tuple(dims["style_dp"]["dims"])
+    # any shape a file declares is read as declared; whether it fits a model is the model's question
+    other = Style.from_file(_reshaped(path, model_dir.parent / "wide.json", [1, 50, 128]))
+    assert other.ttl.shape == (1, 50, 128)
+
+
+def test_the_engine_takes_its_style_shapes_from_the_model(v2: SupertonicEngine) -> None:
+    assert v2.style_shapes == ((1, 50, 256), (1, 8, 16))
+
+
+def test_a_style_that_does_not_fit_says_which_file_and_which_shapes(v2: SupertonicEngine, model_dir: Path,
+                                                                    tmp_path: Path) -> None:  # fmt: skip
+    from studio.errors import VoiceNotFound
+
+    wrong = _reshaped(model_dir / "voice_styles" / "M1.json", tmp_path / "odd-voice.json", [1, 50, 128])
+    with pytest.raises(VoiceNotFound) as err:
+        v2.synthesize("Hello.", str(wrong))
+    message = str(err.value)
+    assert "odd-voice.json" in message
+    assert "style_ttl" in message and "(1, 50, 128)" in message and "(1, 50, 256)" in message
+    assert "Supertonic 2" in message
+
+
+def test_a_preset_that_does_not_fit_the_graphs_stops_the_load(model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from studio.errors import ModelMissing
+
+    broken = tmp_path / "model"
+    shutil.copytree(model_dir, broken)
+    _reshaped(model_dir / "voice_styles" / "F3.json", broken / "voice_styles" / "F3.json", [1, 40, 256])
+    with pytest.raises(ModelMissing) as err:
+        SupertonicEngine.load(broken, "cpu", 1)
+    message = str(err.value)
+    assert "F3.json" in message and "(1, 40, 256)" in message and "(1, 50, 256)" in message
+
+
+def test_a_library_voice_that_does_not_fit_is_named(settings: Settings, shared_fixtures: Path, tmp_path: Path) -> None:
+    from studio.errors import VoiceNotFound
+
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    voice = studio.library.mix("supertonic2", [("F1", 1.0)], "Narrow")
+    style_file = voice.path("style")
+    _reshaped(style_file, style_file, [1, 50, 128])
+    with pytest.raises(VoiceNotFound, match=r"'Narrow \(style\.json\)' does not fit Supertonic 2: .*\(1, 50, 128\)"):
+        studio.registry.get("supertonic2").synthesize("Hello.", voice.id)

@@ -24,12 +24,14 @@ from studio.systems.supertonic.model import (
     STYLES_DIR,
     RawInputs,
     Style,
+    StyleShapes,
     SupertonicConfig,
     SupertonicSessions,
     check_contract,
     check_speed,
     check_steps,
     graph_file,
+    model_style_shapes,
     run_raw,
 )
 from studio.systems.supertonic.text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
@@ -127,6 +129,12 @@ class SupertonicEngine:
         if config.indexer is None:
             raise ModelMissing(f"{self.version.label} needs its unicode indexer (onnx/unicode_indexer.json).")
         self.text = TextProcessor(config.indexer, self.version.languages)
+        # what a voice style must look like for these graphs: read from them (or the presets), never assumed
+        self.style_shapes: StyleShapes = model_style_shapes(sessions, self.styles)
+        for name, preset in self.styles.items():
+            preset.check_fits(self.style_shapes, f"{STYLES_DIR}/{name}.json", self.version.label, ModelMissing,
+                              f"The model folder mixes files of different models; download {self.version.label} "
+                              "again.")  # fmt: skip
         self._file_styles: dict[tuple[str, float], Style] = {}
         self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
         self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
@@ -265,7 +273,7 @@ class SupertonicEngine:
                         f"{entry.name} is a {entry.engine} voice; {self.version.label} cannot use voices made "
                         "for another model (their styles live in different spaces)."
                     )
-                return self._file_style(entry.path("style"))
+                return self._file_style(entry.path("style"), f"{entry.name} ({entry.path('style').name})")
         path = Path(key).expanduser()
         if self.style_files and key and (key.lower().endswith(".json") or path.is_file()):
             if not path.is_file():
@@ -284,12 +292,15 @@ class SupertonicEngine:
         view.style_files = not settings.hosted
         return view
 
-    def _file_style(self, path: Path) -> Style:
+    def _file_style(self, path: Path, where: str = "") -> Style:
+        """A style file, checked against this model; `where` names it in messages (a library voice by its name)."""
         cache_key = (str(path.resolve()), path.stat().st_mtime)
         style = self._file_styles.get(cache_key) or Style.from_file(path, VoiceNotFound)
         if style.engine and style.engine != self.version.name:
             raise VoiceNotFound(f"'{path.name}' is a {style.engine} voice; {self.version.label} cannot use "
                                 "styles of another Supertonic version; pick a voice made for it.")  # fmt: skip
+        style.check_fits(self.style_shapes, where or path.name, self.version.label, VoiceNotFound,
+                         f"It was made for another model; pick a voice made for {self.version.label}.")  # fmt: skip
         self._file_styles[cache_key] = style
         return style
 
