@@ -236,3 +236,53 @@ def test_a_library_voice_that_does_not_fit_is_named(settings: Settings, shared_f
     _reshaped(style_file, style_file, [1, 50, 128])
     with pytest.raises(VoiceNotFound, match=r"'Narrow \(style\.json\)' does not fit Supertonic 2: .*\(1, 50, 128\)"):
         studio.registry.get("supertonic2").synthesize("Hello.", voice.id)
+
+
+# ----------------------------------------------------------------------------------------------- the default steps
+
+
+class CountingSession:
+    def __init__(self, inner: object) -> None:
+        self.inner, self.calls = inner, 0
+
+    def run(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        return self.inner.run(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def _counted(engine: SupertonicEngine, device: str) -> tuple[SupertonicEngine, CountingSession]:
+    from dataclasses import replace
+
+    from studio.engines.base import DeviceReport
+
+    counting = CountingSession(engine.sessions.vector_estimator)
+    made = SupertonicEngine(replace(engine.sessions, vector_estimator=counting), engine.config, engine.styles,
+                            engine.version, DeviceReport(device, device))  # fmt: skip
+    return made, counting
+
+
+@pytest.mark.parametrize(("device", "steps"), [("cpu", 5), ("cuda", 16)])
+def test_default_steps_follow_where_the_model_runs(v2: SupertonicEngine, device: str, steps: int) -> None:
+    engine, counting = _counted(v2, device)
+    engine.synthesize("Hello there.", "F1", SynthParams(speed=1.05))
+    assert counting.calls == steps  # the model's own default on a CPU (Supertonic 2: 5), 16 on a GPU
+    assert engine.info.default_steps == 5 and engine.info.gpu_default_steps == 16
+
+
+@pytest.mark.parametrize(("device", "steps"), [("cpu", 5), ("cuda", 16)])
+def test_the_app_leaves_the_default_steps_to_the_device(settings: Settings, shared_fixtures: Path, tmp_path: Path,
+                                                        device: str, steps: int) -> None:  # fmt: skip
+    from dataclasses import replace
+
+    from studio.engines.base import DeviceReport
+
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    engine = studio.registry.get("supertonic2")
+    counting = CountingSession(engine.sessions.vector_estimator)
+    engine.sessions = replace(engine.sessions, vector_estimator=counting)
+    engine.device = DeviceReport(device, device)  # as if the graphs really ran there
+    studio.synthesize("Hello there.", "supertonic2", "F1")
+    assert counting.calls == steps
+    counting.calls = 0
+    studio.synthesize("Hello there.", "supertonic2", "F1", steps=7)  # a chosen number is kept on either device
+    assert counting.calls == 7

@@ -15,7 +15,16 @@ from numpy.typing import NDArray
 from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import MAX_SPEED, MAX_STEPS, MIN_SPEED, Settings
-from studio.engines.base import Availability, DeviceReport, Engine, EngineInfo, EngineSpec, SynthParams, VoiceInfo
+from studio.engines.base import (
+    Availability,
+    DeviceReport,
+    Engine,
+    EngineInfo,
+    EngineSpec,
+    SynthParams,
+    VoiceInfo,
+    default_steps,
+)
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
 from studio.systems.supertonic.model import (
     CONFIG_FILE,
@@ -48,6 +57,7 @@ log = logging.getLogger(__name__)
 MIN_STEPS = 1  # the model accepts a single step; the UI may start higher (studio.config.MIN_STEPS)
 SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
 MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
+GPU_DEFAULT_STEPS = 16  # where the graphs run on CUDA: the Audiopub GPU guide's "balanced" (docs/architecture.md)
 DEFAULT_SAMPLE_RATE = 44100
 
 
@@ -149,6 +159,7 @@ class SupertonicEngine:
             min_steps=MIN_STEPS,
             max_steps=MAX_STEPS,
             default_steps=self.version.default_steps,
+            gpu_default_steps=GPU_DEFAULT_STEPS,
             min_speed=MIN_SPEED,
             max_speed=MAX_SPEED,
             default_speed=self.version.default_speed,
@@ -251,7 +262,8 @@ class SupertonicEngine:
             params = SynthParams(speed=self.version.default_speed)
         language = params.language or self.info.default_language
         self.text.check_language(language)
-        steps = check_steps(self.version.default_steps if params.steps is None else params.steps, MIN_STEPS, MAX_STEPS)
+        asked = default_steps(self.info, self.device.actual) if params.steps is None else params.steps
+        steps = check_steps(asked, MIN_STEPS, MAX_STEPS)
         speed = check_speed(params.speed, MIN_SPEED, MAX_SPEED)
         seed = None if params.seed is None else int(params.seed) & 0xFFFF_FFFF_FFFF_FFFF
         return language, steps, speed, seed
@@ -447,9 +459,9 @@ def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
     return EngineInfo(
         name=version.name, label=version.label, sample_rate=sample_rate, languages=version.languages,
         default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
-        default_steps=version.default_steps, min_speed=MIN_SPEED, max_speed=MAX_SPEED,
-        default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS, model_version=model_version,
-        license="OpenRAIL-M",
+        default_steps=version.default_steps, gpu_default_steps=GPU_DEFAULT_STEPS, min_speed=MIN_SPEED,
+        max_speed=MAX_SPEED, default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS,
+        model_version=model_version, license="OpenRAIL-M",
     )  # fmt: skip
 
 
