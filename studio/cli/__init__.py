@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--lexicon", type=Path, help="pronunciation file: one `word = say it like this` per line")
     brender.add_argument("--paragraph-gap", type=float, default=0.6, help="seconds of silence after a paragraph")
     brender.add_argument("--chapter-gap", type=float, default=1.5, help="seconds of silence after a chapter")
-    brender.add_argument("--sentence-gap", type=float, default=0.25, help="seconds of silence between chunks")
+    brender.add_argument(
+        "--sentence-gap",
+        type=float,
+        help="seconds of silence between chunks (default 0.25; Supertonic 0.3, its own pause)",
+    )
     brender.add_argument("--speed", type=float)
     brender.add_argument("--steps", type=int, help=STEPS_HELP)
     brender.add_argument("--gpu", action="store_true")

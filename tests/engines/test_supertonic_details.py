@@ -286,3 +286,17 @@ def test_the_app_leaves_the_default_steps_to_the_device(settings: Settings, shar
     counting.calls = 0
     studio.synthesize("Hello there.", "supertonic2", "F1", steps=7)  # a chosen number is kept on either device
     assert counting.calls == 7
+
+
+def test_a_supertonic_book_pauses_0_3_s_between_its_chunks(settings: Settings, shared_fixtures: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    from studio.book.job import RenderSettings
+    from studio.book.service import export_settings
+
+    studio = studio_with_weights(settings, shared_fixtures, tmp_path)
+    info = studio.registry.info
+    # not set: the engine's own pause between sentences when it is longer than the books' 0.25 s
+    assert export_settings(RenderSettings(engine="supertonic2"), info("supertonic2")).sentence_gap == 0.3
+    assert export_settings(RenderSettings(engine="piper"), info("piper")).sentence_gap == 0.25
+    chosen = RenderSettings(engine="supertonic2", sentence_gap=0.5)  # a gap the user set is kept
+    assert export_settings(chosen, info("supertonic2")).sentence_gap == 0.5

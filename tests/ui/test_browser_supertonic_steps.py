@@ -52,3 +52,18 @@ def test_the_steps_slider_on_a_phone(app_with_supertonic: str, browser) -> None:
     assert error_badges(page) == []
     page.locator("#synth-gpu input").first.uncheck()
     page.wait_for_function("document.querySelector('#synth-steps input[type=number]').value === '5'", timeout=20_000)
+
+
+def test_a_supertonic_book_pauses_0_3_s_between_chunks_by_default(app_with_supertonic: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 390, "height": 1600})
+    page.goto(app_with_supertonic)
+    page.get_by_role("tab", name="Audiobook").click()
+    page.get_by_text("Silence between parts (seconds)").click()  # the accordion that holds the pauses
+    gap = "document.querySelector('#book-sentence-gap input[type=number]').value"
+    page.locator("#book-engine input").first.click()
+    page.get_by_role("option", name="Supertonic 2").click()
+    page.wait_for_function(f"{gap} === '0.3'", timeout=20_000)
+    page.locator("#book-engine input").first.click()
+    page.get_by_role("option", name="Piper").click()
+    page.wait_for_function(f"{gap} === '0.25'", timeout=20_000)
+    assert error_badges(page) == []
