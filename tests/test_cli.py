@@ -28,7 +28,7 @@ def test_engines_lists_availability_and_fixes(tmp_path: Path) -> None:
     assert "piper  (Piper, 22050 Hz)  available" in out and "voices: joe" in out
     assert "supertonic2  (Supertonic 2, 44100 Hz)  NOT available" in out
     assert "python -m studio download supertonic2" in out and "place these files by hand" in out
-    assert "steps: 1-128 (default 5)" in out and "languages: en, ko, es, pt, fr" in out
+    assert "steps: 1-128 (default 5, 16 on a GPU)" in out and "languages: en, ko, es, pt, fr" in out
 
 
 def test_synth_wav_and_mp3(tmp_path: Path, transcriber) -> None:  # type: ignore[no-untyped-def]

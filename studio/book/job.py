@@ -50,7 +50,7 @@ class RenderSettings:
     qa_tries: int = DEFAULT_TRIES
     formats: tuple[str, ...] = ("m4b",)
     chapters: list[int] | None = None  # None: the plan's included chapters
-    sentence_gap: float = 0.25  # seconds of silence between chunks in the export
+    sentence_gap: float | None = None  # seconds of silence between chunks in the export; None: `book_sentence_gap`
     paragraph_gap: float = 0.6
     chapter_gap: float = 1.5
 

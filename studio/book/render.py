@@ -18,7 +18,7 @@ from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
 from studio.book.plan import BookPlan, PlanChapter
 from studio.book.qa import Checker
 from studio.clock import clock
-from studio.engines.base import Engine, SynthParams, reserve_memory, varies_unseeded
+from studio.engines.base import Engine, SynthParams, default_steps, device_report, reserve_memory, varies_unseeded
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError, storage_error
 from studio.fsutil import process_alive
@@ -187,7 +187,9 @@ class Renderer:
         more steps for an engine that has them."""
         info = engine.info
         language = ident.language
-        steps = settings.steps if settings.steps is not None else (info.default_steps if info.supports_steps else None)
+        steps = settings.steps
+        if steps is None and info.supports_steps:  # the default where the model really runs (Supertonic: 16 on a GPU)
+            steps = default_steps(info, device_report(engine, settings.voice).actual)
         if steps is not None and attempt > 0:  # a retry spends more denoising steps (Supertonic)
             steps = min(info.max_steps, steps * 2)
         speed = settings.speed if settings.speed is not None else info.default_speed

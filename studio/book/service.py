@@ -17,6 +17,7 @@ from studio.book.model import Book
 from studio.book.plan import BookPlan, LexiconEntry, format_lexicon, make_plan, parse_lexicon
 from studio.book.qa import Checker
 from studio.book.render import Renderer, RenderProgress, RenderReport, render_running
+from studio.engines.base import EngineInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.text.prepare import clean_input, resolve_language, speech_problem
@@ -290,7 +291,7 @@ class Audiobooks:
         if settings.language:  # one the user set must be one the engine speaks (the book's own is only a hint)
             info = self.registry.info(settings.engine)
             resolve_language(settings.language, info.languages, info.default_language, label=info.label)
-        export_settings(settings).validate()  # formats and silences, before any compute is spent
+        export_settings(settings, self.registry.info(settings.engine)).validate()  # before any compute is spent
 
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
@@ -355,7 +356,7 @@ class Audiobooks:
             chapters,
             book_meta,
             out_dir or job.out_dir,
-            export_settings(settings),
+            export_settings(settings, self.registry.info(settings.engine)),
             on_progress=on_progress,
             cancel=cancel,
         )
@@ -382,11 +383,22 @@ def text_title(text: str) -> str:
     return first if 0 < len(first) <= TITLE_CHARS else PASTED_TITLE
 
 
-def export_settings(settings: RenderSettings) -> ExportSettings:
-    """The export half of a job's settings."""
+DEFAULT_SENTENCE_GAP = 0.25  # seconds between book chunks unless the engine pauses longer between its sentences
+
+
+def book_sentence_gap(info: EngineInfo) -> float:
+    """The pause between book chunks when the user set none: the books' 0.25 s, or the engine's own pause between the
+    sentences of one chunk when that is longer (Supertonic: 0.3 s, as its reference), so a chunk's end sounds like
+    any other sentence end."""
+    return max(DEFAULT_SENTENCE_GAP, info.chunk_gap)
+
+
+def export_settings(settings: RenderSettings, info: EngineInfo) -> ExportSettings:
+    """The export half of a job's settings (`info`: the job's engine, for the default pause between chunks)."""
+    gap = book_sentence_gap(info) if settings.sentence_gap is None else settings.sentence_gap
     return ExportSettings(
         formats=tuple(settings.formats),
-        sentence_gap=settings.sentence_gap,
+        sentence_gap=gap,
         paragraph_gap=settings.paragraph_gap,
         chapter_gap=settings.chapter_gap,
     )

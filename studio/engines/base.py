@@ -38,6 +38,7 @@ class EngineInfo:
     min_steps: int = 1
     max_steps: int = 1
     default_steps: int = 1
+    gpu_default_steps: int = 0  # the default where the model runs on a GPU (0: default_steps there too)
     supports_speed: bool = True
     min_speed: float = 0.7
     max_speed: float = 2.0
@@ -46,6 +47,7 @@ class EngineInfo:
     supports_gpu: bool = True
     max_chars: int = 5000
     chunk_chars: int = 300  # comfortable text per synthesis call in long renders (audiobook chunks)
+    chunk_gap: float = 0.15  # seconds of silence between the chunks (sentences) it streams, when they are joined
     model_version: str = ""
     license: str = ""
 
@@ -131,6 +133,12 @@ def device_report(engine: Engine, voice: str) -> DeviceReport:
         if isinstance(report, DeviceReport):
             return report
     return engine.device
+
+
+def default_steps(info: EngineInfo, device: str) -> int:
+    """The steps an engine takes when none are asked for: `gpu_default_steps` where the model really runs on CUDA
+    (`DeviceReport.actual`), else its own `default_steps`."""
+    return info.gpu_default_steps if info.gpu_default_steps and device == "cuda" else info.default_steps
 
 
 def raw_runner(engine: Engine, text: str, voice: str, params: SynthParams) -> Callable[[], object] | None:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from studio.audio.dsp import resample, silence
 from studio.audio.io import ffmpeg_exe
 from studio.errors import StudioError
-from studio.synthesis import STREAM_GAP, SynthChunk
+from studio.synthesis import SynthChunk
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def _samples(first: SynthChunk, rest: Iterator[SynthChunk], rate: int) -> Iterat
     """Every sentence at `rate`, with the pause that `Studio.synthesize` puts between streamed sentences."""
     for index, chunk in enumerate(_chain(first, rest)):
         audio = resample(chunk.audio.samples, chunk.audio.sample_rate, rate)
-        yield audio if index == 0 else np.concatenate([silence(STREAM_GAP, rate), audio])
+        yield audio if index == 0 else np.concatenate([silence(chunk.gap, rate), audio])
 
 
 def _chain(first: SynthChunk, rest: Iterator[SynthChunk]) -> Iterator[SynthChunk]:

@@ -136,7 +136,8 @@ class Voices:
         status = self.registry.available(voice.engine)
         if not status.ok:
             raise InvalidInput(f"{voice.name} needs {self.registry.info(voice.engine).label}: {status.message}")
-        return self.registry.get(voice.engine).synthesize(text, voice.id, SynthParams())
+        engine = self.registry.get(voice.engine)  # at the engine's default speed (Supertonic 1.05), as Synthesize
+        return engine.synthesize(text, voice.id, SynthParams(speed=engine.info.default_speed))
 
     # ------------------------------------------------------------------ cloning
 

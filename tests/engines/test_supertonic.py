@@ -67,10 +67,11 @@ def v2(engines: dict[str, SupertonicEngine]) -> SupertonicEngine:
 
 
 def expected_samples(engine: SupertonicEngine, text: str, language: str = "en", speed: float = 1.0) -> int:
-    """What the tiny duration predictor implies: tokens x 0.05 s / speed, floored to samples like the reference."""
+    """What the tiny duration predictor implies: tokens x 0.05 s / speed (float32, as the graph computes), trimmed to
+    samples like the reference: int(sample_rate * duration.item()), in float64."""
     tokens = len(engine.text.preprocess(text, language).text)
-    seconds = np.float32(tokens) * np.float32(SECONDS_PER_TOKEN) / np.float32(speed)  # float32, as the graph computes
-    return int(np.float32(seconds) * np.float32(SR))
+    seconds = np.float32(tokens) * np.float32(SECONDS_PER_TOKEN) / np.float32(speed)
+    return int(SR * np.float32(seconds).item())
 
 
 class CountingSession:
@@ -519,7 +520,7 @@ def test_raw_sessions_match_the_engine(v2: SupertonicEngine) -> None:
     wav, seconds = run_raw(v2.sessions, v2.config, inputs, [np.random.default_rng([21, 0])])
     audio = v2.synthesize(text, "M4", params)
     assert wav.shape[1] % 3072 == 0 and wav.shape[1] >= len(audio.samples)
-    assert len(audio.samples) == int(seconds[0] * SR)
+    assert len(audio.samples) == int(SR * seconds[0].item())  # the reference trim (example_onnx.py), in float64
     np.testing.assert_array_equal(np.clip(wav[0, : len(audio.samples)], -1, 1), audio.samples)
 
 

@@ -79,3 +79,21 @@ def test_corrupt_weights_are_reported(settings: Settings, shared_fixtures: Path,
     ctx = AppContext.create(settings)
     with pytest.raises(gr.Error, match=r"vocoder\.onnx"):
         list(ui_errors(tab.generate)(ctx, "Hello.", "supertonic2", "F1", "en", 5, 1.05, False, True, "WAV", "s"))
+
+
+def test_the_steps_slider_shows_the_use_cases_and_follows_the_gpu_box(
+    settings: Settings, shared_fixtures: Path, tmp_path: Path
+) -> None:
+    _place_weights_by_hand(settings, shared_fixtures, tmp_path)
+    ctx = AppContext.create(settings)
+    steps = tab.on_engine_change(ctx, "supertonic2")[2]
+    assert (steps["minimum"], steps["maximum"], steps["value"]) == (2, 128, 5)  # the model's own default on a CPU
+    marks = steps["info"]
+    for mark in ("real-time 2–5", "balanced 16", "high 32–64", "maximum 128"):
+        assert mark in marks
+    assert tab.on_engine_change(ctx, "supertonic2", True)[2]["value"] == 16  # the GPU box ticked: 16
+    # ticking the box moves an untouched default to the GPU's, and back; a number the user chose stays
+    assert tab.on_gpu_change(ctx, "supertonic2", True, 5)["value"] == 16
+    assert tab.on_gpu_change(ctx, "supertonic2", False, 16)["value"] == 5
+    assert "value" not in tab.on_gpu_change(ctx, "supertonic2", True, 40)
+    assert "value" not in tab.on_gpu_change(ctx, "piper", True, 5)

@@ -120,7 +120,9 @@ class SupertonicCloner:
     # ------------------------------------------------------------------ measuring
 
     def speak(self, style: Style, text: str, steps: int, seed: int) -> NDArray[np.float32]:
-        result = self.engine.speak_style(text, style, SynthParams(steps=steps, seed=seed))
+        # at the default speed (1.05), as the voice will speak once saved: a measure at 1.0 heard another pace
+        params = SynthParams(speed=self.engine.info.default_speed, steps=steps, seed=seed)
+        result = self.engine.speak_style(text, style, params)
         return np.asarray(result.samples, dtype=np.float32)
 
     def similarity(self, style: Style, target: NDArray[np.float32], steps: int = 5, seed: int = 0) -> float:
@@ -232,7 +234,8 @@ class SupertonicCloner:
         first = next(iter(search.presets))
         items = []
         for i, text in enumerate(search.texts):
-            inputs = self.engine.encode([text], first, SynthParams(steps=settings.flow_steps))
+            params = SynthParams(speed=self.engine.info.default_speed, steps=settings.flow_steps)
+            inputs = self.engine.encode([text], first, params)
             inputs = replace(inputs, style_dp=start.dp)
             seconds = predict_durations(self.engine.sessions, config, inputs)
             lengths = config.latent_lengths(seconds)

@@ -15,7 +15,16 @@ from numpy.typing import NDArray
 from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import MAX_SPEED, MAX_STEPS, MIN_SPEED, Settings
-from studio.engines.base import Availability, DeviceReport, Engine, EngineInfo, EngineSpec, SynthParams, VoiceInfo
+from studio.engines.base import (
+    Availability,
+    DeviceReport,
+    Engine,
+    EngineInfo,
+    EngineSpec,
+    SynthParams,
+    VoiceInfo,
+    default_steps,
+)
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
 from studio.systems.supertonic.model import (
     CONFIG_FILE,
@@ -24,12 +33,14 @@ from studio.systems.supertonic.model import (
     STYLES_DIR,
     RawInputs,
     Style,
+    StyleShapes,
     SupertonicConfig,
     SupertonicSessions,
     check_contract,
     check_speed,
     check_steps,
     graph_file,
+    model_style_shapes,
     run_raw,
 )
 from studio.systems.supertonic.text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
@@ -46,6 +57,7 @@ log = logging.getLogger(__name__)
 MIN_STEPS = 1  # the model accepts a single step; the UI may start higher (studio.config.MIN_STEPS)
 SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
 MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
+GPU_DEFAULT_STEPS = 16  # where the graphs run on CUDA: the Audiopub GPU guide's "balanced" (docs/architecture.md)
 DEFAULT_SAMPLE_RATE = 44100
 
 
@@ -127,6 +139,12 @@ class SupertonicEngine:
         if config.indexer is None:
             raise ModelMissing(f"{self.version.label} needs its unicode indexer (onnx/unicode_indexer.json).")
         self.text = TextProcessor(config.indexer, self.version.languages)
+        # what a voice style must look like for these graphs: read from them (or the presets), never assumed
+        self.style_shapes: StyleShapes = model_style_shapes(sessions, self.styles)
+        for name, preset in self.styles.items():
+            preset.check_fits(self.style_shapes, f"{STYLES_DIR}/{name}.json", self.version.label, ModelMissing,
+                              f"The model folder mixes files of different models; download {self.version.label} "
+                              "again.")  # fmt: skip
         self._file_styles: dict[tuple[str, float], Style] = {}
         self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
         self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
@@ -141,9 +159,11 @@ class SupertonicEngine:
             min_steps=MIN_STEPS,
             max_steps=MAX_STEPS,
             default_steps=self.version.default_steps,
+            gpu_default_steps=GPU_DEFAULT_STEPS,
             min_speed=MIN_SPEED,
             max_speed=MAX_SPEED,
             default_speed=self.version.default_speed,
+            chunk_gap=SILENCE_SECONDS,
             model_version=config.tts_version or self.version.tts_version,
             license="OpenRAIL-M",
         )
@@ -242,7 +262,8 @@ class SupertonicEngine:
             params = SynthParams(speed=self.version.default_speed)
         language = params.language or self.info.default_language
         self.text.check_language(language)
-        steps = check_steps(self.version.default_steps if params.steps is None else params.steps, MIN_STEPS, MAX_STEPS)
+        asked = default_steps(self.info, self.device.actual) if params.steps is None else params.steps
+        steps = check_steps(asked, MIN_STEPS, MAX_STEPS)
         speed = check_speed(params.speed, MIN_SPEED, MAX_SPEED)
         seed = None if params.seed is None else int(params.seed) & 0xFFFF_FFFF_FFFF_FFFF
         return language, steps, speed, seed
@@ -264,7 +285,7 @@ class SupertonicEngine:
                         f"{entry.name} is a {entry.engine} voice; {self.version.label} cannot use voices made "
                         "for another model (their styles live in different spaces)."
                     )
-                return self._file_style(entry.path("style"))
+                return self._file_style(entry.path("style"), f"{entry.name} ({entry.path('style').name})")
         path = Path(key).expanduser()
         if self.style_files and key and (key.lower().endswith(".json") or path.is_file()):
             if not path.is_file():
@@ -283,12 +304,15 @@ class SupertonicEngine:
         view.style_files = not settings.hosted
         return view
 
-    def _file_style(self, path: Path) -> Style:
+    def _file_style(self, path: Path, where: str = "") -> Style:
+        """A style file, checked against this model; `where` names it in messages (a library voice by its name)."""
         cache_key = (str(path.resolve()), path.stat().st_mtime)
         style = self._file_styles.get(cache_key) or Style.from_file(path, VoiceNotFound)
         if style.engine and style.engine != self.version.name:
             raise VoiceNotFound(f"'{path.name}' is a {style.engine} voice; {self.version.label} cannot use "
                                 "styles of another Supertonic version; pick a voice made for it.")  # fmt: skip
+        style.check_fits(self.style_shapes, where or path.name, self.version.label, VoiceNotFound,
+                         f"It was made for another model; pick a voice made for {self.version.label}.")  # fmt: skip
         self._file_styles[cache_key] = style
         return style
 
@@ -435,8 +459,9 @@ def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
     return EngineInfo(
         name=version.name, label=version.label, sample_rate=sample_rate, languages=version.languages,
         default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
-        default_steps=version.default_steps, min_speed=MIN_SPEED, max_speed=MAX_SPEED,
-        default_speed=version.default_speed, model_version=model_version, license="OpenRAIL-M",
+        default_steps=version.default_steps, gpu_default_steps=GPU_DEFAULT_STEPS, min_speed=MIN_SPEED,
+        max_speed=MAX_SPEED, default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS,
+        model_version=model_version, license="OpenRAIL-M",
     )  # fmt: skip
 
 

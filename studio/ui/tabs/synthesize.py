@@ -9,8 +9,9 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from studio.audio.dsp import silence
 from studio.config import MAX_STEPS, MIN_STEPS
-from studio.engines.base import EngineInfo
+from studio.engines.base import EngineInfo, default_steps
 from studio.errors import Cancelled, InvalidInput
 from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
 from studio.ui.context import PREVIEWS, AppContext
@@ -78,12 +79,28 @@ def char_count(ctx: AppContext, text: str | None) -> str:
     return f"{n:,} / {limit:,} characters"
 
 
-def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
+# Gradio sliders have no tick marks: the use cases of the Audiopub GPU guide go under the label instead
+STEPS_LABEL = "Inference steps (more = cleaner, slower)"
+STEPS_MARKS = "real-time 2–5 · balanced 16 · high 32–64 · maximum 128"
+
+
+def steps_default(info: EngineInfo, gpu: bool) -> int:
+    """The slider's starting value: 16 on a GPU, the model's own default on a CPU (Supertonic), within the slider."""
+    return min(max(default_steps(info, "cuda" if gpu else "cpu"), MIN_STEPS), MAX_STEPS)
+
+
+def steps_info(info: EngineInfo) -> str:
+    """The line under the steps slider: the use-case marks, and the defaults on each device."""
+    cpu, gpu = steps_default(info, False), steps_default(info, True)
+    where = f"default {cpu} on a CPU, {gpu} on a GPU" if cpu != gpu else f"default {cpu}"
+    return f"{STEPS_MARKS} ({where})"
+
+
+def on_engine_change(ctx: AppContext, engine: str, gpu: bool = False) -> tuple[Any, ...]:
     """Updates for: voice, language, steps, speed, engine status, download button."""
     view = engine_view(ctx, engine)
     info = view.info
     voice_value = view.voices[0][1] if view.voices else None
-    steps_default = min(max(info.default_steps, MIN_STEPS), MAX_STEPS)
     status = "" if view.available else f"⚠️ {view.message}"
     return (
         gr.update(choices=view.voices, value=voice_value, interactive=view.available),
@@ -93,7 +110,8 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
             minimum=MIN_STEPS,
             # engines without steps declare max_steps 1: a hidden slider keeps a valid range (Gradio: minimum < maximum)
             maximum=min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS,
-            value=steps_default,
+            value=steps_default(info, bool(gpu)),
+            info=steps_info(info),
         ),
         gr.update(
             visible=info.supports_speed, minimum=info.min_speed, maximum=info.max_speed, value=info.default_speed
@@ -101,6 +119,15 @@ def on_engine_change(ctx: AppContext, engine: str) -> tuple[Any, ...]:
         gr.update(value=status, visible=bool(status)),
         gr.update(visible=view.can_download and not view.available),
     )
+
+
+def on_gpu_change(ctx: AppContext, engine: str, gpu: bool, steps: float | None) -> Any:
+    """Ticking "Use GPU" moves the steps from the CPU default to the GPU default (and back); a number the user chose
+    stays as it is."""
+    info = ctx.registry.info(engine)
+    if not info.supports_steps or steps is None or int(steps) != steps_default(info, not gpu):
+        return gr.update()
+    return gr.update(value=steps_default(info, bool(gpu)))
 
 
 def generate_state(ctx: AppContext, engine: str, text: str | None = None) -> Any:
@@ -125,7 +152,12 @@ def on_voice_change(ctx: AppContext, engine: str, voice: str | None, language: s
 
 
 def _chunk_audio(chunk: SynthChunk) -> tuple[int, np.ndarray]:
-    pcm = (np.clip(chunk.audio.samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    """A sentence for the player, after the pause its engine puts between sentences (the downloaded take has it
+    too), so that what plays and what is saved sound the same."""
+    samples = chunk.audio.samples
+    if chunk.index > 0:
+        samples = np.concatenate([silence(chunk.gap, chunk.audio.sample_rate), samples])
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
     return chunk.audio.sample_rate, pcm
 
 
@@ -274,8 +306,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
                 MIN_STEPS,
                 min(info.max_steps, MAX_STEPS) if info.supports_steps else MAX_STEPS,
                 step=1,
-                value=min(max(info.default_steps, MIN_STEPS), MAX_STEPS),
-                label="Inference steps (more = cleaner, slower)",
+                value=steps_default(info, False),
+                label=STEPS_LABEL,
+                info=steps_info(info),
                 visible=info.supports_steps,
                 elem_id="synth-steps",
             )
@@ -305,13 +338,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
     text.change(per_user(ctx, text_state), [text, engine], [count, generate_btn], queue=False,
                 show_progress="hidden", api_visibility="private")  # fmt: skip
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
-    action(demo, engine.change, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
+    action(demo, engine.change, per_user(ctx, on_engine_change), [engine, gpu], engine_outputs, engine_status,
+           queue=False, api_visibility="private")  # fmt: skip
+    action(demo, gpu.change, per_user(ctx, on_gpu_change), [engine, gpu, steps], steps, queue=False,
            api_visibility="private")  # fmt: skip
     action(demo, voice.change, per_user(ctx, on_voice_change), [engine, voice, language], language, queue=False,
            api_visibility="private")  # fmt: skip
     # the voice list of the signed-in user (or of this browser session) once the page is open
-    action(demo, demo.load, per_user(ctx, on_engine_change), engine, engine_outputs, engine_status, queue=False,
-           api_visibility="private")  # fmt: skip
+    action(demo, demo.load, per_user(ctx, on_engine_change), [engine, gpu], engine_outputs, engine_status,
+           queue=False, api_visibility="private")  # fmt: skip
     for event in (engine.change, demo.load):
         event(per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")
 

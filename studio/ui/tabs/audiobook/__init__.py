@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from studio.book.service import book_sentence_gap
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
 from studio.ui.tables import edit_table
@@ -158,7 +159,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         qa = gr.Checkbox(True, label="Check every chunk by speech recognition", elem_id="book-qa")
         formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", elem_id="book-formats")
     with gr.Accordion("Silence between parts (seconds)", open=False), gr.Row():
-        sentence_gap = gr.Slider(0, 3, value=0.25, step=0.05, label="Between chunks")
+        sentence_gap = gr.Slider(0, 3, value=0.25, step=0.05, label="Between chunks", elem_id="book-sentence-gap")
         paragraph_gap = gr.Slider(0, 5, value=0.6, step=0.05, label="After a paragraph")
         chapter_gap = gr.Slider(0, 10, value=1.5, step=0.1, label="After a chapter")
     with gr.Row():
@@ -194,7 +195,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-    def _voices(u: AppContext, e: str, current: str | None) -> tuple[Any, Any, Any, Any]:
+    def _voices(u: AppContext, e: str, current: str | None) -> tuple[Any, Any, Any, Any, Any]:
         v = engine_view(u, e)
         ids = [vid for _, vid in v.voices]
         # a voice set together with the engine (a book made from Synthesize's text) stays; else the first
@@ -204,13 +205,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             gr.update(choices=v.voices, value=None),
             gr.update(visible=v.info.supports_steps, value=max(2, v.info.default_steps)),
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
+            gr.update(value=book_sentence_gap(v.info)),  # Supertonic pauses 0.3 s between sentences, as its reference
         )
 
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
         # built with nobody's data)
-        action(demo, event, per_user(ctx, _voices), [engine, voice], [voice, dialogue_voice, steps, speed],
-               queue=False, api_visibility="private")  # fmt: skip
+        action(demo, event, per_user(ctx, _voices), [engine, voice],
+               [voice, dialogue_voice, steps, speed, sentence_gap], queue=False, api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
 
     @ui_errors
