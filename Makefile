@@ -43,8 +43,11 @@ browser:
 run: install
 	$(PY) launch.py
 
+# the suite on every core of the project machine (2): each worker takes whole test files, so a file's shared
+# fixtures (a finished training run, a loaded model) are made once
+TEST_WORKERS ?= 2
 test: install browser
-	$(PY) -m pytest -q -m "not space"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not space"
 	$(MAKE) test-space
 
 # The Space's way of installing (a new virtualenv from requirements.txt, no `pip install -e .`) serves and speaks

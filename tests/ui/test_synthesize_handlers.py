@@ -131,7 +131,8 @@ def test_a_long_take_is_written_as_it_is_made(ctx: AppContext) -> None:
     from studio.audio.io import read_audio
 
     samples, rate = read_audio(outputs[-1][1]["value"])
-    assert played < len(samples) / rate < played + 8 * 0.2  # every sentence, with short pauses between
+    # what plays is what downloads: every sentence, with the engine's pause after each in both
+    assert abs(len(samples) / rate - played) < 0.01 and played > 8 * 1.0
 
 
 def test_book_from_text_opens_a_job_with_the_chosen_voice(ctx: AppContext) -> None:
