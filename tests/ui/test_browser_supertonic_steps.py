@@ -63,6 +63,13 @@ def test_a_supertonic_book_pauses_0_3_s_between_chunks_by_default(app_with_super
     page.locator("#book-engine input").first.click()
     page.get_by_role("option", name="Supertonic 2").click()
     page.wait_for_function(f"{gap} === '0.3'", timeout=20_000)
+    # the book's steps follow the GPU tick as Synthesize's do: 5 on a CPU, 16 on a GPU
+    steps = "document.querySelector('#book-steps input[type=number]').value"
+    page.wait_for_function(f"{steps} === '5'", timeout=20_000)
+    page.locator("#book-gpu input").first.check()
+    page.wait_for_function(f"{steps} === '16'", timeout=20_000)
+    page.locator("#book-gpu input").first.uncheck()
+    page.wait_for_function(f"{steps} === '5'", timeout=20_000)
     page.locator("#book-engine input").first.click()
     page.get_by_role("option", name="Piper").click()
     page.wait_for_function(f"{gap} === '0.25'", timeout=20_000)

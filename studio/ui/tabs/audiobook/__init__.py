@@ -94,7 +94,7 @@ class BookTab:
 
 def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     """Lay out the tab; every handler it wires is a plain function in `plan` or `render` (tests call them directly)."""
-    from studio.ui.tabs.synthesize import engine_choices, engine_view
+    from studio.ui.tabs.synthesize import engine_choices, engine_view, on_gpu_change, steps_default
 
     names = ctx.registry.names()
     default_engine = "piper" if "piper" in names else names[0]
@@ -154,8 +154,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         speed = gr.Slider(
             view.info.min_speed, view.info.max_speed, value=view.info.default_speed, step=0.05, label="Speed"
         )
-        steps = gr.Slider(2, 128, value=8, step=1, label="Steps (Supertonic)", visible=view.info.supports_steps)
-        gpu = gr.Checkbox(False, label="Use GPU (CUDA)")
+        steps = gr.Slider(2, 128, value=8, step=1, label="Steps (Supertonic)", visible=view.info.supports_steps,
+                          elem_id="book-steps")  # fmt: skip
+        gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="book-gpu")
         qa = gr.Checkbox(True, label="Check every chunk by speech recognition", elem_id="book-qa")
         formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", elem_id="book-formats")
     with gr.Accordion("Silence between parts (seconds)", open=False), gr.Row():
@@ -195,7 +196,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-    def _voices(u: AppContext, e: str, current: str | None) -> tuple[Any, Any, Any, Any, Any]:
+    def _voices(u: AppContext, e: str, current: str | None, on_gpu: bool) -> tuple[Any, Any, Any, Any, Any]:
         v = engine_view(u, e)
         ids = [vid for _, vid in v.voices]
         # a voice set together with the engine (a book made from Synthesize's text) stays; else the first
@@ -203,7 +204,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         return (
             gr.update(choices=v.voices, value=first),
             gr.update(choices=v.voices, value=None),
-            gr.update(visible=v.info.supports_steps, value=max(2, v.info.default_steps)),
+            gr.update(visible=v.info.supports_steps, value=steps_default(v.info, bool(on_gpu))),
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
             gr.update(value=book_sentence_gap(v.info)),  # Supertonic pauses 0.3 s between sentences, as its reference
         )
@@ -211,9 +212,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
         # built with nobody's data)
-        action(demo, event, per_user(ctx, _voices), [engine, voice],
+        action(demo, event, per_user(ctx, _voices), [engine, voice, gpu],
                [voice, dialogue_voice, steps, speed, sentence_gap], queue=False, api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
+    # ticking "Use GPU" moves untouched steps to the GPU default and back, as in Synthesize
+    action(demo, gpu.change, per_user(ctx, on_gpu_change), [engine, gpu, steps], steps, queue=False,
+           api_visibility="private")  # fmt: skip
 
     @ui_errors
     def book_import(
