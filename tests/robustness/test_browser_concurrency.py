@@ -89,7 +89,9 @@ def test_previews_stay_quick_while_another_visitor_imports_and_renders(  # type:
               f"take {short:.2f} ({long_status})")  # fmt: skip
         for seconds in during_import + during_render:
             assert seconds < PREVIEW_LIMIT_S, (during_import, during_render)
-        assert short < 4.0, (short, long_status)
+        # the short take did not queue behind the long one: it was done while the long one still spoke (a fixed
+        # number of seconds would measure how busy the machine is, e.g. with the suite's other worker beside it)
+        assert "Generating" in long_status and short < PREVIEW_LIMIT_S, (short, long_status)
     finally:
         reader.close()
         listener.close()

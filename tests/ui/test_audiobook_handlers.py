@@ -73,9 +73,9 @@ def test_import_preview_edit_render_export(ctx: AppContext, tmp_path: Path) -> N
     rows, summary = ui_errors(tab.save_chapters)(ctx, job_id, rows, S)
     assert "3 chapters, 1 ticked" in summary
     chunks = tab.chunk_rows(ctx, tab._job(ctx, S, job_id), 2)
-    chunks[2][1] = "A girl waved from the far bank."  # [0] is the spoken heading
+    chunks[2][1] = "A farmer walked home along the river."  # [0] is the spoken heading
     chunks, msg = ui_errors(tab.save_chunks)(ctx, job_id, 2, chunks, S)
-    assert "1 chunk(s) changed" in msg and chunks[2][1] == "A girl waved from the far bank."
+    assert "1 chunk(s) changed" in msg and chunks[2][1] == "A farmer walked home along the river."
     assert "1 chunk(s) will render again" in ui_errors(tab.save_lexicon)(ctx, job_id, "cart = wagon", S)
 
     with pytest.raises(gr.Error, match="Nothing exported yet"):  # book_export before a render

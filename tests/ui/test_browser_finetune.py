@@ -70,7 +70,7 @@ def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: 
     page.click("#ft-resume")
     page.wait_for_function("document.querySelector('#ft-action').innerText.includes('Resumed')", timeout=90_000)
     try:
-        page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Finished')", timeout=180_000)
+        page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Finished')", timeout=420_000)
     except Exception as exc:  # say what the page showed, not only that it timed out
         raise AssertionError(f"{_status(page)!r} / {page.locator('#ft-action').inner_text()!r}") from exc
     status = _status(page)
