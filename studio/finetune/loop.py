@@ -21,7 +21,7 @@ from studio.errors import InvalidInput, StorageError, StudioError, TrainingFaile
 from studio.finetune.backend import Backend, EvaluationUnavailable, backend_class
 from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
-from studio.finetune.spec import TrainSpec
+from studio.finetune.spec import TrainSpec, resolve_precision
 from studio.fsutil import replace_dir, write_atomic
 
 log = logging.getLogger("studio.train")
@@ -100,6 +100,8 @@ class Trainer:
         from transformers import get_scheduler
 
         spec, tr = self.spec, self.spec.trainer
+        bf16 = spec.device != "cpu" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        tr.precision = resolve_precision(tr.precision, spec.device, bf16)  # "auto" -> bf16 or fp32, for the backend too
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
         self.acc = Accelerator(cpu=spec.device == "cpu", mixed_precision=mixed)
         self.main = self.acc.is_main_process
