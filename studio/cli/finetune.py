@@ -38,7 +38,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"Hub id or folder (default {DEFAULT_BASE_MODEL}; with --backend qwen3_tts {QWEN3_BASE_MODEL})",
     )
     train.add_argument("--name", default="", help="run name")
-    train.add_argument("--speaker", default=None, help="speaker prefix for multi-speaker base models")
+    train.add_argument(
+        "--speaker",
+        default=None,
+        help="speaker prefix for multi-speaker base models (a dataset whose rows name several speakers prefixes each "
+        "row with its own; this one then goes to rows without a speaker)",
+    )
     train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:0,1 (several GPUs use accelerate launch)")
     train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
     table.add_arguments(train)  # one flag per training setting (studio.finetune.settings), as the Fine-tune form

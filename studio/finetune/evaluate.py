@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,21 @@ EVAL_SENTENCES: tuple[str, ...] = (
     "When the storm finally passed, the children ran outside to splash in the puddles, laughing all the way home.",
     "Please remember to close the windows before you leave the house this afternoon.",
 )
+
+
+@dataclass(frozen=True)
+class EvalLine:
+    """One evaluation sentence: an id, the text, and who says it (None: the run's own speaker, the backend decides)."""
+
+    id: str
+    text: str
+    speaker: str | None = None
+
+
+def default_lines() -> list[EvalLine]:
+    """The built-in evaluation set: EVAL_SENTENCES, ids s1..s5, each said by the run's speaker."""
+    return [EvalLine(f"s{i + 1}", text) for i, text in enumerate(EVAL_SENTENCES)]
+
 
 BASE_NAME = "base"  # the untuned model's result: always the first row of a comparison
 EVAL_FILE = "eval.json"
@@ -116,6 +131,27 @@ def reference_profile(
     return mean_profile(embeddings)
 
 
+def speaker_profiles(
+    manifest_rows: list[dict[str, Any]], folder: Path, encoder: SpeakerEncoder, max_clips: int = 20
+) -> dict[str, NDArray[np.float32]]:
+    """One voice profile per speaker (lower-case name) of a dataset whose rows name two or more; {} for a dataset of
+    one speaker (its whole profile is `reference_profile`). A speaker without usable clips is left out."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in manifest_rows:
+        name = row.get("speaker")
+        if isinstance(name, str) and name.strip():
+            groups.setdefault(name.strip().lower(), []).append(row)
+    if len(groups) < 2:
+        return {}
+    profiles = {}
+    for name, rows in sorted(groups.items()):
+        try:
+            profiles[name] = reference_profile(rows, folder, encoder, max_clips)
+        except InvalidInput as exc:
+            log.info("no voice profile for speaker %s: %s", name, exc)
+    return profiles
+
+
 @dataclass
 class SampleScore:
     """One evaluation sentence: what was said, what the recognizer heard, and how close the voice is."""
@@ -126,6 +162,8 @@ class SampleScore:
     wer: float
     similarity: float | None
     seconds: float
+    speaker: str | None = None  # who said it (a multi-speaker run speaks each sentence with a given speaker)
+    sentence_id: str = ""
 
 
 @dataclass
@@ -194,14 +232,17 @@ def _optional_float(value: Any) -> float | None:
 
 def evaluate_audio(
     name: str,
-    generated: list[tuple[str, NDArray[np.float32], int]],
+    generated: Sequence[tuple[str | EvalLine, NDArray[np.float32], int]],
     out_dir: Path,
     transcriber: Transcriber,
     encoder: SpeakerEncoder | None = None,
     profile: NDArray[np.float32] | None = None,
     on_progress: ProgressFn | None = None,
+    profiles: Mapping[str, NDArray[np.float32]] | None = None,
 ) -> EvalResult:
-    """Score generated (sentence, samples, sample_rate) triples; each clip is kept in `out_dir` for listening.
+    """Score generated (sentence or EvalLine, samples, sample_rate) triples; each clip is kept in `out_dir` for
+    listening. A line said by a speaker of `profiles` (lower-case names) is compared with that speaker's profile,
+    any other with `profile`.
 
     A model that produced nothing (or silence) for a sentence scores WER 1.0 and no similarity: a bad result to show,
     not an error that would hide the other sentences.
@@ -213,7 +254,10 @@ def evaluate_audio(
     out.mkdir(parents=True, exist_ok=True)
     scores: list[SampleScore] = []
     total = len(generated)
-    for i, (sentence, raw, rate) in enumerate(generated):
+    for i, (said, raw, rate) in enumerate(generated):
+        line = said if isinstance(said, EvalLine) else EvalLine(f"s{i + 1}", said)
+        sentence = line.text
+        voice = (profiles or {}).get((line.speaker or "").lower(), profile)
         samples = np.asarray(raw, dtype=np.float32).reshape(-1)
         seconds = len(samples) / rate if rate > 0 else 0.0
         audio_path: str | None = None
@@ -223,12 +267,13 @@ def evaluate_audio(
         if rate > 0 and not is_silent(samples):
             recognized = transcriber.transcribe(samples, rate)
             wer = word_error_rate(sentence, recognized)
-            if encoder is not None and profile is not None:
+            if encoder is not None and voice is not None:
                 try:
-                    similarity = encoder.similarity(encoder.embed(samples, rate), profile)
+                    similarity = encoder.similarity(encoder.embed(samples, rate), voice)
                 except InvalidInput as exc:  # too little speech to judge the voice: WER still counts
                     log.info("%s, sentence %d: no similarity (%s)", name, i + 1, exc)
-        scores.append(SampleScore(sentence, audio_path, recognized, float(wer), similarity, round(seconds, 3)))
+        scores.append(SampleScore(sentence, audio_path, recognized, float(wer), similarity, round(seconds, 3),
+                                  speaker=line.speaker, sentence_id=line.id))  # fmt: skip
         if on_progress is not None:
             on_progress((i + 1) / total, f"{name}: scored sentence {i + 1} of {total}")
     result = EvalResult.from_samples(name, scores)

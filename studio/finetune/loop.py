@@ -254,16 +254,16 @@ class Trainer:
         return source
 
     def evaluate_audio(self, base: bool = False) -> None:
-        """Speak the fixed evaluation sentences (the backend's `speak`), then score speech recognition (WER) and
-        speaker similarity. A failure here never fails the training: the result is already saved."""
-        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
+        """Speak the evaluation sentences (the backend's `speak_lines`, each with its speaker), then score speech
+        recognition (WER) and speaker similarity. A failure here never fails the training: the result is saved."""
+        from studio.finetune.evaluate import EvalResult, default_lines, evaluate_audio
 
         if not self.spec.evaluate:
             return
         out = self.files.folder / "eval-base" if base else self.files.evaluation
         name = "base" if base else self.spec.name
         try:
-            generated = self.backend.speak(EVAL_SENTENCES, base)
+            generated = self.backend.speak_lines(default_lines(), base)
         except EvaluationUnavailable as why:
             if not base:  # the run's own evaluation records why; the base row of an experiment just stays out
                 EvalResult(name=name, error=str(why)).save(out)
@@ -277,28 +277,30 @@ class Trainer:
         try:
             from studio.audio.asr import Transcriber
 
-            encoder, profile = self._speaker_profile()
-            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile)
+            encoder, profile, profiles = self._speaker_profile()
+            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile,
+                                    profiles=profiles)  # fmt: skip
             result.save(out)
         except Exception as exc:
             log.exception("audio evaluation failed")
             EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
 
-    def _speaker_profile(self) -> tuple[Any, Any]:
-        """The dataset's voice (from its clips, when it has audio) for speaker similarity; (None, None) otherwise."""
+    def _speaker_profile(self) -> tuple[Any, Any, Any]:
+        """The dataset's voice (from its clips, when it has audio) for speaker similarity, and one per speaker when
+        its rows name several; (None, None, None) otherwise."""
         from studio.finetune.dataset import load_manifest
-        from studio.finetune.evaluate import SpeakerEncoder, reference_profile
+        from studio.finetune.evaluate import SpeakerEncoder, reference_profile, speaker_profiles
 
         folder = Path(self.spec.dataset)
         try:
             rows = [r for r in load_manifest(folder) if r.get("audio")]
             if not rows:
-                return None, None
+                return None, None, None
             encoder = SpeakerEncoder.load()
-            return encoder, reference_profile(rows, folder, encoder)
+            return encoder, reference_profile(rows, folder, encoder), speaker_profiles(rows, folder, encoder)
         except StudioError as exc:
             log.info("no speaker profile: %s", exc)
-            return None, None
+            return None, None, None
 
     # ---- loop -------------------------------------------------------------------------------------------------
     def _elapsed(self) -> float:

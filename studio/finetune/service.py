@@ -477,10 +477,11 @@ class FineTune:
         import json
 
         made = json.loads((adapter / "studio_adapter.json").read_text())
+        trained = [str(s) for s in made.get("speakers") or []]  # the prompt speakers a KaniTTS run trained
         payload = {
             "base_model": spec.base_model,
             "base_model_path": made.get("base_model_path"),
-            "speaker": spec.speaker,
+            "speaker": spec.speaker or (trained[0] if trained else None),
         }
         files = {"model": merged} if merged is not None else {"adapter": adapter}
         similarity, notes = None, ""

@@ -23,8 +23,9 @@ class Example:
     id: str
     text: str
     codes: list[list[int]]  # [codebooks][frames]
-    speaker: str | None
+    speaker: str | None  # the row's own speaker column
     split: str  # "train" or "validation"
+    prefix: str | None = None  # the speaker whose name prefixes the text in training (`assign_prefixes`)
 
     @property
     def seconds(self) -> float:
@@ -75,4 +76,28 @@ def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
         except InvalidInput as exc:
             raise InvalidInput(f"Row {index + 1} ({ident}): {exc}") from exc
     split = str(row.get("split") or "train")
-    return Example(ident, text, codes, row.get("speaker"), "validation" if split == "validation" else "train")
+    speaker = row.get("speaker")
+    speaker = str(speaker).strip() or None if speaker is not None else None  # a Hub dataset may number its speakers
+    return Example(ident, text, codes, speaker, "validation" if split == "validation" else "train")
+
+
+def assign_prefixes(examples: list[Example], run_speaker: str | None = None) -> list[str]:
+    """Decide each example's prompt speaker (`Example.prefix`, the `speaker: text` prefix as the KaniTTS pipeline
+    writes it); returns the speakers trained, sorted.
+
+    A prefix already set (a dataset entry's speaker id) stays. When the rows name two or more speakers (a
+    multi-speaker dataset), each row is prefixed with its own speaker (rows without one: the run's speaker). A dataset
+    of one speaker (every Studio dataset names its one speaker on each row) trains with the run's speaker, or with no
+    prefix when the run gives none, as before.
+    """
+    named = {
+        e.speaker.strip() for e in examples if e.prefix is None and isinstance(e.speaker, str) and e.speaker.strip()
+    }
+    several = len(named) > 1
+    fallback = (run_speaker or "").strip() or None
+    for e in examples:
+        if e.prefix is not None:
+            continue
+        own = e.speaker.strip() if isinstance(e.speaker, str) and e.speaker.strip() else None
+        e.prefix = (own or fallback) if several else fallback
+    return sorted({e.prefix.lower() for e in examples if e.prefix})
