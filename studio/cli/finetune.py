@@ -44,6 +44,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="speaker prefix for multi-speaker base models (a dataset whose rows name several speakers prefixes each "
         "row with its own; this one then goes to rows without a speaker)",
     )
+    train.add_argument(
+        "--eval-set",
+        default=None,
+        metavar="FILE",
+        help="the evaluation sentences: .txt (one a line, `speaker | sentence` for a given speaker), .jsonl/.json "
+        "(objects with id, text, speaker) or the KaniTTS pipeline's eval_set.yaml; default: five built-in sentences",
+    )
     train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:0,1 (several GPUs use accelerate launch)")
     train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
     table.add_arguments(train)  # one flag per training setting (studio.finetune.settings), as the Fine-tune form
@@ -79,6 +86,10 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             backend=backend,
         )
         spec = table.apply(spec, given)
+    if args.eval_set:
+        from studio.finetune.evalset import read_file
+
+        spec.eval_set = [line.to_json() for line in read_file(args.eval_set)]
     info = service.start(spec.validate())
     print(f"run {info.run_id} started (pid {info.status.get('pid')}); folder {info.folder}")
     if args.detach:

@@ -254,16 +254,18 @@ class Trainer:
         return source
 
     def evaluate_audio(self, base: bool = False) -> None:
-        """Speak the evaluation sentences (the backend's `speak_lines`, each with its speaker), then score speech
-        recognition (WER) and speaker similarity. A failure here never fails the training: the result is saved."""
-        from studio.finetune.evaluate import EvalResult, default_lines, evaluate_audio
+        """Speak the evaluation set (the spec's, else the built-in five) with the backend's `speak_lines`, each
+        sentence with its speaker, then score speech recognition (WER) and speaker similarity. A failure here never
+        fails the training: the result is already saved."""
+        from studio.finetune.evalset import from_spec
+        from studio.finetune.evaluate import EvalResult, evaluate_audio
 
         if not self.spec.evaluate:
             return
         out = self.files.folder / "eval-base" if base else self.files.evaluation
         name = "base" if base else self.spec.name
         try:
-            generated = self.backend.speak_lines(default_lines(), base)
+            generated = self.backend.speak_lines(from_spec(self.spec.eval_set), base)
         except EvaluationUnavailable as why:
             if not base:  # the run's own evaluation records why; the base row of an experiment just stays out
                 EvalResult(name=name, error=str(why)).save(out)

@@ -447,8 +447,44 @@ class FineTune:
             raise StudioError(f"Merging the adapter into the base model failed:\n{tail}")
         return target
 
-    def push_to_hub(self, folder: Path, repo_id: str, token: str, private: bool = True) -> str:
-        """Upload an exported folder to the Hugging Face Hub; returns the repository URL."""
+    def evaluation_dataset(self, run_id: str, dest: Path) -> Path:
+        """The run's evaluation (and the base model's, when an experiment scored it) as a Hugging Face audio dataset
+        folder `<dest>/<run_id>-eval` (`evaluate.write_hub_dataset`): per sentence the model, its training
+        configuration, the sentence, its speaker, the audio, WER and speaker similarity."""
+        from dataclasses import asdict
+
+        from studio.finetune.evaluate import EvalResult, write_hub_dataset
+
+        info = self.runs.get(run_id)
+        spec = info.spec
+        if spec is None:
+            raise InvalidInput(f"Run {run_id}'s spec cannot be read.")
+        trained = {"base_model": spec.base_model, "backend": spec.backend, "preset": spec.preset,
+                   "speaker": spec.speaker, "lora": asdict(spec.lora), "trainer": asdict(spec.trainer)}  # fmt: skip
+        results = []
+        for folder, config in ((info.folder / "eval-base", {"base_model": spec.base_model}),
+                               (info.files.evaluation, trained)):  # fmt: skip
+            try:
+                results.append((EvalResult.load(folder), config))
+            except InvalidInput:
+                continue
+        try:
+            return write_hub_dataset(results, Path(dest) / f"{run_id}-eval")
+        except NotStudios as exc:
+            raise InvalidInput(f"{exc}.") from exc
+        except OSError as exc:
+            raise storage_error(exc, f"the evaluation of run {run_id}") from exc
+
+    def push_evaluation(self, run_id: str, dest: Path, repo_id: str, token: str, private: bool = True) -> str:
+        """Push the run's evaluation to the Hub as a dataset repository (beside a model repository of the same
+        name, as the KaniTTS pipeline uploads its results); returns the dataset's URL."""
+        folder = self.evaluation_dataset(run_id, dest)
+        return self.push_to_hub(folder, repo_id, token, private, repo_type="dataset")
+
+    def push_to_hub(
+        self, folder: Path, repo_id: str, token: str, private: bool = True, repo_type: str = "model"
+    ) -> str:
+        """Upload an exported folder to the Hugging Face Hub (a model, or a dataset repository); returns its URL."""
         if not token.strip():
             raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
         if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
@@ -458,12 +494,13 @@ class FineTune:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token.strip())
+        message = "Studio evaluation" if repo_type == "dataset" else "Studio fine-tune export"
         try:
-            api.create_repo(repo_id, private=private, exist_ok=True)
-            api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Studio fine-tune export")
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
+            api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=message)
         except Exception as exc:  # network, auth and permission errors all end here with the Hub's own words
             raise StudioError(f"Pushing to the Hub failed: {exc}") from exc
-        return f"https://huggingface.co/{repo_id}"
+        return f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
 
     def use_as_voice(self, run_id: str, name: str, merged: Path | None = None) -> Voice:
         """Register the run's result in the voice library, where its system's engine (`System.engine_for_training`)

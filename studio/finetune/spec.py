@@ -26,6 +26,7 @@ BACKENDS = tuple(s.name for s in trainable())
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 on a GPU that supports it, else fp32 (resolve_precision)
 SPEC_VERSION = 1
+OBJECT_LISTS = ("eval_set",)  # spec fields that hold a list of JSON objects
 
 
 @dataclass
@@ -79,6 +80,8 @@ class TrainSpec:
     # Qwen3-TTS only: mode (lora | full | last_layers), last_layers, add_layers, reinit_last, train_code_predictor,
     # lora_parts (talker, code_predictor), sub_talker_weight; LoRA rank/alpha/dropout/targets come from `lora`
     qwen3: dict[str, Any] = field(default_factory=dict)
+    # the evaluation sentences ({"id", "text", "speaker"} each; studio.finetune.evalset); empty: the built-in five
+    eval_set: list[dict[str, Any]] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -163,6 +166,10 @@ class TrainSpec:
         _check(self.backend in BACKENDS, f"Backend {self.backend!r} is unknown; choose one of {BACKENDS}.")
         if self.backend == "qwen3_tts":
             self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
+        if self.eval_set:
+            from studio.finetune.evalset import from_spec
+
+            from_spec(self.eval_set)  # raises naming the bad sentence
         return self
 
     def qwen3_options(self) -> Any:
@@ -207,6 +214,8 @@ def _wrong_types(spec: TrainSpec) -> list[str]:
                 ok, kind = isinstance(value, bool), "true or false"
             elif isinstance(default, (int, float)):
                 ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            elif isinstance(default, list) and f.name in OBJECT_LISTS:
+                ok, kind = isinstance(value, list) and all(isinstance(v, dict) for v in value), "a list of objects"
             elif isinstance(default, list):
                 ok, kind = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of names"
             else:  # text, or None for optional text

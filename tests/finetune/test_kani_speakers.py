@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from studio.finetune.evaluate import EvalLine, evaluate_audio
+from studio.finetune.evalset import EvalLine
+from studio.finetune.evaluate import evaluate_audio
 from studio.systems.kani.layout import TokenLayout
 from studio.systems.kani.training.data import Example, assign_prefixes
 

@@ -140,3 +140,12 @@ def test_train_on_a_missing_dataset_names_the_dataset_with_the_default_base_mode
     proc = _studio(tmp_path, "train", "--dataset", "/nonexistent")
     assert proc.returncode != 0
     assert "/nonexistent does not exist" in proc.stdout + proc.stderr
+
+
+def test_train_with_a_bad_eval_set_says_why_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "sentences.txt"
+    bad.write_text("anna | \n")
+    proc = _studio(tmp_path, "train", "--dataset", str(tmp_path), "--eval-set", str(bad))
+    assert proc.returncode == 2, proc.stderr
+    assert "The evaluation set sentences.txt, sentence 1 is empty" in proc.stderr
+    assert "--eval-set FILE" in _studio(tmp_path, "train", "--help").stdout
