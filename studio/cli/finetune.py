@@ -27,6 +27,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--spec", help="a spec.json to run as it is (a new run id is given if it is taken)")
     what.add_argument("--dataset", help="a dataset folder (manifest.jsonl with codec tokens, or nano_layer columns)")
     what.add_argument(
+        "--datasets",
+        metavar="CONFIG",
+        help="several datasets in one KaniTTS run: a .json, .toml or .yaml config listing each dataset (path: a "
+        "folder, a file or a saved dataset's name, or hub: owner/name with config and split) with its own speaker, "
+        "filters (column = value), max_seconds, max_tokens and max_rows; the KaniTTS pipeline's dataset_config.yaml "
+        "works as it is",
+    )
+    what.add_argument(
         "--demo",
         action="store_true",
         help="train a tiny model built from a config on a synthetic dataset (under a minute on CPU, no downloads)",
@@ -71,6 +79,14 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         spec = table.apply(TrainSpec.load(args.spec), given) if given else TrainSpec.load(args.spec)
         if (settings.runs_dir / spec.run_id).exists():
             spec.run_id = f"{spec.run_id}-{int(time.time())}"
+    elif args.datasets:
+        datasets, max_seconds = service.datasets_config(path=args.datasets)
+        if max_seconds is not None:
+            given.setdefault("max_audio_seconds", max_seconds)
+        base_model = args.base_model or DEFAULT_BASE_MODEL
+        spec = service.spec(args.preset, name=args.name or "voice", dataset="", base_model=base_model,
+                            device=args.device, speaker=args.speaker, datasets=datasets)  # fmt: skip
+        spec = table.apply(spec, given)
     else:
         backend = table.BY_NAME["backend"].convert(given.pop("backend", None) or "kani")
         if backend == "qwen3_tts":  # the family's own defaults where not given (as the form switches them)

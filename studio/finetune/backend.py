@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from studio.errors import InvalidInput, TrainingFailed
 
 if TYPE_CHECKING:
-    from studio.finetune.evaluate import EvalLine
+    from studio.finetune.evalset import EvalLine
     from studio.finetune.loop import Trainer
 
 

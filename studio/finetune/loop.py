@@ -293,6 +293,8 @@ class Trainer:
         from studio.finetune.dataset import load_manifest
         from studio.finetune.evaluate import SpeakerEncoder, reference_profile, speaker_profiles
 
+        if self.spec.datasets or not self.spec.dataset:  # several datasets: no one voice to compare with
+            return None, None, None
         folder = Path(self.spec.dataset)
         try:
             rows = [r for r in load_manifest(folder) if r.get("audio")]

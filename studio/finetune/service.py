@@ -133,8 +133,8 @@ class FineTune:
 
     def spec(self, preset: str, name: str, dataset: str, base_model: str, **overrides: Any) -> TrainSpec:
         name = clean_name(name, "run")
-        if not dataset:
-            raise InvalidInput("Choose a dataset: build one above, or give a dataset folder.")
+        if not dataset and not overrides.get("datasets"):
+            raise InvalidInput("Choose a dataset: build one above, or give a dataset folder (or a datasets config).")
         if not base_model.strip():
             raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
         overrides.setdefault("cache_dir", str(self.settings.cache_dir))
@@ -246,20 +246,44 @@ class FineTune:
                 raise InvalidInput(f"{name} is still training. On this Space each user trains one run at a time: "
                                    "stop it or wait for it to finish.")  # fmt: skip
             self._check_own_paths(spec)
-        if not spec.demo and not Path(spec.dataset).expanduser().exists():
-            raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
-        if not spec.demo:
-            from studio.finetune.data import dataset_source
+        from studio.finetune.data import dataset_source
 
+        if spec.datasets:  # several: each local one is checked here (a Hub one when the trainer downloads it)
+            from studio.finetune.mix import entries
+
+            for n, item in enumerate(entries(spec.datasets), 1):
+                if item.path and not Path(item.path).expanduser().exists():
+                    raise InvalidInput(f"Dataset {n} ({item.path}) does not exist: build and save it, or fix the path.")
+                if item.path:
+                    dataset_source(item.path)
+        elif not spec.demo and not Path(spec.dataset).expanduser().exists():
+            raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
+        elif not spec.demo:
             dataset_source(spec.dataset)  # not a dataset (a folder of recordings, say): said here, no run is made
         return self.runner.start(spec)
+
+    def datasets_config(self, text: str = "", path: str | Path | None = None) -> tuple[list[dict[str, Any]], Any]:
+        """A datasets config (the Fine-tune form's box, or a file) as a spec's `datasets` and the longest clip in
+        seconds it sets for all (None: the run's own). A local entry may name a saved dataset by its name."""
+        from studio.finetune.mix import parse_config, read_config
+
+        found, max_seconds = read_config(path) if path else parse_config(text)
+        for item in found:
+            if item.path and "/" not in item.path and not Path(item.path).expanduser().exists():
+                saved = self.dataset_folder(item.path)
+                if (saved / "manifest.jsonl").is_file():  # "anna": the saved dataset of that name
+                    item.path = str(saved)
+        return [item.to_json() for item in found], max_seconds
 
     def _check_own_paths(self, spec: TrainSpec) -> None:
         """On a hosted server a run reads only this user's files (datasets, earlier runs) and shared downloads:
         a typed path to somebody else's folder, or anywhere else on the server, is refused."""
         own = (self.settings.user_root.resolve(), self.settings.cache_dir.resolve())
-        dataset = Path(spec.dataset).expanduser().resolve()
-        if not spec.demo and not any(dataset.is_relative_to(root) for root in own):
+        from studio.finetune.mix import entries
+
+        local = [e.path for e in entries(spec.datasets) if e.path] if spec.datasets else [spec.dataset]
+        paths = [Path(p).expanduser().resolve() for p in local]
+        if not spec.demo and not all(any(p.is_relative_to(root) for root in own) for p in paths):
             raise InvalidInput("On this Space a run trains on one of your own datasets: build and save one above, "
                                "then pick it in the list.")  # fmt: skip
         base = Path(spec.base_model).expanduser()

@@ -26,7 +26,7 @@ BACKENDS = tuple(s.name for s in trainable())
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 on a GPU that supports it, else fp32 (resolve_precision)
 SPEC_VERSION = 1
-OBJECT_LISTS = ("eval_set",)  # spec fields that hold a list of JSON objects
+OBJECT_LISTS = ("eval_set", "datasets")  # spec fields that hold a list of JSON objects
 
 
 @dataclass
@@ -82,6 +82,9 @@ class TrainSpec:
     qwen3: dict[str, Any] = field(default_factory=dict)
     # the evaluation sentences ({"id", "text", "speaker"} each; studio.finetune.evalset); empty: the built-in five
     eval_set: list[dict[str, Any]] = field(default_factory=list)
+    # several datasets (studio.finetune.mix: path or hub, speaker, filters, max_seconds, max_tokens, max_rows); when
+    # given, the run trains on them and `dataset` only names the mix
+    datasets: list[dict[str, Any]] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -106,7 +109,12 @@ class TrainSpec:
         lora = _build(LoraSettings, data.get("lora") or {}, "lora")
         trainer = _build(TrainerSettings, data.get("trainer") or {}, "trainer")
         top = {k: v for k, v in data.items() if k not in ("lora", "trainer")}
-        missing = [k for k in ("run_id", "name", "base_model", "dataset") if not top.get(k)]
+        if top.get("datasets"):
+            top.setdefault("dataset", "")  # a run of several datasets needs no single one
+        needed = (
+            ("run_id", "name", "base_model") if top.get("datasets") else ("run_id", "name", "base_model", "dataset")
+        )
+        missing = [k for k in needed if not top.get(k)]
         if missing:
             raise InvalidInput(f"The training spec lacks {', '.join(missing)}.")
         spec = _build(cls, top, "spec")
@@ -164,6 +172,11 @@ class TrainSpec:
             "fp16 training needs a GPU; use fp32 (or bf16) on the CPU.",
         )
         _check(self.backend in BACKENDS, f"Backend {self.backend!r} is unknown; choose one of {BACKENDS}.")
+        if self.datasets:
+            from studio.finetune.mix import entries
+
+            _check(self.backend == "kani", "Several datasets in one run are for KaniTTS runs; give Qwen3-TTS one.")
+            entries(self.datasets)  # raises naming the bad entry
         if self.backend == "qwen3_tts":
             self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
         if self.eval_set:

@@ -16,10 +16,10 @@ from studio.errors import InvalidInput, TrainingFailed
 from studio.finetune.backend import Backend, EvaluationUnavailable, Loaded
 from studio.fsutil import replace_dir
 from studio.systems.kani.layout import LAYOUT_FILE, TokenLayout
-from studio.systems.kani.training.data import Example, assign_prefixes, load_examples
+from studio.systems.kani.training.data import Example, assign_prefixes, load_examples, load_mix
 
 if TYPE_CHECKING:
-    from studio.finetune.evaluate import EvalLine
+    from studio.finetune.evalset import EvalLine
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,17 @@ class KaniBackend(Backend):
     def load(self) -> Loaded:
         from transformers import AutoTokenizer
 
-        spec, tr = self.spec, self.spec.trainer
+        spec = self.spec
         if spec.demo and not (Path(spec.base_model) / "config.json").is_file():
             self.loop.status(message="Building the tiny demo model")
             build_demo_model(Path(spec.base_model))
         # the dataset first: quick to check, and a missing one must not read as a model that failed to load
         hint = TokenLayout.read(spec.base_model)  # a local folder's own layout, else KaniTTS's
-        examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
+        examples = self._examples(hint)
         self.base_path = self.loop.fetch_base()
         self.layout = TokenLayout.read(self.base_path)
         if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
-            examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
+            examples = self._examples(self.layout)
         self.speakers = assign_prefixes(examples, spec.speaker)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
@@ -70,6 +70,13 @@ class KaniBackend(Backend):
         if not train:
             return Loaded(None, train, val, skipped)
         return Loaded(self._load_model(), train, val, skipped)
+
+    def _examples(self, layout: TokenLayout) -> list[Example]:
+        """The run's dataset, or its several datasets (`spec.datasets`)."""
+        spec = self.spec
+        if spec.datasets:
+            return load_mix(spec.datasets, layout, spec.val_fraction, spec.trainer.seed)
+        return load_examples(spec.dataset, layout, spec.val_fraction, spec.trainer.seed)
 
     def _load_model(self) -> Any:
         import torch
@@ -118,12 +125,15 @@ class KaniBackend(Backend):
         val: list[list[int]] = []
         skipped = 0
         for ex in examples:
-            if ex.seconds > self.spec.trainer.max_audio_seconds:
+            if ex.seconds > (ex.max_seconds or self.spec.trainer.max_audio_seconds):
                 skipped += 1
                 continue
             prompt = self.layout.prompt_text(ex.text, ex.prefix)
             text_ids = self.tokenizer.encode(prompt, add_special_tokens=True)
             ids = self.layout.training_ids(list(text_ids), self.layout.codes_to_tokens(ex.codes))
+            if ex.max_tokens is not None and len(ids) > ex.max_tokens:
+                skipped += 1
+                continue
             (val if ex.split == "validation" else train).append(ids)
         return train, val, skipped
 

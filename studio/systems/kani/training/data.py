@@ -26,6 +26,8 @@ class Example:
     speaker: str | None  # the row's own speaker column
     split: str  # "train" or "validation"
     prefix: str | None = None  # the speaker whose name prefixes the text in training (`assign_prefixes`)
+    max_seconds: float | None = None  # longer clips are skipped (None: the run's max audio seconds)
+    max_tokens: int | None = None  # longer training sequences are skipped (None: no limit)
 
     @property
     def seconds(self) -> float:
@@ -37,13 +39,40 @@ def load_examples(path: str | Path, layout: TokenLayout, val_fraction: float = 0
     path = Path(path).expanduser()
     if not path.exists():
         raise InvalidInput(f"The dataset {path} does not exist: build one in the Fine-tune tab or give its folder.")
-    rows = read_rows(path)
+    return examples_from_rows(read_rows(path), str(path), layout, val_fraction, seed)
+
+
+def load_mix(
+    datasets: list[dict[str, Any]], layout: TokenLayout, val_fraction: float = 0.1, seed: int = 0
+) -> list[Example]:
+    """Several datasets (a spec's `datasets`, studio.finetune.mix) as one list: each entry's rows filtered and
+    limited, its speaker id on each of its examples (`prefix`), its clip and sequence limits, its own validation part;
+    all concatenated in the config's order (the loop shuffles every epoch)."""
+    from studio.finetune.mix import entries, rows_of
+
+    examples: list[Example] = []
+    for n, item in enumerate(entries(datasets), 1):
+        found = examples_from_rows(rows_of(item, n, seed), f"dataset {n} ({item.label})", layout, val_fraction, seed)
+        for e in found:
+            e.prefix = item.speaker or None
+            e.max_seconds, e.max_tokens = item.max_seconds, item.max_tokens
+            e.id = f"{n}:{e.id}"
+        examples.extend(found)
+    return examples
+
+
+def examples_from_rows(
+    rows: list[dict[str, Any]], where: str, layout: TokenLayout, val_fraction: float = 0.1, seed: int = 0
+) -> list[Example]:
+    """Rows as examples; every one must have codec tokens; a part for validation where no row has a split."""
     if not rows:
-        raise InvalidInput(f"The dataset {path} has no rows.")
+        raise InvalidInput(f"The dataset {where} has no rows.")
     examples = [_example(row, i, layout) for i, row in enumerate(rows)]
     unencoded = [e for e in examples if not e.codes]
     if unencoded:
-        raise InvalidInput(f"{len(unencoded)} of {len(examples)} clips in {path} have no codec tokens yet. {NEMO_HINT}")
+        raise InvalidInput(
+            f"{len(unencoded)} of {len(examples)} clips in {where} have no codec tokens yet. {NEMO_HINT}"
+        )
     if not any(e.split == "validation" for e in examples) and val_fraction > 0 and len(examples) >= 2:
         order = list(range(len(examples)))
         random.Random(seed).shuffle(order)

@@ -98,6 +98,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                 eval_text = gr.Textbox("", lines=4, label="Evaluation sentences (empty: the built-in five)",
                                        placeholder="One sentence a line; `speaker | sentence` for a given speaker.",
                                        elem_id="ft-eval-set")  # fmt: skip
+            with gr.Accordion("Several datasets (KaniTTS)", open=False):
+                mix_text = gr.Textbox("", lines=6, label="Datasets config: JSON, TOML or YAML (clear the Dataset box)",
+                                      placeholder='[[datasets]]\npath = "anna"\nspeaker = "anna"\n\n[[datasets]]\n'
+                                      'hub = "owner/name"\nspeaker = "bob"\nfilters = { speaker = "ex01" }\n'
+                                      "max_seconds = 12\nmax_rows = 2000", elem_id="ft-datasets")  # fmt: skip
             with gr.Accordion("Advanced settings", open=False):
                 fields, rows = build_settings({**table.defaults(), **preset_values("balanced")})
             fields = {"backend": family, **fields}  # every setting of the table, by name
@@ -165,12 +170,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                   api_visibility="private")  # fmt: skip
 
     # runs: the form's run fields by position, its training settings by name
-    run_inputs = [preset, run_name, dataset, base, device, prefix, eval_text]
+    run_inputs = [preset, run_name, dataset, base, device, prefix, eval_text, mix_text]
 
     @ui_errors
     def train_start(
         preset: str, name: str, dataset: str | None, base_model: str, device: str, speaker: str, eval_set: str,
-        request: gr.Request, **settings: Any,
+        datasets: str, request: gr.Request, **settings: Any,
     ) -> tuple[Any, str, int]:  # fmt: skip
         """Start a fine-tuning run in its own process (one at a time per user; follow it with train_status).
 
@@ -183,13 +188,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             speaker: speaker prefix for multi-speaker base models (optional).
             eval_set: the evaluation sentences, one a line (`speaker | sentence` for a given speaker); empty: the
                 built-in five.
+            datasets: several datasets instead of `dataset` (KaniTTS): a JSON, TOML or YAML config listing each
+                with its path or hub id, speaker, filters, max_seconds, max_tokens and max_rows.
             settings: the training settings by name (docs/api.md lists them: lora_r, epochs, learning_rate...).
 
         Returns:
             the runs picker (on the new run) and a note.
         """
         u = user_context(ctx, request)
-        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set)
+        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set,
+                         datasets=datasets)  # fmt: skip
         pick, note = start_run(u, spec)
         return pick, note, -1
 
@@ -285,7 +293,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     @ui_errors
     def train_batch_add(
         batch: list[dict[str, Any]], preset: str, name: str, dataset: str | None, base_model: str, device: str,
-        speaker: str, eval_set: str, request: gr.Request, **settings: Any,
+        speaker: str, eval_set: str, datasets: str, request: gr.Request, **settings: Any,
     ) -> Any:  # fmt: skip
         """Add a configuration to this session's experiment batch (the same inputs as train_start; names differ).
 
@@ -297,10 +305,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             device: "cpu", "cuda:0" or "cuda:0,1".
             speaker: speaker prefix (optional).
             eval_set: the evaluation sentences, one a line (optional).
+            datasets: a datasets config instead of `dataset` (optional).
             settings: the training settings by name.
         """
         u = user_context(ctx, request)
-        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set)
+        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set,
+                         datasets=datasets)  # fmt: skip
         return add_experiment(batch, spec)
 
     action(demo, add_btn.click, train_batch_add, [batch, *run_inputs], [batch, batch_view], inputs_kwargs=fields,

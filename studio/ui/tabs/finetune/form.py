@@ -25,7 +25,8 @@ from studio.ui.context import AppContext
 
 BACKEND_CHOICES = list(table.BACKEND_LABELS)
 QWEN3_MODES = list(table.QWEN3_MODES)
-RUN_FIELDS = ("preset", "name", "dataset", "base_model", "device", "speaker", "eval_set")  # the form's other inputs
+# the form's other inputs
+RUN_FIELDS = ("preset", "name", "dataset", "base_model", "device", "speaker", "eval_set", "datasets")
 
 
 def target_choices(backend: str) -> list[str]:
@@ -69,15 +70,28 @@ def make_spec(
     speaker: str,
     settings: Mapping[str, Any] | None = None,
     eval_set: str = "",
+    datasets: str = "",
 ) -> TrainSpec:
     """The form as a validated spec: the preset, then the named settings over it (any left out keep the preset's or
     the table's default); the demo dataset/model pair gets the demo's own settings. `eval_set`: the evaluation
-    sentences, one a line (`speaker | sentence`), empty for the built-in ones."""
+    sentences, one a line (`speaker | sentence`), empty for the built-in ones; `datasets`: a datasets config (JSON,
+    TOML or YAML) instead of one dataset."""
     values = dict(settings or {})
     lines = [line.to_json() for line in parse_text(eval_set)] if (eval_set or "").strip() else []
     unknown = sorted(set(values) - set(table.BY_NAME))
     if unknown:
         raise InvalidInput(f"Unknown training setting(s) {unknown}; known: {sorted(table.BY_NAME)}.")
+    if (datasets or "").strip():
+        if dataset:
+            raise InvalidInput(
+                "Give one dataset or a datasets config, not both: clear the Dataset box to use the config."
+            )
+        mix, max_seconds = ctx.finetune.datasets_config((datasets or "").strip())
+        if max_seconds is not None:
+            values.setdefault("max_audio_seconds", max_seconds)
+        spec = ctx.finetune.spec(preset, name, "", base_model, device=device, speaker=(speaker or "").strip() or None,
+                                 eval_set=lines, datasets=mix)  # fmt: skip
+        return table.apply(spec, values).validate()
     if not dataset:
         raise InvalidInput("Choose a dataset (build one above, or pick the demo).")
     demo_dataset, demo_base = demo_paths(ctx)
