@@ -182,6 +182,12 @@ def test_training_on_a_space_is_for_signed_in_users_on_their_own_files(hosted: S
     spec = spec_from_preset("quick", name="folder", dataset=str(mine), base_model=str(bob.runs_dir))
     with pytest.raises(InvalidInput, match="Hugging Face model id"):
         alice.start(spec)
+    mix = [{"path": str(mine), "speaker": "me"}, {"path": str(theirs), "speaker": "bob"}]  # one of several: refused
+    spec = spec_from_preset(
+        "quick", name="mix", dataset="", base_model="nineninesix/kani-tts-400m-0.3-pt", datasets=mix
+    )
+    with pytest.raises(InvalidInput, match="your own datasets"):
+        alice.start(spec)
     assert not alice.all()
 
 

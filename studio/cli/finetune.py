@@ -27,6 +27,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--spec", help="a spec.json to run as it is (a new run id is given if it is taken)")
     what.add_argument("--dataset", help="a dataset folder (manifest.jsonl with codec tokens, or nano_layer columns)")
     what.add_argument(
+        "--datasets",
+        metavar="CONFIG",
+        help="several datasets in one KaniTTS run: a .json, .toml or .yaml config listing each dataset (path: a "
+        "folder, a file or a saved dataset's name, or hub: owner/name with config and split) with its own speaker, "
+        "filters (column = value), max_seconds, max_tokens and max_rows; the KaniTTS pipeline's dataset_config.yaml "
+        "works as it is",
+    )
+    what.add_argument(
         "--demo",
         action="store_true",
         help="train a tiny model built from a config on a synthetic dataset (under a minute on CPU, no downloads)",
@@ -38,7 +46,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help=f"Hub id or folder (default {DEFAULT_BASE_MODEL}; with --backend qwen3_tts {QWEN3_BASE_MODEL})",
     )
     train.add_argument("--name", default="", help="run name")
-    train.add_argument("--speaker", default=None, help="speaker prefix for multi-speaker base models")
+    train.add_argument(
+        "--speaker",
+        default=None,
+        help="speaker prefix for multi-speaker base models (a dataset whose rows name several speakers prefixes each "
+        "row with its own; this one then goes to rows without a speaker)",
+    )
+    train.add_argument(
+        "--eval-set",
+        default=None,
+        metavar="FILE",
+        help="the evaluation sentences: .txt (one a line, `speaker | sentence` for a given speaker), .jsonl/.json "
+        "(objects with id, text, speaker) or the KaniTTS pipeline's eval_set.yaml; default: five built-in sentences",
+    )
     train.add_argument("--device", default="cpu", help="cpu, cuda or cuda:0,1 (several GPUs use accelerate launch)")
     train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
     table.add_arguments(train)  # one flag per training setting (studio.finetune.settings), as the Fine-tune form
@@ -59,6 +79,14 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         spec = table.apply(TrainSpec.load(args.spec), given) if given else TrainSpec.load(args.spec)
         if (settings.runs_dir / spec.run_id).exists():
             spec.run_id = f"{spec.run_id}-{int(time.time())}"
+    elif args.datasets:
+        datasets, max_seconds = service.datasets_config(path=args.datasets)
+        if max_seconds is not None:
+            given.setdefault("max_audio_seconds", max_seconds)
+        base_model = args.base_model or DEFAULT_BASE_MODEL
+        spec = service.spec(args.preset, name=args.name or "voice", dataset="", base_model=base_model,
+                            device=args.device, speaker=args.speaker, datasets=datasets)  # fmt: skip
+        spec = table.apply(spec, given)
     else:
         backend = table.BY_NAME["backend"].convert(given.pop("backend", None) or "kani")
         if backend == "qwen3_tts":  # the family's own defaults where not given (as the form switches them)
@@ -74,6 +102,10 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
             backend=backend,
         )
         spec = table.apply(spec, given)
+    if args.eval_set:
+        from studio.finetune.evalset import read_file
+
+        spec.eval_set = [line.to_json() for line in read_file(args.eval_set)]
     info = service.start(spec.validate())
     print(f"run {info.run_id} started (pid {info.status.get('pid')}); folder {info.folder}")
     if args.detach:

@@ -7,7 +7,8 @@ A backend answers six questions, and nothing else:
 - the loss: `loss(model, batch)`, and `validation_loss(model, items)` over the validation clips;
 - checkpoint contents: `save_weights(folder)` / `load_weights(folder)` (the loop adds optimizer, schedule, RNG);
 - the result: `fill_result(checkpoint, folder)` writes what `adapter/` holds, and says what it is
-  (`studio_adapter.json`, which the loop writes for every backend), `speak(sentences, base)` for the evaluation;
+  (`studio_adapter.json`, which the loop writes for every backend), `speak(sentences, base)` (or `speak_lines`,
+  with a speaker per sentence) for the evaluation;
 - the export: `merge(result, out)`, run in its own process by `python -m studio.finetune.export`.
 
 Which backend a run uses comes from the systems table (`studio.systems`, `System.training`); no backend is the base
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from studio.errors import InvalidInput, TrainingFailed
 
 if TYPE_CHECKING:
+    from studio.finetune.evalset import EvalLine
     from studio.finetune.loop import Trainer
 
 
@@ -86,6 +88,15 @@ class Backend(ABC):
         """(sentence, samples, sample rate) for each evaluation sentence, spoken by the tuned model (or, `base`,
         by the untuned one); None skips quietly; raise EvaluationUnavailable to record why it cannot."""
         return None
+
+    def speak_lines(self, lines: Sequence[EvalLine], base: bool) -> list[tuple[EvalLine, Any, int]] | None:
+        """(line, samples, sample rate) for each evaluation line, the line as it was said (its speaker filled in
+        where the backend chose one). By default each line's text goes to `speak`; a backend that speaks with
+        several speakers (KaniTTS's prompt prefix) overrides this."""
+        spoken = self.speak([line.text for line in lines], base)
+        if spoken is None:
+            return None
+        return [(line, samples, rate) for line, (_, samples, rate) in zip(lines, spoken, strict=True)]
 
     @staticmethod
     def dataset_next_step() -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from studio.audio.speaker import (  # noqa: F401 (callers of the evaluation use 
 )
 from studio.audio.types import AudioResult
 from studio.errors import InvalidInput
+from studio.finetune.evalset import EVAL_SENTENCES, EvalLine, default_lines  # noqa: F401 (the evaluation's own)
 from studio.fsutil import write_atomic
 
 if TYPE_CHECKING:
@@ -29,18 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Varied on purpose: a question, numbers spelled out (the normalizer would otherwise make WER depend on how the
-# recognizer writes digits), a long sentence that tests staying on track, and everyday plain statements.
-EVAL_SENTENCES: tuple[str, ...] = (
-    "The old lighthouse keeper climbed the stairs every evening to light the lamp.",
-    "Would you like to join us for dinner at the little restaurant near the river?",
-    "She bought twenty three apples, seven oranges and one hundred grapes at the market.",
-    "When the storm finally passed, the children ran outside to splash in the puddles, laughing all the way home.",
-    "Please remember to close the windows before you leave the house this afternoon.",
-)
-
 BASE_NAME = "base"  # the untuned model's result: always the first row of a comparison
 EVAL_FILE = "eval.json"
+RESULTS_FILE = "results.jsonl"  # the results table: one row per sentence, beside eval.json
+HUB_MARKER = "studio_eval.json"  # in a folder written by `write_hub_dataset`
 EVAL_VERSION = 1
 
 ProgressFn = Callable[[float, str], None]
@@ -116,6 +110,27 @@ def reference_profile(
     return mean_profile(embeddings)
 
 
+def speaker_profiles(
+    manifest_rows: list[dict[str, Any]], folder: Path, encoder: SpeakerEncoder, max_clips: int = 20
+) -> dict[str, NDArray[np.float32]]:
+    """One voice profile per speaker (lower-case name) of a dataset whose rows name two or more; {} for a dataset of
+    one speaker (its whole profile is `reference_profile`). A speaker without usable clips is left out."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in manifest_rows:
+        name = row.get("speaker")
+        if isinstance(name, str) and name.strip():
+            groups.setdefault(name.strip().lower(), []).append(row)
+    if len(groups) < 2:
+        return {}
+    profiles = {}
+    for name, rows in sorted(groups.items()):
+        try:
+            profiles[name] = reference_profile(rows, folder, encoder, max_clips)
+        except InvalidInput as exc:
+            log.info("no voice profile for speaker %s: %s", name, exc)
+    return profiles
+
+
 @dataclass
 class SampleScore:
     """One evaluation sentence: what was said, what the recognizer heard, and how close the voice is."""
@@ -126,6 +141,8 @@ class SampleScore:
     wer: float
     similarity: float | None
     seconds: float
+    speaker: str | None = None  # who said it (a multi-speaker run speaks each sentence with a given speaker)
+    sentence_id: str = ""
 
 
 @dataclass
@@ -171,9 +188,21 @@ class EvalResult:
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"Evaluation result {data['name']!r} is malformed ({exc}).") from exc
 
+    def table(self) -> list[dict[str, Any]]:
+        """The results table: per sentence its id, text, speaker, WER, speaker similarity, audio path and what the
+        recognizer heard."""
+        return [
+            {"model": self.name, "sentence_id": s.sentence_id or f"s{i + 1}", "sentence": s.sentence,
+             "speaker": s.speaker, "wer": s.wer, "similarity": s.similarity, "audio": s.audio_path,
+             "recognized": s.recognized, "seconds": s.seconds}
+            for i, s in enumerate(self.samples)
+        ]  # fmt: skip
+
     def save(self, folder: Path) -> Path:
+        """eval.json, and the results table as results.jsonl beside it."""
         path = Path(folder) / EVAL_FILE
         write_atomic(path, json.dumps(self.to_json(), indent=2))
+        write_atomic(Path(folder) / RESULTS_FILE, "".join(json.dumps(row) + "\n" for row in self.table()))
         return path
 
     @classmethod
@@ -194,14 +223,17 @@ def _optional_float(value: Any) -> float | None:
 
 def evaluate_audio(
     name: str,
-    generated: list[tuple[str, NDArray[np.float32], int]],
+    generated: Sequence[tuple[str | EvalLine, NDArray[np.float32], int]],
     out_dir: Path,
     transcriber: Transcriber,
     encoder: SpeakerEncoder | None = None,
     profile: NDArray[np.float32] | None = None,
     on_progress: ProgressFn | None = None,
+    profiles: Mapping[str, NDArray[np.float32]] | None = None,
 ) -> EvalResult:
-    """Score generated (sentence, samples, sample_rate) triples; each clip is kept in `out_dir` for listening.
+    """Score generated (sentence or EvalLine, samples, sample_rate) triples; each clip is kept in `out_dir` for
+    listening. A line said by a speaker of `profiles` (lower-case names) is compared with that speaker's profile,
+    any other with `profile`.
 
     A model that produced nothing (or silence) for a sentence scores WER 1.0 and no similarity: a bad result to show,
     not an error that would hide the other sentences.
@@ -213,7 +245,10 @@ def evaluate_audio(
     out.mkdir(parents=True, exist_ok=True)
     scores: list[SampleScore] = []
     total = len(generated)
-    for i, (sentence, raw, rate) in enumerate(generated):
+    for i, (said, raw, rate) in enumerate(generated):
+        line = said if isinstance(said, EvalLine) else EvalLine(f"s{i + 1}", said)
+        sentence = line.text
+        voice = (profiles or {}).get((line.speaker or "").lower(), profile)
         samples = np.asarray(raw, dtype=np.float32).reshape(-1)
         seconds = len(samples) / rate if rate > 0 else 0.0
         audio_path: str | None = None
@@ -223,12 +258,13 @@ def evaluate_audio(
         if rate > 0 and not is_silent(samples):
             recognized = transcriber.transcribe(samples, rate)
             wer = word_error_rate(sentence, recognized)
-            if encoder is not None and profile is not None:
+            if encoder is not None and voice is not None:
                 try:
-                    similarity = encoder.similarity(encoder.embed(samples, rate), profile)
+                    similarity = encoder.similarity(encoder.embed(samples, rate), voice)
                 except InvalidInput as exc:  # too little speech to judge the voice: WER still counts
                     log.info("%s, sentence %d: no similarity (%s)", name, i + 1, exc)
-        scores.append(SampleScore(sentence, audio_path, recognized, float(wer), similarity, round(seconds, 3)))
+        scores.append(SampleScore(sentence, audio_path, recognized, float(wer), similarity, round(seconds, 3),
+                                  speaker=line.speaker, sentence_id=line.id))  # fmt: skip
         if on_progress is not None:
             on_progress((i + 1) / total, f"{name}: scored sentence {i + 1} of {total}")
     result = EvalResult.from_samples(name, scores)
@@ -266,3 +302,54 @@ def best(results: list[EvalResult]) -> EvalResult | None:
     """The lowest-WER result (ties: the more similar voice); errored or unscored results never win."""
     usable = [r for r in results if r.error is None and r.mean_wer is not None]
     return min(usable, key=_rank_key) if usable else None
+
+
+def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out: Path) -> Path:
+    """The evaluation as a Hugging Face audio dataset folder (an `audiofolder`: `metadata.jsonl` naming each clip's
+    `file_name`, the clips under `<model>/`), as the KaniTTS pipeline pushes its results: per sentence the model
+    (`experiment_id`), its `train_configuration` (JSON), the sentence id, text and speaker, the audio, and Studio's
+    scores (WER, speaker similarity, what was recognized). A sentence without audio is listed in README.md only.
+    Written whole (a temporary folder renamed in); an existing folder is replaced only when Studio wrote it."""
+    import shutil
+
+    from studio.fsutil import replace_dir
+
+    if not results or not any(r.samples for r, _ in results):
+        raise InvalidInput(
+            "The run has no scored evaluation sentences to publish (it evaluates when NeMo is installed)."
+        )
+    out = Path(out)
+    tmp = out.with_name(f".tmp-{out.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    rows, missing = [], []
+    for result, config in results:
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "-", result.name).strip("-") or "model"
+        for row in result.table():
+            source = Path(row["audio"]) if row["audio"] else None
+            if source is None or not source.is_file():
+                missing.append(f"{result.name} {row['sentence_id']}")
+                continue
+            name = f"{folder}/{row['sentence_id']}.wav"
+            (tmp / folder).mkdir(exist_ok=True)
+            shutil.copy2(source, tmp / name)
+            rows.append({"file_name": name, "experiment_id": result.name, "train_configuration": json.dumps(config),
+                         **{k: row[k] for k in ("sentence_id", "sentence", "speaker", "wer", "similarity",
+                                                "recognized", "seconds")}})  # fmt: skip
+    write_atomic(tmp / "metadata.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    lines = [
+        "# Studio evaluation",
+        "",
+        "| Model | Sentence | Speaker | WER | Speaker similarity |",
+        "|---|---|---|---|---|",
+    ]
+    for result, _ in results:
+        for row in result.table():
+            sim = "—" if row["similarity"] is None else f"{row['similarity']:.3f}"
+            lines.append(f"| {result.name} | {row['sentence_id']} | {row['speaker'] or ''} | {row['wer'] * 100:.1f}% "
+                         f"| {sim} |")  # fmt: skip
+    if missing:
+        lines += ["", f"No audio for: {', '.join(missing)}."]
+    write_atomic(tmp / "README.md", "\n".join(lines) + "\n")
+    write_atomic(tmp / HUB_MARKER, json.dumps({"models": [r.name for r, _ in results], "rows": len(rows)}))
+    return replace_dir(tmp, out, marker=HUB_MARKER)

@@ -21,7 +21,7 @@ from studio.errors import InvalidInput, StorageError, StudioError, TrainingFaile
 from studio.finetune.backend import Backend, EvaluationUnavailable, backend_class
 from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
-from studio.finetune.spec import TrainSpec
+from studio.finetune.spec import TrainSpec, resolve_precision
 from studio.fsutil import replace_dir, write_atomic
 
 log = logging.getLogger("studio.train")
@@ -100,6 +100,8 @@ class Trainer:
         from transformers import get_scheduler
 
         spec, tr = self.spec, self.spec.trainer
+        bf16 = spec.device != "cpu" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        tr.precision = resolve_precision(tr.precision, spec.device, bf16)  # "auto" -> bf16 or fp32, for the backend too
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
         self.acc = Accelerator(cpu=spec.device == "cpu", mixed_precision=mixed)
         self.main = self.acc.is_main_process
@@ -252,16 +254,18 @@ class Trainer:
         return source
 
     def evaluate_audio(self, base: bool = False) -> None:
-        """Speak the fixed evaluation sentences (the backend's `speak`), then score speech recognition (WER) and
-        speaker similarity. A failure here never fails the training: the result is already saved."""
-        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
+        """Speak the evaluation set (the spec's, else the built-in five) with the backend's `speak_lines`, each
+        sentence with its speaker, then score speech recognition (WER) and speaker similarity. A failure here never
+        fails the training: the result is already saved."""
+        from studio.finetune.evalset import from_spec
+        from studio.finetune.evaluate import EvalResult, evaluate_audio
 
         if not self.spec.evaluate:
             return
         out = self.files.folder / "eval-base" if base else self.files.evaluation
         name = "base" if base else self.spec.name
         try:
-            generated = self.backend.speak(EVAL_SENTENCES, base)
+            generated = self.backend.speak_lines(from_spec(self.spec.eval_set), base)
         except EvaluationUnavailable as why:
             if not base:  # the run's own evaluation records why; the base row of an experiment just stays out
                 EvalResult(name=name, error=str(why)).save(out)
@@ -275,28 +279,32 @@ class Trainer:
         try:
             from studio.audio.asr import Transcriber
 
-            encoder, profile = self._speaker_profile()
-            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile)
+            encoder, profile, profiles = self._speaker_profile()
+            result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile,
+                                    profiles=profiles)  # fmt: skip
             result.save(out)
         except Exception as exc:
             log.exception("audio evaluation failed")
             EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
 
-    def _speaker_profile(self) -> tuple[Any, Any]:
-        """The dataset's voice (from its clips, when it has audio) for speaker similarity; (None, None) otherwise."""
+    def _speaker_profile(self) -> tuple[Any, Any, Any]:
+        """The dataset's voice (from its clips, when it has audio) for speaker similarity, and one per speaker when
+        its rows name several; (None, None, None) otherwise."""
         from studio.finetune.dataset import load_manifest
-        from studio.finetune.evaluate import SpeakerEncoder, reference_profile
+        from studio.finetune.evaluate import SpeakerEncoder, reference_profile, speaker_profiles
 
+        if self.spec.datasets or not self.spec.dataset:  # several datasets: no one voice to compare with
+            return None, None, None
         folder = Path(self.spec.dataset)
         try:
             rows = [r for r in load_manifest(folder) if r.get("audio")]
             if not rows:
-                return None, None
+                return None, None, None
             encoder = SpeakerEncoder.load()
-            return encoder, reference_profile(rows, folder, encoder)
+            return encoder, reference_profile(rows, folder, encoder), speaker_profiles(rows, folder, encoder)
         except StudioError as exc:
             log.info("no speaker profile: %s", exc)
-            return None, None
+            return None, None, None
 
     # ---- loop -------------------------------------------------------------------------------------------------
     def _elapsed(self) -> float:

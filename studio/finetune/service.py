@@ -133,8 +133,8 @@ class FineTune:
 
     def spec(self, preset: str, name: str, dataset: str, base_model: str, **overrides: Any) -> TrainSpec:
         name = clean_name(name, "run")
-        if not dataset:
-            raise InvalidInput("Choose a dataset: build one above, or give a dataset folder.")
+        if not dataset and not overrides.get("datasets"):
+            raise InvalidInput("Choose a dataset: build one above, or give a dataset folder (or a datasets config).")
         if not base_model.strip():
             raise InvalidInput("Give a base model: a Hugging Face id or a local folder.")
         overrides.setdefault("cache_dir", str(self.settings.cache_dir))
@@ -246,20 +246,44 @@ class FineTune:
                 raise InvalidInput(f"{name} is still training. On this Space each user trains one run at a time: "
                                    "stop it or wait for it to finish.")  # fmt: skip
             self._check_own_paths(spec)
-        if not spec.demo and not Path(spec.dataset).expanduser().exists():
-            raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
-        if not spec.demo:
-            from studio.finetune.data import dataset_source
+        from studio.finetune.data import dataset_source
 
+        if spec.datasets:  # several: each local one is checked here (a Hub one when the trainer downloads it)
+            from studio.finetune.mix import entries
+
+            for n, item in enumerate(entries(spec.datasets), 1):
+                if item.path and not Path(item.path).expanduser().exists():
+                    raise InvalidInput(f"Dataset {n} ({item.path}) does not exist: build and save it, or fix the path.")
+                if item.path:
+                    dataset_source(item.path)
+        elif not spec.demo and not Path(spec.dataset).expanduser().exists():
+            raise InvalidInput(f"The dataset {spec.dataset} does not exist: build and save one, or pick another.")
+        elif not spec.demo:
             dataset_source(spec.dataset)  # not a dataset (a folder of recordings, say): said here, no run is made
         return self.runner.start(spec)
+
+    def datasets_config(self, text: str = "", path: str | Path | None = None) -> tuple[list[dict[str, Any]], Any]:
+        """A datasets config (the Fine-tune form's box, or a file) as a spec's `datasets` and the longest clip in
+        seconds it sets for all (None: the run's own). A local entry may name a saved dataset by its name."""
+        from studio.finetune.mix import parse_config, read_config
+
+        found, max_seconds = read_config(path) if path else parse_config(text)
+        for item in found:
+            if item.path and "/" not in item.path and not Path(item.path).expanduser().exists():
+                saved = self.dataset_folder(item.path)
+                if (saved / "manifest.jsonl").is_file():  # "anna": the saved dataset of that name
+                    item.path = str(saved)
+        return [item.to_json() for item in found], max_seconds
 
     def _check_own_paths(self, spec: TrainSpec) -> None:
         """On a hosted server a run reads only this user's files (datasets, earlier runs) and shared downloads:
         a typed path to somebody else's folder, or anywhere else on the server, is refused."""
         own = (self.settings.user_root.resolve(), self.settings.cache_dir.resolve())
-        dataset = Path(spec.dataset).expanduser().resolve()
-        if not spec.demo and not any(dataset.is_relative_to(root) for root in own):
+        from studio.finetune.mix import entries
+
+        local = [e.path for e in entries(spec.datasets) if e.path] if spec.datasets else [spec.dataset]
+        paths = [Path(p).expanduser().resolve() for p in local]
+        if not spec.demo and not all(any(p.is_relative_to(root) for root in own) for p in paths):
             raise InvalidInput("On this Space a run trains on one of your own datasets: build and save one above, "
                                "then pick it in the list.")  # fmt: skip
         base = Path(spec.base_model).expanduser()
@@ -447,8 +471,44 @@ class FineTune:
             raise StudioError(f"Merging the adapter into the base model failed:\n{tail}")
         return target
 
-    def push_to_hub(self, folder: Path, repo_id: str, token: str, private: bool = True) -> str:
-        """Upload an exported folder to the Hugging Face Hub; returns the repository URL."""
+    def evaluation_dataset(self, run_id: str, dest: Path) -> Path:
+        """The run's evaluation (and the base model's, when an experiment scored it) as a Hugging Face audio dataset
+        folder `<dest>/<run_id>-eval` (`evaluate.write_hub_dataset`): per sentence the model, its training
+        configuration, the sentence, its speaker, the audio, WER and speaker similarity."""
+        from dataclasses import asdict
+
+        from studio.finetune.evaluate import EvalResult, write_hub_dataset
+
+        info = self.runs.get(run_id)
+        spec = info.spec
+        if spec is None:
+            raise InvalidInput(f"Run {run_id}'s spec cannot be read.")
+        trained = {"base_model": spec.base_model, "backend": spec.backend, "preset": spec.preset,
+                   "speaker": spec.speaker, "lora": asdict(spec.lora), "trainer": asdict(spec.trainer)}  # fmt: skip
+        results = []
+        for folder, config in ((info.folder / "eval-base", {"base_model": spec.base_model}),
+                               (info.files.evaluation, trained)):  # fmt: skip
+            try:
+                results.append((EvalResult.load(folder), config))
+            except InvalidInput:
+                continue
+        try:
+            return write_hub_dataset(results, Path(dest) / f"{run_id}-eval")
+        except NotStudios as exc:
+            raise InvalidInput(f"{exc}.") from exc
+        except OSError as exc:
+            raise storage_error(exc, f"the evaluation of run {run_id}") from exc
+
+    def push_evaluation(self, run_id: str, dest: Path, repo_id: str, token: str, private: bool = True) -> str:
+        """Push the run's evaluation to the Hub as a dataset repository (beside a model repository of the same
+        name, as the KaniTTS pipeline uploads its results); returns the dataset's URL."""
+        folder = self.evaluation_dataset(run_id, dest)
+        return self.push_to_hub(folder, repo_id, token, private, repo_type="dataset")
+
+    def push_to_hub(
+        self, folder: Path, repo_id: str, token: str, private: bool = True, repo_type: str = "model"
+    ) -> str:
+        """Upload an exported folder to the Hugging Face Hub (a model, or a dataset repository); returns its URL."""
         if not token.strip():
             raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
         if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
@@ -458,12 +518,13 @@ class FineTune:
         from huggingface_hub import HfApi
 
         api = HfApi(token=token.strip())
+        message = "Studio evaluation" if repo_type == "dataset" else "Studio fine-tune export"
         try:
-            api.create_repo(repo_id, private=private, exist_ok=True)
-            api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="Studio fine-tune export")
+            api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
+            api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=message)
         except Exception as exc:  # network, auth and permission errors all end here with the Hub's own words
             raise StudioError(f"Pushing to the Hub failed: {exc}") from exc
-        return f"https://huggingface.co/{repo_id}"
+        return f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
 
     def use_as_voice(self, run_id: str, name: str, merged: Path | None = None) -> Voice:
         """Register the run's result in the voice library, where its system's engine (`System.engine_for_training`)
@@ -477,10 +538,11 @@ class FineTune:
         import json
 
         made = json.loads((adapter / "studio_adapter.json").read_text())
+        trained = [str(s) for s in made.get("speakers") or []]  # the prompt speakers a KaniTTS run trained
         payload = {
             "base_model": spec.base_model,
             "base_model_path": made.get("base_model_path"),
-            "speaker": spec.speaker,
+            "speaker": spec.speaker or (trained[0] if trained else None),
         }
         files = {"model": merged} if merged is not None else {"adapter": adapter}
         similarity, notes = None, ""

@@ -24,8 +24,9 @@ QWEN3_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
 # what a run fine-tunes: every system with a training backend in the systems table (KaniTTS, Qwen3-TTS)
 BACKENDS = tuple(s.name for s in trainable())
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # auto: bf16 on a GPU that supports it, else fp32 (resolve_precision)
 SPEC_VERSION = 1
+OBJECT_LISTS = ("eval_set", "datasets")  # spec fields that hold a list of JSON objects
 
 
 @dataclass
@@ -33,7 +34,7 @@ class LoraSettings:
     r: int = 16
     alpha: int = 16
     dropout: float = 0.1
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "v_proj", "w1", "w2", "w3"])
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "w1", "w2"])  # the "balanced" preset's
     use_rslora: bool = True
 
 
@@ -47,7 +48,7 @@ class TrainerSettings:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.02
     max_grad_norm: float = 1.0
-    precision: str = "fp32"
+    precision: str = "auto"  # the KaniTTS pipeline trains in bf16; "auto" does where the GPU has it
     max_steps: int = 0  # optimizer steps; 0 = as many as `epochs` make
     logging_steps: int = 1
     eval_steps: int = 0  # 0 = about ten evaluations per run
@@ -79,6 +80,11 @@ class TrainSpec:
     # Qwen3-TTS only: mode (lora | full | last_layers), last_layers, add_layers, reinit_last, train_code_predictor,
     # lora_parts (talker, code_predictor), sub_talker_weight; LoRA rank/alpha/dropout/targets come from `lora`
     qwen3: dict[str, Any] = field(default_factory=dict)
+    # the evaluation sentences ({"id", "text", "speaker"} each; studio.finetune.evalset); empty: the built-in five
+    eval_set: list[dict[str, Any]] = field(default_factory=list)
+    # several datasets (studio.finetune.mix: path or hub, speaker, filters, max_seconds, max_tokens, max_rows); when
+    # given, the run trains on them and `dataset` only names the mix
+    datasets: list[dict[str, Any]] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -103,7 +109,12 @@ class TrainSpec:
         lora = _build(LoraSettings, data.get("lora") or {}, "lora")
         trainer = _build(TrainerSettings, data.get("trainer") or {}, "trainer")
         top = {k: v for k, v in data.items() if k not in ("lora", "trainer")}
-        missing = [k for k in ("run_id", "name", "base_model", "dataset") if not top.get(k)]
+        if top.get("datasets"):
+            top.setdefault("dataset", "")  # a run of several datasets needs no single one
+        needed = (
+            ("run_id", "name", "base_model") if top.get("datasets") else ("run_id", "name", "base_model", "dataset")
+        )
+        missing = [k for k in needed if not top.get(k)]
         if missing:
             raise InvalidInput(f"The training spec lacks {', '.join(missing)}.")
         spec = _build(cls, top, "spec")
@@ -161,8 +172,17 @@ class TrainSpec:
             "fp16 training needs a GPU; use fp32 (or bf16) on the CPU.",
         )
         _check(self.backend in BACKENDS, f"Backend {self.backend!r} is unknown; choose one of {BACKENDS}.")
+        if self.datasets:
+            from studio.finetune.mix import entries
+
+            _check(self.backend == "kani", "Several datasets in one run are for KaniTTS runs; give Qwen3-TTS one.")
+            entries(self.datasets)  # raises naming the bad entry
         if self.backend == "qwen3_tts":
             self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
+        if self.eval_set:
+            from studio.finetune.evalset import from_spec
+
+            from_spec(self.eval_set)  # raises naming the bad sentence
         return self
 
     def qwen3_options(self) -> Any:
@@ -207,6 +227,8 @@ def _wrong_types(spec: TrainSpec) -> list[str]:
                 ok, kind = isinstance(value, bool), "true or false"
             elif isinstance(default, (int, float)):
                 ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+            elif isinstance(default, list) and f.name in OBJECT_LISTS:
+                ok, kind = isinstance(value, list) and all(isinstance(v, dict) for v in value), "a list of objects"
             elif isinstance(default, list):
                 ok, kind = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of names"
             else:  # text, or None for optional text
@@ -243,26 +265,38 @@ class Preset:
     trainer: TrainerSettings
 
 
+# The KaniTTS fine-tuning pipeline's experiment grid (nineninesix-ai/KaniTTS-Finetune-pipeline at fa72cf4): "balanced"
+# and "best" are the two experiments of its config/experiments.yaml, "quick" the README's conservative example; every
+# one with its shared trainer arguments (batch 1, accumulation 4, cosine, warmup 0.1, weight decay 0.02, clip 1.0).
 PRESETS: dict[str, Preset] = {
     "quick": Preset(
         "quick",
-        "One epoch, rank 8 on attention: a first listen in minutes on a GPU.",
-        LoraSettings(r=8, alpha=8, dropout=0.05, target_modules=["q_proj", "v_proj"]),
-        TrainerSettings(epochs=1, learning_rate=1e-4, grad_accum=2),
+        "One epoch, rank 8 on the attention's q/v projections at 2e-5 (the KaniTTS pipeline's conservative example).",
+        LoraSettings(r=8, alpha=8, dropout=0.1, target_modules=["q_proj", "v_proj"]),
+        TrainerSettings(epochs=1, learning_rate=2e-5),
     ),
     "balanced": Preset(
         "balanced",
-        "Two epochs, rank 16 on attention and feed-forward (the KaniTTS pipeline's first experiment).",
-        LoraSettings(r=16, alpha=16, dropout=0.1, target_modules=["q_proj", "v_proj", "w1", "w2", "w3"]),
+        "Two epochs, rank 16 on q_proj, w1 and w2 at 5e-5 (the KaniTTS pipeline's first experiment).",
+        LoraSettings(r=16, alpha=16, dropout=0.1, target_modules=["q_proj", "w1", "w2"]),
         TrainerSettings(epochs=2, learning_rate=5e-5),
     ),
     "best": Preset(
         "best",
-        "Three epochs, rank 32 on every attention, convolution and feed-forward projection.",
+        "One epoch, rank 32 on every attention, convolution and feed-forward projection at 2e-5 (the KaniTTS "
+        "pipeline's second experiment).",
         LoraSettings(r=32, alpha=32, dropout=0.1, target_modules=list(KNOWN_TARGET_MODULES)),
-        TrainerSettings(epochs=3, learning_rate=2e-5),
+        TrainerSettings(epochs=1, learning_rate=2e-5),
     ),
 }
+
+
+def resolve_precision(precision: str, device: str, bf16_supported: bool) -> str:
+    """The precision a run trains in: "auto" is bf16 on a GPU that supports it (as the KaniTTS pipeline trains),
+    else fp32 (a CPU, or an older GPU); the others as chosen."""
+    if precision != "auto":
+        return precision
+    return "bf16" if device != "cpu" and bf16_supported else "fp32"
 
 
 def spec_from_preset(

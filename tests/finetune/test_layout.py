@@ -158,3 +158,26 @@ def test_layout_json_round_trip_ignores_unknown_keys() -> None:
     assert back == custom
     assert back.audio_start == 110 and back.vocab_size == 150
     assert back.codes_to_tokens([[9], [9], [9], [9]]) == [119, 129, 139, 149]
+
+
+def test_generation_samples_as_the_upstream_pipeline(tiny_base, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """config/inference_config.yaml of the KaniTTS pipeline: temperature 0.6, top-p 0.95, repetition penalty 1.1,
+    1,200 new tokens, sampling on, generation ends at end of speech."""
+    from studio.systems.kani.engine import GenerationSettings, KaniModel
+
+    g = GenerationSettings()
+    assert (g.temperature, g.top_p, g.repetition_penalty, g.max_new_tokens, g.do_sample) == (0.6, 0.95, 1.1, 1200, True)
+    model = KaniModel.load(tiny_base)
+    seen: dict = {}
+    real = model.model.generate
+
+    def spy(**kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs)
+        return real(**{**kwargs, "max_new_tokens": 4})
+
+    monkeypatch.setattr(model.model, "generate", spy)
+    model.generate_tokens("Hello there.", seed=0)
+    assert (seen["temperature"], seen["top_p"], seen["repetition_penalty"], seen["max_new_tokens"]) == (
+        0.6, 0.95, 1.1, 1200
+    )  # fmt: skip
+    assert seen["do_sample"] is True and seen["eos_token_id"] == model.layout.end_of_speech

@@ -203,3 +203,37 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
         TrainSpec.load(binary)
     with pytest.raises(InvalidInput, match="cannot be read"):
         TrainSpec.load(tmp_path)  # a folder
+
+
+# The KaniTTS fine-tuning pipeline (nineninesix-ai/KaniTTS-Finetune-pipeline at fa72cf4): config/experiments.yaml's
+# two experiments and the README's conservative example, with the trainer arguments every experiment shares.
+UPSTREAM_GRID = {
+    "quick": (8, 8, ["q_proj", "v_proj"], 1, 2e-5),
+    "balanced": (16, 16, ["q_proj", "w1", "w2"], 2, 5e-5),
+    "best": (32, 32, ["q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1", "w2", "w3"], 1, 2e-5),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(UPSTREAM_GRID))
+def test_presets_are_the_upstream_experiment_grid(preset: str) -> None:
+    r, alpha, targets, epochs, lr = UPSTREAM_GRID[preset]
+    lo, tr = PRESETS[preset].lora, PRESETS[preset].trainer
+    assert (lo.r, lo.alpha, sorted(lo.target_modules), tr.epochs, tr.learning_rate) == (
+        r, alpha, sorted(targets), epochs, lr
+    )  # fmt: skip
+    assert (lo.dropout, lo.use_rslora) == (0.1, True)
+    assert (tr.batch_size, tr.grad_accum, tr.scheduler, tr.warmup_ratio, tr.weight_decay, tr.max_grad_norm) == (
+        1, 4, "cosine", 0.1, 0.02, 1.0
+    )  # fmt: skip
+    assert tr.precision == "auto"
+
+
+def test_precision_auto_is_bf16_on_a_gpu_that_has_it_and_fp32_elsewhere() -> None:
+    from studio.finetune.spec import resolve_precision
+
+    assert TrainSpec(run_id="r", name="n", base_model="m", dataset="d").trainer.precision == "auto"
+    assert resolve_precision("auto", "cuda:0", bf16_supported=True) == "bf16"
+    assert resolve_precision("auto", "cuda", bf16_supported=False) == "fp32"  # an older GPU
+    assert resolve_precision("auto", "cpu", bf16_supported=True) == "fp32"
+    assert resolve_precision("fp16", "cuda", bf16_supported=True) == "fp16"  # a choice is kept
+    assert _spec(trainer={"precision": "auto"}).validate().trainer.precision == "auto"

@@ -96,8 +96,8 @@ def test_train_help_mentions_the_demo(tmp_path: Path) -> None:
     proc = _studio(tmp_path, "train", "--help")
     assert proc.returncode == 0
     assert "--demo" in proc.stdout and "--max-steps" in proc.stdout and "--dataset" in proc.stdout
-    proc = _studio(tmp_path, "train")  # one of --spec, --dataset, --demo is required
-    assert proc.returncode == 2 and "one of the arguments --spec --dataset --demo is required" in proc.stderr
+    proc = _studio(tmp_path, "train")  # one of --spec, --dataset, --datasets, --demo is required
+    assert proc.returncode == 2 and "one of the arguments --spec --dataset --datasets --demo is required" in proc.stderr
 
 
 def test_train_demo_finishes_and_is_listed(demo_home: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
@@ -140,3 +140,23 @@ def test_train_on_a_missing_dataset_names_the_dataset_with_the_default_base_mode
     proc = _studio(tmp_path, "train", "--dataset", "/nonexistent")
     assert proc.returncode != 0
     assert "/nonexistent does not exist" in proc.stdout + proc.stderr
+
+
+def test_train_with_a_bad_eval_set_says_why_before_starting(tmp_path: Path) -> None:
+    bad = tmp_path / "sentences.txt"
+    bad.write_text("anna | \n")
+    proc = _studio(tmp_path, "train", "--dataset", str(tmp_path), "--eval-set", str(bad))
+    assert proc.returncode == 2, proc.stderr
+    assert "The evaluation set sentences.txt, sentence 1 is empty" in proc.stderr
+    assert "--eval-set FILE" in _studio(tmp_path, "train", "--help").stdout
+
+
+def test_train_with_a_bad_datasets_config_names_the_entry(tmp_path: Path) -> None:
+    config = tmp_path / "mix.toml"
+    config.write_text('[[datasets]]\npath = "a"\n\n[[datasets]]\nspeaker = "bob"\n')
+    proc = _studio(tmp_path, "train", "--datasets", str(config))
+    assert proc.returncode == 2, proc.stderr
+    assert "Dataset 2: give either a local path or a hub id (owner/name), not neither" in proc.stderr
+    config.write_text('[[datasets]]\npath = "nowhere"\nspeaker = "anna"\n')
+    proc = _studio(tmp_path, "train", "--datasets", str(config))
+    assert proc.returncode == 2 and "Dataset 1 (nowhere) does not exist" in proc.stderr

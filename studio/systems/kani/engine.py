@@ -51,8 +51,10 @@ def kani_info() -> EngineInfo:
 
 @dataclass
 class GenerationSettings:
+    """Sampling as the KaniTTS pipeline's `config/inference_config.yaml` (docs/upstream.md)."""
+
     max_new_tokens: int = 1200
-    temperature: float = 0.7
+    temperature: float = 0.6
     top_p: float = 0.95
     repetition_penalty: float = 1.1
     do_sample: bool = True

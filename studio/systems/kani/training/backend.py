@@ -10,13 +10,16 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.errors import InvalidInput, TrainingFailed
 from studio.finetune.backend import Backend, EvaluationUnavailable, Loaded
 from studio.fsutil import replace_dir
 from studio.systems.kani.layout import LAYOUT_FILE, TokenLayout
-from studio.systems.kani.training.data import Example, load_examples
+from studio.systems.kani.training.data import Example, assign_prefixes, load_examples, load_mix
+
+if TYPE_CHECKING:
+    from studio.finetune.evalset import EvalLine
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +45,23 @@ class KaniBackend(Backend):
     """KaniTTS fine-tuning: a LoRA adapter; the result is the adapter, the tokenizer and the token layout."""
 
     layout: TokenLayout
+    speakers: list[str]  # the speakers whose names prefix the training text (lower case), sorted; [] for none
 
     def load(self) -> Loaded:
         from transformers import AutoTokenizer
 
-        spec, tr = self.spec, self.spec.trainer
+        spec = self.spec
         if spec.demo and not (Path(spec.base_model) / "config.json").is_file():
             self.loop.status(message="Building the tiny demo model")
             build_demo_model(Path(spec.base_model))
         # the dataset first: quick to check, and a missing one must not read as a model that failed to load
         hint = TokenLayout.read(spec.base_model)  # a local folder's own layout, else KaniTTS's
-        examples = load_examples(spec.dataset, hint, spec.val_fraction, tr.seed)
+        examples = self._examples(hint)
         self.base_path = self.loop.fetch_base()
         self.layout = TokenLayout.read(self.base_path)
         if self.layout != hint:  # a downloaded model with a layout of its own: check the codes against it
-            examples = load_examples(spec.dataset, self.layout, spec.val_fraction, tr.seed)
+            examples = self._examples(self.layout)
+        self.speakers = assign_prefixes(examples, spec.speaker)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.base_path)
         except Exception as exc:
@@ -65,6 +70,13 @@ class KaniBackend(Backend):
         if not train:
             return Loaded(None, train, val, skipped)
         return Loaded(self._load_model(), train, val, skipped)
+
+    def _examples(self, layout: TokenLayout) -> list[Example]:
+        """The run's dataset, or its several datasets (`spec.datasets`)."""
+        spec = self.spec
+        if spec.datasets:
+            return load_mix(spec.datasets, layout, spec.val_fraction, spec.trainer.seed)
+        return load_examples(spec.dataset, layout, spec.val_fraction, spec.trainer.seed)
 
     def _load_model(self) -> Any:
         import torch
@@ -113,12 +125,15 @@ class KaniBackend(Backend):
         val: list[list[int]] = []
         skipped = 0
         for ex in examples:
-            if ex.seconds > self.spec.trainer.max_audio_seconds:
+            if ex.seconds > (ex.max_seconds or self.spec.trainer.max_audio_seconds):
                 skipped += 1
                 continue
-            prompt = self.layout.prompt_text(ex.text, self.spec.speaker or None)
+            prompt = self.layout.prompt_text(ex.text, ex.prefix)
             text_ids = self.tokenizer.encode(prompt, add_special_tokens=True)
             ids = self.layout.training_ids(list(text_ids), self.layout.codes_to_tokens(ex.codes))
+            if ex.max_tokens is not None and len(ids) > ex.max_tokens:
+                skipped += 1
+                continue
             (val if ex.split == "validation" else train).append(ids)
         return train, val, skipped
 
@@ -173,29 +188,44 @@ class KaniBackend(Backend):
         layout_src = Path(self.base_path) / LAYOUT_FILE
         if layout_src.is_file():
             shutil.copy2(layout_src, folder / LAYOUT_FILE)
-        return {"mode": "lora"}
+        return {"mode": "lora", "speakers": list(self.speakers)}
 
-    def speak(self, sentences: Sequence[str], base: bool) -> list[tuple[str, Any, int]] | None:
-        """Generate codec tokens with the tuned model (or, `base`, with its adapter switched off) and decode them
-        with NeMo's NanoCodec; without NeMo the run records why (its validation loss still compares runs)."""
-        from studio.systems.kani.engine import KaniModel, NanoCodec, nemo_installed
+    def speaker_for(self, line: EvalLine, index: int) -> str | None:
+        """Who says an evaluation sentence: its own speaker, else the run's (`--speaker`), else, when the run trained
+        several speakers, each in turn (sentence 1 the first, sentence 2 the second, ...), else the one trained."""
+        if line.speaker:
+            return line.speaker
+        if self.spec.speaker:
+            return self.spec.speaker
+        if self.speakers:
+            return self.speakers[index % len(self.speakers)]
+        return None
+
+    def speak_lines(self, lines: Sequence[EvalLine], base: bool) -> list[tuple[EvalLine, Any, int]] | None:
+        """Generate codec tokens with the tuned model (or, `base`, with its adapter switched off), each sentence
+        prefixed with its speaker (`speaker_for`), and decode them with NeMo's NanoCodec; without NeMo the run
+        records why (its validation loss still compares runs)."""
+        from dataclasses import replace
+
+        from studio.systems.kani import engine
         from studio.systems.kani.layout import NUM_CODEBOOKS
 
-        if not nemo_installed() or self.layout.num_codebooks != NUM_CODEBOOKS:
+        if not engine.nemo_installed() or self.layout.num_codebooks != NUM_CODEBOOKS:
             raise EvaluationUnavailable(
                 "Audio evaluation needs NeMo's NanoCodec to turn tokens into speech (pip install "
                 "'studio-voice[nemo]'); compare runs by validation loss meanwhile."
             )
         peft_model = self.loop.acc.unwrap_model(self.loop.model)
-        model = KaniModel(peft_model, self.tokenizer, self.layout, self.spec.speaker or None)
         peft_model.eval()
-        codec = NanoCodec.load("cuda" if self.spec.device != "cpu" else "cpu")
+        codec = engine.NanoCodec.load("cuda" if self.spec.device != "cpu" else "cpu")
         generated = []
         try:
             with peft_model.disable_adapter() if base else contextlib.nullcontext():
-                for sentence in sentences:
-                    codes = model.generate_codes(sentence, seed=self.spec.trainer.seed)
-                    generated.append((sentence, codec.decode(codes), self.layout.sample_rate))
+                for i, line in enumerate(lines):
+                    said = replace(line, speaker=self.speaker_for(line, i))
+                    model = engine.KaniModel(peft_model, self.tokenizer, self.layout, said.speaker)
+                    codes = model.generate_codes(said.text, seed=self.spec.trainer.seed)
+                    generated.append((said, codec.decode(codes), self.layout.sample_rate))
         finally:
             peft_model.train()
         return generated

@@ -94,6 +94,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             preset = gr.Radio([(p.name.capitalize(), p.name) for p in PRESETS.values()], value="balanced",
                               label="Preset", elem_id="ft-preset")  # fmt: skip
             preset_note = gr.Markdown(PRESETS["balanced"].description, elem_id="ft-preset-note")
+            with gr.Accordion("Evaluation sentences", open=False):
+                eval_text = gr.Textbox("", lines=4, label="Evaluation sentences (empty: the built-in five)",
+                                       placeholder="One sentence a line; `speaker | sentence` for a given speaker.",
+                                       elem_id="ft-eval-set")  # fmt: skip
+            with gr.Accordion("Several datasets (KaniTTS)", open=False):
+                mix_text = gr.Textbox("", lines=6, label="Datasets config: JSON, TOML or YAML (clear the Dataset box)",
+                                      placeholder='[[datasets]]\npath = "anna"\nspeaker = "anna"\n\n[[datasets]]\n'
+                                      'hub = "owner/name"\nspeaker = "bob"\nfilters = { speaker = "ex01" }\n'
+                                      "max_seconds = 12\nmax_rows = 2000", elem_id="ft-datasets")  # fmt: skip
             with gr.Accordion("Advanced settings", open=False):
                 fields, rows = build_settings({**table.defaults(), **preset_values("balanced")})
             fields = {"backend": family, **fields}  # every setting of the table, by name
@@ -141,6 +150,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     with gr.Row():
         repo = gr.Textbox("", label="Hub repository (you/my-voice)", elem_id="ft-repo")
         token = gr.Textbox("", label="Hugging Face token (write)", type="password", elem_id="ft-token")
+        push_eval = gr.Checkbox(False, label="Also push the evaluation as a dataset (same name)",
+                                elem_id="ft-push-eval")  # fmt: skip
         push_btn = gr.Button("Push to Hub", elem_id="ft-push")
     result_note = gr.Markdown("", elem_id="ft-result")
     exported = gr.File(label="Downloads", file_count="multiple", interactive=False, elem_id="ft-exported")
@@ -159,12 +170,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                   api_visibility="private")  # fmt: skip
 
     # runs: the form's run fields by position, its training settings by name
-    run_inputs = [preset, run_name, dataset, base, device, prefix]
+    run_inputs = [preset, run_name, dataset, base, device, prefix, eval_text, mix_text]
 
     @ui_errors
     def train_start(
-        preset: str, name: str, dataset: str | None, base_model: str, device: str, speaker: str,
-        request: gr.Request, **settings: Any,
+        preset: str, name: str, dataset: str | None, base_model: str, device: str, speaker: str, eval_set: str,
+        datasets: str, request: gr.Request, **settings: Any,
     ) -> tuple[Any, str, int]:  # fmt: skip
         """Start a fine-tuning run in its own process (one at a time per user; follow it with train_status).
 
@@ -175,13 +186,19 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             base_model: Hugging Face id or folder of the model to fine-tune.
             device: "cpu", "cuda:0" or "cuda:0,1" (several GPUs).
             speaker: speaker prefix for multi-speaker base models (optional).
+            eval_set: the evaluation sentences, one a line (`speaker | sentence` for a given speaker); empty: the
+                built-in five.
+            datasets: several datasets instead of `dataset` (KaniTTS): a JSON, TOML or YAML config listing each
+                with its path or hub id, speaker, filters, max_seconds, max_tokens and max_rows.
             settings: the training settings by name (docs/api.md lists them: lora_r, epochs, learning_rate...).
 
         Returns:
             the runs picker (on the new run) and a note.
         """
         u = user_context(ctx, request)
-        pick, note = start_run(u, make_spec(u, preset, name, dataset, base_model, device, speaker, settings))
+        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set,
+                         datasets=datasets)  # fmt: skip
+        pick, note = start_run(u, spec)
         return pick, note, -1
 
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
@@ -276,7 +293,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     @ui_errors
     def train_batch_add(
         batch: list[dict[str, Any]], preset: str, name: str, dataset: str | None, base_model: str, device: str,
-        speaker: str, request: gr.Request, **settings: Any,
+        speaker: str, eval_set: str, datasets: str, request: gr.Request, **settings: Any,
     ) -> Any:  # fmt: skip
         """Add a configuration to this session's experiment batch (the same inputs as train_start; names differ).
 
@@ -287,10 +304,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             base_model: Hugging Face id or folder.
             device: "cpu", "cuda:0" or "cuda:0,1".
             speaker: speaker prefix (optional).
+            eval_set: the evaluation sentences, one a line (optional).
+            datasets: a datasets config instead of `dataset` (optional).
             settings: the training settings by name.
         """
         u = user_context(ctx, request)
-        return add_experiment(batch, make_spec(u, preset, name, dataset, base_model, device, speaker, settings))
+        spec = make_spec(u, preset, name, dataset, base_model, device, speaker, settings, eval_set=eval_set,
+                         datasets=datasets)  # fmt: skip
+        return add_experiment(batch, spec)
 
     action(demo, add_btn.click, train_batch_add, [batch, *run_inputs], [batch, batch_view], inputs_kwargs=fields,
            api_name="train_batch_add")  # fmt: skip
@@ -343,7 +364,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
            result_note, api_name="train_export")  # fmt: skip
 
     @ui_errors
-    def train_push(u: AppContext, run_id: str | None, merged: bool, repo: str, token: str, request: gr.Request) -> str:
+    def train_push(
+        u: AppContext, run_id: str | None, merged: bool, repo: str, token: str, evaluation: bool, request: gr.Request
+    ) -> str:
         """Push a finished run's adapter (or merged model) to a Hugging Face Hub repository.
 
         Args:
@@ -351,8 +374,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             merged: push the merged full model instead of the adapter.
             repo: the Hub repository, like "you/my-voice".
             token: a Hugging Face access token with write permission.
+            evaluation: also push the run's evaluation (sentences, speakers, audio, WER, similarity) as a dataset
+                repository of the same name.
         """
-        return push_run(u, run_id, merged, repo, token, _session(request))
+        return push_run(u, run_id, merged, repo, token, _session(request), evaluation=bool(evaluation))
 
-    action(demo, push_btn.click, per_user(ctx, train_push), [run_pick, merged, repo, token], result_note, result_note,
-           api_name="train_push")  # fmt: skip
+    action(demo, push_btn.click, per_user(ctx, train_push), [run_pick, merged, repo, token, push_eval], result_note,
+           result_note, api_name="train_push")  # fmt: skip

@@ -11,6 +11,7 @@ import gradio as gr
 
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
+from studio.finetune.evalset import parse_text
 from studio.finetune.settings import QWEN3_DEFAULT_TARGETS, Setting
 from studio.finetune.spec import (
     DEFAULT_BASE_MODEL,
@@ -24,7 +25,8 @@ from studio.ui.context import AppContext
 
 BACKEND_CHOICES = list(table.BACKEND_LABELS)
 QWEN3_MODES = list(table.QWEN3_MODES)
-RUN_FIELDS = ("preset", "name", "dataset", "base_model", "device", "speaker")  # the form's other inputs
+# the form's other inputs
+RUN_FIELDS = ("preset", "name", "dataset", "base_model", "device", "speaker", "eval_set", "datasets")
 
 
 def target_choices(backend: str) -> list[str]:
@@ -67,13 +69,29 @@ def make_spec(
     device: str,
     speaker: str,
     settings: Mapping[str, Any] | None = None,
+    eval_set: str = "",
+    datasets: str = "",
 ) -> TrainSpec:
     """The form as a validated spec: the preset, then the named settings over it (any left out keep the preset's or
-    the table's default); the demo dataset/model pair gets the demo's own settings."""
+    the table's default); the demo dataset/model pair gets the demo's own settings. `eval_set`: the evaluation
+    sentences, one a line (`speaker | sentence`), empty for the built-in ones; `datasets`: a datasets config (JSON,
+    TOML or YAML) instead of one dataset."""
     values = dict(settings or {})
+    lines = [line.to_json() for line in parse_text(eval_set)] if (eval_set or "").strip() else []
     unknown = sorted(set(values) - set(table.BY_NAME))
     if unknown:
         raise InvalidInput(f"Unknown training setting(s) {unknown}; known: {sorted(table.BY_NAME)}.")
+    if (datasets or "").strip():
+        if dataset:
+            raise InvalidInput(
+                "Give one dataset or a datasets config, not both: clear the Dataset box to use the config."
+            )
+        mix, max_seconds = ctx.finetune.datasets_config((datasets or "").strip())
+        if max_seconds is not None:
+            values.setdefault("max_audio_seconds", max_seconds)
+        spec = ctx.finetune.spec(preset, name, "", base_model, device=device, speaker=(speaker or "").strip() or None,
+                                 eval_set=lines, datasets=mix)  # fmt: skip
+        return table.apply(spec, values).validate()
     if not dataset:
         raise InvalidInput("Choose a dataset (build one above, or pick the demo).")
     demo_dataset, demo_base = demo_paths(ctx)
@@ -82,10 +100,12 @@ def make_spec(
             "The demo dataset has synthetic tokens for the demo model only: choose both (Try the demo), or neither."
         )
     if dataset == demo_dataset:
-        return ctx.finetune.demo_spec(name=(name or "").strip() or "demo", device=device).validate()
+        demo = ctx.finetune.demo_spec(name=(name or "").strip() or "demo", device=device)
+        demo.eval_set = lines
+        return demo.validate()
     backend = table.BY_NAME["backend"].convert(values.pop("backend", None) or "kani")
     spec = ctx.finetune.spec(preset, name, dataset, base_model, device=device,
-                             speaker=(speaker or "").strip() or None, backend=backend)  # fmt: skip
+                             speaker=(speaker or "").strip() or None, backend=backend, eval_set=lines)  # fmt: skip
     return table.apply(spec, values).validate()
 
 

@@ -176,12 +176,21 @@ def export_run(ctx: AppContext, run_id: str | None, merged: bool, session: str) 
     return "Exported: " + ", ".join(Path(z).name for z in zips), zips
 
 
-def push_run(ctx: AppContext, run_id: str | None, merged: bool, repo: str, token: str, session: str) -> str:
+def push_run(
+    ctx: AppContext, run_id: str | None, merged: bool, repo: str, token: str, session: str, evaluation: bool = False
+) -> str:
+    """Push the adapter (or the merged model); with `evaluation`, the run's evaluation too, as a dataset of the same
+    name (its sentences, speakers, audio and scores)."""
     if not run_id:
         raise InvalidInput("Select a finished run.")
     if not (token or "").strip():
         raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
     out = ctx.output_dir(session)
+    if evaluation:  # checked before anything is pushed: a run without a scored evaluation says so first
+        ctx.finetune.evaluation_dataset(run_id, out)
     folder = ctx.finetune.export_merged(run_id, out) if merged else ctx.finetune.export_adapter(run_id, out)
     url = ctx.finetune.push_to_hub(folder, repo.strip(), token)
-    return f"Pushed to {url}"
+    if not evaluation:
+        return f"Pushed to {url}"
+    data = ctx.finetune.push_evaluation(run_id, out, repo.strip(), token)
+    return f"Pushed to {url}; the evaluation to {data}"
