@@ -5,6 +5,7 @@ audio evaluation. The process entry is `train.py`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -13,13 +14,24 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput, StorageError, StudioError, TrainingFailed, storage_error, write_fault
 from studio.finetune.backend import Backend, EvaluationUnavailable, backend_class
-from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
+from studio.finetune.metrics import (
+    EVAL_LOSS,
+    GPU_MEMORY,
+    GPU_UTIL,
+    LR,
+    TIMING_PARTS,
+    TRAIN_LOSS,
+    MetricsWriter,
+    truncate_after,
+)
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
 from studio.finetune.spec import TrainSpec
 from studio.fsutil import replace_dir, write_atomic
@@ -52,6 +64,7 @@ class LoopState:
     best_eval: float | None = None
     best_step: int | None = None
     evals: dict[str, float] = field(default_factory=dict)  # step -> eval loss, to find the best after pruning
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per part (metrics.TIMING_PARTS), all sessions
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -177,11 +190,45 @@ class Trainer:
         self.session_step0 = self.state.step
         self.elapsed_before = self.state.elapsed
 
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Add the seconds spent inside to the run's `part` (data, step, eval, checkpoint: metrics.TIMING_PARTS)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.state.timing[part] = self.state.timing.get(part, 0.0) + time.perf_counter() - start
+
+    def _on_cuda(self) -> bool:
+        acc = getattr(self, "acc", None)
+        return acc is not None and getattr(acc.device, "type", "") == "cuda"
+
+    def _gpu(self) -> dict[str, float]:
+        """GPU utilization (NVML, when installed) and torch's peak memory; empty without CUDA."""
+        if not self._on_cuda():
+            return {}
+        import torch
+
+        out = {"gpu_memory_gb": round(torch.cuda.max_memory_allocated(self.acc.device) / 1e9, 3)}
+        with contextlib.suppress(Exception):  # no NVML (pynvml) or no permission: utilization stays absent
+            out["gpu_util"] = float(torch.cuda.utilization(self.acc.device))
+        return out
+
+    def timing(self) -> dict[str, float]:
+        """Where this run's time went, for status.json: seconds per part, the total, GPU fields with CUDA."""
+        out = {key: round(self.state.timing.get(key, 0.0), 3) for key, _ in TIMING_PARTS}
+        out["total"] = round(self._elapsed(), 3)
+        return {**out, **self._gpu()}
+
     def save_checkpoint(self) -> Path | None:
         """Write to a temporary folder, mark it complete, then swap it in: a checkpoint is whole or absent.
 
         A full disk or a read-only folder removes the half-written folder and ends the run with one StorageError;
         the complete checkpoints stay, so the run resumes from the newest once that is fixed."""
+        with self.timed("checkpoint"):
+            return self._save_checkpoint()
+
+    def _save_checkpoint(self) -> Path | None:
         import torch
 
         self.acc.wait_for_everyone()
@@ -234,6 +281,10 @@ class Trainer:
 
     def export_adapter(self) -> Path:
         """The run's result in `adapter/` (whole or not at all), with `studio_adapter.json` saying what it is."""
+        with self.timed("checkpoint"):
+            return self._export_adapter()
+
+    def _export_adapter(self) -> Path:
         source = self.result_checkpoint()
         tmp = self.files.folder / ".tmp-adapter"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -254,10 +305,14 @@ class Trainer:
     def evaluate_audio(self, base: bool = False) -> None:
         """Speak the fixed evaluation sentences (the backend's `speak`), then score speech recognition (WER) and
         speaker similarity. A failure here never fails the training: the result is already saved."""
-        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
-
         if not self.spec.evaluate:
             return
+        with self.timed("eval"):
+            self._evaluate_audio(base)
+
+    def _evaluate_audio(self, base: bool) -> None:
+        from studio.finetune.evaluate import EVAL_SENTENCES, EvalResult, evaluate_audio
+
         out = self.files.folder / "eval-base" if base else self.files.evaluation
         name = "base" if base else self.spec.name
         try:
@@ -329,7 +384,7 @@ class Trainer:
             return None
         self.model.eval()
         try:
-            with torch.no_grad(), self.acc.autocast():
+            with self.timed("eval"), torch.no_grad(), self.acc.autocast():
                 return float(self.backend.validation_loss(self.model, self.val_ids))
         finally:
             self.model.train()
@@ -357,7 +412,8 @@ class Trainer:
                 self.evaluate_audio(base=True)
                 self.status(message="Training")
         while self.state.step < self.total_steps:
-            batches = self._epoch_batches(self.state.epoch)
+            with self.timed("data"):
+                batches = self._epoch_batches(self.state.epoch)
             b = self.state.batch
             while b < len(batches) and self.state.step < self.total_steps:
                 if self._stop_agreed():
@@ -365,16 +421,23 @@ class Trainer:
                 group = batches[b : b + tr.grad_accum]
                 losses = []
                 for rows in group:
-                    batch = self.backend.batch(rows)
-                    with self.acc.autocast():
-                        loss = self.backend.loss(self.model, batch)
-                    self.acc.backward(loss / len(group))
-                    losses.append(float(loss.detach()))
-                if tr.max_grad_norm > 0:
-                    self.acc.clip_grad_norm_(self.model.parameters(), tr.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                    with self.timed("data"):
+                        batch = self.backend.batch(rows)
+                    with self.timed("step"):
+                        with self.acc.autocast():
+                            loss = self.backend.loss(self.model, batch)
+                        self.acc.backward(loss / len(group))
+                        losses.append(float(loss.detach()))  # waits for the GPU: the step's time is its own
+                with self.timed("step"):
+                    if tr.max_grad_norm > 0:
+                        self.acc.clip_grad_norm_(self.model.parameters(), tr.max_grad_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    if self._on_cuda():
+                        import torch
+
+                        torch.cuda.synchronize(self.acc.device)  # the optimizer's kernels count here, not as data
                 b += len(group)
                 self.state.step += 1
                 self.state.batch = b
@@ -396,6 +459,8 @@ class Trainer:
                 step=self.state.step,
                 eta_s=0,
                 adapter=str(self.files.adapter),
+                elapsed=self._elapsed(),
+                timing=self.timing(),
             )
         return "finished"
 
@@ -441,6 +506,7 @@ class Trainer:
             train_loss=row.get(TRAIN_LOSS),
             best_eval=st.best_eval,
             best_step=st.best_step,
+            timing=self.timing(),
             **({"eval_loss": row[EVAL_LOSS]} if EVAL_LOSS in row else {}),
         )
 
@@ -452,11 +518,20 @@ class Trainer:
             "epoch": round(self.state.epoch + batch / max(batches, 1), 4),
             "time": round(self._elapsed(), 3),
         }
-        self.metrics.write({**head, **row})
+        timing = self.timing()
+        spent = {f"time/{key}": timing[key] for key, _ in TIMING_PARTS}
+        named = ((GPU_UTIL, "gpu_util"), (GPU_MEMORY, "gpu_memory_gb"))
+        gpu = {name: timing[key] for name, key in named if key in timing}
+        self.metrics.write({**head, **row, **spent, **gpu})
 
     def _stop(self) -> str:
         self.status(state="stopping", message="Saving a checkpoint before stopping")
         if self.state.step > 0:
             self.save_checkpoint()
-        self.status(state="stopped", message=f"Stopped at step {self.state.step}; resume continues from there")
+        self.status(
+            state="stopped",
+            message=f"Stopped at step {self.state.step}; resume continues from there",
+            elapsed=self._elapsed(),
+            timing=self.timing(),
+        )
         return "stopped"

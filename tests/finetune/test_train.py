@@ -105,6 +105,23 @@ def test_training_lowers_the_loss_and_writes_the_file_contract(
     assert not _trainers_alive(spec.run_id)
 
 
+def test_every_run_logs_where_its_time_goes(finished: tuple[FineTune, TrainSpec, RunInfo]) -> None:
+    _service, _spec, info = finished
+    rows = _rows(info)
+    parts = ("time/data", "time/step", "time/eval", "time/checkpoint")
+    for r in rows:
+        assert set(parts) <= set(r) and sum(r[p] for p in parts) <= r["time"] + 0.01
+        assert "gpu/util" not in r and "gpu/memory_gb" not in r  # no CUDA here: the GPU fields are absent
+    for p in parts:  # cumulative: never falling
+        assert [r[p] for r in rows] == sorted(r[p] for r in rows)
+    last = rows[-1]
+    assert last["time/step"] > 0 and last["time/data"] > 0 and last["time/eval"] > 0
+    timing = info.status["timing"]
+    assert timing["total"] >= sum(timing[k] for k in ("data", "step", "eval", "checkpoint"))
+    assert timing["checkpoint"] > 0 and timing["step"] > last["time/step"] * 0.99
+    assert set(timing) == {"data", "step", "eval", "checkpoint", "total"}
+
+
 def test_stop_saves_a_checkpoint_and_resume_continues_the_curve(
     finetune: FineTune, tiny_base: Path, synthetic_dataset: Path, settings
 ) -> None:

@@ -75,6 +75,7 @@ def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: 
         raise AssertionError(f"{_status(page)!r} / {page.locator('#ft-action').inner_text()!r}") from exc
     status = _status(page)
     assert "step 28/28" in status and "best val." in status
+    assert "Time: data" in status and "forward/backward" in status  # where the run's time went
     # the loss plot has drawn its two series (train, validation)
     page.wait_for_function("document.querySelector('#ft-loss-plot').innerText.includes('validation')", timeout=20_000)
     page.screenshot(path=str(tmp_path / "finetune.png"), full_page=True)

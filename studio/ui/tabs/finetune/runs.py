@@ -12,7 +12,7 @@ import pandas as pd
 
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, downsample
+from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, downsample, timing_text
 from studio.finetune.runs import RunInfo
 from studio.finetune.service import COMPARISON_HEADERS
 from studio.finetune.spec import TrainSpec
@@ -63,6 +63,9 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
     if isinstance(st.get("best_eval"), (int, float)):
         parts.append(f"best val. {st['best_eval']:.4f} (step {st.get('best_step')})")
     text = " · ".join(parts)
+    spent = timing_text(st.get("timing"))
+    if spent:
+        text += f"\n\nTime: {spent}"
     if st.get("message") and state not in ("failed",):
         text += f"\n\n{st['message']}"
     if diverged:
