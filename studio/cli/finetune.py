@@ -102,6 +102,7 @@ def _follow(service: object, run_id: str) -> int:
             loss = st.get("train_loss")
             line = (
                 f"[{info.state}] step {st.get('step', 0)}/{st.get('total_steps', '?')}"
+                + (f" phase {st['phase']}/{st.get('phases')}" if st.get("phase") else "")
                 + (f" loss {loss:.4f}" if isinstance(loss, (int, float)) else "")
                 + (f" ETA {clock(eta)}" if isinstance(eta, (int, float)) and eta > 0 else "")
             )
@@ -140,9 +141,10 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
             print(f"no runs in {settings.runs_dir}")
         for run in runs:
             st = run.status
+            phase = f" phase {st['phase']}/{st.get('phases')}" if st.get("phase") else ""
             print(
                 f"{run.run_id:<45} {run.state:<12} step {st.get('step', 0)}/{st.get('total_steps', '?'):<6} "
-                f"{(run.spec.name if run.spec else ''):<20} {st.get('error') or ''}"
+                f"{(run.spec.name if run.spec else ''):<20} {st.get('error') or ''}{phase}"
             )
             spent = timing_text(st.get("timing"))
             if spent:

@@ -9,6 +9,8 @@ A backend answers six questions, and nothing else:
 - the result: `fill_result(checkpoint, folder)` writes what `adapter/` holds, and says what it is
   (`studio_adapter.json`, which the loop writes for every backend), `speak(sentences, base)` for the evaluation;
 - the export: `merge(result, out)`, run in its own process by `python -m studio.finetune.export`.
+Optional: `is_new_parameter(name)` tells the run's new parameters (adapters, added layers) from the base model's,
+for phases that give them a learning rate of their own (`phases.py`).
 
 Which backend a run uses comes from the systems table (`studio.systems`, `System.training`); no backend is the base
 class of another.
@@ -86,6 +88,11 @@ class Backend(ABC):
         """(sentence, samples, sample rate) for each evaluation sentence, spoken by the tuned model (or, `base`,
         by the untuned one); None skips quietly; raise EvaluationUnavailable to record why it cannot."""
         return None
+
+    def is_new_parameter(self, name: str) -> bool:
+        """Whether a trainable parameter (by its name in the loaded model) is one the run adds rather than one of the
+        base model's: a phase's `new_learning_rate` applies to these. By default peft's adapter weights."""
+        return "lora_" in name or "modules_to_save" in name
 
     @staticmethod
     def dataset_next_step() -> str:

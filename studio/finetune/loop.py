@@ -27,11 +27,14 @@ from studio.finetune.metrics import (
     GPU_MEMORY,
     GPU_UTIL,
     LR,
+    LR_NEW,
+    PHASE,
     TIMING_PARTS,
     TRAIN_LOSS,
     MetricsWriter,
     truncate_after,
 )
+from studio.finetune.phases import Phase, gates_pass, layer_index, parse_phases, phase_length
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
 from studio.finetune.spec import TrainSpec
 from studio.fsutil import replace_dir, write_atomic
@@ -65,6 +68,9 @@ class LoopState:
     best_step: int | None = None
     evals: dict[str, float] = field(default_factory=dict)  # step -> eval loss, to find the best after pruning
     timing: dict[str, float] = field(default_factory=dict)  # seconds per part (metrics.TIMING_PARTS), all sessions
+    phase: int = 0  # the phase being trained (0-based; phases.py)
+    phase_start: int = 0  # the step the phase began after
+    phase_losses: list[float] = field(default_factory=list)  # the phase's latest per-step training losses (its gate)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,7 +116,6 @@ class Trainer:
     def setup(self, resume: bool) -> None:
         import torch
         from accelerate import Accelerator
-        from transformers import get_scheduler
 
         spec, tr = self.spec, self.spec.trainer
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
@@ -127,17 +132,25 @@ class Trainer:
                 "skipped); raise max audio seconds or add shorter clips."
             )
         self.model, self.train_ids, self.val_ids = loaded.model, loaded.train, loaded.validation
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=tr.learning_rate, weight_decay=tr.weight_decay)
+        # no phases: one phase with the run's settings (one parameter group, one schedule over the run: as before)
+        self.phases = parse_phases(spec.phases) if spec.phases else [Phase("")]
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.layered = [(i, p) for n, p in named if (i := layer_index(n)) is not None]  # what freeze_layers freezes
+        if any(ph.new_learning_rate is not None for ph in self.phases):
+            new = {n for n, _ in named if self.backend.is_new_parameter(n)}
+            split = [("pretrained", [p for n, p in named if n not in new]), ("new", [p for n, p in named if n in new])]
+            self.group_kinds = [kind for kind, params in split if params]
+            groups: list[Any] = [{"params": params} for _, params in split if params]
+        else:
+            self.group_kinds = ["all"]
+            groups = [p for _, p in named]
+        self.optimizer = torch.optim.AdamW(groups, lr=tr.learning_rate, weight_decay=tr.weight_decay)
+        self.raw_optimizer = self.optimizer  # the schedules of later phases are made on it (as the first one is)
         self.batches_per_epoch = math.ceil(len(self.train_ids) / tr.batch_size / self.acc.num_processes)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / tr.grad_accum)
-        self.total_steps = tr.max_steps or max(1, math.ceil(tr.epochs * self.steps_per_epoch))
-        self.scheduler = get_scheduler(
-            tr.scheduler,
-            self.optimizer,
-            num_warmup_steps=int(tr.warmup_ratio * self.total_steps),
-            num_training_steps=self.total_steps,
-        )
+        self.phase_lengths = [phase_length(ph, tr.max_steps, tr.epochs, self.steps_per_epoch) for ph in self.phases]
+        self.total_steps = sum(self.phase_lengths)  # at most: a gate can end a phase earlier
+        self._begin_phase()
         self.eval_every = tr.eval_steps or max(1, self.total_steps // 10)
         self.save_every = tr.save_steps or max(1, self.total_steps // 5)
         self.model, self.optimizer = self.acc.prepare(self.model, self.optimizer)
@@ -176,11 +189,17 @@ class Trainer:
                 self.files.metrics.unlink(missing_ok=True)
             return
         ckpt = found[-1]
-        self.backend.load_weights(ckpt)
-        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
-        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
         data = json.loads((ckpt / "state.json").read_text())
         self.state = LoopState(**{k: v for k, v in data.items() if k in LoopState.__dataclass_fields__})
+        if not 0 <= self.state.phase < len(self.phases):
+            raise InvalidInput(
+                f"Checkpoint {ckpt.name} was saved in phase {self.state.phase + 1}, but the run has "
+                f"{len(self.phases)} phase(s) now; start a new run to train with other phases."
+            )
+        self.backend.load_weights(ckpt)
+        self._begin_phase()  # the checkpoint's phase: its rates, its schedule (restored next), its frozen layers
+        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
         rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
         torch.set_rng_state(rng["torch"])
         random.setstate(rng["python"])
@@ -219,6 +238,60 @@ class Trainer:
         out = {key: round(self.state.timing.get(key, 0.0), 3) for key, _ in TIMING_PARTS}
         out["total"] = round(self._elapsed(), 3)
         return {**out, **self._gpu()}
+
+    # ---- phases -----------------------------------------------------------------------------------------------
+    def _begin_phase(self) -> None:
+        """The state's phase takes over: its learning rates, a schedule over its length, its frozen layers and
+        clipping; the run's length is the steps done before it plus the most the phases left can take."""
+        from transformers import get_scheduler
+
+        tr, st = self.spec.trainer, self.state
+        phase, length = self.phases[st.phase], self.phase_lengths[st.phase]
+        for group, kind in zip(self.raw_optimizer.param_groups, self.group_kinds, strict=True):
+            rate = tr.learning_rate if phase.learning_rate is None else phase.learning_rate
+            if kind == "new" and phase.new_learning_rate is not None:
+                rate = phase.new_learning_rate
+            group["lr"] = group["initial_lr"] = rate  # a new schedule starts from the group's initial_lr
+        warmup = tr.warmup_ratio if phase.warmup_ratio is None else phase.warmup_ratio
+        self.scheduler = get_scheduler(
+            tr.scheduler, self.raw_optimizer, num_warmup_steps=int(warmup * length), num_training_steps=length
+        )
+        self.frozen = [p for i, p in self.layered if i < phase.freeze_layers]
+        self.clip = tr.max_grad_norm if phase.max_grad_norm is None else phase.max_grad_norm
+        self.total_steps = st.phase_start + sum(self.phase_lengths[st.phase :])
+
+    def _phase_ends(self, step_loss: float | None) -> bool:
+        """Record the step's loss for the gate; whether the phase ends with this step (its length, or its gates)."""
+        st = self.state
+        phase = self.phases[st.phase]
+        if step_loss is not None and phase.loss_below is not None:
+            if self.acc.num_processes > 1:  # every process must decide alike: the gate sees the mean over them
+                import torch
+
+                mean = self.acc.reduce(torch.tensor(step_loss, device=self.acc.device), reduction="mean")
+                step_loss = float(mean)
+            st.phase_losses = [*st.phase_losses, step_loss][-phase.loss_window :]
+        done = st.step - st.phase_start
+        return done >= self.phase_lengths[st.phase] or gates_pass(phase, done, st.phase_losses)
+
+    def _next_phase(self) -> None:
+        st = self.state
+        log.info("phase %d (%s) ends at step %d", st.phase + 1, self.phases[st.phase].name, st.step)
+        st.phase, st.phase_start, st.phase_losses = st.phase + 1, st.step, []
+        self._begin_phase()
+
+    def phase_status(self) -> dict[str, Any]:
+        """The phase in status.json (a run with phases only): its number and name, and its steps done of most."""
+        if not self.spec.phases:
+            return {}
+        st = self.state
+        return {
+            "phase": st.phase + 1,
+            "phases": len(self.phases),
+            "phase_name": self.phases[st.phase].name,
+            "phase_step": st.step - st.phase_start,
+            "phase_steps": self.phase_lengths[st.phase],
+        }
 
     def save_checkpoint(self) -> Path | None:
         """Write to a temporary folder, mark it complete, then swap it in: a checkpoint is whole or absent.
@@ -399,6 +472,7 @@ class Trainer:
             step=self.state.step,
             message="Training",
             started=self.session_start,
+            **self.phase_status(),
         )
         window: list[float] = []
         if self.state.step == 0 and not self.stop.requested:
@@ -429,8 +503,10 @@ class Trainer:
                         self.acc.backward(loss / len(group))
                         losses.append(float(loss.detach()))  # waits for the GPU: the step's time is its own
                 with self.timed("step"):
-                    if tr.max_grad_norm > 0:
-                        self.acc.clip_grad_norm_(self.model.parameters(), tr.max_grad_norm)
+                    for param in self.frozen:
+                        param.grad = None  # a frozen layer in this phase: AdamW skips a parameter without gradient
+                    if self.clip > 0:
+                        self.acc.clip_grad_norm_(self.model.parameters(), self.clip)
                     self.optimizer.step()
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
@@ -442,7 +518,7 @@ class Trainer:
                 self.state.step += 1
                 self.state.batch = b
                 window.extend(losses)
-                self._after_step(window, b, len(batches))
+                self._after_step(window, sum(losses) / len(losses) if losses else None, b, len(batches))
                 if self.state.step % tr.logging_steps == 0:
                     window = []
             if b >= len(batches):
@@ -461,6 +537,8 @@ class Trainer:
                 adapter=str(self.files.adapter),
                 elapsed=self._elapsed(),
                 timing=self.timing(),
+                total_steps=self.total_steps,
+                **self.phase_status(),
             )
         return "finished"
 
@@ -473,14 +551,21 @@ class Trainer:
             self.acc.set_trigger()
         return bool(self.acc.check_trigger())
 
-    def _after_step(self, window: list[float], batch: int, batches: int) -> None:
+    def _after_step(self, window: list[float], step_loss: float | None, batch: int, batches: int) -> None:
         tr, st = self.spec.trainer, self.state
+        ends = self._phase_ends(step_loss)
+        advance = ends and st.phase + 1 < len(self.phases)
+        if ends and not advance:
+            self.total_steps = st.step  # the last phase's end is the run's end
         last = st.step == self.total_steps
         row: dict[str, Any] = {}
         if (st.step % tr.logging_steps == 0 or last) and window:
             train_loss = sum(window) / len(window)
             row[TRAIN_LOSS] = train_loss
-            row[LR] = self.scheduler.get_last_lr()[0]
+            rates = self.scheduler.get_last_lr()
+            row[LR] = rates[0]
+            if len(self.group_kinds) > 1:
+                row[LR_NEW] = rates[self.group_kinds.index("new")]
             if not math.isfinite(train_loss):
                 self._write_row(row, batch, batches)
                 raise TrainingFailed(
@@ -496,6 +581,8 @@ class Trainer:
                     st.best_eval, st.best_step, new_best = eval_loss, st.step, True
         if row:
             self._write_row(row, batch, batches)
+        if advance:  # before a checkpoint of this step, so that a resume from it goes on in the next phase
+            self._next_phase()
         if (st.step % self.save_every == 0 or new_best) and not last:
             self.save_checkpoint()
         self.status(
@@ -507,6 +594,8 @@ class Trainer:
             best_eval=st.best_eval,
             best_step=st.best_step,
             timing=self.timing(),
+            total_steps=self.total_steps,
+            **self.phase_status(),
             **({"eval_loss": row[EVAL_LOSS]} if EVAL_LOSS in row else {}),
         )
 
@@ -518,6 +607,8 @@ class Trainer:
             "epoch": round(self.state.epoch + batch / max(batches, 1), 4),
             "time": round(self._elapsed(), 3),
         }
+        if self.spec.phases:
+            head[PHASE] = self.state.phase + 1
         timing = self.timing()
         spent = {f"time/{key}": timing[key] for key, _ in TIMING_PARTS}
         named = ((GPU_UTIL, "gpu_util"), (GPU_MEMORY, "gpu_memory_gb"))
@@ -533,5 +624,6 @@ class Trainer:
             message=f"Stopped at step {self.state.step}; resume continues from there",
             elapsed=self._elapsed(),
             timing=self.timing(),
+            **self.phase_status(),
         )
         return "stopped"

@@ -79,6 +79,9 @@ class TrainSpec:
     # Qwen3-TTS only: mode (lora | full | last_layers), last_layers, add_layers, reinit_last, train_code_predictor,
     # lora_parts (talker, code_predictor), sub_talker_weight; LoRA rank/alpha/dropout/targets come from `lora`
     qwen3: dict[str, Any] = field(default_factory=dict)
+    # training in phases (studio.finetune.phases): a list of objects of phase settings by name; empty: one phase with
+    # the settings above
+    phases: list[dict[str, Any]] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -163,6 +166,10 @@ class TrainSpec:
         _check(self.backend in BACKENDS, f"Backend {self.backend!r} is unknown; choose one of {BACKENDS}.")
         if self.backend == "qwen3_tts":
             self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
+        if self.phases:
+            from studio.finetune.phases import parse_phases
+
+            parse_phases(self.phases)  # raises naming the phase and the setting
         return self
 
     def qwen3_options(self) -> Any:
@@ -195,6 +202,10 @@ def _wrong_types(spec: TrainSpec) -> list[str]:
         for f in fields(obj):
             if obj is spec and f.name in ("lora", "trainer"):
                 continue
+            if obj is spec and f.name == "phases":
+                if not isinstance(spec.phases, list):
+                    wrong.append(f"phases = {spec.phases!r} (expected a list of phases)")
+                continue  # each phase is checked by parse_phases
             value = getattr(obj, f.name)
             default = f.default if f.default is not MISSING else None
             if default is None and f.default_factory is not MISSING:

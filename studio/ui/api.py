@@ -96,7 +96,8 @@ def _plain(value: Any) -> Any:
 
 def run_summary(info: Any) -> dict[str, Any]:
     st = info.status
-    keys = ("step", "total_steps", "epoch", "train_loss", "best_eval", "best_step", "eta_s", "elapsed", "message")
+    keys = ("step", "total_steps", "epoch", "train_loss", "best_eval", "best_step", "eta_s", "elapsed", "message",
+            "phase", "phases", "phase_name", "phase_step")  # fmt: skip
     return {
         "run_id": info.run_id,
         "name": info.spec.name if info.spec else "",
@@ -203,7 +204,8 @@ def register(ctx: AppContext) -> None:
     @ui_errors
     def train_status(run_id: str, request: gr.Request) -> dict:
         """Where a fine-tuning run stands: state (starting, running, finished, stopped, failed...), step of total, the
-        losses, the time left, where the time went (timing: seconds of data loading, forward/backward, evaluation,
+        losses, the time left, the phase of a run in phases (phase, phases, phase_name, phase_step; null otherwise),
+        where the time went (timing: seconds of data loading, forward/backward, evaluation,
         checkpoints, the total, and GPU utilization and memory on a GPU; timing_text: the same as shares in a line),
         and the training settings it runs with (by name, as train_start takes them).
 
