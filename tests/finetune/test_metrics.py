@@ -295,3 +295,30 @@ def test_reader_keeps_the_timing_and_gpu_columns(path: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(row) + "\n")
     assert read_all(path).rows == [{k: float(v) for k, v in row.items()}]
+
+
+def test_the_trainer_reports_gpu_memory_and_utilization_only_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA branch of the timing without a GPU: torch's peak memory and NVML's utilization (absent without it)."""
+    import types
+
+    import torch
+
+    from studio.finetune.loop import LoopState, Trainer
+
+    trainer = object.__new__(Trainer)
+    trainer.state = LoopState(timing={"data": 1.0, "step": 8.0})
+    trainer.elapsed_before, trainer.session_start = 10.0, __import__("time").time()
+    trainer.acc = types.SimpleNamespace(device=torch.device("cpu"))
+    assert set(trainer.timing()) == {"data", "step", "eval", "checkpoint", "total"}  # no GPU fields on the CPU
+    trainer.acc = types.SimpleNamespace(device=torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 3_140_000_000)
+
+    def no_nvml(device: object = None) -> int:
+        raise ModuleNotFoundError("pynvml")
+
+    monkeypatch.setattr(torch.cuda, "utilization", no_nvml)
+    timing = trainer.timing()
+    assert timing["gpu_memory_gb"] == 3.14 and "gpu_util" not in timing and timing["total"] >= 10.0
+    monkeypatch.setattr(torch.cuda, "utilization", lambda device=None: 87)
+    assert trainer.timing()["gpu_util"] == 87.0
+    assert "GPU 87% busy, 3.1 GB" in timing_text(trainer.timing())
