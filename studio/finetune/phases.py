@@ -130,7 +130,7 @@ def _phase(number: int, item: Any) -> Phase:
             continue
         if value is None and key not in ("freeze_layers", "max_steps", "min_steps", "loss_window"):
             continue  # null: the run's own value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
             raise InvalidInput(f"{where}: {key} is {_short(value)}; give a number ({s.help}).")
         if s.kind == "int" and value != int(value):
             raise InvalidInput(f"{where}: {key} is {value}; give a whole number ({s.help}).")
@@ -140,6 +140,13 @@ def _phase(number: int, item: Any) -> Phase:
             raise InvalidInput(f"{where}: {key} is {value}; use {bound}" + (f", at most {high:g}." if high else "."))
         values[key] = int(value) if s.kind == "int" else float(value)
     return Phase(**values)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a whole number too large for a float (JSON allows any)
+        return False
 
 
 def _short(value: Any) -> str:

@@ -8,7 +8,9 @@ import json
 import math
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from studio.cli import finetune as cli
 from studio.errors import InvalidInput
@@ -43,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         ([{"min_steps": 3}, {"loss_below": "low"}], r"Phase 2: loss_below is 'low'; give a number"),
         ([{"loss_below": True}], "loss_below is true; give a number"),
         ([{"loss_below": math.nan}], "loss_below is NaN; give a number"),
+        ([{"max_steps": 10**400}], r"max_steps is 10+\.\.\.; give a number"),
         ("[{name: 1}]", r"not valid JSON \(Expecting property name enclosed in double quotes at line 1, column 3\)"),
         ('{"name": "x"}', "must be a list of objects"),
         (["fast"], "Phase 1 must be an object of settings by name"),
@@ -151,3 +154,23 @@ def test_the_form_checks_the_phases_as_they_are_typed() -> None:
     assert "lowest 2 layers frozen" in note and "**fine**: lr 0.0002, at most 10 steps" in note
     assert form.phases_note('[{"loss_below": "x"}]').startswith("⚠️ Phase 1: loss_below is 'x'; give a number")
     assert form.phases_note("[]").startswith("⚠️ The phase list is empty")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["name", "min_steps", "loss_below",
+                                                                                "freeze_layers", "x"]), inner),
+    max_leaves=12,
+)  # fmt: skip
+
+
+@hypothesis.given(JSON)
+@hypothesis.settings(max_examples=300, deadline=None)
+def test_any_json_is_phases_or_a_message(raw: object) -> None:
+    try:
+        phases = parse_phases(raw)
+    except InvalidInput as exc:
+        assert str(exc) and "Traceback" not in str(exc)
+        return
+    assert phases and all(isinstance(p, Phase) for p in phases)
+    assert parse_phases(json.dumps([p.to_json() for p in phases])) == phases  # what is kept reads back the same
