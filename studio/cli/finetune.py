@@ -10,6 +10,7 @@ import time
 from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
+from studio.finetune.metrics import timing_text
 from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, TrainSpec
 
 
@@ -63,7 +64,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--detach", action="store_true", help="start and return; follow it with `studio runs`")
     table.add_arguments(train)  # one flag per training setting (studio.finetune.settings), as the Fine-tune form
 
-    runs = sub.add_parser("runs", help="list training runs; stop, resume or show one")
+    runs = sub.add_parser(
+        "runs",
+        help="list training runs; stop, resume or show one",
+        description=(
+            "List the runs (state, step, and where each run's time went: data loading, forward/backward, evaluation, "
+            "checkpoints, GPU use), stop or resume one, or show one's whole status as JSON."
+        ),
+    )
     runs.add_argument("action", nargs="?", default="list", choices=["list", "stop", "resume", "show"])
     runs.add_argument("run_id", nargs="?", help="run id (stop/resume/show)")
 
@@ -126,6 +134,7 @@ def _follow(service: object, run_id: str) -> int:
             loss = st.get("train_loss")
             line = (
                 f"[{info.state}] step {st.get('step', 0)}/{st.get('total_steps', '?')}"
+                + (f" phase {st['phase']}/{st.get('phases')}" if st.get("phase") else "")
                 + (f" loss {loss:.4f}" if isinstance(loss, (int, float)) else "")
                 + (f" ETA {clock(eta)}" if isinstance(eta, (int, float)) and eta > 0 else "")
             )
@@ -141,6 +150,9 @@ def _follow(service: object, run_id: str) -> int:
     service.runner.wait(run_id, timeout=120)
     info = service.get(run_id)
     print(f"run {run_id}: {info.state}" + (f": {info.status.get('error')}" if info.status.get("error") else ""))
+    spent = timing_text(info.status.get("timing"))
+    if spent:
+        print(f"time: {spent}")
     if info.state == "failed":
         tail = info.files.log_tail(15)
         if tail:
@@ -161,10 +173,14 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
             print(f"no runs in {settings.runs_dir}")
         for run in runs:
             st = run.status
+            phase = f" phase {st['phase']}/{st.get('phases')}" if st.get("phase") else ""
             print(
                 f"{run.run_id:<45} {run.state:<12} step {st.get('step', 0)}/{st.get('total_steps', '?'):<6} "
-                f"{(run.spec.name if run.spec else ''):<20} {st.get('error') or ''}"
+                f"{(run.spec.name if run.spec else ''):<20} {st.get('error') or ''}{phase}"
             )
+            spent = timing_text(st.get("timing"))
+            if spent:
+                print(f"{'':<45} time: {spent}")
         return 0
     if not args.run_id:
         raise InvalidInput(f"`studio runs {args.action}` needs a run id (see `studio runs`).")
@@ -177,5 +193,7 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
         print(f"run {info.run_id} resumed (pid {info.status.get('pid')})")
         return _follow(service, info.run_id)
     info = service.get(args.run_id)
-    print(json.dumps({"run_id": info.run_id, "state": info.state, "status": info.status}, indent=2, default=str))
+    shown = {"run_id": info.run_id, "state": info.state, "time": timing_text(info.status.get("timing")),
+             "status": info.status}  # fmt: skip
+    print(json.dumps(shown, indent=2, default=str))
     return 0

@@ -10,6 +10,8 @@ A backend answers six questions, and nothing else:
   (`studio_adapter.json`, which the loop writes for every backend), `speak(sentences, base)` (or `speak_lines`,
   with a speaker per sentence) for the evaluation;
 - the export: `merge(result, out)`, run in its own process by `python -m studio.finetune.export`.
+Optional: `is_new_parameter(name)` tells the run's new parameters (adapters, added layers) from the base model's,
+for phases that give them a learning rate of their own (`phases.py`).
 
 Which backend a run uses comes from the systems table (`studio.systems`, `System.training`); no backend is the base
 class of another.
@@ -97,6 +99,11 @@ class Backend(ABC):
         if spoken is None:
             return None
         return [(line, samples, rate) for line, (_, samples, rate) in zip(lines, spoken, strict=True)]
+
+    def is_new_parameter(self, name: str) -> bool:
+        """Whether a trainable parameter (by its name in the loaded model) is one the run adds rather than one of the
+        base model's: a phase's `new_learning_rate` applies to these. By default peft's adapter weights."""
+        return "lora_" in name or "modules_to_save" in name
 
     @staticmethod
     def dataset_next_step() -> str:

@@ -5,6 +5,7 @@ audio evaluation. The process entry is `train.py`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -13,13 +14,27 @@ import random
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput, StorageError, StudioError, TrainingFailed, storage_error, write_fault
 from studio.finetune.backend import Backend, EvaluationUnavailable, backend_class
-from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, MetricsWriter, truncate_after
+from studio.finetune.metrics import (
+    EVAL_LOSS,
+    GPU_MEMORY,
+    GPU_UTIL,
+    LR,
+    LR_NEW,
+    PHASE,
+    TIMING_PARTS,
+    TRAIN_LOSS,
+    MetricsWriter,
+    truncate_after,
+)
+from studio.finetune.phases import Phase, gates_pass, layer_index, parse_phases, phase_length
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
 from studio.finetune.spec import TrainSpec, resolve_precision
 from studio.fsutil import replace_dir, write_atomic
@@ -52,6 +67,10 @@ class LoopState:
     best_eval: float | None = None
     best_step: int | None = None
     evals: dict[str, float] = field(default_factory=dict)  # step -> eval loss, to find the best after pruning
+    timing: dict[str, float] = field(default_factory=dict)  # seconds per part (metrics.TIMING_PARTS), all sessions
+    phase: int = 0  # the phase being trained (0-based; phases.py)
+    phase_start: int = 0  # the step the phase began after
+    phase_losses: list[float] = field(default_factory=list)  # the phase's latest per-step training losses (its gate)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,7 +116,6 @@ class Trainer:
     def setup(self, resume: bool) -> None:
         import torch
         from accelerate import Accelerator
-        from transformers import get_scheduler
 
         spec, tr = self.spec, self.spec.trainer
         bf16 = spec.device != "cpu" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -116,17 +134,25 @@ class Trainer:
                 "skipped); raise max audio seconds or add shorter clips."
             )
         self.model, self.train_ids, self.val_ids = loaded.model, loaded.train, loaded.validation
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=tr.learning_rate, weight_decay=tr.weight_decay)
+        # no phases: one phase with the run's settings (one parameter group, one schedule over the run: as before)
+        self.phases = parse_phases(spec.phases) if spec.phases else [Phase("")]
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        self.layered = [(i, p) for n, p in named if (i := layer_index(n)) is not None]  # what freeze_layers freezes
+        if any(ph.new_learning_rate is not None for ph in self.phases):
+            new = {n for n, _ in named if self.backend.is_new_parameter(n)}
+            split = [("pretrained", [p for n, p in named if n not in new]), ("new", [p for n, p in named if n in new])]
+            self.group_kinds = [kind for kind, params in split if params]
+            groups: list[Any] = [{"params": params} for _, params in split if params]
+        else:
+            self.group_kinds = ["all"]
+            groups = [p for _, p in named]
+        self.optimizer = torch.optim.AdamW(groups, lr=tr.learning_rate, weight_decay=tr.weight_decay)
+        self.raw_optimizer = self.optimizer  # the schedules of later phases are made on it (as the first one is)
         self.batches_per_epoch = math.ceil(len(self.train_ids) / tr.batch_size / self.acc.num_processes)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / tr.grad_accum)
-        self.total_steps = tr.max_steps or max(1, math.ceil(tr.epochs * self.steps_per_epoch))
-        self.scheduler = get_scheduler(
-            tr.scheduler,
-            self.optimizer,
-            num_warmup_steps=int(tr.warmup_ratio * self.total_steps),
-            num_training_steps=self.total_steps,
-        )
+        self.phase_lengths = [phase_length(ph, tr.max_steps, tr.epochs, self.steps_per_epoch) for ph in self.phases]
+        self.total_steps = sum(self.phase_lengths)  # at most: a gate can end a phase earlier
+        self._begin_phase()
         self.eval_every = tr.eval_steps or max(1, self.total_steps // 10)
         self.save_every = tr.save_steps or max(1, self.total_steps // 5)
         self.model, self.optimizer = self.acc.prepare(self.model, self.optimizer)
@@ -165,11 +191,17 @@ class Trainer:
                 self.files.metrics.unlink(missing_ok=True)
             return
         ckpt = found[-1]
-        self.backend.load_weights(ckpt)
-        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
-        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
         data = json.loads((ckpt / "state.json").read_text())
         self.state = LoopState(**{k: v for k, v in data.items() if k in LoopState.__dataclass_fields__})
+        if not 0 <= self.state.phase < len(self.phases):
+            raise InvalidInput(
+                f"Checkpoint {ckpt.name} was saved in phase {self.state.phase + 1}, but the run has "
+                f"{len(self.phases)} phase(s) now; start a new run to train with other phases."
+            )
+        self.backend.load_weights(ckpt)
+        self._begin_phase()  # the checkpoint's phase: its rates, its schedule (restored next), its frozen layers
+        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu", weights_only=True))
+        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", map_location="cpu", weights_only=True))
         rng = torch.load(ckpt / "rng.pt", map_location="cpu", weights_only=False)
         torch.set_rng_state(rng["torch"])
         random.setstate(rng["python"])
@@ -179,11 +211,99 @@ class Trainer:
         self.session_step0 = self.state.step
         self.elapsed_before = self.state.elapsed
 
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        """Add the seconds spent inside to the run's `part` (data, step, eval, checkpoint: metrics.TIMING_PARTS)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.state.timing[part] = self.state.timing.get(part, 0.0) + time.perf_counter() - start
+
+    def _on_cuda(self) -> bool:
+        acc = getattr(self, "acc", None)
+        return acc is not None and getattr(acc.device, "type", "") == "cuda"
+
+    def _gpu(self) -> dict[str, float]:
+        """GPU utilization (NVML, when installed) and torch's peak memory; empty without CUDA."""
+        if not self._on_cuda():
+            return {}
+        import torch
+
+        out = {"gpu_memory_gb": round(torch.cuda.max_memory_allocated(self.acc.device) / 1e9, 3)}
+        with contextlib.suppress(Exception):  # no NVML (pynvml) or no permission: utilization stays absent
+            out["gpu_util"] = float(torch.cuda.utilization(self.acc.device))
+        return out
+
+    def timing(self) -> dict[str, float]:
+        """Where this run's time went, for status.json: seconds per part, the total, GPU fields with CUDA."""
+        out = {key: round(self.state.timing.get(key, 0.0), 3) for key, _ in TIMING_PARTS}
+        out["total"] = round(self._elapsed(), 3)
+        return {**out, **self._gpu()}
+
+    # ---- phases -----------------------------------------------------------------------------------------------
+    def _begin_phase(self) -> None:
+        """The state's phase takes over: its learning rates, a schedule over its length, its frozen layers and
+        clipping; the run's length is the steps done before it plus the most the phases left can take."""
+        from transformers import get_scheduler
+
+        tr, st = self.spec.trainer, self.state
+        phase, length = self.phases[st.phase], self.phase_lengths[st.phase]
+        for group, kind in zip(self.raw_optimizer.param_groups, self.group_kinds, strict=True):
+            rate = tr.learning_rate if phase.learning_rate is None else phase.learning_rate
+            if kind == "new" and phase.new_learning_rate is not None:
+                rate = phase.new_learning_rate
+            group["lr"] = group["initial_lr"] = rate  # a new schedule starts from the group's initial_lr
+        warmup = tr.warmup_ratio if phase.warmup_ratio is None else phase.warmup_ratio
+        self.scheduler = get_scheduler(
+            tr.scheduler, self.raw_optimizer, num_warmup_steps=int(warmup * length), num_training_steps=length
+        )
+        self.frozen = [p for i, p in self.layered if i < phase.freeze_layers]
+        self.clip = tr.max_grad_norm if phase.max_grad_norm is None else phase.max_grad_norm
+        self.total_steps = st.phase_start + sum(self.phase_lengths[st.phase :])
+
+    def _phase_ends(self, step_loss: float | None) -> bool:
+        """Record the step's loss for the gate; whether the phase ends with this step (its length, or its gates)."""
+        st = self.state
+        phase = self.phases[st.phase]
+        if step_loss is not None and phase.loss_below is not None:
+            if self.acc.num_processes > 1:  # every process must decide alike: the gate sees the mean over them
+                import torch
+
+                mean = self.acc.reduce(torch.tensor(step_loss, device=self.acc.device), reduction="mean")
+                step_loss = float(mean)
+            st.phase_losses = [*st.phase_losses, step_loss][-phase.loss_window :]
+        done = st.step - st.phase_start
+        return done >= self.phase_lengths[st.phase] or gates_pass(phase, done, st.phase_losses)
+
+    def _next_phase(self) -> None:
+        st = self.state
+        log.info("phase %d (%s) ends at step %d", st.phase + 1, self.phases[st.phase].name, st.step)
+        st.phase, st.phase_start, st.phase_losses = st.phase + 1, st.step, []
+        self._begin_phase()
+
+    def phase_status(self) -> dict[str, Any]:
+        """The phase in status.json (a run with phases only): its number and name, and its steps done of most."""
+        if not self.spec.phases:
+            return {}
+        st = self.state
+        return {
+            "phase": st.phase + 1,
+            "phases": len(self.phases),
+            "phase_name": self.phases[st.phase].name,
+            "phase_step": st.step - st.phase_start,
+            "phase_steps": self.phase_lengths[st.phase],
+        }
+
     def save_checkpoint(self) -> Path | None:
         """Write to a temporary folder, mark it complete, then swap it in: a checkpoint is whole or absent.
 
         A full disk or a read-only folder removes the half-written folder and ends the run with one StorageError;
         the complete checkpoints stay, so the run resumes from the newest once that is fixed."""
+        with self.timed("checkpoint"):
+            return self._save_checkpoint()
+
+    def _save_checkpoint(self) -> Path | None:
         import torch
 
         self.acc.wait_for_everyone()
@@ -236,6 +356,10 @@ class Trainer:
 
     def export_adapter(self) -> Path:
         """The run's result in `adapter/` (whole or not at all), with `studio_adapter.json` saying what it is."""
+        with self.timed("checkpoint"):
+            return self._export_adapter()
+
+    def _export_adapter(self) -> Path:
         source = self.result_checkpoint()
         tmp = self.files.folder / ".tmp-adapter"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -257,11 +381,15 @@ class Trainer:
         """Speak the evaluation set (the spec's, else the built-in five) with the backend's `speak_lines`, each
         sentence with its speaker, then score speech recognition (WER) and speaker similarity. A failure here never
         fails the training: the result is already saved."""
+        if not self.spec.evaluate:
+            return
+        with self.timed("eval"):
+            self._evaluate_audio(base)
+
+    def _evaluate_audio(self, base: bool) -> None:
         from studio.finetune.evalset import from_spec
         from studio.finetune.evaluate import EvalResult, evaluate_audio
 
-        if not self.spec.evaluate:
-            return
         out = self.files.folder / "eval-base" if base else self.files.evaluation
         name = "base" if base else self.spec.name
         try:
@@ -337,7 +465,7 @@ class Trainer:
             return None
         self.model.eval()
         try:
-            with torch.no_grad(), self.acc.autocast():
+            with self.timed("eval"), torch.no_grad(), self.acc.autocast():
                 return float(self.backend.validation_loss(self.model, self.val_ids))
         finally:
             self.model.train()
@@ -352,6 +480,7 @@ class Trainer:
             step=self.state.step,
             message="Training",
             started=self.session_start,
+            **self.phase_status(),
         )
         window: list[float] = []
         if self.state.step == 0 and not self.stop.requested:
@@ -365,7 +494,8 @@ class Trainer:
                 self.evaluate_audio(base=True)
                 self.status(message="Training")
         while self.state.step < self.total_steps:
-            batches = self._epoch_batches(self.state.epoch)
+            with self.timed("data"):
+                batches = self._epoch_batches(self.state.epoch)
             b = self.state.batch
             while b < len(batches) and self.state.step < self.total_steps:
                 if self._stop_agreed():
@@ -373,21 +503,30 @@ class Trainer:
                 group = batches[b : b + tr.grad_accum]
                 losses = []
                 for rows in group:
-                    batch = self.backend.batch(rows)
-                    with self.acc.autocast():
-                        loss = self.backend.loss(self.model, batch)
-                    self.acc.backward(loss / len(group))
-                    losses.append(float(loss.detach()))
-                if tr.max_grad_norm > 0:
-                    self.acc.clip_grad_norm_(self.model.parameters(), tr.max_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                    with self.timed("data"):
+                        batch = self.backend.batch(rows)
+                    with self.timed("step"):
+                        with self.acc.autocast():
+                            loss = self.backend.loss(self.model, batch)
+                        self.acc.backward(loss / len(group))
+                        losses.append(float(loss.detach()))  # waits for the GPU: the step's time is its own
+                with self.timed("step"):
+                    for param in self.frozen:
+                        param.grad = None  # a frozen layer in this phase: AdamW skips a parameter without gradient
+                    if self.clip > 0:
+                        self.acc.clip_grad_norm_(self.model.parameters(), self.clip)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    if self._on_cuda():
+                        import torch
+
+                        torch.cuda.synchronize(self.acc.device)  # the optimizer's kernels count here, not as data
                 b += len(group)
                 self.state.step += 1
                 self.state.batch = b
                 window.extend(losses)
-                self._after_step(window, b, len(batches))
+                self._after_step(window, sum(losses) / len(losses) if losses else None, b, len(batches))
                 if self.state.step % tr.logging_steps == 0:
                     window = []
             if b >= len(batches):
@@ -404,6 +543,10 @@ class Trainer:
                 step=self.state.step,
                 eta_s=0,
                 adapter=str(self.files.adapter),
+                elapsed=self._elapsed(),
+                timing=self.timing(),
+                total_steps=self.total_steps,
+                **self.phase_status(),
             )
         return "finished"
 
@@ -416,14 +559,21 @@ class Trainer:
             self.acc.set_trigger()
         return bool(self.acc.check_trigger())
 
-    def _after_step(self, window: list[float], batch: int, batches: int) -> None:
+    def _after_step(self, window: list[float], step_loss: float | None, batch: int, batches: int) -> None:
         tr, st = self.spec.trainer, self.state
+        ends = self._phase_ends(step_loss)
+        advance = ends and st.phase + 1 < len(self.phases)
+        if ends and not advance:
+            self.total_steps = st.step  # the last phase's end is the run's end
         last = st.step == self.total_steps
         row: dict[str, Any] = {}
         if (st.step % tr.logging_steps == 0 or last) and window:
             train_loss = sum(window) / len(window)
             row[TRAIN_LOSS] = train_loss
-            row[LR] = self.scheduler.get_last_lr()[0]
+            rates = self.scheduler.get_last_lr()
+            row[LR] = rates[0]
+            if len(self.group_kinds) > 1:
+                row[LR_NEW] = rates[self.group_kinds.index("new")]
             if not math.isfinite(train_loss):
                 self._write_row(row, batch, batches)
                 raise TrainingFailed(
@@ -439,6 +589,8 @@ class Trainer:
                     st.best_eval, st.best_step, new_best = eval_loss, st.step, True
         if row:
             self._write_row(row, batch, batches)
+        if advance:  # before a checkpoint of this step, so that a resume from it goes on in the next phase
+            self._next_phase()
         if (st.step % self.save_every == 0 or new_best) and not last:
             self.save_checkpoint()
         self.status(
@@ -449,6 +601,9 @@ class Trainer:
             train_loss=row.get(TRAIN_LOSS),
             best_eval=st.best_eval,
             best_step=st.best_step,
+            timing=self.timing(),
+            total_steps=self.total_steps,
+            **self.phase_status(),
             **({"eval_loss": row[EVAL_LOSS]} if EVAL_LOSS in row else {}),
         )
 
@@ -460,11 +615,23 @@ class Trainer:
             "epoch": round(self.state.epoch + batch / max(batches, 1), 4),
             "time": round(self._elapsed(), 3),
         }
-        self.metrics.write({**head, **row})
+        if self.spec.phases:
+            head[PHASE] = self.state.phase + 1
+        timing = self.timing()
+        spent = {f"time/{key}": timing[key] for key, _ in TIMING_PARTS}
+        named = ((GPU_UTIL, "gpu_util"), (GPU_MEMORY, "gpu_memory_gb"))
+        gpu = {name: timing[key] for name, key in named if key in timing}
+        self.metrics.write({**head, **row, **spent, **gpu})
 
     def _stop(self) -> str:
         self.status(state="stopping", message="Saving a checkpoint before stopping")
         if self.state.step > 0:
             self.save_checkpoint()
-        self.status(state="stopped", message=f"Stopped at step {self.state.step}; resume continues from there")
+        self.status(
+            state="stopped",
+            message=f"Stopped at step {self.state.step}; resume continues from there",
+            elapsed=self._elapsed(),
+            timing=self.timing(),
+            **self.phase_status(),
+        )
         return "stopped"

@@ -14,7 +14,19 @@ from studio.fsutil import write_atomic
 TRAIN_LOSS = "train/loss"
 EVAL_LOSS = "eval/loss"
 LR = "lr"
-KEYS = ("step", "epoch", "time", TRAIN_LOSS, EVAL_LOSS, LR)
+LR_NEW = "lr/new"  # a run whose phases give new parameters a rate of their own: theirs (`lr` is the base model's)
+PHASE = "phase"  # a run in phases: the phase (1-based) the row's step was trained in
+# where the training time went: cumulative seconds of this run (all sessions) on each row, beside its total `time`
+TIME_DATA = "time/data"  # collating batches (and moving them to the device)
+TIME_STEP = "time/step"  # forward, backward, gradient clipping and the optimizer step
+TIME_EVAL = "time/eval"  # validation loss (and the audio evaluation at the end)
+TIME_CHECKPOINT = "time/checkpoint"  # writing checkpoints and the result folder
+GPU_UTIL = "gpu/util"  # percent busy over the last sample (only with CUDA and NVML)
+GPU_MEMORY = "gpu/memory_gb"  # peak memory allocated by torch on this process's GPU (only with CUDA)
+TIMING_KEYS = (TIME_DATA, TIME_STEP, TIME_EVAL, TIME_CHECKPOINT)
+KEYS = ("step", "epoch", "time", TRAIN_LOSS, EVAL_LOSS, LR, LR_NEW, PHASE, *TIMING_KEYS, GPU_UTIL, GPU_MEMORY)
+# the status.json `timing` names of the same, and how people read them
+TIMING_PARTS = (("data", "data"), ("step", "forward/backward"), ("eval", "eval"), ("checkpoint", "checkpoints"))
 
 
 class MetricsWriter:
@@ -135,3 +147,29 @@ def downsample(rows: list[dict[str, float]], key: str, limit: int = 500) -> list
         out.append({"step": last["step"], key: sum(r[key] for r in bucket) / len(bucket)})
     out[-1] = {"step": points[-1]["step"], key: points[-1][key]}
     return out
+
+
+def timing_text(timing: object) -> str:
+    """A run's `timing` (status.json: seconds per part, `total`, GPU fields) in one line, e.g.
+    "data 12% · forward/backward 80% · eval 5% · checkpoints 3% · GPU 85% busy, 3.1 GB"; "" when there is none."""
+    if not isinstance(timing, dict):
+        return ""
+    total = timing.get("total")
+    if not isinstance(total, (int, float)) or isinstance(total, bool) or not total > 0:
+        return ""
+    parts = []
+    for key, label in TIMING_PARTS:
+        value = timing.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            parts.append(f"{label} {value / total:.0%}")
+    other = total - sum(v for k, _ in TIMING_PARTS if isinstance(v := timing.get(k), (int, float)) and math.isfinite(v))
+    if other / total >= 0.01:
+        parts.append(f"other {other / total:.0%}")  # loading the model and data, logging, waiting
+    gpu = []
+    if isinstance(timing.get("gpu_util"), (int, float)):
+        gpu.append(f"{timing['gpu_util']:.0f}% busy")
+    if isinstance(timing.get("gpu_memory_gb"), (int, float)):
+        gpu.append(f"{timing['gpu_memory_gb']:.1f} GB")
+    if gpu:
+        parts.append("GPU " + ", ".join(gpu))
+    return " · ".join(parts)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from studio.errors import InvalidInput
+from studio.finetune.phases import PHASE_SETTINGS, parse_phases, phases_json, read_phases_file
 from studio.finetune.spec import (
     BACKENDS,
     KNOWN_TARGET_MODULES,
@@ -22,7 +24,7 @@ from studio.finetune.spec import (
     TrainSpec,
 )
 
-KINDS = ("int", "float", "bool", "choice", "multi")
+KINDS = ("int", "float", "bool", "choice", "multi", "phases")  # phases: a list of phases (studio.finetune.phases)
 SECTIONS = ("lora", "trainer", "run", "qwen3")  # TrainSpec.lora, .trainer, the spec itself, the .qwen3 options
 QWEN3_DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 QWEN3_MODES = (("LoRA", "lora"), ("Full fine-tuning", "full"), ("Last layers only", "last_layers"))
@@ -75,6 +77,12 @@ class Setting:
 
     def convert(self, value: Any) -> Any:
         """A form or command-line value as the spec's type; InvalidInput names the setting when it cannot be."""
+        if self.kind == "phases":
+            # blank (or a spec's own empty list): one phase with the run's settings; a list given as text (the form,
+            # the API) or read from a file (the CLI) must hold at least one phase
+            if value is None or value == [] or (isinstance(value, str) and not value.strip()):
+                return []
+            return phases_json(parse_phases(value))
         if value is None or value == "":
             if self.empty is not None:
                 return self.empty
@@ -155,6 +163,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("qwen_reinit_last", "qwen3", "Replace the last layers (start them afresh)", "bool",
        "last_layers mode: re-initialize the trained layers", field="reinit_last", default=False, backends=QWEN,
        row="qwen3"),
+    _s("phases", "run", "Phases (JSON)", "phases",
+       "train in phases, each with its own settings and gates to advance (a JSON list of objects; blank: one phase "
+       "with the settings above; the CLI reads a .json or .toml file)", row="phases"),
 )  # fmt: skip
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 PRESET_SETTINGS = tuple(s.name for s in SETTINGS if s.in_presets)
@@ -248,9 +259,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             group.add_argument(*flags, dest=s.name, nargs="+", default=None, metavar="NAME", help=help_text)
         elif s.kind == "choice":
             group.add_argument(*flags, dest=s.name, choices=s.values, default=None, help=help_text)
+        elif s.kind == "phases":
+            names = ", ".join(p.name for p in PHASE_SETTINGS)
+            group.add_argument(*flags, dest=s.name, type=_phases_file, default=None, metavar="FILE",
+                               help=f"{s.label}: a .json file (a list of objects) or .toml file ([[phases]] tables) "
+                               f"of phases, each with settings by name: {names} (default: one phase)")  # fmt: skip
         else:
             number = int if s.kind == "int" else float
             group.add_argument(*flags, dest=s.name, type=number, default=None, help=help_text)
+
+
+def _phases_file(path: str) -> list[dict[str, Any]]:
+    try:
+        return read_phases_file(Path(path))
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def from_arguments(args: argparse.Namespace) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class TrainSpec:
     # several datasets (studio.finetune.mix: path or hub, speaker, filters, max_seconds, max_tokens, max_rows); when
     # given, the run trains on them and `dataset` only names the mix
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    # training in phases (studio.finetune.phases): a list of objects of phase settings by name; empty: one phase with
+    # the settings above
+    phases: list[dict[str, Any]] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     version: int = SPEC_VERSION
 
@@ -183,6 +186,10 @@ class TrainSpec:
             from studio.finetune.evalset import from_spec
 
             from_spec(self.eval_set)  # raises naming the bad sentence
+        if self.phases:
+            from studio.finetune.phases import parse_phases
+
+            parse_phases(self.phases)  # raises naming the phase and the setting
         return self
 
     def qwen3_options(self) -> Any:
@@ -215,6 +222,10 @@ def _wrong_types(spec: TrainSpec) -> list[str]:
         for f in fields(obj):
             if obj is spec and f.name in ("lora", "trainer"):
                 continue
+            if obj is spec and f.name == "phases":
+                if not isinstance(spec.phases, list):
+                    wrong.append(f"phases = {spec.phases!r} (expected a list of phases)")
+                continue  # each phase is checked by parse_phases
             value = getattr(obj, f.name)
             default = f.default if f.default is not MISSING else None
             if default is None and f.default_factory is not MISSING:

@@ -96,14 +96,25 @@ def _plain(value: Any) -> Any:
 
 def run_summary(info: Any) -> dict[str, Any]:
     st = info.status
-    keys = ("step", "total_steps", "epoch", "train_loss", "best_eval", "best_step", "eta_s", "elapsed", "message")
+    keys = ("step", "total_steps", "epoch", "train_loss", "best_eval", "best_step", "eta_s", "elapsed", "message",
+            "phase", "phases", "phase_name", "phase_step")  # fmt: skip
     return {
         "run_id": info.run_id,
         "name": info.spec.name if info.spec else "",
         "state": info.state,
         **{k: _plain(st.get(k)) for k in keys},
         "error": st.get("error") or "",
+        **_timing(st.get("timing")),
     }
+
+
+def _timing(timing: Any) -> dict[str, Any]:
+    """Where the run's time went: `timing` (seconds per part, total, GPU fields with CUDA) and the same in a line."""
+    from studio.finetune.metrics import timing_text
+
+    if not isinstance(timing, dict):
+        return {"timing": {}, "timing_text": ""}
+    return {"timing": {k: _plain(v) for k, v in timing.items()}, "timing_text": timing_text(timing)}
 
 
 def run_status(ctx: AppContext, run_id: str) -> dict[str, Any]:
@@ -193,7 +204,10 @@ def register(ctx: AppContext) -> None:
     @ui_errors
     def train_status(run_id: str, request: gr.Request) -> dict:
         """Where a fine-tuning run stands: state (starting, running, finished, stopped, failed...), step of total, the
-        losses, the time left, and the training settings it runs with (by name, as train_start takes them).
+        losses, the time left, the phase of a run in phases (phase, phases, phase_name, phase_step; null otherwise),
+        where the time went (timing: seconds of data loading, forward/backward, evaluation,
+        checkpoints, the total, and GPU utilization and memory on a GPU; timing_text: the same as shares in a line),
+        and the training settings it runs with (by name, as train_start takes them).
 
         Args:
             run_id: the run's id (train_start or train_list gives it).

@@ -17,6 +17,7 @@ from studio.finetune.metrics import (
     MetricsWriter,
     downsample,
     read_all,
+    timing_text,
     truncate_after,
 )
 from studio.fsutil import write_atomic
@@ -276,3 +277,48 @@ def test_writer_syncs_each_line(path: Path) -> None:
             assert data.endswith(b"\n") and data.count(b"\n") == step + 1
     finally:
         writer.close()
+
+
+def test_timing_text_gives_each_part_its_share_and_the_gpu_only_when_measured() -> None:
+    timing = {"data": 12.0, "step": 80.0, "eval": 5.0, "checkpoint": 3.0, "total": 100.0}
+    assert timing_text(timing) == "data 12% · forward/backward 80% · eval 5% · checkpoints 3%"
+    timing.update(eval=6.0, checkpoint=2.0, total=200.0, gpu_util=85.0, gpu_memory_gb=3.14)
+    assert timing_text(timing) == (
+        "data 6% · forward/backward 40% · eval 3% · checkpoints 1% · other 50% · GPU 85% busy, 3.1 GB"
+    )
+    assert timing_text(None) == "" and timing_text({"total": 0}) == "" and timing_text("x") == ""
+
+
+def test_reader_keeps_the_timing_and_gpu_columns(path: Path) -> None:
+    row = {"step": 1, "time": 2.0, "time/data": 0.5, "time/step": 1.0, "time/eval": 0.1, "time/checkpoint": 0.2,
+           "gpu/util": 90, "gpu/memory_gb": 1.5}  # fmt: skip
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(row) + "\n")
+    assert read_all(path).rows == [{k: float(v) for k, v in row.items()}]
+
+
+def test_the_trainer_reports_gpu_memory_and_utilization_only_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA branch of the timing without a GPU: torch's peak memory and NVML's utilization (absent without it)."""
+    import types
+
+    import torch
+
+    from studio.finetune.loop import LoopState, Trainer
+
+    trainer = object.__new__(Trainer)
+    trainer.state = LoopState(timing={"data": 1.0, "step": 8.0})
+    trainer.elapsed_before, trainer.session_start = 10.0, __import__("time").time()
+    trainer.acc = types.SimpleNamespace(device=torch.device("cpu"))
+    assert set(trainer.timing()) == {"data", "step", "eval", "checkpoint", "total"}  # no GPU fields on the CPU
+    trainer.acc = types.SimpleNamespace(device=torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 3_140_000_000)
+
+    def no_nvml(device: object = None) -> int:
+        raise ModuleNotFoundError("pynvml")
+
+    monkeypatch.setattr(torch.cuda, "utilization", no_nvml)
+    timing = trainer.timing()
+    assert timing["gpu_memory_gb"] == 3.14 and "gpu_util" not in timing and timing["total"] >= 10.0
+    monkeypatch.setattr(torch.cuda, "utilization", lambda device=None: 87)
+    assert trainer.timing()["gpu_util"] == 87.0
+    assert "GPU 87% busy, 3.1 GB" in timing_text(trainer.timing())

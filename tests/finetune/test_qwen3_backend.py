@@ -87,6 +87,22 @@ def test_training_on_prepared_codes_then_resume(finetune: FineTune, tiny_qwen: P
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_phases_with_a_rate_for_the_added_layers(finetune: FineTune, tiny_qwen: Path, codes_file: Path) -> None:
+    """Qwen3-TTS in phases (last layers mode, one layer added): phase 1 trains the added layer fast and the base
+    model's last layer slowly until its gate of 2 steps, phase 2 trains both at one rate."""
+    spec = qwen_spec(tiny_qwen, codes_file, "qwen-phases", scheduler="constant", eval_steps=100, save_steps=100)
+    spec.qwen3 = {"mode": "last_layers", "last_layers": 1, "add_layers": 1, "train_code_predictor": False}
+    spec.phases = [{"name": "new", "learning_rate": 1e-4, "new_learning_rate": 3e-3, "min_steps": 2},
+                   {"name": "all", "learning_rate": 5e-4, "max_steps": 3}]  # fmt: skip
+    finetune.start(spec.validate())
+    info = finetune.runner.wait(spec.run_id, timeout=300)
+    assert info.state == "finished", (info.status, info.files.log.read_text()[-3000:])
+    rows = [r for r in read_all(info.files.metrics).rows if "train/loss" in r]
+    assert [(r["step"], r["phase"]) for r in rows] == [(1, 1), (2, 1), (3, 2), (4, 2), (5, 2)]
+    assert [(r["lr"], r["lr/new"]) for r in rows] == [(1e-4, 3e-3)] * 2 + [(5e-4, 5e-4)] * 3
+    assert (info.status["phase"], info.status["phases"], info.status["step"]) == (2, 2, 5)
+
+
 def test_training_on_a_studio_dataset_of_real_recordings(finetune: FineTune, tiny_qwen: Path, shared_fixtures: Path,
                                                          tmp_path: Path) -> None:  # fmt: skip
     import soundfile as sf

@@ -105,6 +105,23 @@ def test_training_lowers_the_loss_and_writes_the_file_contract(
     assert not _trainers_alive(spec.run_id)
 
 
+def test_every_run_logs_where_its_time_goes(finished: tuple[FineTune, TrainSpec, RunInfo]) -> None:
+    _service, _spec, info = finished
+    rows = _rows(info)
+    parts = ("time/data", "time/step", "time/eval", "time/checkpoint")
+    for r in rows:
+        assert set(parts) <= set(r) and sum(r[p] for p in parts) <= r["time"] + 0.01
+        assert "gpu/util" not in r and "gpu/memory_gb" not in r  # no CUDA here: the GPU fields are absent
+    for p in parts:  # cumulative: never falling
+        assert [r[p] for r in rows] == sorted(r[p] for r in rows)
+    last = rows[-1]
+    assert last["time/step"] > 0 and last["time/data"] > 0 and last["time/eval"] > 0
+    timing = info.status["timing"]
+    assert timing["total"] >= sum(timing[k] for k in ("data", "step", "eval", "checkpoint"))
+    assert timing["checkpoint"] > 0 and timing["step"] > last["time/step"] * 0.99
+    assert set(timing) == {"data", "step", "eval", "checkpoint", "total"}
+
+
 def test_stop_saves_a_checkpoint_and_resume_continues_the_curve(
     finetune: FineTune, tiny_base: Path, synthetic_dataset: Path, settings
 ) -> None:
@@ -146,6 +163,56 @@ def test_stop_saves_a_checkpoint_and_resume_continues_the_curve(
     assert all(b <= a + 1e-12 for a, b in itertools.pairwise(lrs))
     # time continues across sessions
     assert rows[-1]["time"] > before[-1]["time"]
+
+
+def _wait_for_phase(service: FineTune, run_id: str, phase: int, steps: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = service.get(run_id).status
+        if st.get("phase") == phase and (st.get("phase_step") or 0) >= steps and st.get("state") == "running":
+            return
+        assert st.get("state") not in ("failed", "finished"), st
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not reach step {steps} of phase {phase}")
+
+
+def test_phases_advance_on_a_gate_and_a_resume_stays_in_phase_2(
+    finetune: FineTune, tiny_base: Path, synthetic_dataset: Path
+) -> None:
+    """Two phases: the first (layer 0 frozen, a high rate) ends on its gate of 4 steps, the second (a lower rate, 20
+    steps) is stopped in its middle and resumed: it goes on in phase 2 with phase 2's rate."""
+    from safetensors.torch import load_file
+
+    spec = tiny_spec(tiny_base, synthetic_dataset, name="phases", scheduler="constant", save_steps=4,
+                     eval_steps=1000, keep_checkpoints=50)  # fmt: skip
+    spec.phases = [{"name": "warm-up", "learning_rate": 2e-3, "freeze_layers": 1, "min_steps": 4},
+                   {"name": "fine", "learning_rate": 5e-4, "max_steps": 20}]  # fmt: skip
+    finetune.start(spec)
+    _wait_for_phase(finetune, spec.run_id, 2, 3)
+    info = finetune.stop(spec.run_id, wait=True)
+    assert info.state == "stopped", info.status
+    stopped_at = info.status["step"]
+    assert info.status["phase"] == 2 and info.status["phase_name"] == "fine" and 7 <= stopped_at < 24
+    assert info.status["total_steps"] == 24  # the gate ended phase 1 at 4 steps (of at most 28): 4 + 20
+    state = json.loads((complete_checkpoints(info.files.checkpoints)[-1] / "state.json").read_text())
+    assert (state["step"], state["phase"], state["phase_start"]) == (stopped_at, 1, 4)  # phase and its step
+    # phase 1 froze layer 0: its LoRA B matrices are still zero (peft's start) after phase 1, the others learned
+    weights = load_file(str(info.files.checkpoints / "step-0000004" / "adapter_model.safetensors"))
+    lower = [t for k, t in weights.items() if "layers.0." in k and "lora_B" in k]
+    upper = [t for k, t in weights.items() if "layers.1." in k and "lora_B" in k]
+    assert lower and upper and all(float(t.abs().max()) == 0 for t in lower)
+    assert any(float(t.abs().max()) > 0 for t in upper)
+    assert json.loads((info.files.checkpoints / "step-0000004" / "state.json").read_text())["phase"] == 1
+
+    final = finetune.runner.wait(finetune.resume(spec.run_id).run_id, timeout=300)
+    assert final.state == "finished", final.files.log_tail()
+    assert (final.status["step"], final.status["total_steps"], final.status["phase"]) == (24, 24, 2)
+    rows = [r for r in _rows(final) if "train/loss" in r]
+    assert [r["step"] for r in rows] == list(range(1, 25))
+    assert [r["phase"] for r in rows] == [1] * 4 + [2] * 20  # the resume went on in phase 2
+    assert all(r["lr"] == pytest.approx(2e-3) for r in rows[:4])
+    assert all(r["lr"] == pytest.approx(5e-4) for r in rows[4:])  # phase 2's rate, after the resume too
+    assert "lr/new" not in rows[0]  # one rate for all (LoRA's parameters are all new)
 
 
 def test_a_crash_is_reported_with_its_reason(

@@ -116,11 +116,17 @@ def test_train_demo_finishes_and_is_listed(demo_home: tuple[Path, subprocess.Com
     (line,) = [line for line in listing.stdout.splitlines() if line.startswith(run_id)]
     assert re.search(r"\bfinished\s+step 4/4\b", line), line
     assert "demo" in line
+    # where the run's time went, under its line (no GPU here: no GPU part)
+    timing = listing.stdout.splitlines()[listing.stdout.splitlines().index(line) + 1]
+    assert re.search(r"time: data \d+% · forward/backward \d+% · eval \d+% · checkpoints \d+%", timing), timing
+    assert "GPU" not in timing
+    assert re.search(r"^time: data \d+% · forward/backward", proc.stdout, re.MULTILINE), proc.stdout
 
     shown = _studio(home, "runs", "show", run_id)
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["run_id"] == run_id and data["state"] == "finished" and data["status"]["step"] == 4
+    assert "forward/backward" in data["time"] and data["status"]["timing"]["total"] > 0
 
 
 def test_train_on_a_missing_dataset_fails_with_the_reason(

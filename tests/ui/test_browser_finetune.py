@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.audio.io import write_audio
+from tests.browser import error_badges, layout_problems, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +53,31 @@ def test_dataset_review_and_too_little_audio(app_url: str, browser, piper_engine
     page.screenshot(path=str(tmp_path / "dataset.png"), full_page=True)
 
 
+def test_the_phases_editor_checks_what_is_typed(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Fine-tune").click()
+    page.get_by_text("Advanced settings").click()
+    page.get_by_text("Advanced: phases").click()
+    note = page.locator("#ft-phases-note")
+    assert "One phase" in note.inner_text()
+    box = page.locator("#ft-phases textarea")
+    for typed, expected in (
+        ("[]", "The phase list is empty"),
+        ('[{"name": "warm-up", "lr": 1}]', "has unknown setting(s) ['lr']"),
+        ('[{"min_steps": 4, "loss_below": "low"}]', "loss_below is 'low'; give a number"),
+        ('[{"name": "warm-up", "freeze_layers": 2, "min_steps": 4}, {"name": "fine", "learning_rate": 2e-5}]',
+         "2 phase(s)"),
+    ):  # fmt: skip
+        box.fill(typed)
+        box.blur()
+        page.wait_for_function(f"document.querySelector('#ft-phases-note').innerText.includes({expected!r})",
+                               timeout=10_000)  # fmt: skip
+    assert "advances after 4 steps" in note.inner_text()
+    screenshot(page, "finetune-phases")
+    assert error_badges(page) == [] and layout_problems(page) == []
+
+
 def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
     page.goto(app_url)
@@ -75,6 +101,7 @@ def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: 
         raise AssertionError(f"{_status(page)!r} / {page.locator('#ft-action').inner_text()!r}") from exc
     status = _status(page)
     assert "step 28/28" in status and "best val." in status
+    assert "Time: data" in status and "forward/backward" in status  # where the run's time went
     # the loss plot has drawn its two series (train, validation)
     page.wait_for_function("document.querySelector('#ft-loss-plot').innerText.includes('validation')", timeout=20_000)
     page.screenshot(path=str(tmp_path / "finetune.png"), full_page=True)

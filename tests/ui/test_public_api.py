@@ -114,6 +114,9 @@ def test_train_start_status_and_list(app: tuple[Any, Path]) -> None:
         status = client.predict(run_id=run_id, api_name="/train_status")
     assert status["state"] == "finished", status
     assert status["step"] == status["total_steps"] and status["settings"]["lora_r"] == 16
+    timing = status["timing"]
+    assert {"data", "step", "eval", "checkpoint", "total"} <= set(timing) and "gpu_util" not in timing  # on CPU
+    assert "forward/backward" in status["timing_text"]
     assert run_id in [r["run_id"] for r in client.predict(api_name="/train_list")]
     with pytest.raises(Exception, match="no run"):
         client.predict(run_id="no-such-run", api_name="/train_status")

@@ -13,6 +13,7 @@ The result (`adapter/`) holds the trained weights, `qwen3_finetune.json`, the to
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.errors import InvalidInput, TrainingFailed
 from studio.finetune.backend import Backend, Loaded
-from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE, SPEAKER_FILE, Qwen3Options
+from studio.systems.qwen3_tts.tuned import AUTO_LANGUAGE, SPEAKER_FILE, Qwen3Options, talker_of
 
 if TYPE_CHECKING:
     from studio.systems.qwen3_tts.training.data import Qwen3Example
@@ -93,9 +94,16 @@ class Qwen3Backend(Backend):
                     self.trained.append(ex)
         if not items["train"]:
             return Loaded(None, items["train"], items["validation"], skipped)
+        self.first_added_layer = len(talker_of(model).model.layers)  # layers appended from here are the run's own
         self.inner = apply_mode(model, self.options)
         trainable = training_module(self.inner, self.options.sub_talker_weight)
         return Loaded(trainable, items["train"], items["validation"], skipped)
+
+    def is_new_parameter(self, name: str) -> bool:
+        """LoRA adapters, and the talker layers added on top (last_layers / full mode with add_layers)."""
+        found = re.search(r"(?:^|\.)talker\.model\.layers\.(\d+)\.", name)
+        added = found is not None and int(found.group(1)) >= getattr(self, "first_added_layer", 1 << 30)
+        return added or super().is_new_parameter(name)
 
     # ---- data -------------------------------------------------------------------------------------------------
     def _dataset_source(self) -> Path:

@@ -38,6 +38,7 @@ from studio.ui.tabs.finetune.form import (
     device_choices,
     gpu_count,
     make_spec,
+    phases_note,
     preset_values,
 )
 from studio.ui.tabs.finetune.runs import (
@@ -63,8 +64,8 @@ __all__ = [
     "BACKEND_CHOICES", "JOB", "KNOWN_TARGET_MODULES", "PLOT_POINTS", "QWEN3_DEFAULT_TARGETS", "QWEN3_MODES",
     "add_experiment", "apply_edits", "backend_updates", "batch_text", "build", "build_dataset", "comparison",
     "dataset_choices", "dataset_summary", "demo_paths", "device_choices", "encode_dataset", "export_run", "gpu_count",
-    "make_spec", "play_clip", "plots", "preset_values", "push_run", "resume_run", "run_batch", "run_choices",
-    "save_dataset", "show_run", "start_run", "status_text", "stop_run", "use_in_synthesize",
+    "make_spec", "phases_note", "play_clip", "plots", "preset_values", "push_run", "resume_run", "run_batch",
+    "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run", "use_in_synthesize",
 ]  # fmt: skip
 
 TICK_SECONDS = 1.0
@@ -105,6 +106,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                                       "max_seconds = 12\nmax_rows = 2000", elem_id="ft-datasets")  # fmt: skip
             with gr.Accordion("Advanced settings", open=False):
                 fields, rows = build_settings({**table.defaults(), **preset_values("balanced")})
+                with rows["phases"]:
+                    phases_check = gr.Markdown(phases_note(""), elem_id="ft-phases-note")
             fields = {"backend": family, **fields}  # every setting of the table, by name
             with gr.Row():
                 start_btn = gr.Button("Start", variant="primary", elem_id="ft-start")
@@ -166,6 +169,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return {preset_note: PRESETS[preset].description, **{fields[k]: v for k, v in values.items()}}
 
     preset.change(_preset, [preset, family], [preset_note, *preset_fields], queue=False, api_visibility="private")
+    action(demo, fields["phases"].change, phases_note, fields["phases"], phases_check, phases_check, queue=False,
+           api_visibility="private")  # fmt: skip
     family.change(backend_updates, family, [base, fields["target_modules"], rows["qwen3"]], queue=False,
                   api_visibility="private")  # fmt: skip
 

@@ -3,6 +3,7 @@ registered by name; presets and the spec go through the same names."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import gradio as gr
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
 from studio.finetune.evalset import parse_text
+from studio.finetune.phases import EXAMPLE, describe, parse_phases
 from studio.finetune.settings import QWEN3_DEFAULT_TARGETS, Setting
 from studio.finetune.spec import (
     DEFAULT_BASE_MODEL,
@@ -129,6 +131,10 @@ def device_choices() -> list[tuple[str, str]]:
 def component(s: Setting, value: Any, backend: str = "kani") -> Any:
     """The form component of one setting (its label is the table's; the element id is ft-<name>)."""
     elem_id = f"ft-{s.name.replace('_', '-')}"
+    if s.kind == "phases":  # a list of phases as JSON text, checked as it is typed (phases_note)
+        text = value if isinstance(value, str) else (json.dumps(value, indent=1) if value else "")
+        return gr.Textbox(text, label=s.label, lines=6, max_lines=30, placeholder=EXAMPLE, elem_id=elem_id,
+                          info=s.help)  # fmt: skip
     if s.kind == "bool":
         return gr.Checkbox(value, label=s.label, elem_id=elem_id)
     if s.kind == "multi":
@@ -148,8 +154,21 @@ def build_settings(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     rows: dict[str, Any] = {}
     for row, settings in table.rows(n for n in table.BY_NAME if n != "backend"):
         visible = any("kani" in s.backends for s in settings)
-        with gr.Row(visible=visible) as container:
+        # the phases editor has an accordion of its own (phases_note adds its check under the box)
+        box = gr.Accordion("Advanced: phases", open=False, elem_id="ft-phases-box") if row == "phases" else None
+        with box or gr.Row(visible=visible) as container:
             for s in settings:
                 components[s.name] = component(s, values.get(s.name, s.initial()))
         rows[row] = container
     return components, rows
+
+
+def phases_note(text: str | None) -> str:
+    """The phases box checked as it is typed: each phase in a line, or what is wrong with them."""
+    if not (text or "").strip():
+        return "One phase with the settings above. Give a JSON list of phases to train in phases."
+    try:
+        phases = parse_phases(text)
+    except InvalidInput as exc:
+        return f"⚠️ {exc}"
+    return f"{len(phases)} phase(s):\n\n" + describe(phases)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.finetune.metrics import EVAL_LOSS, LR, TRAIN_LOSS, downsample
+from studio.finetune.metrics import EVAL_LOSS, LR, PHASE, TRAIN_LOSS, downsample, timing_text
 from studio.finetune.runs import RunInfo
 from studio.finetune.service import COMPARISON_HEADERS
 from studio.finetune.spec import TrainSpec
@@ -27,14 +27,24 @@ def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 
 def plots(ctx: AppContext, run_id: str | None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Loss (train + validation) and learning-rate frames from the run's metrics, read incrementally."""
+    """Loss (train + validation) and learning-rate frames from the run's metrics, read incrementally. A run in phases
+    draws its training loss as one series per phase ("train · phase 2"), so each boundary shows where the colour
+    changes."""
     loss = pd.DataFrame(columns=["step", "loss", "series"])
     lr = pd.DataFrame(columns=["step", "lr"])
     if not run_id:
         return loss, lr, 0
     reader = ctx.finetune.metrics(run_id)  # reads only what was appended since the last tick
     rows = reader.rows
-    train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
+    numbers = sorted({int(r[PHASE]) for r in rows if PHASE in r})
+    if len(numbers) > 1:
+        train = []
+        for n in numbers:
+            part = [r for r in rows if int(r.get(PHASE, 1)) == n]
+            points = downsample(part, TRAIN_LOSS, max(2, PLOT_POINTS // len(numbers)))
+            train += [(r["step"], r[TRAIN_LOSS], f"train · phase {n}") for r in points]
+    else:
+        train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
     val = [(r["step"], r[EVAL_LOSS], "validation") for r in downsample(rows, EVAL_LOSS, PLOT_POINTS)]
     if train or val:
         loss = pd.DataFrame(train + val, columns=["step", "loss", "series"])
@@ -53,6 +63,9 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
         parts.append(f"step {step}/{total} ({step / total:.0%})")
     if st.get("epoch") is not None:
         parts.append(f"epoch {st['epoch']:.2f}")
+    if st.get("phase") and st.get("phases"):
+        name = f" ({st['phase_name']})" if st.get("phase_name") else ""
+        parts.append(f"phase {st['phase']}/{st['phases']}{name}, its step {st.get('phase_step', 0)}")
     eta = st.get("eta_s")
     if state == "running" and isinstance(eta, (int, float)) and eta > 0:
         parts.append(f"ETA {clock(eta)}")
@@ -63,6 +76,9 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
     if isinstance(st.get("best_eval"), (int, float)):
         parts.append(f"best val. {st['best_eval']:.4f} (step {st.get('best_step')})")
     text = " · ".join(parts)
+    spent = timing_text(st.get("timing"))
+    if spent:
+        text += f"\n\nTime: {spent}"
     if st.get("message") and state not in ("failed",):
         text += f"\n\n{st['message']}"
     if diverged:
