@@ -3,7 +3,8 @@
 A Base checkpoint speaks only with a clone prompt: ICL (the reference's speech codes and its transcript, closest to
 the reference) or x-vector only (its speaker embedding: no transcript needed, looser likeness). A prompt is computed
 once from a recording and kept as a library voice (`clone_prompt.safetensors`: tensors + JSON metadata), listed only
-for checkpoints of the same model version. A CustomVoice checkpoint speaks with its preset speakers.
+for checkpoints of the same model version. A CustomVoice checkpoint speaks with its preset speakers; the 1.7B ones
+also follow instructions (`SynthParams.instruct`: emotion, tone, pace in words; qwen-tts drops them for 0.6B).
 
 torch, transformers and qwen-tts load inside functions only (through `qwen3_compat`, which adapts qwen-tts 0.1.1 to
 transformers 5); the clone-prompt files are read and written with numpy alone.
@@ -33,6 +34,7 @@ from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNo
 from studio.hosting import gpu_function
 from studio.systems.qwen3_tts.generate import max_new_tokens_for
 from studio.systems.qwen3_tts.model import (
+    CUSTOM_VOICE_MODEL,
     DEFAULT_MODEL,
     ENGINE,
     INSTALL_FIX,
@@ -90,6 +92,7 @@ class PieceJob:
     speaker: str  # a preset speaker, or "" for a library voice
     voice_folder: str | None = None  # the library voice's folder
     non_streaming: bool = False  # the whole text before the first frame (the layout fine-tuned voices train on)
+    instruct: str = ""  # how to speak, in words (a preset speaker of a checkpoint that takes instructions)
 
 
 class Qwen3TTSEngine:
@@ -287,12 +290,16 @@ class Qwen3TTSEngine:
             pieces.extend(chunk_text(sentence, self.info.chunk_chars, base) or [sentence])
         return [p for p in pieces if p.strip()]
 
-    def _generator(self, voice: str, language: str) -> Callable[[str, int | None], NDArray[np.float32]]:
-        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here.
+    def _generator(
+        self, voice: str, language: str, instruct: str | None = None
+    ) -> Callable[[str, int | None], NDArray[np.float32]]:
+        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here; `instruct`
+        (how to speak) only where the checkpoint takes instructions (`check_instructions`).
 
         A fine-tuned voice (a library voice with the run's weights, or the speaker of a CustomVoice export) is
         spoken exactly as it was trained: in the non-streaming layout (training/align.py) and with the language
         tags of its training sequences (`tuned.speaking_language`; a Studio dataset has no language: "auto")."""
+        instruct = check_instructions(self.info, instruct)
         speaker = voice.lower()
         folder: str | None = None
         non_streaming = True  # generate_custom_voice's own default (upstream pairs it with its fine-tuning layout)
@@ -313,7 +320,7 @@ class Qwen3TTSEngine:
 
         def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
             frames = max_new_tokens_for(piece, self.max_new_tokens)
-            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder, non_streaming))
+            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder, non_streaming, instruct))
 
         return generate
 
@@ -332,6 +339,7 @@ class Qwen3TTSEngine:
                 torch.manual_seed(job.seed)
             if job.speaker:
                 wavs, _ = self.model.generate_custom_voice(text=job.text, speaker=job.speaker, language=job.language,
+                                                           instruct=job.instruct or None,
                                                            non_streaming_mode=job.non_streaming,
                                                            max_new_tokens=job.frames)  # fmt: skip
             else:
@@ -350,7 +358,7 @@ class Qwen3TTSEngine:
         if not text.strip():
             raise InvalidInput("Type some text to speak.")
         language = language_name(params.language, self.card)
-        generate = self._generator(voice, language)
+        generate = self._generator(voice, language, params.instruct)
         rate = self.info.sample_rate
         for index, piece in enumerate(self._pieces(text, params.language)):
             with self._lock:
@@ -361,7 +369,7 @@ class Qwen3TTSEngine:
     def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], object]:
         """The bare model calls for `text` (voice, language and pieces prepared here, outside any timing)."""
 
-        generate = self._generator(voice, language_name(params.language, self.card))
+        generate = self._generator(voice, language_name(params.language, self.card), params.instruct)
         pieces = self._pieces(text, params.language)
 
         def run() -> object:
@@ -382,6 +390,29 @@ def _unknown_voice_message(voice: str, known: list[VoiceInfo]) -> str:
     return f"{LABEL} has no voice {voice!r} for this checkpoint (voices: {names})."
 
 
+def takes_instructions(card: ModelCard | None) -> bool:
+    """Whether a checkpoint follows instructions: CustomVoice except 0.6B (qwen-tts's generate_custom_voice drops
+    them for tts_model_size 0b6, as the upstream README says: the 0.6B CustomVoice has no instruction control)."""
+    return card is not None and card.model_type == "custom_voice" and card.size not in ("", "0b6")
+
+
+def instructions_fix(card: ModelCard | None) -> str:
+    if takes_instructions(card):
+        return ""
+    found = f"; the checkpoint found is {card.model_version}" if card else ""
+    return (f"{LABEL} follows instructions with a 1.7B CustomVoice checkpoint ({CUSTOM_VOICE_MODEL}, preset speakers, "
+            f"placed in models/{ENGINE} of Studio's data folder){found}.")  # fmt: skip
+
+
+def check_instructions(info: EngineInfo, instruct: str | None) -> str:
+    """The instructions to pass ("" for none), or InvalidInput when the checkpoint takes none."""
+    instruct = " ".join((instruct or "").split())
+    if instruct and not info.supports_instructions:
+        raise InvalidInput(f"This {LABEL} checkpoint does not take instructions; leave them empty. "
+                           f"{info.instructions_fix}")  # fmt: skip
+    return instruct
+
+
 def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE) -> EngineInfo:
     languages = card.languages if card else tuple(LANGUAGES)
     return EngineInfo(
@@ -396,6 +427,8 @@ def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE) -
         chunk_chars=200,
         model_version=card.model_version if card else "qwen3-tts-12hz-0b6-base-x1024",
         license=LICENSE,
+        supports_instructions=takes_instructions(card),
+        instructions_fix=instructions_fix(card),
     )
 
 

@@ -16,6 +16,7 @@ ENGINE = "qwen3_tts"
 LABEL = "Qwen3-TTS"
 LICENSE = "Apache-2.0"
 DEFAULT_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+CUSTOM_VOICE_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"  # preset speakers that follow instructions
 # the released 12 Hz checkpoints Studio can run (the qwen-tts README); the order is the preference when several
 # are downloaded. (Qwen3-TTS-12Hz-1.7B-VoiceDesign needs a voice description instead of a voice: not offered.)
 KNOWN_MODELS = (
