@@ -217,6 +217,9 @@ def check_instructions(instruct: str | None, info: EngineInfo) -> str | None:
     """Instructions cleaned (None when empty), or InvalidInput: the engine takes none, or they are too long."""
     cleaned = " ".join(clean_input(instruct or "").split())
     if not cleaned:
+        if info.instructions_required:
+            raise InvalidInput(f"{info.label} speaks in the voice its instructions describe: describe one, e.g. "
+                               "'a warm, low female voice, calm and unhurried'.")  # fmt: skip
         return None
     if not info.supports_instructions:
         fix = f" {info.instructions_fix}" if info.instructions_fix else ""

@@ -267,12 +267,25 @@ def _fill_codebooks(model: Any) -> None:
                 tensor.normal_(0.0, 1.0)
 
 
-def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 0, size: str = "0b6") -> Path:
+def _amplify_decoder(model: Any, gain: float) -> None:
+    """Scale the speech decoder's last convolution: the tiny random decoder's output is about 1e-8 (silent to any
+    check of a recording); a designed voice's sample must pass the reference checks a real clip passes."""
+    import torch
+
+    with torch.no_grad():
+        model.decoder.decoder[-1].conv.weight.mul_(gain)
+
+
+def build_tiny_qwen3_tts(
+    folder: Path, *, model_type: str = "base", seed: int = 0, size: str = "0b6", decoder_gain: float = 1.0
+) -> Path:
     """Write a tiny Qwen3-TTS checkpoint (see the module docstring) into `folder` and return it.
 
     `model_type` is "base" (voice cloning; has the speaker encoder), "custom_voice" (preset speakers
     TINY_SPEAKERS) or "voice_design" (a voice from a description: no speakers, no speaker encoder). `size` is the
-    declared `tts_model_size` ("1b7": a CustomVoice that follows instructions). Random weights from `seed`. Needs
+    declared `tts_model_size` ("1b7": a CustomVoice that follows instructions). `decoder_gain` scales the speech
+    decoder's last layer (e.g. 5e6: audible output, for audio that is checked as a recording). Random weights from
+    `seed`. Needs
     torch, transformers and qwen-tts (imported through studio.systems.qwen3_tts.compat, which adapts qwen-tts to
     transformers 5).
     """
@@ -303,6 +316,8 @@ def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 
     torch.manual_seed(seed + 1)
     tokenizer_model = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**tiny_speech_tokenizer_config())).eval()
     _fill_codebooks(tokenizer_model)
+    if decoder_gain != 1.0:
+        _amplify_decoder(tokenizer_model, decoder_gain)
     tokenizer_model.save_pretrained(str(speech))
     (speech / "preprocessor_config.json").write_text(json.dumps(FEATURE_EXTRACTOR, indent=2), encoding="utf-8")
     return folder

@@ -52,6 +52,7 @@ class EngineInfo:
     license: str = ""
     # instructions: how to speak, in words ("speak slowly and warmly"), for models trained to follow them
     supports_instructions: bool = False
+    instructions_required: bool = False  # the instructions are the voice (Qwen3-TTS VoiceDesign)
     instructions_fix: str = ""  # where it takes none: what would (e.g. the checkpoint that does)
 
 

@@ -37,11 +37,16 @@ class EngineView:
     can_download: bool
 
 
-def engine_choices(ctx: AppContext, missing: str = "not installed") -> list[tuple[str, str]]:
-    """(label, name) for every engine; engines that cannot run now say so in brackets (shared by the tabs)."""
+def engine_choices(ctx: AppContext, missing: str = "not installed", voiced: bool = False) -> list[tuple[str, str]]:
+    """(label, name) for every engine; engines that cannot run now say so in brackets (shared by the tabs).
+    `voiced`: only engines that speak with a voice of their own (books and benchmarks have no place for a voice
+    description: Qwen3-TTS VoiceDesign is left out there; keep a designed voice to use it)."""
     out = []
     for name in ctx.registry.names():
-        label = ctx.registry.info(name).label
+        info = ctx.registry.info(name)
+        if voiced and info.instructions_required:
+            continue
+        label = info.label
         ok = ctx.registry.available(name).ok
         out.append((label if ok else f"{label} ({missing})", name))
     return out
@@ -125,9 +130,15 @@ INSTRUCT_LABEL = "Instructions (how to speak)"
 INSTRUCT_PLACEHOLDER = "e.g. Speak slowly and warmly, with a hint of a smile."
 
 
+DESCRIBE_LABEL = "Voice description (the voice it speaks in)"
+
+
 def instruct_state(ctx: AppContext, engine: str) -> Any:
-    """The instructions box is shown only for an engine whose model follows them (Qwen3-TTS 1.7B CustomVoice)."""
-    return gr.update(visible=ctx.registry.info(engine).supports_instructions)
+    """The instructions box is shown only for an engine whose model follows them (Qwen3-TTS 1.7B CustomVoice); for
+    one whose voice they describe (Qwen3-TTS VoiceDesign) it asks for a description."""
+    info = ctx.registry.info(engine)
+    label = DESCRIBE_LABEL if info.instructions_required else INSTRUCT_LABEL
+    return gr.update(visible=info.supports_instructions, label=label)
 
 
 def on_gpu_change(ctx: AppContext, engine: str, gpu: bool, steps: float | None) -> Any:
