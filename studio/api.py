@@ -110,9 +110,13 @@ class Studio:
         gpu: bool = False,
         normalize: bool = True,
         seed: int | None = None,
+        instruct: str | None = None,
         cancel: threading.Event | None = None,
     ) -> SynthOutcome:
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        """Speak `text` and return the whole take. `instruct`: how to speak, in words ("speak slowly and warmly"),
+        for engines that take instructions (`EngineInfo.supports_instructions`: Qwen3-TTS 1.7B CustomVoice); any
+        other engine refuses them with a message."""
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
         return self.synthesizer.synthesize(req, cancel)
 
     def synthesize_to_file(
@@ -128,11 +132,12 @@ class Studio:
         gpu: bool = False,
         normalize: bool = True,
         seed: int | None = None,
+        instruct: str | None = None,
         cancel: threading.Event | None = None,
     ) -> tuple[Path, SynthStats, tuple[str, ...]]:
         """Speak `text` of any length into `path` (.wav, .flac or .mp3), written sentence by sentence as it is made
         (the memory of one sentence, not of the whole take). Returns the file, the statistics and any warnings."""
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
         return self.synthesizer.synthesize_to_file(req, path, cancel)
 
     def book_from_text(
@@ -162,9 +167,10 @@ class Studio:
         gpu: bool = False,
         normalize: bool = True,
         seed: int | None = None,
+        instruct: str | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[SynthChunk]:
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed)
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
         return self.synthesizer.stream(req, cancel)
 
     def download(self, engine: str, on_progress: Callable[[float, str], None] | None = None) -> None:

@@ -38,6 +38,7 @@ class SynthRequest:
     gpu: bool = False
     normalize: bool = True
     seed: int | None = None
+    instruct: str | None = None  # how to speak, in words ("speak slowly and warmly"): engines that take them
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class Synthesizer:
             steps = int(req.steps)
             if not (info.min_steps <= steps <= info.max_steps):
                 raise InvalidInput(f"Steps {steps} is out of range; use {info.min_steps} to {info.max_steps}.")
+        instruct = check_instructions(req.instruct, info)
         voices = self.registry.voices(req.engine)  # one listing per request: it reads voice files
         if not voices:
             raise InvalidInput(f"{info.label} has no voices installed.")
@@ -145,7 +147,7 @@ class Synthesizer:
         if known and voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
         text = spoken_text(text, language, req.normalize)
-        params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed)
+        params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed, instruct=instruct)
         return PreparedText(text, voice, params, info)
 
     def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
@@ -206,6 +208,27 @@ class Synthesizer:
             raise
         written, stats = take.finish(cancelled)
         return written, stats, tuple(take.warnings)
+
+
+MAX_INSTRUCTION_CHARS = 1000
+
+
+def check_instructions(instruct: str | None, info: EngineInfo) -> str | None:
+    """Instructions cleaned (None when empty), or InvalidInput: the engine takes none, or they are too long."""
+    cleaned = " ".join(clean_input(instruct or "").split())
+    if not cleaned:
+        if info.instructions_required:
+            raise InvalidInput(f"{info.label} speaks in the voice its instructions describe: describe one, e.g. "
+                               "'a warm, low female voice, calm and unhurried'.")  # fmt: skip
+        return None
+    if not info.supports_instructions:
+        fix = f" {info.instructions_fix}" if info.instructions_fix else ""
+        raise InvalidInput(f"{info.label} does not take instructions (how to speak, in words); leave them empty."
+                           f"{fix}")  # fmt: skip
+    if len(cleaned) > MAX_INSTRUCTION_CHARS:
+        raise InvalidInput(f"The instructions have {len(cleaned):,} characters; keep them under "
+                           f"{MAX_INSTRUCTION_CHARS:,} (a sentence or two on tone, pace and emotion).")  # fmt: skip
+    return cleaned
 
 
 def too_long(chars: int, limit: int) -> str:

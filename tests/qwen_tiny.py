@@ -29,7 +29,9 @@ random (seeded: the same `seed` gives the same bytes of weights). Nothing is a s
   in the released (transformers 4, flat Mimi) key layout, so loading it exercises the same renaming as real weights.
 
 `model_type="custom_voice"` builds a CustomVoice checkpoint instead (no speaker encoder; preset speakers TINY_SPEAKERS
-with their own codec ids). Sizes: about 1.2 MB of weights for the model and 0.2 MB for the speech tokenizer; loading
+with their own codec ids; `size="1b7"` declares the size whose CustomVoice follows instructions), and
+`model_type="voice_design"` a VoiceDesign checkpoint (no speaker encoder, no speakers: the voice comes from a
+description). Sizes: about 1.2 MB of weights for the model and 0.2 MB for the speech tokenizer; loading
 and a short generation take well under a second on a CPU. The output is noise-like audio: tests may check lengths,
 rates, dtypes, determinism and finiteness, never content.
 """
@@ -97,8 +99,9 @@ def _text_tokenizer_files(folder: Path) -> dict[str, int]:
     return ids
 
 
-def tiny_config(model_type: str = "base", token_ids: dict[str, int] | None = None) -> dict[str, Any]:
-    """config.json of the tiny Qwen3-TTS model (Base or CustomVoice)."""
+def tiny_config(model_type: str = "base", token_ids: dict[str, int] | None = None, size: str = "0b6") -> dict[str, Any]:
+    """config.json of the tiny Qwen3-TTS model (Base, CustomVoice or VoiceDesign); `size` is the `tts_model_size`
+    it declares (qwen-tts reads it: a 0b6 CustomVoice drops instructions), never its real size."""
     ids = token_ids or {t: 300 + i for i, t in enumerate(SPECIAL_TOKENS)}
     control = CODEBOOK  # first control id; the real models use 2048+ in the same order
     talker: dict[str, Any] = {
@@ -144,7 +147,7 @@ def tiny_config(model_type: str = "base", token_ids: dict[str, int] | None = Non
         "architectures": ["Qwen3TTSForConditionalGeneration"],
         "model_type": "qwen3_tts",
         "tokenizer_type": "qwen3_tts_tokenizer_12hz",
-        "tts_model_size": "0b6",
+        "tts_model_size": size,
         "tts_model_type": model_type,
         "im_start_token_id": ids["<|im_start|>"],
         "im_end_token_id": ids["<|im_end|>"],
@@ -264,15 +267,30 @@ def _fill_codebooks(model: Any) -> None:
                 tensor.normal_(0.0, 1.0)
 
 
-def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 0) -> Path:
+def _amplify_decoder(model: Any, gain: float) -> None:
+    """Scale the speech decoder's last convolution: the tiny random decoder's output is about 1e-8 (silent to any
+    check of a recording); a designed voice's sample must pass the reference checks a real clip passes."""
+    import torch
+
+    with torch.no_grad():
+        model.decoder.decoder[-1].conv.weight.mul_(gain)
+
+
+def build_tiny_qwen3_tts(
+    folder: Path, *, model_type: str = "base", seed: int = 0, size: str = "0b6", decoder_gain: float = 1.0
+) -> Path:
     """Write a tiny Qwen3-TTS checkpoint (see the module docstring) into `folder` and return it.
 
-    `model_type` is "base" (voice cloning; has the speaker encoder) or "custom_voice" (preset speakers
-    TINY_SPEAKERS). Random weights from `seed`. Needs torch, transformers and qwen-tts (imported through
-    studio.systems.qwen3_tts.compat, which adapts qwen-tts to transformers 5).
+    `model_type` is "base" (voice cloning; has the speaker encoder), "custom_voice" (preset speakers
+    TINY_SPEAKERS) or "voice_design" (a voice from a description: no speakers, no speaker encoder). `size` is the
+    declared `tts_model_size` ("1b7": a CustomVoice that follows instructions). `decoder_gain` scales the speech
+    decoder's last layer (e.g. 5e6: audible output, for audio that is checked as a recording). Random weights from
+    `seed`. Needs
+    torch, transformers and qwen-tts (imported through studio.systems.qwen3_tts.compat, which adapts qwen-tts to
+    transformers 5).
     """
-    if model_type not in ("base", "custom_voice"):
-        raise ValueError(f"model_type must be 'base' or 'custom_voice', not {model_type!r}")
+    if model_type not in ("base", "custom_voice", "voice_design"):
+        raise ValueError(f"model_type must be 'base', 'custom_voice' or 'voice_design', not {model_type!r}")
     import torch
 
     from studio.systems.qwen3_tts.compat import import_qwen_tts
@@ -288,7 +306,7 @@ def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # transformers 5 on qwen-tts's v4-style rope_scaling
-        config = Qwen3TTSConfig(**tiny_config(model_type, token_ids))
+        config = Qwen3TTSConfig(**tiny_config(model_type, token_ids, size))
     model = Qwen3TTSForConditionalGeneration(config).eval()
     model.save_pretrained(str(folder))
     (folder / "generation_config.json").write_text(json.dumps(GENERATION_CONFIG, indent=2), encoding="utf-8")
@@ -298,6 +316,8 @@ def build_tiny_qwen3_tts(folder: Path, *, model_type: str = "base", seed: int = 
     torch.manual_seed(seed + 1)
     tokenizer_model = Qwen3TTSTokenizerV2Model(Qwen3TTSTokenizerV2Config(**tiny_speech_tokenizer_config())).eval()
     _fill_codebooks(tokenizer_model)
+    if decoder_gain != 1.0:
+        _amplify_decoder(tokenizer_model, decoder_gain)
     tokenizer_model.save_pretrained(str(speech))
     (speech / "preprocessor_config.json").write_text(json.dumps(FEATURE_EXTRACTOR, indent=2), encoding="utf-8")
     return folder

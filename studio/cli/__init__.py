@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--steps", type=int, help=STEPS_HELP)
     synth.add_argument("--speed", type=float, help="speaking rate, 1.0 = normal")
     synth.add_argument("--seed", type=int, help="random seed for reproducible output")
+    synth.add_argument("--instruct", help="how to speak, in words, e.g. 'speak slowly and warmly' (engines that take "
+                       "instructions: Qwen3-TTS with a 1.7B CustomVoice checkpoint; for qwen3_tts_design, the voice's "
+                       "description; see `studio engines`)")  # fmt: skip
     synth.add_argument("--gpu", action="store_true", help="run on CUDA if it works here (else CPU, with the reason)")
     synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
 
@@ -162,6 +165,10 @@ def _cmd_engines(settings: Settings) -> int:
             print(f"    steps: {info.min_steps}-{info.max_steps} (default {info.default_steps}{gpu})")
         if info.supports_speed:
             print(f"    speed: {info.min_speed:g}-{info.max_speed:g} (default {info.default_speed:g})")
+        if info.instructions_required:
+            print("    instructions: required, the voice's description (--instruct 'a warm, low voice, calm')")
+        elif info.supports_instructions:
+            print("    instructions: yes (--instruct 'speak slowly and warmly')")
         if status.voices:
             print(f"    voices: {', '.join(v.id for v in status.voices)}")
     return 0
@@ -196,6 +203,7 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
             gpu=args.gpu,
             normalize=not args.no_normalize,
             seed=args.seed,
+            instruct=args.instruct,
             cancel=cancel,
         )
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""`python -m studio voice list|show|rename|delete|export|import|mix|clone`: the voice library from a terminal."""
+"""`python -m studio voice list|show|rename|delete|export|import|mix|clone|design`: the voice library from a
+terminal."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    voice = sub.add_parser("voice", help="the voice library: list, show, rename, delete, export, import, mix, clone")
+    voice = sub.add_parser("voice", help="the voice library: list, show, rename, delete, export, import, mix, clone, "
+                           "design")  # fmt: skip
     actions = voice.add_subparsers(dest="voice_action", required=True)
     actions.add_parser("list", help="every voice: id, engine, name, how it was made, similarity")
     show = actions.add_parser("show", help="one voice's voice.json")
@@ -64,6 +66,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="Supertonic: keep the start preset's pace (default: match the recording)",
     )
+    design = actions.add_parser(
+        "design",
+        help='a voice from a description: studio voice design "a warm low voice" --name Ada',
+        description="Qwen3-TTS Voice Design then Clone: the VoiceDesign checkpoint (python -m studio download "
+        "qwen3_tts_design) speaks a sample sentence in the described voice, then the Base checkpoint (python -m studio "
+        "download qwen3_tts) makes a clone prompt of it, kept as a qwen3_tts library voice. With --preview, only the "
+        "sample is written (nothing is kept): the same --seed keeps that same voice afterwards.",
+    )
+    design.add_argument("description", help="the voice in words: age, tone, pace, accent, e.g. 'a warm low voice'")
+    design.add_argument("--name", help="the new voice's name (required unless --preview)")
+    design.add_argument("--text", default=None, help="the sample sentence it says (default: a greeting of ~10 s)")
+    design.add_argument("--lang", default=None, help="language code of the sample (default: the model detects it)")
+    design.add_argument("--seed", type=int, default=0, help="the same seed gives the same voice (default 0)")
+    design.add_argument("--preview", type=Path, metavar="FILE", help="only write the sample to FILE (.wav/.flac/.mp3)")
+    design.add_argument("--gpu", action="store_true", help="run on CUDA if it works here")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,7 +128,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if action == "clone":
         return _clone(args, studio)
+    if action == "design":
+        return _design(args, studio)
     return 1
+
+
+def _design(args: argparse.Namespace, studio: Studio) -> int:
+    from studio.errors import InvalidInput
+
+    device = "cuda" if args.gpu else "cpu"
+    if args.preview is not None:
+        audio = studio.library.design_preview(args.description, args.text, args.lang, args.seed, device)
+        path = studio.save(audio, args.preview)
+        print(f"wrote {path} ({audio.duration:.1f} s; keep this voice with --name NAME and the same --seed)")
+        return 0
+    if not args.name:
+        raise InvalidInput("Give the new voice a name (--name NAME), or --preview FILE to hear the sample first.")
+    voice = studio.library.design(args.description, args.name, args.text, args.lang, args.seed, device)
+    print(f"saved {voice.name!r} as {voice.id} (qwen3_tts, designed; its sample: {voice.path('sample')})")
+    return 0
 
 
 def _clone(args: argparse.Namespace, studio: Studio) -> int:

@@ -50,6 +50,10 @@ class EngineInfo:
     chunk_gap: float = 0.15  # seconds of silence between the chunks (sentences) it streams, when they are joined
     model_version: str = ""
     license: str = ""
+    # instructions: how to speak, in words ("speak slowly and warmly"), for models trained to follow them
+    supports_instructions: bool = False
+    instructions_required: bool = False  # the instructions are the voice (Qwen3-TTS VoiceDesign)
+    instructions_fix: str = ""  # where it takes none: what would (e.g. the checkpoint that does)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class SynthParams:
     speed: float = 1.0
     steps: int | None = None
     seed: int | None = None
+    instruct: str | None = None  # how to speak, in words (engines whose EngineInfo.supports_instructions)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def api_router(studio: Studio, api_key: str | None = None, max_chars: int | None
                 steps=job.steps,
                 speed=job.speed,
                 seed=job.seed,
+                instruct=job.instruct,
                 cancel=cancel,
             )
             # the first sentence is made before the response starts: any error up to here (validation, loading the

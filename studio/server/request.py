@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from studio.config import DEFAULT_ENGINE
+from studio.errors import InvalidInput
 from studio.server.errors import ApiError
+from studio.synthesis import check_instructions
 
 if TYPE_CHECKING:
     from studio.api import Studio
@@ -78,6 +80,7 @@ class SpeechJob:
     language: str | None
     steps: int | None
     seed: int | None
+    instruct: str | None = None  # OpenAI's `instructions`: how to speak (engines that take them)
 
 
 def _field(body: dict[str, Any], name: str, kinds: tuple[type, ...], what: str, required: bool = False) -> Any:
@@ -106,7 +109,7 @@ def parse_speech(studio: Studio, body: Any, max_chars: int | None) -> SpeechJob:
         raise ApiError(400, f"'voice' must be a voice id (GET /v1/audio/voices); {shown}.", param="voice")
     fmt = _field(body, "response_format", (str,), f"one of {', '.join(FORMATS)}") or "mp3"
     speed = _field(body, "speed", (int, float), "a number (1.0 = normal)")
-    _field(body, "instructions", (str,), "text")  # Studio's engines take no style prompt: accepted and ignored
+    instructions = _field(body, "instructions", (str,), "text: how to speak, e.g. 'speak slowly and warmly'")
     stream_format = _field(body, "stream_format", (str,), "'audio'") or "audio"
     # Studio extensions (OpenAI has no such fields): the engine's language, denoising steps and seed
     language = _field(body, "language", (str,), "a language code of the model")
@@ -168,7 +171,13 @@ def parse_speech(studio: Studio, body: Any, max_chars: int | None) -> SpeechJob:
             param="voice",
             code="voice_not_found",
         )
-    return SpeechJob(engine, text, voice, fmt, speed, language, steps, seed)
+    instruct = None
+    if instructions is not None and instructions.strip():  # OpenAI's field; empty means none
+        try:
+            instruct = check_instructions(instructions, info)
+        except InvalidInput as exc:
+            raise ApiError(400, str(exc), param="instructions", code="instructions_not_supported") from None
+    return SpeechJob(engine, text, voice, fmt, speed, language, steps, seed, instruct)
 
 
 async def _read_body(request: Request) -> Any:

@@ -37,6 +37,7 @@ def engines(ctx: AppContext) -> list[dict[str, Any]]:
             "default_steps": info.default_steps,
             "supports_speed": info.supports_speed,
             "speed_range": [info.min_speed, info.max_speed],
+            "supports_instructions": info.supports_instructions,
         })  # fmt: skip
     return out
 
@@ -138,7 +139,7 @@ def register(ctx: AppContext) -> None:
 
         Returns:
             one object per engine: name, label, available, message, languages, default_language, supports_steps,
-            default_steps, supports_speed, speed_range.
+            default_steps, supports_speed, speed_range, supports_instructions (synthesize's `instructions`).
         """
         return engines(user_context(ctx, request))
 

@@ -45,6 +45,7 @@ EMPTY_STATES = {
     "vc-clone-audio": "The new voice speaks here when cloning ends.",
     "vc-audio": "Press Preview to hear the picked voice.",
     "vc-exported": "Press Export as ZIP to get the picked voice as a file.",
+    "vc-design-audio": "Describe a voice and press Preview to hear it.",
     "synth-audio": "Type a text and press Generate.",
     "synth-file": "The take to download appears here.",
     "ft-review": "Build a dataset above to review its clips here.",

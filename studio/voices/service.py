@@ -36,6 +36,9 @@ def made_by(voice: Voice) -> str:
     if made == "clone":
         how = source.get("method") or source.get("mode") or ""
         return f"clone ({how}) of {source.get('file', 'a recording')}"
+    if made == "design":
+        described = str(source.get("description") or "")
+        return f"designed: {described[:60]}{'…' if len(described) > 60 else ''}"
     if made == "mix":
         parts = [p for p in source.get("parts") or [] if isinstance(p, dict)]
         try:
@@ -138,6 +141,45 @@ class Voices:
             raise InvalidInput(f"{voice.name} needs {self.registry.info(voice.engine).label}: {status.message}")
         engine = self.registry.get(voice.engine)  # at the engine's default speed (Supertonic 1.05), as Synthesize
         return engine.synthesize(text, voice.id, SynthParams(speed=engine.info.default_speed))
+
+    # ------------------------------------------------------------------ designing (Qwen3-TTS VoiceDesign)
+
+    def design_preview(self, description: str, text: str | None = None, language: str | None = None,
+                       seed: int | None = 0, device: str = "cpu") -> Any:  # fmt: skip
+        """A sample sentence (`text`, default `design.SAMPLE_TEXT`) spoken in the voice `description` asks for, by
+        the Qwen3-TTS VoiceDesign checkpoint; `design` with the same arguments keeps that voice."""
+        from studio.systems.qwen3_tts import design
+
+        design.check_design(description, text)  # before any model loads
+        self._ready(design.DESIGN_ENGINE)
+        designer: Any = self.registry.get(design.DESIGN_ENGINE, device)  # a Qwen3TTSEngine of a VoiceDesign model
+        return design.preview(designer, description, text, language, seed)
+
+    def design(self, description: str, name: str, text: str | None = None, language: str | None = None,
+               seed: int | None = 0, device: str = "cpu") -> Voice:  # fmt: skip
+        """Design a voice and keep it ("Voice Design then Clone"): the sample `design_preview` speaks, made into a
+        clone prompt by the Qwen3-TTS Base checkpoint, saved as a `qwen3_tts` library voice (Synthesize, books and
+        the API speak it like any cloned voice, the same voice every sentence)."""
+        from studio.systems.qwen3_tts import design
+
+        name = check_name(name)
+        design.check_design(description, text)
+        self._ready(design.DESIGN_ENGINE)
+        self._ready(design.ENGINE)
+        if not self.registry.info(design.ENGINE).supports_clone:
+            info = self.registry.info(design.ENGINE)
+            raise InvalidInput(f"A designed voice is kept as a clone prompt of a Qwen3-TTS Base checkpoint; the one "
+                               f"found is {info.model_version}. Run `python -m studio download {design.ENGINE}` (the "
+                               f"{design.DEFAULT_MODEL} weights).")  # fmt: skip
+        designer: Any = self.registry.get(design.DESIGN_ENGINE, device)
+        base: Any = self.registry.get(design.ENGINE, device)
+        # Qwen3-TTS lists library voices as it is asked: nothing to reload afterwards
+        return design.design_voice(self.library, designer, base, description, name, text, language, seed)
+
+    def _ready(self, engine: str) -> None:
+        status = self.registry.available(engine)
+        if not status.ok:
+            raise InvalidInput(f"{self.registry.info(engine).label} is not ready: {status.message}")
 
     # ------------------------------------------------------------------ cloning
 

@@ -9,7 +9,7 @@ from studio.config import Settings
 from studio.ui.app import build_app
 from studio.ui.context import AppContext
 
-QUICK = {"synthesize", "voice_preview", "book_play_chunk"}  # what may share the previews' group
+QUICK = {"synthesize", "voice_preview", "voice_design_preview", "book_play_chunk"}  # what may share the previews' group
 
 
 def test_every_group_has_one_limit_and_previews_share_theirs_with_nothing_slow(settings: Settings) -> None:

@@ -131,7 +131,7 @@ def test_qwen3_clone_then_speak_with_it(app_with_qwen3: str, browser, shared_fix
 
     page.get_by_role("tab", name="Synthesize").click()
     page.locator("#synth-engine input").first.click()
-    page.get_by_role("option", name="Qwen3-TTS").click()
+    page.get_by_role("option", name="Qwen3-TTS", exact=True).click()
     page.locator("#synth-voice input").first.click()  # an engine without steps: its controls update cleanly
     page.get_by_role("option", name="Qwen clone").click()
     page.click("#synth-generate")

@@ -8,9 +8,9 @@ from studio.systems import System
 
 
 def _engines() -> list[EngineSpec]:
-    from studio.systems.qwen3_tts.engine import spec
+    from studio.systems.qwen3_tts.engine import design_spec, spec
 
-    return [spec()]
+    return [spec(), design_spec()]  # Base/CustomVoice, and VoiceDesign (a voice from a description)
 
 
 SYSTEM = System(
@@ -21,4 +21,5 @@ SYSTEM = System(
     training_label="Qwen3-TTS (12 Hz codec)",
     engine_for_training="qwen3_tts",
     clone="studio.systems.qwen3_tts.clone",
+    clone_engines=("qwen3_tts",),  # VoiceDesign makes voices from words; the Base checkpoint keeps them
 )

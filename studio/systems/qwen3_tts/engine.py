@@ -3,7 +3,8 @@
 A Base checkpoint speaks only with a clone prompt: ICL (the reference's speech codes and its transcript, closest to
 the reference) or x-vector only (its speaker embedding: no transcript needed, looser likeness). A prompt is computed
 once from a recording and kept as a library voice (`clone_prompt.safetensors`: tensors + JSON metadata), listed only
-for checkpoints of the same model version. A CustomVoice checkpoint speaks with its preset speakers.
+for checkpoints of the same model version. A CustomVoice checkpoint speaks with its preset speakers; the 1.7B ones
+also follow instructions (`SynthParams.instruct`: emotion, tone, pace in words; qwen-tts drops them for 0.6B).
 
 torch, transformers and qwen-tts load inside functions only (through `qwen3_compat`, which adapts qwen-tts 0.1.1 to
 transformers 5); the clone-prompt files are read and written with numpy alone.
@@ -18,6 +19,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,11 @@ from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNo
 from studio.hosting import gpu_function
 from studio.systems.qwen3_tts.generate import max_new_tokens_for
 from studio.systems.qwen3_tts.model import (
+    CUSTOM_VOICE_MODEL,
     DEFAULT_MODEL,
+    DESIGN_ENGINE,
+    DESIGN_LABEL,
+    DESIGN_MODEL,
     ENGINE,
     INSTALL_FIX,
     LABEL,
@@ -61,6 +67,11 @@ from studio.text.chunking import chunk_text, split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
 log = logging.getLogger(__name__)
+
+KINDS = {"base": "Base (voice cloning)", "custom_voice": "CustomVoice (preset speakers)",
+         "voice_design": "VoiceDesign (a voice from a description)"}  # fmt: skip
+DESIGNED = "designed"  # the one voice of a VoiceDesign checkpoint: the one its instructions describe
+DESCRIBE = "Describe the voice in the instructions, e.g. 'a warm, low female voice, calm and unhurried'."
 
 # CustomVoice preset speakers (the qwen-tts README): description, native language
 SPEAKERS = {
@@ -90,6 +101,8 @@ class PieceJob:
     speaker: str  # a preset speaker, or "" for a library voice
     voice_folder: str | None = None  # the library voice's folder
     non_streaming: bool = False  # the whole text before the first frame (the layout fine-tuned voices train on)
+    instruct: str = ""  # how to speak, in words (a preset speaker of a checkpoint that takes instructions)
+    design: bool = False  # a VoiceDesign checkpoint: the voice is `instruct`, a description
 
 
 class Qwen3TTSEngine:
@@ -110,7 +123,7 @@ class Qwen3TTSEngine:
         tokenizer = getattr(model.model, "speech_tokenizer", None)
         if tokenizer is not None:
             sample_rate = int(tokenizer.get_output_sample_rate())
-        self.info = engine_info(card, sample_rate)
+        self.info = engine_info(card, sample_rate, DESIGN_ENGINE if card.model_type == "voice_design" else ENGINE)
         defaults = dict(getattr(model, "generate_defaults", None) or {})
         self.max_new_tokens = int(defaults.get("max_new_tokens") or 2048)
         self._lock = threading.Lock()  # one generation at a time (the global torch RNG is seeded per piece)
@@ -133,8 +146,10 @@ class Qwen3TTSEngine:
         library: VoiceLibrary | None = None,
         offline: bool | None = True,
         on_progress: Callable[[float, str], None] | None = None,
+        kinds: tuple[str, ...] = SUPPORTED_TYPES,
     ) -> Qwen3TTSEngine:
-        """Load a Hub id (from the cache in `cache_dir`; fetched only with offline=False) or a model folder."""
+        """Load a Hub id (from the cache in `cache_dir`; fetched only with offline=False) or a model folder whose
+        checkpoint is one of `kinds` (`tts_model_type`: base, custom_voice, voice_design)."""
         qwen_tts = import_qwen_tts()
         import torch
         from huggingface_hub import constants
@@ -146,9 +161,10 @@ class Qwen3TTSEngine:
         if gone:
             raise ModelMissing(f"The Qwen3-TTS model folder {folder} is incomplete: {', '.join(gone)} missing.")
         card = ModelCard.read(folder)
-        if card.model_type not in SUPPORTED_TYPES:
-            raise EngineUnavailable(f"{folder.name} is a Qwen3-TTS '{card.model_type}' checkpoint; Studio runs Base "
-                                    "(voice cloning) and CustomVoice (preset speakers) checkpoints.")  # fmt: skip
+        if card.model_type not in kinds:
+            wanted = " or ".join(KINDS.get(kind, kind) for kind in kinds)
+            raise EngineUnavailable(f"{folder.name} is a Qwen3-TTS '{card.model_type}' checkpoint; this engine runs "
+                                    f"{wanted} checkpoints.")  # fmt: skip
         actual, reason = "cpu", ""
         if device in ("cuda", "gpu"):
             if torch.cuda.is_available():
@@ -227,7 +243,8 @@ class Qwen3TTSEngine:
         mode "icl": reference codes + transcript (needs the transcript); "xvector": speaker embedding only.
         """
         if self.card.model_type != "base":
-            raise InvalidInput(f"Only Base checkpoints clone voices; {self.model_id} is a CustomVoice checkpoint "
+            kind = KINDS.get(self.card.model_type, self.card.model_type).split(" (")[0]
+            raise InvalidInput(f"Only Base checkpoints clone voices; {self.model_id} is a {kind} checkpoint "
                                f"(use {DEFAULT_MODEL}).")  # fmt: skip
         audio = check_reference(samples, int(sample_rate), transcript, mode)
         rate = int(self.model.model.speaker_encoder_sample_rate)
@@ -287,12 +304,18 @@ class Qwen3TTSEngine:
             pieces.extend(chunk_text(sentence, self.info.chunk_chars, base) or [sentence])
         return [p for p in pieces if p.strip()]
 
-    def _generator(self, voice: str, language: str) -> Callable[[str, int | None], NDArray[np.float32]]:
-        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here.
+    def _generator(
+        self, voice: str, language: str, instruct: str | None = None
+    ) -> Callable[[str, int | None], NDArray[np.float32]]:
+        """(text, seed) -> samples for `voice` (a preset speaker or a library clone voice), checked here; `instruct`
+        (how to speak) only where the checkpoint takes instructions (`check_instructions`).
 
         A fine-tuned voice (a library voice with the run's weights, or the speaker of a CustomVoice export) is
         spoken exactly as it was trained: in the non-streaming layout (training/align.py) and with the language
         tags of its training sequences (`tuned.speaking_language`; a Studio dataset has no language: "auto")."""
+        instruct = check_instructions(self.info, instruct)
+        if self.card.model_type == "voice_design":
+            return self._designer(voice, language, instruct)
         speaker = voice.lower()
         folder: str | None = None
         non_streaming = True  # generate_custom_voice's own default (upstream pairs it with its fine-tuning layout)
@@ -313,9 +336,40 @@ class Qwen3TTSEngine:
 
         def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
             frames = max_new_tokens_for(piece, self.max_new_tokens)
-            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder, non_streaming))
+            return self._run_piece(PieceJob(piece, language, frames, seed, speaker, folder, non_streaming, instruct))
 
         return generate
+
+    def _designer(
+        self, voice: str, language: str, description: str
+    ) -> Callable[[str, int | None], NDArray[np.float32]]:
+        """(text, seed) -> samples of a VoiceDesign checkpoint: its one voice, made from the description."""
+        if voice != DESIGNED:
+            raise VoiceNotFound(f"{DESIGN_LABEL} has one voice, {DESIGNED!r}: the one the instructions describe "
+                                f"(not {voice!r}). Keep a designed voice in Voice Clone → Design a voice.")  # fmt: skip
+        if not description:
+            raise InvalidInput(f"{DESIGN_LABEL} needs a description of the voice. {DESCRIBE}")
+
+        def generate(piece: str, seed: int | None) -> NDArray[np.float32]:
+            frames = max_new_tokens_for(piece, self.max_new_tokens)
+            # generate_voice_design's own default layout: non-streaming (the whole text before the first frame)
+            return self._run_piece(PieceJob(piece, language, frames, seed, "", None, True, description, True))
+
+        return generate
+
+    def design_clip(self, text: str, description: str, language: str | None = None,
+                    seed: int | None = 0) -> AudioResult:  # fmt: skip
+        """`text` spoken whole (one piece, one voice) in the voice `description` describes: a designed voice's
+        sample, and the reference its clone prompt is made from (`design.design_voice`)."""
+        if self.card.model_type != "voice_design":
+            raise InvalidInput(f"{self.model_id} is not a VoiceDesign checkpoint ({DESIGN_MODEL} is).")
+        if not text.strip():
+            raise InvalidInput("Type a sample sentence for the designed voice to say.")
+        generate = self._designer(DESIGNED, language_name(language, self.card), " ".join(description.split()))
+        with self._lock:
+            samples = generate(" ".join(text.split()), seed)
+        samples = np.clip(np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0).astype(np.float32)
+        return AudioResult(samples, self.info.sample_rate, self.device.actual, self.device.note)
 
     def _clone_inputs(self, entry: Voice) -> tuple[Any, Any]:
         """The model and qwen-tts prompt item a clone voice speaks with (a fine-tuned voice: its own weights)."""
@@ -330,8 +384,13 @@ class Qwen3TTSEngine:
         with torch.inference_mode():
             if job.seed is not None:
                 torch.manual_seed(job.seed)
-            if job.speaker:
+            if job.design:
+                wavs, _ = self.model.generate_voice_design(text=job.text, instruct=job.instruct, language=job.language,
+                                                           non_streaming_mode=True,
+                                                           max_new_tokens=job.frames)  # fmt: skip
+            elif job.speaker:
                 wavs, _ = self.model.generate_custom_voice(text=job.text, speaker=job.speaker, language=job.language,
+                                                           instruct=job.instruct or None,
                                                            non_streaming_mode=job.non_streaming,
                                                            max_new_tokens=job.frames)  # fmt: skip
             else:
@@ -350,7 +409,7 @@ class Qwen3TTSEngine:
         if not text.strip():
             raise InvalidInput("Type some text to speak.")
         language = language_name(params.language, self.card)
-        generate = self._generator(voice, language)
+        generate = self._generator(voice, language, params.instruct)
         rate = self.info.sample_rate
         for index, piece in enumerate(self._pieces(text, params.language)):
             with self._lock:
@@ -361,7 +420,7 @@ class Qwen3TTSEngine:
     def raw_runner(self, text: str, voice: str, params: SynthParams) -> Callable[[], object]:
         """The bare model calls for `text` (voice, language and pieces prepared here, outside any timing)."""
 
-        generate = self._generator(voice, language_name(params.language, self.card))
+        generate = self._generator(voice, language_name(params.language, self.card), params.instruct)
         pieces = self._pieces(text, params.language)
 
         def run() -> object:
@@ -382,25 +441,65 @@ def _unknown_voice_message(voice: str, known: list[VoiceInfo]) -> str:
     return f"{LABEL} has no voice {voice!r} for this checkpoint (voices: {names})."
 
 
-def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE) -> EngineInfo:
+BASE_VERSION = "qwen3-tts-12hz-0b6-base-x1024"  # the default checkpoint's, before it is downloaded
+DESIGN_VERSION = "qwen3-tts-12hz-1b7-voicedesign-x2048"
+
+
+def takes_instructions(card: ModelCard | None) -> bool:
+    """Whether a checkpoint follows instructions: VoiceDesign (they are the voice), CustomVoice except 0.6B
+    (qwen-tts's generate_custom_voice drops them for tts_model_size 0b6, as the upstream README says: the 0.6B
+    CustomVoice has no instruction control)."""
+    if card is not None and card.model_type == "voice_design":
+        return True
+    return card is not None and card.model_type == "custom_voice" and card.size not in ("", "0b6")
+
+
+def instructions_fix(card: ModelCard | None) -> str:
+    if takes_instructions(card):
+        return ""
+    found = f"; the checkpoint found is {card.model_version}" if card else ""
+    return (f"{LABEL} follows instructions with a 1.7B CustomVoice checkpoint ({CUSTOM_VOICE_MODEL}, preset speakers, "
+            f"placed in models/{ENGINE} of Studio's data folder){found}.")  # fmt: skip
+
+
+def check_instructions(info: EngineInfo, instruct: str | None) -> str:
+    """The instructions to pass ("" for none), or InvalidInput when the checkpoint takes none."""
+    instruct = " ".join((instruct or "").split())
+    if instruct and not info.supports_instructions:
+        raise InvalidInput(f"This {LABEL} checkpoint does not take instructions; leave them empty. "
+                           f"{info.instructions_fix}")  # fmt: skip
+    return instruct
+
+
+def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE, engine: str = ENGINE) -> EngineInfo:
+    """What the engine can do with the checkpoint found (`engine`: qwen3_tts, or qwen3_tts_design for VoiceDesign,
+    which takes instructions, needs them, and clones nothing)."""
     languages = card.languages if card else tuple(LANGUAGES)
+    design = engine == DESIGN_ENGINE
     return EngineInfo(
-        name=ENGINE,
-        label=LABEL,
+        name=engine,
+        label=DESIGN_LABEL if design else LABEL,
         sample_rate=sample_rate,
         languages=languages,
         default_language="en" if "en" in languages else languages[0],
         supports_speed=False,
-        supports_clone=card is None or card.model_type == "base",
+        supports_clone=not design and (card is None or card.model_type == "base"),
         max_chars=5000,
         chunk_chars=200,
-        model_version=card.model_version if card else "qwen3-tts-12hz-0b6-base-x1024",
+        model_version=card.model_version if card else (DESIGN_VERSION if design else BASE_VERSION),
         license=LICENSE,
+        supports_instructions=design or takes_instructions(card),
+        instructions_required=design,
+        instructions_fix="" if design else instructions_fix(card),
     )
 
 
 def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo]:
-    """Preset speakers (CustomVoice) and the library's clone voices made for this model version."""
+    """Preset speakers (CustomVoice), the library's clone voices made for this model version (Base), or the one
+    voice of a VoiceDesign checkpoint (the one its instructions describe)."""
+    if card.model_type == "voice_design":
+        return [VoiceInfo(DESIGNED, "Designed from the instructions", card.languages, "preset",
+                          "the voice the instructions describe; keep one in Voice Clone → Design a voice")]  # fmt: skip
     voices = []
     for speaker in card.speakers:
         description, native = SPEAKERS.get(speaker, ("preset speaker", ""))
@@ -411,36 +510,38 @@ def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo
         for v in library.all(ENGINE):
             if v.model_version == version:
                 mode = v.source.get("mode", "clone")
-                voices.append(VoiceInfo(v.id, v.name, card.languages, "library", f"cloned ({mode})"))
+                made = "designed" if v.source.get("kind") == "design" else "cloned"
+                voices.append(VoiceInfo(v.id, v.name, card.languages, "library", f"{made} ({mode})"))
     return voices
 
 
 # ---- registry ---------------------------------------------------------------------------------------------------
 
 
-def _check(settings: Settings) -> Availability:
+def _check(settings: Settings, engine: str = ENGINE) -> Availability:
+    label, model = (DESIGN_LABEL, DESIGN_MODEL) if engine == DESIGN_ENGINE else (LABEL, DEFAULT_MODEL)
     missing = missing_packages()
     if "qwen-tts" in missing:
         return Availability(False, "qwen-tts is not installed", INSTALL_FIX)
     if missing:
-        return Availability(False, f"{LABEL} needs {', '.join(missing)}", f"Run: pip install {' '.join(missing)}")
+        return Availability(False, f"{label} needs {', '.join(missing)}", f"Run: pip install {' '.join(missing)}")
     problem = qwen3_compat.transformers_problem()
     if problem is not None:  # outside the tested range: refused here, never a traceback mid-generation
         reason, _, fix = problem.partition(" Fix: ")
         return Availability(False, reason, fix)
-    if find_model_dir(settings) is None:
-        manual = user_model_dir(settings)
+    if find_model_dir(settings, engine) is None:
+        manual = user_model_dir(settings, engine)
         if manual.is_dir() and any(manual.iterdir()):
-            return Availability(False, f"The {LABEL} model in {manual} is incomplete",
+            return Availability(False, f"The {label} model in {manual} is incomplete",
                                 f"Missing there: {', '.join(missing_files(manual))}.")  # fmt: skip
-        return Availability(False, f"{LABEL} weights are not downloaded",
-                            f"Run `python -m studio download {ENGINE}` (the {DEFAULT_MODEL} weights), or place a "
+        return Availability(False, f"{label} weights are not downloaded",
+                            f"Run `python -m studio download {engine}` (the {model} weights), or place a "
                             f"downloaded model folder in {manual}.")  # fmt: skip
     return Availability(True)
 
 
-def _card(settings: Settings) -> ModelCard | None:
-    folder = find_model_dir(settings)
+def _card(settings: Settings, engine: str = ENGINE) -> ModelCard | None:
+    folder = find_model_dir(settings, engine)
     if folder is None:
         return None
     try:
@@ -449,34 +550,37 @@ def _card(settings: Settings) -> ModelCard | None:
         return None
 
 
-def _info(settings: Settings) -> EngineInfo:
-    return engine_info(_card(settings))
+def _info(settings: Settings, engine: str = ENGINE) -> EngineInfo:
+    return engine_info(_card(settings, engine), engine=engine)
 
 
-def _load(settings: Settings, device: str) -> Qwen3TTSEngine:
-    folder = find_model_dir(settings)
+def _load(settings: Settings, device: str, engine: str = ENGINE) -> Qwen3TTSEngine:
+    folder = find_model_dir(settings, engine)
     if folder is None:
-        raise ModelMissing(_check(settings).message)
-    engine = Qwen3TTSEngine.load(folder, device=device, cache_dir=settings.cache_dir,
-                                 library=VoiceLibrary(settings.voices_dir))  # fmt: skip
+        raise ModelMissing(_check(settings, engine).message)
+    kinds = ("voice_design",) if engine == DESIGN_ENGINE else SUPPORTED_TYPES
+    loaded = Qwen3TTSEngine.load(folder, device=device, cache_dir=settings.cache_dir,
+                                 library=VoiceLibrary(settings.voices_dir), kinds=kinds)  # fmt: skip
     if folder.parent.name == "snapshots":  # a Hub snapshot: name the repository, not the revision hash
-        engine.model_id = folder.parent.parent.name.removeprefix("models--").replace("--", "/")
-    return engine
+        loaded.model_id = folder.parent.parent.name.removeprefix("models--").replace("--", "/")
+    return loaded
 
 
-def _list_voices(settings: Settings) -> list[VoiceInfo]:
-    card = _card(settings)
+def _list_voices(settings: Settings, engine: str = ENGINE) -> list[VoiceInfo]:
+    card = _card(settings, engine)
     return [] if card is None else list_voices(card, VoiceLibrary(settings.voices_dir))
 
 
-def _download(settings: Settings, on_progress: Callable[[float, str], None] | None = None) -> Path:
+def _download(settings: Settings, on_progress: Callable[[float, str], None] | None = None,
+              engine: str = ENGINE) -> Path:  # fmt: skip
     from studio.engines.hub import resolve_model
 
-    return resolve_model(DEFAULT_MODEL, settings.cache_dir, on_progress, offline=settings.offline or None)
+    model = DESIGN_MODEL if engine == DESIGN_ENGINE else DEFAULT_MODEL
+    return resolve_model(model, settings.cache_dir, on_progress, offline=settings.offline or None)
 
 
 def spec() -> EngineSpec:
-    """The registry entry (register it in `registry.default_specs`)."""
+    """The registry entry of Base and CustomVoice checkpoints (cloned voices, preset speakers)."""
     return EngineSpec(
         name=ENGINE,
         label=LABEL,
@@ -485,4 +589,17 @@ def spec() -> EngineSpec:
         load=_load,
         download=_download,
         list_voices=_list_voices,
+    )
+
+
+def design_spec() -> EngineSpec:
+    """The registry entry of the VoiceDesign checkpoint: one voice, the one its instructions describe."""
+    return EngineSpec(
+        name=DESIGN_ENGINE,
+        label=DESIGN_LABEL,
+        info=partial(_info, engine=DESIGN_ENGINE),
+        check=partial(_check, engine=DESIGN_ENGINE),
+        load=partial(_load, engine=DESIGN_ENGINE),
+        download=partial(_download, engine=DESIGN_ENGINE),
+        list_voices=partial(_list_voices, engine=DESIGN_ENGINE),
     )

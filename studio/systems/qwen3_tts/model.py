@@ -16,8 +16,15 @@ ENGINE = "qwen3_tts"
 LABEL = "Qwen3-TTS"
 LICENSE = "Apache-2.0"
 DEFAULT_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
-# the released 12 Hz checkpoints Studio can run (the qwen-tts README); the order is the preference when several
-# are downloaded. (Qwen3-TTS-12Hz-1.7B-VoiceDesign needs a voice description instead of a voice: not offered.)
+CUSTOM_VOICE_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"  # preset speakers that follow instructions
+# the VoiceDesign checkpoint (a voice from a description) is an engine of its own, beside Base/CustomVoice: a designed
+# voice is kept by making a clone prompt of its sample with the Base checkpoint (the qwen-tts README's "Voice Design
+# then Clone")
+DESIGN_ENGINE = "qwen3_tts_design"
+DESIGN_LABEL = "Qwen3-TTS VoiceDesign"
+DESIGN_MODEL = "Qwen/Qwen3-TTS-12Hz-1.7B-VoiceDesign"
+# the released 12 Hz Base and CustomVoice checkpoints the qwen3_tts engine runs (the qwen-tts README); the order is
+# the preference when several are downloaded
 KNOWN_MODELS = (
     "Qwen/Qwen3-TTS-12Hz-0.6B-Base",
     "Qwen/Qwen3-TTS-12Hz-1.7B-Base",
@@ -115,21 +122,22 @@ def missing_files(folder: Path) -> list[str]:
     return gone
 
 
-def user_model_dir(settings: Settings) -> Path:
-    """A Qwen3-TTS model folder placed by hand (wins over the download cache)."""
-    return settings.home / "models" / ENGINE
+def user_model_dir(settings: Settings, engine: str = ENGINE) -> Path:
+    """A Qwen3-TTS model folder placed by hand (wins over the download cache): models/qwen3_tts for Base or
+    CustomVoice, models/qwen3_tts_design for VoiceDesign."""
+    return settings.home / "models" / engine
 
 
-def find_model_dir(settings: Settings) -> Path | None:
+def find_model_dir(settings: Settings, engine: str = ENGINE) -> Path | None:
     """A complete model folder: the one placed by hand, else the first known checkpoint in the download cache."""
-    manual = user_model_dir(settings)
+    manual = user_model_dir(settings, engine)
     if manual.is_dir() and not missing_files(manual):
         return manual
     if importlib.util.find_spec("huggingface_hub") is None:
         return None
     from studio.engines.hub import local_snapshot
 
-    for repo_id in KNOWN_MODELS:
+    for repo_id in (DESIGN_MODEL,) if engine == DESIGN_ENGINE else KNOWN_MODELS:
         snapshot = local_snapshot(repo_id, list(MODEL_FILES), "main", settings.cache_dir)
         if snapshot is not None and not missing_files(snapshot):
             return snapshot

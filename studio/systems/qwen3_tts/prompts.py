@@ -190,8 +190,10 @@ def create_clone_voice(
     *,
     notes: str = "",
     source: dict[str, Any] | None = None,
+    files: dict[str, Path] | None = None,
 ) -> Voice:
-    """Compute a clone prompt from a reference recording and keep it as a library voice of this model version."""
+    """Compute a clone prompt from a reference recording and keep it as a library voice of this model version
+    (`files`: more payload files kept with it, e.g. a designed voice's sample)."""
     if not consent:
         raise InvalidInput("Confirm that you have the speaker's permission to clone this voice.")
     from studio.voices.library import check_name
@@ -203,7 +205,7 @@ def create_clone_voice(
         return library.add(
             name,
             ENGINE,
-            files={"prompt": path},
+            files={"prompt": path, **(files or {})},
             source={
                 "kind": "clone",
                 "mode": mode,

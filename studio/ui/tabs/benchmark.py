@@ -238,7 +238,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             engines = gr.CheckboxGroup(
-                engine_choices(ctx, MISSING), value=default_engines, label="Engines", elem_id="bench-engines"
+                engine_choices(ctx, MISSING, voiced=True),
+                value=default_engines,
+                label="Engines",
+                elem_id="bench-engines",
             )
             voice = gr.Dropdown(voices, value=default_voices, multiselect=True, label="Voices", elem_id="bench-voices")
             steps = gr.Textbox(

@@ -37,11 +37,16 @@ class EngineView:
     can_download: bool
 
 
-def engine_choices(ctx: AppContext, missing: str = "not installed") -> list[tuple[str, str]]:
-    """(label, name) for every engine; engines that cannot run now say so in brackets (shared by the tabs)."""
+def engine_choices(ctx: AppContext, missing: str = "not installed", voiced: bool = False) -> list[tuple[str, str]]:
+    """(label, name) for every engine; engines that cannot run now say so in brackets (shared by the tabs).
+    `voiced`: only engines that speak with a voice of their own (books and benchmarks have no place for a voice
+    description: Qwen3-TTS VoiceDesign is left out there; keep a designed voice to use it)."""
     out = []
     for name in ctx.registry.names():
-        label = ctx.registry.info(name).label
+        info = ctx.registry.info(name)
+        if voiced and info.instructions_required:
+            continue
+        label = info.label
         ok = ctx.registry.available(name).ok
         out.append((label if ok else f"{label} ({missing})", name))
     return out
@@ -121,6 +126,21 @@ def on_engine_change(ctx: AppContext, engine: str, gpu: bool = False) -> tuple[A
     )
 
 
+INSTRUCT_LABEL = "Instructions (how to speak)"
+INSTRUCT_PLACEHOLDER = "e.g. Speak slowly and warmly, with a hint of a smile."
+
+
+DESCRIBE_LABEL = "Voice description (the voice it speaks in)"
+
+
+def instruct_state(ctx: AppContext, engine: str) -> Any:
+    """The instructions box is shown only for an engine whose model follows them (Qwen3-TTS 1.7B CustomVoice); for
+    one whose voice they describe (Qwen3-TTS VoiceDesign) it asks for a description."""
+    info = ctx.registry.info(engine)
+    label = DESCRIBE_LABEL if info.instructions_required else INSTRUCT_LABEL
+    return gr.update(visible=info.supports_instructions, label=label)
+
+
 def on_gpu_change(ctx: AppContext, engine: str, gpu: bool, steps: float | None) -> Any:
     """Ticking "Use GPU" moves the steps from the CPU default to the GPU default (and back); a number the user chose
     stays as it is."""
@@ -173,8 +193,10 @@ def generate(
     normalize: bool,
     fmt: str,
     session: str,
+    instruct: str | None = None,
 ) -> Iterator[tuple[Any, Any, str]]:
-    """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status)."""
+    """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status).
+    `instruct` counts only for an engine that takes instructions (the box is hidden for the others)."""
     info = ctx.registry.info(engine)
     req = SynthRequest(
         text=text or "",
@@ -185,6 +207,7 @@ def generate(
         speed=float(speed) if (speed is not None and info.supports_speed) else None,
         gpu=bool(gpu),
         normalize=bool(normalize),
+        instruct=(instruct or None) if info.supports_instructions else None,
     )
     ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
     flag = ctx.cancel_flag(session, JOB)
@@ -299,6 +322,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             voice = gr.Dropdown(
                 view.voices, value=view.voices[0][1] if view.voices else None, label="Voice", elem_id="synth-voice"
             )
+            instruct = gr.Textbox(
+                "",  # a value: the API's `instructions` is optional, so clients written before it keep working
+                label=INSTRUCT_LABEL,
+                placeholder=INSTRUCT_PLACEHOLDER,
+                info="emotion, tone, pace in words; this model follows them",
+                lines=2,
+                visible=info.supports_instructions,
+                elem_id="synth-instruct",
+            )
             language = gr.Dropdown(
                 list(info.languages), value=info.default_language, label="Language", elem_id="synth-language"
             )
@@ -349,6 +381,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
            queue=False, api_visibility="private")  # fmt: skip
     for event in (engine.change, demo.load):
         event(per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")
+        action(demo, event, per_user(ctx, instruct_state), engine, instruct, queue=False, api_visibility="private")
 
     @ui_errors
     def synthesize(
@@ -362,6 +395,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         gpu: bool,
         normalize: bool,
         file_format: str,
+        instructions: str,
         request: gr.Request,
     ) -> Iterator[tuple[Any, Any, str]]:
         """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file.
@@ -376,18 +410,20 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             gpu: run on the GPU (CUDA) when there is one; falls back to the CPU with a warning.
             normalize: read numbers, dates and abbreviations as words.
             file_format: "WAV" or "MP3", the format of the downloadable file.
+            instructions: how to speak, in words ("speak slowly and warmly"), for engines that take them (Qwen3-TTS
+                with a 1.7B CustomVoice checkpoint); ignored by the others. Empty for none.
 
         Returns:
             the streamed audio, the finished file, and a status line (timings, device).
         """
         yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
-                            _session(request))  # fmt: skip
+                            _session(request), instructions)  # fmt: skip
 
     action(
         demo,
         generate_btn.click,
         per_user(ctx, synthesize),
-        [text, engine, voice, language, steps, speed, gpu, normalize, fmt],
+        [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct],
         [audio, file, status],
         status,
         concurrency_id="preview",

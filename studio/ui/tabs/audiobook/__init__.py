@@ -112,7 +112,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
                 label="Book (.epub or .txt)", file_types=[".epub", ".txt"], type="filepath", elem_id="book-upload"
             )
             with gr.Row():
-                engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="book-engine")
+                engine = gr.Dropdown(engine_choices(ctx, voiced=True), value=default_engine, label="Engine",
+                                     elem_id="book-engine")  # fmt: skip
                 voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", elem_id="book-voice")
             with gr.Row():
                 dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")

@@ -1,8 +1,9 @@
-"""Voice Clone tab: clone a reference recording, the voice library (preview, rename, delete, export, import) and
-voice mixing for Supertonic.
+"""Voice Clone tab: clone a reference recording, the voice library (preview, rename, delete, export, import), voice
+mixing for Supertonic and voice design for Qwen3-TTS.
 
 One module a concern: `cloning` (the clone form, the reference check and the clone run), `library` (the library's
-table, preview, rename, delete, export, import, and mixes); this one lays the tab out and wires its endpoints."""
+table, preview, rename, delete, export, import, and mixes), `design` (a voice from a description, kept); this one
+lays the tab out and wires its endpoints."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from studio.ui.tabs.voice_clone.cloning import (
     method_updates,
     progress_text,
 )
+from studio.ui.tabs.voice_clone.design import build_design, design_keep, design_note, design_preview, design_ready
 from studio.ui.tabs.voice_clone.library import (
     delete,
     engine_note,
@@ -45,10 +47,10 @@ from studio.ui.users import per_user
 from studio.voices.service import MIXABLE, PREVIEW_TEXT
 
 __all__ = [
-    "CLONE_JOB", "CURVE_COLUMNS", "METHODS", "MIX_SLOTS", "QWEN3_METHODS", "build", "build_clone", "check_reference",
-    "clone", "curve_frame", "delete", "download_model", "engine_note", "engine_state", "export", "import_zip",
-    "library_frame", "method_updates", "mix_choices", "preview", "progress_text", "refresh", "rename", "save_mix",
-    "voice_choices",
+    "CLONE_JOB", "CURVE_COLUMNS", "METHODS", "MIX_SLOTS", "QWEN3_METHODS", "build", "build_clone", "build_design",
+    "check_reference", "clone", "curve_frame", "delete", "design_keep", "design_note", "design_preview",
+    "design_ready", "download_model", "engine_note", "engine_state", "export", "import_zip", "library_frame",
+    "method_updates", "mix_choices", "preview", "progress_text", "refresh", "rename", "save_mix", "voice_choices",
 ]  # fmt: skip
 
 MIX_SLOTS = 3
@@ -291,3 +293,5 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         return "Nothing to cancel."
 
     parts["cancel"].click(per_user(ctx, _cancel), None, parts["status"], queue=False, api_visibility="private")
+
+    build_design(ctx, demo, table, pick)  # a voice from a description (Qwen3-TTS VoiceDesign), kept in the library
