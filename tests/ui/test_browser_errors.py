@@ -59,6 +59,9 @@ def test_a_failed_import_keeps_the_open_book(app_url: str, browser, tmp_path) ->
     page.set_input_files("#book-upload input[type=file]", str(bad))
     page.click("#book-plan")
     page.wait_for_function("document.querySelector('#book-note').innerText.includes('⚠️')", timeout=30_000)
+    # the page's own clock may be refreshing the table this instant (its progress timer shows "0.1s" over it)
+    page.wait_for_function("[...document.querySelectorAll('#book-chapters [data-testid=status-tracker]')]"
+                           ".every(e => e.classList.contains('hide'))", timeout=10_000)  # fmt: skip
     screenshot(page, "errors-audiobook-empty-file")
     assert error_badges(page) == []
     assert page.locator("#book-summary").inner_text() == summary
