@@ -118,6 +118,15 @@ def error_badges(page) -> list[str]:  # type: ignore[no-untyped-def]
     return [f"{e.inner_text()} on #{e.evaluate(where)}" for e in badges if e.is_visible()]
 
 
+def table_cells(page, selector: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """The text of each row of a Dataframe's cells: what the table holds, without the progress timer that Gradio may
+    paint over it ("0.1s") while an event or the page's clock is updating it."""
+    return page.locator(selector).evaluate(
+        "root => [...root.querySelectorAll('.virtual-row')]"
+        ".map(r => [...r.querySelectorAll('[role=gridcell]')].map(c => c.innerText.trim()))"
+    )
+
+
 # what a user would call "does not fit": the page scrolls sideways, a label or button cut off, a table header broken
 # inside a word ("Incl ude"). Only what is on screen counts (hidden tabs and closed accordions are skipped).
 _LAYOUT_JS = """(width) => {
