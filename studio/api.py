@@ -111,12 +111,14 @@ class Studio:
         normalize: bool = True,
         seed: int | None = None,
         instruct: str | None = None,
+        duration: float | None = None,
         cancel: threading.Event | None = None,
     ) -> SynthOutcome:
         """Speak `text` and return the whole take. `instruct`: how to speak, in words ("speak slowly and warmly"),
         for engines that take instructions (`EngineInfo.supports_instructions`: Qwen3-TTS 1.7B CustomVoice); any
-        other engine refuses them with a message."""
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
+        other engine refuses them with a message. `duration`: seconds the take should last, for engines whose
+        length is an input (`EngineInfo.supports_duration`: smalltts); None lets the engine estimate it."""
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
         return self.synthesizer.synthesize(req, cancel)
 
     def synthesize_to_file(
@@ -133,11 +135,12 @@ class Studio:
         normalize: bool = True,
         seed: int | None = None,
         instruct: str | None = None,
+        duration: float | None = None,
         cancel: threading.Event | None = None,
     ) -> tuple[Path, SynthStats, tuple[str, ...]]:
         """Speak `text` of any length into `path` (.wav, .flac or .mp3), written sentence by sentence as it is made
         (the memory of one sentence, not of the whole take). Returns the file, the statistics and any warnings."""
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
         return self.synthesizer.synthesize_to_file(req, path, cancel)
 
     def book_from_text(
@@ -168,9 +171,10 @@ class Studio:
         normalize: bool = True,
         seed: int | None = None,
         instruct: str | None = None,
+        duration: float | None = None,
         cancel: threading.Event | None = None,
     ) -> Iterator[SynthChunk]:
-        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct)
+        req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
         return self.synthesizer.stream(req, cancel)
 
     def download(self, engine: str, on_progress: Callable[[float, str], None] | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -39,6 +40,7 @@ class SynthRequest:
     normalize: bool = True
     seed: int | None = None
     instruct: str | None = None  # how to speak, in words ("speak slowly and warmly"): engines that take them
+    duration: float | None = None  # seconds the take should last: engines whose length is an input (smalltts)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Synthesizer:
             if not (info.min_steps <= steps <= info.max_steps):
                 raise InvalidInput(f"Steps {steps} is out of range; use {info.min_steps} to {info.max_steps}.")
         instruct = check_instructions(req.instruct, info)
+        duration = check_duration(req.duration, info, len(text))
         voices = self.registry.voices(req.engine)  # one listing per request: it reads voice files
         if not voices:
             raise InvalidInput(f"{info.label} has no voices installed.")
@@ -147,7 +150,8 @@ class Synthesizer:
         if known and voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
         text = spoken_text(text, language, req.normalize)
-        params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed, instruct=instruct)
+        params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed, instruct=instruct,
+                             duration=duration)  # fmt: skip
         return PreparedText(text, voice, params, info)
 
     def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
@@ -211,6 +215,26 @@ class Synthesizer:
 
 
 MAX_INSTRUCTION_CHARS = 1000
+
+
+def check_duration(duration: float | None, info: EngineInfo, chars: int) -> float | None:
+    """A length asked for in seconds: only for engines whose output length is an input, and for text one engine
+    call takes (the engine shares it among the text's sentences); None or 0 means the engine estimates it."""
+    if duration is None or duration == 0:
+        return None
+    try:
+        seconds = float(duration)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"The length must be a number of seconds, not {duration!r}.") from None
+    if not info.supports_duration:
+        raise InvalidInput(f"{info.label} makes takes of their natural length; leave the length empty (smalltts "
+                           "takes one).")  # fmt: skip
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidInput(f"The length must be a positive number of seconds; got {duration}.")
+    if chars > info.max_chars:
+        raise InvalidInput(f"A length in seconds is for text up to {info.max_chars:,} characters; this has "
+                           f"{chars:,}. Leave the length empty for long text.")  # fmt: skip
+    return seconds
 
 
 def check_instructions(instruct: str | None, info: EngineInfo) -> str | None:

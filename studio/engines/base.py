@@ -54,6 +54,10 @@ class EngineInfo:
     supports_instructions: bool = False
     instructions_required: bool = False  # the instructions are the voice (Qwen3-TTS VoiceDesign)
     instructions_fix: str = ""  # where it takes none: what would (e.g. the checkpoint that does)
+    # the length of a take can be asked for in seconds (smalltts: its output length is an input of the model)
+    supports_duration: bool = False
+    # non-verbal event tags in the text ("[laughter]") are performed; other engines get them removed, with a note
+    supports_events: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class SynthParams:
     steps: int | None = None
     seed: int | None = None
     instruct: str | None = None  # how to speak, in words (engines whose EngineInfo.supports_instructions)
+    duration: float | None = None  # seconds the whole take should last (engines whose EngineInfo.supports_duration)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from studio.errors import InvalidInput
 if TYPE_CHECKING:
     from studio.engines.base import EngineSpec
 
-PACKAGES = ("piper", "supertonic", "qwen3_tts", "kani")
+PACKAGES = ("piper", "supertonic", "qwen3_tts", "kani", "smalltts")
 
 
 @dataclass(frozen=True)

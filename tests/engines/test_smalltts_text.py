@@ -17,9 +17,9 @@ def golden(shared_fixtures):  # type: ignore[no-untyped-def]
 
 def test_the_symbol_table_is_upstreams(golden) -> None:  # type: ignore[no-untyped-def]
     assert list(st.SYMBOLS) == golden["symbols"]
-    assert st.VOCAB_SIZE == golden["vocab_size"]
+    assert golden["vocab_size"] == st.VOCAB_SIZE
     assert list(st.EVENTS) == golden["sed_labels"]
-    assert st.EVENT_REPEAT == golden["nv_repeat"]
+    assert golden["nv_repeat"] == st.EVENT_REPEAT
 
 
 def test_token_ids_match_upstream_for_its_normalized_text(golden) -> None:  # type: ignore[no-untyped-def]
