@@ -149,10 +149,20 @@ class Synthesizer:
         known = {v.id for v in voices}
         if known and voice not in known and not Path(voice).is_file():
             raise InvalidInput(f"{info.label} has no voice '{voice}'. Choose one of: {', '.join(sorted(known))}.")
+        warnings: tuple[str, ...] = ()
+        if not info.supports_events:
+            from studio.text.events import removed_note, strip_events
+
+            text, removed = strip_events(text)
+            if removed:
+                warnings = (removed_note(removed, info.label),)
+                if speech_problem(text):
+                    raise InvalidInput(f"There is nothing to speak: the text holds only event tags, which {info.label} "
+                                       "does not perform. Type some words, or pick smalltts.")  # fmt: skip
         text = spoken_text(text, language, req.normalize)
         params = SynthParams(language=language, speed=speed, steps=steps, seed=req.seed, instruct=instruct,
                              duration=duration)  # fmt: skip
-        return PreparedText(text, voice, params, info)
+        return PreparedText(text, voice, params, info, warnings)
 
     def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
         """Yield audio sentence by sentence; stop before the next sentence once `cancel` is set. A text longer than

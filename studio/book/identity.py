@@ -40,13 +40,15 @@ class EngineFacts:
     languages: tuple[str, ...]
     default_language: str
     label: str = ""
+    events: bool = False  # the engine performs event tags ("[laughter]"); for the others they are removed
 
 
 def engine_facts(registry: Registry, engine: str) -> EngineFacts:
     """The one source of a book's model version (the registry's description of the engine, as the UI, export and
     renderer all see it; the renderer warns when the model it loads reports another)."""
     info = registry.info(engine)
-    return EngineFacts(engine, info.model_version, tuple(info.languages), info.default_language, info.label)
+    return EngineFacts(engine, info.model_version, tuple(info.languages), info.default_language, info.label,
+                       info.supports_events)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def compute(
         previous is not None
         and previous.normalize == settings.normalize
         and (not settings.normalize or language_family(previous.language) == language_family(language))
+        and previous.engine == facts.engine  # another engine may perform event tags this one removes
     )
     same_key = previous is not None and (
         previous.engine,
@@ -206,7 +209,7 @@ def compute(
             if before is not None and before.respelled == respelled and same_speech:
                 spoken = before.spoken
             else:
-                spoken = spoken_text(respelled_text, language, settings.normalize)
+                spoken = spoken_text(respelled_text, language, settings.normalize, events=facts.events)
             voice = _voice(chunk.role, settings)
             key = cache_key(facts.engine, facts.model_version, voice, params, spoken)
             ident.chunks.append(ChunkIdentity(chunk.id, chapter.index, chunk.text, chunk.role, respelled, spoken,

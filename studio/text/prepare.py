@@ -65,17 +65,35 @@ def resolve_language(
     return next((code for code in languages if language_family(code) == family), default)
 
 
-def spoken_text(text: str, language: str, normalize: bool = True, respellings: Iterable[Respelling] = ()) -> str:
+def spoken_text(text: str, language: str, normalize: bool = True, respellings: Iterable[Respelling] = (),
+                events: bool = True) -> str:  # fmt: skip
     """Respellings first (a lexicon), then numbers, dates and abbreviations as words in the language's family:
-    exactly what the engine receives."""
+    exactly what the engine receives. Event tags ("[laughter]") stay as written where the engine performs them
+    (`events`), else they are removed (`text.events`)."""
+    from studio.text.events import between_tags, strip_events
     from studio.text.normalize import normalize_text
 
+    if not events:
+        text = strip_events(text)[0]
     text = respell(text, respellings)
-    return normalize_text(text, language_family(language)) if normalize else text
+    if not normalize:
+        return text
+    family = language_family(language)
+    return between_tags(text, lambda part: normalize_text(part, family))
 
 
 def respell(text: str, respellings: Iterable[Respelling]) -> str:
-    """The lexicon step alone (a book keeps its result's fingerprint to know which chunks a new rule touches)."""
-    for rule in respellings:
-        text = rule.apply(text)
-    return text
+    """The lexicon step alone (a book keeps its result's fingerprint to know which chunks a new rule touches); it
+    never rewrites an event tag."""
+    from studio.text.events import between_tags
+
+    rules = list(respellings)
+    if not rules:
+        return text
+
+    def apply(part: str) -> str:
+        for rule in rules:
+            part = rule.apply(part)
+        return part
+
+    return between_tags(text, apply)

@@ -225,3 +225,16 @@ def test_missing_and_broken_graphs_say_what_to_do(tmp_path: Path, model_dir: Pat
     with pytest.raises(ModelMissing, match="denoiser"):
         SmallTTSEngine.load(folder)
     assert ort.get_available_providers()
+
+
+def test_a_book_in_a_cloned_voice_keeps_its_tags_and_renders(studio: Studio, voices: dict[str, str]) -> None:
+    from studio.book.job import RenderSettings
+    from studio.book.model import Book, Chapter
+
+    book = Book("Tags", "A. Writer", "en", [Chapter("One", "He told the joke [laughter] and sat down. Then 2 more.")])
+    job = studio.books.create_job(book, studio.books.plan(book, "smalltts"),
+                                  RenderSettings(engine="smalltts", voice=voices["town"], qa=False))  # fmt: skip
+    spoken = [c.spoken for c in studio.books.identity(job).chunks]
+    assert "[laughter]" in " ".join(spoken) and "two more" in " ".join(spoken)
+    report = studio.books.render(job)
+    assert report.rendered == report.total == len(spoken) and not report.cancelled

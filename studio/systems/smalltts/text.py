@@ -14,16 +14,13 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from studio.text.events import EVENTS  # the 23 events, in the model's token order
+
 __all__ = ["EVENTS", "EVENT_REPEAT", "SYMBOLS", "VOCAB_SIZE", "Tokens", "decode", "token_ids", "tokenize"]
 
 _PUNCTUATION = ';:,.!?¡¿—…"«»"" '
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _IPA = "ɑɐɒæɓʙβɔɕçɗɖðʤəɘɚɛɜɝɞɟʄɡɠɢʛɦɧħɥʜɨɪʝɭɬɫɮʟɱɯɰŋɳɲɴøɵɸθœɶʘɹɺɾɻʀʁɽʂʃʈʧʉʊʋⱱʌɣɤʍχʎʏʑʐʒʔʡʕʢǀǁǂǃˈˌːˑʼʴʰʱʲʷˠˤ˞↓↑→↗↘'̩'ᵻ"
-# the 23 non-verbal events the model was trained on (sound-event labels), in upstream's order
-EVENTS = (
-    "babble", "boo", "burp", "chant", "cheer", "cough", "cry", "gargle", "gasp", "groan", "grunt", "hiccup", "hum",
-    "laughter", "moan", "shout", "sigh", "sing", "sneeze", "sniff", "snore", "whisper", "whistle",
-)  # fmt: skip
 EVENT_REPEAT = 4  # an event tag is fed as its token this many times
 
 
