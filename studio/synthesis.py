@@ -112,7 +112,7 @@ class Synthesizer:
     def default_voice(self, engine: str) -> str:
         voices = self.registry.voices(engine)
         if not voices:
-            raise InvalidInput(f"{self.registry.info(engine).label} has no voices installed.")
+            raise InvalidInput(no_voices(self.registry.info(engine)))
         return voices[0].id
 
     def prepare(self, req: SynthRequest) -> PreparedText:
@@ -144,7 +144,7 @@ class Synthesizer:
         duration = check_duration(req.duration, info, len(text))
         voices = self.registry.voices(req.engine)  # one listing per request: it reads voice files
         if not voices:
-            raise InvalidInput(f"{info.label} has no voices installed.")
+            raise InvalidInput(no_voices(info))
         voice = req.voice or voices[0].id
         known = {v.id for v in voices}
         if known and voice not in known and not Path(voice).is_file():
@@ -225,6 +225,14 @@ class Synthesizer:
 
 
 MAX_INSTRUCTION_CHARS = 1000
+
+
+def no_voices(info: EngineInfo) -> str:
+    """Why an engine without voices cannot speak, and what to do (a cloning engine with no preset speakers)."""
+    if info.supports_clone:
+        return (f"{info.label} has no voices yet: clone one from a short recording in the Voice Clone tab (or "
+                f"`studio voice clone --engine {info.name}`), then pick it here.")  # fmt: skip
+    return f"{info.label} has no voices installed."
 
 
 def check_duration(duration: float | None, info: EngineInfo, chars: int) -> float | None:

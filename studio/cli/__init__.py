@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--instruct", help="how to speak, in words, e.g. 'speak slowly and warmly' (engines that take "
                        "instructions: Qwen3-TTS with a 1.7B CustomVoice checkpoint; for qwen3_tts_design, the voice's "
                        "description; see `studio engines`)")  # fmt: skip
+    synth.add_argument("--duration", type=float, metavar="SECONDS",
+                       help="how long the take lasts, for engines whose length is an input (smalltts; default: "
+                       "estimated from the voice's own speaking rate)")  # fmt: skip
     synth.add_argument("--gpu", action="store_true", help="run on CUDA if it works here (else CPU, with the reason)")
     synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
 
@@ -169,6 +172,15 @@ def _cmd_engines(settings: Settings) -> int:
             print("    instructions: required, the voice's description (--instruct 'a warm, low voice, calm')")
         elif info.supports_instructions:
             print("    instructions: yes (--instruct 'speak slowly and warmly')")
+        if info.supports_duration:
+            print("    length: asked for in seconds (--duration 4.5), else estimated from the voice")
+        if info.supports_events:
+            print("    event tags: performed where written, e.g. [laughter]:")
+            from studio.text.events import EVENTS
+
+            print(f"      {' '.join(f'[{e}]' for e in EVENTS)}")
+        if info.license:
+            print(f"    license: {info.license}")
         if status.voices:
             print(f"    voices: {', '.join(v.id for v in status.voices)}")
     return 0
@@ -204,6 +216,7 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
             normalize=not args.no_normalize,
             seed=args.seed,
             instruct=args.instruct,
+            duration=args.duration,
             cancel=cancel,
         )
     except KeyboardInterrupt:

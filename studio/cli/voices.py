@@ -47,10 +47,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Make a library voice from a 3-30 s reference recording, with its measured speaker similarity. "
         "Supertonic: a style found by optimization (gradient: torch + onnx2torch through the model and a "
         "differentiable speaker encoder; blend: ONNX Runtime only, a search over blends of the presets). Qwen3-TTS: a "
-        "clone prompt (--mode icl uses the transcript, xvector only the speaker embedding).",
+        "clone prompt (--mode icl uses the transcript, xvector only the speaker embedding). smalltts: the recording's "
+        "codec latents, with its speaking rate from the transcript.",
     )
     clone.add_argument("--engine", default="supertonic2",
-                       help="supertonic2, supertonic3 (or 'supertonic' = 2) or qwen3_tts")  # fmt: skip
+                       help="supertonic2, supertonic3 (or 'supertonic' = 2), qwen3_tts or smalltts")  # fmt: skip
     clone.add_argument("--ref", required=True, help="the reference recording (WAV, FLAC, MP3, OGG, M4A; 3-30 s)")
     clone.add_argument("--text", default=None, help="what the recording says (default: transcribed by Whisper)")
     clone.add_argument("--name", required=True)
@@ -172,6 +173,12 @@ def _clone(args: argparse.Namespace, studio: Studio) -> int:
     if engine == "qwen3_tts":
         measured = f"similarity {voice.similarity:.3f}" if voice.similarity is not None else voice.notes
         print(f"saved {voice.name!r} as {voice.id} ({engine}, {args.mode} clone prompt): {measured}")
+        return 0
+    if engine == "smalltts":
+        measured = f"similarity {voice.similarity:.3f}" if voice.similarity is not None else voice.notes
+        rate = voice.source.get("seconds_per_phone")
+        pace = f", {rate:.3f} s a phone" if isinstance(rate, (int, float)) else ", average pace (no transcript)"
+        print(f"saved {voice.name!r} as {voice.id} (smalltts, the recording's codec latents{pace}): {measured}")
         return 0
     print(f"saved {voice.name!r} as {voice.id} ({engine}): similarity {result.similarity:.3f} "
           f"(start {result.start_voice} {result.start_similarity:.3f}; {result.method}, {result.iterations} "

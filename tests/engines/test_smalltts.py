@@ -238,3 +238,29 @@ def test_a_book_in_a_cloned_voice_keeps_its_tags_and_renders(studio: Studio, voi
     assert "[laughter]" in " ".join(spoken) and "two more" in " ".join(spoken)
     report = studio.books.render(job)
     assert report.rendered == report.total == len(spoken) and not report.cancelled
+
+
+def test_the_cli_clones_and_speaks(studio: Studio, shared_fixtures: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from studio.cli import main
+
+    home = ["--home", str(studio.settings.home)]
+    ref = shared_fixtures / "voices" / "country.flac"
+    assert main([*home, "voice", "clone", "--engine", "smalltts", "--ref", str(ref), "--name", "Country CLI",
+                 "--text", "Please call Stella.", "--consent"]) == 0  # fmt: skip
+    saved = capsys.readouterr().out
+    assert "smalltts, the recording's codec latents" in saved and "similarity" in saved
+    voice_id = saved.split(" as ")[1].split(" ")[0]
+    out = tmp_path / "take.wav"
+    assert main([*home, "synth", "--engine", "smalltts", "--voice", voice_id, "--text", "Hi [laughter] there.",
+                 "--duration", "1.5", "--out", str(out)]) == 0  # fmt: skip
+    import soundfile as sf
+
+    assert sf.info(str(out)).frames == round(1.5 * SR)
+    # a length for an engine without one, and no voice at all: clear messages, exit code 1
+    assert main([*home, "synth", "--engine", "piper", "--text", "Hi.", "--duration", "2", "--out",
+                 str(tmp_path / "p.wav")]) != 0  # fmt: skip
+    assert "natural length" in capsys.readouterr().err
+    assert main([*home, "engines"]) == 0
+    listed = capsys.readouterr().out
+    assert "CC-BY-NC-4.0" in listed and "[laughter]" in listed and "--duration" in listed

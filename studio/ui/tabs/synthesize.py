@@ -16,6 +16,7 @@ from studio.errors import Cancelled, InvalidInput
 from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
+from studio.ui.event_tags import event_row
 from studio.ui.users import per_user
 
 JOB = "synthesize"
@@ -141,6 +142,17 @@ def instruct_state(ctx: AppContext, engine: str) -> Any:
     return gr.update(visible=info.supports_instructions, label=label)
 
 
+LENGTH_LABEL = "Length in seconds (0 = automatic)"
+LENGTH_INFO = "this model makes a take exactly this long; automatic follows the voice's own speaking rate"
+
+
+def length_and_events_state(ctx: AppContext, engine: str) -> tuple[Any, Any]:
+    """The length box for an engine whose output length is an input (smalltts) and the event-tag buttons for one
+    that performs event tags; hidden for the others."""
+    info = ctx.registry.info(engine)
+    return gr.update(visible=info.supports_duration), gr.update(visible=info.supports_events)
+
+
 def on_gpu_change(ctx: AppContext, engine: str, gpu: bool, steps: float | None) -> Any:
     """Ticking "Use GPU" moves the steps from the CPU default to the GPU default (and back); a number the user chose
     stays as it is."""
@@ -194,9 +206,11 @@ def generate(
     fmt: str,
     session: str,
     instruct: str | None = None,
+    duration: float | None = None,
 ) -> Iterator[tuple[Any, Any, str]]:
     """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status).
-    `instruct` counts only for an engine that takes instructions (the box is hidden for the others)."""
+    `instruct` counts only for an engine that takes instructions, `duration` (seconds, 0 for automatic) only for one
+    whose length is an input (their boxes are hidden for the others)."""
     info = ctx.registry.info(engine)
     req = SynthRequest(
         text=text or "",
@@ -208,6 +222,7 @@ def generate(
         gpu=bool(gpu),
         normalize=bool(normalize),
         instruct=(instruct or None) if info.supports_instructions else None,
+        duration=float(duration) if (duration and info.supports_duration) else None,
     )
     ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
     flag = ctx.cancel_flag(session, JOB)
@@ -303,6 +318,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         with gr.Column(scale=3):
             text = gr.Textbox(label="Text", value=SAMPLE_TEXT, lines=8, elem_id="synth-text")
             count = gr.Markdown(char_count(ctx, SAMPLE_TEXT), elem_id="synth-count")
+            events_row, _ = event_row("synth-text", info.supports_events, "synth-events")
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", elem_id="synth-generate")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="synth-cancel")
@@ -353,6 +369,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
                 visible=info.supports_speed,
                 elem_id="synth-speed",
             )
+            length = gr.Number(
+                0,  # a value: the API's `duration` is optional, so clients written before it keep working
+                label=LENGTH_LABEL,
+                info=LENGTH_INFO,
+                minimum=0,
+                maximum=600,
+                visible=info.supports_duration,
+                elem_id="synth-length",
+            )
             gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="synth-gpu")
             normalize = gr.Checkbox(True, label="Read numbers, dates and abbreviations as words", elem_id="synth-norm")
             fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
@@ -382,6 +407,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
     for event in (engine.change, demo.load):
         event(per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")
         action(demo, event, per_user(ctx, instruct_state), engine, instruct, queue=False, api_visibility="private")
+        action(demo, event, per_user(ctx, length_and_events_state), engine, [length, events_row], queue=False,
+               api_visibility="private")  # fmt: skip
 
     @ui_errors
     def synthesize(
@@ -396,6 +423,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         normalize: bool,
         file_format: str,
         instructions: str,
+        duration: float | None,
         request: gr.Request,
     ) -> Iterator[tuple[Any, Any, str]]:
         """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file.
@@ -412,18 +440,20 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             file_format: "WAV" or "MP3", the format of the downloadable file.
             instructions: how to speak, in words ("speak slowly and warmly"), for engines that take them (Qwen3-TTS
                 with a 1.7B CustomVoice checkpoint); ignored by the others. Empty for none.
+            duration: seconds the take should last, for engines whose length is an input (smalltts); 0 or empty
+                lets the engine estimate it; ignored by the others.
 
         Returns:
             the streamed audio, the finished file, and a status line (timings, device).
         """
         yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
-                            _session(request), instructions)  # fmt: skip
+                            _session(request), instructions, duration)  # fmt: skip
 
     action(
         demo,
         generate_btn.click,
         per_user(ctx, synthesize),
-        [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct],
+        [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct, length],
         [audio, file, status],
         status,
         concurrency_id="preview",
