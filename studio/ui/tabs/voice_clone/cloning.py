@@ -23,13 +23,24 @@ QWEN3_METHODS = [
     ("With the transcript (ICL: closest likeness)", "icl"),
     ("Speaker embedding only (x-vector)", "xvector"),
 ]
+# smalltts keeps the recording itself (its codec latents): one method, no iterations; the transcript sets its pace
+SMALLTTS_METHODS = [("The recording's codec latents (the transcript sets the speaking rate)", "latents")]
+
+
+def methods_of(engine: str | None) -> tuple[list[tuple[str, str]], str, bool]:
+    """(method choices, the default, whether the optimization's iterations and pace apply) of a cloning model."""
+    if engine == "qwen3_tts":
+        return QWEN3_METHODS, "icl", False
+    if engine == "smalltts":
+        return SMALLTTS_METHODS, "latents", False
+    return METHODS, "gradient", True
 
 
 def method_updates(engine: str) -> tuple[Any, Any, Any]:
-    """Supertonic finds a style by optimization (method, iterations, pace); Qwen3-TTS makes a clone prompt (mode)."""
-    if engine == "qwen3_tts":
-        return gr.update(choices=QWEN3_METHODS, value="icl"), gr.update(visible=False), gr.update(visible=False)
-    return gr.update(choices=METHODS, value="gradient"), gr.update(visible=True), gr.update(visible=True)
+    """Supertonic finds a style by optimization (method, iterations, pace); Qwen3-TTS makes a clone prompt (mode);
+    smalltts encodes the recording (one method)."""
+    choices, value, optimizes = methods_of(engine)
+    return gr.update(choices=choices, value=value), gr.update(visible=optimizes), gr.update(visible=optimizes)
 
 
 def engine_state(ctx: AppContext, engine: str | None) -> tuple[Any, Any, Any]:
@@ -125,10 +136,12 @@ def clone(
         raise InvalidInput("Upload or record a reference first (3 to 30 seconds of one person speaking).")
     if not (name or "").strip():
         raise InvalidInput("Give the new voice a name.")
-    qwen = engine == "qwen3_tts"
-    mode = (method or "icl") if qwen else "icl"
+    qwen, small = engine == "qwen3_tts", engine == "smalltts"
+    mode = (method or "icl") if qwen else ("latents" if small else "icl")
     settings = CloneSettings(
-        method="gradient" if qwen else (method or "gradient"), iterations=int(iterations or 60), match_pace=match_pace
+        method="gradient" if (qwen or small) else (method or "gradient"),
+        iterations=int(iterations or 60),
+        match_pace=match_pace,
     )
     settings.validate()
     flag = ctx.cancel_flag(session, CLONE_JOB)
@@ -170,6 +183,15 @@ def clone(
             f"Saved **{voice.name}**: a {label} clone prompt ({mode_label}), {measured}; "
             f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
         )
+    elif small:
+        measured = f"similarity **{voice.similarity:.3f}**" if voice.similarity is not None else voice.notes
+        rate = voice.source.get("seconds_per_phone")
+        pace = (f"speaking rate {rate:.3f} s a phone, from the transcript" if isinstance(rate, (int, float))
+                else "an average speaking rate (no usable transcript)")  # fmt: skip
+        status = (
+            f"Saved **{voice.name}**: a {label} voice from the recording's codec latents, {measured}, {pace}; "
+            f"{result.seconds:.0f} s. Pick it in the Synthesize tab under {label}."
+        )
     else:
         status = (
             f"Saved **{voice.name}**: similarity **{result.similarity:.3f}** to the reference (started from "
@@ -207,12 +229,12 @@ def build_clone(ctx: AppContext) -> dict[str, Any]:
                 label="Model",
                 elem_id="vc-clone-engine",
             )
-            qwen = first == "qwen3_tts"  # the first ready model decides which methods are shown at start
-            method = gr.Radio(QWEN3_METHODS if qwen else METHODS, value="icl" if qwen else "gradient", label="Method",
-                              elem_id="vc-clone-method")  # fmt: skip
+            # the first ready model decides which methods are shown at start
+            choices, chosen, optimizes = methods_of(first)
+            method = gr.Radio(choices, value=chosen, label="Method", elem_id="vc-clone-method")
             iterations = gr.Slider(5, 300, value=60, step=5, label="Iterations (at most; stops early)",
-                                   elem_id="vc-clone-iterations", visible=not qwen)  # fmt: skip
-            pace = gr.Checkbox(True, label="Match the recording's pace (from its transcript)", visible=not qwen,
+                                   elem_id="vc-clone-iterations", visible=optimizes)  # fmt: skip
+            pace = gr.Checkbox(True, label="Match the recording's pace (from its transcript)", visible=optimizes,
                                elem_id="vc-clone-pace")  # fmt: skip
             name = gr.Textbox("", label="Name of the new voice", elem_id="vc-clone-name")
             consent = gr.Checkbox(
