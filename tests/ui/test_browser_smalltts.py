@@ -88,4 +88,17 @@ def test_clone_then_speak_with_an_event_and_a_length(app_with_smalltts: str, bro
     screenshot(page, "smalltts-synthesize")
     assert error_badges(page) == []
     assert layout_problems(page) == []
+
+    # the Audiobook tab's chunk text box has the same buttons for a smalltts book
+    page.get_by_role("tab", name="Audiobook").click()
+    page.locator("#book-flagged-box").click()
+    assert not page.locator("#book-flag-events").is_visible()
+    _pick(page, "#book-engine", "smalltts")
+    page.locator("#book-flag-events").wait_for(state="visible", timeout=20_000)
+    chunk = page.locator("#book-flag-text textarea").first
+    chunk.fill("He stopped.")
+    chunk.evaluate("ta => ta.setSelectionRange(11, 11)")
+    page.locator("#book-flag-events button", has_text="[sigh]").first.click()
+    assert chunk.input_value() == "He stopped. [sigh]"
+    screenshot(page, "smalltts-audiobook-events")
     page.close()

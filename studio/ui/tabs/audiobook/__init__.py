@@ -15,6 +15,7 @@ import gradio as gr
 from studio.book.service import book_sentence_gap
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
+from studio.ui.event_tags import event_row
 from studio.ui.tables import edit_table
 from studio.ui.tabs.audiobook.plan import (
     CHAPTER_HEADERS,
@@ -184,8 +185,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             accept_btn = gr.Button("Accept as it is", elem_id="book-accept", scale=1)
         regen_msg = gr.Markdown("", elem_id="book-review-note")
         with gr.Row():
-            flag_text = gr.Textbox(label="Text of this chunk (saved when you leave the box)", lines=2, scale=3,
-                                   elem_id="book-flag-text")  # fmt: skip
+            with gr.Column(scale=3):
+                flag_text = gr.Textbox(label="Text of this chunk (saved when you leave the box)", lines=2,
+                                       elem_id="book-flag-text")  # fmt: skip
+                # event tags for an engine that performs them (smalltts), put in at the cursor
+                flag_events, _ = event_row("book-flag-text", view.info.supports_events, "book-flag-events")
             with gr.Column(scale=2):
                 flag_rule = gr.Textbox(label="Add a lexicon rule (word = how to say it; Enter adds it)",
                                        placeholder="Zorblax = Zor blacks", elem_id="book-flag-rule")  # fmt: skip
@@ -215,6 +219,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         # built with nobody's data)
         action(demo, event, per_user(ctx, _voices), [engine, voice, gpu],
                [voice, dialogue_voice, steps, speed, sentence_gap], queue=False, api_visibility="private")  # fmt: skip
+        action(demo, event, per_user(ctx, lambda u, e: gr.update(visible=u.registry.info(e).supports_events)),
+               engine, flag_events, queue=False, api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
     # ticking "Use GPU" moves untouched steps to the GPU default and back, as in Synthesize
     action(demo, gpu.change, per_user(ctx, on_gpu_change), [engine, gpu, steps], steps, queue=False,
