@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.bench.runner import FORMAT, FORMAT_VERSION, TEXT_NAMES, BenchResult, Case
+from studio.bench.runner import FORMAT, FORMAT_VERSION, TEXT_NAMES, BatchCell, BenchResult, Case
 from studio.errors import InvalidInput
 
 DASH = "—"
@@ -259,6 +259,37 @@ def length_points(result: BenchResult) -> list[dict[str, Any]]:
     return sorted(out, key=lambda p: (p["series"], p["chars"]))
 
 
+def batch_table(result: BenchResult) -> Table | None:
+    """The batch table (smalltts's published shape): a row per engine x device x output length, a column per batch
+    size; each cell the milliseconds of one batched call, its real-time factor (call time / audio made), and how
+    many times faster it is than making the same items one at a time (batch 1's time x the batch)."""
+    if not result.batches:
+        return None
+    sizes = sorted({b.batch for b in result.batches})
+    groups: dict[tuple[str, str, float], dict[int, BatchCell]] = {}
+    for b in result.batches:
+        groups.setdefault((b.label, b.device.upper(), b.seconds), {})[b.batch] = b
+    rows = []
+    for (label, device, seconds), cells in groups.items():
+        single = cells.get(1)
+        row = [f"{label} · {device} · {seconds:g} s"]
+        for size in sizes:
+            cell = cells.get(size)
+            if cell is None or not cell.wall_seconds:
+                row.append(DASH)
+                continue
+            wall = spread(cell.wall_seconds).median
+            text = f"{wall * 1000:.1f} ms ({fmt_rtf(wall / cell.audio_seconds)}x"
+            if single is not None and single.wall_seconds and size > 1:
+                text += f", ×{size * spread(single.wall_seconds).median / wall:.2f}"
+            row.append(text + ")")
+        rows.append(row)
+    counts = "/".join(str(n) for n in sorted({len(b.wall_seconds) for b in result.batches}))
+    title = (f"Batched generation: milliseconds per call (real-time factor; × = times faster than one at a time), "
+             f"median of {counts} repeat(s)")  # fmt: skip
+    return Table(title, ["Engine · device · output length", *(f"batch={s}" for s in sizes)], rows)
+
+
 # -------------------------------------------------------------------------------------------------- files, compare
 
 
@@ -276,10 +307,18 @@ def result_from_dict(data: Any, source: str = "the file") -> BenchResult:
                 raise ValueError("timings and audio lengths disagree")
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{source} has a damaged case list ({exc}).") from exc
+    try:
+        batches = [BatchCell.from_dict(b) for b in data.get("batches") or []]
+        for b in batches:
+            if b.batch < 1 or b.seconds <= 0 or not b.wall_seconds:
+                raise ValueError("a cell without timings")
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInput(f"{source} has a damaged batch table ({exc}).") from exc
     return BenchResult(
         machine=dict(data.get("machine") or {}),
         plan=dict(data.get("plan") or {}),
         cases=cases,
+        batches=batches,
         skipped=list(data.get("skipped") or []),
         created=str(data.get("created", "")),
         studio_version=str(data.get("studio_version", "")),

@@ -20,7 +20,7 @@ from typing import Any
 from studio import __version__
 from studio.clock import clock
 from studio.config import MAX_STEPS, Settings
-from studio.engines.base import device_report, raw_runner, warm_up
+from studio.engines.base import SynthParams, device_report, raw_runner, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError
 from studio.fsutil import peak_rss_mb, write_atomic
@@ -47,6 +47,12 @@ STANDARD_TEXTS: dict[str, str] = {
 TEXT_NAMES = {"short": "Short", "mid": "Mid", "long": "Long", "custom": "Custom"}
 DEVICES = ("cpu", "cuda")
 MAX_REPEATS, MAX_WARMUP = 100, 20
+# the batch table (engines whose output length is an input: smalltts), in the shape of smalltts's published table:
+# batch 1, 2, 4, 8 x outputs of 2, 5 and 10 s, milliseconds and real-time factor per cell
+BATCH_SIZES = (1, 2, 4, 8)
+BATCH_SECONDS = (2.0, 5.0, 10.0)
+MAX_BATCH, MAX_BATCH_SECONDS = 16, 30.0
+BATCH_TEXT = STANDARD_TEXTS["short"]  # each item says this, stretched or squeezed to the cell's length
 
 ProgressFn = Callable[[float, str], None]
 
@@ -90,6 +96,8 @@ class BenchPlan:
     repeats: int = 5
     warmup: int = 1
     overhead: bool = True  # also time the bare engine calls, interleaved, for the overhead ratio
+    batch_sizes: tuple[int, ...] = ()  # the batch table's batch sizes (empty: no batch table)
+    batch_seconds: tuple[float, ...] = BATCH_SECONDS  # and its output lengths
 
     def validate(self, registry: Registry) -> None:
         """Every input a user can get wrong, with a message that says how to fix it, before anything loads."""
@@ -117,6 +125,19 @@ class BenchPlan:
             for steps in self.steps:
                 if not 1 <= steps <= MAX_STEPS:
                     raise InvalidInput(f"Steps {steps} is out of range; use 1 to {MAX_STEPS}.")
+        if self.batch_sizes:
+            if not any(registry.info(n).supports_duration for n in self.engines):
+                raise InvalidInput("The batch table is for engines whose output length is an input (smalltts); add "
+                                   "smalltts, or leave the batch table out.")  # fmt: skip
+            for size in self.batch_sizes:
+                if not 1 <= size <= MAX_BATCH:
+                    raise InvalidInput(f"Batch size {size} is out of range; use 1 to {MAX_BATCH}.")
+            if not self.batch_seconds:
+                raise InvalidInput("Give at least one output length for the batch table (for example 2, 5, 10).")
+            for seconds in self.batch_seconds:
+                if not 0.5 <= seconds <= MAX_BATCH_SECONDS:
+                    raise InvalidInput(f"Output length {seconds:g} s is out of range; use 0.5 to "
+                                       f"{MAX_BATCH_SECONDS:g} s.")  # fmt: skip
         if not self.texts:
             raise InvalidInput("Pick at least one text (short, mid, long or your own).")
         for key, text in self.texts.items():
@@ -160,11 +181,31 @@ class Case:
 
 
 @dataclass
+class BatchCell:
+    """One cell of the batch table: `batch` items of `seconds` each, made in one batched call, timed per repeat."""
+
+    engine: str
+    label: str
+    voice: str
+    device: str
+    batch: int
+    seconds: float
+    wall_seconds: list[float] = field(default_factory=list)
+    audio_seconds: float = 0.0  # the audio one call makes (batch x seconds)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchCell:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
 class BenchResult:
     machine: dict[str, Any]
     plan: dict[str, Any]
     cases: list[Case] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    batches: list[BatchCell] = field(default_factory=list)
     created: str = ""
     studio_version: str = __version__
     state: str = "running"  # running | finished | cancelled | failed
@@ -181,6 +222,7 @@ class BenchResult:
             "machine": self.machine,
             "plan": self.plan,
             "cases": [asdict(c) for c in self.cases],
+            "batches": [asdict(b) for b in self.batches],
             "skipped": self.skipped,
         }
 
@@ -313,6 +355,8 @@ def _count_units(plan: BenchPlan, registry: Registry) -> int:
         voices = len(plan.voices.get(name, ())) or 1
         steps = len(plan.steps) if info.supports_steps else 1
         units += per_case * voices * steps * len(plan.devices)
+        if plan.batch_sizes and info.supports_duration:
+            units += (plan.warmup + plan.repeats) * len(plan.batch_sizes) * len(plan.batch_seconds) * len(plan.devices)
     return units
 
 
@@ -415,6 +459,53 @@ def _run_engine(
                     result.cases.append(case)
                     if on_case is not None:
                         on_case(result)
+        if plan.batch_sizes:
+            _batch_table(engine, name, voices[0], device, plan, result, progress, cancel)
+            if on_case is not None:
+                on_case(result)
+
+
+def _batch_table(
+    engine: Any,
+    name: str,
+    voice: str,
+    device: str,
+    plan: BenchPlan,
+    result: BenchResult,
+    progress: _Clock,
+    cancel: threading.Event | None,
+) -> None:
+    """Each batch size x output length: `batch` items made in one batched call of the engine (`batch`), timed
+    per repeat; an engine whose length is no input is skipped with a note."""
+    info = engine.info
+    if not info.supports_duration or not callable(getattr(engine, "batch", None)):
+        _skip(result, name, device, f"batch table: {info.label} makes takes of their natural length (the table is "
+                                    "for engines whose length is an input: smalltts).", info.label)  # fmt: skip
+        return
+    saved = getattr(engine, "batch_size", 1)
+    try:
+        for seconds in plan.batch_seconds:
+            for size in plan.batch_sizes:
+                engine.batch_size = size
+                params = SynthParams(duration=float(seconds), seed=0)
+                texts = [BATCH_TEXT] * size
+                cell = BatchCell(name, info.label, voice, device, size, float(seconds), audio_seconds=size * seconds)
+                where = f"{info.label} · batch {size} x {seconds:g} s · {device.upper()}"
+                for i in range(plan.warmup):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("Benchmark stopped; finished cases are kept.")
+                    engine.batch(texts, voice, params)
+                    progress.tick(f"{where} · warm-up {i + 1}/{plan.warmup}")
+                for i in range(plan.repeats):
+                    if cancel is not None and cancel.is_set():
+                        raise Cancelled("Benchmark stopped; finished cases are kept.")
+                    t0 = time.perf_counter()
+                    engine.batch(texts, voice, params)
+                    cell.wall_seconds.append(round(time.perf_counter() - t0, 6))
+                    progress.tick(f"{where} · repeat {i + 1}/{plan.repeats}")
+                result.batches.append(cell)
+    finally:
+        engine.batch_size = saved
 
 
 def _measure(

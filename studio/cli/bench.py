@@ -7,7 +7,14 @@ import sys
 import threading
 from pathlib import Path
 
-from studio.bench.runner import BenchPlan, BenchResult, choose_texts, expand_engines, parse_int_list
+from studio.bench.runner import (
+    BATCH_SECONDS,
+    BenchPlan,
+    BenchResult,
+    choose_texts,
+    expand_engines,
+    parse_int_list,
+)
 from studio.config import Settings
 from studio.errors import InvalidInput
 
@@ -42,10 +49,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--text", help="also time this text of your own (column 'Custom')")
     bench.add_argument("--no-overhead", action="store_true", help="skip timing the bare engine calls")
+    bench.add_argument("--batch-table", action="store_true",
+                       help="also time batched generation (engines whose length is an input: smalltts), batch 1, "
+                       "2, 4, 8 x outputs of 2, 5, 10 s, in the shape of smalltts's published table")  # fmt: skip
+    bench.add_argument("--batches", default=None, help="the batch table's batch sizes (default 1,2,4,8)")
+    bench.add_argument("--batch-seconds", default=None, help="the batch table's output lengths (default 2,5,10)")
     bench.add_argument("--output", type=Path, default=Path("bench-results.json"), help="results file (JSON)")
     bench.add_argument("--csv", type=Path, help="also write one CSV row per case")
     bench.add_argument("--compare", type=Path, help="an earlier results file to compare with, side by side")
     bench.add_argument("--show", type=Path, help="print the tables of a saved results file instead of running")
+
+
+def parse_seconds(text: str) -> tuple[float, ...]:
+    """ "2, 5,10" -> (2.0, 5.0, 10.0), with a clear message for anything else."""
+    out: list[float] = []
+    for part in text.replace(";", ",").replace(" ", ",").split(","):
+        if part.strip():
+            try:
+                out.append(float(part))
+            except ValueError:
+                what = f"'{part.strip()}' is not a number of seconds"
+                raise InvalidInput(f"{what}: give lengths like 2, 5, 10.") from None
+    return tuple(dict.fromkeys(out))
 
 
 def parse_voices(spec: str, engines: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -82,6 +107,10 @@ def print_result(result: BenchResult) -> None:
     for table in (report.cps_table(result), report.rtf_table(result), report.details_table(result)):
         print()
         print(table.text())
+    batches = report.batch_table(result)
+    if batches is not None:
+        print()
+        print(batches.text())
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -108,6 +137,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             repeats=args.repeats,
             warmup=args.warmup,
             overhead=not args.no_overhead,
+            batch_sizes=tuple(parse_int_list(args.batches or "1,2,4,8", "batch sizes"))
+            if (args.batch_table or args.batches or args.batch_seconds) else (),
+            batch_seconds=parse_seconds(args.batch_seconds) if args.batch_seconds else BATCH_SECONDS,
         )
         baseline = report.load_result(args.compare) if args.compare else None  # a bad file fails before the run
         cancel = threading.Event()

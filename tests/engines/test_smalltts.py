@@ -264,3 +264,46 @@ def test_the_cli_clones_and_speaks(studio: Studio, shared_fixtures: Path, tmp_pa
     assert main([*home, "engines"]) == 0
     listed = capsys.readouterr().out
     assert "CC-BY-NC-4.0" in listed and "[laughter]" in listed and "--duration" in listed
+
+
+def test_the_batch_table(studio: Studio, voices: dict[str, str], tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """smalltts's published table shape (batch x output length: ms and RTF), through the runner, the saved file and
+    the CLI; an engine whose length is no input is told why."""
+    from studio.bench import report
+    from studio.bench.runner import BenchPlan, choose_texts, run_benchmark
+    from studio.cli import main
+
+    plan = BenchPlan(engines=("smalltts",), voices={"smalltts": (voices["town"],)}, texts=choose_texts(["short"]),
+                     repeats=2, warmup=0, batch_sizes=(1, 2, 4), batch_seconds=(2.0, 5.0))  # fmt: skip
+    result = run_benchmark(plan, studio.settings)
+    assert [(b.batch, b.seconds) for b in result.batches] == [(1, 2.0), (2, 2.0), (4, 2.0), (1, 5.0), (2, 5.0),
+                                                              (4, 5.0)]  # fmt: skip
+    assert all(len(b.wall_seconds) == 2 and b.audio_seconds == b.batch * b.seconds for b in result.batches)
+    table = report.batch_table(report.load_result(result.save(tmp_path / "bench.json")))
+    assert table is not None and table.headers[1:] == ["batch=1", "batch=2", "batch=4"]
+    assert table.rows[0][0] == "smalltts · CPU · 2 s" and " ms (" in table.rows[0][1] and "×" in table.rows[0][2]
+
+    home = ["--home", str(studio.settings.home)]
+    args = ["bench", "--engine", "smalltts", "--voice", voices["town"], "--texts", "short", "--repeats", "1",
+            "--warmup", "0", "--batches", "1,2", "--batch-seconds", "2", "--output",
+            str(tmp_path / "cli.json")]  # fmt: skip
+    assert main([*home, *args]) == 0
+    assert "Batched generation" in capsys.readouterr().out
+    assert main([*home, "bench", "--engine", "piper", "--batch-table", "--texts", "short", "--output",
+                 str(tmp_path / "p.json")]) != 0  # fmt: skip
+    assert "smalltts" in capsys.readouterr().err
+
+
+def test_the_benchmark_tab_shows_the_batch_table(studio: Studio, voices: dict[str, str]) -> None:
+    from studio.ui.context import AppContext
+    from studio.ui.tabs import benchmark as tab
+
+    ctx = AppContext.create(studio.settings)
+    with pytest.raises(InvalidInput, match="smalltts"):  # asked for Piper alone: said why, before anything runs
+        tab.build_plan(ctx, ["piper"], [], "", ["cpu"], ["short"], "", 1, 0, True)
+    plan = tab.build_plan(ctx, ["smalltts"], [f"smalltts:{voices['town']}"], "", ["cpu"], ["short"], "", 1, 0, True)
+    plan = plan.__class__(**{**plan.__dict__, "batch_sizes": (1, 2), "batch_seconds": (2.0,)})  # a quick table
+    *_, batches, _steps, _dots, _lengths, _ldots, _files, _path = list(tab.run(ctx, plan, "local"))[-1]
+    assert batches["visible"] is True
+    assert list(batches["value"].columns) == ["Engine · device · output length", "batch=1", "batch=2"]

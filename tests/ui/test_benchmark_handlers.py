@@ -50,8 +50,9 @@ def test_run_fills_tables_and_writes_json_and_csv(settings: Settings) -> None:
     ctx = _ctx(settings)
     plan = tab.build_plan(ctx, ["piper"], ["piper:joe"], "2", ["cpu"], ["short"], "A custom line.", 2, 0)
     updates = list(tab.run(ctx, plan, "local"))
-    status, cps, rtf, details, steps_plot, steps_dots, length_plot, length_dots, files, path = updates[-1]
+    status, cps, rtf, details, batches, steps_plot, steps_dots, length_plot, length_dots, files, path = updates[-1]
     assert status.startswith("**Finished**: 2 case(s) measured.")
+    assert batches["visible"] is False  # no batch table asked for
     assert list(cps.columns) == ["Engine · voice · steps · device", "Short (59)", "Custom (14)"]
     assert cps.iloc[0, 0] == "Piper · CPU" and rtf.iloc[0, 0] == "Piper · CPU"
     assert len(details) == 2 and len(length_plot["value"]) == 2 and length_plot["visible"]

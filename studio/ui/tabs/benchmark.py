@@ -13,7 +13,15 @@ import gradio as gr
 import pandas as pd
 
 from studio.bench import report
-from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, choose_texts, parse_int_list, run_benchmark
+from studio.bench.runner import (
+    BATCH_SIZES,
+    STANDARD_TEXTS,
+    BenchPlan,
+    BenchResult,
+    choose_texts,
+    parse_int_list,
+    run_benchmark,
+)
 from studio.config import MAX_STEPS, MIN_STEPS
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
@@ -27,6 +35,7 @@ TEXT_CHOICES = [(f"{name} ({len(STANDARD_TEXTS[key])} chars)", key)
 MISSING = "not installed: will be skipped"
 DEVICE_CHOICES = [("CPU", "cpu"), ("GPU (CUDA)", "cuda")]
 POLL_SECONDS = 0.5
+BATCH_LABEL = "Batch table: batch 1, 2, 4, 8 x outputs of 2, 5, 10 s (smalltts)"
 
 
 def voice_choices(ctx: AppContext, engines: list[str] | None) -> tuple[list[tuple[str, str]], list[str]]:
@@ -63,6 +72,7 @@ def build_plan(
     custom: str | None,
     repeats: float | None,
     warmup: float | None,
+    batch_table: bool = False,
 ) -> BenchPlan:
     """The tab's inputs as a plan, every mistake answered with a message (the plan validates the rest)."""
     chosen = tuple(engines or ())
@@ -85,6 +95,7 @@ def build_plan(
         texts=choose_texts(texts or [], custom),
         repeats=int(repeats or 0),
         warmup=int(warmup if warmup is not None else 1),
+        batch_sizes=BATCH_SIZES if batch_table else (),
     )
     plan.validate(ctx.registry)
     return plan
@@ -94,14 +105,17 @@ def _frame(table: report.Table) -> pd.DataFrame:
     return pd.DataFrame(table.rows, columns=table.headers)
 
 
-def views(result: BenchResult | None) -> tuple[Any, Any, Any, Any, Any]:
-    """Chars/sec table, RTF table, details table, chars/sec-per-steps plot, RTF-per-length plot."""
+def views(result: BenchResult | None) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Chars/sec table, RTF table, details table, batch table, chars/sec-per-steps plot, RTF-per-length plot."""
+    batches = report.batch_table(result) if result is not None else None
+    batch_view = gr.update(value=_frame(batches), visible=True) if batches is not None else gr.update(visible=False)
     if result is None or not result.cases:
         empty = pd.DataFrame()
         return (
             empty,
             empty,
             empty,
+            batch_view,
             pd.DataFrame(columns=["steps", "chars_per_sec", "series"]),
             pd.DataFrame(columns=["chars", "rtf", "series"]),
         )
@@ -111,6 +125,7 @@ def views(result: BenchResult | None) -> tuple[Any, Any, Any, Any, Any]:
         _frame(report.cps_table(result)),
         _frame(report.rtf_table(result)),
         _frame(report.details_table(result)),
+        batch_view,
         steps,
         lengths,
     )
@@ -125,8 +140,8 @@ def _lines_or_points(frame: pd.DataFrame) -> tuple[Any, Any]:
     return gr.update(value=frame, visible=lines), gr.update(value=frame, visible=points)
 
 
-def _shown(frames: tuple[Any, Any, Any, Any, Any]) -> tuple[Any, ...]:
-    """The three tables, then the chars/sec-per-steps plot and the RTF-per-length plot as lines or points."""
+def _shown(frames: tuple[Any, Any, Any, Any, Any, Any]) -> tuple[Any, ...]:
+    """The four tables, then the chars/sec-per-steps plot and the RTF-per-length plot as lines or points."""
     *tables, steps, lengths = frames
     return (*tables, *_lines_or_points(steps), *_lines_or_points(lengths))
 
@@ -189,7 +204,7 @@ def run(
             shown = count
             yield (status, *_shown(views(snapshot)), gr.update(), None)
         else:
-            yield (status, *(gr.update() for _ in range(7)), gr.update(), None)
+            yield (status, *(gr.update() for _ in range(8)), gr.update(), None)
     if "error" in outcome:
         raise outcome["error"]
     result: BenchResult = outcome["result"]
@@ -252,6 +267,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             devices = gr.CheckboxGroup(DEVICE_CHOICES, value=["cpu"], label="Devices", elem_id="bench-devices")
             texts = gr.CheckboxGroup(TEXT_CHOICES, value=["short", "mid", "long"], label="Texts", elem_id="bench-texts")
             custom = gr.Textbox("", lines=2, label="Your own text (optional)", elem_id="bench-custom")
+            batch = gr.Checkbox(False, label=BATCH_LABEL, elem_id="bench-batch")
             with gr.Row():
                 repeats = gr.Slider(1, 20, value=5, step=1, label="Repeats", elem_id="bench-repeats")
                 warmup = gr.Slider(0, 5, value=1, step=1, label="Warm-up runs (not timed)", elem_id="bench-warmup")
@@ -272,6 +288,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
                                visible=False)  # fmt: skip
             length_plot = gr.LinePlot(**length_args, elem_id="bench-length-plot")  # type: ignore[arg-type]
             length_dots = gr.ScatterPlot(**length_args, elem_id="bench-length-dots")  # type: ignore[arg-type]
+            batches = gr.Dataframe(label="Batched generation (smalltts's table)", interactive=False, visible=False,
+                                   elem_id="bench-batches")  # fmt: skip
             with gr.Accordion("Every case: first audio, peak memory, load time, overhead ratio", open=False):
                 details = gr.Dataframe(interactive=False, elem_id="bench-details")
             files = gr.File(
@@ -297,7 +315,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     @ui_errors
     def benchmark_run(
         u: AppContext, engines: list[str], voices: list[str], steps: str, devices: list[str], texts: list[str],
-        custom_text: str, repeats: float, warmup: float,
+        custom_text: str, repeats: float, warmup: float, batch_table: bool,
         request: gr.Request, progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
         """Measure engines: characters per second, real-time factor, time to first audio, memory (docs/benchmarks.md).
@@ -312,12 +330,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
             custom_text: a text of your own, measured too (optional).
             repeats: timed runs per case.
             warmup: untimed runs before them.
+            batch_table: also time batched generation, batch 1, 2, 4, 8 x outputs of 2, 5, 10 s (engines whose
+                length is an input: smalltts).
 
         Returns:
             a summary, the chars/sec, RTF and details tables, the chars/sec-per-steps and RTF-per-length plots (each
             as lines and as points: a series of one point is drawn as points), and the results files.
         """
-        plan = build_plan(u, engines, voices, steps, devices, texts, custom_text, repeats, warmup)
+        plan = build_plan(u, engines, voices, steps, devices, texts, custom_text, repeats, warmup, bool(batch_table))
         for update in run(u, plan, _session(request), progress):
             *shown, path = update
             yield (*shown, path if path is not None else gr.update())
@@ -326,8 +346,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         demo,
         run_btn.click,
         per_user(ctx, benchmark_run),
-        [engines, voice, steps, devices, texts, custom, repeats, warmup],
-        [status, cps, rtf, details, steps_plot, steps_dots, length_plot, length_dots, files, current],
+        [engines, voice, steps, devices, texts, custom, repeats, warmup, batch],
+        [status, cps, rtf, details, batches, steps_plot, steps_dots, length_plot, length_dots, files, current],
         status,
         show_progress_on=[status],  # the progress bar sits on the status line; the tables stay readable as they fill
         concurrency_id="long_jobs",
