@@ -38,6 +38,9 @@ def engines(ctx: AppContext) -> list[dict[str, Any]]:
             "supports_speed": info.supports_speed,
             "speed_range": [info.min_speed, info.max_speed],
             "supports_instructions": info.supports_instructions,
+            "supports_duration": info.supports_duration,
+            "supports_events": info.supports_events,
+            "license": info.license,
         })  # fmt: skip
     return out
 
@@ -139,7 +142,9 @@ def register(ctx: AppContext) -> None:
 
         Returns:
             one object per engine: name, label, available, message, languages, default_language, supports_steps,
-            default_steps, supports_speed, speed_range, supports_instructions (synthesize's `instructions`).
+            default_steps, supports_speed, speed_range, supports_instructions (synthesize's `instructions`),
+            supports_duration (synthesize's `duration`), supports_events (event tags such as [laughter] are
+            performed), license (of the weights).
         """
         return engines(user_context(ctx, request))
 
