@@ -307,3 +307,34 @@ def test_the_benchmark_tab_shows_the_batch_table(studio: Studio, voices: dict[st
     *_, batches, _steps, _dots, _lengths, _ldots, _files, _path = list(tab.run(ctx, plan, "local"))[-1]
     assert batches["visible"] is True
     assert list(batches["value"].columns) == ["Engine · device · output length", "batch=1", "batch=2"]
+
+
+def test_bad_references_are_refused_and_nothing_is_saved(studio: Studio, tmp_path: Path) -> None:
+    import soundfile as sf
+
+    before = len(studio.library.library.all("smalltts"))
+    short = tmp_path / "short.wav"
+    sf.write(short, (0.3 * np.sin(np.arange(SR) / SR * 2 * np.pi * 180)).astype(np.float32), SR)  # 1 s
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(5 * SR, np.float32), SR)
+    for path, words in ((short, "after trimming"), (silent, "silent")):
+        with pytest.raises(InvalidInput, match=words):
+            studio.library.clone("smalltts", path, "Bad", consent=True, transcript="Hello.")
+    with pytest.raises(InvalidInput, match="permission"):
+        studio.library.clone("smalltts", short, "Bad", consent=False, transcript="Hello.")
+    assert len(studio.library.library.all("smalltts")) == before
+
+
+def test_a_gpu_request_without_one_runs_on_the_cpu_and_says_why(studio: Studio, voices: dict[str, str]) -> None:
+    out = studio.synthesize("Hello there.", engine="smalltts", voice=voices["town"], gpu=True, seed=0)
+    assert out.audio.device == "cpu" and "ran on CPU:" in out.audio.device_note
+
+
+def test_downloading_offline_says_where_to_place_the_files(tmp_path: Path) -> None:
+    from studio.errors import StudioError
+
+    studio = Studio(settings=Settings(home=tmp_path / "home", threads=1))
+    with pytest.raises(StudioError) as caught:
+        studio.download("smalltts")
+    message = str(caught.value)
+    assert "dmd/condition_encoder.onnx" in message and str(user_model_dir(studio.settings)) in message

@@ -336,7 +336,7 @@ def _check(settings: Settings) -> Availability:
         return Availability(True)
     manual = user_model_dir(settings)
     command = f"`python -m studio download {m.ENGINE}`"
-    source = f"about 1 GB from huggingface.co/{m.REPO_ID}; {LICENSE_NOTE}"
+    source = f"the four graphs from huggingface.co/{m.REPO_ID}; {LICENSE_NOTE}"
     if manual.is_dir() and any((manual / name).exists() for name in m.MODEL_FILES):
         return Availability(False, f"smalltts graphs in {manual} are incomplete",
                             f"Missing or empty there: {', '.join(missing_files(manual))}. Add them by hand, or run "
