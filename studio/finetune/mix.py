@@ -173,7 +173,9 @@ def read_config(path: str | Path) -> tuple[list[DatasetEntry], float | None]:
 
 # ---- the trainer's side ---------------------------------------------------------------------------------------
 def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
-    """A Hub dataset's rows (the `datasets` package downloads it into its cache)."""
+    """A Hub dataset's rows, as a local dataset's (`finetune.data.read_rows`): the `datasets` package downloads it
+    into its cache once (offline, HF_HUB_OFFLINE=1, it reads that cache); an Audio column gives each clip's stored
+    bytes (`data.undecoded_audio`, read with soundfile where needed), never torchcodec's decoding."""
     try:
         import datasets
     except ImportError as exc:
@@ -181,12 +183,40 @@ def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
             f"Hub datasets need the datasets package: pip install datasets (for {item.hub}); or download the "
             "dataset and give its folder as a path."
         ) from exc
+    from studio.finetune.data import undecoded_audio
+
     try:
         loaded = datasets.load_dataset(item.hub, item.config, split=item.split)
     except Exception as exc:  # no network, no such dataset or split, no access
+        if _unreachable(exc):
+            offline = " (HF_HUB_OFFLINE is set: no network is used)" if _offline() else ""
+            raise InvalidInput(
+                f"The Hub dataset {item.label} is not downloaded on this machine and the Hub cannot be "
+                f"reached{offline}. It needs a download: train once with a network connection (the datasets package "
+                f"then keeps it in its cache, {datasets.config.HF_DATASETS_CACHE}), or save it to a folder "
+                "(save_to_disk or parquet) and give that folder as a path."
+            ) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"The Hub dataset {item.label} could not be loaded ({first[:300]}).") from exc
-    return [dict(row) for row in loaded]
+    return [dict(row) for row in undecoded_audio(loaded)]
+
+
+def _offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The Hub could not be asked (offline mode, no network), as opposed to an answer (no such dataset)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        names = {c.__name__ for c in type(seen).__mro__}
+        if isinstance(seen, (ConnectionError, TimeoutError)) or names & {"OfflineModeIsEnabled", "ConnectError",
+                                                                           "TimeoutException"}:  # fmt: skip
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -83,7 +83,10 @@ def examples_from_rows(
 
 def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
     text = str(row.get("text") or "").strip()
-    ident = str(row.get("id") or row.get("audio") or f"row-{index + 1}")
+    audio = row.get("audio")
+    if isinstance(audio, dict):  # a Hugging Face Audio column: {"bytes", "path"}
+        audio = audio.get("path")
+    ident = str(row.get("id") or audio or f"row-{index + 1}")
     if not text:
         raise InvalidInput(f"Row {index + 1} ({ident}) has an empty transcript; fix or drop it in the review table.")
     codes: list[list[int]] = []
