@@ -10,7 +10,7 @@ import time
 from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
-from studio.finetune.metrics import timing_text
+from studio.finetune.metrics import evaluation_text, timing_text
 from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, TrainSpec
 
 
@@ -181,6 +181,9 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
             spent = timing_text(st.get("timing"))
             if spent:
                 print(f"{'':<45} time: {spent}")
+            scored = evaluation_text(st.get("evaluation"))
+            if scored:
+                print(f"{'':<45} evaluation: {scored}")
         return 0
     if not args.run_id:
         raise InvalidInput(f"`studio runs {args.action}` needs a run id (see `studio runs`).")

@@ -38,19 +38,9 @@ HUB_MARKER = "studio_eval.json"  # in a folder written by `write_hub_dataset`
 EVAL_VERSION = 1
 
 ProgressFn = Callable[[float, str], None]
-# Dataset manifests name a clip's file and length under one of these keys (first match wins).
-_PATH_KEYS = ("audio", "path", "file", "audio_path", "wav")
+# Dataset manifests name a clip's length under one of these keys (first match wins); its file: `data.AUDIO_KEYS`.
 _DURATION_KEYS = ("duration", "seconds")
 _DROPPED_STATUSES = {"rejected", "dropped", "excluded", "skipped"}
-
-
-def _row_path(row: dict[str, Any], folder: Path) -> Path | None:
-    for key in _PATH_KEYS:
-        value = row.get(key)
-        if isinstance(value, str) and value:
-            path = Path(value)
-            return path if path.is_absolute() else folder / path
-    return None
 
 
 def _row_kept(row: dict[str, Any]) -> bool:
@@ -60,17 +50,14 @@ def _row_kept(row: dict[str, Any]) -> bool:
     return str(row.get("status", "")).lower() not in _DROPPED_STATUSES
 
 
-def _row_seconds(row: dict[str, Any], path: Path) -> float:
+def _row_seconds(row: dict[str, Any], source: Path | bytes) -> float:
     for key in _DURATION_KEYS:
         value = row.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
-    import soundfile as sf
+    from studio.finetune.data import audio_seconds
 
-    try:  # the header alone gives the length: no decoding
-        return float(sf.info(str(path)).duration)
-    except Exception:  # unreadable files are reported when the chosen clips are read
-        return 0.0
+    return audio_seconds(source)  # the header alone gives the length: no decoding
 
 
 def reference_profile(
@@ -79,29 +66,31 @@ def reference_profile(
     """A dataset's voice profile from up to `max_clips` kept clips, longest first (ties by path: deterministic).
 
     Rows are manifest.jsonl rows (studio.finetune.dataset): the file under "audio" (or "path", "file", "audio_path",
-    "wav"), relative to `folder`, and "duration" in seconds (read from the file when absent); rows with `drop: true`,
+    "wav"), relative to `folder`, or an Audio column's bytes (a Hub or saved dataset, `data.audio_source`), and
+    "duration" in seconds (read from the header when absent); rows with `drop: true`,
     `kept: false` or a status such as "rejected" are left out. Longer clips give steadier embeddings, and clips that
     cannot be read or hold too little speech are skipped with a warning rather than failing the whole profile.
     """
-    from studio.audio.io import read_audio
+    from studio.finetune.data import audio_source, row_audio
 
     if max_clips < 1:
         raise InvalidInput(f"max_clips is {max_clips}; use 1 or more.")
-    candidates: list[tuple[float, str, Path]] = []
-    for row in manifest_rows:
-        path = _row_path(row, Path(folder))
-        if path is not None and _row_kept(row):
-            candidates.append((_row_seconds(row, path), str(path), path))
+    candidates: list[tuple[float, str, dict[str, Any]]] = []
+    for n, row in enumerate(manifest_rows):
+        source = audio_source(row, Path(folder))
+        if source is not None and _row_kept(row):
+            key = str(source) if isinstance(source, Path) else f"{row.get('id') or ''}#{n:09d}"
+            candidates.append((_row_seconds(row, source), key, row))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     embeddings: list[NDArray[np.float32]] = []
-    for _, _, path in candidates:
+    for _, key, row in candidates:
         if len(embeddings) >= max_clips:
             break
         try:
-            samples, rate = read_audio(path)
+            samples, rate = row_audio(row, Path(folder))
             embeddings.append(encoder.embed(samples, rate))
         except InvalidInput as exc:
-            log.warning("Voice profile: skipped %s (%s)", path, exc)
+            log.warning("Voice profile: skipped %s (%s)", key, exc)
     if not embeddings:
         raise InvalidInput(
             f"No usable clips for a voice profile among {len(manifest_rows)} manifest rows in {folder}: "
@@ -158,15 +147,27 @@ class EvalResult:
 
     @classmethod
     def from_samples(cls, name: str, samples: list[SampleScore], error: str | None = None) -> EvalResult:
-        wers = [s.wer for s in samples]
-        sims = [s.similarity for s in samples if s.similarity is not None]
-        return cls(
-            name=name,
-            samples=samples,
-            mean_wer=float(np.mean(wers)) if wers else None,
-            mean_similarity=float(np.mean(sims)) if sims else None,
-            error=error,
-        )
+        wer, similarity = _means(samples)
+        return cls(name=name, samples=samples, mean_wer=wer, mean_similarity=similarity, error=error)
+
+    @property
+    def speakers(self) -> dict[str, dict[str, Any]]:
+        """Per speaker who said sentences (lower-case name, as training prefixes it): how many, the mean WER and the
+        mean speaker similarity (against that speaker's own reference; None when none was scored)."""
+        groups: dict[str, list[SampleScore]] = {}
+        for sample in self.samples:
+            if sample.speaker and sample.speaker.strip():
+                groups.setdefault(sample.speaker.strip().lower(), []).append(sample)
+        out = {}
+        for name, said in sorted(groups.items()):
+            wer, similarity = _means(said)
+            out[name] = {"sentences": len(said), "wer": wer, "similarity": similarity}
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The scores in brief (status.json's `evaluation`): overall and per speaker, or the error."""
+        return {"name": self.name, "sentences": len(self.samples), "mean_wer": self.mean_wer,
+                "mean_similarity": self.mean_similarity, "speakers": self.speakers, "error": self.error}  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,11 +199,21 @@ class EvalResult:
             for i, s in enumerate(self.samples)
         ]  # fmt: skip
 
+    def results_rows(self) -> list[dict[str, Any]]:
+        """results.jsonl: a row per sentence (`row` "sentence"), then one per speaker (`row` "speaker": sentences,
+        mean WER and similarity) and the model's overall row (`row` "overall")."""
+        rows = [{"row": "sentence", **row} for row in self.table()]
+        for name, scores in self.speakers.items():
+            rows.append({"row": "speaker", "model": self.name, "speaker": name, **scores})
+        rows.append({"row": "overall", "model": self.name, "speaker": None, "sentences": len(self.samples),
+                     "wer": self.mean_wer, "similarity": self.mean_similarity})  # fmt: skip
+        return rows
+
     def save(self, folder: Path) -> Path:
         """eval.json, and the results table as results.jsonl beside it."""
         path = Path(folder) / EVAL_FILE
         write_atomic(path, json.dumps(self.to_json(), indent=2))
-        write_atomic(Path(folder) / RESULTS_FILE, "".join(json.dumps(row) + "\n" for row in self.table()))
+        write_atomic(Path(folder) / RESULTS_FILE, "".join(json.dumps(row) + "\n" for row in self.results_rows()))
         return path
 
     @classmethod
@@ -219,6 +230,13 @@ class EvalResult:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _means(samples: Sequence[SampleScore]) -> tuple[float | None, float | None]:
+    """(mean WER, mean speaker similarity over the scored sentences) of some sentences."""
+    wers = [s.wer for s in samples]
+    sims = [s.similarity for s in samples if s.similarity is not None]
+    return (float(np.mean(wers)) if wers else None), (float(np.mean(sims)) if sims else None)
 
 
 def evaluate_audio(

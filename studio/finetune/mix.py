@@ -249,3 +249,34 @@ def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
         keep = sorted(random.Random(seed * 1009 + n).sample(range(len(rows)), item.max_rows))
         rows = [rows[i] for i in keep]
     return rows
+
+
+def speaker_rows(datasets: list[dict[str, Any]], run_speaker: str | None = None,
+                 seed: int = 0) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """The rows with audio of a run's datasets, by the speaker whose name prefixes them in training (lower case, as
+    `systems/kani/training/data.assign_prefixes` decides it: the entry's speaker, else, when the rows without one
+    name several speakers, each row's own, else the run's; "" for rows trained without a speaker); each row's audio
+    made absolute (a file) or kept as its bytes, so rows of several datasets can be read together. The clips an
+    evaluation compares each speaker's sentences with."""
+    from studio.finetune.data import audio_source, dataset_source
+
+    found = [(item, rows_of(item, n, seed)) for n, item in enumerate(entries(datasets), 1)]
+    named = {str(r.get("speaker")).strip() for item, rows in found if not item.speaker for r in rows
+             if str(r.get("speaker") or "").strip()}  # fmt: skip
+    fallback = (run_speaker or "").strip()
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item, rows in found:
+        folder = Path(".")
+        if item.path:
+            kind, where = dataset_source(item.path)
+            folder = Path(str(where)).parent if kind == "jsonl" else Path(item.path).expanduser()
+            folder = folder if folder.is_dir() else folder.parent
+        for row in rows:
+            source = audio_source(row, folder)
+            if source is None:
+                continue
+            own = str(row.get("speaker") or "").strip()
+            name = item.speaker or ((own or fallback) if len(named) > 1 else fallback)
+            audio = str(source) if isinstance(source, Path) else {"bytes": source, "path": None}
+            groups.setdefault(name.lower(), []).append({**row, "audio": audio})
+    return groups

@@ -576,4 +576,7 @@ def _scores(result: Any) -> tuple[str, str]:
     """(WER, speaker similarity) of an EvalResult as table cells."""
     wer = f"{result.mean_wer * 100:.1f}%" if result.mean_wer is not None else "—"
     sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
+    speakers = result.speakers
+    if len(speakers) > 1 and result.mean_similarity is not None:  # a run of several speakers: each one's own
+        sim += " (" + ", ".join(f"{name} {_fmt(v['similarity'])}" for name, v in speakers.items()) + ")"
     return wer, sim

@@ -111,10 +111,13 @@ def _scored(folder: Path, name: str, speakers: list[str | None]) -> EvalResult:
 def test_the_results_table_is_saved_with_the_evaluation(tmp_path: Path) -> None:
     _scored(tmp_path, "my-run", ["anna", "bob"])
     rows = [json.loads(line) for line in (tmp_path / RESULTS_FILE).read_text().splitlines()]
-    assert [(r["sentence_id"], r["speaker"], r["wer"], r["similarity"]) for r in rows] == [
-        ("q1", "anna", 0.0, 0.8), ("q2", "bob", 0.5, 0.8), ("q9", None, 1.0, None)
+    assert [(r["row"], r.get("sentence_id"), r["speaker"], r["wer"], r["similarity"]) for r in rows] == [
+        ("sentence", "q1", "anna", 0.0, 0.8), ("sentence", "q2", "bob", 0.5, 0.8), ("sentence", "q9", None, 1.0, None),
+        ("speaker", None, "anna", 0.0, 0.8), ("speaker", None, "bob", 0.5, 0.8),  # per speaker
+        ("overall", None, None, 0.5, 0.8),  # every sentence: WER (0 + 0.5 + 1) / 3, similarity of the scored ones
     ]  # fmt: skip
     assert rows[0]["audio"] == str(tmp_path / "sample_01.wav") and rows[2]["audio"] is None
+    assert [r["sentences"] for r in rows[3:]] == [1, 1, 3]
     assert EvalResult.load(tmp_path).samples[0].speaker == "anna"  # eval.json keeps who said it
 
 
