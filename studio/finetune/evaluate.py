@@ -322,12 +322,25 @@ def best(results: list[EvalResult]) -> EvalResult | None:
     return min(usable, key=_rank_key) if usable else None
 
 
+HUB_README_HEADER = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*
+---
+"""
+
+
 def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out: Path) -> Path:
-    """The evaluation as a Hugging Face audio dataset folder (an `audiofolder`: `metadata.jsonl` naming each clip's
-    `file_name`, the clips under `<model>/`), as the KaniTTS pipeline pushes its results: per sentence the model
-    (`experiment_id`), its `train_configuration` (JSON), the sentence id, text and speaker, the audio, and Studio's
-    scores (WER, speaker similarity, what was recognized). A sentence without audio is listed in README.md only.
-    Written whole (a temporary folder renamed in); an existing folder is replaced only when Studio wrote it."""
+    """The evaluation as a Hugging Face dataset folder, as `datasets.Dataset.push_to_hub` lays one out (the KaniTTS
+    pipeline pushes its results so): `data/train-00000-of-00001.parquet`, one row per sentence with its audio
+    embedded (an Audio column: the clip's bytes and `<model>/<sentence id>.wav`), the model (`experiment_id`), its
+    `train_configuration` (JSON), the sentence id, text and speaker, and Studio's scores (WER, speaker similarity,
+    what was recognized); README.md names the split (its YAML header) and tables the scores. A sentence without
+    audio is listed in README.md only. It loads with `datasets.load_dataset(folder)` (and with pandas); an audio
+    folder of loose clips would need torchcodec to load. Written whole (a temporary folder renamed in); an existing
+    folder is replaced only when Studio wrote it."""
     import shutil
 
     from studio.fsutil import replace_dir
@@ -336,11 +349,17 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
         raise InvalidInput(
             "The run has no scored evaluation sentences to publish (it evaluates when NeMo is installed)."
         )
-    out = Path(out)
-    tmp = out.with_name(f".tmp-{out.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    rows, missing = [], []
+    try:
+        import datasets
+    except ImportError as exc:
+        raise InvalidInput(
+            "Publishing an evaluation needs the datasets package, part of the train extra: "
+            "pip install 'studio-voice[train]'."
+        ) from exc
+    columns = ("sentence_id", "sentence", "speaker", "wer", "similarity", "recognized", "seconds")
+    rows: dict[str, list[Any]] = {"audio": [], "experiment_id": [], "train_configuration": [],
+                                  **{k: [] for k in columns}}  # fmt: skip
+    missing = []
     for result, config in results:
         folder = re.sub(r"[^A-Za-z0-9._-]+", "-", result.name).strip("-") or "model"
         for row in result.table():
@@ -348,13 +367,34 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
             if source is None or not source.is_file():
                 missing.append(f"{result.name} {row['sentence_id']}")
                 continue
-            name = f"{folder}/{row['sentence_id']}.wav"
-            (tmp / folder).mkdir(exist_ok=True)
-            shutil.copy2(source, tmp / name)
-            rows.append({"file_name": name, "experiment_id": result.name, "train_configuration": json.dumps(config),
-                         **{k: row[k] for k in ("sentence_id", "sentence", "speaker", "wer", "similarity",
-                                                "recognized", "seconds")}})  # fmt: skip
-    write_atomic(tmp / "metadata.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+            rows["audio"].append({"bytes": source.read_bytes(), "path": f"{folder}/{row['sentence_id']}.wav"})
+            rows["experiment_id"].append(result.name)
+            rows["train_configuration"].append(json.dumps(config))
+            for key in columns:
+                rows[key].append(row[key])
+    if not rows["audio"]:
+        raise InvalidInput("The run's evaluation has no audio clips left to publish (its sentence clips are gone).")
+    out = Path(out)
+    tmp = out.with_name(f".tmp-{out.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "data").mkdir(parents=True)
+    features = datasets.Features(
+        {"audio": datasets.Audio(decode=False), "experiment_id": datasets.Value("string"),
+         "train_configuration": datasets.Value("string"), "sentence_id": datasets.Value("string"),
+         "sentence": datasets.Value("string"), "speaker": datasets.Value("string"), "wer": datasets.Value("float64"),
+         "similarity": datasets.Value("float64"), "recognized": datasets.Value("string"),
+         "seconds": datasets.Value("float64")}
+    )  # fmt: skip
+    # the audio column goes in as its stored form ({bytes, path}) and is cast, so nothing is decoded or re-encoded
+    plain = datasets.Dataset.from_dict(rows, features=datasets.Features({**features, "audio": {
+        "bytes": datasets.Value("binary"), "path": datasets.Value("string")}}))  # fmt: skip
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # a few rows: no progress bars on the command line
+    try:
+        plain.cast(features).to_parquet(str(tmp / "data" / "train-00000-of-00001.parquet"))
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
     lines = [
         "# Studio evaluation",
         "",
@@ -368,6 +408,6 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
                          f"| {sim} |")  # fmt: skip
     if missing:
         lines += ["", f"No audio for: {', '.join(missing)}."]
-    write_atomic(tmp / "README.md", "\n".join(lines) + "\n")
-    write_atomic(tmp / HUB_MARKER, json.dumps({"models": [r.name for r, _ in results], "rows": len(rows)}))
+    write_atomic(tmp / "README.md", HUB_README_HEADER + "\n".join(lines) + "\n")
+    write_atomic(tmp / HUB_MARKER, json.dumps({"models": [r.name for r, _ in results], "rows": len(rows["audio"])}))
     return replace_dir(tmp, out, marker=HUB_MARKER)
