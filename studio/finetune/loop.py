@@ -413,9 +413,12 @@ class Trainer:
         except Exception as exc:
             log.exception("audio evaluation failed")
             result = EvalResult(name=name, error=f"Audio evaluation failed: {exc}")
-        result.save(out)
-        if not base:  # the run's scores in brief, overall and per speaker, for every reader of its status
-            self.status(evaluation=result.summary())
+        try:
+            result.save(out)
+            if not base:  # the run's scores in brief, overall and per speaker, for every reader of its status
+                self.status(evaluation=result.summary())
+        except Exception:  # the result is already saved: a full disk here never fails the training
+            log.exception("saving the audio evaluation failed")
 
     def _speaker_profile(self) -> tuple[Any, Any, Any]:
         """The dataset's voice (from its clips, when it has audio) for speaker similarity, and one per speaker when

@@ -172,10 +172,12 @@ def read_config(path: str | Path) -> tuple[list[DatasetEntry], float | None]:
 
 
 # ---- the trainer's side ---------------------------------------------------------------------------------------
-def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
+def hub_rows(item: DatasetEntry, audio: bool = True) -> list[dict[str, Any]]:
     """A Hub dataset's rows, as a local dataset's (`finetune.data.read_rows`): the `datasets` package downloads it
     into its cache once (offline, HF_HUB_OFFLINE=1, it reads that cache); an Audio column gives each clip's stored
-    bytes (`data.undecoded_audio`, read with soundfile where needed), never torchcodec's decoding."""
+    bytes (`data.undecoded_audio`, read with soundfile where needed), never torchcodec's decoding. Without `audio`
+    (training on codec tokens) an Audio column keeps only each clip's name, so a large dataset's audio never sits in
+    memory."""
     try:
         import datasets
     except ImportError as exc:
@@ -198,7 +200,16 @@ def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
             ) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"The Hub dataset {item.label} could not be loaded ({first[:300]}).") from exc
-    return [dict(row) for row in undecoded_audio(loaded)]
+    loaded = undecoded_audio(loaded)
+    names = [n for n, f in loaded.features.items() if isinstance(f, datasets.Audio)]
+    if audio or not names:
+        return [dict(row) for row in loaded]
+    clips = {n: [(v or {}).get("path") for v in (r[n] for r in loaded.select_columns([n]))] for n in names}
+    rows = [dict(row) for row in loaded.remove_columns(names)]
+    for name, paths in clips.items():
+        for row, path in zip(rows, paths, strict=True):
+            row[name] = {"bytes": None, "path": path}
+    return rows
 
 
 def _offline() -> bool:
@@ -219,9 +230,10 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
-def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
+def rows_of(item: DatasetEntry, n: int, seed: int = 0, audio: bool = True) -> list[dict[str, Any]]:
     """One entry's rows, filtered (every `filters` column equals its value), the transcript under "text", at most
-    `max_rows` of them (a random choice that depends on the seed only), in their order."""
+    `max_rows` of them (a random choice that depends on the seed only), in their order. Without `audio`, a Hub
+    dataset's clips are named but not loaded (`hub_rows`)."""
     from studio.finetune.data import read_rows
 
     if item.path:
@@ -230,7 +242,7 @@ def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
             raise InvalidInput(f"Dataset {n} ({item.path}) does not exist.")
         rows = read_rows(path)
     else:
-        rows = hub_rows(item)
+        rows = hub_rows(item, audio)
     where = f"Dataset {n} ({item.label})"
     if rows:
         columns = sorted(rows[0])

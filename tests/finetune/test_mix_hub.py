@@ -35,6 +35,12 @@ def test_a_cached_hub_dataset_gives_its_rows_with_their_audio(hub_cache: dict[st
         heard, heard_rate = row_audio(row, Path("."))  # the stored bytes, decoded with soundfile
         assert heard_rate == rate and len(heard) == len(samples)
         assert np.max(np.abs(heard - samples)) < 1e-3  # 16-bit WAV in the dataset
+    # what training reads (codec tokens): the same rows, each clip named but its audio left in the cache
+    light = rows_of(item, 1, audio=False)
+    assert [r["audio"] for r in light] == [{"bytes": None, "path": "clip_1.wav"}, {"bytes": None, "path": "clip_2.wav"}]
+    assert [{k: v for k, v in r.items() if k != "audio"} for r in light] == [
+        {k: v for k, v in r.items() if k != "audio"} for r in rows
+    ]
 
 
 def test_its_examples_are_filtered_spoken_by_the_entrys_speaker_and_cut_to_their_length(

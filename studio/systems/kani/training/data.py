@@ -52,7 +52,8 @@ def load_mix(
 
     examples: list[Example] = []
     for n, item in enumerate(entries(datasets), 1):
-        found = examples_from_rows(rows_of(item, n, seed), f"dataset {n} ({item.label})", layout, val_fraction, seed)
+        rows = rows_of(item, n, seed, audio=False)  # training reads codec tokens: a Hub dataset's audio stays out
+        found = examples_from_rows(rows, f"dataset {n} ({item.label})", layout, val_fraction, seed)
         for e in found:
             e.prefix = item.speaker or None
             e.max_seconds, e.max_tokens = item.max_seconds, item.max_tokens
