@@ -142,3 +142,29 @@ def test_a_single_dataset_run_reports_its_scores_the_same_way(finetune: FineTune
     trainer.evaluate_audio()
     evaluation = json.loads(files.status.read_text())["evaluation"]
     assert evaluation["speakers"] == {} and evaluation["mean_similarity"] > 0.75  # the same voice, other words
+
+
+def test_each_speakers_reference_clips_are_the_rows_that_trained_that_speaker(
+    hub_cache: dict[str, Any], shared_fixtures: Path, tmp_path: Path
+) -> None:
+    from studio.finetune.data import row_audio
+    from studio.finetune.mix import speaker_rows
+    from studio.systems.kani.layout import TokenLayout
+    from studio.systems.kani.training.data import assign_prefixes, load_mix
+
+    anna = _anna_dataset(tmp_path / "anna", halves(shared_fixtures / "voices" / "main.flac")[0])
+    hub = {**HUB, "speaker": None, "filters": {}}  # its rows name two speakers: each trains under its own name
+    config = [{"path": str(anna)}, hub]
+    groups = speaker_rows(config, run_speaker="Carl")
+    examples = load_mix(config, TokenLayout(), val_fraction=0.0)
+    # as training names them: the rows of both name several speakers, so each row its own (a Studio dataset's too)
+    assert set(groups) == set(assign_prefixes(examples, "Carl")) == {"speaker", "ex01", "ex02"}
+    assert [r["id"] for r in groups["speaker"]] == ["a1"]  # the local dataset's clip with audio (a2 has none)
+    assert [len(g) for g in (groups["ex01"], groups["ex02"])] == [1, 2]
+    samples, rate = row_audio(groups["speaker"][0], Path("/"))  # its path made absolute: readable from anywhere
+    assert rate == 44100 and len(samples) > rate
+    beside = [{"path": str(anna)}, {**hub, "speaker": "bob"}]  # one speaker beside an entry with its own speaker
+    named = speaker_rows(beside, run_speaker="Carl")
+    assert set(named) == set(assign_prefixes(load_mix(beside, TokenLayout(), 0.0), "Carl")) == {"bob", "carl"}
+    assert named["carl"] == groups["speaker"] and len(named["bob"]) == 3
+    assert speaker_rows([{"path": str(anna)}])[""] == groups["speaker"]  # no speaker at all: the run's one voice
