@@ -1,4 +1,4 @@
-"""`python -m studio train ...` and `python -m studio runs [stop ID|resume ID|show ID]`."""
+"""`python -m studio train ...` and `python -m studio runs [stop ID|resume ID|show ID|push-eval ID --repo O/N]`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
-from studio.finetune.metrics import timing_text
+from studio.finetune.metrics import evaluation_text, timing_text
 from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, TrainSpec
 
 
@@ -66,14 +67,34 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     runs = sub.add_parser(
         "runs",
-        help="list training runs; stop, resume or show one",
+        help="list training runs; stop, resume or show one; push one's evaluation to the Hub",
         description=(
-            "List the runs (state, step, and where each run's time went: data loading, forward/backward, evaluation, "
-            "checkpoints, GPU use), stop or resume one, or show one's whole status as JSON."
+            "List the runs (state, step, where each run's time went: data loading, forward/backward, evaluation, "
+            "checkpoints, GPU use; and the evaluation's WER and speaker similarity), stop or resume one, show one's "
+            "whole status as JSON, or push one's evaluation results to the Hugging Face Hub as a dataset "
+            "(push-eval ID --repo owner/name: per sentence the model, its training configuration, the sentence, its "
+            "speaker, the audio, WER and speaker similarity; the base model's too when an experiment scored it)."
         ),
     )
-    runs.add_argument("action", nargs="?", default="list", choices=["list", "stop", "resume", "show"])
-    runs.add_argument("run_id", nargs="?", help="run id (stop/resume/show)")
+    runs.add_argument("action", nargs="?", default="list", choices=["list", "stop", "resume", "show", "push-eval"])
+    runs.add_argument("run_id", nargs="?", help="run id (stop/resume/show/push-eval)")
+    runs.add_argument("--repo", metavar="OWNER/NAME", help="push-eval: the dataset repository to create or update")
+    runs.add_argument(
+        "--token",
+        default=None,
+        help="push-eval: a Hugging Face access token with write permission (default: the HF_TOKEN environment "
+        "variable, else the token saved by `hf auth login`)",
+    )
+    runs.add_argument(
+        "--public", action="store_true", help="push-eval: make a new repository public (default: private)"
+    )
+    runs.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="push-eval: where the dataset folder <run id>-eval is written before the upload (default: the outputs "
+        "folder)",
+    )
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
@@ -181,6 +202,9 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
             spent = timing_text(st.get("timing"))
             if spent:
                 print(f"{'':<45} time: {spent}")
+            scored = evaluation_text(st.get("evaluation"))
+            if scored:
+                print(f"{'':<45} evaluation: {scored}")
         return 0
     if not args.run_id:
         raise InvalidInput(f"`studio runs {args.action}` needs a run id (see `studio runs`).")
@@ -188,6 +212,8 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
         info = service.stop(args.run_id, wait=True)
         print(f"run {args.run_id}: {info.state}")
         return 0
+    if args.action == "push-eval":
+        return _push_eval(service, args, settings)
     if args.action == "resume":
         info = service.resume(args.run_id)
         print(f"run {info.run_id} resumed (pid {info.status.get('pid')})")
@@ -197,3 +223,40 @@ def run_runs(args: argparse.Namespace, settings: Settings) -> int:
              "status": info.status}  # fmt: skip
     print(json.dumps(shown, indent=2, default=str))
     return 0
+
+
+def _push_eval(service: Any, args: argparse.Namespace, settings: Settings) -> int:
+    """The run's evaluation as a Hub dataset: every check (the run, the repository id, a token, scored sentences)
+    before anything is written or sent, then the folder (`FineTune.evaluation_dataset`), then the upload."""
+    import os
+    from pathlib import Path
+
+    from studio.finetune.service import check_repo_id
+
+    if not args.repo:
+        raise InvalidInput("`studio runs push-eval` needs --repo owner/name (the dataset repository to push to).")
+    service.runs.get(args.run_id)  # an unknown run says so first
+    repo = args.repo.strip()
+    check_repo_id(repo)
+    token = (args.token or os.environ.get("HF_TOKEN") or "").strip() or _saved_token()
+    if not token:
+        raise InvalidInput(
+            "Pushing needs a Hugging Face access token with write permission: give --token TOKEN, set HF_TOKEN, or "
+            "log in once with `hf auth login`."
+        )
+    out = Path(args.out).expanduser() if args.out else settings.outputs_dir
+    out.mkdir(parents=True, exist_ok=True)
+    folder = service.evaluation_dataset(args.run_id, out)
+    print(f"wrote {folder}")
+    url = service.push_to_hub(folder, repo, token, private=not args.public, repo_type="dataset")
+    print(f"pushed the evaluation of run {args.run_id} to {url}")
+    return 0
+
+
+def _saved_token() -> str:
+    try:
+        from huggingface_hub import get_token
+
+        return (get_token() or "").strip()
+    except Exception:  # an unreadable token file is no token
+        return ""

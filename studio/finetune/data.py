@@ -97,10 +97,81 @@ def _read_hf_saved(path: Path) -> list[dict[str, Any]]:
     if isinstance(loaded, datasets.DatasetDict):
         rows = []
         for split, part in loaded.items():
-            for row in part:
+            for row in undecoded_audio(part):
                 rows.append({**row, "split": "validation" if split in ("validation", "test", "eval") else "train"})
         return rows
-    return [dict(row) for row in loaded]
+    return [dict(row) for row in undecoded_audio(loaded)]
+
+
+def undecoded_audio(dataset: Any) -> Any:
+    """A Hugging Face dataset whose Audio columns give their stored form, `{"bytes", "path"}`, rather than decoded
+    samples: the datasets package (4 and later) decodes audio with torchcodec, which Studio does not install; a row's
+    audio is read with soundfile when it is needed (`row_audio`), and training on codec tokens never needs it."""
+    import datasets
+
+    for name, feature in dataset.features.items():
+        if isinstance(feature, datasets.Audio) and feature.decode:
+            dataset = dataset.cast_column(name, datasets.Audio(decode=False))
+    return dataset
+
+
+AUDIO_KEYS = ("audio", "path", "file", "audio_path", "wav")  # where a row names its clip (first match wins)
+
+
+def audio_source(row: dict[str, Any], folder: Path) -> Path | bytes | None:
+    """Where a row's clip is: a file (a manifest's path, relative to the dataset's `folder`) or the encoded bytes a
+    Hugging Face Audio column stores (`{"bytes": ..., "path": ...}`: a Hub dataset, a saved one, its parquet)."""
+    for key in AUDIO_KEYS:
+        value = row.get(key)
+        if isinstance(value, dict):
+            data, name = value.get("bytes"), value.get("path")
+            if isinstance(data, (bytes, bytearray)) and data:
+                return bytes(data)
+            value = name
+        if isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            return path if path.is_absolute() else Path(folder) / path
+    return None
+
+
+def row_audio(row: dict[str, Any], folder: Path) -> tuple[Any, int]:
+    """A row's clip as (mono float32 samples, sample rate); a row without one, or one that cannot be read, is a
+    message naming it."""
+    import io
+
+    import soundfile as sf
+
+    from studio.audio.dsp import to_float32
+    from studio.audio.io import read_audio
+
+    source = audio_source(row, folder)
+    name = row.get("id") or "a row"
+    if source is None:
+        raise InvalidInput(f"{name} names no audio (a file under audio, or an Audio column's bytes).")
+    if isinstance(source, Path):
+        return read_audio(source)
+    try:
+        data, rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=False)
+    except Exception:  # what libsndfile cannot read (MP3 on old builds, M4A): read_audio's ffmpeg, from a file
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(suffix=".audio") as tmp:
+            tmp.write(source)
+            tmp.flush()
+            return read_audio(tmp.name)
+    return to_float32(data), int(rate)
+
+
+def audio_seconds(source: Path | bytes) -> float:
+    """A clip's length from its header alone (0 when it cannot be read: the clip is reported when it is read)."""
+    import io
+
+    import soundfile as sf
+
+    try:
+        return float(sf.info(io.BytesIO(source) if isinstance(source, bytes) else str(source)).duration)
+    except Exception:
+        return 0.0
 
 
 def _plain(value: Any) -> Any:

@@ -38,19 +38,9 @@ HUB_MARKER = "studio_eval.json"  # in a folder written by `write_hub_dataset`
 EVAL_VERSION = 1
 
 ProgressFn = Callable[[float, str], None]
-# Dataset manifests name a clip's file and length under one of these keys (first match wins).
-_PATH_KEYS = ("audio", "path", "file", "audio_path", "wav")
+# Dataset manifests name a clip's length under one of these keys (first match wins); its file: `data.AUDIO_KEYS`.
 _DURATION_KEYS = ("duration", "seconds")
 _DROPPED_STATUSES = {"rejected", "dropped", "excluded", "skipped"}
-
-
-def _row_path(row: dict[str, Any], folder: Path) -> Path | None:
-    for key in _PATH_KEYS:
-        value = row.get(key)
-        if isinstance(value, str) and value:
-            path = Path(value)
-            return path if path.is_absolute() else folder / path
-    return None
 
 
 def _row_kept(row: dict[str, Any]) -> bool:
@@ -60,17 +50,14 @@ def _row_kept(row: dict[str, Any]) -> bool:
     return str(row.get("status", "")).lower() not in _DROPPED_STATUSES
 
 
-def _row_seconds(row: dict[str, Any], path: Path) -> float:
+def _row_seconds(row: dict[str, Any], source: Path | bytes) -> float:
     for key in _DURATION_KEYS:
         value = row.get(key)
         if isinstance(value, (int, float)) and math.isfinite(value):
             return float(value)
-    import soundfile as sf
+    from studio.finetune.data import audio_seconds
 
-    try:  # the header alone gives the length: no decoding
-        return float(sf.info(str(path)).duration)
-    except Exception:  # unreadable files are reported when the chosen clips are read
-        return 0.0
+    return audio_seconds(source)  # the header alone gives the length: no decoding
 
 
 def reference_profile(
@@ -79,29 +66,31 @@ def reference_profile(
     """A dataset's voice profile from up to `max_clips` kept clips, longest first (ties by path: deterministic).
 
     Rows are manifest.jsonl rows (studio.finetune.dataset): the file under "audio" (or "path", "file", "audio_path",
-    "wav"), relative to `folder`, and "duration" in seconds (read from the file when absent); rows with `drop: true`,
+    "wav"), relative to `folder`, or an Audio column's bytes (a Hub or saved dataset, `data.audio_source`), and
+    "duration" in seconds (read from the header when absent); rows with `drop: true`,
     `kept: false` or a status such as "rejected" are left out. Longer clips give steadier embeddings, and clips that
     cannot be read or hold too little speech are skipped with a warning rather than failing the whole profile.
     """
-    from studio.audio.io import read_audio
+    from studio.finetune.data import audio_source, row_audio
 
     if max_clips < 1:
         raise InvalidInput(f"max_clips is {max_clips}; use 1 or more.")
-    candidates: list[tuple[float, str, Path]] = []
-    for row in manifest_rows:
-        path = _row_path(row, Path(folder))
-        if path is not None and _row_kept(row):
-            candidates.append((_row_seconds(row, path), str(path), path))
+    candidates: list[tuple[float, str, dict[str, Any]]] = []
+    for n, row in enumerate(manifest_rows):
+        source = audio_source(row, Path(folder))
+        if source is not None and _row_kept(row):
+            key = str(source) if isinstance(source, Path) else f"{row.get('id') or ''}#{n:09d}"
+            candidates.append((_row_seconds(row, source), key, row))
     candidates.sort(key=lambda c: (-c[0], c[1]))
     embeddings: list[NDArray[np.float32]] = []
-    for _, _, path in candidates:
+    for _, key, row in candidates:
         if len(embeddings) >= max_clips:
             break
         try:
-            samples, rate = read_audio(path)
+            samples, rate = row_audio(row, Path(folder))
             embeddings.append(encoder.embed(samples, rate))
         except InvalidInput as exc:
-            log.warning("Voice profile: skipped %s (%s)", path, exc)
+            log.warning("Voice profile: skipped %s (%s)", key, exc)
     if not embeddings:
         raise InvalidInput(
             f"No usable clips for a voice profile among {len(manifest_rows)} manifest rows in {folder}: "
@@ -158,15 +147,27 @@ class EvalResult:
 
     @classmethod
     def from_samples(cls, name: str, samples: list[SampleScore], error: str | None = None) -> EvalResult:
-        wers = [s.wer for s in samples]
-        sims = [s.similarity for s in samples if s.similarity is not None]
-        return cls(
-            name=name,
-            samples=samples,
-            mean_wer=float(np.mean(wers)) if wers else None,
-            mean_similarity=float(np.mean(sims)) if sims else None,
-            error=error,
-        )
+        wer, similarity = _means(samples)
+        return cls(name=name, samples=samples, mean_wer=wer, mean_similarity=similarity, error=error)
+
+    @property
+    def speakers(self) -> dict[str, dict[str, Any]]:
+        """Per speaker who said sentences (lower-case name, as training prefixes it): how many, the mean WER and the
+        mean speaker similarity (against that speaker's own reference; None when none was scored)."""
+        groups: dict[str, list[SampleScore]] = {}
+        for sample in self.samples:
+            if sample.speaker and sample.speaker.strip():
+                groups.setdefault(sample.speaker.strip().lower(), []).append(sample)
+        out = {}
+        for name, said in sorted(groups.items()):
+            wer, similarity = _means(said)
+            out[name] = {"sentences": len(said), "wer": wer, "similarity": similarity}
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The scores in brief (status.json's `evaluation`): overall and per speaker, or the error."""
+        return {"name": self.name, "sentences": len(self.samples), "mean_wer": self.mean_wer,
+                "mean_similarity": self.mean_similarity, "speakers": self.speakers, "error": self.error}  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,11 +199,21 @@ class EvalResult:
             for i, s in enumerate(self.samples)
         ]  # fmt: skip
 
+    def results_rows(self) -> list[dict[str, Any]]:
+        """results.jsonl: a row per sentence (`row` "sentence"), then one per speaker (`row` "speaker": sentences,
+        mean WER and similarity) and the model's overall row (`row` "overall")."""
+        rows = [{"row": "sentence", **row} for row in self.table()]
+        for name, scores in self.speakers.items():
+            rows.append({"row": "speaker", "model": self.name, "speaker": name, **scores})
+        rows.append({"row": "overall", "model": self.name, "speaker": None, "sentences": len(self.samples),
+                     "wer": self.mean_wer, "similarity": self.mean_similarity})  # fmt: skip
+        return rows
+
     def save(self, folder: Path) -> Path:
         """eval.json, and the results table as results.jsonl beside it."""
         path = Path(folder) / EVAL_FILE
         write_atomic(path, json.dumps(self.to_json(), indent=2))
-        write_atomic(Path(folder) / RESULTS_FILE, "".join(json.dumps(row) + "\n" for row in self.table()))
+        write_atomic(Path(folder) / RESULTS_FILE, "".join(json.dumps(row) + "\n" for row in self.results_rows()))
         return path
 
     @classmethod
@@ -219,6 +230,13 @@ class EvalResult:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _means(samples: Sequence[SampleScore]) -> tuple[float | None, float | None]:
+    """(mean WER, mean speaker similarity over the scored sentences) of some sentences."""
+    wers = [s.wer for s in samples]
+    sims = [s.similarity for s in samples if s.similarity is not None]
+    return (float(np.mean(wers)) if wers else None), (float(np.mean(sims)) if sims else None)
 
 
 def evaluate_audio(
@@ -304,12 +322,25 @@ def best(results: list[EvalResult]) -> EvalResult | None:
     return min(usable, key=_rank_key) if usable else None
 
 
+HUB_README_HEADER = """---
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train-*
+---
+"""
+
+
 def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out: Path) -> Path:
-    """The evaluation as a Hugging Face audio dataset folder (an `audiofolder`: `metadata.jsonl` naming each clip's
-    `file_name`, the clips under `<model>/`), as the KaniTTS pipeline pushes its results: per sentence the model
-    (`experiment_id`), its `train_configuration` (JSON), the sentence id, text and speaker, the audio, and Studio's
-    scores (WER, speaker similarity, what was recognized). A sentence without audio is listed in README.md only.
-    Written whole (a temporary folder renamed in); an existing folder is replaced only when Studio wrote it."""
+    """The evaluation as a Hugging Face dataset folder, as `datasets.Dataset.push_to_hub` lays one out (the KaniTTS
+    pipeline pushes its results so): `data/train-00000-of-00001.parquet`, one row per sentence with its audio
+    embedded (an Audio column: the clip's bytes and `<model>/<sentence id>.wav`), the model (`experiment_id`), its
+    `train_configuration` (JSON), the sentence id, text and speaker, and Studio's scores (WER, speaker similarity,
+    what was recognized); README.md names the split (its YAML header) and tables the scores. A sentence without
+    audio is listed in README.md only. It loads with `datasets.load_dataset(folder)` (and with pandas); an audio
+    folder of loose clips would need torchcodec to load. Written whole (a temporary folder renamed in); an existing
+    folder is replaced only when Studio wrote it."""
     import shutil
 
     from studio.fsutil import replace_dir
@@ -318,11 +349,17 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
         raise InvalidInput(
             "The run has no scored evaluation sentences to publish (it evaluates when NeMo is installed)."
         )
-    out = Path(out)
-    tmp = out.with_name(f".tmp-{out.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    rows, missing = [], []
+    try:
+        import datasets
+    except ImportError as exc:
+        raise InvalidInput(
+            "Publishing an evaluation needs the datasets package, part of the train extra: "
+            "pip install 'studio-voice[train]'."
+        ) from exc
+    columns = ("sentence_id", "sentence", "speaker", "wer", "similarity", "recognized", "seconds")
+    rows: dict[str, list[Any]] = {"audio": [], "experiment_id": [], "train_configuration": [],
+                                  **{k: [] for k in columns}}  # fmt: skip
+    missing = []
     for result, config in results:
         folder = re.sub(r"[^A-Za-z0-9._-]+", "-", result.name).strip("-") or "model"
         for row in result.table():
@@ -330,13 +367,34 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
             if source is None or not source.is_file():
                 missing.append(f"{result.name} {row['sentence_id']}")
                 continue
-            name = f"{folder}/{row['sentence_id']}.wav"
-            (tmp / folder).mkdir(exist_ok=True)
-            shutil.copy2(source, tmp / name)
-            rows.append({"file_name": name, "experiment_id": result.name, "train_configuration": json.dumps(config),
-                         **{k: row[k] for k in ("sentence_id", "sentence", "speaker", "wer", "similarity",
-                                                "recognized", "seconds")}})  # fmt: skip
-    write_atomic(tmp / "metadata.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+            rows["audio"].append({"bytes": source.read_bytes(), "path": f"{folder}/{row['sentence_id']}.wav"})
+            rows["experiment_id"].append(result.name)
+            rows["train_configuration"].append(json.dumps(config))
+            for key in columns:
+                rows[key].append(row[key])
+    if not rows["audio"]:
+        raise InvalidInput("The run's evaluation has no audio clips left to publish (its sentence clips are gone).")
+    out = Path(out)
+    tmp = out.with_name(f".tmp-{out.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "data").mkdir(parents=True)
+    features = datasets.Features(
+        {"audio": datasets.Audio(decode=False), "experiment_id": datasets.Value("string"),
+         "train_configuration": datasets.Value("string"), "sentence_id": datasets.Value("string"),
+         "sentence": datasets.Value("string"), "speaker": datasets.Value("string"), "wer": datasets.Value("float64"),
+         "similarity": datasets.Value("float64"), "recognized": datasets.Value("string"),
+         "seconds": datasets.Value("float64")}
+    )  # fmt: skip
+    # the audio column goes in as its stored form ({bytes, path}) and is cast, so nothing is decoded or re-encoded
+    plain = datasets.Dataset.from_dict(rows, features=datasets.Features({**features, "audio": {
+        "bytes": datasets.Value("binary"), "path": datasets.Value("string")}}))  # fmt: skip
+    shown = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()  # a few rows: no progress bars on the command line
+    try:
+        plain.cast(features).to_parquet(str(tmp / "data" / "train-00000-of-00001.parquet"))
+    finally:
+        if shown:
+            datasets.enable_progress_bars()
     lines = [
         "# Studio evaluation",
         "",
@@ -350,6 +408,6 @@ def write_hub_dataset(results: Sequence[tuple[EvalResult, dict[str, Any]]], out:
                          f"| {sim} |")  # fmt: skip
     if missing:
         lines += ["", f"No audio for: {', '.join(missing)}."]
-    write_atomic(tmp / "README.md", "\n".join(lines) + "\n")
-    write_atomic(tmp / HUB_MARKER, json.dumps({"models": [r.name for r, _ in results], "rows": len(rows)}))
+    write_atomic(tmp / "README.md", HUB_README_HEADER + "\n".join(lines) + "\n")
+    write_atomic(tmp / HUB_MARKER, json.dumps({"models": [r.name for r, _ in results], "rows": len(rows["audio"])}))
     return replace_dir(tmp, out, marker=HUB_MARKER)

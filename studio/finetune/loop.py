@@ -410,10 +410,15 @@ class Trainer:
             encoder, profile, profiles = self._speaker_profile()
             result = evaluate_audio(name, generated, out, Transcriber.load(), encoder=encoder, profile=profile,
                                     profiles=profiles)  # fmt: skip
-            result.save(out)
         except Exception as exc:
             log.exception("audio evaluation failed")
-            EvalResult(name=name, error=f"Audio evaluation failed: {exc}").save(out)
+            result = EvalResult(name=name, error=f"Audio evaluation failed: {exc}")
+        try:
+            result.save(out)
+            if not base:  # the run's scores in brief, overall and per speaker, for every reader of its status
+                self.status(evaluation=result.summary())
+        except Exception:  # the result is already saved: a full disk here never fails the training
+            log.exception("saving the audio evaluation failed")
 
     def _speaker_profile(self) -> tuple[Any, Any, Any]:
         """The dataset's voice (from its clips, when it has audio) for speaker similarity, and one per speaker when
@@ -421,7 +426,13 @@ class Trainer:
         from studio.finetune.dataset import load_manifest
         from studio.finetune.evaluate import SpeakerEncoder, reference_profile, speaker_profiles
 
-        if self.spec.datasets or not self.spec.dataset:  # several datasets: no one voice to compare with
+        if self.spec.datasets:  # several datasets: each speaker's own clips, from that speaker's dataset
+            try:
+                return self._mix_profiles()
+            except StudioError as exc:
+                log.info("no speaker profiles: %s", exc)
+                return None, None, None
+        if not self.spec.dataset:
             return None, None, None
         folder = Path(self.spec.dataset)
         try:
@@ -433,6 +444,31 @@ class Trainer:
         except StudioError as exc:
             log.info("no speaker profile: %s", exc)
             return None, None, None
+
+    def _mix_profiles(self) -> tuple[Any, Any, Any]:
+        """A run of several datasets: one voice profile per trained speaker, from the clips (with audio) of the
+        dataset entries whose rows that speaker's name prefixed in training (`mix.speaker_rows`: the entry's speaker,
+        else the rows' own, else the run's); rows trained without a speaker give the profile for sentences said by
+        none. (None, None, None) when no entry has audio."""
+        from studio.finetune.evaluate import SpeakerEncoder, reference_profile
+        from studio.finetune.mix import speaker_rows
+
+        groups = speaker_rows(self.spec.datasets, self.spec.speaker, self.spec.trainer.seed)
+        if not groups:
+            return None, None, None
+        encoder = SpeakerEncoder.load()
+        profiles, profile = {}, None
+        for name, rows in groups.items():
+            try:
+                voice = reference_profile(rows, Path("."), encoder)
+            except InvalidInput as exc:
+                log.info("no voice profile for %s: %s", name or "the rows without a speaker", exc)
+                continue
+            if name:
+                profiles[name] = voice
+            else:
+                profile = voice
+        return encoder, profile, profiles
 
     # ---- loop -------------------------------------------------------------------------------------------------
     def _elapsed(self) -> float:

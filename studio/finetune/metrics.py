@@ -173,3 +173,25 @@ def timing_text(timing: object) -> str:
     if gpu:
         parts.append("GPU " + ", ".join(gpu))
     return " · ".join(parts)
+
+
+def evaluation_text(summary: Any) -> str:
+    """An evaluation's scores in a line (status.json's `evaluation`, `EvalResult.summary`): WER, speaker similarity
+    overall and per speaker when the run evaluated several; "" when there is none."""
+    if not isinstance(summary, dict):
+        return ""
+    if summary.get("error"):
+        return f"evaluation: {summary['error']}"
+    parts = []
+    wer, sim = summary.get("mean_wer"), summary.get("mean_similarity")
+    if isinstance(wer, (int, float)):
+        parts.append(f"WER {wer * 100:.1f}%")
+    given = summary.get("speakers")
+    speakers: dict[str, Any] = given if isinstance(given, dict) else {}
+    each = [f"{name} {v['similarity']:.3f}" for name, v in speakers.items()
+            if isinstance(v, dict) and isinstance(v.get("similarity"), (int, float))]  # fmt: skip
+    if isinstance(sim, (int, float)):
+        parts.append(f"speaker similarity {sim:.3f}" + (f" ({', '.join(each)})" if len(speakers) > 1 else ""))
+    elif parts:
+        parts.append("speaker similarity not measured")
+    return " · ".join(parts)

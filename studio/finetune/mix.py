@@ -172,8 +172,12 @@ def read_config(path: str | Path) -> tuple[list[DatasetEntry], float | None]:
 
 
 # ---- the trainer's side ---------------------------------------------------------------------------------------
-def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
-    """A Hub dataset's rows (the `datasets` package downloads it into its cache)."""
+def hub_rows(item: DatasetEntry, audio: bool = True) -> list[dict[str, Any]]:
+    """A Hub dataset's rows, as a local dataset's (`finetune.data.read_rows`): the `datasets` package downloads it
+    into its cache once (offline, HF_HUB_OFFLINE=1, it reads that cache); an Audio column gives each clip's stored
+    bytes (`data.undecoded_audio`, read with soundfile where needed), never torchcodec's decoding. Without `audio`
+    (training on codec tokens) an Audio column keeps only each clip's name, so a large dataset's audio never sits in
+    memory."""
     try:
         import datasets
     except ImportError as exc:
@@ -181,17 +185,55 @@ def hub_rows(item: DatasetEntry) -> list[dict[str, Any]]:
             f"Hub datasets need the datasets package: pip install datasets (for {item.hub}); or download the "
             "dataset and give its folder as a path."
         ) from exc
+    from studio.finetune.data import undecoded_audio
+
     try:
         loaded = datasets.load_dataset(item.hub, item.config, split=item.split)
     except Exception as exc:  # no network, no such dataset or split, no access
+        if _unreachable(exc):
+            offline = " (HF_HUB_OFFLINE is set: no network is used)" if _offline() else ""
+            raise InvalidInput(
+                f"The Hub dataset {item.label} is not downloaded on this machine and the Hub cannot be "
+                f"reached{offline}. It needs a download: train once with a network connection (the datasets package "
+                f"then keeps it in its cache, {datasets.config.HF_DATASETS_CACHE}), or save it to a folder "
+                "(save_to_disk or parquet) and give that folder as a path."
+            ) from exc
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInput(f"The Hub dataset {item.label} could not be loaded ({first[:300]}).") from exc
-    return [dict(row) for row in loaded]
+    loaded = undecoded_audio(loaded)
+    names = [n for n, f in loaded.features.items() if isinstance(f, datasets.Audio)]
+    if audio or not names:
+        return [dict(row) for row in loaded]
+    clips = {n: [(v or {}).get("path") for v in (r[n] for r in loaded.select_columns([n]))] for n in names}
+    rows = [dict(row) for row in loaded.remove_columns(names)]
+    for name, paths in clips.items():
+        for row, path in zip(rows, paths, strict=True):
+            row[name] = {"bytes": None, "path": path}
+    return rows
 
 
-def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
+def _offline() -> bool:
+    import os
+
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The Hub could not be asked (offline mode, no network), as opposed to an answer (no such dataset)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        names = {c.__name__ for c in type(seen).__mro__}
+        if isinstance(seen, (ConnectionError, TimeoutError)) or names & {"OfflineModeIsEnabled", "ConnectError",
+                                                                           "TimeoutException"}:  # fmt: skip
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def rows_of(item: DatasetEntry, n: int, seed: int = 0, audio: bool = True) -> list[dict[str, Any]]:
     """One entry's rows, filtered (every `filters` column equals its value), the transcript under "text", at most
-    `max_rows` of them (a random choice that depends on the seed only), in their order."""
+    `max_rows` of them (a random choice that depends on the seed only), in their order. Without `audio`, a Hub
+    dataset's clips are named but not loaded (`hub_rows`)."""
     from studio.finetune.data import read_rows
 
     if item.path:
@@ -200,7 +242,7 @@ def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
             raise InvalidInput(f"Dataset {n} ({item.path}) does not exist.")
         rows = read_rows(path)
     else:
-        rows = hub_rows(item)
+        rows = hub_rows(item, audio)
     where = f"Dataset {n} ({item.label})"
     if rows:
         columns = sorted(rows[0])
@@ -219,3 +261,34 @@ def rows_of(item: DatasetEntry, n: int, seed: int = 0) -> list[dict[str, Any]]:
         keep = sorted(random.Random(seed * 1009 + n).sample(range(len(rows)), item.max_rows))
         rows = [rows[i] for i in keep]
     return rows
+
+
+def speaker_rows(datasets: list[dict[str, Any]], run_speaker: str | None = None,
+                 seed: int = 0) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """The rows with audio of a run's datasets, by the speaker whose name prefixes them in training (lower case, as
+    `systems/kani/training/data.assign_prefixes` decides it: the entry's speaker, else, when the rows without one
+    name several speakers, each row's own, else the run's; "" for rows trained without a speaker); each row's audio
+    made absolute (a file) or kept as its bytes, so rows of several datasets can be read together. The clips an
+    evaluation compares each speaker's sentences with."""
+    from studio.finetune.data import audio_source, dataset_source
+
+    found = [(item, rows_of(item, n, seed)) for n, item in enumerate(entries(datasets), 1)]
+    named = {str(r.get("speaker")).strip() for item, rows in found if not item.speaker for r in rows
+             if str(r.get("speaker") or "").strip()}  # fmt: skip
+    fallback = (run_speaker or "").strip()
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item, rows in found:
+        folder = Path(".")
+        if item.path:
+            kind, where = dataset_source(item.path)
+            folder = Path(str(where)).parent if kind == "jsonl" else Path(item.path).expanduser()
+            folder = folder if folder.is_dir() else folder.parent
+        for row in rows:
+            source = audio_source(row, folder)
+            if source is None:
+                continue
+            own = str(row.get("speaker") or "").strip()
+            name = item.speaker or ((own or fallback) if len(named) > 1 else fallback)
+            audio = str(source) if isinstance(source, Path) else {"bytes": source, "path": None}
+            groups.setdefault(name.lower(), []).append({**row, "audio": audio})
+    return groups

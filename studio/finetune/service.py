@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -511,8 +512,7 @@ class FineTune:
         """Upload an exported folder to the Hugging Face Hub (a model, or a dataset repository); returns its URL."""
         if not token.strip():
             raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
-        if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-            raise InvalidInput(f"Repository {repo_id!r} should look like your-name/my-voice.")
+        check_repo_id(repo_id)
         if not folder.is_dir():
             raise InvalidInput(f"Export the run first: {folder} does not exist.")
         from huggingface_hub import HfApi
@@ -568,6 +568,15 @@ class FineTune:
         self._readers.pop(run_id, None)
 
 
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}")
+
+
+def check_repo_id(repo_id: str) -> None:
+    """A Hub repository id (owner/name: letters, digits, - _ .), or a message showing its form."""
+    if not _REPO_ID.fullmatch(repo_id or "") or ".." in repo_id or "--" in repo_id:
+        raise InvalidInput(f"Repository {repo_id!r} should look like your-name/my-voice.")
+
+
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
@@ -576,4 +585,7 @@ def _scores(result: Any) -> tuple[str, str]:
     """(WER, speaker similarity) of an EvalResult as table cells."""
     wer = f"{result.mean_wer * 100:.1f}%" if result.mean_wer is not None else "—"
     sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
+    speakers = result.speakers
+    if len(speakers) > 1 and result.mean_similarity is not None:  # a run of several speakers: each one's own
+        sim += " (" + ", ".join(f"{name} {_fmt(v['similarity'])}" for name, v in speakers.items()) + ")"
     return wer, sim

@@ -109,6 +109,7 @@ def run_summary(info: Any) -> dict[str, Any]:
         **{k: _plain(st.get(k)) for k in keys},
         "error": st.get("error") or "",
         **_timing(st.get("timing")),
+        "evaluation": st.get("evaluation") if isinstance(st.get("evaluation"), dict) else {},
     }
 
 
@@ -203,7 +204,9 @@ def register(ctx: AppContext) -> None:
         """The caller's fine-tuning runs, newest first.
 
         Returns:
-            one object per run: run_id, name, state, step, total_steps, epoch, train_loss, best_eval, ..., error.
+            one object per run: run_id, name, state, step, total_steps, epoch, train_loss, best_eval, ..., error, and
+            evaluation (once the run is evaluated: mean_wer, mean_similarity, sentences, speakers: per speaker its
+            sentences, wer and similarity; or error).
         """
         return [run_summary(info) for info in user_context(ctx, request).finetune.all()]
 
@@ -213,7 +216,9 @@ def register(ctx: AppContext) -> None:
         losses, the time left, the phase of a run in phases (phase, phases, phase_name, phase_step; null otherwise),
         where the time went (timing: seconds of data loading, forward/backward, evaluation,
         checkpoints, the total, and GPU utilization and memory on a GPU; timing_text: the same as shares in a line),
-        and the training settings it runs with (by name, as train_start takes them).
+        the evaluation's scores once it has them (evaluation: mean_wer, mean_similarity, and per speaker of a run of
+        several speakers its sentences, wer and similarity against that speaker's own clips), and the training
+        settings it runs with (by name, as train_start takes them).
 
         Args:
             run_id: the run's id (train_start or train_list gives it).

@@ -111,10 +111,13 @@ def _scored(folder: Path, name: str, speakers: list[str | None]) -> EvalResult:
 def test_the_results_table_is_saved_with_the_evaluation(tmp_path: Path) -> None:
     _scored(tmp_path, "my-run", ["anna", "bob"])
     rows = [json.loads(line) for line in (tmp_path / RESULTS_FILE).read_text().splitlines()]
-    assert [(r["sentence_id"], r["speaker"], r["wer"], r["similarity"]) for r in rows] == [
-        ("q1", "anna", 0.0, 0.8), ("q2", "bob", 0.5, 0.8), ("q9", None, 1.0, None)
+    assert [(r["row"], r.get("sentence_id"), r["speaker"], r["wer"], r["similarity"]) for r in rows] == [
+        ("sentence", "q1", "anna", 0.0, 0.8), ("sentence", "q2", "bob", 0.5, 0.8), ("sentence", "q9", None, 1.0, None),
+        ("speaker", None, "anna", 0.0, 0.8), ("speaker", None, "bob", 0.5, 0.8),  # per speaker
+        ("overall", None, None, 0.5, 0.8),  # every sentence: WER (0 + 0.5 + 1) / 3, similarity of the scored ones
     ]  # fmt: skip
     assert rows[0]["audio"] == str(tmp_path / "sample_01.wav") and rows[2]["audio"] is None
+    assert [r["sentences"] for r in rows[3:]] == [1, 1, 3]
     assert EvalResult.load(tmp_path).samples[0].speaker == "anna"  # eval.json keeps who said it
 
 
@@ -131,21 +134,38 @@ def scored_run(finetune: FineTune) -> str:
     return spec.run_id
 
 
+def _published(folder: Path) -> list[dict[str, Any]]:
+    """The folder as the Hub's datasets package reads it (the audio left as its stored bytes: no torchcodec here)."""
+    import datasets
+
+    loaded = datasets.load_dataset(str(folder), split="train")
+    return list(loaded.cast_column("audio", datasets.Audio(decode=False)))
+
+
 def test_the_evaluation_becomes_an_audio_dataset_folder(finetune: FineTune, scored_run: str, tmp_path: Path) -> None:
+    from studio.audio.io import read_audio
+    from studio.finetune.data import row_audio
+
     folder = finetune.evaluation_dataset(scored_run, tmp_path)
-    rows = [json.loads(line) for line in (folder / "metadata.jsonl").read_text().splitlines()]
+    rows = _published(folder)
     assert [(r["experiment_id"], r["sentence_id"], r["speaker"]) for r in rows] == [
         ("base", "q1", None), ("Two voices", "q1", "anna"), ("Two voices", "q2", "bob")
     ]  # fmt: skip
-    for row in rows:  # an audiofolder: every file_name is a clip in the folder
-        assert (folder / row["file_name"]).is_file() and row["file_name"].endswith(".wav")
+    run = finetune.get(scored_run)
+    sources = [run.folder / "eval-base" / "sample_01.wav", *(run.files.evaluation / f"sample_0{i}.wav" for i in (1, 2))]
+    for row, source in zip(rows, sources, strict=True):  # each clip's audio is in the dataset itself
+        assert row["audio"]["path"].endswith(f"{row['sentence_id']}.wav")
+        samples, rate = row_audio(row, tmp_path / "nowhere")
+        expected, expected_rate = read_audio(source)
+        assert rate == expected_rate and np.allclose(samples, expected, atol=1e-4)
+    assert (rows[2]["wer"], rows[2]["similarity"], rows[2]["recognized"]) == (0.5, 0.8, "sentence 2")
     config = json.loads(rows[1]["train_configuration"])
     assert config["lora"]["r"] == 16 and config["trainer"]["learning_rate"] == 5e-5 and config["speaker"] == "anna"
     assert json.loads(rows[0]["train_configuration"]) == {"base_model": "nineninesix/kani-tts-400m-0.3-pt"}
     readme = (folder / "README.md").read_text()
     assert "| Two voices | q2 | bob | 50.0% | 0.800 |" in readme and "No audio for: base q9, Two voices q9" in readme
     again = finetune.evaluation_dataset(scored_run, tmp_path)  # made again: replaced whole
-    assert again == folder and len((folder / "metadata.jsonl").read_text().splitlines()) == 3
+    assert again == folder and len(_published(folder)) == 3
     (tmp_path / f"{scored_run}-eval").rename(tmp_path / "mine")
     (tmp_path / f"{scored_run}-eval").mkdir()  # a folder of the user's by that name is never replaced
     with pytest.raises(InvalidInput, match="not written by Studio"):
@@ -189,7 +209,7 @@ def test_the_evaluation_is_pushed_as_a_dataset_beside_the_model(
     _, upload = calls[2]
     assert upload["repo_id"] == "me/two-voices" and upload["repo_type"] == "dataset"
     assert Path(upload["folder_path"]) == tmp_path / f"{scored_run}-eval"
-    assert {"metadata.jsonl", "README.md", "q1.wav", "q2.wav"} <= set(upload["files"])
+    assert {"README.md", "train-00000-of-00001.parquet"} <= set(upload["files"])
     calls.clear()
     assert finetune.push_to_hub(tmp_path, "me/two-voices", "t") == "https://huggingface.co/me/two-voices"
     assert calls[1][1]["repo_type"] == "model"  # the model beside it, under the same name

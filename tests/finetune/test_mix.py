@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -149,32 +148,6 @@ def test_entry_problems_name_the_entry(tmp_path: Path) -> None:
         load_mix([{"path": str(a), "filters": {"accent": "scottish"}}], TokenLayout())
     with pytest.raises(InvalidInput, match="no rows left after its filters"):
         load_mix([{"path": str(a), "filters": {"speaker": "z"}}], TokenLayout())
-
-
-def test_a_hub_entry_is_loaded_with_its_config_and_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-    import sys
-    import types
-
-    entry = {"hub": "someone/voices", "config": "en", "split": "train", "speaker": "bob",
-             "filters": {"speaker": "ex02"}, "text_column": "transcript"}  # fmt: skip
-    if importlib.util.find_spec("datasets") is None:  # an optional package: without it, the way to get it
-        with pytest.raises(InvalidInput, match=r"Hub datasets need the datasets package: pip install datasets"):
-            load_mix([entry], TokenLayout())
-    datasets = types.ModuleType("datasets")  # the Hub's datasets package as the trainer calls it; no network
-    monkeypatch.setitem(sys.modules, "datasets", datasets)
-    asked: list[tuple[Any, ...]] = []
-    rows = [{"transcript": "Hello there.", "speaker": "ex02", "encoded_len": 3,
-             **{f"nano_layer_{k + 1}": [k, k + 1, k + 2, 9] for k in range(4)}}]  # fmt: skip
-
-    def load_dataset(repo: str, config: str | None, split: str) -> list[dict[str, Any]]:  # no network in tests
-        asked.append((repo, config, split))
-        return rows
-
-    datasets.load_dataset = load_dataset  # type: ignore[attr-defined]
-    (example,) = load_mix([entry], TokenLayout(), val_fraction=0.0)
-    assert asked == [("someone/voices", "en", "train")]
-    assert (example.text, example.prefix, example.codes[0]) == ("Hello there.", "bob", [0, 1, 2])
 
 
 def test_the_service_reads_a_config_with_saved_dataset_names(finetune: FineTune, tmp_path: Path) -> None:

@@ -52,7 +52,8 @@ def load_mix(
 
     examples: list[Example] = []
     for n, item in enumerate(entries(datasets), 1):
-        found = examples_from_rows(rows_of(item, n, seed), f"dataset {n} ({item.label})", layout, val_fraction, seed)
+        rows = rows_of(item, n, seed, audio=False)  # training reads codec tokens: a Hub dataset's audio stays out
+        found = examples_from_rows(rows, f"dataset {n} ({item.label})", layout, val_fraction, seed)
         for e in found:
             e.prefix = item.speaker or None
             e.max_seconds, e.max_tokens = item.max_seconds, item.max_tokens
@@ -83,7 +84,10 @@ def examples_from_rows(
 
 def _example(row: dict[str, Any], index: int, layout: TokenLayout) -> Example:
     text = str(row.get("text") or "").strip()
-    ident = str(row.get("id") or row.get("audio") or f"row-{index + 1}")
+    audio = row.get("audio")
+    if isinstance(audio, dict):  # a Hugging Face Audio column: {"bytes", "path"}
+        audio = audio.get("path")
+    ident = str(row.get("id") or audio or f"row-{index + 1}")
     if not text:
         raise InvalidInput(f"Row {index + 1} ({ident}) has an empty transcript; fix or drop it in the review table.")
     codes: list[list[int]] = []

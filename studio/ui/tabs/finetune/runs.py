@@ -12,7 +12,7 @@ import pandas as pd
 
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.finetune.metrics import EVAL_LOSS, LR, PHASE, TRAIN_LOSS, downsample, timing_text
+from studio.finetune.metrics import EVAL_LOSS, LR, PHASE, TRAIN_LOSS, downsample, evaluation_text, timing_text
 from studio.finetune.runs import RunInfo
 from studio.finetune.service import COMPARISON_HEADERS
 from studio.finetune.spec import TrainSpec
@@ -79,6 +79,9 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
     spent = timing_text(st.get("timing"))
     if spent:
         text += f"\n\nTime: {spent}"
+    scored = evaluation_text(st.get("evaluation"))
+    if scored:
+        text += f"\n\nEvaluation: {scored}"
     if st.get("message") and state not in ("failed",):
         text += f"\n\n{st['message']}"
     if diverged:
