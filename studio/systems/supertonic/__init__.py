@@ -13,4 +13,6 @@ def _engines() -> list[EngineSpec]:
     return list(SPECS)
 
 
-SYSTEM = System(name="supertonic", label="Supertonic", engines=_engines, clone="studio.systems.supertonic.clone")
+# cloning and mixing make voices of a model version (supertonic2, supertonic3); both runtimes speak them
+SYSTEM = System(name="supertonic", label="Supertonic", engines=_engines, clone="studio.systems.supertonic.clone",
+                clone_engines=("supertonic2", "supertonic3"))  # fmt: skip

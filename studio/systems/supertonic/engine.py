@@ -59,6 +59,8 @@ SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
 MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
 GPU_DEFAULT_STEPS = 16  # where the graphs run on CUDA: the Audiopub GPU guide's "balanced" (docs/architecture.md)
 DEFAULT_SAMPLE_RATE = 44100
+ONNX, TORCH = "onnx", "torch"  # the runtimes: ONNX Runtime (default), PyTorch (the graphs converted by onnx2torch)
+RUNTIME_LABELS = {ONNX: "", TORCH: " (PyTorch)"}
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,10 @@ class SupertonicEngine:
     """A loaded Supertonic model: text -> 44.1 kHz speech with one of its preset styles or a style .json file."""
 
     def __init__(self, sessions: SupertonicSessions, config: SupertonicConfig, styles: dict[str, Style],
-                 version: SupertonicVersion | str, device_report: DeviceReport | None = None) -> None:  # fmt: skip
+                 version: SupertonicVersion | str, device_report: DeviceReport | None = None,
+                 runtime: str = ONNX) -> None:  # fmt: skip
         self.sessions = sessions
+        self.runtime = runtime
         self.config = config
         self.styles = dict(styles)
         self.version = _version(version)
@@ -150,8 +154,8 @@ class SupertonicEngine:
         self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
         self.model_dir: Path | None = None  # the folder it was loaded from (cloning converts the graphs to torch)
         self.info = EngineInfo(
-            name=self.version.name,
-            label=self.version.label,
+            name=engine_name(self.version, runtime),
+            label=engine_label(self.version, runtime),
             sample_rate=config.sample_rate,
             languages=self.version.languages,
             default_language="en",
@@ -170,8 +174,9 @@ class SupertonicEngine:
 
     @classmethod
     def load(cls, model_dir: Path, device: str = "cpu", threads: int = 1,
-             version: SupertonicVersion | str | None = None) -> SupertonicEngine:  # fmt: skip
-        """Load a folder in the Hub layout: onnx/*.onnx, tts.json, unicode_indexer.json and voice_styles/*.json."""
+             version: SupertonicVersion | str | None = None, runtime: str = ONNX) -> SupertonicEngine:  # fmt: skip
+        """Load a folder in the Hub layout: onnx/*.onnx, tts.json, unicode_indexer.json and voice_styles/*.json.
+        `runtime`: "onnx" (ONNX Runtime sessions) or "torch" (the graphs as torch modules: torch_runtime.py)."""
         from studio.engines.onnx import create_session
 
         model_dir = Path(model_dir)
@@ -180,17 +185,24 @@ class SupertonicEngine:
         styles = {p.stem: Style.from_file(p) for p in sorted((model_dir / STYLES_DIR).glob("*.json"))}
         if not styles:
             raise ModelMissing(f"No voice styles in {model_dir / STYLES_DIR}; download {ver.label} again.")
-        made: dict[str, object] = {}
-        reports = []
-        for graph in GRAPHS:
-            path = model_dir / graph_file(graph)
-            session, report = create_session(path, device, threads)
-            check_contract(graph, session, path)
-            made[graph] = session
-            reports.append(report)
-        report = _merge_reports(reports)
-        log.info("%s loaded from %s (%s)", ver.label, model_dir, report.note)
-        engine = cls(SupertonicSessions(**made), config, styles, ver, report)
+        if runtime == TORCH:
+            from studio.systems.supertonic.torch_runtime import load_torch_sessions
+
+            sessions, report = load_torch_sessions(model_dir, device)
+            for graph in GRAPHS:
+                check_contract(graph, getattr(sessions, graph), model_dir / graph_file(graph))
+        else:
+            made: dict[str, object] = {}
+            reports = []
+            for graph in GRAPHS:
+                path = model_dir / graph_file(graph)
+                session, one = create_session(path, device, threads)
+                check_contract(graph, session, path)
+                made[graph] = session
+                reports.append(one)
+            sessions, report = SupertonicSessions(**made), _merge_reports(reports)
+        log.info("%s loaded from %s (%s, %s)", ver.label, model_dir, runtime, report.note)
+        engine = cls(sessions, config, styles, ver, report, runtime)
         engine.model_dir = model_dir
         return engine
 
@@ -393,6 +405,15 @@ def raw_session_runner(engine: Engine, text: str, voice: str, params: SynthParam
 # --------------------------------------------------------------------- availability, download and the registry specs
 
 
+def engine_name(version: SupertonicVersion, runtime: str = ONNX) -> str:
+    """supertonic2 on ONNX Runtime, supertonic2_torch on PyTorch: the same model, voices and text pipeline."""
+    return version.name if runtime == ONNX else f"{version.name}_{runtime}"
+
+
+def engine_label(version: SupertonicVersion, runtime: str = ONNX) -> str:
+    return version.label + RUNTIME_LABELS[runtime]
+
+
 def user_model_dir(settings: Settings, version: SupertonicVersion) -> Path:
     """Where a user may place the files by hand (same layout as the Hub repo)."""
     return settings.home / "models" / version.folder
@@ -445,7 +466,26 @@ def _check(settings: Settings, version: SupertonicVersion) -> Availability:
                         f"{_file_list()}.")  # fmt: skip
 
 
-def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
+def _torch_missing() -> str:
+    """'' when torch and onnx2torch are installed (checked without importing them); else what to install."""
+    import importlib.util
+
+    gone = [m for m in ("torch", "onnx2torch", "onnx") if importlib.util.find_spec(m) is None]
+    return f"needs {', '.join(gone)} (`make install`, or pip install 'studio[train]')" if gone else ""
+
+
+def _check_runtime(settings: Settings, version: SupertonicVersion, runtime: str) -> Availability:
+    status = _check(settings, version)
+    if not status.ok or runtime == ONNX:
+        return status
+    missing = _torch_missing()
+    if missing:
+        return Availability(False, f"{engine_label(version, runtime)} {missing}",
+                            f"or use {version.label} on ONNX Runtime.")  # fmt: skip
+    return status
+
+
+def _info(settings: Settings, version: SupertonicVersion, runtime: str = ONNX) -> EngineInfo:
     """Capabilities without loading anything heavy (reads tts.json if a copy is at hand)."""
     sample_rate, model_version = DEFAULT_SAMPLE_RATE, version.tts_version
     repo_dir = "models--" + version.repo_id.replace("/", "--")
@@ -457,7 +497,8 @@ def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
         sample_rate, model_version = config.sample_rate, config.tts_version or model_version
         break
     return EngineInfo(
-        name=version.name, label=version.label, sample_rate=sample_rate, languages=version.languages,
+        name=engine_name(version, runtime), label=engine_label(version, runtime), sample_rate=sample_rate,
+        languages=version.languages,
         default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
         default_steps=version.default_steps, gpu_default_steps=GPU_DEFAULT_STEPS, min_speed=MIN_SPEED,
         max_speed=MAX_SPEED, default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS,
@@ -465,12 +506,12 @@ def _info(settings: Settings, version: SupertonicVersion) -> EngineInfo:
     )  # fmt: skip
 
 
-def _load(settings: Settings, device: str, version: SupertonicVersion) -> SupertonicEngine:
+def _load(settings: Settings, device: str, version: SupertonicVersion, runtime: str = ONNX) -> SupertonicEngine:
     folder = find_model_dir(settings, version)
     if folder is None:
         status = _check(settings, version)
         raise ModelMissing(status.message)
-    engine = SupertonicEngine.load(folder, device, settings.threads, version)
+    engine = SupertonicEngine.load(folder, device, settings.threads, version, runtime)
     engine.library = VoiceLibrary(settings.voices_dir)
     return engine
 
@@ -493,15 +534,15 @@ def _download(settings: Settings, on_progress: Callable[[float, str], None] | No
                           sizes=dict(version.sizes))  # fmt: skip
 
 
-def _spec(version: SupertonicVersion) -> EngineSpec:
+def _spec(version: SupertonicVersion, runtime: str = ONNX) -> EngineSpec:
     return EngineSpec(
-        name=version.name,
-        label=version.label,
-        info=lambda settings: _info(settings, version),
-        check=lambda settings: _check(settings, version),
-        load=lambda settings, device: _load(settings, device, version),
+        name=engine_name(version, runtime),
+        label=engine_label(version, runtime),
+        info=lambda settings: _info(settings, version, runtime),
+        check=lambda settings: _check_runtime(settings, version, runtime),
+        load=lambda settings, device: _load(settings, device, version, runtime),
         download=lambda settings, on_progress=None: _download(settings, on_progress, version),
     )
 
 
-SPECS: list[EngineSpec] = [_spec(SUPERTONIC2), _spec(SUPERTONIC3)]
+SPECS: list[EngineSpec] = [_spec(SUPERTONIC2), _spec(SUPERTONIC3), _spec(SUPERTONIC2, TORCH), _spec(SUPERTONIC3, TORCH)]

@@ -7,7 +7,7 @@ into the voice style (`style_ttl`). Two quirks of converting the published graph
   (Cast-19, Reshape-19/21, ReduceMean-18...) are first converted down with onnx's version converter.
 - *empty inputs*: ONNX marks an omitted optional input with the name "" (for instance `Clip(x, "", max)`), which
   onnx2torch looks up as a constant and fails on. Trailing empty inputs are dropped, and an omitted Clip bound
-  becomes the float32 limit, which means the same.
+  becomes an infinite bound, which means the same (in every precision the PyTorch runtime offers).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from studio.systems.supertonic.model import GRAPHS, SupertonicConfig, graph_file
 log = logging.getLogger(__name__)
 
 CONVERTIBLE_OPSET = 17  # the newest opset onnx2torch 1.5 converts every operator of
-_FLOAT_LIMIT = float(np.finfo(np.float32).max)
+_FLOAT_LIMIT = float("inf")  # "no bound" in every precision (float32 max overflows bfloat16)
 
 
 def torch_available() -> str | None:
