@@ -98,3 +98,14 @@ def test_precision_options(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("STUDIO_SUPERTONIC_TORCH_DTYPE", "double")
     with pytest.raises(InvalidInput, match="float32, bfloat16, float16"):
         SupertonicEngine.load(folder, version=SUPERTONIC2, runtime="torch")
+
+
+def test_torch_compile_gives_the_same_audio(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled graphs (inductor, a one-off compile at the first call) speak as the eager ones do."""
+    folder = user_model_dir(studio.settings, SUPERTONIC3)
+    params = SynthParams(seed=2, steps=2)
+    eager = SupertonicEngine.load(folder, version=SUPERTONIC3, runtime="torch").synthesize("Hello.", "F1", params)
+    monkeypatch.setenv("STUDIO_SUPERTONIC_TORCH_COMPILE", "1")
+    compiled = SupertonicEngine.load(folder, version=SUPERTONIC3, runtime="torch")
+    assert compiled.device.providers == ("torch float32 compiled",)
+    np.testing.assert_allclose(compiled.synthesize("Hello.", "F1", params).samples, eager.samples, atol=1e-4)

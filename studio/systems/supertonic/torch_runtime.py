@@ -6,8 +6,8 @@ The Audiopub GPU guide's plan ("load the models, .to('cuda'), register the engin
 PyTorch"): the official GPU figures were measured with PyTorch. Options (environment, read when the engine loads):
 `STUDIO_SUPERTONIC_TORCH_DTYPE` float32 (default) | bfloat16 | float16 (CUDA only) for the float maths of the text
 encoder, vector estimator and vocoder (inputs and outputs stay float32; the small duration predictor stays float32,
-so a take is as long as on ONNX Runtime), and `STUDIO_SUPERTONIC_TORCH_COMPILE=1` for `torch.compile` (a one-off compile at the first
-call of each shape)."""
+so a take is as long as on ONNX Runtime), and `STUDIO_SUPERTONIC_TORCH_COMPILE=1` for `torch.compile` (a one-off
+compile at the first call of each shape: about 30 s on a 2-core CPU for the tiny test graphs)."""
 
 from __future__ import annotations
 
