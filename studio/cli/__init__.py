@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_voice(sub)
 
+    from studio.cli.supertonic import add_parser as add_supertonic
+
+    add_supertonic(sub)
+
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
     dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
     return parser
@@ -379,6 +383,10 @@ def main(argv: list[str] | None = None) -> int:
             from studio.cli.finetune import run_runs
 
             return run_runs(args, settings)
+        if args.command == "supertonic":
+            from studio.cli.supertonic import run as run_supertonic
+
+            return run_supertonic(args, settings)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

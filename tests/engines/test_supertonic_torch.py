@@ -109,3 +109,33 @@ def test_torch_compile_gives_the_same_audio(studio: Studio, monkeypatch: pytest.
     compiled = SupertonicEngine.load(folder, version=SUPERTONIC3, runtime="torch")
     assert compiled.device.providers == ("torch float32 compiled",)
     np.testing.assert_allclose(compiled.synthesize("Hello.", "F1", params).samples, eager.samples, atol=1e-4)
+
+
+def test_export_torch_keeps_the_conversions_and_the_runtime_uses_them(
+    studio: Studio, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studio.cli import main
+    from studio.systems.supertonic.engine import torch_cache
+    from studio.systems.supertonic.model import GRAPHS, graph_file
+    from studio.systems.supertonic.torch_model import cache_name
+
+    home = ["--home", str(studio.settings.home)]
+    assert main([*home, "supertonic", "export-torch", "--version", "supertonic3"]) == 0
+    printed = capsys.readouterr().out
+    folder = user_model_dir(studio.settings, SUPERTONIC3)
+    kept = [torch_cache(studio.settings) / cache_name(folder / graph_file(g)) for g in GRAPHS]
+    assert all(p.is_file() for p in kept) and "4 graph(s) ready" in printed
+    stamps = {p: p.stat().st_mtime_ns for p in kept}
+    # a second export and a load of the PyTorch runtime read them instead of converting again
+    assert main([*home, "supertonic", "export-torch", "--version", "supertonic3"]) == 0
+    assert capsys.readouterr().out.count("already kept") == 4
+    engine = studio.registry.get("supertonic3_torch")
+    assert engine.synthesize("Hello.", "F1", SynthParams(seed=1, steps=2)).duration > 0
+    assert {p: p.stat().st_mtime_ns for p in kept} == stamps
+    # a damaged kept file is converted again and replaced, never fatal
+    kept[0].write_bytes(b"not a torch file")
+    SupertonicEngine.load(user_model_dir(studio.settings, SUPERTONIC3), version=SUPERTONIC3, runtime="torch",
+                          torch_cache=torch_cache(studio.settings))  # fmt: skip
+    assert kept[0].stat().st_size > 100
+    assert main([*home, "supertonic", "export-torch", "--version", "supertonic9"]) == 2
+    assert "supertonic2 and/or supertonic3" in capsys.readouterr().err

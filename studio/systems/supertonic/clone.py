@@ -220,7 +220,8 @@ class SupertonicCloner:
 
             if self.engine.model_dir is None:
                 raise InvalidInput("This Supertonic engine was not loaded from a folder; gradient cloning needs one.")
-            self._torch_model = TorchSupertonic.load(self.engine.model_dir, self.engine.config)
+            self._torch_model = TorchSupertonic.load(self.engine.model_dir, self.engine.config,
+                                                     getattr(self.engine, "torch_cache", None))  # fmt: skip
         return self._torch_model
 
     def _gradient(self, search: _Search) -> Style:

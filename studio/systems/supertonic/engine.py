@@ -153,6 +153,7 @@ class SupertonicEngine:
         self.library: VoiceLibrary | None = None  # the user's voices for this version (set by the registry's loader)
         self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
         self.model_dir: Path | None = None  # the folder it was loaded from (cloning converts the graphs to torch)
+        self.torch_cache: Path | None = None  # where the graphs' torch conversions are kept (torch_model.py)
         self.info = EngineInfo(
             name=engine_name(self.version, runtime),
             label=engine_label(self.version, runtime),
@@ -174,7 +175,8 @@ class SupertonicEngine:
 
     @classmethod
     def load(cls, model_dir: Path, device: str = "cpu", threads: int = 1,
-             version: SupertonicVersion | str | None = None, runtime: str = ONNX) -> SupertonicEngine:  # fmt: skip
+             version: SupertonicVersion | str | None = None, runtime: str = ONNX,
+             torch_cache: Path | None = None) -> SupertonicEngine:  # fmt: skip
         """Load a folder in the Hub layout: onnx/*.onnx, tts.json, unicode_indexer.json and voice_styles/*.json.
         `runtime`: "onnx" (ONNX Runtime sessions) or "torch" (the graphs as torch modules: torch_runtime.py)."""
         from studio.engines.onnx import create_session
@@ -188,7 +190,7 @@ class SupertonicEngine:
         if runtime == TORCH:
             from studio.systems.supertonic.torch_runtime import load_torch_sessions
 
-            sessions, report = load_torch_sessions(model_dir, device)
+            sessions, report = load_torch_sessions(model_dir, device, cache_dir=torch_cache)
             for graph in GRAPHS:
                 check_contract(graph, getattr(sessions, graph), model_dir / graph_file(graph))
         else:
@@ -203,6 +205,7 @@ class SupertonicEngine:
             sessions, report = SupertonicSessions(**made), _merge_reports(reports)
         log.info("%s loaded from %s (%s, %s)", ver.label, model_dir, runtime, report.note)
         engine = cls(sessions, config, styles, ver, report, runtime)
+        engine.torch_cache = torch_cache
         engine.model_dir = model_dir
         return engine
 
@@ -405,6 +408,11 @@ def raw_session_runner(engine: Engine, text: str, voice: str, params: SynthParam
 # --------------------------------------------------------------------- availability, download and the registry specs
 
 
+def torch_cache(settings: Settings) -> Path:
+    """Where the graphs' torch conversions are kept (the PyTorch runtime and cloning load them from there)."""
+    return settings.cache_dir / "supertonic-torch"
+
+
 def engine_name(version: SupertonicVersion, runtime: str = ONNX) -> str:
     """supertonic2 on ONNX Runtime, supertonic2_torch on PyTorch: the same model, voices and text pipeline."""
     return version.name if runtime == ONNX else f"{version.name}_{runtime}"
@@ -511,7 +519,7 @@ def _load(settings: Settings, device: str, version: SupertonicVersion, runtime: 
     if folder is None:
         status = _check(settings, version)
         raise ModelMissing(status.message)
-    engine = SupertonicEngine.load(folder, device, settings.threads, version, runtime)
+    engine = SupertonicEngine.load(folder, device, settings.threads, version, runtime, torch_cache(settings))
     engine.library = VoiceLibrary(settings.voices_dir)
     return engine
 

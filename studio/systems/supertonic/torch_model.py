@@ -100,6 +100,42 @@ def convert_graph(path: Path) -> Any:
     raise EngineUnavailable(f"'{path.name}' could not be converted to torch for cloning: {'; '.join(errors)}")
 
 
+def cache_name(path: Path) -> str:
+    """The file name of a graph's converted module in the cache: it changes with the ONNX file (its path, size and
+    time) and with the torch and onnx2torch versions that converted it, so a stale conversion is never loaded."""
+    import hashlib
+    import importlib.metadata
+
+    stat = Path(path).stat()
+    versions = "|".join(importlib.metadata.version(p) for p in ("torch", "onnx2torch"))
+    key = f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{versions}"
+    return f"{Path(path).stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+
+
+def converted_graph(path: Path, cache_dir: Path | None = None) -> Any:
+    """`convert_graph`, kept in `cache_dir` (Studio's own cache: `studio supertonic export-torch` fills it) so that
+    later loads skip the conversion. Only files Studio wrote there are read (they are pickled torch modules)."""
+    import torch
+
+    if cache_dir is None:
+        return convert_graph(path)
+    target = Path(cache_dir) / cache_name(path)
+    if target.is_file():
+        try:
+            module = torch.load(target, weights_only=False)
+        except Exception as exc:  # a damaged file: convert again, and replace it
+            log.warning("%s could not be loaded (%s); converting %s again", target, exc, path.name)
+        else:
+            module.eval()
+            return module
+    module = convert_graph(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    torch.save(module, partial)
+    partial.replace(target)
+    return module
+
+
 @dataclass
 class TorchSupertonic:
     """The four graphs in torch; `vector_estimator` and `vocoder` are differentiable in `style_ttl`."""
@@ -109,7 +145,7 @@ class TorchSupertonic:
     config: SupertonicConfig
 
     @classmethod
-    def load(cls, model_dir: Path, config: SupertonicConfig) -> TorchSupertonic:
+    def load(cls, model_dir: Path, config: SupertonicConfig, cache_dir: Path | None = None) -> TorchSupertonic:
         import onnx
 
         missing = torch_available()
@@ -118,7 +154,7 @@ class TorchSupertonic:
         modules, order = {}, {}
         for graph in GRAPHS:
             path = Path(model_dir) / graph_file(graph)
-            modules[graph] = convert_graph(path)
+            modules[graph] = converted_graph(path, cache_dir)
             proto = onnx.load(str(path), load_external_data=False)
             inits = {i.name for i in proto.graph.initializer}
             order[graph] = [i.name for i in proto.graph.input if i.name not in inits]

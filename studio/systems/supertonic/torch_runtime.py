@@ -22,7 +22,7 @@ import numpy as np
 from studio.engines.base import DeviceReport
 from studio.errors import EngineUnavailable, InvalidInput
 from studio.systems.supertonic.model import GRAPHS, SupertonicSessions, graph_file
-from studio.systems.supertonic.torch_model import convert_graph, torch_available
+from studio.systems.supertonic.torch_model import converted_graph, torch_available
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,10 @@ def cuda_reason(device: str) -> str:
     return ""
 
 
-def load_torch_sessions(model_dir: Path, device: str = "cpu",
-                        options: TorchOptions | None = None) -> tuple[SupertonicSessions, DeviceReport]:  # fmt: skip
+def load_torch_sessions(model_dir: Path, device: str = "cpu", options: TorchOptions | None = None,
+                        cache_dir: Path | None = None) -> tuple[SupertonicSessions, DeviceReport]:  # fmt: skip
     """The four graphs of a model folder as TorchSessions on `device` (CUDA when torch has it, else the CPU with the
-    reason), in `options.dtype`, compiled when asked."""
+    reason), in `options.dtype`, compiled when asked; converted once and kept in `cache_dir` when given."""
     import onnx
 
     missing = torch_available()
@@ -132,7 +132,7 @@ def load_torch_sessions(model_dir: Path, device: str = "cpu",
     made: dict[str, TorchSession] = {}
     for graph in GRAPHS:
         path = Path(model_dir) / graph_file(graph)
-        module = convert_graph(path)
+        module = converted_graph(path, cache_dir)
         if options.compile:
             import torch
 
