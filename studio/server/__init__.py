@@ -49,6 +49,7 @@ def api_router(studio: Studio, api_key: str | None = None, max_chars: int | None
                 speed=job.speed,
                 seed=job.seed,
                 instruct=job.instruct,
+                duration=job.duration,
                 cancel=cancel,
             )
             # the first sentence is made before the response starts: any error up to here (validation, loading the

@@ -81,6 +81,7 @@ class SpeechJob:
     steps: int | None
     seed: int | None
     instruct: str | None = None  # OpenAI's `instructions`: how to speak (engines that take them)
+    duration: float | None = None  # Studio's `duration`: seconds the take lasts (engines whose length is an input)
 
 
 def _field(body: dict[str, Any], name: str, kinds: tuple[type, ...], what: str, required: bool = False) -> Any:
@@ -111,10 +112,11 @@ def parse_speech(studio: Studio, body: Any, max_chars: int | None) -> SpeechJob:
     speed = _field(body, "speed", (int, float), "a number (1.0 = normal)")
     instructions = _field(body, "instructions", (str,), "text: how to speak, e.g. 'speak slowly and warmly'")
     stream_format = _field(body, "stream_format", (str,), "'audio'") or "audio"
-    # Studio extensions (OpenAI has no such fields): the engine's language, denoising steps and seed
+    # Studio extensions (OpenAI has no such fields): the engine's language, denoising steps, seed and length
     language = _field(body, "language", (str,), "a language code of the model")
     steps = _field(body, "steps", (int,), "a whole number")
     seed = _field(body, "seed", (int,), "a whole number")
+    duration = _field(body, "duration", (int, float), "a number of seconds")
 
     engine = _engine_name(studio, model)
     _require_available(studio, engine)
@@ -177,7 +179,14 @@ def parse_speech(studio: Studio, body: Any, max_chars: int | None) -> SpeechJob:
             instruct = check_instructions(instructions, info)
         except InvalidInput as exc:
             raise ApiError(400, str(exc), param="instructions", code="instructions_not_supported") from None
-    return SpeechJob(engine, text, voice, fmt, speed, language, steps, seed, instruct)
+    if duration is not None:
+        from studio.synthesis import check_duration
+
+        try:
+            duration = check_duration(duration, info, len(text))
+        except InvalidInput as exc:
+            raise ApiError(400, str(exc), param="duration", code="duration_not_supported") from None
+    return SpeechJob(engine, text, voice, fmt, speed, language, steps, seed, instruct, duration)
 
 
 async def _read_body(request: Request) -> Any:

@@ -338,3 +338,39 @@ def test_downloading_offline_says_where_to_place_the_files(tmp_path: Path) -> No
         studio.download("smalltts")
     message = str(caught.value)
     assert "dmd/condition_encoder.onnx" in message and str(user_model_dir(studio.settings)) in message
+
+
+def test_the_openai_server_speaks_a_clone_with_a_length(studio: Studio, voices: dict[str, str]) -> None:
+    import io
+    import threading
+    import time
+
+    import httpx
+    import soundfile as sf
+    import uvicorn
+
+    from studio.server import create_api
+
+    server = uvicorn.Server(uvicorn.Config(create_api(studio, None), host="127.0.0.1", port=0, log_level="warning",
+                                           lifespan="off"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            body = {"model": "smalltts", "voice": voices["town"], "input": "Oh [gasp] really?", "duration": 1.5,
+                    "response_format": "wav"}  # fmt: skip
+            answer = http.post("/v1/audio/speech", json=body)
+            assert answer.status_code == 200, answer.text
+            samples, rate = sf.read(io.BytesIO(answer.content))
+            assert rate == SR and len(samples) == round(1.5 * SR)
+            refused = http.post("/v1/audio/speech", json={"model": "piper", "voice": "joe", "input": "Hi.",
+                                                          "duration": 2})  # fmt: skip
+            assert refused.status_code == 400 and refused.json()["error"]["param"] == "duration"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
