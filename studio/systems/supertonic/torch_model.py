@@ -166,7 +166,7 @@ class TorchSupertonic:
         out = self.modules[graph](*args)
         return out[0] if isinstance(out, tuple | list) else out
 
-    def render(
+    def latents(
         self,
         text_ids: Any,
         text_mask: Any,
@@ -176,9 +176,7 @@ class TorchSupertonic:
         steps: int,
         on_step: Callable[[int], None] | None = None,
     ) -> Any:
-        """Flow matching from fixed noise to audio, as the ORT pipeline does (durations decided beforehand).
-
-        All tensors carry a batch axis of 1; returns the waveform [wav_len]."""
+        """Flow matching from fixed noise to the latent the vocoder turns into audio ([1, channels, frames])."""
         import torch
 
         text_emb = self.call("text_encoder", text_ids=text_ids, style_ttl=style_ttl, text_mask=text_mask)
@@ -197,5 +195,21 @@ class TorchSupertonic:
             )
             if on_step:
                 on_step(step)
+        return xt
+
+    def render(
+        self,
+        text_ids: Any,
+        text_mask: Any,
+        style_ttl: Any,
+        noise: Any,
+        latent_mask: Any,
+        steps: int,
+        on_step: Callable[[int], None] | None = None,
+    ) -> Any:
+        """Flow matching from fixed noise to audio, as the ORT pipeline does (durations decided beforehand).
+
+        All tensors carry a batch axis of 1; returns the waveform [wav_len]."""
+        xt = self.latents(text_ids, text_mask, style_ttl, noise, latent_mask, steps, on_step)
         wav = self.call("vocoder", latent=xt)
         return wav.reshape(-1)
