@@ -179,3 +179,36 @@ def test_the_cli_lists_downloads_and_chooses(home: Settings, tmp_path: Path,
     code = main([*args, "synth", "--engine", "qwen3_tts", "--voice", "tiny_ryan", "--text", "Hello.",
                  "--out", str(tmp_path / "no.wav")])  # fmt: skip
     assert code == 2 and "has no voices installed" in capsys.readouterr().err  # Base: no clone yet
+
+
+def test_the_synthesize_tab_picks_the_checkpoint(home: Settings, tmp_path: Path) -> None:
+    from studio.ui import api as ui_api
+    from studio.ui.context import AppContext
+    from studio.ui.tabs import synthesize as tab
+
+    ctx = AppContext.create(home)
+    pick, more, offer = tab.model_state(ctx, "qwen3_tts")
+    assert pick["visible"] and pick["value"] == BASE
+    assert [name for _label, name in pick["choices"]] == [BASE, CV17]  # only what is downloaded
+    assert more["visible"] and offer["value"] == "Qwen/Qwen3-TTS-12Hz-1.7B-Base"  # the first one to download
+    assert tab.model_state(ctx, "piper")[0]["visible"] is False and tab.model_state(ctx, "piper")[1]["visible"] is False
+    assert tab.instruct_state(ctx, "qwen3_tts")["visible"] is False
+
+    voice, *_rest, instruct, note = tab.choose_model(ctx, "qwen3_tts", CV17)
+    assert voice["choices"][0] == ("Tiny Ryan", "tiny_ryan") and voice["value"] == "tiny_ryan"
+    assert instruct["visible"] is True and note["visible"] is False
+    assert [m["short"] for m in ui_api.models(ctx, "qwen3_tts") if m["running"]] == ["1.7b-customvoice"]
+    with pytest.raises(InvalidInput, match="not downloaded"):
+        tab.choose_model(ctx, "qwen3_tts", "Qwen/Qwen3-TTS-12Hz-0.6B-CustomVoice")
+    with pytest.raises(InvalidInput, match="Pick a checkpoint"):
+        tab.choose_model(ctx, "qwen3_tts", None)
+    with pytest.raises(InvalidInput, match="Unknown engine"):
+        ui_api.models(ctx, "nope")
+
+    # one checkpoint only: nothing to pick, so no picker
+    single = Settings(home=tmp_path / "single", threads=1)
+    single.ensure_dirs()
+    cache_checkpoint(single.cache_dir, CV17, home.cache_dir / "models--Qwen--Qwen3-TTS-12Hz-1.7B-CustomVoice"
+                     / "snapshots" / (home.cache_dir / "models--Qwen--Qwen3-TTS-12Hz-1.7B-CustomVoice" / "refs"
+                                      / "main").read_text())  # fmt: skip
+    assert tab.model_state(AppContext.create(single), "qwen3_tts")[0]["visible"] is False
