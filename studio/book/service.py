@@ -20,6 +20,7 @@ from studio.book.render import Renderer, RenderProgress, RenderReport, render_ru
 from studio.engines.base import EngineInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
+from studio.synthesis import check_instructions
 from studio.text.prepare import clean_input, resolve_language, speech_problem
 
 PASTED_TITLE = "Pasted text"
@@ -128,7 +129,7 @@ class Audiobooks:
         folder: Path | None = None,
         source_hash: str = "",
     ) -> BookJob:
-        self._validate(settings)
+        settings = self._validate(settings)
         stored = identity.load(folder) if folder is not None else None  # the CLI's job folder, made again to resume
         # a bad lexicon rule raises here: nothing is made
         ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
@@ -279,11 +280,15 @@ class Audiobooks:
             raise InvalidInput("Pick a chunk first (a chunk id looks like 001-00002: chapter, then chunk).")
         return chunk_id
 
-    def _validate(self, settings: RenderSettings) -> None:
+    def _validate(self, settings: RenderSettings) -> RenderSettings:
+        """The settings with their instructions cleaned, or InvalidInput saying what cannot be rendered."""
         voices = {v.id for v in self.registry.voices(settings.engine)}
         status = self.registry.available(settings.engine)
         if not status.ok:
             raise InvalidInput(f"{self.registry.info(settings.engine).label} is not available: {status.message}")
+        # instructions for an engine that takes none are refused with the checkpoint that would, never ignored
+        settings = replace(settings, instruct=check_instructions(settings.instruct,
+                                                                 self.registry.info(settings.engine)))  # fmt: skip
         for voice in filter(None, (settings.voice, settings.dialogue_voice)):
             if voices and voice not in voices:
                 choices = ", ".join(sorted(voices))
@@ -292,6 +297,7 @@ class Audiobooks:
             info = self.registry.info(settings.engine)
             resolve_language(settings.language, info.languages, info.default_language, label=info.label)
         export_settings(settings, self.registry.info(settings.engine)).validate()  # before any compute is spent
+        return settings
 
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
@@ -367,8 +373,7 @@ class Audiobooks:
         return result
 
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
-        settings = replace(job.settings(), **changes)
-        self._validate(settings)
+        settings = self._validate(replace(job.settings(), **changes))
         stored = identity.load(job.folder)
         ident = identity.compute(job.plan(), settings, self.facts(settings.engine), stored)
         job.save_settings(settings)

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of silence between chunks (default 0.25; Supertonic 0.3, its own pause)",
     )
     brender.add_argument("--speed", type=float)
+    brender.add_argument("--instruct", help="how to narrate, in words, e.g. 'calm, warm narration' (engines that take "
+                         "instructions: Qwen3-TTS with the 1.7B CustomVoice checkpoint); part of every chunk's key: "
+                         "new instructions render the book again")  # fmt: skip
     brender.add_argument("--steps", type=int, help=STEPS_HELP)
     brender.add_argument("--gpu", action="store_true")
     from studio.cli.book_review import add_parsers as add_review
@@ -299,6 +302,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         dialogue_voice=args.dialogue_voice,
         speed=args.speed,
         steps=args.steps,
+        instruct=args.instruct,
         gpu=args.gpu,
         qa=args.qa,
         chapters=chapters,

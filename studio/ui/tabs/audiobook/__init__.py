@@ -40,6 +40,7 @@ from studio.ui.tabs.audiobook.render import (
     CANCELLING,
     cancel_render,
     export_files,
+    job_instruct,
     output_files,
     poll,
     start_render,
@@ -72,6 +73,7 @@ __all__ = [
 ]  # fmt: skip
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
+BOOK_INSTRUCT_PLACEHOLDER = "e.g. Calm, warm narration, unhurried."
 
 
 def progress_bar(percent: float) -> str:
@@ -94,7 +96,13 @@ class BookTab:
 
 def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     """Lay out the tab; every handler it wires is a plain function in `plan` or `render` (tests call them directly)."""
-    from studio.ui.tabs.synthesize import engine_choices, engine_view, on_gpu_change, steps_default
+    from studio.ui.tabs.synthesize import (
+        INSTRUCT_LABEL,
+        engine_choices,
+        engine_view,
+        on_gpu_change,
+        steps_default,
+    )
 
     names = ctx.registry.names()
     default_engine = "piper" if "piper" in names else names[0]
@@ -118,6 +126,10 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             with gr.Row():
                 dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")
                 dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice")
+            # shown only for an engine whose model follows instructions (Qwen3-TTS 1.7B CustomVoice)
+            instruct = gr.Textbox("", label=INSTRUCT_LABEL, placeholder=BOOK_INSTRUCT_PLACEHOLDER, lines=2,
+                                  info="how the narrator speaks, in words; new instructions render the book again",
+                                  visible=view.info.supports_instructions, elem_id="book-instruct")  # fmt: skip
             as_new = gr.Checkbox(False, label="Import as a new job (otherwise a book imported before opens its job)",
                                  elem_id="book-as-new")  # fmt: skip
             plan_btn = gr.Button("Import and plan", variant="primary", elem_id="book-plan")
@@ -197,7 +209,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-    def _voices(u: AppContext, e: str, current: str | None, on_gpu: bool) -> tuple[Any, Any, Any, Any, Any]:
+    def _voices(u: AppContext, e: str, current: str | None, on_gpu: bool) -> tuple[Any, ...]:
         v = engine_view(u, e)
         ids = [vid for _, vid in v.voices]
         # a voice set together with the engine (a book made from Synthesize's text) stays; else the first
@@ -208,13 +220,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             gr.update(visible=v.info.supports_steps, value=steps_default(v.info, bool(on_gpu))),
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
             gr.update(value=book_sentence_gap(v.info)),  # Supertonic pauses 0.3 s between sentences, as its reference
+            # an engine without instructions: the box goes, and so does its text (a render would refuse it)
+            gr.update(visible=True) if v.info.supports_instructions else gr.update(visible=False, value=""),
         )
 
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
         # built with nobody's data)
         action(demo, event, per_user(ctx, _voices), [engine, voice, gpu],
-               [voice, dialogue_voice, steps, speed, sentence_gap], queue=False, api_visibility="private")  # fmt: skip
+               [voice, dialogue_voice, steps, speed, sentence_gap, instruct], queue=False,
+               api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
     # ticking "Use GPU" moves untouched steps to the GPU default and back, as in Synthesize
     action(demo, gpu.change, per_user(ctx, on_gpu_change), [engine, gpu, steps], steps, queue=False,
@@ -242,7 +257,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         u = user_context(ctx, request)
         return (*import_book(u, book_file, engine, voice, dialogue, _session(request), as_new), "")
 
-    action(
+    imported = action(
         demo,
         plan_btn.click,
         book_import,
@@ -267,8 +282,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         """
         return (*open_job(user_context(ctx, request), job_id, _session(request)), "")
 
-    action(demo, open_btn.click, book_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note],
-           book_note, api_name="book_open")  # fmt: skip
+    opened = action(demo, open_btn.click, book_open, jobs,
+                    [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note], book_note,
+                    api_name="book_open")  # fmt: skip
+
+    def _job_instruct(job: str | None, request: gr.Request) -> Any:
+        return job_instruct(user_context(ctx, request), job, _session(request))
+
+    for done in (imported, opened):  # the box shows the instructions the opened job renders with
+        action(demo, done.then, _job_instruct, job_id, instruct, queue=False, api_visibility="private")
 
     # this session's jobs, fresh each time the list opens
     jobs.focus(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
@@ -358,6 +380,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         sentence_gap: float,
         paragraph_gap: float,
         chapter_gap: float,
+        instructions: str,
         request: gr.Request,
     ) -> str:
         """Render the open book in the background (or resume it: finished chunks are kept), then export it. The
@@ -376,11 +399,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             sentence_gap: seconds of silence between chunks.
             paragraph_gap: seconds of silence after a paragraph.
             chapter_gap: seconds of silence after a chapter.
+            instructions: how the narrator speaks, in words ("calm, warm narration"), for engines that take them
+                (Qwen3-TTS with the 1.7B CustomVoice checkpoint); any other engine refuses them. Empty for none.
+                Part of every chunk's key: new instructions render the book again.
         """
         gaps = (sentence_gap, paragraph_gap, chapter_gap)
         u = user_context(ctx, request)
         return start_render(u, job, engine, voice, dialogue_voice if dialogue else None, speed, steps, gpu,
-                            check_speech, formats, _session(request), gaps)  # fmt: skip
+                            check_speech, formats, _session(request), gaps, instructions)  # fmt: skip
 
     action(
         demo,
@@ -400,6 +426,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             sentence_gap,
             paragraph_gap,
             chapter_gap,
+            instruct,
         ],
         status,
         status,
