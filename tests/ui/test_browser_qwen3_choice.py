@@ -66,3 +66,33 @@ def test_the_checkpoint_picker_changes_voices_and_instructions(app_with_two: tup
     page.get_by_role("option", name="Qwen3-TTS", exact=True).click()
     page.locator("#synth-instruct textarea").wait_for(state="visible", timeout=20_000)
     assert "CustomVoice" in page.locator("#synth-model input").first.input_value()
+
+
+def test_the_audiobook_tab_offers_instructions_with_the_chosen_checkpoint(app_with_two: tuple[str, Path],
+                                                                          browser) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """With the 1.7B CustomVoice chosen (as the test above does), the Audiobook tab's engine Qwen3-TTS shows the
+    instructions box with its speakers; Piper hides it and empties it."""
+    from tests.engines.test_qwen3_choice import CV17
+
+    url, home = app_with_two
+    Settings(home=home).save_model_choice("qwen3_tts", CV17)  # the choice, as the app remembers it
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(url)
+    page.get_by_role("tab", name="Audiobook").click()
+    page.locator("#book-engine").wait_for(state="visible", timeout=20_000)
+    assert not page.locator("#book-instruct").is_visible()  # Piper, the default engine
+    page.locator("#book-engine input").first.click()
+    page.get_by_role("option", name="Qwen3-TTS", exact=True).click()
+    box = page.locator("#book-instruct textarea")
+    box.wait_for(state="visible", timeout=20_000)
+    page.wait_for_function("document.querySelector('#book-voice input').value === 'Tiny Ryan'", timeout=20_000)
+    box.fill("Calm, warm narration.")
+    screenshot(page, "audiobook-qwen3-instructions")
+    assert error_badges(page) == []
+    page.locator("#book-engine input").first.click()
+    page.get_by_role("option", name="Piper").click()
+    page.locator("#book-instruct").wait_for(state="hidden", timeout=20_000)
+    page.locator("#book-engine input").first.click()
+    page.get_by_role("option", name="Qwen3-TTS", exact=True).click()
+    box.wait_for(state="visible", timeout=20_000)
+    assert box.input_value() == ""  # a render with Piper would refuse them: they went with the box
