@@ -262,7 +262,8 @@ class Qwen3TTSEngine:
         if self.card.model_type != "base":
             kind = KINDS.get(self.card.model_type, self.card.model_type).split(" (")[0]
             raise InvalidInput(f"Only Base checkpoints clone voices; {self.model_id} is a {kind} checkpoint "
-                               f"(use {DEFAULT_MODEL}).")  # fmt: skip
+                               f"(choose a Base one: `python -m studio model {ENGINE} 0.6b-base`, after "
+                               f"{download_command(DEFAULT_MODEL)} if it is not downloaded).")  # fmt: skip
         audio = check_reference(samples, int(sample_rate), transcript, mode)
         rate = int(self.model.model.speaker_encoder_sample_rate)
         if int(sample_rate) != rate:
