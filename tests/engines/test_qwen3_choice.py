@@ -101,6 +101,19 @@ def test_the_pick_changes_what_is_loaded_listed_and_spoken(home: Settings) -> No
     assert isinstance(engine, Qwen3TTSEngine) and engine.card.model_type == "base"
 
 
+def test_a_choice_made_elsewhere_reaches_an_engine_loaded_before(home: Settings) -> None:
+    """The app keeps its loaded engine; a checkpoint chosen by another process (the CLI beside it) is loaded at the
+    next use, in place of the one before (one model in memory per engine)."""
+    app, cli = Studio(settings=home), Studio(settings=Settings(home=home.home, threads=1))
+    first = app.registry.get("qwen3_tts")
+    assert isinstance(first, Qwen3TTSEngine) and first.card.model_type == "base"
+    assert app.registry.get("qwen3_tts") is first  # unchanged: the same loaded engine
+    cli.choose_model("qwen3_tts", "1.7b-customvoice")
+    now = app.registry.get("qwen3_tts")
+    assert isinstance(now, Qwen3TTSEngine) and now.card.model_type == "custom_voice"
+    assert [key[2] for key in app.registry._pool.engines] == [CV17]
+
+
 def test_a_missing_choice_names_what_is_here_and_the_download_command(home: Settings) -> None:
     studio = Studio(settings=home)
     with pytest.raises(InvalidInput, match=r"not downloaded.*here: 0\.6b-base, 1\.7b-customvoice.*"
