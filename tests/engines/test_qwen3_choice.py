@@ -18,7 +18,7 @@ if importlib.util.find_spec("qwen_tts") is None:
 
 from studio.api import Studio
 from studio.config import Settings
-from studio.errors import InvalidInput
+from studio.errors import InvalidInput, StudioError
 from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 from studio.systems.qwen3_tts.model import model_name
 from tests.qwen_tiny import build_tiny_qwen3_tts
@@ -175,6 +175,10 @@ def test_the_cli_lists_downloads_and_chooses(home: Settings, tmp_path: Path,
     assert "qwen3_tts runs 0.6b-base; choose another" in capsys.readouterr().out
     assert main([*args, "download", "qwen3_tts", "--model", "5b"]) == 2
     assert "no checkpoint '5b'" in capsys.readouterr().err
+    assert main([*args, "download", "qwen3_tts", "--model", "1.7b-base"]) == 2  # not cached, and offline here
+    assert "Could not get the model Qwen/Qwen3-TTS-12Hz-1.7B-Base" in capsys.readouterr().err
+    assert main([*args, "download", "piper", "--model", "1.7b-base"]) == 2
+    assert "not --model" in capsys.readouterr().err
 
     out = tmp_path / "warm.wav"
     code = main([*args, "synth", "--engine", "qwen3_tts", "--model", "1.7b-customvoice", "--voice", "tiny_ryan",
@@ -217,6 +221,17 @@ def test_the_synthesize_tab_picks_the_checkpoint(home: Settings, tmp_path: Path)
         tab.choose_model(ctx, "qwen3_tts", None)
     with pytest.raises(InvalidInput, match="Unknown engine"):
         ui_api.models(ctx, "nope")
+
+    # "More checkpoints": a downloaded one is served from the cache (offline here); one that is not says why
+    pick, _more, offer, note = tab.download_model(ctx, "qwen3_tts", "1.7b-customvoice")
+    assert "Downloaded 1.7B CustomVoice" in note and pick["visible"]
+    assert ("1.7B CustomVoice (preset speakers), follows instructions — downloaded", CV17) in offer["choices"]
+    with pytest.raises(StudioError, match=r"Qwen/Qwen3-TTS-12Hz-1\.7B-Base.*HF_HUB_OFFLINE"):
+        tab.download_model(ctx, "qwen3_tts", "1.7b-base")
+    with pytest.raises(InvalidInput, match="no checkpoint '5b'"):
+        tab.download_model(ctx, "qwen3_tts", "5b")
+    with pytest.raises(InvalidInput, match="Pick a checkpoint to download"):
+        tab.download_model(ctx, "qwen3_tts", "")
 
     # one checkpoint only: nothing to pick, so no picker
     single = Settings(home=tmp_path / "single", threads=1)

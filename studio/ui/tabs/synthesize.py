@@ -303,7 +303,9 @@ def download_model(ctx: AppContext, engine: str, model: str | None,
             progress(fraction, desc=message)
 
     ctx.studio.download(engine, report, model=model)
-    label = next((m.label for m in ctx.studio.models(engine) if m.name == model), model)
+    to_name = ctx.registry.spec(engine).model_name
+    name = to_name(model) if to_name is not None else model
+    label = next((m.label for m in ctx.studio.models(engine) if m.name == name), model)
     return (*model_state(ctx, engine), f"Downloaded {label}; choose it in “{MODEL_LABEL}” to run it.")
 
 
