@@ -180,7 +180,8 @@ def test_the_audiobook_tab_saves_and_shows_them(cv17_home: Settings) -> None:
     ctx.runner.wait(job.id, timeout=120)
     assert job.status()["state"] == "exported", job.status()
     assert job.settings().instruct == CALM
-    assert tab.job_instruct(ctx, job.id, "s")["value"] == CALM  # an opened job shows its instructions
-    assert tab.job_instruct(ctx, None, "s") == {"__type__": "update"}
+    assert tab.job_instruct(ctx, job.id, "s", "qwen3_tts")["value"] == CALM  # an opened job shows its instructions
+    assert tab.job_instruct(ctx, job.id, "s", "piper")["value"] == ""  # hidden with Piper: none to refuse
+    assert tab.job_instruct(ctx, None, "s", "qwen3_tts") == {"__type__": "update"}
     with pytest.raises(InvalidInput, match="Piper does not take instructions"):
         tab.start_render(ctx, job.id, "piper", "joe", None, None, None, False, False, ["wav"], "s", instruct=CALM)

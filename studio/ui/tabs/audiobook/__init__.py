@@ -286,11 +286,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
                     [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note], book_note,
                     api_name="book_open")  # fmt: skip
 
-    def _job_instruct(job: str | None, request: gr.Request) -> Any:
-        return job_instruct(user_context(ctx, request), job, _session(request))
+    def _job_instruct(job: str | None, e: str, request: gr.Request) -> Any:
+        return job_instruct(user_context(ctx, request), job, _session(request), e)
 
     for done in (imported, opened):  # the box shows the instructions the opened job renders with
-        action(demo, done.then, _job_instruct, job_id, instruct, queue=False, api_visibility="private")
+        action(demo, done.then, _job_instruct, [job_id, engine], instruct, queue=False, api_visibility="private")
 
     # this session's jobs, fresh each time the list opens
     jobs.focus(_refresh_jobs, None, jobs, queue=False, api_visibility="private")

@@ -61,11 +61,14 @@ def start_render(
     return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
 
 
-def job_instruct(ctx: AppContext, job_id: str | None, session: str) -> Any:
+def job_instruct(ctx: AppContext, job_id: str | None, session: str, engine: str) -> Any:
     """The instructions box of a job that opens: the instructions its chunks were rendered with (none: empty), so a
-    render started again keeps them, and its finished chunks."""
+    render started again keeps them, and its finished chunks. With an engine picked that takes none the box stays
+    hidden and empty (a render with it would refuse them)."""
     if not job_id:
         return gr.update()
+    if not ctx.registry.info(engine).supports_instructions:
+        return gr.update(value="")
     return gr.update(value=_job(ctx, session, job_id).settings().instruct or "")
 
 
