@@ -370,7 +370,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             engine_status = gr.Markdown("", visible=False, elem_id="synth-engine-status")
             download_btn = gr.Button("Download model weights", visible=False, elem_id="synth-download")
             # which downloaded checkpoint the engine runs (Qwen3-TTS), shown when there are two or more
-            model_pick = gr.Dropdown([], label=MODEL_LABEL, info=MODEL_INFO, visible=False, elem_id="synth-model")
+            # any name an API client gives (a short name, a Hub id) is the engine's to judge, not the picker's list
+            model_pick = gr.Dropdown([], label=MODEL_LABEL, info=MODEL_INFO, visible=False, allow_custom_value=True,
+                                     elem_id="synth-model")  # fmt: skip
             model_note = gr.Markdown("", visible=False, elem_id="synth-model-note")
             voice = gr.Dropdown(
                 view.voices, value=view.voices[0][1] if view.voices else None, label="Voice", elem_id="synth-voice"
@@ -411,7 +413,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
             with gr.Accordion("More checkpoints (needs internet)", open=False, visible=False,
                               elem_id="synth-more-models") as more_models:  # fmt: skip
-                offered = gr.Dropdown([], label="Checkpoint to download", elem_id="synth-model-offer")
+                offered = gr.Dropdown([], label="Checkpoint to download", allow_custom_value=True,
+                                      elem_id="synth-model-offer")  # fmt: skip
                 fetch_btn = gr.Button("Download this checkpoint", elem_id="synth-model-download")
                 fetch_note = gr.Markdown("", elem_id="synth-model-download-note")
             with gr.Accordion("More Piper voices (needs internet)", open=False):
