@@ -20,7 +20,7 @@ from studio.api import Studio
 from studio.config import Settings
 from studio.errors import InvalidInput, StudioError
 from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
-from studio.systems.qwen3_tts.model import model_name
+from studio.systems.qwen3_tts.model import model_name, user_model_dir
 from tests.qwen_tiny import build_tiny_qwen3_tts
 
 BASE = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
@@ -99,6 +99,25 @@ def test_the_pick_changes_what_is_loaded_listed_and_spoken(home: Settings) -> No
         studio.synthesize("Hello there.", "qwen3_tts", "tiny_ryan")
     engine = studio.registry.get("qwen3_tts")
     assert isinstance(engine, Qwen3TTSEngine) and engine.card.model_type == "base"
+
+
+def test_a_folder_placed_by_hand_runs_first_and_can_be_chosen(home: Settings, checkpoints: dict[str, Path]) -> None:
+    placed = user_model_dir(home)
+    placed.parent.mkdir(parents=True, exist_ok=True)
+    placed.symlink_to(checkpoints[CV17], target_is_directory=True)
+    studio = Studio(settings=home)
+    models = studio.models("qwen3_tts")
+    assert models[0].name == "placed" and models[0].running  # nothing chosen: the folder placed by hand, as before
+    assert models[0].label == "Placed by hand (models/qwen3_tts): 1.7B CustomVoice (preset speakers)"
+    studio.choose_model("qwen3_tts", "1.7b-customvoice")  # the same kind from the cache: not the folder
+    assert [m.name for m in studio.models("qwen3_tts") if m.running] == [CV17]
+    studio.choose_model("qwen3_tts", "0.6b-base")
+    assert studio.voices("qwen3_tts") == []
+    studio.choose_model("qwen3_tts", "placed")
+    assert [v.id for v in studio.voices("qwen3_tts")][:1] == ["tiny_ryan"]
+    placed.unlink()
+    status = studio.registry.available("qwen3_tts")
+    assert not status.ok and "the folder placed by hand" in status.message and "here: 0.6b-base" in status.message
 
 
 def test_a_choice_made_elsewhere_reaches_an_engine_loaded_before(home: Settings) -> None:
