@@ -148,12 +148,14 @@ class Studio:
         *,
         title: str | None = None,
         new: bool = False,
+        instruct: str | None = None,
     ) -> BookJob:
         """An audiobook job of a text (pasted, or of any length): chapters at headings, titled by `title`, else the
         first line when it is short, else "Pasted text". Render it with `books.render(job)` (resumable: finished
         chunks are kept; checked by speech recognition) and `books.export(job)`, or in the background with
-        `renders.start(job)`. The same text again opens its earlier job unless `new`."""
-        return self.books.job_from_text(text, engine, voice, title, reuse=not new)
+        `renders.start(job)`. The same text again opens its earlier job unless `new`. `instruct`: how the narrator
+        speaks (engines that take instructions; the others refuse them), kept in a new job's render settings."""
+        return self.books.job_from_text(text, engine, voice, title, reuse=not new, instruct=instruct)
 
     def stream(
         self,

@@ -88,11 +88,13 @@ class Audiobooks:
         jobs_dir: Path | None = None,
         folder: Path | None = None,
         reuse: bool = True,
+        instruct: str | None = None,
     ) -> BookJob:
         """An audiobook job of a pasted text, read by `engine` with `voice` (default: the engine's first), ready to
         render (resumable, checked chunk by chunk) and export. With `reuse`, the same text made into a book before
-        opens its job again (with everything it rendered) instead of a new one. `folder`: the job's own folder (the
-        CLI keeps it beside its output); `jobs_dir`: where new jobs go (default: Studio's)."""
+        opens its job again (with everything it rendered, and its own settings) instead of a new one. `folder`: the
+        job's own folder (the CLI keeps it beside its output); `jobs_dir`: where new jobs go (default: Studio's).
+        `instruct`: how the narrator speaks, for a new job (an engine that takes none refuses them)."""
         book = self.text_book(text, title)
         status = self.registry.available(engine)
         if not status.ok:  # before an earlier job of the same text is opened for an engine that cannot read it
@@ -104,7 +106,7 @@ class Audiobooks:
         if not voice:
             voices = self.registry.voices(engine)
             voice = voices[0].id if voices else None
-        settings = RenderSettings(engine=engine, voice=voice or "")
+        settings = RenderSettings(engine=engine, voice=voice or "", instruct=instruct or None)
         plan = self.plan(book, engine)
         folder = folder or root / new_job_id(book.title)
         return self.create_job(book, plan, settings, PASTED_TITLE, folder=folder, source_hash=source_hash)

@@ -146,6 +146,22 @@ def test_a_checkpoint_without_instructions_refuses_them_when_saved_and_when_rend
     assert studio.books.render(job).rendered == 2
 
 
+def test_a_text_becomes_a_book_with_its_instructions(studio: Studio, cv17_home: Settings) -> None:
+    """Synthesize's "Make an audiobook from this text" (Studio.book_from_text and the tab's handler) keeps the
+    instructions in the new job; an engine that takes none refuses them."""
+    from studio.ui.context import AppContext
+    from studio.ui.tabs.audiobook import book_from_text
+
+    job = studio.book_from_text("Night Train\n\nThe carriage rocked gently.", "qwen3_tts", "tiny_ryan",
+                                instruct=" Calm,  warm narration, unhurried. ")  # fmt: skip
+    assert job.settings().instruct == CALM and job.settings().voice == "tiny_ryan"
+    with pytest.raises(InvalidInput, match="Piper does not take instructions"):
+        studio.book_from_text("Night Train\n\nThe carriage rocked.", "piper", "joe", instruct=CALM, new=True)
+    ctx = AppContext.create(cv17_home)
+    opened = book_from_text(ctx, "Morning\n\nThe sun rose.", "qwen3_tts", "tiny_ryan", "s", CALM)
+    assert ctx.books.job(opened[0], ctx.jobs_dir("s")).settings().instruct == CALM
+
+
 def test_the_cli_renders_a_book_with_instruct(cv17_home: Settings, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     from studio.book.service import CLI_JOB_FOLDER

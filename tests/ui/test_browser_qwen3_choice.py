@@ -61,6 +61,15 @@ def test_the_checkpoint_picker_changes_voices_and_instructions(app_with_two: tup
     assert error_badges(page) == []
     assert layout_problems(page) == []
 
+    # the text becomes an audiobook with the same instructions (the Audiobook tab's box shows them)
+    page.click("#synth-to-book")
+    book_box = page.locator("#book-instruct textarea")
+    book_box.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function("document.querySelector('#book-instruct textarea').value === 'Speak slowly and warmly.'",
+                           timeout=20_000)  # fmt: skip
+    assert error_badges(page) == []
+    page.get_by_role("tab", name="Synthesize").click()
+
     page.reload()  # remembered: a new page opens on the chosen checkpoint
     page.locator("#synth-engine input").first.click()
     page.get_by_role("option", name="Qwen3-TTS", exact=True).click()

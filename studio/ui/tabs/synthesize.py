@@ -338,6 +338,7 @@ class TextSource:
     text: gr.Textbox
     engine: gr.Dropdown
     voice: gr.Dropdown
+    instruct: gr.Textbox
     button: gr.Button
     note: gr.Markdown
 
@@ -563,4 +564,4 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
     action(demo, install_btn.click, per_user(ctx, _install), catalog, [voice, catalog_status], catalog_status,
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
-    return TextSource(text, engine, voice, to_book_btn, book_note)
+    return TextSource(text, engine, voice, instruct, to_book_btn, book_note)

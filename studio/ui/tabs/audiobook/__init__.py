@@ -92,6 +92,7 @@ class BookTab:
     engine: gr.Dropdown
     voice: gr.Dropdown
     note: gr.Markdown
+    instruct: gr.Textbox
 
 
 def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
@@ -122,10 +123,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             with gr.Row():
                 engine = gr.Dropdown(engine_choices(ctx, voiced=True), value=default_engine, label="Engine",
                                      elem_id="book-engine")  # fmt: skip
-                voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", elem_id="book-voice")
+                # a voice the page has not caught up with (the engine and voice set together by "Make an audiobook
+                # from this text": the engine's change event can carry the previous engine's voice) reaches the
+                # handler, which picks the engine's own, instead of failing in Gradio's check of the choices
+                voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", allow_custom_value=True,
+                                    elem_id="book-voice")  # fmt: skip
             with gr.Row():
                 dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")
-                dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice")
+                dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice", allow_custom_value=True)
             # shown only for an engine whose model follows instructions (Qwen3-TTS 1.7B CustomVoice)
             instruct = gr.Textbox("", label=INSTRUCT_LABEL, placeholder=BOOK_INSTRUCT_PLACEHOLDER, lines=2,
                                   info="how the narrator speaks, in words; new instructions render the book again",
@@ -574,7 +579,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         action(demo, event, _rule, [job_id, reviewing, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
                api_visibility="private")  # fmt: skip
 
-    return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note)
+    return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note,
+                   instruct)  # fmt: skip
 
 
 def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, book: BookTab, tabs: gr.Tabs) -> None:
@@ -586,7 +592,8 @@ def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, bo
         return getattr(request, "session_hash", None) or "local"
 
     @ui_errors
-    def book_from_text_(text: str, engine: str, voice: str | None, request: gr.Request) -> tuple[Any, ...]:
+    def book_from_text_(text: str, engine: str, voice: str | None, instructions: str,
+                        request: gr.Request) -> tuple[Any, ...]:  # fmt: skip
         """Make an audiobook job of a text of any length (chapters at headings; titled by its first line when that
         is short, else "Pasted text"), read by `engine` and `voice`. The job becomes this session's open book
         (book_render, book_cancel, book_export act on it); the same text again opens its earlier job.
@@ -595,25 +602,32 @@ def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, bo
             text: the text to read.
             engine: engine that will read it (`list_engines`).
             voice: voice id (`list_voices`); empty for the engine's default.
+            instructions: how the narrator speaks, for engines that take them (Qwen3-TTS 1.7B CustomVoice; the
+                Synthesize tab's box); ignored by the others, as on that tab. Empty for none.
 
         Returns:
             the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, the jobs
-            list (its value: the job's id), the Audiobook tab's note, its engine and voice, and a note (empty when
-            all went well).
+            list (its value: the job's id), the Audiobook tab's note, its engine, voice and instructions, and a
+            note (empty when all went well).
         """
         u = user_context(ctx, request)
-        opened = book_from_text(u, text, engine, voice, _session(request))
+        takes = u.registry.info(engine).supports_instructions
+        instruct = (instructions or "").strip() if takes else ""
+        opened = book_from_text(u, text, engine, voice, _session(request), instruct or None)
         job = _job(u, _session(request), opened[0])
         voices = engine_view(u, engine).voices
+        # the box shows what Render will use: these instructions (an earlier job of the same text keeps its own
+        # settings until Render saves the box), or the job's own when none were typed
+        shown = instruct or (job.settings().instruct or "" if takes else "")
         return (*opened, gr.update(value=engine), gr.update(choices=voices, value=voice or job.settings().voice),
-                gr.Tabs(selected="audiobook"), "")  # fmt: skip
+                gr.update(value=shown), gr.Tabs(selected="audiobook"), "")  # fmt: skip
 
     action(
         demo,
         source.button.click,
         book_from_text_,
-        [source.text, source.engine, source.voice],
-        [book.job_id, *book.shown, book.note, book.engine, book.voice, tabs, source.note],
+        [source.text, source.engine, source.voice, source.instruct],
+        [book.job_id, *book.shown, book.note, book.engine, book.voice, book.instruct, tabs, source.note],
         source.note,
         concurrency_id="book_import",  # as book_import: never the previews' group
         concurrency_limit=2,
