@@ -15,7 +15,7 @@ from studio.audio.io import write_audio
 from studio.audio.types import AudioResult
 from studio.bench.runner import BenchResult
 from studio.config import Settings
-from studio.engines.base import EngineInfo, VoiceInfo
+from studio.engines.base import EngineInfo, ModelChoice, VoiceInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest, SynthStats
@@ -151,12 +151,14 @@ class Studio:
         *,
         title: str | None = None,
         new: bool = False,
+        instruct: str | None = None,
     ) -> BookJob:
         """An audiobook job of a text (pasted, or of any length): chapters at headings, titled by `title`, else the
         first line when it is short, else "Pasted text". Render it with `books.render(job)` (resumable: finished
         chunks are kept; checked by speech recognition) and `books.export(job)`, or in the background with
-        `renders.start(job)`. The same text again opens its earlier job unless `new`."""
-        return self.books.job_from_text(text, engine, voice, title, reuse=not new)
+        `renders.start(job)`. The same text again opens its earlier job unless `new`. `instruct`: how the narrator
+        speaks (engines that take instructions; the others refuse them), kept in a new job's render settings."""
+        return self.books.job_from_text(text, engine, voice, title, reuse=not new, instruct=instruct)
 
     def stream(
         self,
@@ -177,13 +179,54 @@ class Studio:
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
         return self.synthesizer.stream(req, cancel)
 
-    def download(self, engine: str, on_progress: Callable[[float, str], None] | None = None) -> None:
-        """Fetch an engine's weights from the Hugging Face Hub into Studio's cache."""
+    def download(
+        self, engine: str, on_progress: Callable[[float, str], None] | None = None, *, model: str | None = None
+    ) -> None:
+        """Fetch an engine's weights from the Hugging Face Hub into Studio's cache. `model`: which checkpoint, for an
+        engine with several (`models(engine)`: Qwen3-TTS, e.g. "1.7b-customvoice"); default the chosen one, else the
+        engine's default. Downloading does not choose it (`choose_model`)."""
         spec = self.registry.spec(engine)
+        if model is not None and spec.models is None:
+            raise InvalidInput(f"{spec.label} has one checkpoint; download it without naming a model.")
         if spec.download is None:
             return
-        spec.download(self.settings, on_progress)
+        if model is not None:
+            spec.download(self.settings, on_progress, model=model)
+        else:
+            spec.download(self.settings, on_progress)
         self.registry.forget(engine)
+
+    def models(self, engine: str) -> list[ModelChoice]:
+        """The checkpoints an engine can run (Qwen3-TTS: 0.6B/1.7B Base and CustomVoice, and a folder placed by
+        hand): whether each is downloaded, and which one runs. An engine with one model lists none."""
+        spec = self.registry.spec(engine)
+        return [] if spec.models is None else spec.models(self.settings)
+
+    def choose_model(self, engine: str, model: str) -> ModelChoice:
+        """Run `model` (a Hub id, a short name such as "1.7b-customvoice", or "placed") from now on, remembered in
+        the data folder (`Settings.choices_file`) for the app, the CLI and the API. It must be downloaded; otherwise
+        InvalidInput names those that are and the command that downloads it. STUDIO_QWEN3_MODEL, when set, decides
+        instead (choosing refuses then), as does a hosted server's setting."""
+        spec = self.registry.spec(engine)
+        if spec.models is None or spec.model_name is None:
+            raise InvalidInput(f"{spec.label} has one model; there is no checkpoint to choose.")
+        name = spec.model_name(model)
+        setting = self.settings.model_setting(engine)
+        if setting is not None and setting[1] != str(self.settings.choices_file):  # the environment's
+            raise InvalidInput(f"{setting[1]}={setting[0]} sets the {spec.label} checkpoint here; unset it to choose "
+                               "another.")  # fmt: skip
+        if self.settings.hosted:
+            raise InvalidInput(f"On a hosted server the {spec.label} checkpoint is the server's setting "
+                               "(STUDIO_QWEN3_MODEL); it is the same for every visitor.")  # fmt: skip
+        choices = {c.name: c for c in spec.models(self.settings)}
+        if not choices[name].present:
+            here = ", ".join(c.short for c in choices.values() if c.present) or "none"
+            raise InvalidInput(f"{choices[name].label} ({name}) is not downloaded, so it cannot be chosen. Checkpoints "
+                               f"here: {here}. Download it with `python -m studio download {engine} --model "
+                               f"{choices[name].short}`.")  # fmt: skip
+        self.settings.save_model_choice(engine, name)
+        self.registry.forget(engine)
+        return next(c for c in spec.models(self.settings) if c.name == name)
 
     def catalog(self, system: str = "piper", on_progress: Callable[[float, str], None] | None = None) -> list[Any]:
         """The voices a system offers for download (Piper's public catalogue: `key`, `label`, language, quality)."""

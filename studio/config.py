@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,9 @@ DEFAULT_ENGINE = "piper"
 DEFAULT_VOICE = "joe"
 DEFAULT_SESSION_HOURS = 6.0  # hosted: an anonymous visitor's area is deleted this long after its last use
 SPACE_STORAGE = Path("/data")  # a Hugging Face Space's persistent storage, when the Space has it
+# an engine's checkpoint set in the environment wins over the one chosen in the app (remembered in CHOICES_FILE)
+MODEL_ENV = {"qwen3_tts": "STUDIO_QWEN3_MODEL"}
+CHOICES_FILE = "models/chosen.json"  # under the home folder: {engine: the checkpoint chosen for it}
 
 
 def _env_int(name: str, default: int) -> int:
@@ -78,6 +82,9 @@ class Settings:
     session_hours: float = DEFAULT_SESSION_HOURS  # STUDIO_SESSION_HOURS
     oauth: bool = False  # hosted with "Sign in with Hugging Face" (the Space's hf_oauth sets OAUTH_CLIENT_ID)
     guest: bool = False  # hosted and not signed in: an anonymous browser session's area (it expires)
+    # STUDIO_QWEN3_MODEL: the Qwen3-TTS checkpoint the qwen3_tts engine runs (a Hub id or a short name such as
+    # 1.7b-customvoice); None: the one chosen in the app, else the first found
+    qwen3_model: str | None = None
 
     @property
     def char_limit(self) -> int | None:
@@ -134,6 +141,34 @@ class Settings:
         """Fine-tuning datasets built in the app (clips + manifest.jsonl)."""
         return self.user_root / "datasets"
 
+    def model_setting(self, engine: str) -> tuple[str, str] | None:
+        """The checkpoint set for an engine, and where it was set: (value, "STUDIO_QWEN3_MODEL") from the
+        environment, else (value, the choices file) as chosen in the app, CLI or API; None: nothing set."""
+        if engine == "qwen3_tts" and self.qwen3_model:
+            return self.qwen3_model, MODEL_ENV[engine]
+        value = self._choices().get(engine)
+        return (value, str(self.choices_file)) if isinstance(value, str) and value else None
+
+    @property
+    def choices_file(self) -> Path:
+        """The checkpoints chosen per engine (one installation-wide file: the models are shared)."""
+        return self.home / CHOICES_FILE
+
+    def _choices(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.choices_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save_model_choice(self, engine: str, value: str) -> None:
+        """Remember the checkpoint chosen for an engine (written atomically: a reader never sees half a file)."""
+        data = {**self._choices(), engine: value}
+        self.choices_file.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.choices_file.with_suffix(".tmp")
+        temp.write_text(json.dumps(data, indent=2, sort_keys=True), encoding="utf-8")
+        temp.replace(self.choices_file)
+
     def for_user(self, area: Path, downloads: Path, guest: bool = False) -> Settings:
         """The same installation (models, caches, limits) with one user's own data folders."""
         return replace(self, area=area, downloads=downloads, guest=guest)
@@ -176,4 +211,5 @@ class Settings:
             whisper_model=Path(os.environ["STUDIO_WHISPER_MODEL"]).expanduser()
             if os.environ.get("STUDIO_WHISPER_MODEL")
             else None,
+            qwen3_model=os.environ.get("STUDIO_QWEN3_MODEL", "").strip() or None,
         )

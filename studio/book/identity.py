@@ -179,7 +179,9 @@ def compute(
     lexicon = [[e.pattern, e.replacement, e.regex] for e in plan.lexicon if e.pattern]
     rules = [e for e in plan.lexicon if e.pattern]
     # the key's language is the requested one, as before this file existed: old jobs keep their finished chunks
-    params = {"speed": settings.speed, "steps": settings.steps, "language": requested}
+    params: dict[str, Any] = {"speed": settings.speed, "steps": settings.steps, "language": requested}
+    if settings.instruct:  # only when given: the chunks of a book without instructions keep their keys
+        params["instruct"] = settings.instruct
     voices: list[str | None] = [settings.voice, settings.dialogue_voice]
     ident = BookIdentity(facts.engine, facts.model_version, language, settings.normalize, lexicon, params, voices)
     old = {c.id: c for c in previous.chunks} if previous is not None and previous.version == IDENTITY_VERSION else {}

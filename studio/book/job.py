@@ -43,6 +43,9 @@ class RenderSettings:
     language: str | None = None
     speed: float | None = None
     steps: int | None = None
+    # how to speak, in words ("calm, warm narration"), for an engine that takes instructions (Qwen3-TTS 1.7B
+    # CustomVoice); part of every chunk's cache key, so new instructions render the book again. None: none
+    instruct: str | None = None
     gpu: bool = False
     normalize: bool = True
     qa: bool = True

@@ -22,6 +22,7 @@ from studio.engines.base import Engine, SynthParams, default_steps, device_repor
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, InvalidInput, StudioError, storage_error
 from studio.fsutil import process_alive
+from studio.synthesis import check_instructions
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Renderer:
         speed = settings.speed if settings.speed is not None else info.default_speed
         if seed is None and attempt and not varies_unseeded(engine):
             seed = attempt
-        return SynthParams(language=language, speed=speed, steps=steps, seed=seed)
+        return SynthParams(language=language, speed=speed, steps=steps, seed=seed, instruct=settings.instruct)
 
     def _reserve(self, engine: Engine, settings: RenderSettings) -> None:
         """Reach the engine's peak memory at the start (its largest inference per voice), so the render's memory does
@@ -285,6 +286,9 @@ class Renderer:
         if not chapters:
             raise InvalidInput("No chapter is selected: tick at least one chapter.")
         ident = self.identity(job, plan, settings)
+        # instructions the engine cannot follow (another checkpoint chosen since they were set) are refused, not
+        # dropped: the message says which checkpoint takes them
+        check_instructions(settings.instruct, self.registry.info(settings.engine))
         engine = self._engine(settings)
         self._warn_version(engine, ident)
         check = settings.qa and Checker.supports(ident.text_language)

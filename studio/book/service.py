@@ -20,6 +20,7 @@ from studio.book.render import Renderer, RenderProgress, RenderReport, render_ru
 from studio.engines.base import EngineInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
+from studio.synthesis import check_instructions
 from studio.text.prepare import clean_input, resolve_language, speech_problem
 
 PASTED_TITLE = "Pasted text"
@@ -87,11 +88,13 @@ class Audiobooks:
         jobs_dir: Path | None = None,
         folder: Path | None = None,
         reuse: bool = True,
+        instruct: str | None = None,
     ) -> BookJob:
         """An audiobook job of a pasted text, read by `engine` with `voice` (default: the engine's first), ready to
         render (resumable, checked chunk by chunk) and export. With `reuse`, the same text made into a book before
-        opens its job again (with everything it rendered) instead of a new one. `folder`: the job's own folder (the
-        CLI keeps it beside its output); `jobs_dir`: where new jobs go (default: Studio's)."""
+        opens its job again (with everything it rendered, and its own settings) instead of a new one. `folder`: the
+        job's own folder (the CLI keeps it beside its output); `jobs_dir`: where new jobs go (default: Studio's).
+        `instruct`: how the narrator speaks, for a new job (an engine that takes none refuses them)."""
         book = self.text_book(text, title)
         status = self.registry.available(engine)
         if not status.ok:  # before an earlier job of the same text is opened for an engine that cannot read it
@@ -103,7 +106,7 @@ class Audiobooks:
         if not voice:
             voices = self.registry.voices(engine)
             voice = voices[0].id if voices else None
-        settings = RenderSettings(engine=engine, voice=voice or "")
+        settings = RenderSettings(engine=engine, voice=voice or "", instruct=instruct or None)
         plan = self.plan(book, engine)
         folder = folder or root / new_job_id(book.title)
         return self.create_job(book, plan, settings, PASTED_TITLE, folder=folder, source_hash=source_hash)
@@ -128,7 +131,7 @@ class Audiobooks:
         folder: Path | None = None,
         source_hash: str = "",
     ) -> BookJob:
-        self._validate(settings)
+        settings = self._validate(settings)
         stored = identity.load(folder) if folder is not None else None  # the CLI's job folder, made again to resume
         # a bad lexicon rule raises here: nothing is made
         ident = identity.compute(plan, settings, self.facts(settings.engine), stored)
@@ -279,11 +282,15 @@ class Audiobooks:
             raise InvalidInput("Pick a chunk first (a chunk id looks like 001-00002: chapter, then chunk).")
         return chunk_id
 
-    def _validate(self, settings: RenderSettings) -> None:
+    def _validate(self, settings: RenderSettings) -> RenderSettings:
+        """The settings with their instructions cleaned, or InvalidInput saying what cannot be rendered."""
         voices = {v.id for v in self.registry.voices(settings.engine)}
         status = self.registry.available(settings.engine)
         if not status.ok:
             raise InvalidInput(f"{self.registry.info(settings.engine).label} is not available: {status.message}")
+        # instructions for an engine that takes none are refused with the checkpoint that would, never ignored
+        settings = replace(settings, instruct=check_instructions(settings.instruct,
+                                                                 self.registry.info(settings.engine)))  # fmt: skip
         for voice in filter(None, (settings.voice, settings.dialogue_voice)):
             if voices and voice not in voices:
                 choices = ", ".join(sorted(voices))
@@ -292,6 +299,7 @@ class Audiobooks:
             info = self.registry.info(settings.engine)
             resolve_language(settings.language, info.languages, info.default_language, label=info.label)
         export_settings(settings, self.registry.info(settings.engine)).validate()  # before any compute is spent
+        return settings
 
     def jobs(self) -> list[BookJob]:
         return list_jobs(self.jobs_dir)
@@ -367,8 +375,7 @@ class Audiobooks:
         return result
 
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
-        settings = replace(job.settings(), **changes)
-        self._validate(settings)
+        settings = self._validate(replace(job.settings(), **changes))
         stored = identity.load(job.folder)
         ident = identity.compute(job.plan(), settings, self.facts(settings.engine), stored)
         job.save_settings(settings)

@@ -1,4 +1,4 @@
-"""Command-line interface: `python -m studio {ui,serve,engines,synth,book,bench,train,runs,voice,download}`."""
+"""Command-line interface: `python -m studio {ui,serve,engines,model,synth,book,bench,train,runs,voice,download}`."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("engines", help="list engines, voices, languages, availability and how to fix what is missing")
 
+    model = sub.add_parser(
+        "model",
+        help="list an engine's checkpoints (Qwen3-TTS), or choose the one it runs",
+        description="Qwen3-TTS has four checkpoints: 0.6b-base, 1.7b-base (cloned voices), 0.6b-customvoice, "
+        "1.7b-customvoice (preset speakers; the 1.7B one follows instructions). Without NAME, list them: which are "
+        "downloaded and which runs. With NAME (a short name, a Hub id, or 'placed' for a folder in "
+        "models/qwen3_tts), run that one from now on (remembered in the data folder; STUDIO_QWEN3_MODEL overrides "
+        "it). Download one with `studio download qwen3_tts --model NAME`.",
+    )
+    model.add_argument("engine", help="engine name, e.g. qwen3_tts")
+    model.add_argument("name", nargs="?", help="the checkpoint to run, e.g. 1.7b-customvoice")
+
     synth = sub.add_parser(
         "synth",
         help="text to speech into a WAV/MP3/FLAC file",
@@ -71,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, required=True, help="output file: .wav, .mp3 or .flac")
     synth.add_argument("--engine", default=DEFAULT_ENGINE, help="engine name (see `studio engines`)")
     synth.add_argument("--voice", help="voice id (default: the engine's first voice)")
+    synth.add_argument("--model", help="choose the engine's checkpoint first, e.g. 1.7b-customvoice for qwen3_tts "
+                       "(remembered, as `studio model`; see `studio model qwen3_tts`)")  # fmt: skip
     synth.add_argument("--lang", help="language code (default: the engine's default)")
     synth.add_argument("--steps", type=int, help=STEPS_HELP)
     synth.add_argument("--speed", type=float, help="speaking rate, 1.0 = normal")
@@ -113,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds of silence between chunks (default 0.25; Supertonic 0.3, its own pause)",
     )
     brender.add_argument("--speed", type=float)
+    brender.add_argument("--instruct", help="how to narrate, in words, e.g. 'calm, warm narration' (engines that take "
+                         "instructions: Qwen3-TTS with the 1.7B CustomVoice checkpoint); part of every chunk's key: "
+                         "new instructions render the book again")  # fmt: skip
     brender.add_argument("--steps", type=int, help=STEPS_HELP)
     brender.add_argument("--gpu", action="store_true")
     from studio.cli.book_review import add_parsers as add_review
@@ -136,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_supertonic(sub)
 
     dl = sub.add_parser("download", help="download model weights or Piper voices from the Hugging Face Hub")
-    dl.add_argument("what", help="an engine name (supertonic2, supertonic3) or 'piper:<voice key>', or 'piper' to list")
+    dl.add_argument("what", help="an engine name (supertonic2, supertonic3, qwen3_tts, ...) or 'piper:<voice key>', "
+                    "or 'piper' to list")  # fmt: skip
+    dl.add_argument("--model", help="which checkpoint of an engine with several: for qwen3_tts 0.6b-base "
+                    "(default), 1.7b-base, 0.6b-customvoice, 1.7b-customvoice, or a Hub id (see `studio model "
+                    "qwen3_tts`)")  # fmt: skip
     return parser
 
 
@@ -160,7 +181,8 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_engines(settings: Settings) -> int:
     from studio.api import Studio
 
-    for status in Studio(settings=settings).engines():
+    studio = Studio(settings=settings)
+    for status in studio.engines():
         info = status.info
         mark = "available" if status.available else "NOT available"
         print(f"{status.name}  ({status.label}, {info.sample_rate} Hz)  {mark}")
@@ -187,6 +209,26 @@ def _cmd_engines(settings: Settings) -> int:
             print(f"    license: {info.license}")
         if status.voices:
             print(f"    voices: {', '.join(v.id for v in status.voices)}")
+        running = [m for m in studio.models(status.name) if m.running]
+        if running:
+            print(f"    checkpoint: {running[0].short} ({running[0].label}); others: `studio model {status.name}`")
+    return 0
+
+
+def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    from studio.api import Studio
+
+    studio = Studio(settings=settings)
+    if args.name:
+        chosen = studio.choose_model(args.engine, args.name)
+        print(f"{args.engine} runs {chosen.short} ({chosen.label}) from now on")
+    models = studio.models(args.engine)
+    if not models:
+        raise StudioError(f"{args.engine} has one model; there is no checkpoint to choose.")
+    for m in models:
+        mark = "*" if m.running else " "
+        where = "downloaded" if m.present else f"not downloaded: studio download {args.engine} --model {m.short}"
+        print(f"{mark} {m.short:<18} {m.label}  ({where})")
     return 0
 
 
@@ -205,6 +247,9 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 
     text = _read_text(args.text_file) if args.text_file is not None else args.text
     studio = Studio(settings=settings)
+    if args.model:
+        chosen = studio.choose_model(args.engine, args.model)
+        print(f"{args.engine} runs {chosen.short} ({chosen.label})", file=sys.stderr)
     cancel = threading.Event()
     try:
         # written sentence by sentence as it is spoken: a text of any length takes the memory of one sentence
@@ -274,6 +319,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         dialogue_voice=args.dialogue_voice,
         speed=args.speed,
         steps=args.steps,
+        instruct=args.instruct,
         gpu=args.gpu,
         qa=args.qa,
         chapters=chapters,
@@ -328,6 +374,8 @@ def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
     studio = Studio(settings=settings)
     what: str = args.what
     if what == "piper" or what.startswith("piper:"):
+        if args.model:
+            raise StudioError("Piper voices are chosen by their key (piper:<voice key>), not --model.")
         from studio.systems.piper import catalog as piper_catalog
 
         if what == "piper":
@@ -337,8 +385,12 @@ def _cmd_download(args: argparse.Namespace, settings: Settings) -> int:
         folder = piper_catalog.download_voice(settings, what.split(":", 1)[1], _progress)
         print(f"installed in {folder}")
         return 0
-    studio.download(what, _progress)
+    studio.download(what, _progress, model=args.model)
     print(f"{what}: {studio.registry.available(what).message}")
+    models = studio.models(what)
+    if models:
+        running = next((m.short for m in models if m.running), "none")
+        print(f"{what} runs {running}; choose another downloaded checkpoint with `studio model {what} NAME`")
     return 0
 
 
@@ -363,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_engines(settings)
         if args.command == "synth":
             return _cmd_synth(args, settings)
+        if args.command == "model":
+            return _cmd_model(args, settings)
         if args.command == "download":
             return _cmd_download(args, settings)
         if args.command == "book":

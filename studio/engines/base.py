@@ -11,7 +11,7 @@ from studio.audio.types import AudioResult
 if TYPE_CHECKING:
     from studio.config import Settings
 
-__all__ = ["AudioResult", "DeviceReport", "Engine", "EngineInfo", "SynthParams", "VoiceInfo"]
+__all__ = ["AudioResult", "DeviceReport", "Engine", "EngineInfo", "ModelChoice", "SynthParams", "VoiceInfo"]
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,17 @@ class Availability:
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """One checkpoint an engine can run (Qwen3-TTS: 0.6B or 1.7B, Base or CustomVoice), as a picker lists it."""
+
+    name: str  # what it is chosen by: a Hub id, or "placed" for a model folder placed by hand
+    short: str  # a short name that chooses it too, e.g. 1.7b-customvoice
+    label: str  # e.g. "1.7B CustomVoice (preset speakers, instructions)"
+    present: bool  # downloaded (or placed) and complete: it can run
+    running: bool = False  # the one the engine runs now (the chosen one, else the first present)
+
+
+@dataclass(frozen=True)
 class EngineSpec:
     """How to describe, check and load one engine without importing its runtime."""
 
@@ -191,3 +202,7 @@ class EngineSpec:
     load: Callable[[Settings, str], Engine]
     download: Callable[..., object] | None = None  # (settings, on_progress) -> None, for engines with Hub weights
     list_voices: Callable[[Settings], list[VoiceInfo]] | None = None  # cheap listing without loading sessions
+    # engines with several checkpoints to choose from: every known one, downloaded or not; and the name a user's
+    # choice stands for (InvalidInput for an unknown one). `download` then takes `model=` too.
+    models: Callable[[Settings], list[ModelChoice]] | None = None
+    model_name: Callable[[str], str] | None = None

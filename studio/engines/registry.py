@@ -17,7 +17,8 @@ class EnginePool:
     memory once however many people use it."""
 
     def __init__(self) -> None:
-        self.engines: dict[tuple[str, str], Engine] = {}
+        # (name, device, checkpoint): the checkpoint is the running one of an engine with several (EngineSpec.models)
+        self.engines: dict[tuple[str, str, str], Engine] = {}
         self.lock = threading.Lock()
 
 
@@ -74,13 +75,18 @@ class Registry:
         """The loaded engine (cached). Raises EngineUnavailable with the fix when it cannot run."""
         spec = self.spec(name)
         device = "cuda" if device in ("cuda", "gpu") else "cpu"
-        key = (name, device)
+        # an engine with several checkpoints is cached per checkpoint: one chosen elsewhere (the CLI beside the app,
+        # another Studio) is loaded at the next use, in place of the one loaded before
+        running = next((m.name for m in spec.models(self.settings) if m.running), "") if spec.models else ""
+        key = (name, device, running)
         with self._pool.lock:
             engine = self._pool.engines.get(key)
             if engine is None:
                 status = self.available(name)
                 if not status.ok:
                     raise EngineUnavailable(f"{spec.label} is not available: {status.message}")
+                for old in [k for k in self._pool.engines if k[:2] == (name, device)]:
+                    del self._pool.engines[old]  # the checkpoint chosen before: one model in memory per engine
                 engine = spec.load(self.settings, device)
                 self._pool.engines[key] = engine
         # a user's area: the shared engine with this user's voices (a local install has one user: the engine itself)

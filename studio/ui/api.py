@@ -54,6 +54,13 @@ def voices(ctx: AppContext, engine: str) -> list[dict[str, Any]]:
     return [{"id": v.id, "name": v.name, "languages": list(v.languages)} for v in ctx.registry.voices(engine)]
 
 
+def models(ctx: AppContext, engine: str) -> list[dict[str, Any]]:
+    if engine not in ctx.registry.names():
+        raise InvalidInput(f"Unknown engine {engine!r}; choose one of: {', '.join(ctx.registry.names())}.")
+    return [{"name": m.name, "short": m.short, "label": m.label, "downloaded": m.present, "running": m.running}
+            for m in ctx.studio.models(engine)]  # fmt: skip
+
+
 def books(ctx: AppContext, session: str) -> list[dict[str, Any]]:
     out = []
     for job in list_jobs(ctx.jobs_dir(session)):
@@ -162,6 +169,21 @@ def register(ctx: AppContext) -> None:
         return voices(user_context(ctx, request), engine)
 
     @ui_errors
+    def engine_models(engine: str, request: gr.Request) -> list[dict]:
+        """The checkpoints an engine can run (Qwen3-TTS: 0.6B/1.7B Base and CustomVoice, and a folder placed by
+        hand); empty for an engine with one model. engine_choose_model picks among the downloaded ones,
+        engine_download_model fetches another.
+
+        Args:
+            engine: engine name, as engine_list gives it (e.g. "qwen3_tts").
+
+        Returns:
+            one object per checkpoint: name (a Hub id, or "placed"), short (e.g. "1.7b-customvoice"), label,
+            downloaded, running (the one the engine runs now).
+        """
+        return models(user_context(ctx, request), engine)
+
+    @ui_errors
     def book_list(request: gr.Request) -> list[dict]:
         """The caller's book jobs, newest first.
 
@@ -225,5 +247,14 @@ def register(ctx: AppContext) -> None:
         """
         return run_status(user_context(ctx, request), run_id)
 
-    for fn in (engine_list, engine_voices, book_list, book_status, book_flagged, train_list, train_status):
+    for fn in (
+        engine_list,
+        engine_voices,
+        engine_models,
+        book_list,
+        book_status,
+        book_flagged,
+        train_list,
+        train_status,
+    ):
         gr.api(fn, api_name=fn.__name__, queue=False)

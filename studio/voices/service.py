@@ -169,8 +169,10 @@ class Voices:
         if not self.registry.info(design.ENGINE).supports_clone:
             info = self.registry.info(design.ENGINE)
             raise InvalidInput(f"A designed voice is kept as a clone prompt of a Qwen3-TTS Base checkpoint; the one "
-                               f"found is {info.model_version}. Run `python -m studio download {design.ENGINE}` (the "
-                               f"{design.DEFAULT_MODEL} weights).")  # fmt: skip
+                               f"that runs is {info.model_version}. Choose a Base checkpoint (`python -m studio "
+                               f"model {design.ENGINE} 0.6b-base`, or the Synthesize tab's Checkpoint), after "
+                               f"`python -m studio download {design.ENGINE}` (the {design.DEFAULT_MODEL} weights) "
+                               "if it is not downloaded.")  # fmt: skip
         designer: Any = self.registry.get(design.DESIGN_ENGINE, device)
         base: Any = self.registry.get(design.ENGINE, device)
         # Qwen3-TTS lists library voices as it is asked: nothing to reload afterwards

@@ -93,6 +93,15 @@ def test_book_from_text_makes_this_sessions_open_book(app: tuple[Any, Path]) -> 
     assert client.predict(job_id=job_id, api_name="/book_status")["state"] == "planned"
     with pytest.raises(AppError, match="The text is empty"):
         client.predict(text="  ", engine="piper", voice="joe", api_name="/book_from_text")
+    # instructions for an engine that takes none: refused with a message, never ignored; nothing starts
+    with pytest.raises(AppError, match=r"Piper does not take instructions \(how to speak, in words\)"):
+        client.predict("piper", "joe", None, 1.0, 8, False, False, ["wav"], False, 0.25, 0.6, 1.5,
+                       "Calm, warm narration.", api_name="/book_render")  # fmt: skip
+    assert client.predict(job_id=job_id, api_name="/book_status")["state"] == "planned"
+    assert client.predict(engine="qwen3_tts", api_name="/engine_models")[0]["short"] == "0.6b-base"
+    assert client.predict(engine="piper", api_name="/engine_models") == []
+    with pytest.raises(AppError, match=r"not downloaded, so it cannot be chosen.*--model 1\.7b-customvoice"):
+        client.predict(engine="qwen3_tts", model="1.7b-customvoice", gpu=False, api_name="/engine_choose_model")
 
 
 @pytest.mark.slow

@@ -69,8 +69,9 @@ def design_voice(
     description, text = check_design(description, text)
     if base.card.model_type != "base":
         raise InvalidInput(f"A designed voice is kept as a clone prompt of a Qwen3-TTS Base checkpoint; the one "
-                           f"found is {base.info.model_version}. Run `python -m studio download {ENGINE}` (the "
-                           f"{DEFAULT_MODEL} weights).")  # fmt: skip
+                           f"that runs is {base.info.model_version}. Choose a Base checkpoint (`python -m studio model "
+                           f"{ENGINE} 0.6b-base`), after `python -m studio download {ENGINE}` (the {DEFAULT_MODEL} "
+                           "weights) if it is not downloaded.")  # fmt: skip
     clip = designer.design_clip(text, description, language, seed)
     source = {"kind": "design", "description": description, "designed_with": designer.model_id, "seed": seed,
               "language": language or "auto", "file": "sample.wav"}  # fmt: skip

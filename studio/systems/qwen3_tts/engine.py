@@ -30,7 +30,15 @@ import studio.systems.qwen3_tts.compat as qwen3_compat
 from studio.audio.dsp import join, resample
 from studio.audio.types import AudioResult
 from studio.config import Settings
-from studio.engines.base import Availability, DeviceReport, EngineInfo, EngineSpec, SynthParams, VoiceInfo
+from studio.engines.base import (
+    Availability,
+    DeviceReport,
+    EngineInfo,
+    EngineSpec,
+    ModelChoice,
+    SynthParams,
+    VoiceInfo,
+)
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
 from studio.hosting import gpu_function
 from studio.systems.qwen3_tts.generate import max_new_tokens_for
@@ -42,17 +50,26 @@ from studio.systems.qwen3_tts.model import (
     DESIGN_MODEL,
     ENGINE,
     INSTALL_FIX,
+    KNOWN_MODELS,
     LABEL,
     LANGUAGES,
     LICENSE,
+    PLACED,
     SAMPLE_RATE,
     SUPPORTED_TYPES,
     ModelCard,
+    chosen_model,
+    download_command,
     find_model_dir,
     import_qwen_tts,
     language_name,
+    missing_choice,
     missing_files,
     missing_packages,
+    model_label,
+    model_name,
+    present_models,
+    short_name,
     user_model_dir,
 )
 from studio.systems.qwen3_tts.prompts import (
@@ -245,7 +262,8 @@ class Qwen3TTSEngine:
         if self.card.model_type != "base":
             kind = KINDS.get(self.card.model_type, self.card.model_type).split(" (")[0]
             raise InvalidInput(f"Only Base checkpoints clone voices; {self.model_id} is a {kind} checkpoint "
-                               f"(use {DEFAULT_MODEL}).")  # fmt: skip
+                               f"(choose a Base one: `python -m studio model {ENGINE} 0.6b-base`, after "
+                               f"{download_command(DEFAULT_MODEL)} if it is not downloaded).")  # fmt: skip
         audio = check_reference(samples, int(sample_rate), transcript, mode)
         rate = int(self.model.model.speaker_encoder_sample_rate)
         if int(sample_rate) != rate:
@@ -458,8 +476,9 @@ def instructions_fix(card: ModelCard | None) -> str:
     if takes_instructions(card):
         return ""
     found = f"; the checkpoint found is {card.model_version}" if card else ""
-    return (f"{LABEL} follows instructions with a 1.7B CustomVoice checkpoint ({CUSTOM_VOICE_MODEL}, preset speakers, "
-            f"placed in models/{ENGINE} of Studio's data folder){found}.")  # fmt: skip
+    return (f"{LABEL} follows instructions with a 1.7B CustomVoice checkpoint ({CUSTOM_VOICE_MODEL}, preset "
+            f"speakers: download it with {download_command(CUSTOM_VOICE_MODEL)} and choose it as the "
+            f"checkpoint){found}.")  # fmt: skip
 
 
 def check_instructions(info: EngineInfo, instruct: str | None) -> str:
@@ -518,6 +537,9 @@ def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo
 # ---- registry ---------------------------------------------------------------------------------------------------
 
 
+CHOOSE = f"`python -m studio model {ENGINE} NAME` (or the Checkpoint picker of the Synthesize tab)"
+
+
 def _check(settings: Settings, engine: str = ENGINE) -> Availability:
     label, model = (DESIGN_LABEL, DESIGN_MODEL) if engine == DESIGN_ENGINE else (LABEL, DEFAULT_MODEL)
     missing = missing_packages()
@@ -529,6 +551,14 @@ def _check(settings: Settings, engine: str = ENGINE) -> Availability:
     if problem is not None:  # outside the tested range: refused here, never a traceback mid-generation
         reason, _, fix = problem.partition(" Fix: ")
         return Availability(False, reason, fix)
+    if engine != DESIGN_ENGINE:
+        try:
+            chosen = chosen_model(settings)
+        except InvalidInput as exc:
+            return Availability(False, str(exc))
+        present = present_models(settings)
+        if chosen is not None and chosen[0] not in present:
+            return Availability(False, missing_choice(settings, chosen[0], present), f"Choose with {CHOOSE}.")
     if find_model_dir(settings, engine) is None:
         manual = user_model_dir(settings, engine)
         if manual.is_dir() and any(manual.iterdir()):
@@ -572,11 +602,47 @@ def _list_voices(settings: Settings, engine: str = ENGINE) -> list[VoiceInfo]:
 
 
 def _download(settings: Settings, on_progress: Callable[[float, str], None] | None = None,
-              engine: str = ENGINE) -> Path:  # fmt: skip
+              engine: str = ENGINE, model: str | None = None) -> Path:  # fmt: skip
+    """Fetch a checkpoint into the cache: `model` (a Hub id or short name, qwen3_tts only), else the chosen one, else
+    the default (0.6B Base; VoiceDesign for qwen3_tts_design). Downloading does not choose it."""
     from studio.engines.hub import resolve_model
 
-    model = DESIGN_MODEL if engine == DESIGN_ENGINE else DEFAULT_MODEL
-    return resolve_model(model, settings.cache_dir, on_progress, offline=settings.offline or None)
+    if engine == DESIGN_ENGINE:
+        if model and model != DESIGN_MODEL:
+            raise InvalidInput(f"{DESIGN_LABEL} has one checkpoint, {DESIGN_MODEL}.")
+        repo = DESIGN_MODEL
+    elif model:
+        repo = model_name(model)
+        if repo == PLACED:
+            raise InvalidInput(f"'{PLACED}' is a folder placed by hand in {user_model_dir(settings)}; nothing to "
+                               "download. Name a Hub checkpoint, e.g. 1.7b-customvoice.")  # fmt: skip
+    else:
+        try:
+            chosen = chosen_model(settings)
+        except InvalidInput:
+            chosen = None
+        repo = chosen[0] if chosen is not None and chosen[0] != PLACED else DEFAULT_MODEL
+    return resolve_model(repo, settings.cache_dir, on_progress, offline=settings.offline or None)
+
+
+def _models(settings: Settings) -> list[ModelChoice]:
+    """Every checkpoint the qwen3_tts engine can run: the folder placed by hand (when there is one) and the four
+    known Hub checkpoints, each with whether it is here and whether it is the one that runs."""
+    present = present_models(settings)
+    running = find_model_dir(settings)
+    out = []
+    for name in ([PLACED] if PLACED in present else []) + list(KNOWN_MODELS):
+        label = model_label(name)
+        if name == PLACED:
+            try:
+                card = ModelCard.read(present[PLACED])
+                label += f": {card.size.replace('b', '.').upper()}B {KINDS.get(card.model_type, card.model_type)}"
+            except ModelMissing:
+                pass
+        here = present.get(name)
+        out.append(ModelChoice(name, short_name(name), label, here is not None,
+                               running is not None and here == running))  # fmt: skip
+    return out
 
 
 def spec() -> EngineSpec:
@@ -589,6 +655,8 @@ def spec() -> EngineSpec:
         load=_load,
         download=_download,
         list_voices=_list_voices,
+        models=_models,
+        model_name=model_name,
     )
 
 

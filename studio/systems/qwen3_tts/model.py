@@ -123,13 +123,106 @@ def missing_files(folder: Path) -> list[str]:
 
 
 def user_model_dir(settings: Settings, engine: str = ENGINE) -> Path:
-    """A Qwen3-TTS model folder placed by hand (wins over the download cache): models/qwen3_tts for Base or
-    CustomVoice, models/qwen3_tts_design for VoiceDesign."""
+    """A Qwen3-TTS model folder placed by hand (wins over the download cache unless another checkpoint is chosen):
+    models/qwen3_tts for Base or CustomVoice, models/qwen3_tts_design for VoiceDesign."""
     return settings.home / "models" / engine
 
 
+# ---- which checkpoint the qwen3_tts engine runs ------------------------------------------------------------------
+
+PLACED = "placed"  # the choice of the folder placed by hand (models/qwen3_tts)
+# short names: the size and kind of each known checkpoint, e.g. 1.7b-customvoice
+SHORT_NAMES = {repo.split("12Hz-", 1)[1].lower(): repo for repo in KNOWN_MODELS}
+KIND_LABELS = {"base": "Base (cloned voices)", "customvoice": "CustomVoice (preset speakers)"}
+
+
+def short_name(model: str) -> str:
+    """Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice -> 1.7b-customvoice (a Hub id Studio does not know: itself)."""
+    return next((short for short, repo in SHORT_NAMES.items() if repo == model), model)
+
+
+def model_label(model: str) -> str:
+    """A picker's words for a checkpoint: its size and kind, and what it does."""
+    if model == PLACED:
+        return "Placed by hand (models/qwen3_tts)"
+    size, _, kind = short_name(model).partition("-")
+    label = f"{size.upper()} {KIND_LABELS.get(kind, kind)}"
+    return label + (", follows instructions" if model == CUSTOM_VOICE_MODEL else "")
+
+
+def model_name(name: str) -> str:
+    """The checkpoint a user's words choose: a known Hub id (any case), a short name (1.7b-customvoice, also
+    1.7B-CustomVoice or 1.7b_customvoice), or "placed" (models/qwen3_tts). InvalidInput names the choices."""
+    wanted = " ".join((name or "").split())
+    key = wanted.lower().replace("_", "-")
+    if key == PLACED:
+        return PLACED
+    for short, repo in SHORT_NAMES.items():
+        if key in (short, repo.lower(), f"qwen3-tts-12hz-{short}"):
+            return repo
+    choices = ", ".join(SHORT_NAMES)
+    raise InvalidInput(f"{LABEL} has no checkpoint {wanted!r}. Choose one of: {choices} (or their Hub ids, e.g. "
+                       f"{CUSTOM_VOICE_MODEL}), or '{PLACED}' for a folder placed in models/{ENGINE}.")  # fmt: skip
+
+
+def present_models(settings: Settings) -> dict[str, Path]:
+    """The complete checkpoints on this computer, in order of preference: the folder placed by hand, then the known
+    checkpoints in the download cache (KNOWN_MODELS' order). Never touches the network."""
+    found: dict[str, Path] = {}
+    manual = user_model_dir(settings)
+    if manual.is_dir() and not missing_files(manual):
+        found[PLACED] = manual
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return found
+    from studio.engines.hub import local_snapshot
+
+    for repo_id in KNOWN_MODELS:
+        snapshot = local_snapshot(repo_id, list(MODEL_FILES), "main", settings.cache_dir)
+        if snapshot is not None and not missing_files(snapshot):
+            found[repo_id] = snapshot
+    return found
+
+
+def chosen_model(settings: Settings) -> tuple[str, str] | None:
+    """The checkpoint set for the engine (STUDIO_QWEN3_MODEL, else the one chosen in the app) and where it was set;
+    None: none set (the first present one runs). InvalidInput for a setting that names no known checkpoint."""
+    setting = settings.model_setting(ENGINE)
+    if setting is None:
+        return None
+    value, where = setting
+    try:
+        return model_name(value), where
+    except InvalidInput as exc:
+        raise InvalidInput(f"{where} sets the {LABEL} checkpoint to {value!r}: {exc}") from None
+
+
+def download_command(model: str) -> str:
+    return f"`python -m studio download {ENGINE} --model {short_name(model)}`"
+
+
+def missing_choice(settings: Settings, model: str, present: dict[str, Path]) -> str:
+    """Why a chosen checkpoint cannot run, what is here instead and the command that downloads it."""
+    here = ", ".join(short_name(name) for name in present) or "none"
+    if model == PLACED:
+        return (f"The chosen {LABEL} checkpoint is the folder placed by hand, and {user_model_dir(settings)} holds no "
+                f"complete model. Checkpoints here: {here}.")  # fmt: skip
+    return (f"The chosen {LABEL} checkpoint {model} is not downloaded. Checkpoints here: {here}. Download it with "
+            f"{download_command(model)}, or choose one that is here.")  # fmt: skip
+
+
 def find_model_dir(settings: Settings, engine: str = ENGINE) -> Path | None:
-    """A complete model folder: the one placed by hand, else the first known checkpoint in the download cache."""
+    """A complete model folder: for qwen3_tts the chosen checkpoint (None when it is not here), else the folder
+    placed by hand, else the first known checkpoint in the download cache; for qwen3_tts_design its own folder placed
+    by hand, else the VoiceDesign checkpoint in the cache."""
+    if engine != DESIGN_ENGINE:
+        present = present_models(settings)
+        try:
+            chosen = chosen_model(settings)
+        except InvalidInput:
+            return None
+        if chosen is not None:
+            return present.get(chosen[0])
+        return next(iter(present.values()), None)
     manual = user_model_dir(settings, engine)
     if manual.is_dir() and not missing_files(manual):
         return manual
@@ -137,11 +230,8 @@ def find_model_dir(settings: Settings, engine: str = ENGINE) -> Path | None:
         return None
     from studio.engines.hub import local_snapshot
 
-    for repo_id in (DESIGN_MODEL,) if engine == DESIGN_ENGINE else KNOWN_MODELS:
-        snapshot = local_snapshot(repo_id, list(MODEL_FILES), "main", settings.cache_dir)
-        if snapshot is not None and not missing_files(snapshot):
-            return snapshot
-    return None
+    snapshot = local_snapshot(DESIGN_MODEL, list(MODEL_FILES), "main", settings.cache_dir)
+    return snapshot if snapshot is not None and not missing_files(snapshot) else None
 
 
 def language_name(code: str | None, card: ModelCard) -> str:

@@ -274,6 +274,56 @@ def download_engine(ctx: AppContext, engine: str, progress: gr.Progress | None =
     return (gr.update(choices=engine_choices(ctx), value=engine), *on_engine_change(ctx, engine))
 
 
+MODEL_LABEL = "Checkpoint"
+MODEL_INFO = "CustomVoice speaks its preset speakers (the 1.7B one follows instructions); Base, your cloned voices"
+
+
+def model_state(ctx: AppContext, engine: str) -> tuple[Any, Any, Any]:
+    """Updates for: the checkpoint picker (shown when an engine has more than one downloaded checkpoint to choose
+    from: Qwen3-TTS), the "More checkpoints" accordion (shown for an engine with checkpoints) and its picker of the
+    checkpoints to download (every known one, marked when downloaded). A checkpoint set by the server
+    (STUDIO_QWEN3_MODEL, a hosted server) is not chosen here."""
+    models = ctx.studio.models(engine)
+    setting = ctx.settings.model_setting(engine)
+    fixed = ctx.settings.hosted or (setting is not None and setting[1] != str(ctx.settings.choices_file))
+    present = [(m.label, m.name) for m in models if m.present]
+    running = next((m.name for m in models if m.running), None)
+    pick = gr.update(choices=present, value=running, visible=len(present) > 1 and not fixed)
+    offer = [(m.label + (" — downloaded" if m.present else ""), m.name) for m in models]
+    first = next((name for (_label, name), m in zip(offer, models, strict=True) if not m.present), None)
+    return (pick, gr.update(visible=bool(models) and not ctx.settings.hosted),
+            gr.update(choices=offer, value=first))  # fmt: skip
+
+
+def choose_model(ctx: AppContext, engine: str, model: str | None, gpu: bool = False) -> tuple[Any, ...]:
+    """Run the picked checkpoint from now on (remembered): the voices, languages and instructions box follow it.
+    Updates for: the engine's outputs (on_engine_change), the instructions box, the checkpoint note."""
+    if not model:
+        raise InvalidInput("Pick a checkpoint first.")
+    running = next((m.name for m in ctx.studio.models(engine) if m.running), None)
+    if model != running:
+        ctx.studio.choose_model(engine, model)
+    return (*on_engine_change(ctx, engine, gpu), instruct_state(ctx, engine), gr.update(value="", visible=False))
+
+
+def download_model(ctx: AppContext, engine: str, model: str | None,
+                   progress: gr.Progress | None = None) -> tuple[Any, ...]:  # fmt: skip
+    """Download one checkpoint of an engine with several (it is not chosen: the picker offers it from then on).
+    Updates for: the checkpoint picker, the accordion, its download picker, the note under it."""
+    if not model:
+        raise InvalidInput("Pick a checkpoint to download first.")
+
+    def report(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(fraction, desc=message)
+
+    ctx.studio.download(engine, report, model=model)
+    to_name = ctx.registry.spec(engine).model_name
+    name = to_name(model) if to_name is not None else model
+    label = next((m.label for m in ctx.studio.models(engine) if m.name == name), model)
+    return (*model_state(ctx, engine), f"Downloaded {label}; choose it in “{MODEL_LABEL}” to run it.")
+
+
 def load_piper_catalog(ctx: AppContext, progress: gr.Progress | None = None) -> Any:
     def report(fraction: float, message: str) -> None:
         if progress is not None:
@@ -303,6 +353,7 @@ class TextSource:
     text: gr.Textbox
     engine: gr.Dropdown
     voice: gr.Dropdown
+    instruct: gr.Textbox
     button: gr.Button
     note: gr.Markdown
 
@@ -335,6 +386,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="synth-engine")
             engine_status = gr.Markdown("", visible=False, elem_id="synth-engine-status")
             download_btn = gr.Button("Download model weights", visible=False, elem_id="synth-download")
+            # which downloaded checkpoint the engine runs (Qwen3-TTS), shown when there are two or more
+            # any name an API client gives (a short name, a Hub id) is the engine's to judge, not the picker's list
+            model_pick = gr.Dropdown([], label=MODEL_LABEL, info=MODEL_INFO, visible=False, allow_custom_value=True,
+                                     elem_id="synth-model")  # fmt: skip
+            model_note = gr.Markdown("", visible=False, elem_id="synth-model-note")
             voice = gr.Dropdown(
                 view.voices, value=view.voices[0][1] if view.voices else None, label="Voice", elem_id="synth-voice"
             )
@@ -381,6 +437,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="synth-gpu")
             normalize = gr.Checkbox(True, label="Read numbers, dates and abbreviations as words", elem_id="synth-norm")
             fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
+            with gr.Accordion("More checkpoints (needs internet)", open=False, visible=False,
+                              elem_id="synth-more-models") as more_models:  # fmt: skip
+                offered = gr.Dropdown([], label="Checkpoint to download", allow_custom_value=True,
+                                      elem_id="synth-model-offer")  # fmt: skip
+                fetch_btn = gr.Button("Download this checkpoint", elem_id="synth-model-download")
+                fetch_note = gr.Markdown("", elem_id="synth-model-download-note")
             with gr.Accordion("More Piper voices (needs internet)", open=False):
                 catalog_btn = gr.Button("Load the Piper voice catalog")
                 catalog = gr.Dropdown([], label="Catalog voice", visible=False)
@@ -404,11 +466,48 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
     # the voice list of the signed-in user (or of this browser session) once the page is open
     action(demo, demo.load, per_user(ctx, on_engine_change), [engine, gpu], engine_outputs, engine_status,
            queue=False, api_visibility="private")  # fmt: skip
+    model_outputs = [model_pick, more_models, offered]
     for event in (engine.change, demo.load):
         event(per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")
         action(demo, event, per_user(ctx, instruct_state), engine, instruct, queue=False, api_visibility="private")
         action(demo, event, per_user(ctx, length_and_events_state), engine, [length, events_row], queue=False,
                api_visibility="private")  # fmt: skip
+        action(demo, event, per_user(ctx, model_state), engine, model_outputs, queue=False,
+               api_visibility="private")  # fmt: skip
+
+    @ui_errors
+    def engine_choose_model(u: AppContext, engine: str, model: str, gpu: bool) -> tuple[Any, ...]:
+        """Choose the checkpoint an engine runs from now on (remembered), among the downloaded ones
+        (`engine_models`); the voices follow it (Qwen3-TTS CustomVoice: preset speakers; Base: cloned voices).
+
+        Args:
+            engine: engine name, e.g. "qwen3_tts".
+            model: the checkpoint: a Hub id (e.g. "Qwen/Qwen3-TTS-12Hz-1.7B-CustomVoice"), a short name
+                ("1.7b-customvoice") or "placed" (a folder placed by hand).
+            gpu: whether the page's "Use GPU" is ticked (the steps' default follows it).
+        """
+        return choose_model(u, engine, model, gpu)
+
+    action(demo, model_pick.input, per_user(ctx, engine_choose_model), [engine, model_pick, gpu],
+           [*engine_outputs, instruct, model_note], model_note, concurrency_id="long_jobs", concurrency_limit=1,
+           api_name="engine_choose_model").then(
+        per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")  # fmt: skip
+
+    @ui_errors
+    def engine_download_model(u: AppContext, engine: str, model: str,
+                              progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008  # fmt: skip
+        """Download one checkpoint of an engine that has several (Qwen3-TTS: 0.6b-base, 1.7b-base, 0.6b-customvoice,
+        1.7b-customvoice) from the Hugging Face Hub (needs internet); it is not chosen (`engine_choose_model`).
+
+        Args:
+            engine: engine name, e.g. "qwen3_tts".
+            model: a Hub id or a short name such as "1.7b-customvoice".
+        """
+        return download_model(u, engine, model, progress)
+
+    action(demo, fetch_btn.click, per_user(ctx, engine_download_model), [engine, offered],
+           [*model_outputs, fetch_note], fetch_note, concurrency_id="long_jobs", concurrency_limit=1,
+           api_name="engine_download_model")  # fmt: skip
 
     @ui_errors
     def synthesize(
@@ -475,9 +574,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         """
         return download_engine(u, engine, progress)
 
-    action(demo, download_btn.click, per_user(ctx, engine_download), engine, [engine, *engine_outputs], engine_status,
-           concurrency_id="long_jobs", concurrency_limit=1, api_name="engine_download").then(
+    downloaded = action(demo, download_btn.click, per_user(ctx, engine_download), engine, [engine, *engine_outputs],
+                        engine_status, concurrency_id="long_jobs", concurrency_limit=1,
+                        api_name="engine_download").then(
         per_user(ctx, generate_state), [engine, text], generate_btn, queue=False, api_visibility="private")  # fmt: skip
+    action(demo, downloaded.then, per_user(ctx, model_state), engine, model_outputs, queue=False,
+           api_visibility="private")  # fmt: skip
 
     @ui_errors
     def _catalog(u: AppContext, progress: gr.Progress = gr.Progress()) -> tuple[Any, str]:  # noqa: B008
@@ -492,4 +594,4 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
     action(demo, install_btn.click, per_user(ctx, _install), catalog, [voice, catalog_status], catalog_status,
            concurrency_id="long_jobs", concurrency_limit=1, api_visibility="private")  # fmt: skip
-    return TextSource(text, engine, voice, to_book_btn, book_note)
+    return TextSource(text, engine, voice, instruct, to_book_btn, book_note)

@@ -41,6 +41,7 @@ from studio.ui.tabs.audiobook.render import (
     CANCELLING,
     cancel_render,
     export_files,
+    job_instruct,
     output_files,
     poll,
     start_render,
@@ -73,6 +74,7 @@ __all__ = [
 ]  # fmt: skip
 
 FORMATS = ["m4b", "mp3", "wav", "flac"]
+BOOK_INSTRUCT_PLACEHOLDER = "e.g. Calm, warm narration, unhurried."
 
 
 def progress_bar(percent: float) -> str:
@@ -91,11 +93,18 @@ class BookTab:
     engine: gr.Dropdown
     voice: gr.Dropdown
     note: gr.Markdown
+    instruct: gr.Textbox
 
 
 def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     """Lay out the tab; every handler it wires is a plain function in `plan` or `render` (tests call them directly)."""
-    from studio.ui.tabs.synthesize import engine_choices, engine_view, on_gpu_change, steps_default
+    from studio.ui.tabs.synthesize import (
+        INSTRUCT_LABEL,
+        engine_choices,
+        engine_view,
+        on_gpu_change,
+        steps_default,
+    )
 
     names = ctx.registry.names()
     default_engine = "piper" if "piper" in names else names[0]
@@ -115,10 +124,18 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             with gr.Row():
                 engine = gr.Dropdown(engine_choices(ctx, voiced=True), value=default_engine, label="Engine",
                                      elem_id="book-engine")  # fmt: skip
-                voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", elem_id="book-voice")
+                # a voice the page has not caught up with (the engine and voice set together by "Make an audiobook
+                # from this text": the engine's change event can carry the previous engine's voice) reaches the
+                # handler, which picks the engine's own, instead of failing in Gradio's check of the choices
+                voice = gr.Dropdown(view.voices, value=voice_value, label="Narrator voice", allow_custom_value=True,
+                                    elem_id="book-voice")  # fmt: skip
             with gr.Row():
                 dialogue = gr.Checkbox(False, label="Second voice for dialogue in quotes")
-                dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice")
+                dialogue_voice = gr.Dropdown(view.voices, value=None, label="Dialogue voice", allow_custom_value=True)
+            # shown only for an engine whose model follows instructions (Qwen3-TTS 1.7B CustomVoice)
+            instruct = gr.Textbox("", label=INSTRUCT_LABEL, placeholder=BOOK_INSTRUCT_PLACEHOLDER, lines=2,
+                                  info="how the narrator speaks, in words; new instructions render the book again",
+                                  visible=view.info.supports_instructions, elem_id="book-instruct")  # fmt: skip
             as_new = gr.Checkbox(False, label="Import as a new job (otherwise a book imported before opens its job)",
                                  elem_id="book-as-new")  # fmt: skip
             plan_btn = gr.Button("Import and plan", variant="primary", elem_id="book-plan")
@@ -201,7 +218,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     def _refresh_jobs(request: gr.Request) -> Any:
         return gr.update(choices=job_choices(user_context(ctx, request), _session(request)))
 
-    def _voices(u: AppContext, e: str, current: str | None, on_gpu: bool) -> tuple[Any, Any, Any, Any, Any]:
+    def _voices(u: AppContext, e: str, current: str | None, on_gpu: bool) -> tuple[Any, ...]:
         v = engine_view(u, e)
         ids = [vid for _, vid in v.voices]
         # a voice set together with the engine (a book made from Synthesize's text) stays; else the first
@@ -212,13 +229,16 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             gr.update(visible=v.info.supports_steps, value=steps_default(v.info, bool(on_gpu))),
             gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
             gr.update(value=book_sentence_gap(v.info)),  # Supertonic pauses 0.3 s between sentences, as its reference
+            # an engine without instructions: the box goes, and so does its text (a render would refuse it)
+            gr.update(visible=True) if v.info.supports_instructions else gr.update(visible=False, value=""),
         )
 
     # a failure says why beside the action and leaves every other output as it was (studio.ui.errors.action)
     for event in (engine.change, demo.load):  # and this user's voices once the page is open (hosted: the page is
         # built with nobody's data)
         action(demo, event, per_user(ctx, _voices), [engine, voice, gpu],
-               [voice, dialogue_voice, steps, speed, sentence_gap], queue=False, api_visibility="private")  # fmt: skip
+               [voice, dialogue_voice, steps, speed, sentence_gap, instruct], queue=False,
+               api_visibility="private")  # fmt: skip
         action(demo, event, per_user(ctx, lambda u, e: gr.update(visible=u.registry.info(e).supports_events)),
                engine, flag_events, queue=False, api_visibility="private")  # fmt: skip
     demo.load(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
@@ -248,7 +268,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         u = user_context(ctx, request)
         return (*import_book(u, book_file, engine, voice, dialogue, _session(request), as_new), "")
 
-    action(
+    imported = action(
         demo,
         plan_btn.click,
         book_import,
@@ -273,8 +293,15 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         """
         return (*open_job(user_context(ctx, request), job_id, _session(request)), "")
 
-    action(demo, open_btn.click, book_open, jobs, [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note],
-           book_note, api_name="book_open")  # fmt: skip
+    opened = action(demo, open_btn.click, book_open, jobs,
+                    [job_id, summary, chapters, chapter_pick, chunks, lexicon, book_note], book_note,
+                    api_name="book_open")  # fmt: skip
+
+    def _job_instruct(job: str | None, e: str, request: gr.Request) -> Any:
+        return job_instruct(user_context(ctx, request), job, _session(request), e)
+
+    for done in (imported, opened):  # the box shows the instructions the opened job renders with
+        action(demo, done.then, _job_instruct, [job_id, engine], instruct, queue=False, api_visibility="private")
 
     # this session's jobs, fresh each time the list opens
     jobs.focus(_refresh_jobs, None, jobs, queue=False, api_visibility="private")
@@ -364,6 +391,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         sentence_gap: float,
         paragraph_gap: float,
         chapter_gap: float,
+        instructions: str,
         request: gr.Request,
     ) -> str:
         """Render the open book in the background (or resume it: finished chunks are kept), then export it. The
@@ -382,11 +410,14 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             sentence_gap: seconds of silence between chunks.
             paragraph_gap: seconds of silence after a paragraph.
             chapter_gap: seconds of silence after a chapter.
+            instructions: how the narrator speaks, in words ("calm, warm narration"), for engines that take them
+                (Qwen3-TTS with the 1.7B CustomVoice checkpoint); any other engine refuses them. Empty for none.
+                Part of every chunk's key: new instructions render the book again.
         """
         gaps = (sentence_gap, paragraph_gap, chapter_gap)
         u = user_context(ctx, request)
         return start_render(u, job, engine, voice, dialogue_voice if dialogue else None, speed, steps, gpu,
-                            check_speech, formats, _session(request), gaps)  # fmt: skip
+                            check_speech, formats, _session(request), gaps, instructions)  # fmt: skip
 
     action(
         demo,
@@ -406,6 +437,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             sentence_gap,
             paragraph_gap,
             chapter_gap,
+            instruct,
         ],
         status,
         status,
@@ -553,7 +585,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
         action(demo, event, _rule, [job_id, reviewing, flag_rule], [lexicon, review, flag_rule, text_note], text_note,
                api_visibility="private")  # fmt: skip
 
-    return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note)
+    return BookTab(job_id, [summary, chapters, chapter_pick, chunks, lexicon, jobs], engine, voice, book_note,
+                   instruct)  # fmt: skip
 
 
 def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, book: BookTab, tabs: gr.Tabs) -> None:
@@ -565,7 +598,8 @@ def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, bo
         return getattr(request, "session_hash", None) or "local"
 
     @ui_errors
-    def book_from_text_(text: str, engine: str, voice: str | None, request: gr.Request) -> tuple[Any, ...]:
+    def book_from_text_(text: str, engine: str, voice: str | None, instructions: str,
+                        request: gr.Request) -> tuple[Any, ...]:  # fmt: skip
         """Make an audiobook job of a text of any length (chapters at headings; titled by its first line when that
         is short, else "Pasted text"), read by `engine` and `voice`. The job becomes this session's open book
         (book_render, book_cancel, book_export act on it); the same text again opens its earlier job.
@@ -574,25 +608,32 @@ def wire_book_from_text(ctx: AppContext, demo: gr.Blocks, source: TextSource, bo
             text: the text to read.
             engine: engine that will read it (`list_engines`).
             voice: voice id (`list_voices`); empty for the engine's default.
+            instructions: how the narrator speaks, for engines that take them (Qwen3-TTS 1.7B CustomVoice; the
+                Synthesize tab's box); ignored by the others, as on that tab. Empty for none.
 
         Returns:
             the summary, the chapter table, the chapter picker, the first chapter's chunks, the lexicon, the jobs
-            list (its value: the job's id), the Audiobook tab's note, its engine and voice, and a note (empty when
-            all went well).
+            list (its value: the job's id), the Audiobook tab's note, its engine, voice and instructions, and a
+            note (empty when all went well).
         """
         u = user_context(ctx, request)
-        opened = book_from_text(u, text, engine, voice, _session(request))
+        takes = u.registry.info(engine).supports_instructions
+        instruct = (instructions or "").strip() if takes else ""
+        opened = book_from_text(u, text, engine, voice, _session(request), instruct or None)
         job = _job(u, _session(request), opened[0])
         voices = engine_view(u, engine).voices
+        # the box shows what Render will use: these instructions (an earlier job of the same text keeps its own
+        # settings until Render saves the box), or the job's own when none were typed
+        shown = instruct or (job.settings().instruct or "" if takes else "")
         return (*opened, gr.update(value=engine), gr.update(choices=voices, value=voice or job.settings().voice),
-                gr.Tabs(selected="audiobook"), "")  # fmt: skip
+                gr.update(value=shown), gr.Tabs(selected="audiobook"), "")  # fmt: skip
 
     action(
         demo,
         source.button.click,
         book_from_text_,
-        [source.text, source.engine, source.voice],
-        [book.job_id, *book.shown, book.note, book.engine, book.voice, tabs, source.note],
+        [source.text, source.engine, source.voice, source.instruct],
+        [book.job_id, *book.shown, book.note, book.engine, book.voice, book.instruct, tabs, source.note],
         source.note,
         concurrency_id="book_import",  # as book_import: never the previews' group
         concurrency_limit=2,

@@ -119,10 +119,13 @@ def import_book(
     return (*open_job(ctx, job.id, session), gr.update(choices=job_choices(ctx, session), value=job.id))
 
 
-def book_from_text(ctx: AppContext, text: str | None, engine: str, voice: str | None, session: str) -> tuple[Any, ...]:
-    """Synthesize's text -> an audiobook job read by that engine and voice (the same text again opens its job, with
-    what it rendered), opened. Returns open_job's values, the jobs picker and a note for the Audiobook tab."""
-    job = ctx.books.job_from_text(text or "", engine, voice or None, jobs_dir=ctx.jobs_dir(session))
+def book_from_text(ctx: AppContext, text: str | None, engine: str, voice: str | None, session: str,
+                   instruct: str | None = None) -> tuple[Any, ...]:  # fmt: skip
+    """Synthesize's text -> an audiobook job read by that engine and voice, with its instructions (the same text
+    again opens its job, with what it rendered), opened. Returns open_job's values, the jobs picker and a note for
+    the Audiobook tab."""
+    job = ctx.books.job_from_text(text or "", engine, voice or None, jobs_dir=ctx.jobs_dir(session),
+                                  instruct=instruct)  # fmt: skip
     chars = len((text or "").strip())
     note = (f"ℹ️ Made from the text on the Synthesize tab ({chars:,} characters), read by the voice picked there. "
             "Press **Render / resume**: it renders chunk by chunk, checks each one, and resumes where it "

@@ -30,7 +30,11 @@ def start_render(
     formats: list[str] | None,
     session: str,
     gaps: tuple[float, float, float] = (0.25, 0.6, 1.5),
+    instruct: str | None = None,
 ) -> str:
+    """Save the render settings and start the render in the background. `instruct`: how the narrator speaks, for an
+    engine that takes instructions (the box is shown only for those, and emptied when the engine changes); any
+    other engine refuses them with a message."""
     job = _job(ctx, session, job_id)
     if ctx.runner.running(job.id):
         return "Already rendering."
@@ -44,6 +48,7 @@ def start_render(
         dialogue_voice=dialogue_voice or None,
         speed=float(speed) if speed and info.supports_speed else None,
         steps=int(steps) if steps and info.supports_steps else None,
+        instruct=instruct or None,
         gpu=bool(gpu),
         qa=bool(qa),
         formats=tuple(formats),
@@ -54,6 +59,17 @@ def start_render(
     )
     ctx.runner.start(job, out_dir=ctx.output_dir(session) / job.id)
     return "Rendering started: it goes on if you close this page; come back and pick the job to follow it."
+
+
+def job_instruct(ctx: AppContext, job_id: str | None, session: str, engine: str) -> Any:
+    """The instructions box of a job that opens: the instructions its chunks were rendered with (none: empty), so a
+    render started again keeps them, and its finished chunks. With an engine picked that takes none the box stays
+    hidden and empty (a render with it would refuse them)."""
+    if not job_id:
+        return gr.update()
+    if not ctx.registry.info(engine).supports_instructions:
+        return gr.update(value="")
+    return gr.update(value=_job(ctx, session, job_id).settings().instruct or "")
 
 
 def cancel_render(ctx: AppContext, job_id: str | None, session: str) -> str:
