@@ -227,7 +227,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
             gr.update(choices=v.voices, value=first),
             gr.update(choices=v.voices, value=None),
             gr.update(visible=v.info.supports_steps, value=steps_default(v.info, bool(on_gpu))),
-            gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed),
+            gr.update(minimum=v.info.min_speed, maximum=v.info.max_speed, value=v.info.default_speed,
+                      visible=v.info.supports_speed),  # Qwen3-TTS has no speed control
             gr.update(value=book_sentence_gap(v.info)),  # Supertonic pauses 0.3 s between sentences, as its reference
             # an engine without instructions: the box goes, and so does its text (a render would refuse it)
             gr.update(visible=True) if v.info.supports_instructions else gr.update(visible=False, value=""),
