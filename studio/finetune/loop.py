@@ -29,6 +29,7 @@ from studio.finetune.metrics import (
     LR,
     LR_NEW,
     PHASE,
+    PHASE_BEGINS,
     TIMING_PARTS,
     TRAIN_LOSS,
     MetricsWriter,
@@ -111,6 +112,7 @@ class Trainer:
         self.model: Any = None
         self.train_ids: list[Any] = []  # one item per training clip (the backend's own form)
         self.val_ids: list[Any] = []
+        self.own_losses: list[float] = []  # this process's latest step losses in the phase (the gate's are averaged)
 
     # ---- setup ------------------------------------------------------------------------------------------------
     def setup(self, resume: bool) -> None:
@@ -267,6 +269,7 @@ class Trainer:
         st = self.state
         phase = self.phases[st.phase]
         if step_loss is not None and phase.loss_below is not None:
+            self.own_losses = [*self.own_losses, step_loss][-phase.loss_window :]  # this process's, for the log
             if self.acc.num_processes > 1:  # every process must decide alike: the gate sees the mean over them
                 import torch
 
@@ -276,11 +279,22 @@ class Trainer:
         done = st.step - st.phase_start
         return done >= self.phase_lengths[st.phase] or gates_pass(phase, done, st.phase_losses)
 
-    def _next_phase(self) -> None:
+    def _next_phase(self, batch: int, batches: int) -> None:
+        """The next phase begins after this step: logged by every process (with the gate's losses, so that a run on
+        several processes shows they decided alike), and marked in metrics.jsonl (a rule on the loss plot)."""
         st = self.state
-        log.info("phase %d (%s) ends at step %d", st.phase + 1, self.phases[st.phase].name, st.step)
+        where = f"process {self.acc.process_index + 1} of {self.acc.num_processes}"
+        gate = ""
+        if self.phases[st.phase].loss_below is not None:
+            losses = ", ".join(f"{x:.6f}" for x in st.phase_losses)
+            own = ", ".join(f"{x:.6f}" for x in self.own_losses)
+            gate = f"; the gate's losses (mean over processes) [{losses}], this process's own [{own}]"
+        log.info("phase %d (%s) ends at step %d on %s%s", st.phase + 1, self.phases[st.phase].name, st.step, where,
+                 gate)  # fmt: skip
         st.phase, st.phase_start, st.phase_losses = st.phase + 1, st.step, []
+        self.own_losses = []
         self._begin_phase()
+        self._write_row({PHASE_BEGINS: st.phase + 1}, batch, batches)
 
     def phase_status(self) -> dict[str, Any]:
         """The phase in status.json (a run with phases only): its number and name, and its steps done of most."""
@@ -590,7 +604,7 @@ class Trainer:
         if row:
             self._write_row(row, batch, batches)
         if advance:  # before a checkpoint of this step, so that a resume from it goes on in the next phase
-            self._next_phase()
+            self._next_phase(batch, batches)
         if (st.step % self.save_every == 0 or new_best) and not last:
             self.save_checkpoint()
         self.status(

@@ -47,6 +47,8 @@ from studio.ui.tabs.finetune.runs import (
     batch_text,
     comparison,
     export_run,
+    phase_label,
+    phase_rules,
     plots,
     push_run,
     resume_run,
@@ -64,8 +66,9 @@ __all__ = [
     "BACKEND_CHOICES", "JOB", "KNOWN_TARGET_MODULES", "PLOT_POINTS", "QWEN3_DEFAULT_TARGETS", "QWEN3_MODES",
     "add_experiment", "apply_edits", "backend_updates", "batch_text", "build", "build_dataset", "comparison",
     "dataset_choices", "dataset_summary", "demo_paths", "device_choices", "encode_dataset", "export_run", "gpu_count",
-    "make_spec", "phases_note", "play_clip", "plots", "preset_values", "push_run", "resume_run", "run_batch",
-    "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run", "use_in_synthesize",
+    "make_spec", "phase_label", "phase_rules", "phases_note", "play_clip", "plots", "preset_values", "push_run",
+    "resume_run", "run_batch", "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run",
+    "use_in_synthesize",
 ]  # fmt: skip
 
 TICK_SECONDS = 1.0
