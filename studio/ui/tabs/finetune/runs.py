@@ -30,7 +30,8 @@ def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
 
 def plots(ctx: AppContext, run_id: str | None, names: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Loss (train + validation) and learning-rate frames from the run's metrics, read incrementally. A run in phases
-    draws a vertical rule where each later phase began (`phase_rules`), named by `names` (the phases' names)."""
+    draws a vertical rule where each later phase began (`phase_rules`), named by `names` (the phases' names). The
+    loss frame names every series the run can have, those with nothing to draw yet in a row without values."""
     loss = pd.DataFrame(columns=["step", "loss", "series"])
     lr = pd.DataFrame(columns=["step", "lr"])
     if not run_id:
@@ -39,10 +40,14 @@ def plots(ctx: AppContext, run_id: str | None, names: Sequence[str] = ()) -> tup
     rows = reader.rows
     train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
     val = [(r["step"], r[EVAL_LOSS], "validation") for r in downsample(rows, EVAL_LOSS, PLOT_POINTS)]
-    if train or val:
-        values = [p[1] for p in train + val]
-        rules = phase_rules(rows, names, min(values), max(values))
-        loss = pd.DataFrame(train + val + rules, columns=["step", "loss", "series"])
+    values = [p[1] for p in train + val]
+    drawn = train + val + (phase_rules(rows, names, min(values), max(values)) if values else [])
+    # every series the run can draw is in the frame from the first tick (a row without values where there is nothing
+    # yet): Gradio's LinePlot fixes its colours to the series of its first drawing, and a later one is never drawn
+    present = {p[2] for p in drawn}
+    later = [phase_label(n, names) for n in range(2, len(names) + 1)]
+    loss = pd.DataFrame(drawn + [(None, None, name) for name in ("train", "validation", *later) if name not in present],
+                        columns=["step", "loss", "series"])  # fmt: skip
     rates = [(r["step"], r[LR]) for r in downsample(rows, LR, PLOT_POINTS)]
     if rates:
         lr = pd.DataFrame(rates, columns=["step", "lr"])
