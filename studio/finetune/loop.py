@@ -464,12 +464,19 @@ class Trainer:
             self.files.write_status(**changes)
 
     def _epoch_batches(self, epoch: int) -> list[list[Any]]:
-        """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same."""
+        """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same.
+        Every process takes as many (`batches_per_epoch`): a share that comes out short repeats batches from the
+        epoch's start, so that every process takes the same steps with the same number of backwards (their gradient
+        exchanges pair up; one backward less would leave the others waiting)."""
         order = list(range(len(self.train_ids)))
         random.Random(self.spec.trainer.seed * 1000 + epoch).shuffle(order)
         size = self.spec.trainer.batch_size
         batches = [[self.train_ids[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
-        return batches[self.acc.process_index :: self.acc.num_processes]
+        index, count = self.acc.process_index, self.acc.num_processes
+        mine = batches[index::count]
+        while len(mine) < self.batches_per_epoch:
+            mine.append(batches[(len(mine) * count + index) % len(batches)])
+        return mine
 
     def evaluate(self) -> float | None:
         """The validation loss (None without validation clips), with gradients off and the model in eval mode."""
