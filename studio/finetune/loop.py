@@ -125,7 +125,9 @@ class Trainer:
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
         self.acc = Accelerator(cpu=spec.device == "cpu", mixed_precision=mixed)
         self.main = self.acc.is_main_process
-        self.status(state="loading", pid=os.getpid(), message="Loading the base model and the dataset")
+        log.info("training on %s in %s (%d process(es))", self.acc.device, tr.precision, self.acc.num_processes)
+        self.status(state="loading", pid=os.getpid(), message="Loading the base model and the dataset",
+                    precision=tr.precision, trained_on=str(self.acc.device))  # fmt: skip
         random.seed(tr.seed)
         torch.manual_seed(tr.seed)
         loaded = self.backend.load()

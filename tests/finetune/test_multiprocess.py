@@ -63,6 +63,7 @@ def test_two_processes_advance_together_on_the_averaged_loss(
     text = files.log.read_text()
     status = json.loads(files.status.read_text())
     assert status["state"] == "finished" and (status["step"], status["phase"]) == (5, 2), status
+    assert status["precision"] == "fp32" and status["trained_on"].startswith("cpu")  # "auto" on CPUs; cpu:0
 
     ends = {int(m.group(2)): m for m in ENDS.finditer(text)}
     assert sorted(ends) == [1, 2], text[-3000:]  # both processes ended phase 1 ...
