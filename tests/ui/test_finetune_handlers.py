@@ -85,6 +85,18 @@ def test_a_phased_run_draws_a_named_rule_where_its_second_phase_began(ctx: AppCo
     assert tab.phase_label(1, ["phase 1", "fine"]) == "phase 1" and tab.phase_label(3, []) == "phase 3"
 
 
+def test_phase_rules_of_a_run_logged_before_phase_rows_and_of_one_value() -> None:
+    """A phased run's metrics without `phase/begins` rows (written before they existed): the rule stands at the last
+    row of the phase before; a first value alone still gets a rule with a height."""
+    rows = [{"step": 2.0, "phase": 1.0, "train/loss": 3.0}, {"step": 4.0, "phase": 1.0, "train/loss": 2.0},
+            {"step": 6.0, "phase": 2.0, "train/loss": 1.5}, {"step": 8.0, "phase": 3.0, "train/loss": 1.0}]  # fmt: skip
+    assert tab.phase_rules(rows, ["a", "b", "c"], 1.0, 3.0) == [
+        (4.0, 1.0, "phase 2: b"), (4.0, 3.0, "phase 2: b"), (6.0, 1.0, "phase 3: c"), (6.0, 3.0, "phase 3: c")
+    ]  # fmt: skip
+    begun = [{"step": 3.0, "phase": 2.0, "phase/begins": 2.0}]
+    assert tab.phase_rules(begun, [], 2.0, 2.0) == [(3.0, 1.5, "phase 2"), (3.0, 2.5, "phase 2")]
+
+
 def test_a_long_run_is_downsampled_and_a_diverged_loss_is_said(ctx: AppContext, tmp_path: Path) -> None:
     spec = spec_from_preset("quick", name="synthetic-log", dataset=str(tmp_path), base_model=str(tmp_path))
     folder = ctx.finetune.runs.folder(spec.run_id)
