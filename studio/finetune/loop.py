@@ -29,6 +29,7 @@ from studio.finetune.metrics import (
     LR,
     LR_NEW,
     PHASE,
+    PHASE_BEGINS,
     TIMING_PARTS,
     TRAIN_LOSS,
     MetricsWriter,
@@ -111,6 +112,7 @@ class Trainer:
         self.model: Any = None
         self.train_ids: list[Any] = []  # one item per training clip (the backend's own form)
         self.val_ids: list[Any] = []
+        self.own_losses: list[float] = []  # this process's latest step losses in the phase (the gate's are averaged)
 
     # ---- setup ------------------------------------------------------------------------------------------------
     def setup(self, resume: bool) -> None:
@@ -123,7 +125,9 @@ class Trainer:
         mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[tr.precision]
         self.acc = Accelerator(cpu=spec.device == "cpu", mixed_precision=mixed)
         self.main = self.acc.is_main_process
-        self.status(state="loading", pid=os.getpid(), message="Loading the base model and the dataset")
+        log.info("training on %s in %s (%d process(es))", self.acc.device, tr.precision, self.acc.num_processes)
+        self.status(state="loading", pid=os.getpid(), message="Loading the base model and the dataset",
+                    precision=tr.precision, trained_on=str(self.acc.device))  # fmt: skip
         random.seed(tr.seed)
         torch.manual_seed(tr.seed)
         loaded = self.backend.load()
@@ -267,6 +271,7 @@ class Trainer:
         st = self.state
         phase = self.phases[st.phase]
         if step_loss is not None and phase.loss_below is not None:
+            self.own_losses = [*self.own_losses, step_loss][-phase.loss_window :]  # this process's, for the log
             if self.acc.num_processes > 1:  # every process must decide alike: the gate sees the mean over them
                 import torch
 
@@ -276,11 +281,22 @@ class Trainer:
         done = st.step - st.phase_start
         return done >= self.phase_lengths[st.phase] or gates_pass(phase, done, st.phase_losses)
 
-    def _next_phase(self) -> None:
+    def _next_phase(self, batch: int, batches: int) -> None:
+        """The next phase begins after this step: logged by every process (with the gate's losses, so that a run on
+        several processes shows they decided alike), and marked in metrics.jsonl (a rule on the loss plot)."""
         st = self.state
-        log.info("phase %d (%s) ends at step %d", st.phase + 1, self.phases[st.phase].name, st.step)
+        where = f"process {self.acc.process_index + 1} of {self.acc.num_processes}"
+        gate = ""
+        if self.phases[st.phase].loss_below is not None:
+            losses = ", ".join(f"{x:.6f}" for x in st.phase_losses)
+            own = ", ".join(f"{x:.6f}" for x in self.own_losses)
+            gate = f"; the gate's losses (mean over processes) [{losses}], this process's own [{own}]"
+        log.info("phase %d (%s) ends at step %d on %s%s", st.phase + 1, self.phases[st.phase].name, st.step, where,
+                 gate)  # fmt: skip
         st.phase, st.phase_start, st.phase_losses = st.phase + 1, st.step, []
+        self.own_losses = []
         self._begin_phase()
+        self._write_row({PHASE_BEGINS: st.phase + 1}, batch, batches)
 
     def phase_status(self) -> dict[str, Any]:
         """The phase in status.json (a run with phases only): its number and name, and its steps done of most."""
@@ -486,12 +502,19 @@ class Trainer:
             self.files.write_status(**changes)
 
     def _epoch_batches(self, epoch: int) -> list[list[Any]]:
-        """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same."""
+        """This process's batches of one epoch; the order depends only on (seed, epoch), so a resume sees the same.
+        Every process takes as many (`batches_per_epoch`): a share that comes out short repeats batches from the
+        epoch's start, so that every process takes the same steps with the same number of backwards (their gradient
+        exchanges pair up; one backward less would leave the others waiting)."""
         order = list(range(len(self.train_ids)))
         random.Random(self.spec.trainer.seed * 1000 + epoch).shuffle(order)
         size = self.spec.trainer.batch_size
         batches = [[self.train_ids[i] for i in order[s : s + size]] for s in range(0, len(order), size)]
-        return batches[self.acc.process_index :: self.acc.num_processes]
+        index, count = self.acc.process_index, self.acc.num_processes
+        mine = batches[index::count]
+        while len(mine) < self.batches_per_epoch:
+            mine.append(batches[(len(mine) * count + index) % len(batches)])
+        return mine
 
     def evaluate(self) -> float | None:
         """The validation loss (None without validation clips), with gradients off and the model in eval mode."""
@@ -626,7 +649,7 @@ class Trainer:
         if row:
             self._write_row(row, batch, batches)
         if advance:  # before a checkpoint of this step, so that a resume from it goes on in the next phase
-            self._next_phase()
+            self._next_phase(batch, batches)
         if (st.step % self.save_every == 0 or new_best) and not last:
             self.save_checkpoint()
         self.status(

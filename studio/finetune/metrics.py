@@ -16,6 +16,9 @@ EVAL_LOSS = "eval/loss"
 LR = "lr"
 LR_NEW = "lr/new"  # a run whose phases give new parameters a rate of their own: theirs (`lr` is the base model's)
 PHASE = "phase"  # a run in phases: the phase (1-based) the row's step was trained in
+# a run in phases: a row of its own where a phase begins, after the step that ended the one before (its `phase` is
+# the phase that begins, the number here too); the loss plot draws a vertical rule at its step
+PHASE_BEGINS = "phase/begins"
 # where the training time went: cumulative seconds of this run (all sessions) on each row, beside its total `time`
 TIME_DATA = "time/data"  # collating batches (and moving them to the device)
 TIME_STEP = "time/step"  # forward, backward, gradient clipping and the optimizer step
@@ -24,7 +27,20 @@ TIME_CHECKPOINT = "time/checkpoint"  # writing checkpoints and the result folder
 GPU_UTIL = "gpu/util"  # percent busy over the last sample (only with CUDA and NVML)
 GPU_MEMORY = "gpu/memory_gb"  # peak memory allocated by torch on this process's GPU (only with CUDA)
 TIMING_KEYS = (TIME_DATA, TIME_STEP, TIME_EVAL, TIME_CHECKPOINT)
-KEYS = ("step", "epoch", "time", TRAIN_LOSS, EVAL_LOSS, LR, LR_NEW, PHASE, *TIMING_KEYS, GPU_UTIL, GPU_MEMORY)
+KEYS = (
+    "step",
+    "epoch",
+    "time",
+    TRAIN_LOSS,
+    EVAL_LOSS,
+    LR,
+    LR_NEW,
+    PHASE,
+    PHASE_BEGINS,
+    *TIMING_KEYS,
+    GPU_UTIL,
+    GPU_MEMORY,
+)
 # the status.json `timing` names of the same, and how people read them
 TIMING_PARTS = (("data", "data"), ("step", "forward/backward"), ("eval", "eval"), ("checkpoint", "checkpoints"))
 

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,8 @@ STOP_GRACE_S = 60.0
 
 
 def train_command(spec_path: Path, num_processes: int = 1, resume: bool = False, launch: int = 1) -> list[str]:
-    """The trainer's argv: the module directly, or through accelerate's launcher for several GPUs."""
+    """The trainer's argv: the module directly, or through accelerate's launcher for several GPUs (`--multi_gpu`;
+    with a CPU spec the same command runs several CPU processes over gloo)."""
     tail = ["-m", "studio.finetune.train", str(spec_path), "--launch", str(launch)] + (["--resume"] if resume else [])
     if num_processes > 1:
         return [
@@ -32,9 +34,18 @@ def train_command(spec_path: Path, num_processes: int = 1, resume: bool = False,
             "--num_processes",
             str(num_processes),
             "--multi_gpu",
+            "--main_process_port",  # not accelerate's fixed 29500: two such runs on one machine would meet
+            str(free_port()),
             *tail,
         ]
     return [sys.executable, *tail]
+
+
+def free_port() -> int:
+    """A local TCP port that is free now (the processes of one launch meet there)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def describe_exit(code: int | None) -> tuple[str, str]:

@@ -322,3 +322,66 @@ def test_the_trainer_reports_gpu_memory_and_utilization_only_on_cuda(monkeypatch
     monkeypatch.setattr(torch.cuda, "utilization", lambda device=None: 87)
     assert trainer.timing()["gpu_util"] == 87.0
     assert "GPU 87% busy, 3.1 GB" in timing_text(trainer.timing())
+
+
+def test_without_a_gpu_the_nvml_path_leaves_utilization_out_silently(
+    recwarn: pytest.WarningsRecorder, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """pynvml (nvidia-ml-py) is installed, so torch.cuda.utilization really asks NVML; on a machine without a GPU that
+    fails, and the CUDA branch of the timing leaves utilization out without a warning, a log line or output."""
+    import importlib.util
+    import types
+
+    import torch
+
+    from studio.finetune.loop import LoopState, Trainer
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: scripts/gpu_check.py checks utilization on it")
+    assert importlib.util.find_spec("pynvml") is not None  # the train extra installs nvidia-ml-py
+    with pytest.raises(Exception):  # noqa: B017 (NVML's own error classes: no library, no driver, no device)
+        torch.cuda.utilization(0)
+    recwarn.clear()
+    trainer = object.__new__(Trainer)
+    trainer.state = LoopState(timing={"data": 1.0, "step": 8.0})
+    trainer.elapsed_before, trainer.session_start = 10.0, __import__("time").time()
+    trainer.acc = types.SimpleNamespace(device=torch.device("cuda", 0))  # the branch a CUDA run takes
+    timing = trainer.timing()
+    assert "gpu_util" not in timing and timing["gpu_memory_gb"] == 0.0  # torch's peak: nothing on an unused CUDA
+    assert "busy" not in timing_text(timing)
+    assert [str(w.message) for w in recwarn] == []
+    assert capfd.readouterr() == ("", "") and caplog.records == []
+    trainer.acc = types.SimpleNamespace(device=torch.device("cpu"))
+    assert set(trainer.timing()) == {"data", "step", "eval", "checkpoint", "total"}  # the CPU: no GPU fields
+
+
+def test_the_run_status_shows_how_busy_the_gpu_was(tmp_path: Path) -> None:
+    """What a CUDA run writes (a metrics row and status.json's timing with NVML's utilization) reaches the line the
+    Fine-tune tab, `studio runs` and train_status show; a run without it shows no GPU part."""
+    from studio.finetune.runs import RunFiles, RunInfo
+    from studio.ui.tabs.finetune.runs import status_text
+
+    files = RunFiles(tmp_path / "run")
+    files.folder.mkdir()
+    row = {"step": 4, "epoch": 0.5, "time": 20.0, TRAIN_LOSS: 2.5, "time/data": 1.0, "time/step": 16.0,
+           "time/eval": 2.0, "time/checkpoint": 1.0, "gpu/util": 87.0, "gpu/memory_gb": 3.14}  # fmt: skip
+    writer = MetricsWriter(files.metrics)
+    writer.write(row)
+    writer.close()
+    read = read_all(files.metrics).rows[0]
+    timing = {
+        "data": read["time/data"],
+        "step": read["time/step"],
+        "eval": read["time/eval"],
+        "checkpoint": read["time/checkpoint"],
+        "total": read["time"],
+        "gpu_util": read["gpu/util"],
+        "gpu_memory_gb": read["gpu/memory_gb"],
+    }  # fmt: skip  (the names status.json's timing gives them)
+    info = RunInfo("run", files.folder, None, {"state": "running", "step": 4, "total_steps": 8, "timing": timing}, True)
+    text = status_text(info)
+    assert "Time: data 5% · forward/backward 80% · eval 10% · checkpoints 5% · GPU 87% busy, 3.1 GB" in text
+    del timing["gpu_util"]
+    assert "GPU 3.1 GB" in status_text(info) and "busy" not in status_text(info)
+    del timing["gpu_memory_gb"]
+    assert "GPU" not in status_text(info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -21,6 +22,20 @@ def test_several_gpus_go_through_accelerate_launch() -> None:
     assert cmd[cmd.index("--num_processes") + 1] == "2" and "--multi_gpu" in cmd
     assert cmd[-5:] == ["studio.finetune.train", "/runs/a/spec.json", "--launch", "1", "--resume"]
     assert cmd[cmd.index("studio.finetune.train") - 1] == "-m"
+
+
+def test_each_launch_of_several_processes_meets_on_a_free_port_of_its_own() -> None:
+    """accelerate's default port (29500) would make two runs of several processes on one machine (different GPUs)
+    meet each other: each launch asks for a port that is free now."""
+    ports = []
+    for _ in range(2):
+        cmd = train_command(Path("/runs/a/spec.json"), num_processes=2)
+        ports.append(int(cmd[cmd.index("--main_process_port") + 1]))
+    assert 29500 not in ports
+    for port in ports:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # free
+    assert "--main_process_port" not in train_command(Path("/runs/a/spec.json"))
 
 
 def test_exit_reasons_in_plain_words() -> None:

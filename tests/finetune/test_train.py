@@ -213,6 +213,8 @@ def test_phases_advance_on_a_gate_and_a_resume_stays_in_phase_2(
     assert all(r["lr"] == pytest.approx(2e-3) for r in rows[:4])
     assert all(r["lr"] == pytest.approx(5e-4) for r in rows[4:])  # phase 2's rate, after the resume too
     assert "lr/new" not in rows[0]  # one rate for all (LoRA's parameters are all new)
+    # where phase 2 began, once (the resume went on from a checkpoint after it): the loss plot's rule
+    assert [(r["step"], r["phase"]) for r in _rows(final) if "phase/begins" in r] == [(4, 2)]
 
 
 def test_a_crash_is_reported_with_its_reason(

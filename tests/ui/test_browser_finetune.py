@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from studio.audio.io import write_audio
-from tests.browser import error_badges, layout_problems, screenshot
+from studio.config import Settings
+from studio.finetune.service import FineTune
+from tests.browser import error_badges, launch_app, layout_problems, need_chromium, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -110,3 +112,52 @@ def test_demo_trains_with_live_plots_stops_resumes_and_becomes_a_voice(app_url: 
     page.click("#ft-use")
     page.wait_for_function("document.querySelector('#ft-result').innerText.includes('added')", timeout=30_000)
     assert "Browser Voice" in page.locator("#ft-result").inner_text()
+
+
+# a vertical line among the plot's lines (Vega draws each series as one SVG path: "M x,y1 L x,y2" with one x)
+RULE_DRAWN = """() => [...document.querySelectorAll('#ft-loss-plot .mark-line path')]
+  .some(p => /^M([-\\d.]+),[-\\d.]+L\\1,[-\\d.]+$/.test(p.getAttribute('d') || ''))"""
+
+LINE_DRAWN = """() => [...document.querySelectorAll('#ft-loss-plot .mark-line path')]
+  .some(p => (p.getAttribute('d') || '').includes('L'))"""
+
+
+def test_the_loss_plot_marks_where_a_phase_began(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A real run in two phases on the demo's tiny model, followed live: the loss plot draws a vertical rule where
+    phase 2 began, named in its legend."""
+    need_chromium()
+    home = tmp_path / "home"
+    settings = Settings(home=home, threads=1)
+    settings.ensure_dirs()
+    service = FineTune(settings)
+    with launch_app(home) as url:
+        try:
+            spec = service.demo_spec(name="phased", eval_steps=2, save_steps=100)
+            spec.evaluate = False
+            spec.phases = [{"name": "warm-up", "min_steps": 3}, {"name": "fine", "learning_rate": 5e-4, "max_steps": 6}]
+            service.start(spec)
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(url)
+            page.get_by_role("tab", name="Fine-tune").click()  # the page opens on the newest run: this one
+            page.wait_for_function(LINE_DRAWN, timeout=180_000)
+            first = _status(page)
+            assert "phase 1/2 (warm-up)" in first  # drawn first in phase 1: the rule comes live, as phase 2 begins
+            try:  # drawn while the run trains: a line of the plot from the bottom to the top at one step
+                page.wait_for_function(RULE_DRAWN, timeout=180_000)
+            except Exception as exc:  # say what the page showed, not only that it timed out
+                screenshot(page, "finetune-phase-rule-failed")
+                raise AssertionError(f"{_status(page)!r} / {page.locator('#ft-loss-plot').inner_text()!r}") from exc
+            page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Finished')",
+                                   timeout=180_000)  # fmt: skip
+            assert "step 9/9" in _status(page) and "phase 2/2 (fine)" in _status(page)
+            page.wait_for_timeout(1500)  # the last tick's points drawn
+            plot = page.locator("#ft-loss-plot")
+            legend = plot.inner_text()
+            assert "train" in legend and "validation" in legend and "phase 2: fine" in legend
+            assert "phase 1" not in legend  # the first phase begins at step 0: no rule
+            assert page.evaluate(RULE_DRAWN)
+            path = screenshot(page, "finetune-phase-rule")
+            plot.screenshot(path=str(path.with_name("finetune-phase-rule-plot.png")))
+            assert error_badges(page) == []
+        finally:
+            service.runner.stop_all(grace=10)

@@ -64,6 +64,39 @@ def test_runs_list_and_plots_come_back_after_a_restart(ctx: AppContext, demo_run
     assert len(loss[loss["series"] == "train"]) == 28
 
 
+def test_a_phased_run_draws_a_named_rule_where_its_second_phase_began(ctx: AppContext) -> None:
+    """A real run in two phases (the demo's tiny model): the loss plot keeps one training series and gets a vertical
+    rule (two points at one step, the height of the curves) where phase 2 began, named after it."""
+    spec = ctx.finetune.demo_spec(name="phased", eval_steps=2, save_steps=100)
+    spec.evaluate = False
+    spec.phases = [{"name": "warm-up", "min_steps": 3}, {"name": "fine", "learning_rate": 5e-4, "max_steps": 3}]
+    tab.start_run(ctx, spec)
+    info = ctx.finetune.runner.wait(spec.run_id, timeout=300)
+    assert info.state == "finished", info.files.log_tail()
+    status, loss, _, _, _ = tab.show_run(ctx, spec.run_id, -1)
+    assert "phase 2/2 (fine)" in status
+    assert set(loss["series"]) == {"train", "validation", "phase 2: fine"}
+    train = loss[loss["series"] == "train"]
+    assert list(train["step"]) == [1, 2, 3, 4, 5, 6]  # one curve across the boundary
+    rule = loss[loss["series"] == "phase 2: fine"]
+    curves = loss[loss["series"] != "phase 2: fine"]
+    assert list(rule["step"]) == [3, 3]  # phase 1 ended on its gate after step 3
+    assert sorted(rule["loss"]) == [curves["loss"].min(), curves["loss"].max()]
+    assert tab.phase_label(1, ["phase 1", "fine"]) == "phase 1" and tab.phase_label(3, []) == "phase 3"
+
+
+def test_phase_rules_of_a_run_logged_before_phase_rows_and_of_one_value() -> None:
+    """A phased run's metrics without `phase/begins` rows (written before they existed): the rule stands at the last
+    row of the phase before; a first value alone still gets a rule with a height."""
+    rows = [{"step": 2.0, "phase": 1.0, "train/loss": 3.0}, {"step": 4.0, "phase": 1.0, "train/loss": 2.0},
+            {"step": 6.0, "phase": 2.0, "train/loss": 1.5}, {"step": 8.0, "phase": 3.0, "train/loss": 1.0}]  # fmt: skip
+    assert tab.phase_rules(rows, ["a", "b", "c"], 1.0, 3.0) == [
+        (4.0, 1.0, "phase 2: b"), (4.0, 3.0, "phase 2: b"), (6.0, 1.0, "phase 3: c"), (6.0, 3.0, "phase 3: c")
+    ]  # fmt: skip
+    begun = [{"step": 3.0, "phase": 2.0, "phase/begins": 2.0}]
+    assert tab.phase_rules(begun, [], 2.0, 2.0) == [(3.0, 1.5, "phase 2"), (3.0, 2.5, "phase 2")]
+
+
 def test_a_long_run_is_downsampled_and_a_diverged_loss_is_said(ctx: AppContext, tmp_path: Path) -> None:
     spec = spec_from_preset("quick", name="synthetic-log", dataset=str(tmp_path), base_model=str(tmp_path))
     folder = ctx.finetune.runs.folder(spec.run_id)
@@ -78,7 +111,8 @@ def test_a_long_run_is_downsampled_and_a_diverged_loss_is_said(ctx: AppContext, 
     writer.close()
     files.log.write_text("Traceback (most recent call last):\nstudio.errors.TrainingFailed: The loss diverged\n")
     status, loss, _lr, log, _ = tab.show_run(ctx, spec.run_id, -1)
-    assert len(loss) <= tab.PLOT_POINTS and loss["step"].iloc[-1] == 2000
+    drawn = loss.dropna()  # the run has no validation: its series is named, without values
+    assert len(drawn) <= tab.PLOT_POINTS and drawn["step"].iloc[-1] == 2000
     assert "Loss diverged" in status and "Why it failed" in status
     assert log["visible"] is True and "TrainingFailed" in log["value"]
 

@@ -47,6 +47,8 @@ from studio.ui.tabs.finetune.runs import (
     batch_text,
     comparison,
     export_run,
+    phase_label,
+    phase_rules,
     plots,
     push_run,
     resume_run,
@@ -64,8 +66,9 @@ __all__ = [
     "BACKEND_CHOICES", "JOB", "KNOWN_TARGET_MODULES", "PLOT_POINTS", "QWEN3_DEFAULT_TARGETS", "QWEN3_MODES",
     "add_experiment", "apply_edits", "backend_updates", "batch_text", "build", "build_dataset", "comparison",
     "dataset_choices", "dataset_summary", "demo_paths", "device_choices", "encode_dataset", "export_run", "gpu_count",
-    "make_spec", "phases_note", "play_clip", "plots", "preset_values", "push_run", "resume_run", "run_batch",
-    "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run", "use_in_synthesize",
+    "make_spec", "phase_label", "phase_rules", "phases_note", "play_clip", "plots", "preset_values", "push_run",
+    "resume_run", "run_batch", "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run",
+    "use_in_synthesize",
 ]  # fmt: skip
 
 TICK_SECONDS = 1.0
@@ -255,16 +258,21 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
 
     refresh_btn.click(per_user(ctx, _runs), None, run_pick, queue=False, api_visibility="private")
 
-    def _unseen() -> int:
-        return -1
+    def _unseen() -> tuple[int, Any]:
+        # another run: the loss plot is hidden until the next tick shows it with that run's points, so that Gradio
+        # draws it anew (its series and colours are fixed when it is first drawn)
+        return -1, gr.update(visible=False)
 
-    run_pick.change(_unseen, None, seen, queue=False, api_visibility="private")
+    run_pick.change(_unseen, None, [seen, loss_plot], queue=False, api_visibility="private")
 
     @ui_errors
     def _tick(u: AppContext, run_id: str | None, seen: int, note: str) -> tuple[Any, ...]:
         # a "Stopping…" note is cleared once the run has stopped (it stayed on screen after the run ended)
         ended = bool(run_id and (note or "").startswith("Stopping") and u.finetune.get(run_id).state not in ACTIVE)
-        return (*show_run(u, run_id, seen), "" if ended else gr.update())
+        status, loss, lr, log, count = show_run(u, run_id, seen)
+        if count != seen:  # new points: shown (again, after another run was picked)
+            loss = gr.update(value=loss, visible=True)
+        return status, loss, lr, log, count, "" if ended else gr.update()
 
     action(demo, timer.tick, per_user(ctx, _tick), [run_pick, seen, action_note],
            [run_status, loss_plot, lr_plot, log_box, seen, action_note], run_status, show_progress="hidden",

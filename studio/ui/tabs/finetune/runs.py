@@ -4,6 +4,7 @@ after another and compared, and the result (a voice, an export, a push to the Hu
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,17 @@ import pandas as pd
 
 from studio.clock import clock
 from studio.errors import InvalidInput
-from studio.finetune.metrics import EVAL_LOSS, LR, PHASE, TRAIN_LOSS, downsample, evaluation_text, timing_text
+from studio.finetune.metrics import (
+    EVAL_LOSS,
+    LR,
+    PHASE,
+    PHASE_BEGINS,
+    TRAIN_LOSS,
+    downsample,
+    evaluation_text,
+    timing_text,
+)
+from studio.finetune.phases import parse_phases
 from studio.finetune.runs import RunInfo
 from studio.finetune.service import COMPARISON_HEADERS
 from studio.finetune.spec import TrainSpec
@@ -26,32 +37,68 @@ def run_choices(ctx: AppContext) -> list[tuple[str, str]]:
     return [(r.label(), r.run_id) for r in ctx.finetune.all()]
 
 
-def plots(ctx: AppContext, run_id: str | None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def plots(ctx: AppContext, run_id: str | None, names: Sequence[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Loss (train + validation) and learning-rate frames from the run's metrics, read incrementally. A run in phases
-    draws its training loss as one series per phase ("train · phase 2"), so each boundary shows where the colour
-    changes."""
+    draws a vertical rule where each later phase began (`phase_rules`), named by `names` (the phases' names). The
+    loss frame names every series the run can have, those with nothing to draw yet in a row without values."""
     loss = pd.DataFrame(columns=["step", "loss", "series"])
     lr = pd.DataFrame(columns=["step", "lr"])
     if not run_id:
         return loss, lr, 0
     reader = ctx.finetune.metrics(run_id)  # reads only what was appended since the last tick
     rows = reader.rows
-    numbers = sorted({int(r[PHASE]) for r in rows if PHASE in r})
-    if len(numbers) > 1:
-        train = []
-        for n in numbers:
-            part = [r for r in rows if int(r.get(PHASE, 1)) == n]
-            points = downsample(part, TRAIN_LOSS, max(2, PLOT_POINTS // len(numbers)))
-            train += [(r["step"], r[TRAIN_LOSS], f"train · phase {n}") for r in points]
-    else:
-        train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
+    train = [(r["step"], r[TRAIN_LOSS], "train") for r in downsample(rows, TRAIN_LOSS, PLOT_POINTS)]
     val = [(r["step"], r[EVAL_LOSS], "validation") for r in downsample(rows, EVAL_LOSS, PLOT_POINTS)]
-    if train or val:
-        loss = pd.DataFrame(train + val, columns=["step", "loss", "series"])
+    values = [p[1] for p in train + val]
+    drawn = train + val + (phase_rules(rows, names, min(values), max(values)) if values else [])
+    # every series the run can draw is in the frame from the first tick (a row without values where there is nothing
+    # yet): Gradio's LinePlot fixes its colours to the series of its first drawing, and a later one is never drawn
+    present = {p[2] for p in drawn}
+    later = [phase_label(n, names) for n in range(2, len(names) + 1)]
+    loss = pd.DataFrame(drawn + [(None, None, name) for name in ("train", "validation", *later) if name not in present],
+                        columns=["step", "loss", "series"])  # fmt: skip
     rates = [(r["step"], r[LR]) for r in downsample(rows, LR, PLOT_POINTS)]
     if rates:
         lr = pd.DataFrame(rates, columns=["step", "lr"])
     return loss, lr, len(rows) + reader.offset
+
+
+def phase_label(number: int, names: Sequence[str]) -> str:
+    """A phase as the plot's legend names it: "phase 2: fine" (its number alone when it has no name of its own)."""
+    name = names[number - 1] if 0 < number <= len(names) else ""
+    return f"phase {number}: {name}" if name and name != f"phase {number}" else f"phase {number}"
+
+
+def phase_rules(rows: list[dict[str, float]], names: Sequence[str], low: float, high: float) -> list[tuple]:
+    """Where each phase after the first began, as the loss plot's vertical rules: a series of its own per phase (two
+    points at the step, from the lowest loss drawn to the highest), labelled with the phase's name. The step is the
+    trainer's `phase/begins` row; a run logged before those rows existed gets the last row of the phase before."""
+    begins = {int(r[PHASE_BEGINS]): r["step"] for r in rows if PHASE_BEGINS in r}
+    last: dict[int, float] = {}
+    for r in rows:
+        if PHASE in r and PHASE_BEGINS not in r:
+            last[int(r[PHASE])] = r["step"]
+    for number in sorted(last):
+        if number > 1 and number not in begins and number - 1 in last:
+            begins[number] = last[number - 1]
+    if high == low:  # one value so far: a rule still needs a height
+        low, high = low - 0.5, high + 0.5
+    out: list[tuple] = []
+    for number, step in sorted(begins.items()):
+        if number > 1:
+            label = phase_label(number, names)
+            out += [(step, low, label), (step, high, label)]
+    return out
+
+
+def phase_names(spec: TrainSpec | None) -> list[str]:
+    """The names of a run's phases (none for a run in one phase, or a spec that cannot be read)."""
+    if spec is None or not spec.phases:
+        return []
+    try:
+        return [p.name for p in parse_phases(spec.phases)]
+    except InvalidInput:
+        return []
 
 
 def status_text(info: RunInfo, diverged: bool = False) -> str:
@@ -104,7 +151,7 @@ def show_run(ctx: AppContext, run_id: str | None, seen: int) -> tuple[Any, ...]:
         info = ctx.finetune.get(run_id)
     except InvalidInput:
         return "That run is gone (deleted?).", gr.update(), gr.update(), gr.update(visible=False), seen
-    loss, lr, count = plots(ctx, run_id)
+    loss, lr, count = plots(ctx, run_id, phase_names(info.spec))
     reader = ctx.finetune.metrics_reader(run_id)  # the one `plots` just polled
     failed = info.state in ("failed", "interrupted")
     log = gr.update(value=info.files.log_tail(40), visible=failed)
