@@ -10,7 +10,11 @@
     ../shared/fixtures) on CUDA: where the graphs really run and the steps taken when none are asked (16 expected
     on CUDA: `EngineInfo.gpu_default_steps`);
 (c) Piper (the bundled voice) and Supertonic on ONNX Runtime's CUDA execution provider when onnxruntime-gpu can
-    use it, else the reason.
+    use it, else the reason;
+(d) runtimes: Supertonic 3 on PyTorch against ONNX Runtime at 2, 5 and 16 steps (median seconds of 3 calls each,
+    the largest difference between their audio);
+(e) smalltts on its tiny graphs: where it runs, and its batch table's shape (batch 1, 2, 4, 8 x 2, 5, 10 s, ms per
+    batched call).
 
 Each part records its own error and the others still run. Without CUDA it writes {"cuda": false, "reason": ...} and
 exits 0 (a CPU machine has nothing to check here). `ok` is whether every expectation held; the exit status is 0 when
@@ -36,6 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads
 TRAIN_TIMEOUT_S = 240.0
 PHASES = [{"name": "warm-up", "min_steps": 3}, {"name": "fine", "learning_rate": 5e-4, "max_steps": 5}]
 SENTENCE = "The GPU check speaks one short sentence."
+PARTS = ("training", "supertonic", "piper", "runtimes", "smalltts")
 
 
 def fixtures_dir() -> Path | None:
@@ -178,6 +183,69 @@ def onnx_runtime() -> dict[str, Any]:
     }
 
 
+def runtimes(home: Path, fixtures: Path | None, cuda: bool = True) -> dict[str, Any]:
+    """Supertonic on PyTorch against ONNX Runtime (issue 18), on the tiny graphs of the real contract: the same text
+    at 2, 5 and 16 steps, each runtime's median seconds over 3 calls and the largest difference between them."""
+    import numpy as np
+
+    from studio.engines.base import SynthParams
+    from studio.systems.supertonic.engine import SupertonicEngine
+    from tests.tiny_onnx import make_supertonic_model_dir
+
+    if fixtures is None:
+        return {"ok": False, "error": "the shared fixtures are missing"}
+    folder = make_supertonic_model_dir(home / "runtimes", fixtures / "supertonic3")
+    device = "cuda" if cuda else "cpu"
+    engines = {rt: SupertonicEngine.load(folder, device=device, threads=4, runtime=rt) for rt in ("onnx", "torch")}
+    out: dict[str, Any] = {rt: {"device_actual": e.device.actual, "providers": list(e.device.providers)}
+                           for rt, e in engines.items()}  # fmt: skip
+    ok = engines["torch"].device.actual == device  # ONNX Runtime needs onnxruntime-gpu for CUDA: recorded, not judged
+    for steps in (2, 5, 16):
+        row: dict[str, Any] = {}
+        audio = {}
+        for rt, engine in engines.items():
+            params = SynthParams(seed=1, steps=steps, speed=1.05)
+            engine.synthesize(SENTENCE, "F1", params)  # warm-up (and a compile, if asked)
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                audio[rt] = engine.synthesize(SENTENCE, "F1", params).samples
+                times.append(time.perf_counter() - start)
+            row[f"{rt}_seconds"] = round(sorted(times)[1], 4)
+        row["max_abs_difference"] = float(np.max(np.abs(audio["onnx"] - audio["torch"])))
+        ok = ok and row["max_abs_difference"] < 1e-3
+        out[f"steps_{steps}"] = row
+    out["ok"] = ok
+    return out
+
+
+def smalltts(home: Path, cuda: bool = True) -> dict[str, Any]:
+    """smalltts (issue 17) on its tiny graphs of the real contract: where it runs, and its batch table's shape
+    (batch 1, 2, 4, 8 x 2, 5, 10 s: ms per batched call) with a voice cloned from a generated tone."""
+    import numpy as np
+
+    from studio.systems.smalltts import model as m
+    from studio.systems.smalltts import text as st
+    from studio.systems.smalltts.engine import Chunk, SmallTTSEngine, VoiceData
+    from tests.tiny_smalltts import make_smalltts_model_dir
+
+    folder = make_smalltts_model_dir(home / "smalltts")
+    engine = SmallTTSEngine.load(folder, "cuda" if cuda else "cpu", threads=4)
+    tone = (0.3 * np.sin(np.arange(3 * m.SAMPLE_RATE) / m.SAMPLE_RATE * 2 * np.pi * 150)).astype(np.float32)
+    latents = m.encode_reference(engine.sessions, tone)
+    voice = VoiceData(latents, 0.075, "tone")
+    table: dict[str, Any] = {}
+    for seconds in (2.0, 5.0, 10.0):
+        for batch in (1, 2, 4, 8):
+            chunks = [Chunk(k, st.tokenize(SENTENCE), seconds) for k in range(batch)]
+            engine.render(voice, chunks, 0)
+            start = time.perf_counter()
+            engine.render(voice, chunks, 0)
+            table[f"{seconds:g}s_batch{batch}"] = round((time.perf_counter() - start) * 1000, 1)
+    return {"device_actual": engine.device.actual, "device_note": engine.device.note, "ms": table,
+            "ok": engine.device.actual == ("cuda" if cuda else "cpu")}  # fmt: skip
+
+
 def main(argv: list[str]) -> int:
     rehearse = "--cpu-rehearsal" in argv  # the same parts on the CPU, to check this script where there is no GPU
     argv = [a for a in argv if a != "--cpu-rehearsal"]
@@ -200,7 +268,9 @@ def main(argv: list[str]) -> int:
             part(report, "training", lambda: training(home, cuda=False))
             part(report, "supertonic", lambda: supertonic(home, fixtures_dir(), cuda=False))
             part(report, "piper", lambda: piper(home, cuda=False))
-        report["ok"] = all(report[k].get("ok") for k in ("training", "supertonic", "piper"))
+            part(report, "runtimes", lambda: runtimes(home, fixtures_dir(), cuda=False))
+            part(report, "smalltts", lambda: smalltts(home, cuda=False))
+        report["ok"] = all(report[k].get("ok") for k in PARTS)
         return _write(out_path, report, 0 if report["ok"] else 1)
     if not torch.cuda.is_available():
         report.update(cuda=False, reason="torch sees no CUDA device here: nothing to check (run this on a GPU machine)")
@@ -223,7 +293,12 @@ def main(argv: list[str]) -> int:
             part(report, "piper", lambda: piper(home))
         else:
             report["piper"] = {"ok": False, "skipped": f"no CUDA execution provider: {report['onnxruntime']['reason']}"}
-    report["ok"] = all(report[k].get("ok") for k in ("training", "supertonic", "piper"))
+        part(report, "runtimes", lambda: runtimes(home, fixtures_dir()))
+        if report["onnxruntime"].get("cuda_usable"):
+            part(report, "smalltts", lambda: smalltts(home))
+        else:
+            report["smalltts"] = {"ok": False, "skipped": "no CUDA execution provider"}
+    report["ok"] = all(report[k].get("ok") for k in PARTS)
     return _write(out_path, report, 0 if report["ok"] else 1)
 
 

@@ -38,6 +38,8 @@ def test_its_parts_run_on_the_cpu(tmp_path: Path, shared_fixtures: Path) -> None
     assert code == 0 and report["ok"] is True, json.dumps(report, indent=1)[-4000:]
     train = report["training"]
     assert (train["state"], train["precision"], train["trained_on"]) == ("finished", "fp32", "cpu")
+    assert report["runtimes"]["steps_16"]["max_abs_difference"] < 1e-3  # PyTorch and ONNX Runtime agree
+    assert set(report["smalltts"]["ms"]) == {f"{s}s_batch{b}" for s in (2, 5, 10) for b in (1, 2, 4, 8)}
     assert train["phase_begins"] == [[3, 2]] and train["gpu_util_rows"] == 0
     assert {"time/data", "time/step", "time/eval", "time/checkpoint"} <= set(train["metrics_keys"])
     assert report["supertonic"]["supertonic3"]["default_steps_here"] == 8  # a CPU: the model's own default
