@@ -36,7 +36,7 @@ def test_the_steps_slider_on_a_phone(app_with_supertonic: str, browser) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 1600})
     page.goto(app_with_supertonic)
     page.locator("#synth-engine input").first.click()
-    page.get_by_role("option", name="Supertonic 2").click()
+    page.get_by_role("option", name="Supertonic 2", exact=True).click()
     slider = page.locator("#synth-steps")
     slider.wait_for(state="visible", timeout=20_000)
     page.wait_for_function("document.querySelector('#synth-steps').innerText.includes('balanced 16')", timeout=20_000)
@@ -61,7 +61,7 @@ def test_a_supertonic_book_pauses_0_3_s_between_chunks_by_default(app_with_super
     page.get_by_text("Silence between parts (seconds)").click()  # the accordion that holds the pauses
     gap = "document.querySelector('#book-sentence-gap input[type=number]').value"
     page.locator("#book-engine input").first.click()
-    page.get_by_role("option", name="Supertonic 2").click()
+    page.get_by_role("option", name="Supertonic 2", exact=True).click()
     page.wait_for_function(f"{gap} === '0.3'", timeout=20_000)
     # the book's steps follow the GPU tick as Synthesize's do: 5 on a CPU, 16 on a GPU
     steps = "document.querySelector('#book-steps input[type=number]').value"

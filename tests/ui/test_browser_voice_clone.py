@@ -46,7 +46,7 @@ def test_mix_then_speak_with_it_in_synthesize(app_with_supertonic: str, browser,
 
     page.get_by_role("tab", name="Synthesize").click()
     page.locator("#synth-engine input").first.click()
-    page.get_by_role("option", name="Supertonic 2").click()
+    page.get_by_role("option", name="Supertonic 2", exact=True).click()
     page.locator("#synth-voice input").first.click()
     page.get_by_role("option", name="Browser blend").click()
     page.click("#synth-generate")
@@ -86,7 +86,7 @@ def test_clone_a_recording_then_speak_with_it(app_with_supertonic: str, browser,
 
     page.get_by_role("tab", name="Synthesize").click()
     page.locator("#synth-engine input").first.click()
-    page.get_by_role("option", name="Supertonic 2").click()
+    page.get_by_role("option", name="Supertonic 2", exact=True).click()
     page.locator("#synth-voice input").first.click()
     page.get_by_role("option", name="Browser clone").click()
     page.click("#synth-generate")
