@@ -95,7 +95,7 @@ def test_the_pick_changes_what_is_loaded_listed_and_spoken(home: Settings) -> No
 
     studio.choose_model("qwen3_tts", BASE)  # and back: the speakers are gone, instructions refused
     assert studio.voices("qwen3_tts") == []
-    with pytest.raises(InvalidInput, match="has no voices installed"):  # no clone yet, and the speakers went
+    with pytest.raises(InvalidInput, match="has no voices yet: clone one"):  # no clone yet, and the speakers went
         studio.synthesize("Hello there.", "qwen3_tts", "tiny_ryan")
     engine = studio.registry.get("qwen3_tts")
     assert isinstance(engine, Qwen3TTSEngine) and engine.card.model_type == "base"
@@ -214,7 +214,7 @@ def test_the_cli_lists_downloads_and_chooses(home: Settings, tmp_path: Path,
     assert "qwen3_tts runs 0.6b-base" in capsys.readouterr().out
     code = main([*args, "synth", "--engine", "qwen3_tts", "--voice", "tiny_ryan", "--text", "Hello.",
                  "--out", str(tmp_path / "no.wav")])  # fmt: skip
-    assert code == 2 and "has no voices installed" in capsys.readouterr().err  # Base: no clone yet
+    assert code == 2 and "has no voices yet: clone one" in capsys.readouterr().err  # Base: no clone yet
 
 
 def test_the_synthesize_tab_picks_the_checkpoint(home: Settings, tmp_path: Path) -> None:
