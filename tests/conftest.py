@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 # before anything imports huggingface_hub (it reads this once): the default test run never touches the network
@@ -22,6 +24,19 @@ SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default test run never touches the network: the Hub client is forced offline."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _close_browser_pages(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's pages close when it ends, passed or failed: a page left open on the shared browser keeps its tab's
+    timers polling its app (the Audiobook and Fine-tune tabs tick every second) for the rest of the run."""
+    yield
+    if "browser" not in request.fixturenames:
+        return
+    shared = request.getfixturevalue("browser")
+    for context in list(shared.contexts):
+        with contextlib.suppress(Exception):  # already closed, or the browser went away: nothing left to stop
+            context.close()
 
 
 @pytest.fixture(scope="session")

@@ -134,7 +134,10 @@ def test_the_loss_plot_marks_where_a_phase_began(browser, tmp_path: Path) -> Non
         try:
             spec = service.demo_spec(name="phased", eval_steps=2, save_steps=100)
             spec.evaluate = False
-            spec.phases = [{"name": "warm-up", "min_steps": 3}, {"name": "fine", "learning_rate": 5e-4, "max_steps": 6}]
+            # phase 1 long enough (14 steps, several seconds) that the page is open and drawing before it ends, on a
+            # quiet machine too (with 3 steps the run was in phase 2 before the first drawing)
+            spec.phases = [{"name": "warm-up", "min_steps": 14},
+                           {"name": "fine", "learning_rate": 5e-4, "max_steps": 4}]  # fmt: skip
             service.start(spec)
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(url)
@@ -149,7 +152,7 @@ def test_the_loss_plot_marks_where_a_phase_began(browser, tmp_path: Path) -> Non
                 raise AssertionError(f"{_status(page)!r} / {page.locator('#ft-loss-plot').inner_text()!r}") from exc
             page.wait_for_function("document.querySelector('#ft-status').innerText.includes('Finished')",
                                    timeout=180_000)  # fmt: skip
-            assert "step 9/9" in _status(page) and "phase 2/2 (fine)" in _status(page)
+            assert "step 18/18" in _status(page) and "phase 2/2 (fine)" in _status(page)
             page.wait_for_timeout(1500)  # the last tick's points drawn
             plot = page.locator("#ft-loss-plot")
             legend = plot.inner_text()
