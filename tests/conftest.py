@@ -26,25 +26,6 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-# Files that take minutes (real training runs, live browser runs), started first: with `-n 2 --dist loadfile` each
-# worker takes whole files in collection order, and one long file collected last made a tail of several minutes in
-# which the other core sat idle.
-LONG_FILES = (
-    "tests/ui/test_finetune_handlers.py",
-    "tests/finetune/test_train.py",
-    "tests/ui/test_browser_finetune.py",
-    "tests/finetune/test_qwen3_train.py",
-    "tests/finetune/test_train_faults.py",
-    "tests/finetune/test_evaluate.py",
-    "tests/finetune/test_multiprocess.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONG_FILES)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONG_FILES)))
-
-
 @pytest.fixture(autouse=True)
 def _close_browser_pages(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test's pages close when it ends, passed or failed: a page left open on the shared browser keeps its tab's
