@@ -31,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from tests.tiny_onnx import _const as _c
+from tests.tiny_onnx import _model  # the same opset (17), IR version and full check
 
 LATENT, HOP, RATE = 64, 3200, 24_000
 BLOCKS, HEADS, HEAD_DIM = 2, 2, 32
@@ -39,20 +42,7 @@ VOCAB = 198
 LEVEL = 0.02
 TEXT_GAIN = 0.3
 F0 = 150.0
-OPSET = 17
 F, I64, BOOL = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
-
-
-def _model(nodes, inputs, outputs, inits, name):  # type: ignore[no-untyped-def]
-    graph = helper.make_graph(nodes, name, inputs, outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="studio-tests")
-    model.ir_version = 8
-    onnx.checker.check_model(model, full_check=True)
-    return model
-
-
-def _c(name: str, value) -> onnx.TensorProto:  # type: ignore[no-untyped-def]
-    return numpy_helper.from_array(np.asarray(value), name)
 
 
 def band_basis() -> tuple[np.ndarray, np.ndarray]:
