@@ -152,11 +152,14 @@ class SmallTTSEngine:
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
         parts = list(self.stream(text, voice, params))
+        return self._joined([p.samples for p in parts], tuple(dict.fromkeys(w for p in parts for w in p.warnings)))
+
+    def _joined(self, waves: Sequence[NDArray[np.float32]], warnings: tuple[str, ...]) -> AudioResult:
+        """Chunks joined with CHUNK_GAP seconds of silence, as one take."""
         gap = np.zeros(int(CHUNK_GAP * m.SAMPLE_RATE), dtype=np.float32)
         pieces: list[NDArray[np.float32]] = []
-        for i, part in enumerate(parts):
-            pieces.extend([gap, part.samples] if i else [part.samples])
-        warnings = tuple(dict.fromkeys(w for p in parts for w in p.warnings))
+        for i, wave in enumerate(waves):
+            pieces.extend([gap, wave] if i else [wave])
         return AudioResult(np.concatenate(pieces), m.SAMPLE_RATE, self.device.actual, self.device.note, warnings)
 
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
@@ -188,15 +191,8 @@ class SmallTTSEngine:
             group = jobs[start : start + size]
             for (t, chunk), wave in zip(group, self.render(data, [c for _, c in group], seed), strict=True):
                 waves[(t, chunk.index)] = wave
-        gap = np.zeros(int(CHUNK_GAP * m.SAMPLE_RATE), dtype=np.float32)
-        out = []
-        for t, (chunks, warnings) in enumerate(planned):
-            pieces: list[NDArray[np.float32]] = []
-            for k, chunk in enumerate(chunks):
-                pieces.extend([gap, waves[(t, chunk.index)]] if k else [waves[(t, chunk.index)]])
-            out.append(AudioResult(np.concatenate(pieces), m.SAMPLE_RATE, self.device.actual, self.device.note,
-                                   warnings))  # fmt: skip
-        return out
+        return [self._joined([waves[(t, c.index)] for c in chunks], warnings)
+                for t, (chunks, warnings) in enumerate(planned)]  # fmt: skip
 
     def plan(self, text: str, data: VoiceData, params: SynthParams) -> tuple[list[Chunk], tuple[str, ...]]:
         """The chunks to speak, each with its tokens and its length; warnings for unknown tags."""
