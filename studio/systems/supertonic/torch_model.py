@@ -100,6 +100,142 @@ def convert_graph(path: Path) -> Any:
     raise EngineUnavailable(f"'{path.name}' could not be converted to torch for cloning: {'; '.join(errors)}")
 
 
+# Modules onnx2torch builds with the weights as their own parameters/buffers: attribute -> ONNX input position.
+_WEIGHT_INPUTS = {
+    "Conv": {"weight": 1, "bias": 2},
+    "ConvTranspose": {"weight": 1, "bias": 2},
+    "Gemm": {"weight": 1, "bias": 2},  # nn.Linear; its weight is B (transB=1) or B.T (transB=0), times alpha
+    "LayerNormalization": {"weight": 1, "bias": 2},
+    "BatchNormalization": {"weight": 1, "bias": 2, "running_mean": 3, "running_var": 4},
+    "InstanceNormalization": {"weight": 1, "bias": 2},
+}
+
+
+def initializer_map(onnx_model: Any, module: Any) -> dict[str, str]:
+    """{torch tensor name -> ONNX initializer name} for every float parameter and buffer of an onnx2torch module
+    that comes from an initializer of `onnx_model` (the model it was converted from, before any down-conversion).
+
+    onnx2torch names each submodule after its ONNX node (dots in node names become "/"), and holds weights in two ways:
+    - Conv, Gemm (as nn.Linear), LayerNormalization, BatchNormalization: the node's initializers become the module's
+      nn.Parameters (`<node>.weight`, `<node>.bias`; BatchNorm's running stats are buffers); the position in
+      `_WEIGHT_INPUTS` gives the ONNX input. A Gemm with transB=0 stores the transpose (see `onnx_weights`).
+    - every other initializer input (MatMul weights, Gather embeddings, Add biases, Mul scales...) is a *buffer*
+      `initializers.onnx_initializer_<k>`, fed through an fx `get_attr` node into one call_module node whose argument
+      position is the node's input position (checked against the shape). onnx2torch makes one buffer per use, so an
+      initializer used by several nodes has several torch copies, all mapped to the one ONNX name.
+    Float values of Constant *nodes* (`<node>.value`) are not initializers and are left out.
+    """
+    from onnx import numpy_helper
+    from onnx2torch.onnx_graph import OnnxGraph
+
+    inits = {i.name: i for i in onnx_model.graph.initializer}
+    shapes = {name: tuple(i.dims) for name, i in inits.items()}
+    nodes = {name: node._proto for name, node in OnnxGraph(onnx_model.graph).nodes.items()}
+    tensors = dict(module.named_parameters(remove_duplicate=False))
+    tensors.update(module.named_buffers(remove_duplicate=False))
+    out: dict[str, str] = {}
+
+    def node_of(module_name: str) -> Any:
+        parts = module_name.split(".")
+        while parts:  # a Conv with asymmetric padding is nn.Sequential(pad, conv): "<node>.1"
+            node = nodes.get(".".join(parts))
+            if node is not None:
+                return node
+            parts.pop()
+        raise KeyError(f"no ONNX node for torch module {module_name!r}")
+
+    # 1. weights held by the node's own module
+    for name, sub in module.named_modules():
+        if name == "initializers" or not name:
+            continue
+        own = dict(sub.named_parameters(recurse=False))
+        own.update({k: v for k, v in sub.named_buffers(recurse=False) if v.is_floating_point()})
+        if not own or type(sub).__name__ == "OnnxConstant":
+            continue
+        node = node_of(name)
+        positions = _WEIGHT_INPUTS.get(node.op_type)
+        for attr in own:
+            position = (positions or {}).get(attr)
+            if position is None or position >= len(node.input) or node.input[position] not in inits:
+                raise KeyError(f"{name}.{attr}: no initializer input of {node.op_type} node {node.name!r}")
+            out[f"{name}.{attr}"] = node.input[position]
+
+    # 2. initializers passed as inputs: buffers behind fx get_attr nodes
+    for fx_node in module.graph.nodes:
+        if fx_node.op != "get_attr" or not str(fx_node.target).startswith("initializers."):
+            continue
+        target = str(fx_node.target)
+        tensor = tensors[target]
+        if not tensor.is_floating_point():
+            continue
+        found = None
+        for user in fx_node.users:
+            node = node_of(str(user.target))
+            candidates = [n for n in node.input if n in inits and shapes[n] == tuple(tensor.shape)]
+            if fx_node in user.args:
+                position = user.args.index(fx_node)
+                if position < len(node.input) and node.input[position] in candidates:
+                    found = node.input[position]
+            if found is None and len(set(candidates)) == 1:
+                found = candidates[0]
+            if found is None:  # several inputs of the same shape at unexpected positions: match the values
+                value = tensor.detach().cpu().numpy()
+                same = [n for n in candidates if np.array_equal(numpy_helper.to_array(inits[n]), value)]
+                found = same[0] if len(set(same)) == 1 else None
+            if found is not None:
+                break
+        if found is None:
+            raise KeyError(f"{target}: its ONNX initializer could not be identified")
+        out[target] = found
+    return out
+
+
+def onnx_weights(onnx_model: Any, module: Any) -> dict[str, Any]:
+    """The module's current float weights in the ONNX layout, {initializer name -> numpy array}: `initializer_map`
+    plus the one transform onnx2torch applies (a Gemm turned nn.Linear stores alpha x B, transposed when transB=0,
+    and beta x C). Copies of one initializer (one per use) are averaged; they are equal unless trained apart."""
+    import torch
+
+    gemm_of = {}
+    for node in onnx_model.graph.node:
+        if node.op_type == "Gemm":
+            attrs = {a.name: a for a in node.attribute}
+            alpha = attrs["alpha"].f if "alpha" in attrs else 1.0
+            beta = attrs["beta"].f if "beta" in attrs else 1.0
+            trans_b = bool(attrs["transB"].i) if "transB" in attrs else False
+            if len(node.input) > 1:
+                gemm_of[node.input[1]] = (alpha, trans_b)
+            if len(node.input) > 2:
+                gemm_of[node.input[2]] = (beta, True)
+    tensors = dict(module.named_parameters(remove_duplicate=False))
+    tensors.update(module.named_buffers(remove_duplicate=False))
+    copies: dict[str, list[Any]] = {}
+    for torch_name, onnx_name in initializer_map(onnx_model, module).items():
+        value = tensors[torch_name].detach().to(torch.float32).cpu().numpy()
+        if onnx_name in gemm_of and not torch_name.startswith("initializers."):
+            scale, keep = gemm_of[onnx_name]
+            value = value / np.float32(scale) if scale != 1.0 else value
+            if not keep and value.ndim == 2:
+                value = value.T
+        copies.setdefault(onnx_name, []).append(value)
+    return {name: np.mean(values, axis=0) if len(values) > 1 else values[0] for name, values in copies.items()}
+
+
+def write_weights(onnx_model: Any, module: Any) -> Any:
+    """A copy of `onnx_model` whose float initializers hold the module's (e.g. fine-tuned) weights."""
+    import copy
+
+    from onnx import numpy_helper
+
+    model = copy.deepcopy(onnx_model)
+    weights = onnx_weights(onnx_model, module)
+    for init in model.graph.initializer:
+        if init.name in weights:
+            dtype = numpy_helper.to_array(init).dtype
+            init.CopyFrom(numpy_helper.from_array(weights[init.name].astype(dtype), init.name))
+    return model
+
+
 def cache_name(path: Path) -> str:
     """The file name of a graph's converted module in the cache: it changes with the ONNX file (its path, size and
     time) and with the torch and onnx2torch versions that converted it, so a stale conversion is never loaded."""
