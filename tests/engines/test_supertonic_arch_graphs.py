@@ -219,3 +219,26 @@ def test_a_training_step_on_40_frames_is_fast(folders: dict[str, Path], shared_f
         times.append(time.perf_counter() - start)
     assert np.isfinite(loss.item()) and all(w.grad is not None for w in weights)
     assert min(times) < 1.0, times
+
+
+def test_more_layers_follow_the_dilations_of_tts_json(tmp_path: Path, shared_fixtures: Path) -> None:
+    folder = make_arch_model_dir(tmp_path, shared_fixtures / SUPERTONIC2.name, max_layers=2)
+    path = folder / "onnx" / "vector_estimator.onnx"
+    model = onnx.load(str(path))
+    dilations = {tuple(_attrs(n).get("dilations", [1])) for n in model.graph.node if n.op_type == "Conv"}
+    assert (2,) in dilations  # convnext_0's dilation_lst [1, 2, 4, 8], first two layers
+    engine = SupertonicEngine.load(folder, version=SUPERTONIC2)
+    feeds = {
+        "noisy_latent": np.random.default_rng(1).standard_normal((2, 144, 11), dtype=np.float32),
+        "text_emb": np.random.default_rng(2).standard_normal((2, 256, 6), dtype=np.float32),
+        "style_ttl": np.repeat(engine.style("M1").ttl, 2, 0),
+        "text_mask": np.array([[[1] * 6], [[1] * 4 + [0] * 2]], np.float32),
+        "latent_mask": np.array([[[1] * 11], [[1] * 8 + [0] * 3]], np.float32),
+        "current_step": np.array([0.0, 3.0], np.float32),
+        "total_step": np.array([5.0, 5.0], np.float32),
+    }
+    (expected,) = ort.InferenceSession(str(path)).run(None, feeds)
+    assert not expected[1, :, 8:].any()  # masked beyond the second item's length
+    with torch.no_grad():
+        got = convert_graph(path)(*_torch_args("vector_estimator", feeds)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
