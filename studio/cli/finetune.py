@@ -12,7 +12,7 @@ from studio.config import Settings
 from studio.errors import InvalidInput
 from studio.finetune import settings as table
 from studio.finetune.metrics import evaluation_text, timing_text
-from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, TrainSpec
+from studio.finetune.spec import DEFAULT_BASE_MODEL, PRESETS, QWEN3_BASE_MODEL, SUPERTONIC_BASE_MODEL, TrainSpec
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +45,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--base-model",
         default=None,
-        help=f"Hub id or folder (default {DEFAULT_BASE_MODEL}; with --backend qwen3_tts {QWEN3_BASE_MODEL})",
+        help=f"Hub id or folder (default {DEFAULT_BASE_MODEL}; with --backend qwen3_tts {QWEN3_BASE_MODEL}; with "
+        f"--backend supertonic {SUPERTONIC_BASE_MODEL}, supertonic3 or a Supertonic model folder)",
     )
     train.add_argument("--name", default="", help="run name")
     train.add_argument(
@@ -120,7 +121,8 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         backend = table.BY_NAME["backend"].convert(given.pop("backend", None) or "kani")
         if backend == "qwen3_tts":  # the family's own defaults where not given (as the form switches them)
             given.setdefault("target_modules", list(table.QWEN3_DEFAULT_TARGETS))
-        base_model = args.base_model or (QWEN3_BASE_MODEL if backend == "qwen3_tts" else DEFAULT_BASE_MODEL)
+        defaults = {"qwen3_tts": QWEN3_BASE_MODEL, "supertonic": SUPERTONIC_BASE_MODEL}
+        base_model = args.base_model or defaults.get(backend, DEFAULT_BASE_MODEL)
         spec = service.spec(
             args.preset,
             name=args.name or "voice",

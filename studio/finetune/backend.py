@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Any
 from studio.errors import InvalidInput, TrainingFailed
 
 if TYPE_CHECKING:
+    from studio.config import Settings
     from studio.finetune.evalset import EvalLine
     from studio.finetune.loop import Trainer
+    from studio.finetune.spec import TrainSpec
 
 
 @dataclass
@@ -49,6 +51,8 @@ class EvaluationUnavailable(Exception):
 
 class Backend(ABC):
     """One system's training. `self.loop` is the shared loop (spec, accelerator, status, base model fetching)."""
+
+    evaluate_base = False  # also speak the evaluation sentences with the base model before training (every run)
 
     def __init__(self, loop: Trainer) -> None:
         self.loop = loop
@@ -104,6 +108,29 @@ class Backend(ABC):
         """Whether a trainable parameter (by its name in the loaded model) is one the run adds rather than one of the
         base model's: a phase's `new_learning_rate` applies to these. By default peft's adapter weights."""
         return "lora_" in name or "modules_to_save" in name
+
+    def layer_of(self, name: str) -> int | None:
+        """The layer a trainable parameter belongs to, counted from the input (what a phase's `freeze_layers`
+        freezes); None outside the layer stacks. By default the decoder layer of `...layers.<i>....` names."""
+        from studio.finetune.phases import layer_index
+
+        return layer_index(name)
+
+    @staticmethod
+    def before_start(spec: TrainSpec, settings: Settings) -> None:
+        """Checks (and completions of the spec) made in the app before a training process starts, with no torch
+        imported: raise InvalidInput with what to do. Nothing by default."""
+        return
+
+    @staticmethod
+    def voice_engine(made: dict[str, Any]) -> str:
+        """The engine that speaks a library voice made from this result ('' : the system's engine_for_training)."""
+        return ""
+
+    @staticmethod
+    def voice_files(adapter: Path) -> dict[str, Path]:
+        """The files a library voice made from the result `adapter` keeps (payload key -> file or folder)."""
+        return {"adapter": adapter}
 
     @staticmethod
     def dataset_next_step() -> str:

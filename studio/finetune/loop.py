@@ -35,7 +35,7 @@ from studio.finetune.metrics import (
     MetricsWriter,
     truncate_after,
 )
-from studio.finetune.phases import Phase, gates_pass, layer_index, parse_phases, phase_length
+from studio.finetune.phases import Phase, gates_pass, parse_phases, phase_length
 from studio.finetune.runs import COMPLETE_MARKER, RunFiles, checkpoint_step, complete_checkpoints
 from studio.finetune.spec import TrainSpec, resolve_precision
 from studio.fsutil import replace_dir, write_atomic
@@ -141,7 +141,8 @@ class Trainer:
         # no phases: one phase with the run's settings (one parameter group, one schedule over the run: as before)
         self.phases = parse_phases(spec.phases) if spec.phases else [Phase("")]
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
-        self.layered = [(i, p) for n, p in named if (i := layer_index(n)) is not None]  # what freeze_layers freezes
+        # what freeze_layers freezes: each parameter's layer (the backend's numbering: decoder layers, ConvNeXt blocks)
+        self.layered = [(i, p) for n, p in named if (i := self.backend.layer_of(n)) is not None]
         if any(ph.new_learning_rate is not None for ph in self.phases):
             new = {n for n, _ in named if self.backend.is_new_parameter(n)}
             split = [("pretrained", [p for n, p in named if n not in new]), ("new", [p for n, p in named if n in new])]
@@ -431,8 +432,8 @@ class Trainer:
             result = EvalResult(name=name, error=f"Audio evaluation failed: {exc}")
         try:
             result.save(out)
-            if not base:  # the run's scores in brief, overall and per speaker, for every reader of its status
-                self.status(evaluation=result.summary())
+            # the scores in brief, overall and per speaker, for every reader of its status (the base's beside them)
+            self.status(**{"evaluation_base" if base else "evaluation": result.summary()})
         except Exception:  # the result is already saved: a full disk here never fails the training
             log.exception("saving the audio evaluation failed")
 
@@ -548,7 +549,7 @@ class Trainer:
             if base is not None:
                 self.state.evals["0"] = base
                 self._write_row({EVAL_LOSS: base}, 0, 1)
-            if self.spec.experiment and self.main:
+            if (self.spec.experiment or self.backend.evaluate_base) and self.main:
                 self.status(message="Evaluating the base model on the evaluation sentences")
                 self.evaluate_audio(base=True)
                 self.status(message="Training")

@@ -247,8 +247,10 @@ class FineTune:
                 raise InvalidInput(f"{name} is still training. On this Space each user trains one run at a time: "
                                    "stop it or wait for it to finish.")  # fmt: skip
             self._check_own_paths(spec)
+        from studio.finetune.backend import backend_class
         from studio.finetune.data import dataset_source
 
+        backend_class(spec.backend).before_start(spec, self.settings)  # the family's own checks, no torch here
         if spec.datasets:  # several: each local one is checked here (a Hub one when the trainer downloads it)
             from studio.finetune.mix import entries
 
@@ -544,7 +546,10 @@ class FineTune:
             "base_model_path": made.get("base_model_path"),
             "speaker": spec.speaker or (trained[0] if trained else None),
         }
-        files = {"model": merged} if merged is not None else {"adapter": adapter}
+        from studio.finetune.backend import backend_class
+
+        family = backend_class(spec.backend)
+        files = {"model": merged} if merged is not None else family.voice_files(adapter)
         similarity, notes = None, ""
         from studio.finetune.evaluate import EvalResult
 
@@ -554,12 +559,11 @@ class FineTune:
             notes = "" if similarity is not None else f"Similarity not measured: {scored.error or 'no audio scored'}"
         except StudioError as exc:
             notes = f"Similarity not measured: {exc}"
-        from studio.finetune.backend import backend_class
         from studio.systems import system
 
         # the engine of the run's model family lists the voice (for the checkpoint it was trained on)
-        engine = system(spec.backend).engine_for_training
-        version = backend_class(spec.backend).voice_model_version(made)
+        engine = family.voice_engine(made) or system(spec.backend).engine_for_training
+        version = family.voice_model_version(made)
         return self.library.add(name or spec.name, engine, files=files, payload=payload, source=source,
                                 similarity=similarity, notes=notes, model_version=version)  # fmt: skip
 

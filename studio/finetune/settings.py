@@ -25,10 +25,13 @@ from studio.finetune.spec import (
 )
 
 KINDS = ("int", "float", "bool", "choice", "multi", "phases")  # phases: a list of phases (studio.finetune.phases)
-SECTIONS = ("lora", "trainer", "run", "qwen3")  # TrainSpec.lora, .trainer, the spec itself, the .qwen3 options
+SECTIONS = ("lora", "trainer", "run", "qwen3", "supertonic")  # TrainSpec.lora, .trainer, the spec, its family options
+FAMILY_SECTIONS = ("qwen3", "supertonic")  # options of one model family: a dict in the spec (TrainSpec.qwen3, ...)
 QWEN3_DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 QWEN3_MODES = (("LoRA", "lora"), ("Full fine-tuning", "full"), ("Last layers only", "last_layers"))
-BACKEND_LABELS = (("KaniTTS (LFM2 + NanoCodec)", "kani"), ("Qwen3-TTS (12 Hz codec)", "qwen3_tts"))
+BACKEND_LABELS = (("KaniTTS (LFM2 + NanoCodec)", "kani"), ("Qwen3-TTS (12 Hz codec)", "qwen3_tts"),
+                  ("Supertonic (flow matching, exported to ONNX)", "supertonic"))
+FAMILY_OF_SECTION = {"qwen3": "qwen3_tts", "supertonic": "supertonic"}
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Setting:
 
     def initial(self) -> Any:
         """The default value: the table's, else the spec dataclass's."""
-        if self.default is not None or self.section == "qwen3":
+        if self.default is not None or self.section in FAMILY_SECTIONS:
             return list(self.default) if isinstance(self.default, list) else self.default
         owner = {"lora": LoraSettings, "trainer": TrainerSettings, "run": TrainSpec}[self.section]
         f = next(f for f in fields(owner) if f.name == self.field)
@@ -110,20 +113,23 @@ def _s(name: str, section: str, label: str, kind: str, help: str, field: str | N
     return Setting(name, section, field or name, label, kind, help, **kw)
 
 
-KANI, QWEN = ("kani",), ("qwen3_tts",)
+KANI, QWEN, SUPERTONIC = ("kani",), ("qwen3_tts",), ("supertonic",)
+LORA_FAMILIES = ("kani", "qwen3_tts")  # Supertonic trains its weights themselves, no adapters
 
 SETTINGS: tuple[Setting, ...] = (
     _s("backend", "run", "Model family", "choice", "what a run fine-tunes: KaniTTS or Qwen3-TTS",
        choices=BACKEND_LABELS, row="family"),
     _s("lora_r", "lora", "LoRA rank (r)", "int", "adapter rank (8-64 is typical)", field="r", minimum=1,
-       maximum=512, row="lora"),
+       maximum=512, row="lora", backends=LORA_FAMILIES),
     _s("lora_alpha", "lora", "LoRA alpha", "int", "adapter scale (often equal to the rank)", field="alpha",
-       minimum=1, row="lora"),
+       minimum=1, row="lora", backends=LORA_FAMILIES),
     _s("lora_dropout", "lora", "LoRA dropout", "float", "dropout on the adapters", field="dropout",
-       minimum=0, maximum=0.9, row="lora"),
-    _s("use_rslora", "lora", "rsLoRA", "bool", "rank-stabilized LoRA scaling", row="lora"),
+       minimum=0, maximum=0.9, row="lora", backends=LORA_FAMILIES),
+    _s("use_rslora", "lora", "rsLoRA", "bool", "rank-stabilized LoRA scaling", row="lora",
+       backends=LORA_FAMILIES),
     _s("target_modules", "lora", "Target modules", "multi", "projections that get adapters",
-       choices=tuple(dict.fromkeys(KNOWN_TARGET_MODULES + QWEN3_TARGET_MODULES)), row="targets"),
+       choices=tuple(dict.fromkeys(KNOWN_TARGET_MODULES + QWEN3_TARGET_MODULES)), row="targets",
+       backends=LORA_FAMILIES),
     _s("epochs", "trainer", "Epochs", "float", "passes over the dataset", minimum=0, maximum=1000, row="trainer"),
     _s("batch_size", "trainer", "Batch size", "int", "clips per step and device", minimum=1, maximum=256,
        row="trainer"),
@@ -163,6 +169,29 @@ SETTINGS: tuple[Setting, ...] = (
     _s("qwen_reinit_last", "qwen3", "Replace the last layers (start them afresh)", "bool",
        "last_layers mode: re-initialize the trained layers", field="reinit_last", default=False, backends=QWEN,
        row="qwen3"),
+    _s("st_parts", "supertonic", "Supertonic: what learns", "multi",
+       "the graphs (the vocoder stays frozen) and the speaker's style", field="parts",
+       default=["vector_estimator", "duration_predictor", "style"],
+       choices=("vector_estimator", "text_encoder", "duration_predictor", "style"), backends=SUPERTONIC,
+       row="supertonic"),
+    _s("st_style_from", "supertonic", "Style starts from", "choice",
+       "clone: the speaker's style cloned from their longest clip; or a preset voice", field="style_from",
+       default="clone", choices=("clone", "F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5"),
+       backends=SUPERTONIC, row="supertonic", empty="clone"),
+    _s("st_flow_steps", "supertonic", "Flow steps trained at", "int",
+       "the step count N the flow learns (each example: a random step of N)", field="flow_steps", default=5,
+       minimum=2, maximum=128, backends=SUPERTONIC, row="supertonic_targets", empty=5),
+    _s("st_target_iterations", "supertonic", "Target iterations per clip", "int",
+       "Adam steps inverting the vocoder toward each clip (cached with the dataset)", field="target_iterations",
+       default=200, minimum=1, maximum=5000, backends=SUPERTONIC, row="supertonic_targets", empty=200),
+    _s("st_clone_iterations", "supertonic", "Clone iterations", "int",
+       "style search on the longest clip (style starts from clone)", field="clone_iterations", default=30,
+       minimum=1, maximum=1000, backends=SUPERTONIC, row="supertonic_targets", empty=30),
+    _s("st_duration_weight", "supertonic", "Duration loss weight", "float",
+       "the duration predictor's loss beside the flow's", field="duration_weight", default=1.0, minimum=0,
+       maximum=100, backends=SUPERTONIC, row="supertonic_targets", empty=1.0),
+    _s("st_compile", "supertonic", "torch.compile", "bool", "compile the trained graphs (a one-off compile)",
+       field="compile", default=False, backends=SUPERTONIC, row="supertonic_targets"),
     _s("phases", "run", "Phases (JSON)", "phases",
        "train in phases, each with its own settings and gates to advance (a JSON list of objects; blank: one phase "
        "with the settings above; the CLI reads a .json or .toml file)", row="phases"),
@@ -193,8 +222,8 @@ def from_spec(spec: TrainSpec) -> dict[str, Any]:
     """Every setting's value in a spec, by name."""
     out: dict[str, Any] = {}
     for s in SETTINGS:
-        if s.section == "qwen3":
-            value = spec.qwen3.get(s.field, s.initial())
+        if s.section in FAMILY_SECTIONS:
+            value = getattr(spec, s.section).get(s.field, s.initial())
         else:
             value = getattr({"lora": spec.lora, "trainer": spec.trainer, "run": spec}[s.section], s.field)
         out[s.name] = list(value) if isinstance(value, list) else value
@@ -207,20 +236,20 @@ def apply(spec: TrainSpec, values: Mapping[str, Any]) -> TrainSpec:
     unknown = sorted(set(values) - set(BY_NAME))
     if unknown:
         raise InvalidInput(f"Unknown training setting(s) {unknown}; known: {sorted(BY_NAME)}.")
-    qwen3 = dict(spec.qwen3)
+    family: dict[str, dict[str, Any]] = {section: dict(getattr(spec, section)) for section in FAMILY_SECTIONS}
     for name, raw in values.items():
         s = BY_NAME[name]
         value = s.convert(raw)
         if s.kind == "choice" and s.choices and value not in s.values and s.section == "run":
             raise InvalidInput(f"{s.label} {value!r} is unknown; choose one of {', '.join(map(str, s.values))}.")
-        if s.section == "qwen3":
-            qwen3[s.field] = value
+        if s.section in FAMILY_SECTIONS:
+            family[s.section][s.field] = value
         else:
             setattr({"lora": spec.lora, "trainer": spec.trainer, "run": spec}[s.section], s.field, value)
-    if spec.backend == "qwen3_tts":
-        spec.qwen3 = {s.field: qwen3.get(s.field, s.initial()) for s in SETTINGS if s.section == "qwen3"}
-    else:
-        spec.qwen3 = {}
+    for section, owner in FAMILY_OF_SECTION.items():
+        chosen = family[section]
+        kept = {s.field: chosen.get(s.field, s.initial()) for s in SETTINGS if s.section == section}
+        setattr(spec, section, kept if spec.backend == owner else {})
     return spec
 
 

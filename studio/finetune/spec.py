@@ -21,6 +21,7 @@ KNOWN_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "out_proj", "in_proj", "w1
 # Qwen3-TTS's talker and code predictor: attention q/k/v/o_proj, SwiGLU feed-forward gate/up/down_proj
 QWEN3_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 QWEN3_BASE_MODEL = "Qwen/Qwen3-TTS-12Hz-0.6B-Base"
+SUPERTONIC_BASE_MODEL = "supertonic2"  # a version name (its downloaded model) or a model folder
 # what a run fine-tunes: every system with a training backend in the systems table (KaniTTS, Qwen3-TTS)
 BACKENDS = tuple(s.name for s in trainable())
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -80,6 +81,9 @@ class TrainSpec:
     # Qwen3-TTS only: mode (lora | full | last_layers), last_layers, add_layers, reinit_last, train_code_predictor,
     # lora_parts (talker, code_predictor), sub_talker_weight; LoRA rank/alpha/dropout/targets come from `lora`
     qwen3: dict[str, Any] = field(default_factory=dict)
+    # Supertonic only (studio.systems.supertonic.training.options.SupertonicOptions): parts, style_from,
+    # clone_iterations, target_iterations, target_learning_rate, flow_steps, duration_weight, compile
+    supertonic: dict[str, Any] = field(default_factory=dict)
     # the evaluation sentences ({"id", "text", "speaker"} each; studio.finetune.evalset); empty: the built-in five
     eval_set: list[dict[str, Any]] = field(default_factory=list)
     # several datasets (studio.finetune.mix: path or hub, speaker, filters, max_seconds, max_tokens, max_rows); when
@@ -182,6 +186,10 @@ class TrainSpec:
             entries(self.datasets)  # raises naming the bad entry
         if self.backend == "qwen3_tts":
             self.qwen3_options()  # raises on a bad mode, layer count or LoRA target
+        if self.backend == "supertonic":
+            from studio.systems.supertonic.training.options import SupertonicOptions
+
+            SupertonicOptions.from_json(self.supertonic)  # raises naming the bad setting
         if self.eval_set:
             from studio.finetune.evalset import from_spec
 
@@ -274,6 +282,7 @@ class Preset:
     description: str
     lora: LoraSettings
     trainer: TrainerSettings
+    gpu: bool = False  # sized for a GPU's memory: refused on the CPU before a run starts
 
 
 # The KaniTTS fine-tuning pipeline's experiment grid (nineninesix-ai/KaniTTS-Finetune-pipeline at fa72cf4): "balanced"
@@ -298,6 +307,32 @@ PRESETS: dict[str, Preset] = {
         "pipeline's second experiment).",
         LoraSettings(r=32, alpha=32, dropout=0.1, target_modules=list(KNOWN_TARGET_MODULES)),
         TrainerSettings(epochs=1, learning_rate=2e-5),
+    ),
+    # the Supertonic training guide's low-VRAM presets for a 4 GB card (any model family; Supertonic's full-weight
+    # training is what they were written for): batch x accumulation, and clipping for the third
+    "4gb": Preset(
+        "4gb",
+        "A 4 GB GPU: batch 4 x accumulation 6 (24 clips a step), 1e-4, clipping 1.0 (the Supertonic training "
+        "guide's low-VRAM preset).",
+        LoraSettings(),
+        TrainerSettings(epochs=10, batch_size=4, grad_accum=6, learning_rate=1e-4, max_audio_seconds=12.0),
+        gpu=True,
+    ),
+    "4gb-safe": Preset(
+        "4gb-safe",
+        "A 4 GB GPU, conservative: batch 2 x accumulation 10 (20 clips a step), 1e-4 (the guide's safe preset).",
+        LoraSettings(),
+        TrainerSettings(epochs=10, batch_size=2, grad_accum=10, learning_rate=1e-4, max_audio_seconds=12.0),
+        gpu=True,
+    ),
+    "4gb-clipped": Preset(
+        "4gb-clipped",
+        "A 4 GB GPU: batch 3 x accumulation 8 (24 clips a step), 1e-4, clipping 0.5 for steadier steps (the guide's "
+        "third preset).",
+        LoraSettings(),
+        TrainerSettings(epochs=10, batch_size=3, grad_accum=8, learning_rate=1e-4, max_grad_norm=0.5,
+                        max_audio_seconds=12.0),
+        gpu=True,
     ),
 }
 

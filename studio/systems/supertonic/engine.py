@@ -154,6 +154,8 @@ class SupertonicEngine:
         self.style_files = True  # a voice may also be a path to a style .json (not for hosted users: see for_user)
         self.model_dir: Path | None = None  # the folder it was loaded from (cloning converts the graphs to torch)
         self.torch_cache: Path | None = None  # where the graphs' torch conversions are kept (torch_model.py)
+        # fine-tuned voices' graphs (a Supertonic fine-tune's result folder -> sessions), shared by for_user views
+        self._tuned: dict[str, SupertonicSessions] = {}
         self.info = EngineInfo(
             name=engine_name(self.version, runtime),
             label=engine_label(self.version, runtime),
@@ -235,23 +237,23 @@ class SupertonicEngine:
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
         """One AudioResult per chunk (sentence-aware, at most 300 characters; 120 for Korean and Japanese)."""
         language, steps, speed, seed = self._resolve(params)
-        style = self._style(voice)
+        style, sessions = self._style(voice), self._sessions_for(voice)
         for index, item in self._prepare(text, language):
-            yield from self._render([item], style, steps, speed, seed, [index])
+            yield from self._render([item], style, steps, speed, seed, [index], sessions)
 
     def batch(self, texts: Sequence[str], voice: str, params: SynthParams | None = None) -> list[AudioResult]:
         """Several texts in batched inference; item i sounds as `synthesize(texts[i])` would with the same seed."""
         if isinstance(texts, str) or not texts:
             raise InvalidInput("batch() needs a non-empty list of texts.")
         language, steps, speed, seed = self._resolve(params)
-        style = self._style(voice)
+        style, sessions = self._style(voice), self._sessions_for(voice)
         # every chunk of every text, shortest first so each batch pads little
         jobs = [(t, k, item) for t, text in enumerate(texts) for k, item in self._prepare(text, language)]
         jobs.sort(key=lambda job: len(job[2].text))
         parts: dict[int, dict[int, AudioResult]] = {t: {} for t in range(len(texts))}
         for start in range(0, len(jobs), MAX_BATCH):
             group = jobs[start : start + MAX_BATCH]
-            results = self._render([j[2] for j in group], style, steps, speed, seed, [j[1] for j in group])
+            results = self._render([j[2] for j in group], style, steps, speed, seed, [j[1] for j in group], sessions)
             for (t, k, _), result in zip(group, results, strict=True):
                 parts[t][k] = result
         return [self._joined([chunks[k] for k in sorted(chunks)]) for chunks in parts.values()]
@@ -311,6 +313,55 @@ class SupertonicEngine:
             "or give the path to a Supertonic style .json file."
         )
 
+    def _sessions_for(self, voice: str) -> SupertonicSessions:
+        """The graphs a voice speaks with: the model's own, or, for a fine-tuned library voice (Fine-tune tab,
+        Supertonic backend), the model's with that voice's trained graphs in place of the base ones."""
+        key = (voice or "").strip()
+        if self.library is None or not key or key in self.styles or key.upper() in self.styles or "/" in key:
+            return self.sessions
+        try:
+            entry = self.library.get(key)
+        except VoiceNotFound:
+            return self.sessions
+        if "adapter" not in entry.payload:
+            return self.sessions
+        return self.tuned_sessions(entry.path("adapter"), f"{entry.name} (fine-tuned)")
+
+    def tuned_sessions(self, folder: Path, where: str = "") -> SupertonicSessions:
+        """This model's sessions with the graphs found in `folder` (onnx/<graph>.onnx, a fine-tune's result) loaded
+        in place of its own, on this engine's runtime and device; loaded once per folder."""
+        folder = Path(folder)
+        key = str(folder.resolve())
+        if key in self._tuned:
+            return self._tuned[key]
+        found = [g for g in GRAPHS if (folder / graph_file(g)).is_file()]
+        if not found:
+            raise VoiceNotFound(f"{where or folder}: its fine-tuned graphs are missing ({folder / 'onnx'}); "
+                                "use the run's result as a voice again.")  # fmt: skip
+        made = {g: getattr(self.sessions, g) for g in GRAPHS}
+        device = self.device.actual or "cpu"
+        if self.runtime == TORCH:
+            from studio.systems.supertonic.torch_runtime import load_torch_sessions
+
+            tuned, _ = load_torch_sessions(folder, device, cache_dir=self.torch_cache, graphs=found)
+            made.update({g: getattr(tuned, g) for g in found})
+        else:
+            from studio.engines.onnx import create_session
+
+            for graph in found:
+                made[graph], _ = create_session(folder / graph_file(graph), device, 1)
+        for graph in found:
+            check_contract(graph, made[graph], folder / graph_file(graph))
+        sessions = SupertonicSessions(**made)
+        self._tuned[key] = sessions
+        return sessions
+
+    def with_graphs(self, folder: Path) -> SupertonicEngine:
+        """This engine speaking with the graphs of `folder` (a fine-tune's result) in place of its own."""
+        view = copy.copy(self)
+        view.sessions = self.tuned_sessions(folder)
+        return view
+
     def for_user(self, settings: Settings) -> SupertonicEngine:
         """This engine for one user: the same sessions and presets, that user's library voices; on a hosted server
         a voice is never a path on the server's disk."""
@@ -358,14 +409,15 @@ class SupertonicEngine:
         return out
 
     def _render(self, items: Sequence[Preprocessed], style: Style, steps: int, speed: float, seed: int | None,
-                chunk_indices: Sequence[int]) -> list[AudioResult]:  # fmt: skip
+                chunk_indices: Sequence[int],
+                sessions: SupertonicSessions | None = None) -> list[AudioResult]:  # fmt: skip
         n = len(items)
         inputs = self._raw_inputs(items, style, steps, speed)
         if seed is None:
             rngs = [np.random.default_rng(s) for s in np.random.SeedSequence().spawn(n)]
         else:  # chunk k of any text uses (seed, k): a text sounds the same alone, streamed or inside a batch
             rngs = [np.random.default_rng([seed, int(k)]) for k in chunk_indices]
-        wav, duration = run_raw(self.sessions, self.config, inputs, rngs)
+        wav, duration = run_raw(sessions or self.sessions, self.config, inputs, rngs)
         lengths = self.config.wav_lengths(duration)
         out = []
         for i, item in enumerate(items):

@@ -67,10 +67,10 @@ def _default_opset(model: Any) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def convert_graph(path: Path) -> Any:
-    """One graph as a frozen torch module (eval mode, no parameter gradients)."""
+def conversion_candidates(path: Path) -> list[Any]:
+    """The ONNX models onnx2torch is given for a graph file, in the order tried: the graph lowered to
+    CONVERTIBLE_OPSET (when newer), then as it is; both with the empty-input quirk fixed."""
     import onnx
-    from onnx2torch import convert
 
     try:
         model = onnx.load(str(path))
@@ -86,8 +86,20 @@ def convert_graph(path: Path) -> Any:
             attempts.insert(0, version_converter.convert_version(model, CONVERTIBLE_OPSET))
         except Exception as exc:  # a newer operator without a down-converter: try the original below
             log.info("%s: opset %d could not be lowered (%s)", path.name, _default_opset(model), exc)
+    return attempts
+
+
+def convert_graph(path: Path) -> Any:
+    """One graph as a frozen torch module (eval mode, no parameter gradients)."""
+    return convert_with_source(path)[0]
+
+
+def convert_with_source(path: Path) -> tuple[Any, Any]:
+    """(frozen torch module, the ONNX model it was converted from): `initializer_map` needs the latter."""
+    from onnx2torch import convert
+
     errors = []
-    for candidate in attempts:
+    for candidate in conversion_candidates(path):
         try:
             module = convert(candidate)
         except Exception as exc:
@@ -96,8 +108,8 @@ def convert_graph(path: Path) -> Any:
         module.eval()
         for p in module.parameters():
             p.requires_grad_(False)
-        return module
-    raise EngineUnavailable(f"'{path.name}' could not be converted to torch for cloning: {'; '.join(errors)}")
+        return module, candidate
+    raise EngineUnavailable(f"'{path.name}' could not be converted to torch: {'; '.join(errors)}")
 
 
 # Modules onnx2torch builds with the weights as their own parameters/buffers: attribute -> ONNX input position.

@@ -114,9 +114,11 @@ def cuda_reason(device: str) -> str:
 
 
 def load_torch_sessions(model_dir: Path, device: str = "cpu", options: TorchOptions | None = None,
-                        cache_dir: Path | None = None) -> tuple[SupertonicSessions, DeviceReport]:  # fmt: skip
+                        cache_dir: Path | None = None,
+                        graphs: tuple[str, ...] | list[str] = GRAPHS) -> tuple[Any, DeviceReport]:  # fmt: skip
     """The four graphs of a model folder as TorchSessions on `device` (CUDA when torch has it, else the CPU with the
-    reason), in `options.dtype`, compiled when asked; converted once and kept in `cache_dir` when given."""
+    reason), in `options.dtype`, compiled when asked; converted once and kept in `cache_dir` when given. `graphs`:
+    only these (a fine-tune's folder holds the graphs it trained); the others are None."""
     import onnx
 
     missing = torch_available()
@@ -129,8 +131,8 @@ def load_torch_sessions(model_dir: Path, device: str = "cpu", options: TorchOpti
     if options.dtype == "float16" and actual != "cuda":
         raise InvalidInput("float16 runs on a CUDA GPU only; use float32 or bfloat16 on the CPU "
                            "(STUDIO_SUPERTONIC_TORCH_DTYPE).")  # fmt: skip
-    made: dict[str, TorchSession] = {}
-    for graph in GRAPHS:
+    made: dict[str, TorchSession | None] = dict.fromkeys(GRAPHS)
+    for graph in graphs:
         path = Path(model_dir) / graph_file(graph)
         module = converted_graph(path, cache_dir)
         if options.compile:

@@ -36,6 +36,7 @@ from studio.ui.tabs.finetune.form import (
     dataset_choices,
     demo_paths,
     device_choices,
+    family_rows,
     gpu_count,
     make_spec,
     phases_note,
@@ -174,7 +175,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
     preset.change(_preset, [preset, family], [preset_note, *preset_fields], queue=False, api_visibility="private")
     action(demo, fields["phases"].change, phases_note, fields["phases"], phases_check, phases_check, queue=False,
            api_visibility="private")  # fmt: skip
-    family.change(backend_updates, family, [base, fields["target_modules"], rows["qwen3"]], queue=False,
+    family_outputs = [base, fields["target_modules"], *(rows[r] for r in family_rows())]
+    family.change(backend_updates, family, family_outputs, queue=False,
                   api_visibility="private")  # fmt: skip
 
     # runs: the form's run fields by position, its training settings by name

@@ -21,6 +21,7 @@ from studio.finetune.spec import (
     PRESETS,
     QWEN3_BASE_MODEL,
     QWEN3_TARGET_MODULES,
+    SUPERTONIC_BASE_MODEL,
     TrainSpec,
 )
 from studio.ui.context import AppContext
@@ -35,14 +36,27 @@ def target_choices(backend: str) -> list[str]:
     return list(QWEN3_TARGET_MODULES if backend == "qwen3_tts" else KNOWN_TARGET_MODULES)
 
 
-def backend_updates(backend: str) -> tuple[Any, Any, Any]:
-    """Switching the model family: its default base model, its LoRA target names, and its own options shown."""
+BASE_MODELS = {"kani": DEFAULT_BASE_MODEL, "qwen3_tts": QWEN3_BASE_MODEL, "supertonic": SUPERTONIC_BASE_MODEL}
+
+
+def family_rows() -> list[str]:
+    """The form's rows whose settings apply to some model families only (shown for those: `backend_updates`)."""
+    return [row for row, found in table.rows(n for n in table.BY_NAME if n != "backend")
+            if row != "phases" and any(s.backends != table.BACKENDS for s in found)]  # fmt: skip
+
+
+def backend_updates(backend: str) -> tuple[Any, ...]:
+    """Switching the model family: its default base model, its LoRA target names, and the rows of settings that
+    apply to it shown (the others hidden), in `family_rows` order."""
     if backend == "qwen3_tts":
-        return (gr.update(value=QWEN3_BASE_MODEL), gr.update(choices=target_choices(backend),
-                value=QWEN3_DEFAULT_TARGETS), gr.update(visible=True))  # fmt: skip
-    kani = PRESETS["balanced"].lora.target_modules
-    return (gr.update(value=DEFAULT_BASE_MODEL), gr.update(choices=target_choices(backend), value=list(kani)),
-            gr.update(visible=False))  # fmt: skip
+        targets = gr.update(choices=target_choices(backend), value=QWEN3_DEFAULT_TARGETS)
+    else:
+        targets = gr.update(choices=target_choices(backend), value=list(PRESETS["balanced"].lora.target_modules))
+    shown = []
+    for row, found in table.rows(n for n in table.BY_NAME if n != "backend"):
+        if row in family_rows():
+            shown.append(gr.update(visible=any(backend in s.backends for s in found)))
+    return (gr.update(value=BASE_MODELS.get(backend, DEFAULT_BASE_MODEL)), targets, *shown)
 
 
 def preset_values(preset: str) -> dict[str, Any]:
@@ -138,10 +152,10 @@ def component(s: Setting, value: Any, backend: str = "kani") -> Any:
     if s.kind == "bool":
         return gr.Checkbox(value, label=s.label, elem_id=elem_id)
     if s.kind == "multi":
-        choices = target_choices(backend) if s.name == "target_modules" else s.values
+        choices = target_choices(backend) if s.name == "target_modules" else list(s.choices)
         return gr.CheckboxGroup(choices, value=value, label=s.label, elem_id=elem_id)
     if s.kind == "choice":
-        if s.row == "family" or s.section == "qwen3":  # few choices with labels: radio buttons
+        if s.row == "family" or s.section in table.FAMILY_SECTIONS:  # few choices: radio buttons
             return gr.Radio(list(s.choices), value=value, label=s.label, elem_id=elem_id)
         return gr.Dropdown(list(s.choices), value=value, label=s.label, elem_id=elem_id)
     return gr.Number(value, label=s.label, precision=0 if s.kind == "int" else None, elem_id=elem_id)

@@ -101,6 +101,22 @@ def phase_names(spec: TrainSpec | None) -> list[str]:
         return []
 
 
+def targets_text(report: Any) -> str:
+    """A Supertonic run's latent targets, measured: the vocoder's audio of each against its clip."""
+    if not isinstance(report, dict) or not report.get("clips"):
+        return ""
+    parts = [f"{report['clips']} clip(s) re-vocoded"]
+    if isinstance(report.get("similarity"), (int, float)):
+        parts.append(f"speaker similarity {report['similarity']:.3f}")
+    if isinstance(report.get("wer"), (int, float)):
+        parts.append(f"WER {report['wer'] * 100:.1f}%")
+    if isinstance(report.get("loss"), (int, float)) and isinstance(report.get("start_loss"), (int, float)):
+        parts.append(f"spectral distance {report['start_loss']:.3f} → {report['loss']:.3f}")
+    if report.get("error"):
+        parts.append(str(report["error"]))
+    return ", ".join(parts)
+
+
 def status_text(info: RunInfo, diverged: bool = False) -> str:
     st = info.status
     state = info.state
@@ -129,6 +145,12 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
     scored = evaluation_text(st.get("evaluation"))
     if scored:
         text += f"\n\nEvaluation: {scored}"
+    base = evaluation_text(st.get("evaluation_base"))
+    if base:
+        text += f"\n\nBase model (before training): {base}"
+    targets = targets_text(st.get("targets"))
+    if targets:
+        text += f"\n\nLatent targets: {targets}"
     if st.get("message") and state not in ("failed",):
         text += f"\n\n{st['message']}"
     if diverged:
