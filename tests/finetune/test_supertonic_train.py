@@ -26,6 +26,7 @@ from studio.systems.supertonic.engine import SupertonicEngine
 from studio.systems.supertonic.model import Style
 from studio.voices.library import VoiceLibrary
 from tests.tiny_onnx import make_supertonic_model_dir
+from tests.tiny_supertonic_arch import make_arch_model_dir
 
 # town.flac: "The difference in the rainbow depends considerably upon the size of the drops, and the width of the
 # colored band increases as the size of the drops increases." Cut by time into parts with their share of the words
@@ -68,7 +69,7 @@ def service(settings: Settings):  # type: ignore[no-untyped-def]
     found.runner.stop_all(grace=10)
 
 
-def test_a_supertonic_run_trains_exports_to_onnx_and_speaks_closer_to_the_speaker(
+def test_a_supertonic_run_trains_exports_to_onnx_and_becomes_a_voice(
     tmp_path: Path, shared_fixtures: Path, settings: Settings, service: FineTune
 ) -> None:
     base = make_supertonic_model_dir(tmp_path, shared_fixtures / "supertonic2", voiced=True)
@@ -79,7 +80,7 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_speaks_closer_to_the_speake
     log = (info.folder / "train.log").read_text()[-3000:] if (info.folder / "train.log").is_file() else ""
     assert info.state == "finished", (info.status, log)
     rows = [json.loads(line) for line in (info.folder / "metrics.jsonl").read_text().splitlines()]
-    losses = [r["loss"] for r in rows if "loss" in r]
+    losses = [r["train/loss"] for r in rows if "train/loss" in r]
     assert len(losses) >= 10
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses  # the flow and duration losses fall
     # the targets were measured (re-vocoded through the ONNX vocoder against each clip) and cached with the dataset
@@ -94,14 +95,12 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_speaks_closer_to_the_speake
     assert made["backend"] == "supertonic" and made["version"] == "supertonic2"
     assert sorted(made["graphs"]) == ["duration_predictor", "vector_estimator"]  # what learned (style: the json)
     assert (adapter / "onnx" / "vector_estimator.onnx").is_file() and not (adapter / "onnx" / "vocoder.onnx").exists()
-    evaluation = json.loads((info.folder / "evaluation.json").read_text())
-    assert evaluation.get("error") in (None, ""), evaluation
 
-    # evaluated like every run (WER, speaker similarity against the dataset's clips), and against the base model
-    # speaking with the clone training started from: the tuned model is closer to the speaker
+    # evaluated like every run (WER, speaker similarity against the dataset's clips), and so is the base model
+    # speaking with the clone training started from (test_fine_tuning_beats_the_clone compares them)
     tuned, clone = EvalResult.load(info.files.evaluation), EvalResult.load(info.folder / "eval-base")
     assert tuned.mean_similarity is not None and clone.mean_similarity is not None
-    assert tuned.mean_similarity > clone.mean_similarity + 0.02, (tuned.summary(), clone.summary())
+    assert len(tuned.samples) == len(clone.samples) == 5
     assert info.status["evaluation_base"]["mean_similarity"] == clone.mean_similarity
 
     # the result as a library voice: the ONNX Runtime engine speaks it with the run's graphs (no torch at inference)
@@ -116,6 +115,32 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_speaks_closer_to_the_speake
     direct = engine.with_graphs(adapter).speak_style(text, style, SynthParams(seed=1))
     assert np.array_equal(spoken.samples, direct.samples)
     assert not np.array_equal(spoken.samples, engine.speak_style(text, style, SynthParams(seed=1)).samples)
+
+    # exported whole: a model folder in the Hub layout with the tuned style as a preset, loaded like the published one
+    merged = service.export_merged(spec.run_id, tmp_path / "exports")
+    alone = SupertonicEngine.load(merged)
+    assert "tuned" in [v.id for v in alone.voices()]
+    assert np.array_equal(alone.synthesize(text, "tuned", SynthParams(seed=1)).samples, spoken.samples)
+
+
+@pytest.mark.slow
+def test_fine_tuning_beats_the_clone_it_started_from(tmp_path: Path, shared_fixtures: Path, service: FineTune) -> None:
+    """On graphs shaped like the real ones (untrained weights, the voiced vocoder: the latent sets the timbre), 300
+    steps on four clips of one speaker: the tuned model speaks the evaluation sentences (new text) closer to that
+    speaker than the base model does in the clone of the same speaker that training started from. Measured: 0.482
+    against 0.446 (resemblyzer, against the dataset's clips)."""
+    base = make_arch_model_dir(tmp_path, shared_fixtures / "supertonic2")
+    dataset = write_dataset(tmp_path / "town", shared_fixtures)
+    spec = supertonic_spec(base, dataset, style_from="clone", clone_iterations=4, target_iterations=150,
+                           parts=["vector_estimator", "text_encoder", "duration_predictor", "style"])  # fmt: skip
+    spec.trainer.epochs, spec.trainer.learning_rate, spec.trainer.batch_size = 300, 3e-3, 4
+    spec.trainer.warmup_ratio, spec.trainer.eval_steps = 0.1, 50
+    service.start(spec)
+    info = service.runner.wait(spec.run_id, timeout=900)
+    assert info.state == "finished", info.status
+    tuned, clone = EvalResult.load(info.files.evaluation), EvalResult.load(info.folder / "eval-base")
+    assert tuned.mean_similarity is not None and clone.mean_similarity is not None
+    assert tuned.mean_similarity > clone.mean_similarity + 0.02, (tuned.summary(), clone.summary())
 
 
 def test_bad_supertonic_runs_are_refused_before_a_process_starts(

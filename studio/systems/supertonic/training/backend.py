@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -314,6 +315,26 @@ class SupertonicBackend(Backend):
     @staticmethod
     def voice_files(adapter: Path) -> dict[str, Path]:
         return {"adapter": adapter, "style": adapter / STYLE_FILE}
+
+    @staticmethod
+    def merge(result: Path, out: Path) -> Path:
+        """A whole Supertonic model folder in the Hub layout: the base model's files with the run's trained graphs in
+        place and the tuned style as a preset voice (voice_styles/tuned.json), so Studio, or the upstream code, loads
+        it like the published model. Written whole or not at all."""
+        from studio.fsutil import replace_dir, write_atomic
+
+        info = json.loads((result / "studio_adapter.json").read_text())
+        base = Path(str(info.get("base_model_path") or ""))
+        if not (base / "onnx").is_dir():
+            raise InvalidInput(f"The run's base model folder {base} is gone; download the model again to merge.")
+        tmp = out.with_name(f".tmp-{out.name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(base, tmp, ignore=shutil.ignore_patterns(".cache", "*.lock"))
+        for graph in info.get("graphs") or []:
+            shutil.copy2(result / graph_file(graph), tmp / graph_file(graph))
+        shutil.copy2(result / STYLE_FILE, tmp / "voice_styles" / "tuned.json")
+        write_atomic(tmp / "studio_merged.json", json.dumps({**info, "merged_from": str(result)}))
+        return replace_dir(tmp, out, marker="studio_merged.json")
 
 
 def tuned_engine(base: Path, result: Path, device: str = "cpu") -> Any:

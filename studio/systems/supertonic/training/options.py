@@ -12,12 +12,6 @@ from studio.errors import InvalidInput
 # speaker's style (style_ttl and style_dp, started from a clone of the same speaker)
 PARTS = ("vector_estimator", "text_encoder", "duration_predictor", "style")
 DEFAULT_PARTS = ("vector_estimator", "duration_predictor", "style")
-PART_LABELS = (
-    ("Vector estimator (the flow's ConvNeXt blocks)", "vector_estimator"),
-    ("Text encoder", "text_encoder"),
-    ("Duration predictor", "duration_predictor"),
-    ("Speaker style", "style"),
-)
 STYLE_STARTS = ("clone", "F1", "F2", "F3", "F4", "F5", "M1", "M2", "M3", "M4", "M5")
 MIN_CLIPS = 4  # fewer clips than this is no fine-tuning dataset (a clone needs one)
 
