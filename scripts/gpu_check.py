@@ -14,7 +14,11 @@
 (d) runtimes: Supertonic 3 on PyTorch against ONNX Runtime at 2, 5 and 16 steps (median seconds of 3 calls each,
     the largest difference between their audio);
 (e) smalltts on its tiny graphs: where it runs, and its batch table's shape (batch 1, 2, 4, 8 x 2, 5, 10 s, ms per
-    batched call).
+    batched call);
+(f) supertonic_training: a short Supertonic fine-tuning run (tests/tiny_supertonic_arch.py: the real widths from
+    tts.json, one block per stack; five clips of ../shared/fixtures/voices/town.flac) through the app's service on
+    cuda:0 in "auto" precision: its step time (seconds per optimizer step), peak GPU memory, where it trained, and
+    that the result exported to ONNX.
 
 Each part records its own error and the others still run. Without CUDA it writes {"cuda": false, "reason": ...} and
 exits 0 (a CPU machine has nothing to check here). `ok` is whether every expectation held; the exit status is 0 when
@@ -40,7 +44,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads
 TRAIN_TIMEOUT_S = 240.0
 PHASES = [{"name": "warm-up", "min_steps": 3}, {"name": "fine", "learning_rate": 5e-4, "max_steps": 5}]
 SENTENCE = "The GPU check speaks one short sentence."
-PARTS = ("training", "supertonic", "piper", "runtimes", "smalltts")
+PARTS = ("training", "supertonic", "piper", "runtimes", "smalltts", "supertonic_training")
+ST_STEPS = 40  # optimizer steps of the Supertonic training part
 
 
 def fixtures_dir() -> Path | None:
@@ -246,6 +251,54 @@ def smalltts(home: Path, cuda: bool = True) -> dict[str, Any]:
             "ok": engine.device.actual == ("cuda" if cuda else "cpu")}  # fmt: skip
 
 
+def supertonic_training(home: Path, fixtures: Path | None, cuda: bool = True) -> dict[str, Any]:
+    from studio.config import Settings
+    from studio.finetune.service import FineTune
+    from tests.finetune.test_supertonic_train import write_dataset
+    from tests.tiny_supertonic_arch import make_arch_model_dir
+
+    if fixtures is None:
+        return {"ok": False, "skipped": "../shared/fixtures not found (tts.json and the recordings come from there)"}
+    settings = Settings(home=home / "st-train-home", threads=4)
+    settings.ensure_dirs()
+    base = make_arch_model_dir(home / "st-arch", fixtures / "supertonic2")
+    dataset = write_dataset(home / "st-town", fixtures)
+    service = FineTune(settings)
+    spec = service.spec("quick", "gpu-check-supertonic", str(dataset), str(base), backend="supertonic",
+                        device="cuda:0" if cuda else "cpu")  # fmt: skip
+    spec.trainer.precision, spec.trainer.batch_size, spec.trainer.grad_accum = "auto", 4, 1
+    spec.trainer.max_steps, spec.trainer.learning_rate, spec.trainer.eval_steps = ST_STEPS, 3e-3, ST_STEPS
+    spec.supertonic = {"style_from": "M1", "target_iterations": 50,
+                       "parts": ["vector_estimator", "text_encoder", "duration_predictor", "style"]}  # fmt: skip
+    spec.evaluate = False
+    try:
+        service.start(spec.validate())
+        info = service.runner.wait(spec.run_id, timeout=TRAIN_TIMEOUT_S)
+    finally:
+        service.runner.stop_all(grace=10)
+    status = info.status
+    timing = status.get("timing") or {}
+    steps = int(status.get("step") or 0)
+    out: dict[str, Any] = {
+        "state": info.state,
+        "precision": status.get("precision"),
+        "trained_on": status.get("trained_on"),
+        "steps": steps,
+        "step_seconds": round(timing.get("step", 0.0) / steps, 4) if steps else None,
+        "peak_gpu_memory_gb": timing.get("gpu_memory_gb"),
+        "timing": timing,
+        "targets": status.get("targets"),
+        "exported": sorted(p.name for p in (info.folder / "adapter" / "onnx").glob("*.onnx")),
+    }
+    if info.state != "finished":
+        out["log_tail"] = info.files.log_tail(60)
+    out["ok"] = bool(info.state == "finished" and steps == ST_STEPS
+                     and str(out["trained_on"]).startswith("cuda" if cuda else "cpu")
+                     and (out["peak_gpu_memory_gb"] is not None) == cuda
+                     and "vector_estimator.onnx" in out["exported"])  # fmt: skip
+    return out
+
+
 def main(argv: list[str]) -> int:
     rehearse = "--cpu-rehearsal" in argv  # the same parts on the CPU, to check this script where there is no GPU
     argv = [a for a in argv if a != "--cpu-rehearsal"]
@@ -270,6 +323,7 @@ def main(argv: list[str]) -> int:
             part(report, "piper", lambda: piper(home, cuda=False))
             part(report, "runtimes", lambda: runtimes(home, fixtures_dir(), cuda=False))
             part(report, "smalltts", lambda: smalltts(home, cuda=False))
+            part(report, "supertonic_training", lambda: supertonic_training(home, fixtures_dir(), cuda=False))
         report["ok"] = all(report[k].get("ok") for k in PARTS)
         return _write(out_path, report, 0 if report["ok"] else 1)
     if not torch.cuda.is_available():
@@ -298,6 +352,7 @@ def main(argv: list[str]) -> int:
             part(report, "smalltts", lambda: smalltts(home))
         else:
             report["smalltts"] = {"ok": False, "skipped": "no CUDA execution provider"}
+        part(report, "supertonic_training", lambda: supertonic_training(home, fixtures_dir()))
     report["ok"] = all(report[k].get("ok") for k in PARTS)
     return _write(out_path, report, 0 if report["ok"] else 1)
 

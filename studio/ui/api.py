@@ -136,6 +136,10 @@ def run_status(ctx: AppContext, run_id: str) -> dict[str, Any]:
         raise InvalidInput("Give a run id (train_start or train_list gives it).")
     info = ctx.finetune.get(run_id)
     out = run_summary(info)
+    st = info.status
+    out["precision"], out["trained_on"] = st.get("precision") or "", st.get("trained_on") or ""
+    for key in ("evaluation_base", "targets"):  # the base model's scores; a Supertonic run's latent targets, measured
+        out[key] = st.get(key) if isinstance(st.get(key), dict) else {}
     out["settings"] = table.from_spec(info.spec) if info.spec else {}
     out["adapter"] = info.files.adapter.name if info.state == "finished" else ""
     return out
@@ -239,8 +243,10 @@ def register(ctx: AppContext) -> None:
         where the time went (timing: seconds of data loading, forward/backward, evaluation,
         checkpoints, the total, and GPU utilization and memory on a GPU; timing_text: the same as shares in a line),
         the evaluation's scores once it has them (evaluation: mean_wer, mean_similarity, and per speaker of a run of
-        several speakers its sentences, wer and similarity against that speaker's own clips), and the training
-        settings it runs with (by name, as train_start takes them).
+        several speakers its sentences, wer and similarity against that speaker's own clips; evaluation_base: the
+        base model's, where the run scored it), the precision it trains in and where (precision, trained_on), a
+        Supertonic run's latent targets as measured (targets: clips, similarity, wer, loss, start_loss), and the
+        training settings it runs with (by name, as train_start takes them).
 
         Args:
             run_id: the run's id (train_start or train_list gives it).

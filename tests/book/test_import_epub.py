@@ -322,10 +322,13 @@ def test_a_large_book_imports_in_linear_time(tmp_path: Path) -> None:
     small = build_epub(EpubSpec([Chap(f"Chapter {i}", [paragraph] * 120) for i in range(1, 11)]))
     large = build_epub(EpubSpec([Chap(f"Chapter {i}", [paragraph] * 120) for i in range(1, 81)]))
     times = []
-    for data in (small, large):
-        start = time.perf_counter()
-        book = epub_module.load_epub(data, "big.epub")
-        times.append(time.perf_counter() - start)
+    for data in (small, large):  # the best of three: a busy machine (the other test worker) stretches one run
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            book = epub_module.load_epub(data, "big.epub")
+            best = min(best, time.perf_counter() - start)
+        times.append(best)
     assert book.chars > 2_500_000 and len(book.chapters) == 80
     assert times[1] < 3.0
     assert times[1] < 20 * times[0]  # 8x the text: linear, far from the 64x of a quadratic step

@@ -163,6 +163,11 @@ def test_bad_supertonic_runs_are_refused_before_a_process_starts(
     gpu = supertonic_spec(base, dataset)
     gpu.preset = "4gb"  # type: ignore[attr-defined]
     refused(gpu, "4gb preset is for a GPU")
+    from studio.systems.supertonic.training.backend import nvidia_gpu_seen
+
+    if not nvidia_gpu_seen():
+        gpu.device = "cuda:0"  # type: ignore[attr-defined]
+        refused(gpu, "no NVIDIA GPU is visible")
     import importlib.util
 
     real = importlib.util.find_spec

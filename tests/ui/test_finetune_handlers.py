@@ -265,9 +265,15 @@ def test_a_long_recording_becomes_a_saved_dataset(ctx: AppContext, piper_engine,
 
 def test_qwen3_family_in_the_form(ctx: AppContext, tmp_path: Path) -> None:
     """Choosing Qwen3-TTS swaps the base model and the LoRA target names, and its options reach the spec."""
-    base, targets, row = tab.backend_updates("qwen3_tts")
-    assert base["value"] == "Qwen/Qwen3-TTS-12Hz-0.6B-Base" and "o_proj" in targets["choices"] and row["visible"]
+    base, targets, *rows = tab.backend_updates("qwen3_tts")
+    shown = dict(zip(tab.family_rows(), [r["visible"] for r in rows], strict=True))
+    assert base["value"] == "Qwen/Qwen3-TTS-12Hz-0.6B-Base" and "o_proj" in targets["choices"]
+    assert shown["qwen3"] and shown["lora"] and not shown["supertonic"]
     assert tab.backend_updates("kani")[1]["choices"] == list(tab.KNOWN_TARGET_MODULES)
+    base, _, *rows = tab.backend_updates("supertonic")  # its own rows; no adapters, so no LoRA rows
+    shown = dict(zip(tab.family_rows(), [r["visible"] for r in rows], strict=True))
+    assert base["value"] == "supertonic2" and shown["supertonic"] and shown["supertonic_targets"]
+    assert not shown["lora"] and not shown["targets"] and not shown["qwen3"]
     codes = tmp_path / "codes.jsonl"
     codes.write_text('{"text": "hi", "audio_codes": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]}\n')
     values = tab.preset_values("quick")

@@ -123,12 +123,33 @@ def test_train_start_status_and_list(app: tuple[Any, Path]) -> None:
         status = client.predict(run_id=run_id, api_name="/train_status")
     assert status["state"] == "finished", status
     assert status["step"] == status["total_steps"] and status["settings"]["lora_r"] == 16
+    assert (status["precision"], status["trained_on"]) == ("fp32", "cpu") and status["targets"] == {}
     timing = status["timing"]
     assert {"data", "step", "eval", "checkpoint", "total"} <= set(timing) and "gpu_util" not in timing  # on CPU
     assert "forward/backward" in status["timing_text"]
     assert run_id in [r["run_id"] for r in client.predict(api_name="/train_list")]
     with pytest.raises(Exception, match="no run"):
         client.predict(run_id="no-such-run", api_name="/train_status")
+
+
+def test_a_supertonic_run_without_its_model_is_refused_through_the_api(app: tuple[Any, Path]) -> None:
+    """train_start with the Supertonic family and its own settings by name: the model is not downloaded in this home,
+    so the run is refused with what to do, before any process starts."""
+    from gradio_client.exceptions import AppError
+
+    client, home = app
+    dataset = home / "some-dataset"
+    dataset.mkdir(exist_ok=True)
+    (dataset / "manifest.jsonl").write_text("".join(f'{{"id": "c{i}", "text": "hi", "audio": "c{i}.wav"}}\n'
+                                                     for i in range(5)))  # fmt: skip
+    with pytest.raises(AppError, match="Supertonic 2 is not downloaded"):
+        client.predict(preset="quick", name="st", dataset=str(dataset), base_model="supertonic2", device="cpu",
+                       speaker="", backend="supertonic", st_parts=["vector_estimator", "style"],
+                       st_style_from="F1", api_name="/train_start")  # fmt: skip
+    with pytest.raises(AppError, match="'X9'.*is not in the list of choices"):  # gradio checks a choice first
+        client.predict(preset="quick", name="st", dataset=str(dataset), base_model="supertonic2", device="cpu",
+                       speaker="", backend="supertonic", st_style_from="X9", api_name="/train_start")  # fmt: skip
+    assert not list(Settings(home=home).runs_dir.glob("*-st-*"))
 
 
 def test_flag_review_through_the_api(app: tuple[Any, Path], tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
 MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
 GPU_DEFAULT_STEPS = 16  # where the graphs run on CUDA: the Audiopub GPU guide's "balanced" (docs/architecture.md)
 DEFAULT_SAMPLE_RATE = 44100
+MAX_TUNED = 3  # fine-tuned voices whose graphs stay loaded at once (engine.tuned_sessions)
 ONNX, TORCH = "onnx", "torch"  # the runtimes: ONNX Runtime (default), PyTorch (the graphs converted by onnx2torch)
 RUNTIME_LABELS = {ONNX: "", TORCH: " (PyTorch)"}
 
@@ -353,6 +354,8 @@ class SupertonicEngine:
         for graph in found:
             check_contract(graph, made[graph], folder / graph_file(graph))
         sessions = SupertonicSessions(**made)
+        while len(self._tuned) >= MAX_TUNED:  # each holds a vector estimator (130-260 MB): the oldest goes
+            self._tuned.pop(next(iter(self._tuned)))
         self._tuned[key] = sessions
         return sessions
 

@@ -290,6 +290,9 @@ class SupertonicBackend(Backend):
         if preset is not None and preset.gpu and spec.device == "cpu":
             raise InvalidInput(f"The {preset.name} preset is for a GPU (it sizes batches for 4 GB of video memory); "
                                "choose a GPU device, or another preset on the CPU.")  # fmt: skip
+        if spec.device != "cpu" and not nvidia_gpu_seen():
+            raise InvalidInput(f"Device {spec.device} was chosen, but no NVIDIA GPU is visible on this machine; choose "
+                               "the CPU (with the quick, balanced or best preset).")  # fmt: skip
         if not spec.demo and spec.dataset:
             from studio.finetune.data import read_rows
 
@@ -335,6 +338,12 @@ class SupertonicBackend(Backend):
         shutil.copy2(result / STYLE_FILE, tmp / "voice_styles" / "tuned.json")
         write_atomic(tmp / "studio_merged.json", json.dumps({**info, "merged_from": str(result)}))
         return replace_dir(tmp, out, marker="studio_merged.json")
+
+
+def nvidia_gpu_seen() -> bool:
+    """Whether the NVIDIA driver shows a GPU here (no torch import: the app's process)."""
+    root = Path("/proc/driver/nvidia/gpus")
+    return (root.is_dir() and any(root.iterdir())) or Path("/dev/nvidia0").exists() or bool(shutil.which("nvidia-smi"))
 
 
 def tuned_engine(base: Path, result: Path, device: str = "cpu") -> Any:

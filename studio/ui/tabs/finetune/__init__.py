@@ -64,11 +64,43 @@ from studio.ui.tabs.finetune.runs import (
 from studio.ui.users import per_user, user_context
 
 __all__ = [
-    "BACKEND_CHOICES", "JOB", "KNOWN_TARGET_MODULES", "PLOT_POINTS", "QWEN3_DEFAULT_TARGETS", "QWEN3_MODES",
-    "add_experiment", "apply_edits", "backend_updates", "batch_text", "build", "build_dataset", "comparison",
-    "dataset_choices", "dataset_summary", "demo_paths", "device_choices", "encode_dataset", "export_run", "gpu_count",
-    "make_spec", "phase_label", "phase_rules", "phases_note", "play_clip", "plots", "preset_values", "push_run",
-    "resume_run", "run_batch", "run_choices", "save_dataset", "show_run", "start_run", "status_text", "stop_run",
+    "BACKEND_CHOICES",
+    "JOB",
+    "KNOWN_TARGET_MODULES",
+    "PLOT_POINTS",
+    "QWEN3_DEFAULT_TARGETS",
+    "QWEN3_MODES",
+    "add_experiment",
+    "apply_edits",
+    "backend_updates",
+    "batch_text",
+    "build",
+    "build_dataset",
+    "comparison",
+    "dataset_choices",
+    "dataset_summary",
+    "demo_paths",
+    "device_choices",
+    "encode_dataset",
+    "export_run",
+    "family_rows",
+    "gpu_count",
+    "make_spec",
+    "phase_label",
+    "phase_rules",
+    "phases_note",
+    "play_clip",
+    "plots",
+    "preset_values",
+    "push_run",
+    "resume_run",
+    "run_batch",
+    "run_choices",
+    "save_dataset",
+    "show_run",
+    "start_run",
+    "status_text",
+    "stop_run",
     "use_in_synthesize",
 ]  # fmt: skip
 
@@ -190,10 +222,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> None:
         """Start a fine-tuning run in its own process (one at a time per user; follow it with train_status).
 
         Args:
-            preset: "quick", "balanced" or "best": the settings not given below come from it.
+            preset: "quick", "balanced", "best", or a GPU preset "4gb", "4gb-safe", "4gb-clipped": the settings not
+                given below come from it.
             name: the run's name.
             dataset: a saved dataset's folder (dataset_save), or a dataset with codec tokens.
-            base_model: Hugging Face id or folder of the model to fine-tune.
+            base_model: Hugging Face id or folder of the model to fine-tune (Supertonic: supertonic2, supertonic3
+                or a model folder).
             device: "cpu", "cuda:0" or "cuda:0,1" (several GPUs).
             speaker: speaker prefix for multi-speaker base models (optional).
             eval_set: the evaluation sentences, one a line (`speaker | sentence` for a given speaker); empty: the
