@@ -1,6 +1,7 @@
-"""Supertonic fine-tuning end to end, through the app's service and a real training process, on the voiced tiny
-graphs (the real tensor contract; a vector estimator whose weights and the style set the timbre) and a dataset of one
-real speaker's recording (../shared/fixtures/voices/town.flac, cut at pauses into five clips): the loss falls, the
+"""Supertonic fine-tuning end to end, through the app's service and a real training process, on graphs shaped like
+the real ones (tests/tiny_supertonic_arch.py: the real tensor contract and widths, ConvNeXt blocks and attention;
+the voiced vocoder, whose latent sets the timbre) and a dataset of one real speaker's recording
+(../shared/fixtures/voices/town.flac, cut into five clips): the loss falls, the targets are measured and cached, the
 result is ONNX graphs the ONNX Runtime engine speaks as a library voice, and that voice sounds more like the speaker
 than the clone training started from. Bad input is refused before any process starts."""
 
@@ -69,20 +70,28 @@ def service(settings: Settings):  # type: ignore[no-untyped-def]
     found.runner.stop_all(grace=10)
 
 
-def test_a_supertonic_run_trains_exports_to_onnx_and_becomes_a_voice(
+@pytest.mark.slow
+def test_a_supertonic_run_trains_exports_to_onnx_becomes_a_voice_and_beats_the_clone(
     tmp_path: Path, shared_fixtures: Path, settings: Settings, service: FineTune
 ) -> None:
-    base = make_supertonic_model_dir(tmp_path, shared_fixtures / "supertonic2", voiced=True)
+    """On graphs shaped like the real ones (untrained weights, the voiced vocoder: the latent sets the timbre), 300
+    steps on four clips of one speaker. Besides the run's files and the voice, the tuned model speaks the evaluation
+    sentences (new text) closer to that speaker than the base model does in the clone of the same speaker that
+    training started from: measured 0.482 against 0.446 (resemblyzer, against the dataset's clips)."""
+    base = make_arch_model_dir(tmp_path, shared_fixtures / "supertonic2")
     dataset = write_dataset(tmp_path / "town", shared_fixtures)
-    spec = supertonic_spec(base, dataset, style_from="clone", clone_iterations=4)
+    spec = supertonic_spec(base, dataset, style_from="clone", clone_iterations=4, target_iterations=150,
+                           parts=["vector_estimator", "text_encoder", "duration_predictor", "style"])  # fmt: skip
+    spec.trainer.epochs, spec.trainer.learning_rate, spec.trainer.batch_size = 300, 3e-3, 4
+    spec.trainer.warmup_ratio, spec.trainer.eval_steps = 0.1, 50
     service.start(spec)
-    info = service.runner.wait(spec.run_id, timeout=600)
+    info = service.runner.wait(spec.run_id, timeout=900)
     log = (info.folder / "train.log").read_text()[-3000:] if (info.folder / "train.log").is_file() else ""
     assert info.state == "finished", (info.status, log)
     rows = [json.loads(line) for line in (info.folder / "metrics.jsonl").read_text().splitlines()]
     losses = [r["train/loss"] for r in rows if "train/loss" in r]
-    assert len(losses) >= 10
-    assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses  # the flow and duration losses fall
+    assert len(losses) == 300
+    assert np.mean(losses[-10:]) < 0.3 * np.mean(losses[:10]), losses[::10]  # the flow and duration losses fall
     # the targets were measured (re-vocoded through the ONNX vocoder against each clip) and cached with the dataset
     targets = info.status["targets"]
     assert targets["clips"] == 5 and 0 < targets["similarity"] <= 1 and targets["loss"] < targets["start_loss"]
@@ -93,7 +102,7 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_becomes_a_voice(
     adapter = service.adapter(spec.run_id)
     made = json.loads((adapter / "studio_adapter.json").read_text())
     assert made["backend"] == "supertonic" and made["version"] == "supertonic2"
-    assert sorted(made["graphs"]) == ["duration_predictor", "vector_estimator"]  # what learned (style: the json)
+    assert sorted(made["graphs"]) == ["duration_predictor", "text_encoder", "vector_estimator"]  # (the style: json)
     assert (adapter / "onnx" / "vector_estimator.onnx").is_file() and not (adapter / "onnx" / "vocoder.onnx").exists()
 
     # evaluated like every run (WER, speaker similarity against the dataset's clips), and so is the base model
@@ -102,6 +111,7 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_becomes_a_voice(
     assert tuned.mean_similarity is not None and clone.mean_similarity is not None
     assert len(tuned.samples) == len(clone.samples) == 5
     assert info.status["evaluation_base"]["mean_similarity"] == clone.mean_similarity
+    assert tuned.mean_similarity > clone.mean_similarity + 0.02, (tuned.summary(), clone.summary())
 
     # the result as a library voice: the ONNX Runtime engine speaks it with the run's graphs (no torch at inference)
     voice = service.use_as_voice(spec.run_id, "Town tuned")
@@ -121,26 +131,6 @@ def test_a_supertonic_run_trains_exports_to_onnx_and_becomes_a_voice(
     alone = SupertonicEngine.load(merged)
     assert "tuned" in [v.id for v in alone.voices()]
     assert np.array_equal(alone.synthesize(text, "tuned", SynthParams(seed=1)).samples, spoken.samples)
-
-
-@pytest.mark.slow
-def test_fine_tuning_beats_the_clone_it_started_from(tmp_path: Path, shared_fixtures: Path, service: FineTune) -> None:
-    """On graphs shaped like the real ones (untrained weights, the voiced vocoder: the latent sets the timbre), 300
-    steps on four clips of one speaker: the tuned model speaks the evaluation sentences (new text) closer to that
-    speaker than the base model does in the clone of the same speaker that training started from. Measured: 0.482
-    against 0.446 (resemblyzer, against the dataset's clips)."""
-    base = make_arch_model_dir(tmp_path, shared_fixtures / "supertonic2")
-    dataset = write_dataset(tmp_path / "town", shared_fixtures)
-    spec = supertonic_spec(base, dataset, style_from="clone", clone_iterations=4, target_iterations=150,
-                           parts=["vector_estimator", "text_encoder", "duration_predictor", "style"])  # fmt: skip
-    spec.trainer.epochs, spec.trainer.learning_rate, spec.trainer.batch_size = 300, 3e-3, 4
-    spec.trainer.warmup_ratio, spec.trainer.eval_steps = 0.1, 50
-    service.start(spec)
-    info = service.runner.wait(spec.run_id, timeout=900)
-    assert info.state == "finished", info.status
-    tuned, clone = EvalResult.load(info.files.evaluation), EvalResult.load(info.folder / "eval-base")
-    assert tuned.mean_similarity is not None and clone.mean_similarity is not None
-    assert tuned.mean_similarity > clone.mean_similarity + 0.02, (tuned.summary(), clone.summary())
 
 
 def test_bad_supertonic_runs_are_refused_before_a_process_starts(
