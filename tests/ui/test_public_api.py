@@ -146,7 +146,7 @@ def test_a_supertonic_run_without_its_model_is_refused_through_the_api(app: tupl
         client.predict(preset="quick", name="st", dataset=str(dataset), base_model="supertonic2", device="cpu",
                        speaker="", backend="supertonic", st_parts=["vector_estimator", "style"],
                        st_style_from="F1", api_name="/train_start")  # fmt: skip
-    with pytest.raises(AppError, match="'X9'.*is not in the list of choices"):  # gradio checks a choice first
+    with pytest.raises(AppError, match=r"'X9'.*is not in the list of choices"):  # gradio checks a choice first
         client.predict(preset="quick", name="st", dataset=str(dataset), base_model="supertonic2", device="cpu",
                        speaker="", backend="supertonic", st_style_from="X9", api_name="/train_start")  # fmt: skip
     assert not list(Settings(home=home).runs_dir.glob("*-st-*"))

@@ -308,6 +308,21 @@ class TorchSupertonic:
             order[graph] = [i.name for i in proto.graph.input if i.name not in inits]
         return cls(modules, order, config)
 
+    @property
+    def device(self) -> Any:
+        import torch
+
+        for module in self.modules.values():
+            for tensor in (*module.parameters(), *module.buffers()):
+                return tensor.device
+        return torch.device("cpu")
+
+    def to(self, device: Any) -> TorchSupertonic:
+        """The graphs moved to `device` (the latent targets of a GPU run are made on the GPU)."""
+        for graph, module in self.modules.items():
+            self.modules[graph] = module.to(device)
+        return self
+
     def call(self, graph: str, **inputs: Any) -> Any:
         """Run one graph with named inputs (onnx2torch modules take them in the graph's input order)."""
         args = [inputs[name] for name in self.input_order[graph]]
@@ -329,7 +344,7 @@ class TorchSupertonic:
 
         text_emb = self.call("text_encoder", text_ids=text_ids, style_ttl=style_ttl, text_mask=text_mask)
         xt = noise * latent_mask
-        total = torch.full((1,), float(steps))
+        total = torch.full((1,), float(steps), device=noise.device)
         for step in range(steps):
             xt = self.call(
                 "vector_estimator",
@@ -338,7 +353,7 @@ class TorchSupertonic:
                 style_ttl=style_ttl,
                 text_mask=text_mask,
                 latent_mask=latent_mask,
-                current_step=torch.full((1,), float(step)),
+                current_step=torch.full((1,), float(step), device=noise.device),
                 total_step=total,
             )
             if on_step:

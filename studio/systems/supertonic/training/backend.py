@@ -71,7 +71,8 @@ class SupertonicBackend(Backend):
                                          tr.max_audio_seconds, lambda m: self.loop.status(message=m))  # fmt: skip
         data.check_count(clips, skipped, tr.max_audio_seconds, MIN_CLIPS)
         torch_model = TorchSupertonic.load(folder, config, self._torch_cache())
-        self.start_style = self._start_style(clips, torch_model)
+        self.start_style = self._start_style(clips, torch_model)  # the clone runs on the CPU, as the Clone tab's
+        torch_model.to(self.loop.acc.device)  # the targets on the run's device
         settings = TargetSettings(self.options.target_iterations, self.options.target_learning_rate,
                                   self.engine.version.default_steps, tr.seed)  # fmt: skip
         cache = data.cache_folder(spec.dataset, self.loop.files.folder, data.vocoder_path(folder), self.start_style,

@@ -55,7 +55,7 @@ def spectral_loss(wav: Any, ref: Any) -> Any:
     for n in FFT_SIZES:
         if ref.numel() < n:
             continue
-        window = torch.hann_window(n, dtype=wav.dtype)
+        window = torch.hann_window(n, dtype=wav.dtype, device=wav.device)
         a = torch.stft(wav, n, n // 4, window=window, return_complex=True).abs()
         b = torch.stft(ref, n, n // 4, window=window, return_complex=True).abs()
         log = (torch.log(a + 1e-5) - torch.log(b + 1e-5)).abs().mean()
@@ -75,10 +75,12 @@ def start_latent(engine: Any, model: Any, transcript: str, style: Style, frames:
     noise = noise_latent([np.random.default_rng(settings.seed)], config.latent_channels, np.array([frames]))
     mask = length_to_mask(np.array([frames]))
     with torch.no_grad():
-        latent = model.latents(torch.from_numpy(batch.text_ids), torch.from_numpy(batch.text_mask),
-                               torch.from_numpy(style.ttl), torch.from_numpy(noise), torch.from_numpy(mask),
+        on = getattr(model, "device", "cpu")
+        latent = model.latents(torch.from_numpy(batch.text_ids).to(on), torch.from_numpy(batch.text_mask).to(on),
+                               torch.from_numpy(style.ttl).to(on), torch.from_numpy(noise).to(on),
+                               torch.from_numpy(mask).to(on),
                                settings.steps)  # fmt: skip
-    return np.asarray(latent.numpy(), dtype=np.float32)
+    return np.asarray(latent.cpu().numpy(), dtype=np.float32)
 
 
 def invert(
@@ -93,8 +95,9 @@ def invert(
     import torch
 
     settings.validate()
-    ref = torch.from_numpy(np.asarray(clip, dtype=np.float32))
-    param = torch.tensor(start, dtype=torch.float32, requires_grad=True)
+    on = getattr(model, "device", "cpu")  # where the graphs are (a GPU run inverts on the GPU)
+    ref = torch.from_numpy(np.asarray(clip, dtype=np.float32)).to(on)
+    param = torch.tensor(start, dtype=torch.float32, device=on, requires_grad=True)
     optimizer = torch.optim.Adam([param], lr=settings.learning_rate)
     n = len(clip)
 
@@ -117,13 +120,13 @@ def invert(
         value = float(loss.detach())
         curve.append(value)
         if value < best_loss:
-            best, best_loss = param.detach().numpy().copy(), value
+            best, best_loss = param.detach().cpu().numpy().copy(), value
         if on_step is not None:
             on_step(i, value)
     with torch.no_grad():
         final = float(loss_of(param))
     if final < best_loss:
-        best, best_loss = param.detach().numpy().copy(), final
+        best, best_loss = param.detach().cpu().numpy().copy(), final
     return Target(np.asarray(best[0], dtype=np.float32), start_loss, best_loss, curve)
 
 
