@@ -166,3 +166,37 @@ def test_bad_supertonic_runs_are_refused_before_a_process_starts(
     monkeypatch.undo()
     with pytest.raises(InvalidInput, match="Parts to train"):
         supertonic_spec(base, dataset, parts=["vocoder"])
+
+
+def test_the_cli_starts_a_supertonic_run_with_its_settings(tmp_path: Path, shared_fixtures: Path) -> None:
+    """`studio train --backend supertonic` with the family's own flags: refused with what to do while the model is
+    not downloaded (or for a GPU preset on the CPU), started with them when the base model is a model folder."""
+    import subprocess
+    import sys
+
+    base = make_supertonic_model_dir(tmp_path, shared_fixtures / "supertonic2", voiced=True)
+    dataset = write_dataset(tmp_path / "town", shared_fixtures)
+    home = tmp_path / "home"
+    env = {**__import__("os").environ, "STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+
+    def studio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "studio", "train", "--backend", "supertonic", "--dataset",
+                               str(dataset), "--detach", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)  # fmt: skip
+
+    missing = studio("--st-style-from", "M1")
+    assert missing.returncode == 2 and "Supertonic 2 is not downloaded" in missing.stderr
+    assert "studio download supertonic2" in missing.stderr and "Traceback" not in missing.stderr
+    gpu = studio("--base-model", str(base), "--preset", "4gb")
+    assert gpu.returncode == 2 and "4gb preset is for a GPU" in gpu.stderr
+    started = studio("--base-model", str(base), "--st-style-from", "M1", "--st-parts", "vector_estimator", "style",
+                     "--st-target-iterations", "5", "--epochs", "1", "--name", "cli-st")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    service = FineTune(Settings(home=home))
+    try:
+        (info,) = service.all()
+        assert info.spec is not None and info.spec.backend == "supertonic"
+        assert info.spec.supertonic["parts"] == ["vector_estimator", "style"]
+        assert info.spec.supertonic["style_from"] == "M1" and info.spec.supertonic["target_iterations"] == 5
+    finally:
+        service.runner.stop_all(grace=10)
