@@ -4,7 +4,8 @@ onnx2torch keeps a graph's weights in two forms: the parameters of the torch mod
 LayerNorm...) and buffers for initializers it feeds to other operators (`initializers.onnx_initializer_N`: MatMul
 weights, biases added with Add, layer scales). Training makes the float weights of the chosen graphs parameters
 that learn (tensors of at least `MIN_WEIGHT` elements: a scalar constant stays a constant), adds the speaker's
-style as two new parameters, and computes the flow-matching and duration losses (`SupertonicTrainable.forward`).
+style as two new parameters, and computes the flow-matching and duration losses (the forward of the module `build`
+makes).
 
 Export writes each trained tensor back into the ONNX file it came from, replacing the initializer it was converted
 from (`torch_model.initializer_map`): the exported graph is the published graph, node for node, with the same input
@@ -72,7 +73,8 @@ def block_index(module: Any) -> dict[str, int]:
     for node in module.graph.nodes:
         if node.op == "call_module":
             sub = module.get_submodule(node.target)
-            if isinstance(sub, torch.nn.Conv1d) and sub.groups > 1 and sub.groups == sub.in_channels:
+            convs = [m for m in sub.modules() if isinstance(m, torch.nn.Conv1d)]  # Sequential(pad, conv) too
+            if any(c.groups > 1 and c.groups == c.in_channels for c in convs):
                 if seen_dw:
                     block += 1
                 seen_dw = True
@@ -81,10 +83,6 @@ def block_index(module: Any) -> dict[str, int]:
         elif node.op == "get_attr":
             index.setdefault(str(node.target), block)
     return index
-
-
-class SupertonicTrainable:  # the torch.nn.Module subclass is made in `build` (torch is imported only there)
-    pass
 
 
 def build(graphs: dict[str, Any], orders: dict[str, list[str]], style_ttl: np.ndarray, style_dp: np.ndarray,
