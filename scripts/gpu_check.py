@@ -66,6 +66,15 @@ def part(report: dict[str, Any], name: str, work: Any) -> None:
     report[name]["seconds"] = round(time.perf_counter() - start, 1)
 
 
+def run_to_end(service: Any, spec: Any) -> Any:
+    """Start a run through the app's service and wait for its end (no trainer is left behind)."""
+    try:
+        service.start(spec.validate())
+        return service.runner.wait(spec.run_id, timeout=TRAIN_TIMEOUT_S)
+    finally:
+        service.runner.stop_all(grace=10)
+
+
 def training(home: Path, cuda: bool = True) -> dict[str, Any]:
     import torch
 
@@ -80,11 +89,7 @@ def training(home: Path, cuda: bool = True) -> dict[str, Any]:
     spec.trainer.precision = "auto"
     spec.evaluate = False
     spec.phases = PHASES
-    try:
-        service.start(spec.validate())
-        info = service.runner.wait(spec.run_id, timeout=TRAIN_TIMEOUT_S)
-    finally:
-        service.runner.stop_all(grace=10)
+    info = run_to_end(service, spec)
     status = info.status
     metrics = info.files.metrics
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.is_file() else []
@@ -272,11 +277,7 @@ def supertonic_training(home: Path, fixtures: Path | None, cuda: bool = True) ->
     spec.supertonic = {"style_from": "M1", "target_iterations": 50 if cuda else 10,
                        "parts": ["vector_estimator", "text_encoder", "duration_predictor", "style"]}  # fmt: skip
     spec.evaluate = False
-    try:
-        service.start(spec.validate())
-        info = service.runner.wait(spec.run_id, timeout=TRAIN_TIMEOUT_S)
-    finally:
-        service.runner.stop_all(grace=10)
+    info = run_to_end(service, spec)
     status = info.status
     timing = status.get("timing") or {}
     done = int(status.get("step") or 0)
