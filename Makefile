@@ -67,6 +67,7 @@ bench: install
 	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi
 	@if [ -f $(SHARED_BOOKS)/moby-dick.epub ]; then \
 	  $(PY) -m studio.ui.book_scale $(SHARED_BOOKS)/moby-dick.epub --output bench-book-scale.json; \
+	  $(PY) -m studio.bench.memory $(SHARED_BOOKS)/moby-dick.epub --output bench-memory.json; \
 	else echo "no ../shared/fixtures/books here: skipping the book-scale benchmark"; fi
 
 clean:
