@@ -45,7 +45,7 @@ from studio.systems.supertonic.model import (
 )
 from studio.systems.supertonic.text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
 from studio.text.chunking import chunk_text
-from studio.voices.library import VoiceLibrary
+from studio.voices.library import Voice, VoiceLibrary
 
 __all__ = [
     "SPECS", "SUPERTONIC2", "SUPERTONIC3", "VERSIONS", "RawInputs", "Style", "SupertonicConfig", "SupertonicEngine",
@@ -238,7 +238,7 @@ class SupertonicEngine:
     def stream(self, text: str, voice: str, params: SynthParams | None = None) -> Iterator[AudioResult]:
         """One AudioResult per chunk (sentence-aware, at most 300 characters; 120 for Korean and Japanese)."""
         language, steps, speed, seed = self._resolve(params)
-        style, sessions = self._style(voice), self._sessions_for(voice)
+        style, sessions = self._voice(voice)
         for index, item in self._prepare(text, language):
             yield from self._render([item], style, steps, speed, seed, [index], sessions)
 
@@ -247,7 +247,7 @@ class SupertonicEngine:
         if isinstance(texts, str) or not texts:
             raise InvalidInput("batch() needs a non-empty list of texts.")
         language, steps, speed, seed = self._resolve(params)
-        style, sessions = self._style(voice), self._sessions_for(voice)
+        style, sessions = self._voice(voice)
         # every chunk of every text, shortest first so each batch pads little
         jobs = [(t, k, item) for t, text in enumerate(texts) for k, item in self._prepare(text, language)]
         jobs.sort(key=lambda job: len(job[2].text))
@@ -287,11 +287,24 @@ class SupertonicEngine:
         return language, steps, speed, seed
 
     def _style(self, voice: str) -> Style:
+        return self._lookup(voice)[0]
+
+    def _voice(self, voice: str) -> tuple[Style, SupertonicSessions]:
+        """A voice's style and the graphs it speaks with: the model's own, or, for a fine-tuned library voice
+        (Fine-tune tab, Supertonic backend), the model's with that voice's trained graphs in place of the base ones;
+        the library is read once."""
+        style, entry = self._lookup(voice)
+        if entry is None or "adapter" not in entry.payload:
+            return style, self.sessions
+        return style, self.tuned_sessions(entry.path("adapter"), f"{entry.name} (fine-tuned)")
+
+    def _lookup(self, voice: str) -> tuple[Style, Voice | None]:
+        """The style of a preset, a library voice (with its library entry) or a style file."""
         key = (voice or "").strip()
         if key in self.styles:
-            return self.styles[key]
+            return self.styles[key], None
         if key.upper() in self.styles:
-            return self.styles[key.upper()]
+            return self.styles[key.upper()], None
         if self.library is not None and key and "/" not in key and not key.lower().endswith(".json"):
             try:
                 entry = self.library.get(key)
@@ -303,30 +316,17 @@ class SupertonicEngine:
                         f"{entry.name} is a {entry.engine} voice; {self.version.label} cannot use voices made "
                         "for another model (their styles live in different spaces)."
                     )
-                return self._file_style(entry.path("style"), f"{entry.name} ({entry.path('style').name})")
+                where = f"{entry.name} ({entry.path('style').name})"
+                return self._file_style(entry.path("style"), where), entry
         path = Path(key).expanduser()
         if self.style_files and key and (key.lower().endswith(".json") or path.is_file()):
             if not path.is_file():
                 raise VoiceNotFound(f"Voice style file not found: {path}. Give an existing Supertonic style .json.")
-            return self._file_style(path)
+            return self._file_style(path), None
         raise VoiceNotFound(
             f"{self.version.label} has no voice '{voice}'. Choose one of: {', '.join(self.styles)}, "
             "or give the path to a Supertonic style .json file."
         )
-
-    def _sessions_for(self, voice: str) -> SupertonicSessions:
-        """The graphs a voice speaks with: the model's own, or, for a fine-tuned library voice (Fine-tune tab,
-        Supertonic backend), the model's with that voice's trained graphs in place of the base ones."""
-        key = (voice or "").strip()
-        if self.library is None or not key or key in self.styles or key.upper() in self.styles or "/" in key:
-            return self.sessions
-        try:
-            entry = self.library.get(key)
-        except VoiceNotFound:
-            return self.sessions
-        if "adapter" not in entry.payload:
-            return self.sessions
-        return self.tuned_sessions(entry.path("adapter"), f"{entry.name} (fine-tuned)")
 
     def tuned_sessions(self, folder: Path, where: str = "") -> SupertonicSessions:
         """This model's sessions with the graphs found in `folder` (onnx/<graph>.onnx, a fine-tune's result) loaded

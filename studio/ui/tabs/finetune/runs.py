@@ -142,15 +142,13 @@ def status_text(info: RunInfo, diverged: bool = False) -> str:
     spent = timing_text(st.get("timing"))
     if spent:
         text += f"\n\nTime: {spent}"
-    scored = evaluation_text(st.get("evaluation"))
-    if scored:
-        text += f"\n\nEvaluation: {scored}"
-    base = evaluation_text(st.get("evaluation_base"))
-    if base:
-        text += f"\n\nBase model (before training): {base}"
-    targets = targets_text(st.get("targets"))
-    if targets:
-        text += f"\n\nLatent targets: {targets}"
+    for label, line in (
+        ("Evaluation", evaluation_text(st.get("evaluation"))),
+        ("Base model (before training)", evaluation_text(st.get("evaluation_base"))),
+        ("Latent targets", targets_text(st.get("targets"))),  # a Supertonic run's, measured
+    ):
+        if line:
+            text += f"\n\n{label}: {line}"
     if st.get("message") and state not in ("failed",):
         text += f"\n\n{st['message']}"
     if diverged:
