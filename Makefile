@@ -13,7 +13,7 @@ STAMP := $(VENV)/.synced-$(subst $(space),-,$(strip $(EXTRAS)))
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install run test test-space lock lint bench browser clean
+.PHONY: install run test test-space lock lint bench browser tools clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "could not install chromium: browser tests will be skipped"; \
 	  else echo "chromium not found and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
+# Debian's epubcheck (Java) checks every read-along EPUB 3 the tests export; the product does not need it
+tools:
+	@test -f /usr/share/java/epubcheck.jar || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq epubcheck >/dev/null) || echo "could not install epubcheck: EPUB checks will be skipped"; \
+	  else echo "epubcheck not found and not root: EPUB checks will be skipped (sudo apt-get install epubcheck)"; fi; }
+
 run: install
 	$(PY) launch.py
 
 # the suite on every core of the project machine (2): each worker takes whole test files, so a file's shared
 # fixtures (a finished training run, a loaded model) are made once
 TEST_WORKERS ?= 2
-test: install browser
+test: install browser tools
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not space"
 	$(MAKE) test-space
 
