@@ -24,7 +24,7 @@ from studio.errors import InvalidInput
 from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 from studio.systems.qwen3_tts.model import DESIGN_ENGINE, DESIGN_MODEL, user_model_dir
 from studio.ui.context import AppContext
-from studio.ui.tabs import synthesize
+from studio.ui.tabs.synthesize import view as synthesize
 from studio.ui.tabs import voice_clone as tab
 from tests.qwen_tiny import build_tiny_qwen3_tts
 

@@ -26,7 +26,7 @@ from studio.config import MAX_STEPS, MIN_STEPS
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext
 from studio.ui.errors import action, ui_errors
-from studio.ui.tabs.synthesize import engine_choices
+from studio.ui.tabs.synthesize.view import engine_choices
 from studio.ui.users import per_user
 
 JOB = "benchmark"

@@ -1,0 +1,95 @@
+"""Generate and Cancel: a take streamed to the player sentence by sentence and written to its file as it is made."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from studio.audio.dsp import silence
+from studio.errors import Cancelled
+from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
+from studio.ui.context import AppContext
+
+JOB = "synthesize"
+FORMATS = {"WAV": "wav", "MP3": "mp3"}
+
+
+def _chunk_audio(chunk: SynthChunk) -> tuple[int, np.ndarray]:
+    """A sentence for the player, after the pause its engine puts between sentences (the downloaded take has it
+    too), so that what plays and what is saved sound the same."""
+    samples = chunk.audio.samples
+    if chunk.index > 0:
+        samples = np.concatenate([silence(chunk.gap, chunk.audio.sample_rate), samples])
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return chunk.audio.sample_rate, pcm
+
+
+def generate(
+    ctx: AppContext,
+    text: str,
+    engine: str,
+    voice: str | None,
+    language: str | None,
+    steps: float | None,
+    speed: float | None,
+    gpu: bool,
+    normalize: bool,
+    fmt: str,
+    session: str,
+    instruct: str | None = None,
+    duration: float | None = None,
+) -> Iterator[tuple[Any, Any, str]]:
+    """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status).
+    `instruct` counts only for an engine that takes instructions, `duration` (seconds, 0 for automatic) only for one
+    whose length is an input (their boxes are hidden for the others)."""
+    info = ctx.registry.info(engine)
+    req = SynthRequest(
+        text=text or "",
+        engine=engine,
+        voice=voice or None,
+        language=language or None,
+        steps=int(steps) if (steps is not None and info.supports_steps) else None,
+        speed=float(speed) if (speed is not None and info.supports_speed) else None,
+        gpu=bool(gpu),
+        normalize=bool(normalize),
+        instruct=(instruct or None) if info.supports_instructions else None,
+        duration=float(duration) if (duration and info.supports_duration) else None,
+    )
+    ctx.synthesizer.prepare(req)  # every input error surfaces before a model loads
+    flag = ctx.cancel_flag(session, JOB)
+    # the take goes to its file as it is made (a long text is never one array in memory); the player gets each
+    # sentence as it comes
+    take = TakeWriter(output_path(ctx.output_dir(session), text, FORMATS.get(fmt, "wav")))
+    made = 0
+    cancelled = False
+    warned: set[str] = set()
+    yield gr.update(value=None), gr.update(value=None), "Loading the voice…"
+    try:
+        for chunk in ctx.synthesizer.stream(req, flag):
+            take.add(chunk)
+            made += 1
+            for warning in chunk.audio.warnings:
+                if warning not in warned:
+                    warned.add(warning)
+                    gr.Warning(warning)
+            if made == 1 and chunk.audio.device_note.startswith("ran on CPU:") and gpu:
+                gr.Warning(chunk.audio.device_note)
+            yield _chunk_audio(chunk), gr.update(), f"Generating… sentence {made} · {chunk.stats.device_note}"
+    except Cancelled:
+        cancelled = True
+    except BaseException:
+        take.abort()
+        raise
+    if not made:
+        yield gr.update(), gr.update(), "Stopped before any audio was made."
+        return
+    path, stats = take.finish(cancelled)
+    prefix = "Stopped — kept what was made. " if cancelled else ""
+    yield gr.update(), gr.update(value=str(path)), prefix + stats.summary()
+
+
+def cancel(ctx: AppContext, session: str) -> str:
+    return "Stopping after the current sentence…" if ctx.cancel(session, JOB) else "Nothing is running."
