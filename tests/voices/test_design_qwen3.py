@@ -24,8 +24,8 @@ from studio.errors import InvalidInput
 from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 from studio.systems.qwen3_tts.model import DESIGN_ENGINE, DESIGN_MODEL, user_model_dir
 from studio.ui.context import AppContext
-from studio.ui.tabs.synthesize import view as synthesize
 from studio.ui.tabs import voice_clone as tab
+from studio.ui.tabs.synthesize import view as synthesize
 from tests.qwen_tiny import build_tiny_qwen3_tts
 
 DESCRIPTION = "A warm, low female voice, calm and unhurried."

@@ -1,0 +1,83 @@
+"""Where each sentence is in a real Piper take: the spans found at its pauses hold exactly their sentences, as the
+bundled Whisper hears them when the take is cut there; word times land on the written words."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from studio.audio.align import align_words, pauses, sentence_spans, speech_bounds
+from studio.audio.asr import word_error_rate
+from studio.engines.base import SynthParams
+from studio.text.subtitles import WordTime
+
+SENTENCES = [
+    "The room was long and quiet.",
+    "A little key lay on the glass table, and nothing else.",
+    "She tried it in every door.",
+    "None of them would open.",
+]
+
+
+@pytest.fixture(scope="module")
+def take(piper_engine):  # type: ignore[no-untyped-def]
+    # one seeded take, the same on every run: tiny.en mishears some takes of a short piece ("quite" for
+    # "quiet") whatever the cut, and this test is about the cuts
+    audio = piper_engine.synthesize(" ".join(SENTENCES), "joe", SynthParams(language="en-us", seed=7))
+    return audio.samples, audio.sample_rate
+
+
+def test_each_span_holds_its_sentence(take, transcriber) -> None:  # type: ignore[no-untyped-def]
+    samples, rate = take
+    spans = sentence_spans(samples, rate, [len(s) for s in SENTENCES])
+    assert len(spans) == len(SENTENCES)
+    duration = len(samples) / rate
+    for (start, end), (next_start, _) in itertools.pairwise(spans):
+        assert start < end <= next_start
+    assert spans[0][0] >= 0 and spans[-1][1] <= duration
+    for sentence, (start, end) in zip(SENTENCES, spans, strict=True):
+        piece = samples[int(start * rate) : int(end * rate)]
+        heard = transcriber.transcribe(piece, rate)
+        # tiny.en may mishear one word of a short piece ("quite" for "quiet"); a span cut in the wrong place loses
+        # or gains whole words of the sentence beside it
+        assert word_error_rate(sentence, heard) <= 0.2, (sentence, heard)
+        assert abs(len(heard.split()) - len(sentence.split())) <= 1, (sentence, heard)
+
+
+def test_weights_off_by_forty_percent_still_find_the_sentence_pauses(take, transcriber) -> None:  # type: ignore[no-untyped-def]
+    """Lengths 40% off (numbers and abbreviations make spoken text longer or shorter than its audio) put the expected
+    boundaries a second away from the real ones, nearer the comma in sentence 2; the longer sentence pause wins."""
+    samples, rate = take
+    spans = sentence_spans(samples, rate, [len(s) * f for s, f in zip(SENTENCES, (1.4, 0.6, 1.4, 0.6), strict=True)])
+    start, end = spans[1]
+    heard = transcriber.transcribe(samples[int(start * rate) : int(end * rate)], rate)
+    assert word_error_rate(SENTENCES[1], heard) <= 0.15, heard
+
+
+def test_quiet_and_pauseless_audio_still_gives_ordered_spans() -> None:
+    rate = 16000
+    silent = np.zeros(rate, dtype=np.float32)
+    assert pauses(silent, rate) == []
+    assert speech_bounds(silent, rate) == (0.0, 1.0)
+    tone = (0.3 * np.sin(np.arange(2 * rate) * 2 * np.pi * 220 / rate)).astype(np.float32)
+    spans = sentence_spans(tone, rate, [10, 30])  # no pause: the boundary falls where the text says
+    assert spans[0][0] == pytest.approx(0.0, abs=0.02) and spans[1][1] == pytest.approx(2.0, abs=0.02)
+    assert spans[0][1] == pytest.approx(0.5, abs=0.05) and spans[0][1] <= spans[1][0]
+    assert sentence_spans(tone, rate, []) == []
+
+
+def test_heard_words_take_their_times_and_the_rest_share_the_gaps() -> None:
+    written = ["Dr.", "Smith", "walked", "to", "St.", "Paul's."]
+    heard = [WordTime("Doctor", 0.0, 0.4), WordTime("Smith", 0.4, 0.8), WordTime("walked", 0.8, 1.2),
+             WordTime("to", 1.2, 1.3), WordTime("Saint", 1.3, 1.6), WordTime("Paul's", 1.6, 2.0)]  # fmt: skip
+    out = align_words(written, heard, 0.0, 2.0)
+    assert [w.word for w in out] == written
+    assert (out[1].start, out[1].end) == (0.4, 0.8) and (out[5].start, out[5].end) == (1.6, 2.0)
+    assert out[0].start == 0.0 and out[0].end == pytest.approx(0.4)  # "Dr." shares the time before "Smith"
+    assert out[4].start == pytest.approx(1.3) and out[4].end == pytest.approx(1.6)
+    assert all(a.end <= b.start + 1e-9 for a, b in itertools.pairwise(out))
+    assert align_words([], heard, 0.0, 2.0) == []
+    nothing = align_words(["One", "two"], [], 1.0, 2.0)
+    assert nothing[0].start == 1.0 and nothing[-1].end == pytest.approx(2.0)
