@@ -1,4 +1,5 @@
-"""Export a rendered book: loudness per chapter, silences, and M4B/MP3/WAV/FLAC streamed through ffmpeg."""
+"""Export a rendered book: loudness per chapter, silences, M4B/MP3/WAV/FLAC streamed through ffmpeg, and the timed
+formats (read-along EPUB 3, SRT, WebVTT) written from where each sentence is said."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.loudness import GainPlan, GatedRmsMeter, Loudness, plan_gain, soft_limit
+from studio.book import export_timed
 from studio.book.export_encoder import _Encoder, _EncoderError
 from studio.book.export_ffmpeg import (
     _book_encoder,
+    _epub_audio_encoder,
     _mp3_encoder,
     _write_cover,
     _write_ffmetadata,
@@ -69,8 +72,11 @@ def export_book(
     settings: ExportSettings | None = None,
     on_progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    narrator: str = "Studio",
 ) -> ExportResult:
     """Normalize each chapter's loudness and write the chosen formats into `out_dir`, streaming chunk by chunk.
+    The timed formats (read-along EPUB 3, SRT, WebVTT) need each chapter's `chunk_texts`; `narrator` names the
+    voice in the EPUB.
 
     Files appear only when every format finished: until then they live in a hidden work folder inside `out_dir`
     (same file system, so the final rename is atomic) that is removed on any failure or cancel. The chunk files
@@ -100,8 +106,12 @@ def export_book(
         ctx = _Context(plans, rate, meta, settings, work, base, work / "chapters.ffmeta", None, total_frames)
         ctx.cover = _write_cover(meta, work, warnings)
         _write_ffmetadata(ctx)
+        timelines = export_timed.prepare(ctx, chapters, formats, progress)
         results = _run(ctx, formats, encoders, progress, cancel, warnings)
-        files = _publish(_finish(encoders), out, base, warnings)
+        staged = _finish(encoders)
+        if timelines is not None:
+            staged |= export_timed.write(ctx, timelines, formats, narrator)
+        files = _publish(staged, out, base, warnings)
     except (_EncoderError, OSError) as exc:
         failure = exc
     finally:
@@ -132,7 +142,7 @@ def _run(
     warnings: list[str],
 ) -> list[ChapterResult]:
     """Both passes, chapter by chapter: measure, then gain, limit and feed every encoder."""
-    book_encoders = [_book_encoder(ctx, fmt) for fmt in formats if fmt != "mp3"]
+    book_encoders = [_book_encoder(ctx, fmt) for fmt in formats if fmt in ("m4b", "wav", "flac")]
     encoders.extend(book_encoders)
     total = max(1, ctx.total_frames)
     done_measure = done_encode = 0
@@ -163,10 +173,14 @@ def _run(
 
         # pass 2: one gain for the chapter, silences in between, every encoder fed the same blocks
         chapter_encoders = list(book_encoders)
+        per_chapter = []
         if "mp3" in formats:
-            mp3 = _mp3_encoder(ctx, plan)
-            encoders.append(mp3)
-            chapter_encoders.append(mp3)
+            per_chapter.append(_mp3_encoder(ctx, plan))
+        if "epub3" in formats:  # the read-along EPUB's narration of this chapter
+            per_chapter.append(_epub_audio_encoder(ctx, plan))
+            ctx.epub_audio.append(per_chapter[-1].output)
+        encoders.extend(per_chapter)
+        chapter_encoders.extend(per_chapter)
         out_meter = GatedRmsMeter(ctx.rate)
         for chunk in plan.chunks:
             check_cancel()
@@ -177,8 +191,8 @@ def _run(
             _feed(chapter_encoders, np.zeros(chunk.gap_after, dtype=np.float32))
             done_encode += chunk.frames + chunk.gap_after
             report(f"Encoding {', '.join(formats)}: {where}")
-        if "mp3" in formats:
-            chapter_encoders[-1].finish()
+        for enc in per_chapter:
+            enc.finish()
         results.append(_chapter_result(plan, ctx.rate, loud, gain, out_meter.result()))
     return results
 

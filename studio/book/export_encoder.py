@@ -20,11 +20,19 @@ class _Encoder:
     """One ffmpeg process fed raw float32 mono PCM on stdin, writing one output file (no shell, no temp WAV)."""
 
     def __init__(
-        self, label: str, output: Path, rate: int, inputs: list[str], out_args: list[str], book_wide: bool
+        self,
+        label: str,
+        output: Path,
+        rate: int,
+        inputs: list[str],
+        out_args: list[str],
+        book_wide: bool,
+        publish: bool = True,
     ) -> None:
         self.label = label  # the final file name, for messages
         self.output = output
         self.book_wide = book_wide
+        self.publish = publish  # False: its file goes into another output (the EPUB's chapter audio), not out as is
         pcm_in = ["-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"]
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-loglevel", "error", "-y", *pcm_in, *inputs, *out_args]
         cmd.append(str(output))

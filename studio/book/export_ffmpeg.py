@@ -134,6 +134,10 @@ def _book_encoder(ctx: _Context, fmt: str) -> _Encoder:
         lang = _language_tag(ctx.meta.language)
         args += ["-map_chapters", "1", "-c:a", "aac", "-b:a", s.aac_bitrate]
         args += ["-metadata:s:a:0", f"language={lang}"] if lang else []
+        if ctx.subtitles is not None:  # the sentences as a text track (mov_text): players show them as captions
+            inputs += ["-i", str(ctx.subtitles)]
+            args += ["-map", f"{2 + len(cover_in) // 2}:s", "-c:s", "mov_text"]
+            args += ["-metadata:s:s:0", f"language={lang}"] if lang else []
         # faststart moves the index to the front so players and web servers can start before the end has loaded
         args += ["-movflags", "+faststart", "-f", "ipod"]
     elif fmt == "flac":
@@ -142,6 +146,14 @@ def _book_encoder(ctx: _Context, fmt: str) -> _Encoder:
         rf64 = wav_container(ctx.total_frames) == "RF64"
         args += ["-c:a", "pcm_s16le", "-rf64", "always" if rf64 else "never", "-f", "wav"]
     return _Encoder(f"{ctx.base}.{fmt}", _stage_path(ctx.work, f"book.{fmt}"), ctx.rate, inputs, args, True)
+
+
+def _epub_audio_encoder(ctx: _Context, plan: _ChapterPlan) -> _Encoder:
+    """One chapter's narration for the read-along EPUB (MP3, a core media type of EPUB 3), no tags or cover."""
+    (ctx.work / "epub3").mkdir(exist_ok=True)
+    path = _stage_path(ctx.work / "epub3", f"ch{plan.index + 1:03d}.mp3")
+    args = ["-map", "0:a", "-c:a", "libmp3lame", "-b:a", ctx.settings.epub_bitrate, "-write_xing", "1", "-f", "mp3"]
+    return _Encoder(f"EPUB audio of chapter {plan.index + 1}", path, ctx.rate, [], args, False, publish=False)
 
 
 def _mp3_name(plan: _ChapterPlan, count: int) -> str:

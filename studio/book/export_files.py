@@ -13,7 +13,7 @@ import unicodedata
 from pathlib import Path
 
 from studio.book.export_encoder import _Encoder
-from studio.book.export_model import DiskFull, ExportFailed
+from studio.book.export_model import EXTENSIONS, DiskFull, ExportFailed
 from studio.errors import StudioError
 from studio.fsutil import write_atomic
 
@@ -49,6 +49,8 @@ def _finish(encoders: list[_Encoder]) -> dict[str, list[Path]]:
             enc.finish()
     staged: dict[str, list[Path]] = {}
     for enc in encoders:
+        if not enc.publish:
+            continue
         fmt = enc.output.suffix.lstrip(".")
         staged.setdefault(fmt, []).append(enc.output)
     return staged
@@ -59,14 +61,19 @@ def _finish(encoders: list[_Encoder]) -> dict[str, list[Path]]:
 MP3_RECORD = ".studio-export.json"
 
 
+# per-chapter outputs and the folder (under the output folder, then the book's name) they go to
+CHAPTER_FOLDERS = {"mp3": "mp3", "srt-chapters": "srt", "vtt-chapters": "vtt"}
+
+
 def _publish(staged: dict[str, list[Path]], out: Path, base: str, warnings: list[str]) -> dict[str, list[Path]]:
     """Move finished files from the work folder into place: plain renames on the same file system. Chapters go to
-    mp3/<book>/; only files an earlier export of this book wrote (named in its record) are replaced or removed, so a
-    user's own files and other books' chapters stay."""
+    mp3/<book>/ (their subtitles to srt/<book>/ and vtt/<book>/); only files an earlier export of this book wrote
+    (named in its record) are replaced or removed, so a user's own files and other books' chapters stay."""
     files: dict[str, list[Path]] = {}
     for fmt, paths in staged.items():
-        if fmt == "mp3":
-            target_dir = out / "mp3" / base
+        key = fmt.split("-")[0]
+        if fmt in CHAPTER_FOLDERS:
+            target_dir = out / CHAPTER_FOLDERS[fmt] / base
             target_dir.mkdir(parents=True, exist_ok=True)
             record = target_dir / MP3_RECORD
             written = _studio_wrote(target_dir)
@@ -78,13 +85,13 @@ def _publish(staged: dict[str, list[Path]], out: Path, base: str, warnings: list
                 if stale not in names:  # _studio_wrote keeps plain file names only
                     (target_dir / stale).unlink(missing_ok=True)
             write_atomic(record, json.dumps({"files": names}, ensure_ascii=False, indent=2))
-            files[fmt] = [target_dir / name for name in names]
+            files.setdefault(key, []).extend(target_dir / name for name in names)
         else:
-            target = _own_name(out, base, fmt, warnings)
+            target = _own_name(out, base, EXTENSIONS.get(fmt, fmt), warnings)
             os.chmod(paths[0], 0o644)
             os.replace(paths[0], target)
             _remember(out, target.name)
-            files[fmt] = [target]
+            files.setdefault(key, []).insert(0, target)
     return files
 
 

@@ -9,9 +9,15 @@ from pathlib import Path
 
 from studio.book.model import Book
 from studio.errors import InvalidInput, StudioError
+from studio.text.subtitles import WordTime
 
-FORMATS = ("m4b", "mp3", "wav", "flac")
-LOSSY = frozenset({"m4b", "mp3"})
+FORMATS = ("m4b", "mp3", "wav", "flac", "epub3", "srt", "vtt")
+AUDIO_FORMATS = ("m4b", "mp3", "wav", "flac")
+# formats written from the book's timeline (where each sentence is said): read-along EPUB 3 and subtitles
+TIMED_FORMATS = frozenset({"epub3", "srt", "vtt"})
+LOSSY = frozenset({"m4b", "mp3", "epub3"})
+# the file name's extension where it is not the format's name
+EXTENSIONS = {"epub3": "epub"}
 
 ProgressFn = Callable[[float, str], None]
 
@@ -29,11 +35,15 @@ class ExportChapter:
     """One chapter to export: its title and rendered chunk files in reading order.
 
     `paragraph_breaks` holds the indices of chunks after which a paragraph ends (the longer pause follows them).
+    For the timed formats: `chunk_texts`, each chunk's written text (what a reader sees), and `chunk_words`, the
+    words speech recognition heard in each chunk with their times (None where the chunk was not checked).
     """
 
     title: str
     chunk_files: list[Path]
     paragraph_breaks: list[int] = field(default_factory=list)
+    chunk_texts: list[str] = field(default_factory=list)
+    chunk_words: list[tuple[WordTime, ...] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class ExportSettings:
     chapter_gap: float = 1.5  # lead-out silence at the end of every chapter
     aac_bitrate: str = "64k"
     mp3_bitrate: str = "128k"
+    epub_bitrate: str = "64k"  # the read-along EPUB's chapter MP3s (speech; keeps the package small)
+    subtitle_words: bool = False  # subtitles: one cue per word where speech recognition timed the words
     sample_rate: int | None = None  # None: the first chunk's rate; chunks at other rates are resampled to it
 
     def validate(self) -> None:
@@ -69,7 +81,7 @@ class ExportSettings:
             raise InvalidInput(f"Peak limit {self.peak_db} dBFS is out of range; use -20 to 0 dBFS.")
         if not 0.0 <= self.codec_headroom_db <= 6.0:
             raise InvalidInput(f"Codec headroom {self.codec_headroom_db} dB is out of range; use 0 to 6 dB.")
-        for name in ("aac_bitrate", "mp3_bitrate"):
+        for name in ("aac_bitrate", "mp3_bitrate", "epub_bitrate"):
             value = getattr(self, name)
             if not re.fullmatch(r"\d{2,3}k", value) or not 16 <= int(value[:-1]) <= 320:
                 raise InvalidInput(f"{name.replace('_', ' ').upper()} {value!r} is not valid; use 16k to 320k.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +93,10 @@ def _estimate_bytes(fmt: str, frames: int, rate: int, chapters: int, settings: E
         return frames + 4096 + cover  # speech at 16 bit compresses to about half
     if fmt == "m4b":
         return int(seconds * int(settings.aac_bitrate[:-1]) * 125 * 1.05) + cover + 65536
+    if fmt in ("srt", "vtt"):  # about 15 characters a second of speech, cues and times included, book and chapters
+        return int(seconds * 40) + 4096
+    if fmt == "epub3":  # the chapters' MP3s, the text and its overlays
+        return int(seconds * int(settings.epub_bitrate[:-1]) * 125 * 1.02) + int(seconds * 200) + cover + 65536
     return int(seconds * int(settings.mp3_bitrate[:-1]) * 125 * 1.02) + chapters * (cover + 4096)
 
 
@@ -136,3 +140,5 @@ class _Context:
     metadata_file: Path
     cover: Path | None
     total_frames: int
+    subtitles: Path | None = None  # the book's SRT, embedded in the M4B as a text track
+    epub_audio: list[Path] = field(default_factory=list)  # the read-along EPUB's chapter MP3s, as they are made

@@ -22,6 +22,7 @@ from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.synthesis import check_instructions
 from studio.text.prepare import clean_input, resolve_language, speech_problem
+from studio.text.subtitles import WordTime
 
 PASTED_TITLE = "Pasted text"
 TITLE_CHARS = 80  # a first line longer than this is a paragraph, not a title
@@ -345,19 +346,23 @@ class Audiobooks:
         from studio.book.export import BookMeta, ExportChapter, export_book
 
         plan, settings = job.plan(), job.settings()
-        keys = identity.current(job, self.facts, plan, settings).keys()
+        ident = identity.current(job, self.facts, plan, settings)
+        keys = ident.keys()
+        texts = {c.id: c.text for c in ident.chunks}
         records = job.records()
         chapters = []
         for chapter in plan.selected(settings.chapters):
-            files, breaks = [], []
+            files, breaks, shown, heard = [], [], [], []
             for chunk in chapter.chunks:
                 key = keys[chunk.id]
                 if key not in records:
                     raise InvalidInput(f"Chapter {chapter.index} is not fully rendered yet: render (or resume) first.")
                 files.append(job.audio_path(key))
+                shown.append(texts.get(chunk.id, chunk.text))
+                heard.append(record_words(records[key]))
                 if chunk.paragraph_end:
                     breaks.append(len(files) - 1)
-            chapters.append(ExportChapter(chapter.title, files, breaks))
+            chapters.append(ExportChapter(chapter.title, files, breaks, shown, heard))
         meta = job.meta()
         book_meta = BookMeta(plan.title, plan.author, plan.language, job.cover(), meta.get("cover_mime", ""))
         result = export_book(
@@ -367,12 +372,18 @@ class Audiobooks:
             export_settings(settings, self.registry.info(settings.engine)),
             on_progress=on_progress,
             cancel=cancel,
+            narrator=self._narrator(settings),
         )
         written = ", ".join(f"{len(paths)} {fmt.upper()}" for fmt, paths in result.files.items())
         wer = job.status().get("book_wer")
         checked = "" if wer is None else f" · book WER {wer:.1%}"
         job.write_status(state="exported", message=f"Exported {written} ({result.duration / 60:.1f} min){checked}.")
         return result
+
+    def _narrator(self, settings: RenderSettings) -> str:
+        """Who reads the book, for the read-along EPUB: the engine and the voice."""
+        label = self.registry.info(settings.engine).label
+        return f"{label}, voice {settings.voice}" if settings.voice else label
 
     def update_settings(self, job: BookJob, **changes: Any) -> RenderSettings:
         settings = self._validate(replace(job.settings(), **changes))
@@ -381,6 +392,15 @@ class Audiobooks:
         job.save_settings(settings)
         identity.store(job, ident, stored)
         return settings
+
+
+def record_words(record: ChunkRecord) -> tuple[WordTime, ...] | None:
+    """The words speech recognition heard in a chunk, with their times (None where the chunk was not checked or its
+    record predates word times)."""
+    words = getattr(record, "words", None)
+    if not words:
+        return None
+    return tuple(WordTime(str(w[0]), float(w[1]), float(w[2])) for w in words)
 
 
 def text_title(text: str) -> str:
