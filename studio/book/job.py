@@ -51,7 +51,8 @@ class RenderSettings:
     qa: bool = True
     qa_threshold: float = DEFAULT_THRESHOLD
     qa_tries: int = DEFAULT_TRIES
-    formats: tuple[str, ...] = ("m4b",)
+    formats: tuple[str, ...] = ("m4b",)  # any of m4b, mp3, wav, flac, epub3 (read-along), srt, vtt (subtitles)
+    subtitle_words: bool = False  # subtitles: a cue per word where the checks timed the words
     chapters: list[int] | None = None  # None: the plan's included chapters
     sentence_gap: float | None = None  # seconds of silence between chunks in the export; None: `book_sentence_gap`
     paragraph_gap: float = 0.6

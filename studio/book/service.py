@@ -425,6 +425,7 @@ def export_settings(settings: RenderSettings, info: EngineInfo) -> ExportSetting
     gap = book_sentence_gap(info) if settings.sentence_gap is None else settings.sentence_gap
     return ExportSettings(
         formats=tuple(settings.formats),
+        subtitle_words=settings.subtitle_words,
         sentence_gap=gap,
         paragraph_gap=settings.paragraph_gap,
         chapter_gap=settings.chapter_gap,

@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     brender.add_argument("--voice", help="narrator voice (default: the engine's first)")
     brender.add_argument("--dialogue-voice", help="a second voice for text in quotation marks")
     brender.add_argument("--chapters", help="chapter numbers from `book plan`, e.g. 2,4-6 (default: included ones)")
-    brender.add_argument("--format", default="m4b", help="comma-separated: m4b, mp3, wav, flac (default m4b)")
+    brender.add_argument("--format", default="m4b", help="comma-separated: m4b, mp3, wav, flac, epub3 (read-along "
+                         "EPUB 3: the text highlighted as it is read), srt, vtt (subtitles: the book and each "
+                         "chapter; also embedded in the M4B) (default m4b)")  # fmt: skip
+    brender.add_argument("--subtitle-words", action="store_true",
+                         help="subtitles with a cue per word (timed by the speech-recognition checks)")  # fmt: skip
     brender.add_argument(
         "--qa",
         action=argparse.BooleanOptionalAction,
@@ -324,6 +328,7 @@ def _cmd_book(args: argparse.Namespace, settings: Settings) -> int:
         qa=args.qa,
         chapters=chapters,
         formats=tuple(f.strip().lower() for f in args.format.split(",") if f.strip()),
+        subtitle_words=args.subtitle_words,
         sentence_gap=args.sentence_gap,
         paragraph_gap=args.paragraph_gap,
         chapter_gap=args.chapter_gap,

@@ -37,6 +37,7 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
     gpu = p.gpu
     qa = p.qa
     formats = p.formats
+    subtitle_words = p.subtitle_words
     sentence_gap = p.sentence_gap
     paragraph_gap = p.paragraph_gap
     chapter_gap = p.chapter_gap
@@ -67,6 +68,7 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
         chapter_gap: float,
         instructions: str,
         request: gr.Request,
+        subtitle_words: bool = False,
     ) -> str:
         """Render the open book in the background (or resume it: finished chunks are kept), then export it. The
         render goes on without the caller; follow it with book_status, fetch the files with book_export.
@@ -79,7 +81,9 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
             steps: inference steps (engines that have them).
             gpu: render on the GPU (CUDA).
             check_speech: check every chunk by speech recognition, flag the ones heard differently (English).
-            formats: export formats, any of "m4b", "mp3", "wav", "flac".
+            formats: export formats, any of "m4b", "mp3", "wav", "flac", "epub3" (a read-along EPUB 3: the text
+                highlighted as it is read), "srt", "vtt" (subtitles of the book and of each chapter, also
+                embedded in the M4B).
             dialogue: read dialogue in quotes with `dialogue_voice`.
             sentence_gap: seconds of silence between chunks.
             paragraph_gap: seconds of silence after a paragraph.
@@ -87,11 +91,12 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
             instructions: how the narrator speaks, in words ("calm, warm narration"), for engines that take them
                 (Qwen3-TTS with the 1.7B CustomVoice checkpoint); any other engine refuses them. Empty for none.
                 Part of every chunk's key: new instructions render the book again.
+            subtitle_words: subtitles with a cue per word, where the speech-recognition checks timed the words.
         """
         gaps = (sentence_gap, paragraph_gap, chapter_gap)
         u = user_context(ctx, request)
         return start_render(u, job, engine, voice, dialogue_voice if dialogue else None, speed, steps, gpu,
-                            check_speech, formats, session_of(request), gaps, instructions)  # fmt: skip
+                            check_speech, formats, session_of(request), gaps, instructions, subtitle_words)  # fmt: skip
 
     action(
         demo,
@@ -112,6 +117,7 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
             paragraph_gap,
             chapter_gap,
             instruct,
+            subtitle_words,
         ],
         status,
         status,

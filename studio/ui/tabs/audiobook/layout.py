@@ -23,7 +23,8 @@ from studio.ui.tabs.audiobook.review import (
 )
 from studio.ui.tabs.synthesize.view import INSTRUCT_LABEL, engine_choices, engine_view
 
-FORMATS = ["m4b", "mp3", "wav", "flac"]
+FORMATS = ["m4b", "mp3", "wav", "flac", "epub3", "srt", "vtt"]
+FORMATS_INFO = "epub3: a read-along book (its text highlighted as it is read); srt, vtt: subtitles"
 BOOK_INSTRUCT_PLACEHOLDER = "e.g. Calm, warm narration, unhurried."
 
 
@@ -66,6 +67,7 @@ class Parts:
     gpu: Any
     qa: Any
     formats: Any
+    subtitle_words: Any
     sentence_gap: Any
     paragraph_gap: Any
     chapter_gap: Any
@@ -167,7 +169,9 @@ def lay_out(ctx: AppContext) -> Parts:
                           elem_id="book-steps")  # fmt: skip
         gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="book-gpu")
         qa = gr.Checkbox(True, label="Check every chunk by speech recognition", elem_id="book-qa")
-        formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", elem_id="book-formats")
+        formats = gr.CheckboxGroup(FORMATS, value=["m4b"], label="Export", info=FORMATS_INFO, elem_id="book-formats")
+        subtitle_words = gr.Checkbox(False, label="Subtitles word by word (needs the check)",
+                                     elem_id="book-subtitle-words")  # fmt: skip
     with gr.Accordion("Silence between parts (seconds)", open=False), gr.Row():
         sentence_gap = gr.Slider(0, 3, value=0.25, step=0.05, label="Between chunks", elem_id="book-sentence-gap")
         paragraph_gap = gr.Slider(0, 5, value=0.6, step=0.05, label="After a paragraph")
@@ -228,6 +232,7 @@ def lay_out(ctx: AppContext) -> Parts:
         gpu=gpu,
         qa=qa,
         formats=formats,
+        subtitle_words=subtitle_words,
         sentence_gap=sentence_gap,
         paragraph_gap=paragraph_gap,
         chapter_gap=chapter_gap,

@@ -31,6 +31,7 @@ def start_render(
     session: str,
     gaps: tuple[float, float, float] = (0.25, 0.6, 1.5),
     instruct: str | None = None,
+    subtitle_words: bool = False,
 ) -> str:
     """Save the render settings and start the render in the background. `instruct`: how the narrator speaks, for an
     engine that takes instructions (the box is shown only for those, and emptied when the engine changes); any
@@ -52,6 +53,7 @@ def start_render(
         gpu=bool(gpu),
         qa=bool(qa),
         formats=tuple(formats),
+        subtitle_words=bool(subtitle_words),
         chapters=None,
         sentence_gap=float(gaps[0]),
         paragraph_gap=float(gaps[1]),
