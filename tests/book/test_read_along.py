@@ -5,6 +5,7 @@ word times."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import subprocess
@@ -86,8 +87,8 @@ def test_the_read_along_epub_passes_epubcheck_and_its_clips_hold_their_sentences
         target = par.find(f"{SMIL}text").get("src").split("#")[1]
         audio = par.find(f"{SMIL}audio")
         clips.append((texts[target], seconds(audio.get("clipBegin")), seconds(audio.get("clipEnd"))))
-    assert [c[0] for c in clips][0].startswith("Alice was beginning")
-    assert all(a[2] <= b[1] for a, b in zip(clips, clips[1:], strict=False)) and clips[-1][2] <= len(samples) / rate
+    assert next(c[0] for c in clips).startswith("Alice was beginning")
+    assert all(a[2] <= b[1] for a, b in itertools.pairwise(clips)) and clips[-1][2] <= len(samples) / rate
     for text, begin, end in (clips[0], clips[2], clips[4]):
         heard = transcriber.transcribe(samples[int(begin * rate) : int(end * rate)], rate)
         assert word_error_rate(text, heard) <= 0.25, (text, heard)
@@ -104,7 +105,7 @@ def test_subtitles_parse_are_ordered_within_the_audio_and_are_heard_in_their_spa
     samples, rate = read_audio(m4b, 16000)
     duration = len(samples) / rate
     assert len(cues) >= 7
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))
     assert cues[-1].end.total_seconds() <= duration + 0.05
     for cue in (cues[1], cues[-1]):
         begin, end = cue.start.total_seconds(), cue.end.total_seconds()
@@ -131,7 +132,7 @@ def test_word_level_overlays_and_cues_follow_the_recognizers_word_times(rendered
     for chunk in chapter.chunks:
         key = ident.chunk(chunk.id).key
         path = job.audio_path(key)
-        samples, rate = read_audio(path, 16000)
+        samples, _rate = read_audio(path, 16000)
         segments, _ = transcriber.model.transcribe(samples, language="en", word_timestamps=True, beam_size=5)
         heard = tuple(WordTime(w.word.strip(), w.start, w.end) for s in segments for w in s.words)
         files.append(path)
@@ -147,10 +148,10 @@ def test_word_level_overlays_and_cues_follow_the_recognizers_word_times(rendered
     sentences = smil.findall(f"{SMIL}body/{SMIL}seq/{SMIL}seq")
     assert len(sentences) == 2
     word_pars = sentences[0].findall(f"{SMIL}par")
-    assert len(word_pars) == len("There was nothing so very remarkable in that.".split())
+    assert len(word_pars) == len(["There", "was", "nothing", "so", "very", "remarkable", "in", "that."])
     times = [(seconds(p.find(f"{SMIL}audio").get("clipBegin")), seconds(p.find(f"{SMIL}audio").get("clipEnd")))
              for p in word_pars]  # fmt: skip
-    assert all(b >= a for a, b in times) and all(x[1] <= y[0] + 1e-3 for x, y in zip(times, times[1:], strict=False))
+    assert all(b >= a for a, b in times) and all(x[1] <= y[0] + 1e-3 for x, y in itertools.pairwise(times))
     cues = list(srt.parse(out.files["srt"][0].read_text(encoding="utf-8")))
     assert [c.content for c in cues][:3] == ["There", "was", "nothing"]
 
@@ -160,3 +161,26 @@ def test_timed_formats_refuse_bad_settings_and_name_every_format(tmp_path: Path)
         ExportSettings(formats=("pdf",)).validate()
     with pytest.raises(InvalidInput, match="EPUB BITRATE"):
         ExportSettings(formats=("epub3",), epub_bitrate="9k").validate()
+
+
+def test_the_cli_writes_the_read_along_book_and_subtitles(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    out = tmp_path / "out"
+    env = {**os.environ, "STUDIO_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "studio", "book", "render", "--text-file", "-", "--out", str(out),
+                           "--no-qa", "--format", "epub3,vtt"], input=f"Rabbit\n\n{TWO}", env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "Rabbit.epub").is_file() and (out / "vtt" / "Rabbit").is_dir()
+    captions = list(webvtt.read(str(out / "Rabbit.vtt")))
+    assert [c.text.replace("\n", " ") for c in captions] == [
+        "Rabbit",
+        "There was nothing so very remarkable in that.",
+        "The Rabbit took a watch out of its waistcoat pocket.",
+    ]
+    proc = subprocess.run([sys.executable, "-m", "studio", "book", "render", "--text-file", "-", "--out", str(out),
+                           "--no-qa", "--format", "epub2"], input=TWO, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 2 and "Unknown export format 'epub2'" in proc.stderr and "Traceback" not in proc.stderr
