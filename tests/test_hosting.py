@@ -147,7 +147,8 @@ def test_users_share_loaded_models_but_not_voices(hosted: Settings) -> None:
 def test_a_hosted_user_cannot_name_a_file_on_the_server_as_a_supertonic_voice(
     hosted: Settings, shared_fixtures: Path, tmp_path: Path
 ) -> None:
-    from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+    from studio.systems.supertonic.specs import user_model_dir
+    from studio.systems.supertonic.versions import SUPERTONIC2
     from tests.tiny_onnx import make_supertonic_model_dir
 
     built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2")

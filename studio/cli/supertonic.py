@@ -26,9 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from studio.systems.supertonic.engine import VERSIONS, find_model_dir, torch_cache
     from studio.systems.supertonic.model import GRAPHS, graph_file
+    from studio.systems.supertonic.specs import find_model_dir, torch_cache
     from studio.systems.supertonic.torch_model import cache_name, converted_graph, torch_available
+    from studio.systems.supertonic.versions import VERSIONS
 
     wanted = [v.strip() for v in args.version.split(",") if v.strip()]
     unknown = [v for v in wanted if v not in VERSIONS]

@@ -12,7 +12,8 @@ from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, parse_in
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from tests.tiny_onnx import make_supertonic_model_dir
 
 

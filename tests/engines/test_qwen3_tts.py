@@ -23,7 +23,7 @@ from studio.config import Settings
 from studio.engines.base import Engine, SynthParams, raw_runner
 from studio.errors import EngineUnavailable, InvalidInput, VoiceNotFound
 from studio.systems.qwen3_tts import compat as qwen3_compat
-from studio.systems.qwen3_tts import engine as qwen3_tts
+from studio.systems.qwen3_tts import specs as qwen3_specs
 from studio.systems.qwen3_tts.engine import Qwen3TTSEngine
 from studio.systems.qwen3_tts.model import find_model_dir, user_model_dir
 from studio.systems.qwen3_tts.prompts import (
@@ -56,7 +56,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, tiny_base: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def engine(home: Settings) -> Qwen3TTSEngine:
-    loaded = qwen3_tts.spec().load(home, "cpu")
+    loaded = qwen3_specs.spec().load(home, "cpu")
     assert isinstance(loaded, Qwen3TTSEngine)
     loaded.max_new_tokens = FRAMES
     return loaded
@@ -89,7 +89,7 @@ def test_qwen_tts_runs_without_the_packages_it_declares_but_never_uses(engine: Q
 
 
 def test_tiny_checkpoint_loads_through_the_registry_spec(home: Settings, engine: Qwen3TTSEngine) -> None:
-    spec = qwen3_tts.spec()
+    spec = qwen3_specs.spec()
     assert spec.name == "qwen3_tts" and spec.check(home).ok
     info = engine.info
     assert isinstance(engine, Engine)
@@ -209,7 +209,7 @@ def test_on_zero_gpu_the_torch_work_runs_inside_spaces_gpu(
 
     monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    zero = qwen3_tts.spec().load(home, "cpu")
+    zero = qwen3_specs.spec().load(home, "cpu")
     zero.max_new_tokens = FRAMES
     library = VoiceLibrary(home.voices_dir)
     voice = create_clone_voice(library, zero, reference[0], reference[1], None, "xvector", "Zero", True)
@@ -220,16 +220,14 @@ def test_on_zero_gpu_the_torch_work_runs_inside_spaces_gpu(
     np.testing.assert_array_equal(audio.samples, plain.samples)  # the same audio as without ZeroGPU
 
 
-def test_an_unsupported_transformers_is_refused_with_the_fix(
-    monkeypatch: pytest.MonkeyPatch, home: Settings
-) -> None:
+def test_an_unsupported_transformers_is_refused_with_the_fix(monkeypatch: pytest.MonkeyPatch, home: Settings) -> None:
     import importlib.metadata
 
     real_version = importlib.metadata.version
     monkeypatch.setattr(
         importlib.metadata, "version", lambda name: "5.99.0" if name == "transformers" else real_version(name)
     )
-    status = qwen3_tts.spec().check(home)
+    status = qwen3_specs.spec().check(home)
     assert not status.ok
     assert "transformers 5.99.0 is installed" in status.message
     assert qwen3_compat.SUPPORTED_TRANSFORMERS in status.message
@@ -249,7 +247,7 @@ def test_xvector_voice_speaks_and_only_matching_versions_are_listed(
     listed = {v.id: v for v in engine.voices()}
     assert mine.id in listed and listed[mine.id].source == "library" and "xvector" in listed[mine.id].description
     assert other.id not in listed and foreign.id not in listed
-    assert {v.id for v in qwen3_tts.spec().list_voices(home)} == set(listed)  # type: ignore[misc]
+    assert {v.id for v in qwen3_specs.spec().list_voices(home)} == set(listed)  # type: ignore[misc]
 
     audio = engine.synthesize("Hi.", mine.id, SynthParams(seed=3))  # no language: the model's "auto"
     assert len(audio.samples) > 0 and np.isfinite(audio.samples).all()
@@ -313,12 +311,12 @@ def test_unavailable_without_qwen_tts(
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "qwen_tts" else real_find_spec(name, *a)
     )
-    status = qwen3_tts.spec().check(home)
+    status = qwen3_specs.spec().check(home)
     assert not status.ok and "qwen-tts is not installed" in status.message and "--no-deps" in status.message
 
     monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
     empty = Settings(home=tmp_path / "empty-home", threads=1)
-    status = qwen3_tts.spec().check(empty)
+    status = qwen3_specs.spec().check(empty)
     assert (
         not status.ok
         and "not downloaded" in status.message
@@ -335,7 +333,7 @@ def test_a_downloaded_snapshot_is_found_in_the_cache(tmp_path: Path, tiny_base: 
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit, encoding="utf-8")
     assert find_model_dir(settings) == repo / "snapshots" / commit
-    assert qwen3_tts.spec().check(settings).ok
-    assert qwen3_tts.spec().info(settings).model_version == "qwen3-tts-12hz-0b6-base-x64"
+    assert qwen3_specs.spec().check(settings).ok
+    assert qwen3_specs.spec().info(settings).model_version == "qwen3-tts-12hz-0b6-base-x64"
     (repo / "snapshots" / commit / "speech_tokenizer" / "model.safetensors").unlink()  # an interrupted download
-    assert find_model_dir(settings) is None and not qwen3_tts.spec().check(settings).ok
+    assert find_model_dir(settings) is None and not qwen3_specs.spec().check(settings).ok

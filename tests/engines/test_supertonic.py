@@ -18,15 +18,7 @@ from studio.config import Settings
 from studio.engines.base import Engine, SynthParams
 from studio.engines.registry import Registry
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
-from studio.systems.supertonic.engine import (
-    SPECS,
-    SUPERTONIC2,
-    SUPERTONIC3,
-    SupertonicEngine,
-    find_model_dir,
-    missing_files,
-    user_model_dir,
-)
+from studio.systems.supertonic.engine import SupertonicEngine
 from studio.systems.supertonic.model import (
     CONTRACT,
     GRAPHS,
@@ -38,7 +30,9 @@ from studio.systems.supertonic.model import (
     noise_latent,
     run_raw,
 )
+from studio.systems.supertonic.specs import SPECS, find_model_dir, missing_files, user_model_dir
 from studio.systems.supertonic.text import TextProcessor, length_to_mask
+from studio.systems.supertonic.versions import SUPERTONIC2, SUPERTONIC3
 from tests import tiny_onnx
 from tests.tiny_onnx import SECONDS_PER_TOKEN, make_supertonic_model_dir
 
@@ -394,7 +388,7 @@ def test_voice_from_a_style_file(v2: SupertonicEngine, model_dirs: dict[str, Pat
 def test_info_is_cheap_and_declares_the_knobs(tmp_path: Path) -> None:
     code = (
         "import sys; from pathlib import Path; from studio.config import Settings;"
-        "from studio.systems.supertonic.engine import SPECS;"
+        "from studio.systems.supertonic.specs import SPECS;"
         f"infos = [s.info(Settings(home=Path({str(tmp_path)!r}))) for s in SPECS];"
         "assert 'onnxruntime' not in sys.modules, 'info() imported onnxruntime';"
         "print([(i.name, i.label, i.default_steps, i.default_speed, i.sample_rate, i.model_version) for i in infos])"

@@ -20,7 +20,7 @@ import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from studio.engines.base import SynthParams  # noqa: E402
-from studio.systems.supertonic.engine import SUPERTONIC2, SUPERTONIC3, SupertonicEngine  # noqa: E402
+from studio.systems.supertonic.engine import SupertonicEngine  # noqa: E402
 from studio.systems.supertonic.model import CONTRACT, Style, predict_durations  # noqa: E402
 from studio.systems.supertonic.torch_model import (  # noqa: E402
     convert_graph,
@@ -28,6 +28,7 @@ from studio.systems.supertonic.torch_model import (  # noqa: E402
     onnx_weights,
     write_weights,
 )
+from studio.systems.supertonic.versions import SUPERTONIC2, SUPERTONIC3  # noqa: E402
 from tests.tiny_supertonic_arch import SIGNATURES, make_arch_model_dir  # noqa: E402
 
 TEXT = "The keeper lit the lamp."

@@ -13,7 +13,9 @@ from studio.api import Studio
 from studio.config import Settings
 from studio.engines.base import SynthParams
 from studio.systems.supertonic.clone import SupertonicCloner
-from studio.systems.supertonic.engine import SUPERTONIC2, SupertonicEngine, user_model_dir
+from studio.systems.supertonic.engine import SupertonicEngine
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from tests.tiny_onnx import SECONDS_PER_TOKEN, make_supertonic_model_dir
 
 SR = 44100

@@ -19,7 +19,9 @@ from studio.bench.runner import expand_engines
 from studio.config import Settings
 from studio.engines.base import SynthParams
 from studio.errors import InvalidInput
-from studio.systems.supertonic.engine import SUPERTONIC2, SUPERTONIC3, SupertonicEngine, user_model_dir
+from studio.systems.supertonic.engine import SupertonicEngine
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2, SUPERTONIC3
 from tests.tiny_onnx import make_supertonic_model_dir
 
 TEXT = "The lighthouse keeper climbed the stairs, lit the lamp and watched the ships."
@@ -115,8 +117,8 @@ def test_export_torch_keeps_the_conversions_and_the_runtime_uses_them(
     studio: Studio, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from studio.cli import main
-    from studio.systems.supertonic.engine import torch_cache
     from studio.systems.supertonic.model import GRAPHS, graph_file
+    from studio.systems.supertonic.specs import torch_cache
     from studio.systems.supertonic.torch_model import cache_name
 
     home = ["--home", str(studio.settings.home)]

@@ -15,9 +15,10 @@ pytest.importorskip("onnx2torch")
 
 from studio.audio.speaker import SpeakerEncoder
 from studio.errors import InvalidInput
-from studio.systems.supertonic.engine import SUPERTONIC2, SupertonicEngine
+from studio.systems.supertonic.engine import SupertonicEngine
 from studio.systems.supertonic.torch_model import TorchSupertonic
 from studio.systems.supertonic.training.targets import Target, TargetSettings, invert, quality, start_latent
+from studio.systems.supertonic.versions import SUPERTONIC2
 from studio.voices.reference import load_reference
 from tests.tiny_onnx import make_supertonic_model_dir
 

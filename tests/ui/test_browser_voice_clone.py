@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from studio.config import Settings
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from tests.browser import error_badges, launch_app, need_chromium, screenshot
 from tests.tiny_onnx import make_supertonic_model_dir
 

@@ -9,7 +9,8 @@ import pytest
 
 from studio.audio.io import read_audio
 from studio.config import Settings
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from studio.ui.context import AppContext
 from studio.ui.errors import ui_errors
 from studio.ui.tabs import synthesize as tab

@@ -10,7 +10,8 @@ import pytest
 from studio.audio.asr import LazyTranscriber
 from studio.config import Settings
 from studio.errors import InvalidInput
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from studio.ui.context import AppContext
 from studio.ui.tabs import synthesize
 from studio.ui.tabs import voice_clone as tab

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from studio.config import Settings
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from tests.tiny_onnx import make_supertonic_model_dir
 
 REPO = Path(__file__).resolve().parents[2]

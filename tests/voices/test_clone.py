@@ -23,8 +23,10 @@ from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.finetune.evaluate import SpeakerEncoder
 from studio.systems.supertonic.clone import CloneProgress, CloneSettings, SupertonicCloner
-from studio.systems.supertonic.engine import SUPERTONIC2, SupertonicEngine, user_model_dir
+from studio.systems.supertonic.engine import SupertonicEngine
 from studio.systems.supertonic.model import Style, run_raw
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from studio.voices.library import VoiceLibrary
 from studio.voices.reference import load_reference
 from studio.voices.service import Voices

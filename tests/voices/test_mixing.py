@@ -12,9 +12,10 @@ import pytest
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput, VoiceNotFound
-from studio.systems.supertonic.engine import SUPERTONIC2, SUPERTONIC3, user_model_dir
 from studio.systems.supertonic.mixing import mix_styles, parse_parts, unit_rows
 from studio.systems.supertonic.model import Style
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2, SUPERTONIC3
 from studio.voices.library import VoiceLibrary
 from studio.voices.service import Voices
 from tests.tiny_onnx import make_supertonic_model_dir

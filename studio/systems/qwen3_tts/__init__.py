@@ -8,7 +8,7 @@ from studio.systems import System
 
 
 def _engines() -> list[EngineSpec]:
-    from studio.systems.qwen3_tts.engine import design_spec, spec
+    from studio.systems.qwen3_tts.specs import design_spec, spec
 
     return [spec(), design_spec()]  # Base/CustomVoice, and VoiceDesign (a voice from a description)
 

@@ -19,58 +19,34 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-import studio.systems.qwen3_tts.compat as qwen3_compat
 from studio.audio.dsp import join, resample
 from studio.audio.types import AudioResult
 from studio.config import Settings
-from studio.engines.base import (
-    Availability,
-    DeviceReport,
-    EngineInfo,
-    EngineSpec,
-    ModelChoice,
-    SynthParams,
-    VoiceInfo,
-)
+from studio.engines.base import DeviceReport, SynthParams, VoiceInfo
 from studio.errors import EngineUnavailable, InvalidInput, ModelMissing, VoiceNotFound
 from studio.hosting import gpu_function
 from studio.systems.qwen3_tts.generate import max_new_tokens_for
+from studio.systems.qwen3_tts.info import DESCRIBE, DESIGNED, KINDS, check_instructions, engine_info, list_voices
 from studio.systems.qwen3_tts.model import (
-    CUSTOM_VOICE_MODEL,
     DEFAULT_MODEL,
     DESIGN_ENGINE,
     DESIGN_LABEL,
     DESIGN_MODEL,
     ENGINE,
-    INSTALL_FIX,
-    KNOWN_MODELS,
     LABEL,
-    LANGUAGES,
-    LICENSE,
-    PLACED,
     SAMPLE_RATE,
     SUPPORTED_TYPES,
     ModelCard,
-    chosen_model,
     download_command,
-    find_model_dir,
     import_qwen_tts,
     language_name,
-    missing_choice,
     missing_files,
-    missing_packages,
-    model_label,
-    model_name,
-    present_models,
-    short_name,
-    user_model_dir,
 )
 from studio.systems.qwen3_tts.prompts import (
     ClonePrompt,
@@ -84,24 +60,6 @@ from studio.text.chunking import chunk_text, split_sentences
 from studio.voices.library import Voice, VoiceLibrary
 
 log = logging.getLogger(__name__)
-
-KINDS = {"base": "Base (voice cloning)", "custom_voice": "CustomVoice (preset speakers)",
-         "voice_design": "VoiceDesign (a voice from a description)"}  # fmt: skip
-DESIGNED = "designed"  # the one voice of a VoiceDesign checkpoint: the one its instructions describe
-DESCRIBE = "Describe the voice in the instructions, e.g. 'a warm, low female voice, calm and unhurried'."
-
-# CustomVoice preset speakers (the qwen-tts README): description, native language
-SPEAKERS = {
-    "vivian": ("Bright, slightly edgy young female voice", "zh"),
-    "serena": ("Warm, gentle young female voice", "zh"),
-    "uncle_fu": ("Seasoned male voice with a low, mellow timbre", "zh"),
-    "dylan": ("Youthful Beijing male voice with a clear, natural timbre", "zh"),
-    "eric": ("Lively Chengdu male voice with a slightly husky brightness", "zh"),
-    "ryan": ("Dynamic male voice with strong rhythmic drive", "en"),
-    "aiden": ("Sunny American male voice with a clear midrange", "en"),
-    "ono_anna": ("Playful Japanese female voice with a light, nimble timbre", "ja"),
-    "sohee": ("Warm Korean female voice with rich emotion", "ko"),
-}
 
 
 # ---- the engine -----------------------------------------------------------------------------------------------
@@ -457,217 +415,3 @@ class Qwen3TTSEngine:
 def _unknown_voice_message(voice: str, known: list[VoiceInfo]) -> str:
     names = ", ".join(v.id for v in known) or "none yet: clone one from a reference recording"
     return f"{LABEL} has no voice {voice!r} for this checkpoint (voices: {names})."
-
-
-BASE_VERSION = "qwen3-tts-12hz-0b6-base-x1024"  # the default checkpoint's, before it is downloaded
-DESIGN_VERSION = "qwen3-tts-12hz-1b7-voicedesign-x2048"
-
-
-def takes_instructions(card: ModelCard | None) -> bool:
-    """Whether a checkpoint follows instructions: VoiceDesign (they are the voice), CustomVoice except 0.6B
-    (qwen-tts's generate_custom_voice drops them for tts_model_size 0b6, as the upstream README says: the 0.6B
-    CustomVoice has no instruction control)."""
-    if card is not None and card.model_type == "voice_design":
-        return True
-    return card is not None and card.model_type == "custom_voice" and card.size not in ("", "0b6")
-
-
-def instructions_fix(card: ModelCard | None) -> str:
-    if takes_instructions(card):
-        return ""
-    found = f"; the checkpoint found is {card.model_version}" if card else ""
-    return (f"{LABEL} follows instructions with a 1.7B CustomVoice checkpoint ({CUSTOM_VOICE_MODEL}, preset "
-            f"speakers: download it with {download_command(CUSTOM_VOICE_MODEL)} and choose it as the "
-            f"checkpoint){found}.")  # fmt: skip
-
-
-def check_instructions(info: EngineInfo, instruct: str | None) -> str:
-    """The instructions to pass ("" for none), or InvalidInput when the checkpoint takes none."""
-    instruct = " ".join((instruct or "").split())
-    if instruct and not info.supports_instructions:
-        raise InvalidInput(f"This {LABEL} checkpoint does not take instructions; leave them empty. "
-                           f"{info.instructions_fix}")  # fmt: skip
-    return instruct
-
-
-def engine_info(card: ModelCard | None = None, sample_rate: int = SAMPLE_RATE, engine: str = ENGINE) -> EngineInfo:
-    """What the engine can do with the checkpoint found (`engine`: qwen3_tts, or qwen3_tts_design for VoiceDesign,
-    which takes instructions, needs them, and clones nothing)."""
-    languages = card.languages if card else tuple(LANGUAGES)
-    design = engine == DESIGN_ENGINE
-    return EngineInfo(
-        name=engine,
-        label=DESIGN_LABEL if design else LABEL,
-        sample_rate=sample_rate,
-        languages=languages,
-        default_language="en" if "en" in languages else languages[0],
-        supports_speed=False,
-        supports_clone=not design and (card is None or card.model_type == "base"),
-        max_chars=5000,
-        chunk_chars=200,
-        model_version=card.model_version if card else (DESIGN_VERSION if design else BASE_VERSION),
-        license=LICENSE,
-        supports_instructions=design or takes_instructions(card),
-        instructions_required=design,
-        instructions_fix="" if design else instructions_fix(card),
-    )
-
-
-def list_voices(card: ModelCard, library: VoiceLibrary | None) -> list[VoiceInfo]:
-    """Preset speakers (CustomVoice), the library's clone voices made for this model version (Base), or the one
-    voice of a VoiceDesign checkpoint (the one its instructions describe)."""
-    if card.model_type == "voice_design":
-        return [VoiceInfo(DESIGNED, "Designed from the instructions", card.languages, "preset",
-                          "the voice the instructions describe; keep one in Voice Clone → Design a voice")]  # fmt: skip
-    voices = []
-    for speaker in card.speakers:
-        description, native = SPEAKERS.get(speaker, ("preset speaker", ""))
-        label = speaker.replace("_", " ").title()
-        voices.append(VoiceInfo(speaker, label, card.languages, "preset", f"{description} (native: {native or '?'})"))
-    if library is not None and card.model_type == "base":
-        version = card.model_version
-        for v in library.all(ENGINE):
-            if v.model_version == version:
-                mode = v.source.get("mode", "clone")
-                made = "designed" if v.source.get("kind") == "design" else "cloned"
-                voices.append(VoiceInfo(v.id, v.name, card.languages, "library", f"{made} ({mode})"))
-    return voices
-
-
-# ---- registry ---------------------------------------------------------------------------------------------------
-
-
-CHOOSE = f"`python -m studio model {ENGINE} NAME` (or the Checkpoint picker of the Synthesize tab)"
-
-
-def _check(settings: Settings, engine: str = ENGINE) -> Availability:
-    label, model = (DESIGN_LABEL, DESIGN_MODEL) if engine == DESIGN_ENGINE else (LABEL, DEFAULT_MODEL)
-    missing = missing_packages()
-    if "qwen-tts" in missing:
-        return Availability(False, "qwen-tts is not installed", INSTALL_FIX)
-    if missing:
-        return Availability(False, f"{label} needs {', '.join(missing)}", f"Run: pip install {' '.join(missing)}")
-    problem = qwen3_compat.transformers_problem()
-    if problem is not None:  # outside the tested range: refused here, never a traceback mid-generation
-        reason, _, fix = problem.partition(" Fix: ")
-        return Availability(False, reason, fix)
-    if engine != DESIGN_ENGINE:
-        try:
-            chosen = chosen_model(settings)
-        except InvalidInput as exc:
-            return Availability(False, str(exc))
-        present = present_models(settings)
-        if chosen is not None and chosen[0] not in present:
-            return Availability(False, missing_choice(settings, chosen[0], present), f"Choose with {CHOOSE}.")
-    if find_model_dir(settings, engine) is None:
-        manual = user_model_dir(settings, engine)
-        if manual.is_dir() and any(manual.iterdir()):
-            return Availability(False, f"The {label} model in {manual} is incomplete",
-                                f"Missing there: {', '.join(missing_files(manual))}.")  # fmt: skip
-        return Availability(False, f"{label} weights are not downloaded",
-                            f"Run `python -m studio download {engine}` (the {model} weights), or place a "
-                            f"downloaded model folder in {manual}.")  # fmt: skip
-    return Availability(True)
-
-
-def _card(settings: Settings, engine: str = ENGINE) -> ModelCard | None:
-    folder = find_model_dir(settings, engine)
-    if folder is None:
-        return None
-    try:
-        return ModelCard.read(folder)
-    except ModelMissing:
-        return None
-
-
-def _info(settings: Settings, engine: str = ENGINE) -> EngineInfo:
-    return engine_info(_card(settings, engine), engine=engine)
-
-
-def _load(settings: Settings, device: str, engine: str = ENGINE) -> Qwen3TTSEngine:
-    folder = find_model_dir(settings, engine)
-    if folder is None:
-        raise ModelMissing(_check(settings, engine).message)
-    kinds = ("voice_design",) if engine == DESIGN_ENGINE else SUPPORTED_TYPES
-    loaded = Qwen3TTSEngine.load(folder, device=device, cache_dir=settings.cache_dir,
-                                 library=VoiceLibrary(settings.voices_dir), kinds=kinds)  # fmt: skip
-    if folder.parent.name == "snapshots":  # a Hub snapshot: name the repository, not the revision hash
-        loaded.model_id = folder.parent.parent.name.removeprefix("models--").replace("--", "/")
-    return loaded
-
-
-def _list_voices(settings: Settings, engine: str = ENGINE) -> list[VoiceInfo]:
-    card = _card(settings, engine)
-    return [] if card is None else list_voices(card, VoiceLibrary(settings.voices_dir))
-
-
-def _download(settings: Settings, on_progress: Callable[[float, str], None] | None = None,
-              engine: str = ENGINE, model: str | None = None) -> Path:  # fmt: skip
-    """Fetch a checkpoint into the cache: `model` (a Hub id or short name, qwen3_tts only), else the chosen one, else
-    the default (0.6B Base; VoiceDesign for qwen3_tts_design). Downloading does not choose it."""
-    from studio.engines.hub import resolve_model
-
-    if engine == DESIGN_ENGINE:
-        if model and model != DESIGN_MODEL:
-            raise InvalidInput(f"{DESIGN_LABEL} has one checkpoint, {DESIGN_MODEL}.")
-        repo = DESIGN_MODEL
-    elif model:
-        repo = model_name(model)
-        if repo == PLACED:
-            raise InvalidInput(f"'{PLACED}' is a folder placed by hand in {user_model_dir(settings)}; nothing to "
-                               "download. Name a Hub checkpoint, e.g. 1.7b-customvoice.")  # fmt: skip
-    else:
-        try:
-            chosen = chosen_model(settings)
-        except InvalidInput:
-            chosen = None
-        repo = chosen[0] if chosen is not None and chosen[0] != PLACED else DEFAULT_MODEL
-    return resolve_model(repo, settings.cache_dir, on_progress, offline=settings.offline or None)
-
-
-def _models(settings: Settings) -> list[ModelChoice]:
-    """Every checkpoint the qwen3_tts engine can run: the folder placed by hand (when there is one) and the four
-    known Hub checkpoints, each with whether it is here and whether it is the one that runs."""
-    present = present_models(settings)
-    running = find_model_dir(settings)
-    out = []
-    for name in ([PLACED] if PLACED in present else []) + list(KNOWN_MODELS):
-        label = model_label(name)
-        if name == PLACED:
-            try:
-                card = ModelCard.read(present[PLACED])
-                label += f": {card.size.replace('b', '.').upper()}B {KINDS.get(card.model_type, card.model_type)}"
-            except ModelMissing:
-                pass
-        here = present.get(name)
-        out.append(ModelChoice(name, short_name(name), label, here is not None,
-                               running is not None and here == running))  # fmt: skip
-    return out
-
-
-def spec() -> EngineSpec:
-    """The registry entry of Base and CustomVoice checkpoints (cloned voices, preset speakers)."""
-    return EngineSpec(
-        name=ENGINE,
-        label=LABEL,
-        info=_info,
-        check=_check,
-        load=_load,
-        download=_download,
-        list_voices=_list_voices,
-        models=_models,
-        model_name=model_name,
-    )
-
-
-def design_spec() -> EngineSpec:
-    """The registry entry of the VoiceDesign checkpoint: one voice, the one its instructions describe."""
-    return EngineSpec(
-        name=DESIGN_ENGINE,
-        label=DESIGN_LABEL,
-        info=partial(_info, engine=DESIGN_ENGINE),
-        check=partial(_check, engine=DESIGN_ENGINE),
-        load=partial(_load, engine=DESIGN_ENGINE),
-        download=partial(_download, engine=DESIGN_ENGINE),
-        list_voices=partial(_list_voices, engine=DESIGN_ENGINE),
-    )

@@ -8,7 +8,7 @@ from studio.systems import System
 
 
 def _engines() -> list[EngineSpec]:
-    from studio.systems.supertonic.engine import SPECS
+    from studio.systems.supertonic.specs import SPECS
 
     return list(SPECS)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +15,16 @@ from studio.audio.dsp import join
 from studio.audio.types import AudioResult
 from studio.config import MAX_SPEED, MAX_STEPS, MIN_SPEED, Settings
 from studio.engines.base import (
-    Availability,
     DeviceReport,
     Engine,
     EngineInfo,
-    EngineSpec,
     SynthParams,
     VoiceInfo,
     default_steps,
 )
 from studio.errors import InvalidInput, ModelMissing, VoiceNotFound
 from studio.systems.supertonic.model import (
-    CONFIG_FILE,
     GRAPHS,
-    MODEL_FILES,
     STYLES_DIR,
     RawInputs,
     Style,
@@ -43,14 +38,21 @@ from studio.systems.supertonic.model import (
     model_style_shapes,
     run_raw,
 )
-from studio.systems.supertonic.text import V2_LANGUAGES, V3_LANGUAGES, Preprocessed, TextProcessor, chunk_limit
+from studio.systems.supertonic.text import Preprocessed, TextProcessor, chunk_limit
+from studio.systems.supertonic.versions import (
+    ONNX,
+    TORCH,
+    SupertonicVersion,
+    _guess_version,
+    _version,
+    engine_label,
+    engine_name,
+)
 from studio.text.chunking import chunk_text
 from studio.voices.library import Voice, VoiceLibrary
 
-__all__ = [
-    "SPECS", "SUPERTONIC2", "SUPERTONIC3", "VERSIONS", "RawInputs", "Style", "SupertonicConfig", "SupertonicEngine",
-    "SupertonicSessions", "SupertonicVersion", "find_model_dir", "missing_files", "raw_session_runner", "run_raw",
-]  # fmt: skip
+__all__ = ["RawInputs", "Style", "SupertonicConfig", "SupertonicEngine", "SupertonicSessions", "raw_session_runner",
+           "run_raw"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -58,62 +60,7 @@ MIN_STEPS = 1  # the model accepts a single step; the UI may start higher (studi
 SILENCE_SECONDS = 0.3  # between chunks of one text, as the reference
 MAX_BATCH = 8  # items per batched inference (the reference's MAX_BATCH_SIZE)
 GPU_DEFAULT_STEPS = 16  # where the graphs run on CUDA: the Audiopub GPU guide's "balanced" (docs/architecture.md)
-DEFAULT_SAMPLE_RATE = 44100
 MAX_TUNED = 3  # fine-tuned voices whose graphs stay loaded at once (engine.tuned_sessions)
-ONNX, TORCH = "onnx", "torch"  # the runtimes: ONNX Runtime (default), PyTorch (the graphs converted by onnx2torch)
-RUNTIME_LABELS = {ONNX: "", TORCH: " (PyTorch)"}
-
-
-@dataclass(frozen=True)
-class SupertonicVersion:
-    """One published Supertonic model: where its files live and how the reference runs it."""
-
-    name: str
-    label: str
-    repo_id: str
-    revision: str  # a Hub commit, so a download is reproducible
-    folder: str  # settings.home / "models" / folder takes weights placed by hand
-    languages: tuple[str, ...]
-    default_steps: int
-    default_speed: float
-    tts_version: str  # tts.json's tts_version at `revision`
-    download_mb: int
-    sizes: tuple[tuple[str, int], ...] = ()  # bytes of the big files at `revision`, to weight download progress
-
-
-SUPERTONIC2 = SupertonicVersion(
-    "supertonic2", "Supertonic 2", "Supertone/supertonic-2", "75e6727618a02f323c720cba9478152d4bc16ca4",
-    "supertonic-2", V2_LANGUAGES, default_steps=5, default_speed=1.05, tts_version="v1.6.0", download_mb=268,
-    sizes=(("onnx/duration_predictor.onnx", 1_521_526), ("onnx/text_encoder.onnx", 27_431_318),
-           ("onnx/vector_estimator.onnx", 132_471_364), ("onnx/vocoder.onnx", 101_405_066),
-           ("onnx/unicode_indexer.json", 262_196)),
-)  # fmt: skip
-SUPERTONIC3 = SupertonicVersion(
-    "supertonic3", "Supertonic 3", "Supertone/supertonic-3", "724fb5abbf5502583fb520898d45929e62f02c0b",
-    "supertonic-3", V3_LANGUAGES, default_steps=8, default_speed=1.05, tts_version="v1.7.3", download_mb=400,
-    sizes=(("onnx/duration_predictor.onnx", 3_700_147), ("onnx/text_encoder.onnx", 36_416_150),
-           ("onnx/vector_estimator.onnx", 256_534_781), ("onnx/vocoder.onnx", 101_424_195),
-           ("onnx/unicode_indexer.json", 277_676)),
-)  # fmt: skip
-VERSIONS = {v.name: v for v in (SUPERTONIC2, SUPERTONIC3)}
-
-
-def _version(version: SupertonicVersion | str) -> SupertonicVersion:
-    if isinstance(version, SupertonicVersion):
-        return version
-    try:
-        return VERSIONS[version]
-    except KeyError:
-        raise InvalidInput(f"Unknown Supertonic version '{version}'. Known: {', '.join(VERSIONS)}.") from None
-
-
-def _guess_version(tts_version: str) -> SupertonicVersion:
-    """tts.json v1.6.x is Supertonic 2; v1.7 and later are Supertonic 3 (31 languages)."""
-    try:
-        major, minor = (int(p) for p in tts_version.lstrip("v").split(".")[:2])
-    except ValueError:
-        return SUPERTONIC3
-    return SUPERTONIC2 if (major, minor) < (1, 7) else SUPERTONIC3
 
 
 def _merge_reports(reports: Sequence[DeviceReport]) -> DeviceReport:
@@ -460,125 +407,6 @@ def raw_session_runner(engine: Engine, text: str, voice: str, params: SynthParam
     return run
 
 
-# --------------------------------------------------------------------- availability, download and the registry specs
-
-
-def torch_cache(settings: Settings) -> Path:
-    """Where the graphs' torch conversions are kept (the PyTorch runtime and cloning load them from there)."""
-    return settings.cache_dir / "supertonic-torch"
-
-
-def engine_name(version: SupertonicVersion, runtime: str = ONNX) -> str:
-    """supertonic2 on ONNX Runtime, supertonic2_torch on PyTorch: the same model, voices and text pipeline."""
-    return version.name if runtime == ONNX else f"{version.name}_{runtime}"
-
-
-def engine_label(version: SupertonicVersion, runtime: str = ONNX) -> str:
-    return version.label + RUNTIME_LABELS[runtime]
-
-
-def user_model_dir(settings: Settings, version: SupertonicVersion) -> Path:
-    """Where a user may place the files by hand (same layout as the Hub repo)."""
-    return settings.home / "models" / version.folder
-
-
-def missing_files(folder: Path) -> list[str]:
-    """Model files absent, empty, or left as Git LFS pointers (a clone without git-lfs) in `folder`."""
-    out = []
-    for name in MODEL_FILES:
-        path = folder / name
-        try:
-            size = path.stat().st_size
-            if size == 0 or (name.endswith(".onnx") and size < 1024 and path.read_bytes().startswith(b"version ")):
-                out.append(name)
-        except OSError:
-            out.append(name)
-    return out
-
-
-def find_model_dir(settings: Settings, version: SupertonicVersion) -> Path | None:
-    """A complete model folder: one placed by hand wins over Studio's download cache."""
-    manual = user_model_dir(settings, version)
-    if manual.is_dir() and not missing_files(manual):
-        return manual
-    from studio.engines.hub import local_snapshot
-
-    snapshot = local_snapshot(version.repo_id, list(MODEL_FILES), version.revision, settings.cache_dir)
-    return snapshot if snapshot is not None and not missing_files(snapshot) else None
-
-
-def _file_list() -> str:
-    return ", ".join(MODEL_FILES)
-
-
-def _check(settings: Settings, version: SupertonicVersion) -> Availability:
-    if find_model_dir(settings, version) is not None:
-        return Availability(True)
-    manual = user_model_dir(settings, version)
-    command = f"`python -m studio download {version.name}`"
-    source = f"about {version.download_mb} MB from huggingface.co/{version.repo_id}, revision {version.revision[:12]}"
-    if manual.is_dir() and any((manual / name).exists() for name in MODEL_FILES):
-        gone = ", ".join(missing_files(manual))
-        return Availability(
-            False,
-            f"{version.label} weights in {manual} are incomplete",
-            f"Missing or empty there: {gone}. Add them by hand, or run {command} ({source}).",
-        )
-    return Availability(False, f"{version.label} weights are not downloaded",
-                        f"Download them with {command} ({source}), or place these files by hand in {manual}: "
-                        f"{_file_list()}.")  # fmt: skip
-
-
-def _torch_missing() -> str:
-    """'' when torch and onnx2torch are installed (checked without importing them); else what to install."""
-    import importlib.util
-
-    gone = [m for m in ("torch", "onnx2torch", "onnx") if importlib.util.find_spec(m) is None]
-    return f"needs {', '.join(gone)} (`make install`, or pip install 'studio[train]')" if gone else ""
-
-
-def _check_runtime(settings: Settings, version: SupertonicVersion, runtime: str) -> Availability:
-    status = _check(settings, version)
-    if not status.ok or runtime == ONNX:
-        return status
-    missing = _torch_missing()
-    if missing:
-        return Availability(False, f"{engine_label(version, runtime)} {missing}",
-                            f"or use {version.label} on ONNX Runtime.")  # fmt: skip
-    return status
-
-
-def _info(settings: Settings, version: SupertonicVersion, runtime: str = ONNX) -> EngineInfo:
-    """Capabilities without loading anything heavy (reads tts.json if a copy is at hand)."""
-    sample_rate, model_version = DEFAULT_SAMPLE_RATE, version.tts_version
-    repo_dir = "models--" + version.repo_id.replace("/", "--")
-    for folder in (user_model_dir(settings, version), settings.cache_dir / repo_dir / "snapshots" / version.revision):
-        try:
-            config = SupertonicConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text("utf-8")))
-        except (OSError, ValueError, ModelMissing):
-            continue
-        sample_rate, model_version = config.sample_rate, config.tts_version or model_version
-        break
-    return EngineInfo(
-        name=engine_name(version, runtime), label=engine_label(version, runtime), sample_rate=sample_rate,
-        languages=version.languages,
-        default_language="en", supports_steps=True, min_steps=MIN_STEPS, max_steps=MAX_STEPS,
-        default_steps=version.default_steps, gpu_default_steps=GPU_DEFAULT_STEPS, min_speed=MIN_SPEED,
-        max_speed=MAX_SPEED, default_speed=version.default_speed, chunk_gap=SILENCE_SECONDS,
-        model_version=model_version, license="OpenRAIL-M",
-    )  # fmt: skip
-
-
-def _load(settings: Settings, device: str, version: SupertonicVersion, runtime: str = ONNX) -> SupertonicEngine:
-    folder = find_model_dir(settings, version)
-    if folder is None:
-        status = _check(settings, version)
-        raise ModelMissing(status.message)
-    engine = SupertonicEngine.load(folder, device, settings.threads, version, runtime, torch_cache(settings))
-    engine.library = VoiceLibrary(settings.voices_dir)
-    return engine
-
-
 def library_voices(library: VoiceLibrary | None, version: SupertonicVersion) -> list[VoiceInfo]:
     """The library's voices made for this version (styles of Supertonic 2 and 3 are different spaces)."""
     if library is None:
@@ -587,25 +415,3 @@ def library_voices(library: VoiceLibrary | None, version: SupertonicVersion) -> 
         VoiceInfo(v.id, v.name, version.languages, "library", v.source.get("kind", "library"))
         for v in library.all(version.name)
     ]
-
-
-def _download(settings: Settings, on_progress: Callable[[float, str], None] | None, version: SupertonicVersion) -> Path:
-    from studio.engines.hub import download_files
-
-    return download_files(version.repo_id, list(MODEL_FILES), version.revision, settings.cache_dir, on_progress,
-                          offline=settings.offline or None, manual_dir=user_model_dir(settings, version),
-                          sizes=dict(version.sizes))  # fmt: skip
-
-
-def _spec(version: SupertonicVersion, runtime: str = ONNX) -> EngineSpec:
-    return EngineSpec(
-        name=engine_name(version, runtime),
-        label=engine_label(version, runtime),
-        info=lambda settings: _info(settings, version, runtime),
-        check=lambda settings: _check_runtime(settings, version, runtime),
-        load=lambda settings, device: _load(settings, device, version, runtime),
-        download=lambda settings, on_progress=None: _download(settings, on_progress, version),
-    )
-
-
-SPECS: list[EngineSpec] = [_spec(SUPERTONIC2), _spec(SUPERTONIC3), _spec(SUPERTONIC2, TORCH), _spec(SUPERTONIC3, TORCH)]

@@ -265,7 +265,8 @@ class SupertonicBackend(Backend):
         torch installed, the dataset's size, a GPU preset on a GPU."""
         import importlib.util
 
-        from studio.systems.supertonic.engine import VERSIONS, find_model_dir, missing_files
+        from studio.systems.supertonic.specs import find_model_dir, missing_files
+        from studio.systems.supertonic.versions import VERSIONS
 
         SupertonicOptions.from_json(spec.supertonic)
         name = spec.base_model.strip()
