@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +19,7 @@ from studio.engines.base import EngineInfo, ModelChoice, VoiceInfo
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 from studio.synthesis import SynthChunk, Synthesizer, SynthOutcome, SynthRequest, SynthStats
+from studio.take_subtitles import write_subtitles, write_subtitles_check
 
 if TYPE_CHECKING:
     from studio.book.job import BookJob
@@ -137,11 +138,20 @@ class Studio:
         instruct: str | None = None,
         duration: float | None = None,
         cancel: threading.Event | None = None,
+        subtitles: Sequence[str] = (),
     ) -> tuple[Path, SynthStats, tuple[str, ...]]:
         """Speak `text` of any length into `path` (.wav, .flac or .mp3), written sentence by sentence as it is made
-        (the memory of one sentence, not of the whole take). Returns the file, the statistics and any warnings."""
+        (the memory of one sentence, not of the whole take). `subtitles` ("srt", "vtt"): also write the take's
+        sentences, timed, beside it (`<path>.srt`, `<path>.vtt`). Returns the file, the statistics and any
+        warnings."""
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
-        return self.synthesizer.synthesize_to_file(req, path, cancel)
+        if subtitles:  # a bad format is refused before anything is spoken
+            write_subtitles_check(subtitles)
+        path, stats, warnings = self.synthesizer.synthesize_to_file(req, path, cancel)
+        if subtitles:
+            language = language or self.registry.info(engine).default_language
+            write_subtitles(path, text, language, subtitles)
+        return path, stats, warnings
 
     def book_from_text(
         self,

@@ -36,6 +36,7 @@ LAYER_FORBIDDEN = {
     "studio/systems": {"studio.api", "studio.synthesis", "studio.book", "studio.bench", *SURFACES},
     # services work with any system and know no surface
     "studio/synthesis.py": {"studio.api", *SURFACES},
+    "studio/take_subtitles.py": {"studio.api", *SURFACES},
     "studio/book": {"studio.api", *SURFACES},
     "studio/bench": {"studio.api", "studio.ui", "studio.server"},
     "studio/voices": {"studio.api", "studio.ui", "studio.server", "studio.finetune"},

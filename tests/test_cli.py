@@ -167,3 +167,19 @@ def test_book_flagged_regenerate_accept(tmp_path: Path, transcriber) -> None:  #
     assert nowhere.returncode == 2 and "No book job at" in nowhere.stderr and "Traceback" not in nowhere.stderr
     missing = _studio(tmp_path, "book", "regenerate", str(out), "009-00009")
     assert missing.returncode == 2 and "There is no chunk '009-00009'" in missing.stderr
+
+
+def test_synth_writes_subtitles_beside_the_take(tmp_path: Path) -> None:
+    import srt
+
+    out = tmp_path / "take.mp3"
+    proc = _studio(tmp_path, "synth", "--text", "One short line. And another one.", "--out", str(out),
+                   "--subtitles", "srt,vtt")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {out.with_suffix('.srt')}" in proc.stdout and out.with_suffix(".vtt").is_file()
+    cues = list(srt.parse(out.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in cues] == ["One short line.", "And another one."] and cues[0].end <= cues[1].start
+    other = tmp_path / "other.wav"
+    proc = _studio(tmp_path, "synth", "--text", "Hi.", "--out", str(other), "--subtitles", "ass")
+    assert proc.returncode == 2 and "Unknown subtitle format 'ass'" in proc.stderr and "Traceback" not in proc.stderr
+    assert not other.exists()  # refused before anything was spoken

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "estimated from the voice's own speaking rate)")  # fmt: skip
     synth.add_argument("--gpu", action="store_true", help="run on CUDA if it works here (else CPU, with the reason)")
     synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
+    synth.add_argument("--subtitles", metavar="FORMATS", default="",
+                       help="also write the take's sentences, timed, beside it: srt, vtt or srt,vtt")  # fmt: skip
 
     book = sub.add_parser("book", help="audiobooks: plan an EPUB/TXT, render it (resumable) and export M4B/MP3")
     book_sub = book.add_subparsers(dest="book_command", required=True)
@@ -250,6 +252,7 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     from studio.api import Studio
 
     text = _read_text(args.text_file) if args.text_file is not None else args.text
+    subtitles = tuple(dict.fromkeys(f.strip().lower() for f in args.subtitles.split(",") if f.strip()))
     studio = Studio(settings=settings)
     if args.model:
         chosen = studio.choose_model(args.engine, args.model)
@@ -271,6 +274,7 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
             instruct=args.instruct,
             duration=args.duration,
             cancel=cancel,
+            subtitles=subtitles,
         )
     except KeyboardInterrupt:
         cancel.set()
@@ -278,6 +282,8 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {path} ({stats.summary()})")
+    for fmt in subtitles:
+        print(f"wrote {path.with_suffix('.' + fmt)}")
     return 0
 
 

@@ -205,3 +205,34 @@ def test_an_engine_without_steps_keeps_a_valid_hidden_slider(settings) -> None: 
         steps = on_engine_change(ctx, engine)[2]
         assert steps["visible"] is False and steps["minimum"] < steps["maximum"]
         assert steps["minimum"] <= steps["value"] <= steps["maximum"]
+
+
+def test_a_take_comes_with_subtitles_that_are_heard_where_they_say(ctx: AppContext, transcriber) -> None:  # type: ignore[no-untyped-def]
+    import srt
+    import webvtt
+
+    from studio.audio.asr import word_error_rate
+    from studio.audio.io import read_audio
+
+    text = "Dr. Smith opened the door at 9 o'clock. The garden was full of rain. Nobody said a word."
+    outputs = _run(ctx, text)
+    take = Path(outputs[-1][1]["value"])
+    files = {Path(p).suffix: Path(p) for p in outputs[-1][3]["value"]}
+    assert set(files) == {".srt", ".vtt"} and all(p.with_suffix(take.suffix) == take for p in files.values())
+    cues = list(srt.parse(files[".srt"].read_text(encoding="utf-8")))
+    # what was typed (not "Doctor Smith ... nine o'clock"), one cue per sentence, in order, within the take
+    assert [c.content for c in cues] == ["Dr. Smith opened the door at 9 o'clock.", "The garden was full of rain.",
+                                         "Nobody said a word."]  # fmt: skip
+    samples, rate = read_audio(take, 16000)
+    assert cues[-1].end.total_seconds() <= len(samples) / rate + 0.01
+    assert [c.text for c in webvtt.read(str(files[".vtt"]))] == [c.content for c in cues]
+    middle = cues[1]
+    piece = samples[int(middle.start.total_seconds() * rate) : int(middle.end.total_seconds() * rate)]
+    assert word_error_rate(middle.content, transcriber.transcribe(piece, rate)) <= 0.2
+    # a stopped take has no subtitles: it ends before the text does
+    gen = ui_errors(tab.generate)(ctx, "First sentence. Second sentence. Third sentence.", "piper", "joe", "en-us",
+                                  None, 1.0, False, True, "WAV", "s3")  # fmt: skip
+    first = [next(gen), next(gen)]
+    tab.cancel(ctx, "s3")
+    rest = [*first, *gen]
+    assert rest[-1][3]["value"] is None and "no subtitles" in rest[-1][2]

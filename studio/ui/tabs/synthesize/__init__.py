@@ -86,6 +86,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             audio = gr.Audio(label="Result", streaming=True, autoplay=True, interactive=False, elem_id="synth-audio",
                              buttons=[])  # fmt: skip
             file = gr.File(label="Download", interactive=False, elem_id="synth-file")
+            subtitles = gr.File(label="Subtitles (SRT, WebVTT)", file_count="multiple", interactive=False,
+                                elem_id="synth-subtitles")  # fmt: skip
             status = gr.Markdown("", elem_id="synth-status")
         with gr.Column(scale=2):
             engine = gr.Dropdown(engine_choices(ctx), value=default_engine, label="Engine", elem_id="synth-engine")
@@ -229,8 +231,9 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         instructions: str,
         duration: float | None,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, Any, str]]:
-        """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file.
+    ) -> Iterator[tuple[Any, Any, str, Any]]:
+        """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file, with
+        its subtitles (SRT and WebVTT, a cue per sentence where it is said).
 
         Args:
             text: what to say (at most the server's character limit).
@@ -248,7 +251,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
                 lets the engine estimate it; ignored by the others.
 
         Returns:
-            the streamed audio, the finished file, and a status line (timings, device).
+            the streamed audio, the finished file, a status line (timings, device), and the subtitle files (.srt,
+            .vtt).
         """
         yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
                             _session(request), instructions, duration)  # fmt: skip
@@ -258,7 +262,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         generate_btn.click,
         per_user(ctx, synthesize),
         [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct, length],
-        [audio, file, status],
+        [audio, file, status, subtitles],
         status,
         concurrency_id="preview",
         concurrency_limit=PREVIEWS,

@@ -11,6 +11,7 @@ import numpy as np
 from studio.audio.dsp import silence
 from studio.errors import Cancelled
 from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
+from studio.take_subtitles import write_subtitles
 from studio.ui.context import AppContext
 
 JOB = "synthesize"
@@ -41,8 +42,9 @@ def generate(
     session: str,
     instruct: str | None = None,
     duration: float | None = None,
-) -> Iterator[tuple[Any, Any, str]]:
-    """Stream sentences to the player, then write the whole take for download. Yields (audio, file, status).
+) -> Iterator[tuple[Any, Any, str, Any]]:
+    """Stream sentences to the player, then write the whole take for download, with its subtitles (SRT and
+    WebVTT: each sentence where it is said). Yields (audio, file, status, subtitle files).
     `instruct` counts only for an engine that takes instructions, `duration` (seconds, 0 for automatic) only for one
     whose length is an input (their boxes are hidden for the others)."""
     info = ctx.registry.info(engine)
@@ -66,7 +68,7 @@ def generate(
     made = 0
     cancelled = False
     warned: set[str] = set()
-    yield gr.update(value=None), gr.update(value=None), "Loading the voice…"
+    yield gr.update(value=None), gr.update(value=None), "Loading the voice…", gr.update(value=None)
     try:
         for chunk in ctx.synthesizer.stream(req, flag):
             take.add(chunk)
@@ -77,18 +79,26 @@ def generate(
                     gr.Warning(warning)
             if made == 1 and chunk.audio.device_note.startswith("ran on CPU:") and gpu:
                 gr.Warning(chunk.audio.device_note)
-            yield _chunk_audio(chunk), gr.update(), f"Generating… sentence {made} · {chunk.stats.device_note}"
+            yield (
+                _chunk_audio(chunk),
+                gr.update(),
+                f"Generating… sentence {made} · {chunk.stats.device_note}",
+                gr.update(),
+            )
     except Cancelled:
         cancelled = True
     except BaseException:
         take.abort()
         raise
     if not made:
-        yield gr.update(), gr.update(), "Stopped before any audio was made."
+        yield gr.update(), gr.update(), "Stopped before any audio was made.", gr.update()
         return
     path, stats = take.finish(cancelled)
-    prefix = "Stopped — kept what was made. " if cancelled else ""
-    yield gr.update(), gr.update(value=str(path)), prefix + stats.summary()
+    prefix = "Stopped — kept what was made (no subtitles: the take ends before the text does). " if cancelled else ""
+    # a stopped take holds only part of the text: its sentences could not be placed, so it gets no subtitles
+    language = req.language or info.default_language
+    subtitles = [] if cancelled else [str(p) for p in write_subtitles(path, req.text, language)]
+    yield gr.update(), gr.update(value=str(path)), prefix + stats.summary(), gr.update(value=subtitles or None)
 
 
 def cancel(ctx: AppContext, session: str) -> str:
