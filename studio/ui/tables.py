@@ -48,6 +48,7 @@ EMPTY_STATES = {
     "vc-design-audio": "Describe a voice and press Preview to hear it.",
     "synth-audio": "Type a text and press Generate.",
     "synth-file": "The take to download appears here.",
+    "synth-subtitles": "Its subtitles (SRT and WebVTT) appear here with the take.",
     "ft-review": "Build a dataset above to review its clips here.",
     "ft-clip": "Click a clip in the table to hear it.",
     "ft-loss-plot": "Start a run, or pick one, to see its loss.",
