@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from studio import systems
 from studio.audio.io import write_audio
 from studio.audio.types import AudioResult
-from studio.bench.runner import BenchResult
+from studio.bench.results import BenchResult
 from studio.config import Settings
 from studio.engines.base import EngineInfo, ModelChoice, VoiceInfo
 from studio.engines.registry import Registry
@@ -278,7 +278,8 @@ class Studio:
     ) -> BenchResult:
         """Chars/sec, real-time factor and the rest (docs/benchmarks.md); `studio.bench.report` makes the tables.
         With `output`, the results file is written after every case."""
-        from studio.bench.runner import BenchPlan, choose_texts, expand_engines, run_benchmark
+        from studio.bench.plan import BenchPlan, choose_texts, expand_engines
+        from studio.bench.runner import run_benchmark
 
         plan = BenchPlan(
             engines=expand_engines(list(engines), self.registry),

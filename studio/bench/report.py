@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.bench.runner import FORMAT, FORMAT_VERSION, TEXT_NAMES, BatchCell, BenchResult, Case
+from studio.bench.plan import TEXT_NAMES
+from studio.bench.results import FORMAT, FORMAT_VERSION, BatchCell, BenchResult, Case
 from studio.errors import InvalidInput
 
 DASH = "—"

@@ -7,14 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
-from studio.bench.runner import (
-    BATCH_SECONDS,
-    BenchPlan,
-    BenchResult,
-    choose_texts,
-    expand_engines,
-    parse_int_list,
-)
+from studio.bench.plan import BATCH_SECONDS, BenchPlan, choose_texts, expand_engines, parse_int_list
+from studio.bench.results import BenchResult
 from studio.config import Settings
 from studio.errors import InvalidInput
 
@@ -138,7 +132,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             warmup=args.warmup,
             overhead=not args.no_overhead,
             batch_sizes=tuple(parse_int_list(args.batches or "1,2,4,8", "batch sizes"))
-            if (args.batch_table or args.batches or args.batch_seconds) else (),
+            if (args.batch_table or args.batches or args.batch_seconds)
+            else (),
             batch_seconds=parse_seconds(args.batch_seconds) if args.batch_seconds else BATCH_SECONDS,
         )
         baseline = report.load_result(args.compare) if args.compare else None  # a bad file fails before the run

@@ -233,7 +233,7 @@ def _push_eval(service: Any, args: argparse.Namespace, settings: Settings) -> in
     import os
     from pathlib import Path
 
-    from studio.finetune.service import check_repo_id
+    from studio.finetune.sharing import check_repo_id
 
     if not args.repo:
         raise InvalidInput("`studio runs push-eval` needs --repo owner/name (the dataset repository to push to).")

@@ -1,26 +1,25 @@
-"""The Fine-tune service: specs from presets, the demo, runs, experiment batches, export and "use as a voice"."""
+"""The Fine-tune service: specs from presets, the demo, runs, experiment batches (`experiments.py`), export and push
+(`sharing.py`) and "use as a voice"."""
 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.config import Settings
-from studio.errors import EngineUnavailable, InvalidInput, StudioError, storage_error
+from studio.errors import EngineUnavailable, InvalidInput, StudioError
+from studio.finetune import experiments, sharing
+from studio.finetune.experiments import Batch
 from studio.finetune.metrics import MetricsReader
 from studio.finetune.runner import TrainingRunner
 from studio.finetune.runs import RunFiles, RunInfo, RunStore
 from studio.finetune.spec import DEFAULT_BASE_MODEL, TrainSpec, new_run_id, spec_from_preset
-from studio.fsutil import NotStudios, replace_dir
 from studio.systems.kani.training.demo import write_synthetic_dataset
 from studio.text.charset import clean_name
 from studio.voices.library import Voice, VoiceLibrary, slugify
@@ -32,16 +31,6 @@ log = logging.getLogger(__name__)
 
 DEMO_DATASET = "demo-synthetic"
 DEMO_MODEL = "kani-demo-model"
-COMPARISON_HEADERS = [
-    "Model",
-    "State",
-    "Steps",
-    "Best val. loss",
-    "Final train loss",
-    "WER",
-    "Speaker similarity",
-    "Note",
-]
 
 
 @dataclass
@@ -73,22 +62,6 @@ class DatasetInfo:
     def label(self) -> str:
         codes = "encoded" if self.encoded == self.clips else f"{self.encoded}/{self.clips} encoded"
         return f"{self.name} · {self.clips} clips · {self.minutes:.1f} min · {codes}"
-
-
-@dataclass
-class Batch:
-    """Experiments queued together: run one after another; `cancel` stops the queue (and the running one)."""
-
-    id: str
-    run_ids: list[str]
-    current: str | None = None
-    done: list[str] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
 
 
 SIGN_IN_TO_TRAIN = (
@@ -347,28 +320,12 @@ class FineTune:
             spec.save(RunFiles(folder).spec)
             RunFiles(folder).write_launch(state="queued", message=f"Queued in {batch_id}")
         batch = Batch(batch_id, [s.run_id for s in specs])
-        batch.thread = threading.Thread(target=self._run_batch, args=(batch, on_done), daemon=True, name=batch_id)
+        batch.thread = threading.Thread(
+            target=experiments.run_batch, args=(self.runs, self.runner, batch, on_done), daemon=True, name=batch_id
+        )
         self.batches[batch_id] = batch
         batch.thread.start()
         return batch
-
-    def _run_batch(self, batch: Batch, on_done: Callable[[str], None] | None) -> None:
-        for run_id in batch.run_ids:
-            if batch.cancel.is_set():
-                break
-            batch.current = run_id
-            try:
-                info = self.runs.get(run_id)
-                if info.spec is None:
-                    continue
-                self.runner.start(info.spec, resume=False)
-                self.runner.wait(run_id)
-            except StudioError as exc:
-                RunFiles(self.runs.folder(run_id)).write_launch(state="failed", error=str(exc), message=str(exc))
-            batch.done.append(run_id)
-        batch.current = None
-        if on_done is not None:
-            on_done(batch.id)
 
     def experiment_runs(self, batch_id: str) -> list[RunInfo]:
         return [r for r in self.all() if r.spec is not None and r.spec.experiment == batch_id]
@@ -382,53 +339,7 @@ class FineTune:
 
     def comparison(self, batch_id: str) -> tuple[list[str], list[list[Any]]]:
         """One row per experiment plus the base model (its validation loss before training: step 0)."""
-        from studio.finetune.evaluate import EvalResult
-
-        headers = COMPARISON_HEADERS
-        runs = sorted(self.experiment_runs(batch_id), key=lambda r: (r.spec.created if r.spec else 0.0, r.run_id))
-        rows: list[list[Any]] = []
-        base_loss = None
-        for run in runs:
-            reader = self.metrics(run.run_id)
-            evals = [r for r in reader.rows if "eval/loss" in r]
-            if base_loss is None and evals and evals[0]["step"] == 0:
-                base_loss = evals[0]["eval/loss"]
-        if runs:
-            base_wer, base_sim = "—", "—"
-            for run in runs:  # the first run of the batch scored the base model before training (NeMo only)
-                try:
-                    scored = EvalResult.load(run.folder / "eval-base")
-                except (FileNotFoundError, StudioError, ValueError, KeyError):
-                    continue
-                base_wer, base_sim = _scores(scored)
-                break
-            note = runs[0].spec.base_model if runs[0].spec else ""
-            rows.append(["base model", "—", 0, _fmt(base_loss), "—", base_wer, base_sim, note])
-        for run in runs:
-            reader = self.metrics(run.run_id)
-            trains = [r["train/loss"] for r in reader.rows if "train/loss" in r]
-            run_evals = [r["eval/loss"] for r in reader.rows if "eval/loss" in r and r["step"] > 0]
-            wer, sim, note = "—", "—", run.status.get("error") or ""
-            try:
-                result = EvalResult.load(run.files.evaluation)
-                if result.error:
-                    note = note or result.error
-                wer, sim = _scores(result)
-            except (FileNotFoundError, StudioError, ValueError, KeyError):
-                pass
-            rows.append(
-                [
-                    run.spec.name if run.spec else run.run_id,
-                    run.state,
-                    run.status.get("step", 0),
-                    _fmt(min(run_evals) if run_evals else None),
-                    _fmt(trains[-1] if trains else None),
-                    wer,
-                    sim,
-                    note,
-                ]
-            )
-        return headers, rows
+        return experiments.comparison(self.experiment_runs(batch_id), self.metrics)
 
     # ---- results ----------------------------------------------------------------------------------------------
     def adapter(self, run_id: str) -> Path:
@@ -443,64 +354,17 @@ class FineTune:
 
     def export_adapter(self, run_id: str, dest: Path) -> Path:
         """A copy of the run's adapter folder (the small file set to share or load with peft)."""
-        src = self.adapter(run_id)
-        target = dest / f"{run_id}-adapter"
-        built = dest / f".tmp-{target.name}-{os.getpid()}"
-        shutil.rmtree(built, ignore_errors=True)
-        try:
-            shutil.copytree(src, built)
-            return replace_dir(built, target, marker="studio_adapter.json")
-        except NotStudios as exc:
-            raise InvalidInput(f"{exc}.") from exc
-        except OSError as exc:
-            raise storage_error(exc, f"the adapter of run {run_id}") from exc
-        finally:
-            shutil.rmtree(built, ignore_errors=True)
+        return sharing.copy_adapter(self.adapter(run_id), run_id, dest)
 
     def export_merged(self, run_id: str, dest: Path, timeout: float = 3600) -> Path:
         """Base + adapter merged into one model folder, in its own process (the app never loads torch)."""
-        src = self.adapter(run_id)
-        target = dest / f"{run_id}-merged"
-        if target.exists() and not (target / "studio_merged.json").is_file():
-            raise InvalidInput(f"{target} exists and was not written by Studio; move it away or choose another folder.")
-        proc = subprocess.run(
-            [sys.executable, "-m", "studio.finetune.export", str(src), str(target)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
-            raise StudioError(f"Merging the adapter into the base model failed:\n{tail}")
-        return target
+        return sharing.merge(self.adapter(run_id), run_id, dest, timeout)
 
     def evaluation_dataset(self, run_id: str, dest: Path) -> Path:
         """The run's evaluation (and the base model's, when an experiment scored it) as a Hugging Face audio dataset
         folder `<dest>/<run_id>-eval` (`evaluate.write_hub_dataset`): per sentence the model, its training
         configuration, the sentence, its speaker, the audio, WER and speaker similarity."""
-        from dataclasses import asdict
-
-        from studio.finetune.evaluate import EvalResult, write_hub_dataset
-
-        info = self.runs.get(run_id)
-        spec = info.spec
-        if spec is None:
-            raise InvalidInput(f"Run {run_id}'s spec cannot be read.")
-        trained = {"base_model": spec.base_model, "backend": spec.backend, "preset": spec.preset,
-                   "speaker": spec.speaker, "lora": asdict(spec.lora), "trainer": asdict(spec.trainer)}  # fmt: skip
-        results = []
-        for folder, config in ((info.folder / "eval-base", {"base_model": spec.base_model}),
-                               (info.files.evaluation, trained)):  # fmt: skip
-            try:
-                results.append((EvalResult.load(folder), config))
-            except InvalidInput:
-                continue
-        try:
-            return write_hub_dataset(results, Path(dest) / f"{run_id}-eval")
-        except NotStudios as exc:
-            raise InvalidInput(f"{exc}.") from exc
-        except OSError as exc:
-            raise storage_error(exc, f"the evaluation of run {run_id}") from exc
+        return sharing.evaluation_dataset(self.runs.get(run_id), run_id, dest)
 
     def push_evaluation(self, run_id: str, dest: Path, repo_id: str, token: str, private: bool = True) -> str:
         """Push the run's evaluation to the Hub as a dataset repository (beside a model repository of the same
@@ -512,21 +376,7 @@ class FineTune:
         self, folder: Path, repo_id: str, token: str, private: bool = True, repo_type: str = "model"
     ) -> str:
         """Upload an exported folder to the Hugging Face Hub (a model, or a dataset repository); returns its URL."""
-        if not token.strip():
-            raise InvalidInput("Paste a Hugging Face access token with write permission to push.")
-        check_repo_id(repo_id)
-        if not folder.is_dir():
-            raise InvalidInput(f"Export the run first: {folder} does not exist.")
-        from huggingface_hub import HfApi
-
-        api = HfApi(token=token.strip())
-        message = "Studio evaluation" if repo_type == "dataset" else "Studio fine-tune export"
-        try:
-            api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
-            api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message=message)
-        except Exception as exc:  # network, auth and permission errors all end here with the Hub's own words
-            raise StudioError(f"Pushing to the Hub failed: {exc}") from exc
-        return f"https://huggingface.co/{'datasets/' if repo_type == 'dataset' else ''}{repo_id}"
+        return sharing.push_to_hub(folder, repo_id, token, private, repo_type)
 
     def use_as_voice(self, run_id: str, name: str, merged: Path | None = None) -> Voice:
         """Register the run's result in the voice library, where its system's engine (`System.engine_for_training`)
@@ -570,26 +420,3 @@ class FineTune:
     def delete(self, run_id: str) -> None:
         self.runs.delete(run_id)
         self._readers.pop(run_id, None)
-
-
-_REPO_ID = re.compile(r"[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95}")
-
-
-def check_repo_id(repo_id: str) -> None:
-    """A Hub repository id (owner/name: letters, digits, - _ .), or a message showing its form."""
-    if not _REPO_ID.fullmatch(repo_id or "") or ".." in repo_id or "--" in repo_id:
-        raise InvalidInput(f"Repository {repo_id!r} should look like your-name/my-voice.")
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def _scores(result: Any) -> tuple[str, str]:
-    """(WER, speaker similarity) of an EvalResult as table cells."""
-    wer = f"{result.mean_wer * 100:.1f}%" if result.mean_wer is not None else "—"
-    sim = f"{result.mean_similarity:.3f}" if result.mean_similarity is not None else "—"
-    speakers = result.speakers
-    if len(speakers) > 1 and result.mean_similarity is not None:  # a run of several speakers: each one's own
-        sim += " (" + ", ".join(f"{name} {_fmt(v['similarity'])}" for name, v in speakers.items()) + ")"
-    return wer, sim

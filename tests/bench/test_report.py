@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from studio.bench import report
-from studio.bench.runner import FORMAT, BenchResult, Case
+from studio.bench.results import FORMAT, BenchResult, Case
 from studio.errors import InvalidInput
 
 

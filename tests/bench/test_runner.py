@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from studio.bench import report
-from studio.bench.runner import STANDARD_TEXTS, BenchPlan, BenchResult, parse_int_list, run_benchmark
+from studio.bench.plan import STANDARD_TEXTS, BenchPlan, parse_int_list
+from studio.bench.results import BenchResult
+from studio.bench.runner import run_benchmark
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput

@@ -271,7 +271,8 @@ def test_the_batch_table(studio: Studio, voices: dict[str, str], tmp_path: Path,
     """smalltts's published table shape (batch x output length: ms and RTF), through the runner, the saved file and
     the CLI; an engine whose length is no input is told why."""
     from studio.bench import report
-    from studio.bench.runner import BenchPlan, choose_texts, run_benchmark
+    from studio.bench.plan import BenchPlan, choose_texts
+    from studio.bench.runner import run_benchmark
     from studio.cli import main
 
     plan = BenchPlan(engines=("smalltts",), voices={"smalltts": (voices["town"],)}, texts=choose_texts(["short"]),

@@ -15,7 +15,7 @@ pytest.importorskip("onnx2torch")
 
 from studio import systems
 from studio.api import Studio
-from studio.bench.runner import expand_engines
+from studio.bench.plan import expand_engines
 from studio.config import Settings
 from studio.engines.base import SynthParams
 from studio.errors import InvalidInput

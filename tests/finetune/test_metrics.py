@@ -303,7 +303,8 @@ def test_the_trainer_reports_gpu_memory_and_utilization_only_on_cuda(monkeypatch
 
     import torch
 
-    from studio.finetune.loop import LoopState, Trainer
+    from studio.finetune.checkpoint import LoopState
+    from studio.finetune.loop import Trainer
 
     trainer = object.__new__(Trainer)
     trainer.state = LoopState(timing={"data": 1.0, "step": 8.0})
@@ -334,7 +335,8 @@ def test_without_a_gpu_the_nvml_path_leaves_utilization_out_silently(
 
     import torch
 
-    from studio.finetune.loop import LoopState, Trainer
+    from studio.finetune.checkpoint import LoopState
+    from studio.finetune.loop import Trainer
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: scripts/gpu_check.py checks utilization on it")

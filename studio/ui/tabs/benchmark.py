@@ -13,15 +13,9 @@ import gradio as gr
 import pandas as pd
 
 from studio.bench import report
-from studio.bench.runner import (
-    BATCH_SIZES,
-    STANDARD_TEXTS,
-    BenchPlan,
-    BenchResult,
-    choose_texts,
-    parse_int_list,
-    run_benchmark,
-)
+from studio.bench.plan import BATCH_SIZES, STANDARD_TEXTS, BenchPlan, choose_texts, parse_int_list
+from studio.bench.results import BenchResult
+from studio.bench.runner import run_benchmark
 from studio.config import MAX_STEPS, MIN_STEPS
 from studio.errors import InvalidInput
 from studio.ui.context import AppContext

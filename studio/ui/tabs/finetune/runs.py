@@ -13,6 +13,7 @@ import pandas as pd
 
 from studio.clock import clock
 from studio.errors import InvalidInput
+from studio.finetune.experiments import COMPARISON_HEADERS
 from studio.finetune.metrics import (
     EVAL_LOSS,
     LR,
@@ -25,7 +26,6 @@ from studio.finetune.metrics import (
 )
 from studio.finetune.phases import parse_phases
 from studio.finetune.runs import RunInfo
-from studio.finetune.service import COMPARISON_HEADERS
 from studio.finetune.spec import TrainSpec
 from studio.ui.context import AppContext
 
