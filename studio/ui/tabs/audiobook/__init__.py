@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from studio.book.formats import BOOK_SUFFIXES, SHORT_LIST
 from studio.book.service import book_sentence_gap
 from studio.ui.context import PREVIEWS, AppContext
 from studio.ui.errors import action, ui_errors
@@ -119,7 +120,7 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
-                label="Book (.epub or .txt)", file_types=[".epub", ".txt"], type="filepath", elem_id="book-upload"
+                label=f"Book ({SHORT_LIST})", file_types=list(BOOK_SUFFIXES), type="filepath", elem_id="book-upload"
             )
             with gr.Row():
                 engine = gr.Dropdown(engine_choices(ctx, voiced=True), value=default_engine, label="Engine",
@@ -251,12 +252,12 @@ def build(ctx: AppContext, demo: gr.Blocks) -> BookTab:
     def book_import(
         book_file: str | None, engine: str, voice: str | None, dialogue: bool, as_new: bool, request: gr.Request
     ) -> tuple[Any, ...]:
-        """Import a book (EPUB or TXT) and plan it: chapters, chunks and an estimate of the audio's length. The new
-        job becomes this session's open book (book_render, book_cancel, book_export act on it). The same file
-        imported again opens its earlier job instead, unless `as_new`.
+        """Import a book (EPUB, PDF, DOCX, Markdown, HTML, Kindle, TXT) and plan it: chapters, chunks and the audio's
+        length. The new job becomes this session's open book (book_render, book_cancel, book_export act on it). The
+        same file imported again opens its earlier job instead, unless `as_new`.
 
         Args:
-            book_file: the .epub or .txt file.
+            book_file: the book file (.epub, .pdf, .docx, .md, .html, .mobi/.azw3 or .txt).
             engine: engine that will read it (`list_engines`).
             voice: narrator voice id (`list_voices`); empty for the engine's default.
             dialogue: plan a second voice for dialogue in quotes.
