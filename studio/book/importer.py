@@ -33,6 +33,7 @@ from studio.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 20_000_000  # about 30 hours of narration; longer books are split into parts
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Word 97-2003 (.doc) and other old Office files
 Reader = Callable[[bytes, str, int], Book]
 # format -> (reader, what it is called in a message, the suffixes that name it)
 _FORMATS: dict[str, tuple[Reader, str, tuple[str, ...]]] = {
@@ -95,6 +96,9 @@ def _not_what_it_says(name: str, named: str, data: bytes) -> InvalidInput:
     if named == "epub":
         return not_an_epub(name, "it is not a ZIP archive")
     called = _FORMATS[named][1]
+    if data.startswith(OLE_MAGIC):
+        return InvalidInput(f"'{name}' is an old Microsoft Office document (.doc), not {called}. Open it in Word or "
+                            f"LibreOffice and save it as .docx (or EPUB or plain text). {FORMATS_NOTE}")  # fmt: skip
     return InvalidInput(f"'{name}' is not {called} (its content does not start like one: {data[:8]!r}). The file is "
                         f"damaged or misnamed; download or export it again. {FORMATS_NOTE}")  # fmt: skip
 

@@ -13,6 +13,7 @@ from studio.book.txt_headings import is_heading, is_subtitle
 
 EDGE_LINES = 2  # running headers and footers sit in the first or last two lines of a page
 _EDGE_NUMBER = re.compile(r"(?:^\d{1,4}\b|\b\d{1,4}$|^[ivxlcdm]{1,7}\b|\b[ivxlcdm]{1,7}$)")
+_WIDE_NUMBER = re.compile(r"^\d{1,4}\s{2,}|\s{2,}\d{1,4}$")
 _PAGE_OF = re.compile(r"^[-–—\s]*page\s+\d{1,5}(?:\s*(?:of|/)\s*\d{1,5})?[-–—\s]*$", re.IGNORECASE)
 _BARE_ARABIC = re.compile(r"^[-–—\s]*(\d{1,5})(?:\s*(?:of|/)\s*\d{1,5})?[-–—\s]*$")
 _BARE_ROMAN = re.compile(r"^[-–—\s]*[ivxlcdm]{1,7}[-–—\s]*$")  # lowercase: front-matter page numbers, not 'IV'
@@ -25,7 +26,12 @@ _SHORT = 0.75  # a line shorter than this share of the usual line length ends it
 
 
 def _edge_key(line: str) -> str:
-    """A header or footer line compared across pages: the page number at either end does not count."""
+    """A header or footer line compared across pages: the page number at either end does not count. A line that
+    reads as a chapter heading keeps its own number ('Chapter 2' at the top of a page is no repeat of 'Chapter 1');
+    only a page number set apart by wide space goes ('CHAPTER I      13')."""
+    wide = _WIDE_NUMBER.sub("#", line.strip().lower())
+    if is_heading(wide.strip("# ")):
+        return " ".join(wide.split())
     return _EDGE_NUMBER.sub("#", " ".join(line.lower().split()))
 
 

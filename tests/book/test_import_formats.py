@@ -142,6 +142,9 @@ def test_damaged_docx_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"not a zip at all, just words " * 20)
     with pytest.raises(InvalidInput, match=r"'broken.docx' is not a Word document .*Studio imports EPUB"):
         load_book(path)
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))  # a Word 97 file renamed
+    with pytest.raises(InvalidInput, match=r"old Microsoft Office document \(\.doc\).*save it as \.docx"):
+        load_book(path)
 
 
 # --- Markdown and HTML ---------------------------------------------------------------------------------------------

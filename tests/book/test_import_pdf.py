@@ -171,3 +171,12 @@ def test_running_headers_page_numbers_and_real_lines() -> None:
     assert [page[0] for page in cleaned] == [f"{WORDS[n]} text of page {n} that goes on." for n in range(1, 7)]
     assert [page[-1] for page in cleaned] == ["One more.", "Two more.", "Three more.", "CHAPTER 2", "Five more.",
                                               "Six more."]  # fmt: skip
+
+
+def test_chapter_headings_at_page_tops_are_no_running_headers() -> None:
+    """Short chapters, each opening a page: 'Chapter 1', 'Chapter 2'... stay, while 'CHAPTER II      14' (the same
+    running header on every page, its page number set apart) goes."""
+    pages = [[f"Chapter {n}", f"{WORDS[n]} was the story of page {n}, and it ended.", str(n)] for n in range(1, 6)]
+    assert [page[0] for page in strip_furniture(pages)] == [f"Chapter {n}" for n in range(1, 6)]
+    pages = [[f"CHAPTER II      {n}", f"{WORDS[n]} was the story of page {n}.", str(n)] for n in range(1, 6)]
+    assert strip_furniture(pages) == [[f"{WORDS[n]} was the story of page {n}."] for n in range(1, 6)]
