@@ -35,14 +35,15 @@ def _edge_key(line: str) -> str:
     return _EDGE_NUMBER.sub("#", " ".join(line.lower().split()))
 
 
-def _running_keys(pages: list[list[str]], edge: slice) -> set[str]:
-    """Lines at the same edge of pages close together (next page, or the one after for left/right headers)."""
+def _running_keys(pages: list[list[str]], edge: slice) -> dict[str, int]:
+    """Lines at the same edge of pages close together (next page, or the one after for left/right headers), and
+    the first page each is on."""
     where: dict[str, list[int]] = {}
     for number, lines in enumerate(pages):
         body = [x for x in lines if x.strip()]
-        for line in dict.fromkeys(body[edge]):
-            where.setdefault(_edge_key(line), []).append(number)
-    return {key for key, seen in where.items() if any(b - a <= 2 for a, b in itertools.pairwise(seen))}
+        for key in dict.fromkeys(_edge_key(line) for line in body[edge]):
+            where.setdefault(key, []).append(number)
+    return {key: seen[0] for key, seen in where.items() if any(b - a <= 2 for a, b in itertools.pairwise(seen))}
 
 
 def _page_number_offset(pages: list[list[str]]) -> int | None:
@@ -67,10 +68,14 @@ def strip_furniture(pages: list[list[str]]) -> list[list[str]]:
         text_lines = [k for k, x in enumerate(lines) if x.strip()]
         edge_top, edge_bottom = set(text_lines[:EDGE_LINES]), set(text_lines[-EDGE_LINES:])
         keep = []
+        removed: set[str] = set()
         for k, line in enumerate(lines):
             at_top, at_bottom = k in edge_top, k in edge_bottom
             key = _edge_key(line)
-            if (at_top and key in top) or (at_bottom and key in bottom):
+            first = top.get(key) if at_top else bottom.get(key) if at_bottom else None
+            # the same words twice at a page's top are the running header and then the chapter's own heading
+            if first is not None and key not in removed:
+                removed.add(key)
                 continue
             if (at_top or at_bottom) and _is_page_number(line, index, offset):
                 continue
@@ -177,6 +182,7 @@ class Layout:
                 indented = len(raw) - len(raw.lstrip()) >= margin + 2
                 heading_like = len(line) <= MAX_HEADING_CHARS and (self.short(line) or top)
                 headed = is_heading(line) or (after_heading and is_subtitle(line))
+                headed = headed or (top and self.short(line) and is_subtitle(line))  # a title alone at a page top
                 if heading_like and (current is None or top) and headed:
                     end()
                     out.append(Paragraph(line, page, top, heading=True))

@@ -19,13 +19,13 @@ def latin1(text: str) -> str:
 
 @dataclass
 class PdfChapter:
-    label: str  # 'CHAPTER I.'
+    label: str  # 'CHAPTER I.', or "" for a chapter titled by its subtitle alone
     subtitle: str  # 'Down the Rabbit-Hole'
     paragraphs: list[str]
 
     @property
     def running_title(self) -> str:
-        return f"{self.label} {self.subtitle}"
+        return f"{self.label} {self.subtitle}".strip()
 
 
 @dataclass
@@ -126,7 +126,8 @@ def build_pdf(path: Path, spec: PdfSpec) -> Path:
         if spec.outline:
             pdf.start_section(latin1(chapter.running_title))
         pdf.set_font("Helvetica", "B", 14)
-        pdf.cell(0, 8, latin1(chapter.label), align="C", new_x="LMARGIN", new_y="NEXT")
+        if chapter.label:
+            pdf.cell(0, 8, latin1(chapter.label), align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.cell(0, 8, latin1(chapter.subtitle), align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font("Times", "", 11)

@@ -89,6 +89,23 @@ def test_pdf_outline_splits_chapters_mid_page(alice_chapters: list[PdfChapter], 
         assert "Page " not in chapter.text
 
 
+def test_pdf_titles_alone_at_page_tops_open_chapters(alice_chapters: list[PdfChapter], tmp_path: Path) -> None:
+    """No outline and no 'Chapter' labels: a short title-case line at the top of a page is a chapter's title. (With
+    running headers that print the same title on the chapter's later pages but not on its first, the title would
+    pass for one of them: such PDFs need an outline or labelled headings.)"""
+    untitled = [PdfChapter("", c.subtitle, c.paragraphs[:10]) for c in alice_chapters]
+    book = load_book(build_pdf(tmp_path / "alice.pdf", PdfSpec(TITLE, untitled, headers=False)))
+    assert [c.title for c in _body(book)] == [
+        "Down the Rabbit-Hole",
+        "The Pool of Tears",
+        "A Caucus-Race and a Long Tale",
+    ]
+    for source, chapter in zip(untitled, _body(book), strict=True):
+        assert len(chapter.text.split("\n\n")[1:]) == len(source.paragraphs)
+        for want, have in _words_differing(source, chapter):  # 'daisy-' + 'chain': no evidence it is a compound
+            assert len(want) == len(have) == 1 and want[0].replace("-", "") == have[0]
+
+
 def test_pdf_without_text_layer_is_called_scanned(tmp_path: Path) -> None:
     image = tmp_path / "page.png"
     Image.new("L", (60, 80), 128).save(image)
@@ -180,3 +197,12 @@ def test_chapter_headings_at_page_tops_are_no_running_headers() -> None:
     assert [page[0] for page in strip_furniture(pages)] == [f"Chapter {n}" for n in range(1, 6)]
     pages = [[f"CHAPTER II      {n}", f"{WORDS[n]} was the story of page {n}.", str(n)] for n in range(1, 6)]
     assert strip_furniture(pages) == [[f"{WORDS[n]} was the story of page {n}."] for n in range(1, 6)]
+    # the running header and then the chapter's heading, the same words, on the chapter's first page: one stays
+    pages = [["The Pool of Tears", "", "The Pool of Tears", "", "It began so.", "1"]]
+    pages += [["The Pool of Tears", f"{WORDS[n]} went on and on.", str(n)] for n in range(2, 5)]
+    assert [page[0] for page in strip_furniture(pages)] == [
+        "The Pool of Tears",
+        "Two went on and on.",
+        "Three went on and on.",
+        "Four went on and on.",
+    ]
