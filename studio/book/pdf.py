@@ -198,6 +198,7 @@ def _outline_sections(pages: list[list[str]], marks: list[_Mark], layout: Layout
             page += found is not None
         first, body = found if found else (after, after)
         starts.append((page, first, body, mark.title))
+    starts.sort(key=lambda s: (s[0], s[1]))  # a bookmark moved to the next page may pass one set on that page
     sections: list[Section] = []
     if starts and (starts[0][0] > 0 or starts[0][1] > 0):
         front = [*pages[: starts[0][0]], pages[starts[0][0]][: starts[0][1]]]

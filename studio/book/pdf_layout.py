@@ -20,6 +20,7 @@ _BARE_ROMAN = re.compile(r"^[-–—\s]*[ivxlcdm]{1,7}[-–—\s]*$")  # lowerca
 _WORDS = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 _HYPHENS = ("-", "\u00ad", "\u2010")
 _LAST_WORD = re.compile(r"([^\W\d_]+)[-\u00ad\u2010]$")
+_WORD_TAIL = 80  # no word is longer: the last word of a paragraph is found in its last characters
 _FIRST_WORD = re.compile(r"^([^\W\d_]+)")
 _PARAGRAPH_END = tuple(".!?:;\"”’')]…")
 _SHORT = 0.75  # a line shorter than this share of the usual line length ends its paragraph (with a full stop)
@@ -133,7 +134,7 @@ class Layout:
         """Two lines of one paragraph: 'won-' + 'derful' is 'wonderful' (or whatever word the document spells
         whole elsewhere); 'well-' + 'known' stays 'well-known' when the document spells it so, when both halves are
         words of their own and the whole is not, or when the next part is capitalized ('Anglo-' + 'Saxon')."""
-        last, first = _LAST_WORD.search(before), _FIRST_WORD.match(after)
+        last, first = _LAST_WORD.search(before[-_WORD_TAIL:]), _FIRST_WORD.match(after)  # a paragraph grows long
         if before.endswith(_HYPHENS) and last and first:
             a, b = last.group(1), first.group(1)
             joined = (a + b).lower()
