@@ -96,6 +96,25 @@ def _is_page_number(line: str, index: int, offset: int | None) -> bool:
     return match is not None and (offset is None or int(match.group(1)) - index == offset)
 
 
+def _lead(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def undouble(lines: list[str]) -> list[str]:
+    """A page whose lines are mostly one blank line apart (wide line spacing, as pypdf's layout extraction shows it)
+    loses those single blank lines: there only a wider gap (two or more) separates paragraphs."""
+    text = [k for k, x in enumerate(lines) if x.strip()]
+    single = sum(1 for a, b in itertools.pairwise(text) if b - a == 2)
+    if len(text) < 4 or 2 * single < len(text) - 1:
+        return lines
+    out: list[str] = []
+    for k, line in enumerate(lines):
+        alone = k + 1 < len(lines) and bool(lines[k + 1].strip()) and (k == 0 or bool(lines[k - 1].strip()))
+        if line.strip() or not alone:
+            out.append(line)
+    return out
+
+
 @dataclass
 class Paragraph:
     text: str
@@ -148,9 +167,9 @@ class Layout:
         return f"{before} {after}"
 
     def _margin(self, lines: list[str]) -> int:
-        """The page's left margin in spaces: where its full lines start."""
-        full = [len(x) - len(x.lstrip()) for x in lines if x.strip() and not self.short(x.strip())]
-        return min(full, default=0)
+        """The page's left margin in spaces: where most of its full lines start."""
+        full = Counter(_lead(x) for x in lines if x.strip() and not self.short(x.strip()))
+        return full.most_common(1)[0][0] if full else 0
 
     def short(self, line: str) -> bool:
         return len(line) < _SHORT * self.width
@@ -171,16 +190,21 @@ class Layout:
                     out.append(current)
             current = None
 
-        for offset, lines in enumerate(pages):
+        for offset, raw_lines in enumerate(pages):
             page = first_page + offset
+            lines = undouble(raw_lines)
             margin = self._margin(lines)
+            previous_lead: int | None = None
             for position, raw in enumerate(lines):
                 line = raw.strip()
                 if not line:
                     end()
                     continue
                 top = position == 0
-                indented = len(raw) - len(raw.lstrip()) >= margin + 2
+                lead = _lead(raw)
+                # a first line set in; or set out, where a run of lines set out begins (a hanging indent)
+                indented = lead >= margin + 2 or (lead <= margin - 2 and lead != previous_lead)
+                previous_lead = lead
                 heading_like = len(line) <= MAX_HEADING_CHARS and (self.short(line) or top)
                 headed = is_heading(line) or (after_heading and is_subtitle(line))
                 headed = headed or (top and self.short(line) and is_subtitle(line))  # a title alone at a page top

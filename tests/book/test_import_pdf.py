@@ -13,7 +13,7 @@ from PIL import Image
 
 from studio.book.importer import load_book
 from studio.book.model import Book, Chapter
-from studio.book.pdf_layout import Layout, strip_furniture
+from studio.book.pdf_layout import Layout, strip_furniture, undouble
 from studio.book.text_rules import clean_paragraph
 from studio.errors import InvalidInput
 from tests.book.pdf_factory import PdfChapter, PdfSpec, build_pdf, latin1
@@ -205,4 +205,31 @@ def test_chapter_headings_at_page_tops_are_no_running_headers() -> None:
         "Two went on and on.",
         "Three went on and on.",
         "Four went on and on.",
+    ]
+
+
+def test_paragraphs_from_wide_spacing_and_a_wide_margin() -> None:
+    """pypdf's layout text of a manual: body set in by seven spaces (its margin), a prototype set out, and a page
+    whose lines are all one blank line apart (only wider gaps part paragraphs there)."""
+    body = "       "
+    page = [f"{body}CHOICE: If NAME indicates a choice type, VALUE will specify the alternative se-", f"{body}lected.",
+            f"{body}ANY: If NAME indicates an any type, VALUE will indicate the DER encoding of",
+            f"{body}the structure actually used and its length, and returns the value it has read.",
+            "int asn1_read_tag (asn1 node const root, const char name, int tagValue, unsigned int",
+            f"{body}classValue)"]  # fmt: skip
+    layout = Layout.of([page])
+    assert [p.text for p in layout.paragraphs([page])] == [
+        "CHOICE: If NAME indicates a choice type, VALUE will specify the alternative selected.",
+        "ANY: If NAME indicates an any type, VALUE will indicate the DER encoding of the structure actually used and "
+        "its length, and returns the value it has read.",
+        "int asn1_read_tag (asn1 node const root, const char name, int tagValue, unsigned int classValue)",
+    ]
+    spaced = ["First line of a long paragraph that runs on and on across the page here,", "",
+              "and its second line, which goes on as long as the first one did before.", "", "", "",
+              "A new paragraph after a wide gap, and it keeps going for one more line.", "", "Its end."]  # fmt: skip
+    assert undouble(spaced) == [x for k, x in enumerate(spaced) if x or k in (3, 4, 5)]
+    assert [p.text for p in Layout.of([spaced]).paragraphs([spaced])] == [
+        "First line of a long paragraph that runs on and on across the page here, and its second line, which goes on "
+        "as long as the first one did before.",
+        "A new paragraph after a wide gap, and it keeps going for one more line. Its end.",
     ]
