@@ -1,1 +1,2 @@
-"""Books: import (EPUB/TXT), plan, render as a resumable job, check by speech recognition, export."""
+"""Books: import (EPUB, PDF, DOCX, Markdown, HTML, Kindle, TXT), plan, render as a resumable job, check by speech
+recognition, export."""

@@ -94,19 +94,20 @@ def load_txt(data: bytes, name: str, max_chars: int = 20_000_000, title: str | N
             section.paragraphs = [join_wrapped(p) for p in section.paragraphs]
             out.append(section)
         else:
-            out.extend(_chapters(section.paragraphs, book))
+            out.extend(heading_sections(section.paragraphs, book))
     finish_sections(out, book)
     log.info("%s: %d chapters, %d characters, %s", name, len(book.chapters), book.chars, decoded.encoding)
     return book
 
 
-def _chapters(paragraphs: list[str], book: Book) -> list[Section]:
+def heading_sections(paragraphs: list[str], book: Book, source: str = "txt") -> list[Section]:
+    """Sections cut at the chapter headings found among plain paragraphs (also used for PDFs without an outline)."""
     headings = find_headings(paragraphs)
     if not headings:
-        return [Section(book.title, [join_wrapped(p) for p in paragraphs], "txt")]
+        return [Section(book.title, [join_wrapped(p) for p in paragraphs], source)]
     sections: list[Section] = []
     if headings[0].index > 0:
-        sections.append(Section(book.title, [join_wrapped(p) for p in paragraphs[: headings[0].index]], "txt"))
+        sections.append(Section(book.title, [join_wrapped(p) for p in paragraphs[: headings[0].index]], source))
     bounds = [h.index for h in headings[1:]] + [len(paragraphs)]
     for heading, end in zip(headings, bounds, strict=True):
         first = heading.index + 1
@@ -115,5 +116,5 @@ def _chapters(paragraphs: list[str], book: Book) -> list[Section]:
             title = tidy_title(f"{paragraphs[heading.index].strip()}\n{paragraphs[first].strip()}")
             first += 1
         body = [join_wrapped(p) for p in paragraphs[first:end]]
-        sections.append(Section(title, [title, *body], "txt", heads=1))
+        sections.append(Section(title, [title, *body], source, heads=1))
     return sections

@@ -137,3 +137,8 @@ def split_paragraphs(text: str) -> list[str]:
     """Raw paragraphs (lines kept) separated by blank lines; scene breaks and illustration tags dropped."""
     raws = (p.strip("\n") for p in _BLANK_LINE.split(text))
     return [p for p in raws if p.strip() and has_words(p) and not _ILLUSTRATION.match(p.strip())]
+
+
+def is_heading(line: str) -> bool:
+    """One line that reads as a chapter heading by itself: 'CHAPTER IV', 'Part Two: The Return', 'Prologue', 'XII'."""
+    return _heading(0, line) is not None

@@ -27,7 +27,8 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def _book_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("book", type=Path, nargs="?", help="an .epub or .txt file")
+    parser.add_argument("book", type=Path, nargs="?", help="the book: .epub, .pdf (with a text layer), .docx, .md, "
+                        ".html, .txt, or .mobi/.azw/.azw3 (with Calibre's ebook-convert installed)")  # fmt: skip
     parser.add_argument("--text-file", type=Path, help="a text (UTF-8) to make a book of instead, '-' for stdin; "
                         "titled by its first line when that is short, else 'Pasted text'")  # fmt: skip
     parser.add_argument("--title", help="the book's title (with --text-file)")
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--subtitles", metavar="FORMATS", default="",
                        help="also write the take's sentences, timed, beside it: srt, vtt or srt,vtt")  # fmt: skip
 
-    book = sub.add_parser("book", help="audiobooks: plan an EPUB/TXT, render it (resumable) and export M4B/MP3")
+    book = sub.add_parser("book", help="audiobooks: plan a book (EPUB, PDF, DOCX, Markdown, HTML, Kindle, TXT), "
+                          "render it (resumable) and export M4B/MP3")  # fmt: skip
     book_sub = book.add_subparsers(dest="book_command", required=True)
     bplan = book_sub.add_parser("plan", help="print the chapters and chunks as JSON")
     _book_source(bplan)

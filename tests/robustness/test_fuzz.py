@@ -161,8 +161,11 @@ def test_any_book_upload(tmp_path_factory: pytest.TempPathFactory, data: bytes, 
     from studio.book.importer import load_book
 
     folder = tmp_path_factory.mktemp("books")
+    docx = _zip([("[Content_Types].xml", b"<Types/>"), ("word/document.xml", data[:300]), *entries])
+    html = b"<html><body><h1>" + data
     for name, payload in (("book.epub", _zip([("mimetype", b"application/epub+zip"), *entries]) if as_zip else data),
-                          ("book.txt", data)):  # fmt: skip
+                          ("book.txt", data), ("book.pdf", b"%PDF-1.4\n" + data), ("book.docx", docx),
+                          ("book.md", data), ("book.html", html), ("book.mobi", data)):  # fmt: skip
         path = folder / name
         path.write_bytes(payload)
         bounded(lambda p=path: load_book(p))

@@ -115,7 +115,7 @@ def test_cancel_and_resume_from_the_tab(ctx: AppContext, tmp_path: Path) -> None
 def test_handlers_without_a_job_say_what_to_do(ctx: AppContext) -> None:
     with pytest.raises(gr.Error, match="Open a book first"):
         ui_errors(tab.start_render)(ctx, None, "piper", "joe", None, 1.0, None, False, True, ["m4b"], S)
-    with pytest.raises(gr.Error, match=r"Choose an \.epub or \.txt"):
+    with pytest.raises(gr.Error, match=r"Choose a book file first \(\.epub, \.pdf, \.docx"):
         ui_errors(tab.import_book)(ctx, None, "piper", "joe", False, S)
     with pytest.raises(gr.Error, match="Unknown job"):
         ui_errors(tab.open_job)(ctx, "../../etc", S)

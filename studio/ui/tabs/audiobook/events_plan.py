@@ -101,12 +101,12 @@ def wire(ctx: AppContext, demo: gr.Blocks, p: Parts) -> None:
     def book_import(
         book_file: str | None, engine: str, voice: str | None, dialogue: bool, as_new: bool, request: gr.Request
     ) -> tuple[Any, ...]:
-        """Import a book (EPUB or TXT) and plan it: chapters, chunks and an estimate of the audio's length. The new
-        job becomes this session's open book (book_render, book_cancel, book_export act on it). The same file
-        imported again opens its earlier job instead, unless `as_new`.
+        """Import a book (EPUB, PDF, DOCX, Markdown, HTML, Kindle, TXT) and plan it: chapters, chunks and the audio's
+        length. The new job becomes this session's open book (book_render, book_cancel, book_export act on it). The
+        same file imported again opens its earlier job instead, unless `as_new`.
 
         Args:
-            book_file: the .epub or .txt file.
+            book_file: the book file (.epub, .pdf, .docx, .md, .html, .mobi/.azw3 or .txt).
             engine: engine that will read it (`list_engines`).
             voice: narrator voice id (`list_voices`); empty for the engine's default.
             dialogue: plan a second voice for dialogue in quotes.

@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.book.formats import BOOK_SUFFIXES, SHORT_LIST
 from studio.ui.context import AppContext
 from studio.ui.event_tags import event_row
 from studio.ui.tables import edit_table
@@ -111,7 +112,7 @@ def lay_out(ctx: AppContext) -> Parts:
     with gr.Row():
         with gr.Column(scale=2):
             upload = gr.File(
-                label="Book (.epub or .txt)", file_types=[".epub", ".txt"], type="filepath", elem_id="book-upload"
+                label=f"Book ({SHORT_LIST})", file_types=list(BOOK_SUFFIXES), type="filepath", elem_id="book-upload"
             )
             with gr.Row():
                 engine = gr.Dropdown(engine_choices(ctx, voiced=True), value=default_engine, label="Engine",

@@ -9,6 +9,7 @@ from typing import Any
 
 import gradio as gr
 
+from studio.book.formats import SHORT_LIST
 from studio.book.job import BookJob, RenderSettings, file_hash, list_jobs, new_job_id
 from studio.book.plan import BookPlan, format_lexicon
 from studio.book.qa import Checker
@@ -22,7 +23,8 @@ CHUNK_HEADERS = ["Chunk", "Text", "Voice", "State", "WER", "Heard"]
 
 def _job(ctx: AppContext, session: str, job_id: str | None) -> BookJob:
     if not job_id:
-        raise InvalidInput("Open a book first: upload an EPUB or TXT file, or pick an earlier job.")
+        raise InvalidInput("Open a book first: upload a book file (EPUB, PDF, DOCX, Markdown, HTML or TXT), or pick an "
+                           "earlier job.")  # fmt: skip
     return ctx.books.job(job_id, ctx.jobs_dir(session))
 
 
@@ -98,7 +100,7 @@ def import_book(
 
     The same file imported again opens its earlier job (with what it rendered) unless `as_new` asks for a fresh one."""
     if not path:
-        raise InvalidInput("Choose an .epub or .txt file first.")
+        raise InvalidInput(f"Choose a book file first ({SHORT_LIST}).")
     source = Path(path)
     source_hash = file_hash(source)
     earlier = None if as_new else ctx.books.job_for_source(source_hash, ctx.jobs_dir(session))
