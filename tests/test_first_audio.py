@@ -5,6 +5,7 @@ API use."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +15,10 @@ from studio.audio.seam import quiet_edges
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import Cancelled
-from studio.synthesis import Synthesizer, SynthRequest, combine
+from studio.synthesis import CLAUSE_PAUSE, Synthesizer, SynthRequest, combine
+from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
 from studio.text.lead import lead_clause
+from tests.tiny_onnx import make_supertonic_model_dir
 
 DEFAULT = (
     "The old lighthouse keeper climbed the stairs at dusk, lit the lamp, and quietly watched the ships pass "
@@ -104,3 +107,19 @@ def test_cancel_after_the_clause_keeps_the_clause(registry: Registry) -> None:
 def _set_after_first(event: threading.Event) -> threading.Event:
     event.set()  # set before the take: the first piece is still made, and kept
     return event
+
+
+def test_every_engine_that_streams_gets_it_supertonic_on_tiny_graphs(
+    settings: Settings, shared_fixtures: Path, tmp_path: Path
+) -> None:
+    built = make_supertonic_model_dir(tmp_path / "built", shared_fixtures / "supertonic2")
+    target = user_model_dir(settings, SUPERTONIC2)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    built.rename(target)
+    registry = Registry(settings)
+    req = SynthRequest(DEFAULT + " The sea was calm.", engine="supertonic2", voice="M2", steps=2)
+    split = list(Synthesizer(registry).stream(req))
+    whole = list(Synthesizer(registry, quick_start=False).stream(req))
+    assert len(split) == len(whole) + 1  # the clause, then the rest in the chunks Supertonic packs (up to 300 chars)
+    assert split[1].gap <= CLAUSE_PAUSE[0] < registry.info("supertonic2").chunk_gap
+    assert abs(float(split[0].audio.samples[-1])) < 1e-3 and abs(float(split[1].audio.samples[0])) < 1e-3
