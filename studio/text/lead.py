@@ -27,9 +27,11 @@ REST_MIN_CHARS = 15  # the rest of the sentence must be worth a piece of its own
 _PHRASE_OPENERS = frozenset(
     str.split(
         "and but or nor so yet which who whom whose that when where while because since although though after before "
-        "until unless if as with without in on at for from into onto through across over under between by near"
+        "until unless if as with without in on at for from into onto upon through across over under between by near"
     )
 )
+# Words that lean on the next one: a cut right after them ("upon the | size") splits a phrase in its middle
+_LEANING = _PHRASE_OPENERS | frozenset(str.split("the a an of to my your his her its our their this these those"))
 _CLAUSE_END = re.compile(r"[,;:—–](?=\s)|[，、；：]")
 _UNSPACED = frozenset({"ja", "zh"})
 _PARAGRAPH_END = re.compile(r"\n[^\S\n]*\n")
@@ -85,14 +87,17 @@ def _clause_cut(sentence: str, max_chars: int, unspaced: bool) -> int | None:
 
 
 def _word_cut(sentence: str, max_chars: int) -> int | None:
-    """Before the last conjunction or preposition that leaves a head that fits, else at the last space that does."""
+    """Before the last conjunction or preposition that leaves a head that fits, else at the last space that does and
+    is not right after an article, a preposition or the like."""
     spaces = [m.start() for m in re.finditer(r"\s", sentence[: max_chars + 1])]
     fitting = [cut for cut in spaces if _fits(sentence, cut, max_chars, False)]
     for cut in reversed(fitting):
         word = sentence[cut:].split(maxsplit=1)[0].strip("\"'“‘(").lower()
         if word in _PHRASE_OPENERS:
             return cut
-    return fitting[-1] if fitting else None
+    free = [cut for cut in fitting if sentence[:cut].split()[-1].strip("\"'“‘(").lower() not in _LEANING]
+    choice = free or fitting
+    return choice[-1] if choice else None
 
 
 def _position_after(text: str, visible: int) -> int:

@@ -70,3 +70,10 @@ def test_cjk_cuts_at_an_ideographic_comma() -> None:
     assert lead is not None and lead.clause
     assert lead.head.endswith("，") and text.startswith(lead.head)
     assert lead.head + lead.rest == text
+
+
+def test_a_word_cut_never_leaves_an_article_or_preposition_at_the_end() -> None:
+    lead = lead_clause("The difference in the rainbow depends considerably upon the size of the drops, and so on.")
+    assert lead is not None and lead.head == "The difference in the rainbow depends considerably"
+    lead = lead_clause("Nobody had ever really seen the enormous grey whale swimming slowly near these islands.")
+    assert lead is not None and lead.head.split()[-1] not in {"the", "near", "these"}
