@@ -2,8 +2,9 @@
 
 An engine makes a piece's audio only once it has the whole piece, so a take's first sound waits for its first
 sentence. `lead_clause` cuts a long first sentence after its opening clause (at a comma, semicolon, colon or dash, once
-a few words are said), or, when the opening has no such pause, before a conjunction or preposition (else at a space);
-the rest of the text is spoken after it as before. Only the first piece is short: the rest stays sentence-sized."""
+a few words are said), or, when the opening has no such pause, before a conjunction or preposition (else at a space
+not right after an article or preposition); the rest of the text is spoken after it as before. Only the first piece
+is short: the rest stays sentence-sized."""
 
 from __future__ import annotations
 
