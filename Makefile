@@ -68,6 +68,7 @@ SHARED_BOOKS := ../shared/fixtures/books
 
 bench: install
 	$(PY) -m studio bench --repeats 5 --warmup 1 --output bench-results.json --csv bench-results.csv
+	$(PY) -m studio.bench.first_audio --repeats 7 --warmup 1 --output bench-first-audio.json
 	@if [ -f $(SHARED_BOOKS)/alice-in-wonderland.epub ]; then \
 	  $(PY) -m studio.bench.book $(SHARED_BOOKS)/alice-in-wonderland.epub --chapter 5 --chars 3000 --output bench-book.json; \
 	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi

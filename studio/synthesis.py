@@ -10,20 +10,31 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 
-from studio.audio.dsp import join, silence
+import numpy as np
+
+from studio.audio.dsp import silence
 from studio.audio.io import WRITABLE_FORMATS, AudioWriter, writable_format, write_audio
+from studio.audio.seam import clause_end, rest_start
 from studio.audio.types import AudioResult
-from studio.engines.base import EngineInfo, SynthParams, warm_up
+from studio.engines.base import Engine, EngineInfo, SynthParams, warm_up
 from studio.engines.registry import Registry
 from studio.errors import Cancelled, EngineUnavailable, InvalidInput
 from studio.text.chunking import call_pieces
+from studio.text.lead import Lead, lead_clause
 from studio.text.prepare import clean_input, resolve_language, speech_problem, spoken_text
 
 log = logging.getLogger(__name__)
 
 STREAM_GAP = 0.15  # seconds of silence between streamed sentences when they are joined (EngineInfo.chunk_gap)
+# The pause, in seconds, where a take's opening clause meets the rest of its sentence (`text.lead`), as the pieces'
+# own silences plus any gap: a comma's pause inside one of Piper's sentences measures 0.29 to 0.36 s (a sentence's
+# 0.45 s and more); at a word boundary inside a phrase there should be next to none.
+CLAUSE_PAUSE = (0.2, 0.36)
+WORD_PAUSE = (0.0, 0.1)
+REST_LEAD = 0.05  # seconds of its opening silence the rest keeps (Piper's measure 0.05 to 0.06 s)
 
 
 @dataclass(frozen=True)
@@ -100,8 +111,10 @@ class SynthOutcome:
 class Synthesizer:
     """Turns a SynthRequest into audio through the registry's cached engines. Never imports gradio."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, quick_start: bool = True) -> None:
         self.registry = registry
+        # a long first sentence is said in two pieces, its opening clause first, so the take starts at once
+        self.quick_start = quick_start
 
     @property
     def max_chars(self) -> int | None:
@@ -167,27 +180,40 @@ class Synthesizer:
     def stream(self, req: SynthRequest, cancel: threading.Event | None = None) -> Iterator[SynthChunk]:
         """Yield audio sentence by sentence; stop before the next sentence once `cancel` is set. A text longer than
         the engine takes in one call (`EngineInfo.max_chars`) is given to it in pieces of whole paragraphs or
-        sentences (`call_pieces`), one after another, so text of any length streams."""
+        sentences (`call_pieces`), one after another, so text of any length streams. A long first sentence comes in
+        two pieces, its opening clause first (`quick_start`), so the take starts playing at once."""
         prepared = self.prepare(req)
         engine = self.registry.get(req.engine, "cuda" if req.gpu else "cpu")
         warm_up(engine, prepared.voice)  # model loading is not synthesis time: keep it out of chars/s and RTF
         start = time.perf_counter()
         seconds = 0.0
-        index = 0
         seen: set[str] = set(prepared.warnings)  # a warning each piece repeats (a dropped emoji) is said once
-        pieces = call_pieces(prepared.text, prepared.info.max_chars, prepared.params.language or "en")
-        for piece in pieces:
-            for audio in engine.stream(piece, prepared.voice, prepared.params):
-                seconds += audio.duration
-                # the engine reports no per-sentence text: the rate is for the whole call
-                stats = SynthStats(len(prepared.text), seconds, time.perf_counter() - start, audio.device_note)
-                fresh = tuple(w for w in audio.warnings if w not in seen)
-                seen.update(fresh)
-                warnings = prepared.warnings + fresh if index == 0 else fresh
-                yield SynthChunk(replace(audio, warnings=warnings), index, stats, prepared.info.chunk_gap)
-                index += 1
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("Stopped: the audio generated so far is kept.")
+        for index, (audio, gap) in enumerate(self._engine_audio(engine, prepared)):
+            seconds += audio.duration
+            # the engine reports no per-sentence text: the rate is for the whole call
+            stats = SynthStats(len(prepared.text), seconds, time.perf_counter() - start, audio.device_note)
+            fresh = tuple(w for w in audio.warnings if w not in seen)
+            seen.update(fresh)
+            warnings = prepared.warnings + fresh if index == 0 else fresh
+            yield SynthChunk(replace(audio, warnings=warnings), index, stats, gap)
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Stopped: the audio generated so far is kept.")
+
+    def _engine_audio(self, engine: Engine, prepared: PreparedText) -> Iterator[tuple[AudioResult, float]]:
+        """The engine's pieces for the whole text, each with the silence to put before it."""
+        params, voice, gap = prepared.params, prepared.voice, prepared.info.chunk_gap
+        calls = call_pieces(prepared.text, prepared.info.max_chars, params.language or "en")
+        # a seed reproduces a take as it always was, and a length asked for is shared by the call's sentences
+        if self.quick_start and params.seed is None and params.duration is None:
+            first = next(calls, None)
+            lead = lead_clause(first, params.language or "en") if first else None
+            if lead is None:
+                calls = chain([first] if first else [], calls)
+            else:
+                yield from lead_audio(engine, lead, voice, params, gap)
+        for piece in calls:
+            for audio in engine.stream(piece, voice, params):
+                yield audio, gap
 
     def synthesize(self, req: SynthRequest, cancel: threading.Event | None = None) -> SynthOutcome:
         """Whole-text synthesis; a cancel keeps the sentences already made."""
@@ -315,11 +341,40 @@ class TakeWriter:
             self.writer.abort()
 
 
+def lead_audio(
+    engine: Engine, lead: Lead, voice: str, params: SynthParams, gap: float
+) -> Iterator[tuple[AudioResult, float]]:
+    """A text's first call in two: the opening clause, then the rest, meeting with the pause a clause (or a word
+    boundary) has inside a sentence, not a sentence's (`CLAUSE_PAUSE`, `WORD_PAUSE`); the edges where they meet are
+    faded (`audio.seam`), so nothing clicks."""
+    low, high = CLAUSE_PAUSE if lead.clause else WORD_PAUSE
+    head = list(engine.stream(lead.head, voice, params))  # a clause: one piece, made at once
+    if not head:
+        yield from ((audio, gap) for audio in engine.stream(lead.rest, voice, params))
+        return
+    last = head[-1]
+    samples, tail = clause_end(last.samples, last.sample_rate, max(0.0, high - REST_LEAD))
+    head[-1] = replace(last, samples=samples)
+    yield from ((audio, gap) for audio in head)
+    for index, audio in enumerate(engine.stream(lead.rest, voice, params)):
+        if index:
+            yield audio, gap
+            continue
+        samples, lead_silence = rest_start(audio.samples, audio.sample_rate, min(REST_LEAD, high))
+        yield replace(audio, samples=samples), max(0.0, low - tail - lead_silence)
+
+
 def combine(chunks: list[SynthChunk], cancelled: bool = False) -> SynthOutcome:
-    """Join streamed chunks into one result, with the pause their engine puts between its own sentences
-    (`EngineInfo.chunk_gap`: 0.3 s for Supertonic, as its reference; 0.15 s for the others)."""
+    """Join streamed chunks into one result, each after the silence it asks for (`SynthChunk.gap`): the pause its
+    engine puts between its own sentences (`EngineInfo.chunk_gap`: 0.3 s for Supertonic, as its reference; 0.15 s for
+    the others), or a clause's where a sentence was said in two pieces."""
     first = chunks[0].audio
-    samples = join([c.audio.samples for c in chunks], first.sample_rate, chunks[-1].gap)
+    parts: list[np.ndarray] = []
+    for chunk in chunks:
+        if parts:
+            parts.append(silence(chunk.gap, first.sample_rate))
+        parts.append(chunk.audio.samples)
+    samples = np.concatenate(parts).astype(np.float32, copy=False)
     warnings = tuple(dict.fromkeys(w for c in chunks for w in c.audio.warnings))
     audio = AudioResult(samples, first.sample_rate, first.device, first.device_note, warnings)
     last = chunks[-1].stats

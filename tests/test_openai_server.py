@@ -104,6 +104,23 @@ def test_pcm_streams_sentence_by_sentence(client: openai.OpenAI, transcriber) ->
     assert word_error_rate(SENTENCES, heard) <= 0.25, heard
 
 
+def test_a_long_first_sentence_streams_its_opening_clause_first(client: openai.OpenAI, transcriber) -> None:  # type: ignore[no-untyped-def]
+    """The response starts once the opening clause is made (`text.lead`); the whole take says every word, with no
+    sentence pause where the clause meets the rest."""
+    text = (
+        "The old lighthouse keeper climbed the stairs at dusk, lit the lamp, and quietly watched the ships pass "
+        "safely through the narrow channel below the rock."
+    )
+    with client.audio.speech.with_streaming_response.create(
+        model="piper", voice="joe", input=text, response_format="pcm"
+    ) as response:
+        chunks = [chunk for chunk in response.iter_bytes() if chunk]
+    samples = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float32) / 32768.0
+    assert 6.0 < len(samples) / 24000 < 10.5  # one sentence's length (about 8 s), no extra sentence pause
+    heard = transcriber.transcribe(samples, 24000)
+    assert word_error_rate(text, heard) <= 0.1, heard
+
+
 @pytest.mark.parametrize(
     ("fmt", "content_type"),
     [("mp3", "audio/mpeg"), ("flac", "audio/flac"), ("opus", "audio/ogg"), ("aac", "audio/aac")],
@@ -141,7 +158,7 @@ def _error(exc: openai.APIStatusError) -> dict[str, Any]:
 
 def test_long_input_streams_locally(client: openai.OpenAI) -> None:
     """No limit on a local server unless one is set: an input longer than Piper takes in one call (5,000
-    characters) is spoken piece by piece; the first sentence arrives while the rest is still to be made."""
+    characters) is spoken piece by piece; the first piece arrives while the rest is still to be made."""
     long_text = " ".join(["The boats went down the river one by one, and she wrote each of them down."] * 80)
     assert len(long_text) > 5500
     with client.audio.speech.with_streaming_response.create(

@@ -52,8 +52,8 @@ def api_router(studio: Studio, api_key: str | None = None, max_chars: int | None
                 duration=job.duration,
                 cancel=cancel,
             )
-            # the first sentence is made before the response starts: any error up to here (validation, loading the
-            # model) is still a JSON answer, and what follows is a stream that already has audio
+            # the first piece (a long first sentence's opening clause) is made before the response starts: any error up
+            # to here (validation, loading the model) is still a JSON answer, and what follows is a stream with audio
             first = await run_in_threadpool(next, chunks, None)
         except ApiError as exc:
             return exc.response()

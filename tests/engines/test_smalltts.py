@@ -5,6 +5,7 @@ recordings (../shared/fixtures/voices) into library voices, and bad input."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +376,23 @@ def test_the_openai_server_speaks_a_clone_with_a_length(studio: Studio, voices: 
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+def test_a_long_first_sentence_starts_with_its_opening_clause(studio: Studio, voices: dict[str, str]) -> None:
+    """First audio at once (`text.lead`) on smalltts too; a take with a length asked for is made as before (the
+    length is shared among one call's sentences)."""
+    from studio.audio.seam import quiet_edges
+    from studio.synthesis import CLAUSE_PAUSE, Synthesizer, SynthRequest
+
+    text = ("The difference in the rainbow depends on the drops, and the width of the colored band increases as "
+            "they grow. [laughter] It was lovely.")  # fmt: skip
+    req = SynthRequest(text, "smalltts", voices["town"])
+    split = list(studio.synthesizer.stream(req))
+    whole = list(Synthesizer(studio.registry, quick_start=False).stream(req))
+    assert split[0].audio.duration < 0.6 * whole[0].audio.duration
+    first, second = split[0].audio.samples, split[1].audio.samples
+    pause = quiet_edges(first, SR)[1] + split[1].gap + quiet_edges(second, SR)[0]
+    assert CLAUSE_PAUSE[0] - 0.01 <= pause <= CLAUSE_PAUSE[1] + 0.01  # a clause's pause, whatever the edges hold
+    assert abs(float(first[-1])) < 1e-3 and abs(float(second[0])) < 1e-3
+    timed = replace(req, duration=9.0)
+    assert [c.gap for c in studio.synthesizer.stream(timed)][1:] == [c.gap for c in whole][1:]
