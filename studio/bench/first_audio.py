@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.bench.runner import STANDARD_TEXTS, machine_info
+from studio.bench.machine import machine_info
+from studio.bench.plan import STANDARD_TEXTS
 from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.synthesis import Synthesizer, SynthRequest
