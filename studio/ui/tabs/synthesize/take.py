@@ -82,7 +82,7 @@ def generate(
             yield (
                 _chunk_audio(chunk),
                 gr.update(),
-                f"Generating… sentence {made} · {chunk.stats.device_note}",
+                f"Generating… part {made} · {chunk.stats.device_note}",
                 gr.update(),
             )
     except Cancelled:
