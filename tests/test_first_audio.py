@@ -16,7 +16,8 @@ from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import Cancelled
 from studio.synthesis import CLAUSE_PAUSE, Synthesizer, SynthRequest, combine
-from studio.systems.supertonic.engine import SUPERTONIC2, user_model_dir
+from studio.systems.supertonic.specs import user_model_dir
+from studio.systems.supertonic.versions import SUPERTONIC2
 from studio.text.lead import lead_clause
 from tests.tiny_onnx import make_supertonic_model_dir
 
