@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.asr import word_error_rate
+from studio.audio.whisper_decode import Heard, Word
 from studio.errors import ModelMissing
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class Recognizer(Protocol):
 class CheckResult:
     wer: float
     transcript: str
+    words: tuple[Word, ...] = ()  # the heard words' start and end, seconds within the chunk (read-along, subtitles)
 
     def passed(self, threshold: float) -> bool:
         return self.wer <= threshold
@@ -113,28 +115,40 @@ class Checker:
         expected: str,
         language: str = "en",
         spoken: str | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> CheckResult:
         """Score one chunk against the book's text, or against `spoken` (the text after the lexicon) when that
-        matches better: a word the lexicon replaced is said as the rule says, which is not a misread.
+        matches better: a word the lexicon replaced is said as the rule says, which is not a misread. The
+        recognizer hears it cheaply first (greedy) and carefully (beam search) only when that misses `threshold`,
+        and reports when each word was said.
 
         A recognizer process that died (killed for memory, crashed) is started again once; when it cannot come
         back, one line says why and what to do (the render's finished chunks stay)."""
         from studio.audio.asr_worker import RecognizerStopped
 
+        references = [expected] if spoken is None or spoken == expected else [expected, spoken]
         try:
             try:
-                heard = self.recognizer.transcribe(samples, sample_rate)
+                heard = self._hear(samples, sample_rate, references, threshold, language)
             except RecognizerStopped as first:
                 log.warning("%s Starting it again.", first)
                 self._drop()
-                heard = self.recognizer.transcribe(samples, sample_rate)
+                heard = self._hear(samples, sample_rate, references, threshold, language)
         except (RecognizerStopped, ModelMissing) as exc:
             self._drop()
             raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
-        wer = word_error_rate(expected, heard, language)
-        if spoken is not None and spoken != expected:
-            wer = min(wer, word_error_rate(spoken, heard, language))
-        return CheckResult(wer, heard)
+        wer = min(word_error_rate(ref, heard.text, language) for ref in references)
+        return CheckResult(wer, heard.text, heard.words)
+
+    def _hear(
+        self, samples: NDArray[np.float32], sample_rate: int, references: list[str], threshold: float, language: str
+    ) -> Heard:
+        recognizer = self.recognizer
+        hear = getattr(recognizer, "hear", None)
+        if hear is None:  # a recognizer that only transcribes (no second look, no word timings)
+            return Heard(recognizer.transcribe(samples, sample_rate))
+        heard: Heard = hear(samples, sample_rate, references, threshold, language, words=True)
+        return heard
 
     def _drop(self) -> None:
         """Forget a dead recognizer process (the next use starts a new one)."""

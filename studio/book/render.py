@@ -239,8 +239,16 @@ class Renderer:
         attempt = record.tries - 1
         while True:
             samples, rate = read_audio(job.audio_path(key))
-            result = self.checker.check(samples, rate, chunk.text, language, spoken=record.spoken_text)
-            take = replace(record, checked=True, wer=result.wer, transcript=result.transcript)
+            result = self.checker.check(
+                samples, rate, chunk.text, language, spoken=record.spoken_text, threshold=settings.qa_threshold
+            )
+            take = replace(
+                record,
+                checked=True,
+                wer=result.wer,
+                transcript=result.transcript,
+                words=[list(w) for w in result.words],
+            )
             is_best = best is None or result.wer < best[0]
             if is_best:
                 best = (result.wer, take, (samples, rate))
@@ -422,10 +430,22 @@ class Renderer:
             record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=tries, seed=seed)
             if settings.qa and Checker.supports(ident.text_language):
                 result = self.checker.check(
-                    audio.samples, audio.sample_rate, chunk.text, ident.text_language, spoken=chunk.spoken
+                    audio.samples,
+                    audio.sample_rate,
+                    chunk.text,
+                    ident.text_language,
+                    spoken=chunk.spoken,
+                    threshold=settings.qa_threshold,
                 )
                 passed = result.passed(settings.qa_threshold)
-                record = replace(record, checked=True, wer=result.wer, transcript=result.transcript, flagged=not passed)
+                record = replace(
+                    record,
+                    checked=True,
+                    wer=result.wer,
+                    transcript=result.transcript,
+                    words=[list(w) for w in result.words],
+                    flagged=not passed,
+                )
             job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 
