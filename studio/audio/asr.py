@@ -96,12 +96,16 @@ class Transcriber:
         from studio.audio.whisper_decode import hear
 
         audio = resample(np.asarray(samples, dtype=np.float32), sample_rate, WHISPER_RATE)
+        misses = None
+        if references and threshold is not None:
+            refs = list(references)
+            misses = lambda text: min(word_error_rate(r, text, wer_language) for r in refs) > threshold  # noqa: E731
         # a multilingual model is told the book's language; an English-only one has none to be told
         language = wer_language.split("-")[0].lower() if self.model.model.is_multilingual else self.language
         with self._lock:
             if len(audio) <= 29 * WHISPER_RATE:
-                return hear(self.model, audio, language, MAX_TOKENS, misses=None, words=words,
-                            beam_size=self.beam_size, fit=False)  # fmt: skip
+                return hear(self.model, audio, language, MAX_TOKENS, misses=misses, words=words,
+                            beam_size=self.beam_size)  # fmt: skip
             segments, _ = self.model.transcribe(
                 audio, language=language, beam_size=self.beam_size, condition_on_previous_text=False,
                 max_new_tokens=MAX_TOKENS, temperature=0.0, vad_filter=False, word_timestamps=words,
