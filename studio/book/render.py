@@ -164,7 +164,10 @@ class Renderer:
         self.registry = registry
         settings = registry.settings
         self.checker = checker or Checker(
-            threads=max(1, settings.threads), model_dir=settings.whisper_dir, isolated=True
+            threads=max(1, settings.threads),
+            model_dir=settings.whisper_dir,
+            isolated=True,
+            cache_dir=settings.cache_dir,
         )
         # One inference at a time: a retry (made on the checking thread) waits for the main thread's synthesis instead
         # of running beside it. Two at once made ONNX Runtime's arena grow to hold both, so a render's peak memory

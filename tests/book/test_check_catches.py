@@ -61,14 +61,14 @@ class Careful:
         return self.transcriber.transcribe(samples, sample_rate)
 
 
-def _flagged(settings: Settings, recognizer: object, name: str) -> set[str]:
+def _flagged(settings: Settings, recognizer: object, name: str, second: object = None) -> set[str]:
     book = Book("The Keeper", "A. Writer", "en", [Chapter("One", "\n\n".join(PARAGRAPHS))])
     plan = make_plan(book, 120)
     job = BookJob.create(
         settings.jobs_dir, book, plan, RenderSettings(engine="piper", voice="joe", qa=True, qa_tries=1), job_id=name
     )
     registry = Registry(settings)
-    renderer = Renderer(registry, Checker(recognizer=recognizer))  # type: ignore[arg-type]
+    renderer = Renderer(registry, Checker(recognizer=recognizer, second=second))  # type: ignore[arg-type]
     planted = Planted(registry.get("piper"))
     renderer._engine = lambda _settings: planted  # type: ignore[method-assign]
     report = renderer.render(job)
@@ -84,3 +84,14 @@ def test_cheap_checks_flag_the_same_planted_errors_as_careful_ones(settings: Set
     # is for those); what matters here: every planted error is caught, and the cheap hearing adds no flag
     assert planted <= careful
     assert planted <= cheap <= careful, (cheap, careful)
+
+
+def test_base_is_asked_about_what_tiny_flags_and_the_planted_errors_stay_flagged(
+    settings: Settings,
+    transcriber,  # type: ignore[no-untyped-def]
+    whisper_base,
+) -> None:
+    planted = {"Gandalf the", "The keeper", "The wind"}
+    alone = _flagged(settings, transcriber, "tiny")
+    both = _flagged(settings, transcriber, "tiny-and-base", second=whisper_base)
+    assert planted <= both <= alone, (both, alone)
