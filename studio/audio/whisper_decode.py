@@ -20,6 +20,10 @@ Word = tuple[str, float, float]  # the word as heard, its start and end in secon
 
 GREEDY, BEAM = 1, 5
 FRAMES_PER_SECOND = 100  # Whisper's mel frames
+# A window of a second or two made Whisper loop on short chunks ("The bridge. The bridge. ..."); from 10 s on it hears
+# them as in the 30 s window, and a 10 s window costs about a tenth of the 30 s one (attention grows with the square).
+MIN_WINDOW = 10
+LEAD = 0.3  # seconds of silence put before the clip (the word timings are given without it)
 PREPEND, APPEND = "\"'“¿([{-", "\"'.。,，!！?？:：”)]}、"  # faster-whisper's defaults
 
 
@@ -48,8 +52,8 @@ class Clip:
         features = model.feature_extractor(audio16k)
         self.frames = min(model.feature_extractor.nb_max_frames, max(1, features.shape[-1] - 1))
         window = features[:, : self.frames]
-        if fit:  # the clip plus a second of silence, in whole seconds, instead of the 30 s window
-            seconds = self.frames // FRAMES_PER_SECOND + 2
+        if fit:  # the clip plus a second of silence, in whole seconds, at least MIN_WINDOW, instead of 30 s
+            seconds = max(MIN_WINDOW, self.frames // FRAMES_PER_SECOND + 2)
             size = min(model.feature_extractor.nb_max_frames, seconds * FRAMES_PER_SECOND)
             window = np.pad(window, ((0, 0), (0, size - window.shape[-1])))
         else:
@@ -106,11 +110,15 @@ def hear(
     """Transcribe a clip. With `misses` (does this text miss what the clip should say?), greedy decoding goes first
     and beam search (Whisper's more careful hearing) runs, and decides, only when the greedy text misses. Without
     `misses`, one beam search, as `transcribe` did."""
-    clip = Clip(model, audio16k, language, max_tokens, fit)
+    lead = np.zeros(int(LEAD * 16000), np.float32)  # Whisper misheard a first word said at the very first frame
+    clip = Clip(model, np.concatenate([lead, np.asarray(audio16k, np.float32)]), language, max_tokens, fit)
     if misses is not None and beam_size > GREEDY:
         tokens = clip.decode(GREEDY)
         if misses(clip.text(tokens)):
             tokens = clip.decode(beam_size)
     else:
         tokens = clip.decode(beam_size)
-    return Heard(clip.text(tokens), clip.words(tokens) if words else ())
+    found = clip.words(tokens) if words else ()
+    return Heard(
+        clip.text(tokens), tuple((w, max(0.0, round(a - LEAD, 2)), max(0.0, round(b - LEAD, 2))) for w, a, b in found)
+    )

@@ -149,6 +149,14 @@ class Checker:
 
         return is_english(language) or whisper_base.installed()
 
+    def can_check(self, language: str) -> bool:
+        """`supports`, for this checker: other languages need base, given or from a cache to join it into."""
+        from studio.audio import whisper_base
+
+        if is_english(language):
+            return True
+        return self._second is not None or (self._cache_dir is not None and whisper_base.installed())
+
     def check(
         self,
         samples: NDArray[np.float32],

@@ -302,7 +302,7 @@ class Renderer:
         check_instructions(settings.instruct, self.registry.info(settings.engine))
         engine = self._engine(settings)
         self._warn_version(engine, ident)
-        check = settings.qa and Checker.supports(ident.text_language)
+        check = settings.qa and self.checker.can_check(ident.text_language)
         self._reserve(engine, settings)
         work = [(ch, ident.chunk(ck.id)) for ch in chapters for ck in ch.chunks]
         total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
@@ -431,7 +431,7 @@ class Renderer:
                 audio = engine.synthesize(chunk.spoken, chunk.voice, params)
             tries = (old.tries if old is not None else 0) + 1
             record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=tries, seed=seed)
-            if settings.qa and Checker.supports(ident.text_language):
+            if settings.qa and self.checker.can_check(ident.text_language):
                 result = self.checker.check(
                     audio.samples,
                     audio.sample_rate,
