@@ -71,6 +71,8 @@ bench: install
 	$(PY) -m studio.bench.first_audio --repeats 7 --warmup 1 --output bench-first-audio.json
 	@if [ -f $(SHARED_BOOKS)/alice-in-wonderland.epub ]; then \
 	  $(PY) -m studio.bench.book $(SHARED_BOOKS)/alice-in-wonderland.epub --chapter 5 --chars 3000 --output bench-book.json; \
+	  $(PY) -m studio.bench.false_flags $(SHARED_BOOKS)/alice-in-wonderland.epub $(SHARED_BOOKS)/frankenstein.epub \
+	    $(SHARED_BOOKS)/moby-dick.epub --chars 7000 --output bench-false-flags.json; \
 	else echo "no ../shared/fixtures/books here: skipping the audiobook benchmark"; fi
 	@if [ -f $(SHARED_BOOKS)/moby-dick.epub ]; then \
 	  $(PY) -m studio.ui.book_scale $(SHARED_BOOKS)/moby-dick.epub --output bench-book-scale.json; \

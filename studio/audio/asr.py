@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.dsp import resample
+from studio.audio.whisper_decode import Heard
 from studio.errors import ModelMissing, StudioError
 
 WHISPER_RATE = 16000
@@ -78,6 +80,39 @@ class Transcriber:
                 vad_filter=False,
             )
             return " ".join(seg.text.strip() for seg in segments).strip()
+
+    def hear(
+        self,
+        samples: NDArray[np.float32],
+        sample_rate: int,
+        references: Sequence[str] = (),
+        threshold: float | None = None,
+        wer_language: str = "en",
+        words: bool = False,
+    ) -> Heard:
+        """A chunk check's hearing: the clip is encoded once, in a window its own length; greedy decoding first, and
+        beam search only when the greedy text's word error rate against every reference is above `threshold`;
+        `words` adds each word's start and end (seconds). A clip over 29 s goes through `transcribe` instead."""
+        from studio.audio.whisper_decode import hear
+
+        audio = resample(np.asarray(samples, dtype=np.float32), sample_rate, WHISPER_RATE)
+        misses = None
+        if references and threshold is not None:
+            refs = list(references)
+            misses = lambda text: min(word_error_rate(r, text, wer_language) for r in refs) > threshold  # noqa: E731
+        # a multilingual model is told the book's language; an English-only one has none to be told
+        language = wer_language.split("-")[0].lower() if self.model.model.is_multilingual else self.language
+        with self._lock:
+            if len(audio) <= 29 * WHISPER_RATE:
+                return hear(self.model, audio, language, MAX_TOKENS, misses=misses, words=words,
+                            beam_size=self.beam_size)  # fmt: skip
+            segments, _ = self.model.transcribe(
+                audio, language=language, beam_size=self.beam_size, condition_on_previous_text=False,
+                max_new_tokens=MAX_TOKENS, temperature=0.0, vad_filter=False, word_timestamps=words,
+            )  # fmt: skip
+            segments = list(segments)
+        found = [(w.word.strip(), round(w.start, 2), round(w.end, 2)) for s in segments for w in (s.words or [])]
+        return Heard(" ".join(seg.text.strip() for seg in segments).strip(), tuple(found))
 
 
 def word_error_rate(reference: str, hypothesis: str, language: str = "en") -> float:

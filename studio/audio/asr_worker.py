@@ -7,9 +7,11 @@ its own and flat, the recognizer's memory goes back to the system when the rende
 Whisper loaded), and a crash inside the recognizer cannot take the render down with it.
 
 Protocol (binary pipes, no shell): after loading, the worker writes one JSON line, {"ready": true} or
-{"error": "..."}. Each request is a header of two little-endian uint32 (sample rate, number of samples) followed by
-that many float32 samples; each reply is one JSON line, {"text": "..."} or {"error": "..."}. When its stdin closes,
-the worker writes {"peak_rss_mb": N} and exits.
+{"error": "..."}. Each request is a header of three little-endian uint32 (sample rate, number of samples, bytes of
+options) followed by that many float32 samples and then the options, UTF-8 JSON: empty for a plain transcription, or a
+chunk check's {"references": [...], "threshold": T, "language": "en", "words": true} (see `Transcriber.hear`). Each
+reply is one JSON line, {"text": "...", "words": [[word, start, end], ...]} or {"error": "..."}. When its stdin
+closes, the worker writes {"peak_rss_mb": N} and exits.
 """
 
 from __future__ import annotations
@@ -19,17 +21,20 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from studio.audio.whisper_decode import Heard
 from studio.errors import ModelMissing, StudioError
 from studio.fsutil import peak_rss_mb
 
-HEADER = struct.Struct("<II")
+HEADER = struct.Struct("<III")
 MAX_SAMPLES = 16000 * 600  # ten minutes at 16 kHz: far above any chunk; guards against a garbled header
+MAX_OPTIONS = 1 << 20
 
 
 class RecognizerStopped(StudioError):
@@ -78,19 +83,32 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], model_dir: str | None, threads: i
         header = _read_exact(stdin, HEADER.size)
         if header is None:
             break
-        rate, count = HEADER.unpack(header)
-        if count > MAX_SAMPLES or rate <= 0:
-            _reply(stdout, {"error": f"bad request: {count} samples at {rate} Hz"})
+        rate, count, size = HEADER.unpack(header)
+        if count > MAX_SAMPLES or rate <= 0 or size > MAX_OPTIONS:
+            _reply(stdout, {"error": f"bad request: {count} samples at {rate} Hz, {size} bytes of options"})
             break
         body = _read_exact(stdin, count * 4)
-        if body is None:
+        options = _read_exact(stdin, size) if size else b"{}"
+        if body is None or options is None:
             break
         try:
-            text = transcriber.transcribe(np.frombuffer(body, dtype="<f4").astype(np.float32), rate)
+            samples = np.frombuffer(body, dtype="<f4").astype(np.float32)
+            if not size:
+                _reply(stdout, {"text": transcriber.transcribe(samples, rate)})
+                continue
+            ask = json.loads(options)
+            heard = transcriber.hear(
+                samples,
+                rate,
+                references=[str(r) for r in ask.get("references", [])],
+                threshold=ask.get("threshold"),
+                wer_language=str(ask.get("language", "en")),
+                words=bool(ask.get("words", False)),
+            )
         except Exception as exc:  # reported to the parent, which decides; the worker keeps serving
             _reply(stdout, {"error": f"{type(exc).__name__}: {exc}"})
             continue
-        _reply(stdout, {"text": text})
+        _reply(stdout, {"text": heard.text, "words": [list(w) for w in heard.words]})
     _reply(stdout, {"peak_rss_mb": peak_rss_mb()})
 
 
@@ -140,6 +158,24 @@ class WorkerTranscriber:
         return RecognizerStopped(f"The speech checker (Whisper) stopped unexpectedly: {describe_stop(code)}.")
 
     def transcribe(self, samples: NDArray[np.float32], sample_rate: int) -> str:
+        return str(self._ask(samples, sample_rate, b"").get("text", ""))
+
+    def hear(
+        self,
+        samples: NDArray[np.float32],
+        sample_rate: int,
+        references: Sequence[str] = (),
+        threshold: float | None = None,
+        wer_language: str = "en",
+        words: bool = False,
+    ) -> Heard:
+        """`Transcriber.hear` in the worker."""
+        ask = {"references": list(references), "threshold": threshold, "language": wer_language, "words": words}
+        reply = self._ask(samples, sample_rate, json.dumps(ask).encode("utf-8"))
+        found = tuple((str(w), float(s), float(e)) for w, s, e in reply.get("words", []))
+        return Heard(str(reply.get("text", "")), found)
+
+    def _ask(self, samples: NDArray[np.float32], sample_rate: int, options: bytes) -> dict[str, Any]:
         from studio.audio.asr import WHISPER_RATE
         from studio.audio.dsp import resample
 
@@ -147,14 +183,14 @@ class WorkerTranscriber:
         with self._lock:
             assert self._proc.stdin is not None
             try:
-                self._proc.stdin.write(HEADER.pack(WHISPER_RATE, len(audio)) + audio.tobytes())
+                self._proc.stdin.write(HEADER.pack(WHISPER_RATE, len(audio), len(options)) + audio.tobytes() + options)
                 self._proc.stdin.flush()
             except OSError as exc:  # a broken pipe: the worker is gone
                 raise self._stopped() from exc
             reply = self._line()
         if "error" in reply:
             raise StudioError(f"The speech checker failed: {reply['error']}")
-        return str(reply.get("text", ""))
+        return reply
 
     def close(self) -> None:
         """End the worker (its memory goes back to the system); remember its peak memory when it reports it."""

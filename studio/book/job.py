@@ -83,6 +83,9 @@ class ChunkRecord:
     rendered_at: float = field(default_factory=time.time)
     seed: int | None = None  # the take's seed when one was asked for (a regenerated chunk): the same take again
     accepted: bool = False  # a person listened to this take and kept it as it is (it was flagged; it is no more)
+    # the checker's word timings for this take: [word as heard, start, end], seconds within the chunk's audio (records
+    # written before they were kept, and unchecked chunks, have none)
+    words: list[list[Any]] = field(default_factory=list)
 
 
 class BookJob:

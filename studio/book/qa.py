@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.asr import word_error_rate
+from studio.audio.whisper_decode import Heard, Word
 from studio.errors import ModelMissing
 
 log = logging.getLogger(__name__)
@@ -31,17 +32,26 @@ class Recognizer(Protocol):
 class CheckResult:
     wer: float
     transcript: str
+    words: tuple[Word, ...] = ()  # the heard words' start and end, seconds within the chunk (read-along, subtitles)
 
     def passed(self, threshold: float) -> bool:
         return self.wer <= threshold
 
 
-class Checker:
-    """Loads the speech recognizer on first use (English: the bundled Whisper tiny.en) and scores chunks.
+def is_english(language: str) -> bool:
+    return language.lower().replace("_", "-").split("-")[0] == "en"
 
-    `isolated=True` (what renders use) runs the recognizer in a child process (`studio.audio.asr_worker`) that
+
+class Checker:
+    """Loads the speech recognizers on first use and scores chunks. English is heard by the bundled Whisper tiny.en
+    (fast); a chunk it hears wrong gets a second opinion from the multilingual Whisper base (`studio.audio.
+    whisper_base`, joined into `cache_dir` on first need), and is wrong only if base hears it wrong too. Other
+    languages are heard by base alone.
+
+    `isolated=True` (what renders use) runs each recognizer in a child process (`studio.audio.asr_worker`) that
     `close()` ends, so its memory is returned after each render and never meets the engine's in one process.
-    A `recognizer` given here is used as is (tests share one loaded model) and `close()` leaves it alone.
+    A `recognizer` (or `second`) given here is used as is (tests share one loaded model) and `close()` leaves it
+    alone; with a `recognizer` given and no `second` nor `cache_dir`, there is no second opinion.
     """
 
     def __init__(
@@ -50,14 +60,38 @@ class Checker:
         model_dir: Path | None = None,
         recognizer: Recognizer | None = None,
         isolated: bool = False,
+        cache_dir: Path | None = None,
+        second: Recognizer | None = None,
     ) -> None:
         self._threads = threads
         self._model_dir = model_dir
         self._recognizer = recognizer
         self._isolated = isolated and recognizer is None
+        self._cache_dir = cache_dir
+        self._second = second
+        self._second_isolated = isolated and second is None
         self._lock = threading.Lock()
         self._users = 0
         self.worker_peak_rss_mb: float | None = None  # the last worker's peak memory, once it is closed
+        self.second_opinions = 0  # chunks the first recognizer heard wrong and base was asked about
+
+    @property
+    def second(self) -> Recognizer | None:
+        """The multilingual Whisper base, loaded on first need; None where there is none (not installed, no cache)."""
+        from studio.audio import whisper_base
+
+        with self._lock:
+            if self._second is None and self._cache_dir is not None and whisper_base.installed():
+                folder = whisper_base.whisper_base_dir(self._cache_dir)
+                if self._second_isolated:
+                    from studio.audio.asr_worker import WorkerTranscriber
+
+                    self._second = WorkerTranscriber(folder, threads=self._threads)
+                else:
+                    from studio.audio.asr import Transcriber
+
+                    self._second = Transcriber.load(folder, threads=self._threads, language=None)
+            return self._second
 
     @property
     def recognizer(self) -> Recognizer:
@@ -93,18 +127,35 @@ class Checker:
     def close(self) -> None:
         """End the worker process, if this checker started one and nobody uses it (the next check starts another)."""
         with self._lock:
-            if not self._isolated or self._recognizer is None or self._users > 0:
+            if self._users > 0:
                 return
-            worker, self._recognizer = self._recognizer, None
-        close = getattr(worker, "close", None)
-        if callable(close):
-            close()
-        self.worker_peak_rss_mb = getattr(worker, "peak_rss_mb", None)
+            worker = second = None
+            if self._isolated:
+                worker, self._recognizer = self._recognizer, None
+            if self._second_isolated:
+                second, self._second = self._second, None
+        for one in (second, worker):
+            close = getattr(one, "close", None)
+            if callable(close):
+                close()
+        if worker is not None:
+            self.worker_peak_rss_mb = getattr(worker, "peak_rss_mb", None)
 
     @staticmethod
     def supports(language: str) -> bool:
-        """tiny.en only understands English; other languages are rendered unchecked (and the job says so)."""
-        return language.lower().replace("_", "-").split("-")[0] == "en"
+        """English always (tiny.en); other languages when the multilingual Whisper base is installed, else they are
+        rendered unchecked (and the job says so)."""
+        from studio.audio import whisper_base
+
+        return is_english(language) or whisper_base.installed()
+
+    def can_check(self, language: str) -> bool:
+        """`supports`, for this checker: other languages need base, given or from a cache to join it into."""
+        from studio.audio import whisper_base
+
+        if is_english(language):
+            return True
+        return self._second is not None or (self._cache_dir is not None and whisper_base.installed())
 
     def check(
         self,
@@ -113,33 +164,62 @@ class Checker:
         expected: str,
         language: str = "en",
         spoken: str | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> CheckResult:
         """Score one chunk against the book's text, or against `spoken` (the text after the lexicon) when that
-        matches better: a word the lexicon replaced is said as the rule says, which is not a misread.
+        matches better: a word the lexicon replaced is said as the rule says, which is not a misread. The
+        recognizer hears it cheaply first (greedy) and carefully (beam search) only when that misses `threshold`,
+        and reports when each word was said.
 
         A recognizer process that died (killed for memory, crashed) is started again once; when it cannot come
         back, one line says why and what to do (the render's finished chunks stay)."""
         from studio.audio.asr_worker import RecognizerStopped
 
+        references = [expected] if spoken is None or spoken == expected else [expected, spoken]
+        english = is_english(language)
         try:
             try:
-                heard = self.recognizer.transcribe(samples, sample_rate)
+                heard = self._hear(english, samples, sample_rate, references, threshold, language)
             except RecognizerStopped as first:
                 log.warning("%s Starting it again.", first)
                 self._drop()
-                heard = self.recognizer.transcribe(samples, sample_rate)
+                heard = self._hear(english, samples, sample_rate, references, threshold, language)
+            wer = min(word_error_rate(ref, heard.text, language) for ref in references)
+            if english and wer > threshold and self.second is not None:
+                self.second_opinions += 1
+                again = self._hear(False, samples, sample_rate, references, threshold, language)
+                second_wer = min(word_error_rate(ref, again.text, language) for ref in references)
+                if second_wer < wer:  # base hears it right (or better): tiny.en misheard it
+                    heard, wer = again, second_wer
         except (RecognizerStopped, ModelMissing) as exc:
             self._drop()
             raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
-        wer = word_error_rate(expected, heard, language)
-        if spoken is not None and spoken != expected:
-            wer = min(wer, word_error_rate(spoken, heard, language))
-        return CheckResult(wer, heard)
+        return CheckResult(wer, heard.text, heard.words)
+
+    def _hear(
+        self,
+        english: bool,
+        samples: NDArray[np.float32],
+        sample_rate: int,
+        references: list[str],
+        threshold: float,
+        language: str,
+    ) -> Heard:
+        recognizer = self.recognizer if english else self.second
+        if recognizer is None:
+            raise ModelMissing(f"No speech recognizer for {language!r}: the multilingual Whisper base is missing.")
+        hear = getattr(recognizer, "hear", None)
+        if hear is None:  # a recognizer that only transcribes (no second look, no word timings)
+            return Heard(recognizer.transcribe(samples, sample_rate))
+        heard: Heard = hear(samples, sample_rate, references, threshold, language, words=True)
+        return heard
 
     def _drop(self) -> None:
-        """Forget a dead recognizer process (the next use starts a new one)."""
+        """Forget the recognizer processes after one died (the next use starts new ones)."""
         with self._lock:
-            worker, self._recognizer = self._recognizer, None
-        close = getattr(worker, "close", None)
-        if callable(close):
-            close()
+            worker, self._recognizer = (self._recognizer, None) if self._isolated else (None, self._recognizer)
+            second, self._second = (self._second, None) if self._second_isolated else (None, self._second)
+        for one in (worker, second):
+            close = getattr(one, "close", None)
+            if callable(close):
+                close()

@@ -164,7 +164,10 @@ class Renderer:
         self.registry = registry
         settings = registry.settings
         self.checker = checker or Checker(
-            threads=max(1, settings.threads), model_dir=settings.whisper_dir, isolated=True
+            threads=max(1, settings.threads),
+            model_dir=settings.whisper_dir,
+            isolated=True,
+            cache_dir=settings.cache_dir,
         )
         # One inference at a time: a retry (made on the checking thread) waits for the main thread's synthesis instead
         # of running beside it. Two at once made ONNX Runtime's arena grow to hold both, so a render's peak memory
@@ -239,8 +242,16 @@ class Renderer:
         attempt = record.tries - 1
         while True:
             samples, rate = read_audio(job.audio_path(key))
-            result = self.checker.check(samples, rate, chunk.text, language, spoken=record.spoken_text)
-            take = replace(record, checked=True, wer=result.wer, transcript=result.transcript)
+            result = self.checker.check(
+                samples, rate, chunk.text, language, spoken=record.spoken_text, threshold=settings.qa_threshold
+            )
+            take = replace(
+                record,
+                checked=True,
+                wer=result.wer,
+                transcript=result.transcript,
+                words=[list(w) for w in result.words],
+            )
             is_best = best is None or result.wer < best[0]
             if is_best:
                 best = (result.wer, take, (samples, rate))
@@ -291,7 +302,7 @@ class Renderer:
         check_instructions(settings.instruct, self.registry.info(settings.engine))
         engine = self._engine(settings)
         self._warn_version(engine, ident)
-        check = settings.qa and Checker.supports(ident.text_language)
+        check = settings.qa and self.checker.can_check(ident.text_language)
         self._reserve(engine, settings)
         work = [(ch, ident.chunk(ck.id)) for ch in chapters for ck in ch.chunks]
         total, done, reused, rendered, flagged = len(work), 0, 0, 0, 0
@@ -420,12 +431,24 @@ class Renderer:
                 audio = engine.synthesize(chunk.spoken, chunk.voice, params)
             tries = (old.tries if old is not None else 0) + 1
             record = ChunkRecord(chunk.key, chunk.id, chunk.spoken, audio.duration, tries=tries, seed=seed)
-            if settings.qa and Checker.supports(ident.text_language):
+            if settings.qa and self.checker.can_check(ident.text_language):
                 result = self.checker.check(
-                    audio.samples, audio.sample_rate, chunk.text, ident.text_language, spoken=chunk.spoken
+                    audio.samples,
+                    audio.sample_rate,
+                    chunk.text,
+                    ident.text_language,
+                    spoken=chunk.spoken,
+                    threshold=settings.qa_threshold,
                 )
                 passed = result.passed(settings.qa_threshold)
-                record = replace(record, checked=True, wer=result.wer, transcript=result.transcript, flagged=not passed)
+                record = replace(
+                    record,
+                    checked=True,
+                    wer=result.wer,
+                    transcript=result.transcript,
+                    words=[list(w) for w in result.words],
+                    flagged=not passed,
+                )
             job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 

@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--qa",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="check every chunk by speech recognition and re-render bad ones (default on)",
+        help="check every chunk by speech recognition (Whisper tiny.en; the multilingual base for other languages and "
+        "as a second opinion on what tiny.en hears wrong), keep when each word was said, and re-render bad ones "
+        "(default on)",
     )
     brender.add_argument("--lexicon", type=Path, help="pronunciation file: one `word = say it like this` per line")
     brender.add_argument("--paragraph-gap", type=float, default=0.6, help="seconds of silence after a paragraph")

@@ -43,6 +43,21 @@ def test_the_worker_hears_real_speech_and_reports_its_peak_memory(piper_engine) 
     assert not _alive(worker.pid)
 
 
+def test_the_worker_reports_when_each_word_was_said(piper_engine) -> None:  # type: ignore[no-untyped-def]
+    audio = piper_engine.synthesize(TEXT, "joe", SynthParams(language="en-us"))
+    worker = WorkerTranscriber(threads=1)
+    try:
+        heard = worker.hear(audio.samples, audio.sample_rate, [TEXT], 0.25, "en", words=True)
+    finally:
+        worker.close()
+    assert word_error_rate(TEXT, heard.text) <= 0.2, heard
+    assert [w for w, _, _ in heard.words][:3] == ["She", "opened", "the"], heard.words
+    starts = [s for _, s, _ in heard.words]
+    assert starts == sorted(starts) and all(s <= e for _, s, e in heard.words)
+    assert heard.words[-1][2] <= audio.duration + 0.1
+    assert heard.words[-1][2] > audio.duration * 0.7  # the last word ends near the end of the speech
+
+
 def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ModelMissing, match=r"no-model-here has no model\.bin: give a CTranslate2 Whisper folder"):
         WorkerTranscriber(tmp_path / "no-model-here")

