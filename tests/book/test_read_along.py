@@ -184,3 +184,32 @@ def test_the_cli_writes_the_read_along_book_and_subtitles(tmp_path: Path) -> Non
                            "--no-qa", "--format", "epub2"], input=TWO, env=env, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert proc.returncode == 2 and "Unknown export format 'epub2'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_checked_render_reads_along_word_by_word(tmp_path: Path, transcriber) -> None:  # type: ignore[no-untyped-def]
+    """The checks keep each word's time with its chunk; the export puts them into the overlays and word cues."""
+    from studio.book.qa import Checker
+
+    settings = Settings(home=tmp_path / "home", threads=2)
+    settings.ensure_dirs()
+    books = Audiobooks(Registry(settings), Checker(recognizer=transcriber))
+    book = Book("Rabbit", "Lewis Carroll", "en", [Chapter("Chapter II", TWO)])
+    settings_ = RenderSettings(voice="joe", qa=True, formats=("epub3", "vtt"), subtitle_words=True)
+    job = books.create_job(book, books.plan(book, "piper"), settings_)
+    books.render(job)
+    assert all(r.words for r in job.records().values())
+    result = books.export(job)
+    assert epubcheck(result.files["epub3"][0]).returncode == 0
+    with zipfile.ZipFile(result.files["epub3"][0]) as z:
+        smil = etree.fromstring(z.read("OEBPS/smil/ch001.smil"))
+        xhtml = etree.fromstring(z.read("OEBPS/text/ch001.xhtml"))
+    words = {
+        el.get("id"): el.text for el in xhtml.iter("{http://www.w3.org/1999/xhtml}span") if el.get("id", "")[0] == "w"
+    }
+    sentence_seqs = smil.findall(f"{SMIL}body/{SMIL}seq/{SMIL}seq")
+    assert len(sentence_seqs) >= 2  # the chapter's two sentences (and the spoken title) word by word
+    pars = [p for seq in sentence_seqs for p in seq.findall(f"{SMIL}par")]
+    said = [words[p.find(f"{SMIL}text").get("src").split("#")[1]] for p in pars]
+    assert "remarkable" in said and "waistcoat" in said
+    captions = [c.text for c in webvtt.read(str(next(p for p in result.files["vtt"] if p.name == "Rabbit.vtt")))]
+    assert captions[-2:] == ["waistcoat", "pocket."]
