@@ -7,16 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from studio.audio.align import sentence_spans
+from studio.audio.align import sentence_spans, text_weight
 from studio.audio.io import read_audio
 from studio.errors import InvalidInput
 from studio.fsutil import write_atomic
 from studio.text.chunking import split_sentences
 from studio.text.events import strip_events
 from studio.text.subtitles import FORMATS, Cue, render
-
-# a digit is said as a word or more, so it weighs like several letters (as in a book's timeline)
-DIGIT_WEIGHT = 4
 
 
 def take_cues(take: Path, text: str, language: str = "en") -> list[Cue]:
@@ -26,8 +23,7 @@ def take_cues(take: Path, text: str, language: str = "en") -> list[Cue]:
     if not sentences:
         return []
     samples, rate = read_audio(take)
-    weights = [len(s) + (DIGIT_WEIGHT - 1) * sum(ch.isdigit() for ch in s) for s in sentences]
-    spans = sentence_spans(samples, rate, weights)
+    spans = sentence_spans(samples, rate, [text_weight(s) for s in sentences])
     return [Cue(start, end, sentence) for sentence, (start, end) in zip(sentences, spans, strict=True)]
 
 

@@ -25,6 +25,8 @@ QUIET_BELOW_SPEECH_DB = 30.0
 QUIET_CEILING_DB = -45.0
 # a boundary placed with no pause costs as much as a pause this many seconds away from where the text puts it
 NO_PAUSE_COST = 1.5
+# a digit is said as a word or more ("1865": eighteen sixty-five), so it weighs like several letters
+DIGIT_WEIGHT = 4
 # longer pauses are likelier sentence ends: a pause's cost falls by this much per second of its length
 LENGTH_BONUS = 2.0
 # a span reaches this far into the quiet around it, so a soft onset or a trailing breath is not cut off
@@ -75,6 +77,11 @@ def speech_bounds(samples: NDArray[np.float32], rate: int) -> tuple[float, float
     if not len(loud):
         return 0.0, duration
     return float(loud[0]) * FRAME, min(duration, float(loud[-1] + 1) * FRAME)
+
+
+def text_weight(sentence: str) -> float:
+    """How long a written sentence is likely to take to say, in letters: its length, a digit counting as several."""
+    return len(sentence) + (DIGIT_WEIGHT - 1) * sum(ch.isdigit() for ch in sentence)
 
 
 def _choose(expected: Sequence[float], found: Sequence[tuple[float, float]]) -> list[int | None]:

@@ -5,22 +5,17 @@ The read-along EPUB 3 (its SMIL clips) and the subtitles are written from this, 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.audio.align import align_words, sentence_spans
+from studio.audio.align import align_words, sentence_spans, text_weight
 from studio.book.export_model import ExportChapter
 from studio.book.export_plan import _ChapterPlan
 from studio.text.chunking import split_sentences
 from studio.text.subtitles import Cue, WordTime
-
-_DIGIT = re.compile(r"\d")
-# a digit is said as a word or more ("1865": eighteen sixty-five), so it weighs like several letters
-DIGIT_WEIGHT = 4
 
 
 @dataclass
@@ -39,15 +34,11 @@ class ChapterTimeline:
         return [c.shifted(self.start) for c in self.cues]
 
 
-def _weight(sentence: str) -> float:
-    return len(sentence) + (DIGIT_WEIGHT - 1) * len(_DIGIT.findall(sentence))
-
-
 def _chunk_cues(samples: NDArray[np.float32], rate: int, text: str, language: str,
                 heard: Sequence[WordTime] | None) -> list[Cue]:  # fmt: skip
     """The chunk's sentences, timed within its audio."""
     sentences = split_sentences(text, language) or ([text.strip()] if text.strip() else [])
-    spans = sentence_spans(samples, rate, [_weight(s) for s in sentences])
+    spans = sentence_spans(samples, rate, [text_weight(s) for s in sentences])
     cues = []
     for sentence, (start, end) in zip(sentences, spans, strict=True):
         words: tuple[WordTime, ...] = ()
