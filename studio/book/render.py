@@ -16,7 +16,7 @@ from studio.book import identity
 from studio.book.identity import BookIdentity, ChunkIdentity, engine_facts
 from studio.book.job import LOCK_FILE, BookJob, ChunkRecord, RenderSettings
 from studio.book.plan import BookPlan, PlanChapter
-from studio.book.qa import Checker
+from studio.book.qa import Checker, CheckResult
 from studio.clock import clock
 from studio.engines.base import Engine, SynthParams, default_steps, device_report, reserve_memory, varies_unseeded
 from studio.engines.registry import Registry
@@ -122,6 +122,12 @@ def render_running(job: BookJob) -> bool:
     except (OSError, ValueError):
         return False
     return bool(pid) and process_alive(pid)
+
+
+def checked_record(record: ChunkRecord, result: CheckResult) -> ChunkRecord:
+    """The chunk's record with what its check heard: the word error rate, the transcript and each word's times."""
+    return replace(record, checked=True, wer=result.wer, transcript=result.transcript,
+                   words=[list(w) for w in result.words])  # fmt: skip
 
 
 def fresh_seed(previous: int | None = None) -> int:
@@ -245,13 +251,7 @@ class Renderer:
             result = self.checker.check(
                 samples, rate, chunk.text, language, spoken=record.spoken_text, threshold=settings.qa_threshold
             )
-            take = replace(
-                record,
-                checked=True,
-                wer=result.wer,
-                transcript=result.transcript,
-                words=[list(w) for w in result.words],
-            )
+            take = checked_record(record, result)
             is_best = best is None or result.wer < best[0]
             if is_best:
                 best = (result.wer, take, (samples, rate))
@@ -441,14 +441,7 @@ class Renderer:
                     threshold=settings.qa_threshold,
                 )
                 passed = result.passed(settings.qa_threshold)
-                record = replace(
-                    record,
-                    checked=True,
-                    wer=result.wer,
-                    transcript=result.transcript,
-                    words=[list(w) for w in result.words],
-                    flagged=not passed,
-                )
+                record = replace(checked_record(record, result), flagged=not passed)
             job.save_chunk(chunk.key, audio.samples, audio.sample_rate, record)
         return record
 
