@@ -56,13 +56,18 @@ def test_synthesize_speaks_with_the_bundled_voice(app: tuple[Any, Path]) -> None
     assert "joe" in [v["id"] for v in voices]
     engines = {e["name"]: e for e in client.predict(api_name="/engine_list")}
     assert engines["piper"]["available"] and engines["piper"]["languages"]
-    _audio, file, status = client.predict(
+    _audio, file, status, subtitles = client.predict(
         text="Hello from the public API. It speaks two sentences.", engine="piper", voice="joe", api_name="/synthesize"
     )
     file = value(file)  # the finished take comes as an update of the download box
     samples, rate = read_audio(file["path"] if isinstance(file, dict) else file)
     assert 2.0 < len(samples) / rate < 15.0, status
     assert "RTF" in status or "audio" in status
+    # and its subtitles: an SRT and a WebVTT with one cue per sentence
+    paths = [f["path"] if isinstance(f, dict) else f for f in value(subtitles)]
+    assert sorted(Path(p).suffix for p in paths) == [".srt", ".vtt"]
+    srt_text = Path(next(p for p in paths if p.endswith(".srt"))).read_text(encoding="utf-8")
+    assert "Hello from the public API." in srt_text and "It speaks two sentences." in srt_text
 
 
 def test_bad_input_gets_the_plain_message(app: tuple[Any, Path]) -> None:
