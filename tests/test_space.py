@@ -89,8 +89,8 @@ def test_the_space_speaks_with_the_default_voice(space_url: str, transcriber, tm
     client = Client(space_url, verbose=False, download_files=str(tmp_path))
     assert "guest" in client.predict(api_name="/who_am_i")
     text = "The studio on the Space speaks."
-    _audio, file, status = client.predict(text, "piper", "joe", "en-us", 8, 1.0, False, True, "WAV",
-                                          api_name="/synthesize")  # fmt: skip
+    _audio, file, status, _subtitles = client.predict(text, "piper", "joe", "en-us", 8, 1.0, False, True, "WAV",
+                                                      api_name="/synthesize")  # fmt: skip
     assert "ran on CPU" in status, status
     if isinstance(file, dict):  # a file component's update: its value is the downloaded file
         file = file.get("value", file)
