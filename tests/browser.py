@@ -103,6 +103,18 @@ def browser():  # type: ignore[no-untyped-def]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 
+def open_book_tab(browser, app_url: str, book: Path, shown: str, viewport: tuple[int, int] = (1280, 1400)):  # type: ignore[no-untyped-def]
+    """A new page on the Audiobook tab with `book` imported and planned: returned once the summary shows `shown`."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    page.goto(app_url)
+    page.get_by_role("tab", name="Audiobook").click()
+    page.locator("#book-upload input[type=file]").set_input_files(str(book))
+    page.wait_for_timeout(500)
+    page.click("#book-plan")
+    page.wait_for_function(f"document.querySelector('#book-summary').innerText.includes({shown!r})", timeout=60_000)
+    return page
+
+
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
     """Keep a full-page screenshot as a test artifact (test-artifacts/screenshots/<name>.png, ignored by git)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.book.epub_factory import Chap, EpubSpec, write_epub
-from tests.browser import error_badges, layout_problems, screenshot
+from tests.browser import error_badges, layout_problems, open_book_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +28,9 @@ def _book(tmp_path: Path, title: str = "Harbour Tales") -> Path:
 def test_upload_preview_render_download(app_url: str, browser, tmp_path: Path, size: str,
                                         viewport: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
     """A newcomer's first book, on a desktop and on a phone: upload, read the plan, render, download the M4B."""
-    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-    page.goto(app_url)
-    page.get_by_role("tab", name="Audiobook").click()
     # a book of its own per screen size (the same file imported again would open its finished job)
-    page.locator("#book-upload input[type=file]").set_input_files(str(_book(tmp_path, f"Harbour Tales ({size})")))
-    page.wait_for_timeout(500)
-    page.click("#book-plan")
-    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('Harbour Tales')",
-                           timeout=60_000)  # fmt: skip
+    book = _book(tmp_path, f"Harbour Tales ({size})")
+    page = open_book_tab(browser, app_url, book, "Harbour Tales", viewport)
     summary = page.locator("#book-summary").inner_text()
     assert "Ann Shore" in summary and "2 chapters, 1 ticked" in summary
     table = page.locator("#book-chapters").inner_text()
@@ -74,14 +68,7 @@ def test_unticked_chapters_are_not_rendered_without_a_save_step(app_url: str, br
         author="Ann Shore",
     )
     book = write_epub(tmp_path / "walks.epub", spec)
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.goto(app_url)
-    page.get_by_role("tab", name="Audiobook").click()
-    page.locator("#book-upload input[type=file]").set_input_files(str(book))
-    page.wait_for_timeout(500)
-    page.click("#book-plan")
-    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('2 chapters, 2 ticked')",
-                           timeout=60_000)  # fmt: skip
+    page = open_book_tab(browser, app_url, book, "2 chapters, 2 ticked")
     boxes = page.locator("#book-chapters [role=gridcell] input[type=checkbox]")
     boxes.first.wait_for(timeout=10_000)
     assert boxes.count() == 2

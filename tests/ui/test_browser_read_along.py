@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.book.epub_factory import Chap, EpubSpec, write_epub
-from tests.browser import error_badges, layout_problems, screenshot
+from tests.browser import error_badges, layout_problems, open_book_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +19,7 @@ def test_a_book_exports_a_read_along_epub_and_subtitles(app_url: str, browser, t
                                                    "Gulls followed them into the harbour."])],
                     title="Harbour Read-Along", author="Ann Shore")  # fmt: skip
     book = write_epub(tmp_path / "harbour.epub", spec)
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.goto(app_url)
-    page.get_by_role("tab", name="Audiobook").click()
-    page.locator("#book-upload input[type=file]").set_input_files(str(book))
-    page.wait_for_timeout(500)
-    page.click("#book-plan")
-    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('Harbour Read-Along')",
-                           timeout=60_000)  # fmt: skip
+    page = open_book_tab(browser, app_url, book, "Harbour Read-Along")
     formats = page.locator("#book-formats")
     assert "read-along" in formats.inner_text()
     for name in ("epub3", "srt"):
