@@ -17,7 +17,19 @@ class SmallDisk:
         self.path = path
 
     def read_only(self, on: bool = True) -> None:
-        subprocess.run(["mount", "-o", f"remount,{'ro' if on else 'rw'}", str(self.path)], check=True)
+        """Remount read-only (or back). The kernel refuses ("mount point is busy") while a file on the disk is open
+        for writing, as one is for a moment each time Studio writes a file: try again for up to 10 s."""
+        import time
+
+        command = ["mount", "-o", f"remount,{'ro' if on else 'rw'}", str(self.path)]
+        deadline = time.monotonic() + 10
+        while True:
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            if "busy" not in done.stderr or time.monotonic() > deadline:
+                raise subprocess.CalledProcessError(done.returncode, command, done.stdout, done.stderr)
+            time.sleep(0.01)
 
     def fill(self, leave: int = 0) -> Path:
         """Fill the disk but `leave` bytes; returns the filler file (delete it to free the space)."""
