@@ -78,6 +78,9 @@ class ChunkRecord:
     tries: int = 1
     checked: bool = False
     wer: float | None = None
+    # how far the transcript sounded from the text (phoneme error rate), kept where the words missed the threshold: a
+    # chunk whose words were heard another way but sound right is not flagged
+    sounds: float | None = None
     transcript: str = ""
     flagged: bool = False
     rendered_at: float = field(default_factory=time.time)

@@ -33,9 +33,17 @@ class CheckResult:
     wer: float
     transcript: str
     words: tuple[Word, ...] = ()  # the heard words' start and end, seconds within the chunk (read-along, subtitles)
+    # how far the transcript *sounds* from the text (phoneme error rate, `studio.audio.sounds_alike`): measured only
+    # when the word error rate misses the threshold; None when it was not needed or espeak-ng cannot say the language
+    sounds: float | None = None
 
     def passed(self, threshold: float) -> bool:
-        return self.wer <= threshold
+        """Heard right: the words match, or they sound the same (a name or foreign word spelled another way)."""
+        return self.wer <= threshold or (self.sounds is not None and self.sounds <= threshold)
+
+    def rank(self, threshold: float) -> tuple[bool, float]:
+        """Sorts the better of two hearings (or takes) first: one that passed, then the lower word error rate."""
+        return (not self.passed(threshold), self.wer)
 
 
 def is_english(language: str) -> bool:
@@ -184,17 +192,17 @@ class Checker:
                 log.warning("%s Starting it again.", first)
                 self._drop()
                 heard = self._hear(english, samples, sample_rate, references, threshold, language)
-            wer = min(word_error_rate(ref, heard.text, language) for ref in references)
-            if english and wer > threshold and self.second is not None:
+            result = score_hearing(heard, references, language, threshold)
+            if english and not result.passed(threshold) and self.second is not None:
                 self.second_opinions += 1
                 again = self._hear(False, samples, sample_rate, references, threshold, language)
-                second_wer = min(word_error_rate(ref, again.text, language) for ref in references)
-                if second_wer < wer:  # base hears it right (or better): tiny.en misheard it
-                    heard, wer = again, second_wer
+                other = score_hearing(again, references, language, threshold)
+                if other.rank(threshold) < result.rank(threshold):  # base hears it right (or better): tiny.en misheard
+                    result = other
         except (RecognizerStopped, ModelMissing) as exc:
             self._drop()
             raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
-        return CheckResult(wer, heard.text, heard.words)
+        return result
 
     def _hear(
         self,
@@ -223,3 +231,15 @@ class Checker:
             close = getattr(one, "close", None)
             if callable(close):
                 close()
+
+
+def score_hearing(heard: Heard, references: list[str], language: str, threshold: float) -> CheckResult:
+    """The hearing against the closest reference, in words; in sounds too when the words miss `threshold`."""
+    wer = min(word_error_rate(ref, heard.text, language) for ref in references)
+    sounds = None
+    if wer > threshold:
+        from studio.audio.sounds_alike import phoneme_error_rate
+
+        rates = [r for r in (phoneme_error_rate(ref, heard.text, language) for ref in references) if r is not None]
+        sounds = min(rates) if rates else None
+    return CheckResult(wer, heard.text, heard.words, sounds)

@@ -126,7 +126,7 @@ def render_running(job: BookJob) -> bool:
 
 def checked_record(record: ChunkRecord, result: CheckResult) -> ChunkRecord:
     """The chunk's record with what its check heard: the word error rate, the transcript and each word's times."""
-    return replace(record, checked=True, wer=result.wer, transcript=result.transcript,
+    return replace(record, checked=True, wer=result.wer, sounds=result.sounds, transcript=result.transcript,
                    words=[list(w) for w in result.words])  # fmt: skip
 
 
@@ -244,24 +244,24 @@ class Renderer:
         from studio.audio.io import read_audio
 
         key, language = chunk.key, ident.text_language
-        best: tuple[float, ChunkRecord, object] | None = None
+        threshold = settings.qa_threshold
+        best: tuple[CheckResult, ChunkRecord, object] | None = None
         attempt = record.tries - 1
         while True:
             samples, rate = read_audio(job.audio_path(key))
-            result = self.checker.check(
-                samples, rate, chunk.text, language, spoken=record.spoken_text, threshold=settings.qa_threshold
-            )
+            result = self.checker.check(samples, rate, chunk.text, language, spoken=record.spoken_text,
+                                        threshold=threshold)  # fmt: skip
             take = checked_record(record, result)
-            is_best = best is None or result.wer < best[0]
+            is_best = best is None or result.rank(threshold) < best[0].rank(threshold)
             if is_best:
-                best = (result.wer, take, (samples, rate))
-            if result.passed(settings.qa_threshold) or attempt + 1 >= settings.qa_tries:
+                best = (result, take, (samples, rate))
+            if result.passed(threshold) or attempt + 1 >= settings.qa_tries:
                 break
             attempt += 1
             record = self._synthesize(job, chunk, ident, settings, engine, attempt)
         assert best is not None
-        wer, final, audio = best
-        final = replace(final, tries=attempt + 1, flagged=wer > settings.qa_threshold)
+        kept, final, audio = best
+        final = replace(final, tries=attempt + 1, flagged=not kept.passed(threshold))
         if is_best:  # the last take is the best: its audio is already on disk
             job.save_record(final)
         else:  # an earlier take was better: put its audio back

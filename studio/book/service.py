@@ -43,10 +43,12 @@ class FlaggedChunk:
     wer: float | None
     tries: int
     seed: int | None
+    sounds: float | None = None  # how far what was heard sounds from the text (phoneme error rate)
 
     def as_dict(self) -> dict[str, Any]:
         return {"chunk_id": self.chunk_id, "chapter": self.chapter, "text": self.text, "spoken": self.spoken,
-                "heard": self.heard, "wer": self.wer, "tries": self.tries, "seed": self.seed}  # fmt: skip
+                "heard": self.heard, "wer": self.wer, "sounds": self.sounds, "tries": self.tries,
+                "seed": self.seed}  # fmt: skip
 
 
 class Audiobooks:
@@ -223,7 +225,7 @@ class Audiobooks:
         ident = ident or self.identity(job, check_facts=False)
         records = job.records()
         return [
-            FlaggedChunk(c.id, c.chapter, c.text, c.spoken, r.transcript, r.wer, r.tries, r.seed)
+            FlaggedChunk(c.id, c.chapter, c.text, c.spoken, r.transcript, r.wer, r.tries, r.seed, r.sounds)
             for c in ident.chunks
             if (r := records.get(c.key)) is not None and r.flagged
         ]

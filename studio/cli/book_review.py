@@ -65,7 +65,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         flagged = books.flagged(job)
         for f in flagged:
             seed = f"seed {f.seed}" if f.seed is not None else "the render's take"
-            print(f"{f.chunk_id}  {_percent(f.wer)}  take {f.tries} ({seed})")
+            said = f", sounds {_percent(f.sounds)} off" if f.sounds is not None else ""
+            print(f"{f.chunk_id}  WER {_percent(f.wer)}{said}  take {f.tries} ({seed})")
             print(f"    written: {f.text}")
             if f.spoken.strip() != f.text.strip():
                 print(f"    said as: {f.spoken}")
@@ -79,7 +80,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(books.flagged(job))} flagged chunk(s) left")
     else:
         record = books.regenerate(job, args.chunk, args.seed)
-        heard = f"heard: {record.transcript}  ({_percent(record.wer)})" if record.checked else "not checked"
+        said = f", sounds {_percent(record.sounds)} off" if record.sounds is not None else ""
+        heard = f"heard: {record.transcript}  (WER {_percent(record.wer)}{said})" if record.checked else "not checked"
         verdict = "still flagged" if record.flagged else ("passed" if record.checked else "kept")
         print(f"{args.chunk}: new take (seed {record.seed}), {heard}: {verdict}")
     if job.status().get("state") == "exported":

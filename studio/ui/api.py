@@ -92,7 +92,13 @@ def book_progress(ctx: AppContext, job_id: str, session: str) -> dict[str, Any]:
         "progress": round(done / total, 4) if total else 0.0,
         "files": [p.rsplit("/", 1)[-1] for p in output_files(ctx, job, session)],
         "flagged": [
-            {"chunk_id": f.chunk_id, "text": f.text, "heard": f.heard, "wer": "" if f.wer is None else f"{f.wer:.0%}"}
+            {
+                "chunk_id": f.chunk_id,
+                "text": f.text,
+                "heard": f.heard,
+                "wer": "" if f.wer is None else f"{f.wer:.0%}",
+                "sounds": "" if f.sounds is None else f"{f.sounds:.0%}",
+            }
             for f in ctx.books.flagged(job)
         ],
     }

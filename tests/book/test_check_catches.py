@@ -11,7 +11,7 @@ import numpy as np
 from studio.book.job import BookJob, RenderSettings
 from studio.book.model import Book, Chapter
 from studio.book.plan import make_plan
-from studio.book.qa import Checker
+from studio.book.qa import DEFAULT_THRESHOLD, Checker
 from studio.book.render import Renderer
 from studio.config import Settings
 from studio.engines.base import AudioResult, Engine, SynthParams
@@ -95,3 +95,33 @@ def test_base_is_asked_about_what_tiny_flags_and_the_planted_errors_stay_flagged
     alone = _flagged(settings, transcriber, "tiny")
     both = _flagged(settings, transcriber, "tiny-and-base", second=whisper_base)
     assert planted <= both <= alone, (both, alone)
+
+
+# Moby-Dick's opening, where tiny.en writes what it hears its own way: a right take the word error rate alone flags
+# (measured: "Sub-Sub" heard as "subsub", "hvalur" as "H-value", "ballena" as "Bellina")
+SPELLED_ANOTHER_WAY = [
+    "So fare thee well, poor devil of a Sub-Sub, whose commentator I am.",
+    "HVALUR, Icelandic.",
+    "BALLENA, Spanish.",
+    "WHŒL, Anglo-Saxon.",
+]
+
+
+def test_a_right_take_heard_with_other_spellings_sounds_right_and_is_not_flagged(
+    settings: Settings, transcriber
+) -> None:  # type: ignore[no-untyped-def]
+    book = Book("Extracts", "H. Melville", "en", [Chapter("Etymology", "\n\n".join(SPELLED_ANOTHER_WAY))])
+    plan = make_plan(book, 120)
+    job = BookJob.create(
+        settings.jobs_dir, book, plan, RenderSettings(engine="piper", voice="joe", qa=True, qa_tries=1), job_id="mb"
+    )
+    renderer = Renderer(Registry(settings), Checker(recognizer=transcriber))
+    report = renderer.render(job)
+    assert report.flagged == 0, [(r.transcript, r.wer, r.sounds) for r in job.records().values()]
+    records = list(job.records().values())
+    assert len(records) == len(SPELLED_ANOTHER_WAY)
+    # the words missed and the sounds decided: measured, and kept in the record (the review shows both)
+    by_sound = [r for r in records if r.wer is not None and r.wer > DEFAULT_THRESHOLD]
+    assert len(by_sound) >= 2, [(r.transcript, r.wer) for r in records]
+    assert all(r.sounds is not None and r.sounds <= DEFAULT_THRESHOLD for r in by_sound)
+    assert all(r.sounds is None for r in records if r not in by_sound)  # measured only where the words missed

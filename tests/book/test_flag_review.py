@@ -16,9 +16,11 @@ from studio.config import Settings
 from studio.engines.registry import Registry
 from studio.errors import InvalidInput
 
-# two paragraphs, two chunks; joe says these made-up words and tiny.en hears other words, so both are flagged
-GARBLED = "Zorblax quintoff vrillm snarfed the glorpish wumble."
-NONSENSE = "Xqzt brrmf klopwig dranth."
+# two paragraphs, two chunks, both flagged. Words joe says as written but tiny.en spells its own way would pass: they
+# sound right (letter soup too: joe spells it, and Whisper base hears the letters). Greek words in an English book,
+# read by joe letter by letter ("kappa eta tau ..."), do not: they are flagged, by both recognizers.
+GARBLED = "The Greeks said κῆτος ἀρχή for the great whale."
+NONSENSE = "Then came θάλασσα, the sea, and ψυχή."
 PLAIN = "The ship sailed home across the bay."
 PLAIN_SEED = 5  # a take of PLAIN that tiny.en hears right (a fresh seed may blur a word: "ships held home")
 
@@ -146,7 +148,7 @@ def test_bad_input_is_clear_and_the_earlier_take_stays(books: Audiobooks, tmp_pa
         books.accept(job, first)
     with pytest.raises(InvalidInput, match="one rule"):
         books.add_lexicon_rule(job, "")
-    rules, changed = books.add_lexicon_rule(job, "Xqzt = ex cue zed tee")
+    rules, changed = books.add_lexicon_rule(job, "θάλασσα = thalassa")
     assert rules == 1 and changed == 1
-    rules, changed = books.add_lexicon_rule(job, "xqzt = ex queue")  # the same word: its rule is replaced
+    rules, changed = books.add_lexicon_rule(job, "Θάλασσα = the sea")  # the same word: its rule is replaced
     assert rules == 1 and changed == 1

@@ -57,9 +57,9 @@ def test_review_select_edit_rule_accept_and_the_next_comes_up(ctx: AppContext, t
     assert "saved" in saved and first in saved and "no take for this text yet" in panel
     assert ui_errors(tab.save_chunk_text)(ctx, job_id, first, PLAIN, S)[1] == ""  # unchanged: nothing to save
 
-    lexicon, panel, rule_box, note = ui_errors(tab.add_rule)(ctx, job_id, second, "Xqzt = ex cue zed tee", S)
-    assert lexicon == "Xqzt = ex cue zed tee" and rule_box == "" and "1 chunk(s) render again" in note
-    assert "Said as (after the lexicon): ex cue zed tee brrmf" in panel
+    lexicon, panel, rule_box, note = ui_errors(tab.add_rule)(ctx, job_id, second, "θάλασσα = thalassa", S)
+    assert lexicon == "θάλασσα = thalassa" and rule_box == "" and "1 chunk(s) render again" in note
+    assert "Said as (after the lexicon): Then came thalassa, the sea" in panel
 
     with pytest.raises(gr.Error, match="no take yet"):
         ui_errors(tab.accept_chunk)(ctx, job_id, first, S)

@@ -36,6 +36,13 @@ def _percent(wer: float | None) -> str:
     return "" if wer is None else f"{wer:.0%}"
 
 
+def scores(wer: float | None, sounds: float | None) -> str:
+    """ "WER 40% · sounds 31% off": the words' error rate, and how far the heard words sound from the text where
+    the words missed (a name heard with another spelling sounds right, and passes)."""
+    said = f" · sounds {_percent(sounds)} off" if sounds is not None else ""
+    return f"WER {_percent(wer)}{said}" if wer is not None else ""
+
+
 def play_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, session: str) -> tuple[int, np.ndarray]:
     from studio.audio.io import read_audio
 
@@ -74,7 +81,7 @@ def review_panel(chunk_id: str, text: str, spoken: str, record: ChunkRecord | No
         seed = f"seed {record.seed}" if record.seed is not None else "the render's take"
         verdict = ("accepted" if record.accepted else "flagged" if record.flagged
                    else "passed" if record.checked else "not checked")  # fmt: skip
-        wer = f"WER {_percent(record.wer)} · " if record.wer is not None else ""
+        wer = f"{scores(record.wer, record.sounds)} · " if record.wer is not None else ""
         state = f"{wer}{verdict} · take {record.tries} ({seed})"
         heard = record.transcript
     written_html, heard_html = marked_words(text, heard)
@@ -145,7 +152,7 @@ def regenerate_chunk(ctx: AppContext, job_id: str | None, chunk_id: str | None, 
     note)."""
     job, chunk_id = _ready(ctx, job_id, chunk_id, session, "regenerating")
     record = ctx.books.regenerate(job, chunk_id)
-    heard = f"heard “{record.transcript}” (WER {_percent(record.wer)})" if record.checked else "not checked"
+    heard = f"heard “{record.transcript}” ({scores(record.wer, record.sounds)})" if record.checked else "not checked"
     note = f"Regenerated {chunk_id}: a new take (seed {record.seed}), {heard}"
     if record.checked and not record.flagged:
         return _next(ctx, job, job_id, chunk_id, session, f"✓ {note} · passed.")
