@@ -30,8 +30,8 @@ PARAGRAPHS = [
 OTHER_WORDS = "Bananas are yellow and monkeys like to eat them in the trees of the jungle."
 
 
-class Planted:
-    """The Piper engine, except for three paragraphs whose audio is wrong the way broken renders are wrong."""
+class Wrapped:
+    """A real engine, everything passed through to it; a subclass changes what `synthesize` says."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -39,6 +39,10 @@ class Planted:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.engine, name)
+
+
+class Planted(Wrapped):
+    """The Piper engine, except for three paragraphs whose audio is wrong the way broken renders are wrong."""
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
         if text.startswith("Gandalf"):

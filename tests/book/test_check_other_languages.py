@@ -24,8 +24,9 @@ from studio.book.plan import make_plan
 from studio.book.qa import Checker
 from studio.book.render import Renderer
 from studio.config import Settings
-from studio.engines.base import AudioResult, Engine, SynthParams
+from studio.engines.base import AudioResult, SynthParams
 from studio.engines.registry import Registry
+from tests.book.test_check_catches import Wrapped
 from tests.piper_voices import library_piper_voice
 
 PARAGRAPHS = [
@@ -48,15 +49,8 @@ def german_voice(voices_dir: Path) -> str:
     return "de-joe"
 
 
-class GermanSpeech:
+class GermanSpeech(Wrapped):
     """The Piper engine's job, said by espeak-ng in German; the cat's paragraph is said as other words."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.info = engine.info
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.engine, name)
 
     def synthesize(self, text: str, voice: str, params: SynthParams | None = None) -> AudioResult:
         said = OTHER_WORDS if text.startswith("Die Katze") else text
