@@ -106,3 +106,22 @@ def test_accept_brings_the_next_flagged_chunk_up_and_bad_input_is_clear(ctx: App
     assert "No flagged chunks left" in note and "press Render / resume to export the book again" in note
     reopened = tab.open_job(ctx, job_id, S)  # the accepted chunks stay accepted in the chunk table
     assert [row[3] for row in reopened[4]] == ["accepted", "accepted"]
+
+
+def test_the_panel_and_table_say_how_far_a_take_sounded_off(ctx: AppContext, tmp_path: Path) -> None:
+    """A flagged Latin-script chunk's record keeps its phoneme error rate beside the WER (the Greek chunks here have
+    none: words in another script are judged by their words alone); the panel shows both."""
+    from dataclasses import replace
+
+    job_id = _flagged_job(ctx, tmp_path)
+    job = tab._job(ctx, S, job_id)
+    rows = tab.flagged_rows(ctx, job)
+    first = ctx.books.identity(job).chunk(rows[0][0])
+    record = job.record(first.key)
+    assert record is not None and record.flagged and record.sounds is None
+    _chunk, panel, *_rest = ui_errors(tab.select_flagged)(ctx, job_id, rows[0], S)
+    assert "sounds" not in panel and f"WER {record.wer:.0%}" in panel
+    job.save_record(replace(record, sounds=0.31))  # as a flagged take in Latin script is stored
+    _chunk, panel, *_rest = ui_errors(tab.select_flagged)(ctx, job_id, rows[0], S)
+    assert f"WER {record.wer:.0%} · sounds 31% off · flagged" in panel
+    assert ctx.books.flagged(job)[0].as_dict()["sounds"] == 0.31

@@ -175,6 +175,7 @@ def test_flag_review_through_the_api(app: tuple[Any, Path], tmp_path: Path) -> N
     flagged = client.predict(job_id, api_name="/book_flagged")
     assert [f["text"] for f in flagged] == [GARBLED, NONSENSE]
     assert all(f["heard"] and f["wer"] > 0.25 and f["tries"] == 3 and f["seed"] is None for f in flagged)
+    assert all(f["sounds"] is None for f in flagged)  # Greek in an English book: judged by its words alone
     first, second = (f["chunk_id"] for f in flagged)
     _table, chunk, _panel, text, _audio, note = client.predict(first, api_name="/book_accept_chunk")
     assert note.startswith(f"✓ Accepted {first} as it is. Next: {second}.")
