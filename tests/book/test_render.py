@@ -97,7 +97,10 @@ def test_a_lexicon_replacement_is_not_counted_as_a_misread_word(settings: Settin
     replaced = [r for r in records if "Bilbo Baggins" in r["spoken_text"]]
     # (the transcript of a chunk that passes is the quick greedy hearing's, which may spell the name its own way)
     assert len(replaced) == 2 and all(r["transcript"].lower().startswith("mr") for r in replaced), replaced
-    assert all(r["wer"] <= 0.25 and not r["flagged"] for r in replaced), replaced
+    # passed, by its words or by how they sound (greedy spellings like "Bagins" miss in words, not in sounds); against
+    # the written "Gandalf" neither would pass
+    passed = [r["wer"] <= 0.25 or (r["sounds"] is not None and r["sounds"] <= 0.25) for r in replaced]
+    assert all(passed) and not any(r["flagged"] for r in replaced), replaced
     assert report.flagged == 0
 
 
