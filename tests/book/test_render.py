@@ -132,7 +132,8 @@ def test_checker_catches_a_wrong_chunk_and_renders_it_again(
     fixed = job.record(key)
     assert fixed is not None and fixed.checked
     assert fixed.tries >= 2  # the wrong take was caught and rendered again
-    assert fixed.wer is not None and fixed.wer <= 0.25
+    assert not fixed.flagged and fixed.wer is not None  # passed: by its words, or by how they sound
+    assert fixed.wer <= 0.25 or (fixed.sounds is not None and fixed.sounds <= 0.25)
     assert "banana" not in fixed.transcript.lower()
     assert second.reused == 5
 
