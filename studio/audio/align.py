@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.text.subtitles import WordTime
+from studio.text.subtitles import Cue, WordTime
 
 FRAME = 0.01  # seconds per analysis frame
 MIN_PAUSE = 0.07  # seconds of quiet that count as a pause
@@ -31,6 +31,11 @@ DIGIT_WEIGHT = 4
 LENGTH_BONUS = 2.0
 # a span reaches this far into the quiet around it, so a soft onset or a trailing breath is not cut off
 PAD = 0.05
+# a recognizer's word times run late (or early) by about the same amount through a clip: Whisper tiny.en's by about
+# 0.1 s on Piper takes, measured against where speech starts after a pause. A larger measured lag is a misheard
+# word, not a lag; a sentence that starts this close to the clip's start tells nothing (Whisper puts it at 0).
+MAX_LAG = 0.3
+LEAD_IN = 0.2
 
 
 def _frame_db(samples: NDArray[np.float32], rate: int) -> NDArray[np.float64]:
@@ -160,7 +165,8 @@ def _norm(word: str) -> str:
 
 def align_words(written: Sequence[str], heard: Sequence[WordTime], start: float, end: float) -> list[WordTime]:
     """Times for each written word of a sentence said from `start` to `end`: a heard word that matches takes its
-    time; the others share the time between their matched neighbours by length."""
+    start; the others share the time between their matched neighbours by length. A word lasts until the next one
+    starts, the last one until `end`."""
     if not written:
         return []
     matcher = difflib.SequenceMatcher(a=[_norm(w) for w in written], b=[_norm(h.word) for h in heard], autojunk=False)
@@ -191,4 +197,45 @@ def align_words(written: Sequence[str], heard: Sequence[WordTime], start: float,
             out.append(WordTime(w, at, at + step))
             at += step
         i = j
-    return out
+    # a recognizer's word ends come early (the last consonant is often after them): each word lasts until the next
+    # begins, and the last until the sentence ends
+    return [WordTime(w.word, w.start, nxt.start if nxt is not None else max(w.end, end))
+            for w, nxt in zip(out, [*out[1:], None], strict=True)]  # fmt: skip
+
+
+def sentence_cues(sentences: Sequence[str], spans: Sequence[tuple[float, float]],
+                  heard: Sequence[WordTime] = ()) -> list[Cue]:  # fmt: skip
+    """Each sentence said in its span; with `heard` (a recognizer's words and times, on the same clock), each of its
+    written words timed too: by the heard words whose middle falls in the sentence's span."""
+    cues = []
+    for sentence, (start, end) in zip(sentences, spans, strict=True):
+        words: tuple[WordTime, ...] = ()
+        if heard:
+            mine = [w for w in heard if start <= (w.start + w.end) / 2 < end]
+            words = tuple(align_words(sentence.split(), mine, start, end))
+        cues.append(Cue(start, end, sentence, words))
+    return cues
+
+
+def recognizer_lag(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
+                   heard: Sequence[WordTime]) -> float:  # fmt: skip
+    """How late the recognizer's word starts run in this clip (seconds; negative: early): the median, over the
+    sentences that start after a pause, of the first heard word's start minus where the audio's speech starts;
+    0.0 when no sentence shows it."""
+    lags = []
+    for start, end in spans:
+        piece = samples[int(start * rate) : int(end * rate)]
+        onset = start + speech_bounds(piece, rate)[0]
+        if onset < LEAD_IN:
+            continue
+        mine = [w for w in heard if start <= (w.start + w.end) / 2 < end]
+        if mine and abs(mine[0].start - onset) <= MAX_LAG:
+            lags.append(mine[0].start - onset)
+    return float(np.median(lags)) if lags else 0.0
+
+
+def on_time(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
+            heard: Sequence[WordTime]) -> list[WordTime]:  # fmt: skip
+    """The heard words with the recognizer's lag in this clip taken off (`recognizer_lag`)."""
+    lag = recognizer_lag(samples, rate, spans, heard)
+    return [WordTime(w.word, max(0.0, w.start - lag), max(0.0, w.end - lag)) for w in heard]

@@ -81,3 +81,39 @@ def test_heard_words_take_their_times_and_the_rest_share_the_gaps() -> None:
     assert align_words([], heard, 0.0, 2.0) == []
     nothing = align_words(["One", "two"], [], 1.0, 2.0)
     assert nothing[0].start == 1.0 and nothing[-1].end == pytest.approx(2.0)
+
+
+def test_each_word_lasts_until_the_next_begins_and_the_last_until_the_sentence_ends() -> None:
+    """Whisper's word ends come early (a last word heard to 5.68 s of a sentence said until 5.78 s clipped its
+    final consonant): a word is shown until the next one starts, and the sentence's last word until its end."""
+    heard = [WordTime("Nobody", 4.64, 4.88), WordTime("said", 4.9, 5.2), WordTime("a", 5.3, 5.45),
+             WordTime("word", 5.52, 5.68)]  # fmt: skip
+    out = align_words(["Nobody", "said", "a", "word."], heard, 4.6, 5.78)
+    assert [(w.start, w.end) for w in out] == [(4.64, 4.9), (4.9, 5.3), (5.3, 5.52), (5.52, 5.78)]
+
+
+def test_the_recognizers_lag_is_measured_where_sentences_start_and_taken_off(take, transcriber) -> None:  # type: ignore[no-untyped-def]
+    """tiny.en's word starts run about 0.1 s late; where a sentence starts after a pause the audio says exactly when
+    speech begins, so the lag is measured there and every heard word is moved back by it."""
+    from studio.audio.align import on_time, recognizer_lag
+    from studio.book.qa import Checker
+
+    samples, rate = take
+    spans = sentence_spans(samples, rate, [len(s) for s in SENTENCES])
+    heard = Checker(recognizer=transcriber).hear_words(samples, rate, "en")
+    lag = recognizer_lag(samples, rate, spans, heard)
+    assert 0.03 <= lag <= 0.25, lag
+    early = [WordTime(w.word, w.start - 0.1, w.end - 0.1) for w in heard]
+    assert recognizer_lag(samples, rate, spans, early) == pytest.approx(lag - 0.1, abs=0.011)
+    fixed = on_time(samples, rate, spans, heard)
+
+    def misses(words: list[WordTime]) -> list[float]:
+        """How far each sentence's first word starts from its speech, for the sentences after a pause."""
+        out = []
+        for start, end in spans[1:]:
+            onset = start + speech_bounds(samples[int(start * rate) : int(end * rate)], rate)[0]
+            out.append(abs(next(w for w in words if start <= (w.start + w.end) / 2 < end).start - onset))
+        return out
+
+    assert max(misses(fixed)) <= 0.1 and sum(misses(fixed)) < sum(misses(heard)), (misses(fixed), misses(heard))
+    assert recognizer_lag(samples, rate, spans, []) == 0.0
