@@ -139,18 +139,25 @@ class Studio:
         duration: float | None = None,
         cancel: threading.Event | None = None,
         subtitles: Sequence[str] = (),
+        subtitle_words: bool = False,
     ) -> tuple[Path, SynthStats, tuple[str, ...]]:
         """Speak `text` of any length into `path` (.wav, .flac or .mp3), written sentence by sentence as it is made
         (the memory of one sentence, not of the whole take). `subtitles` ("srt", "vtt"): also write the take's
-        sentences, timed, beside it (`<path>.srt`, `<path>.vtt`). Returns the file, the statistics and any
-        warnings."""
+        sentences, timed, beside it (`<path>.srt`, `<path>.vtt`); `subtitle_words`: a cue per word instead, timed by
+        speech recognition hearing the take (Whisper tiny.en for English, the multilingual Whisper base for other
+        languages; without one for the language, sentence cues and a warning). Returns the file, the statistics
+        and any warnings."""
         req = SynthRequest(text, engine, voice, language, steps, speed, gpu, normalize, seed, instruct, duration)
-        if subtitles:  # a bad format is refused before anything is spoken
-            write_subtitles_check(subtitles)
+        if subtitles or subtitle_words:  # a bad format is refused before anything is spoken
+            write_subtitles_check(subtitles, subtitle_words)
         path, stats, warnings = self.synthesizer.synthesize_to_file(req, path, cancel)
-        if subtitles:
+        if subtitles and stats.partial:  # a stopped take ends before the text does: its sentences cannot be placed
+            warnings = (*warnings, "Stopped part way: no subtitles were written (the take ends before the text does).")
+        elif subtitles:
             language = language or self.registry.info(engine).default_language
-            write_subtitles(path, text, language, subtitles)
+            checker = self.books.renderer.checker if subtitle_words else None
+            _, more = write_subtitles(path, text, language, subtitles, words=checker)
+            warnings = (*warnings, *more)
         return path, stats, warnings
 
     def book_from_text(

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from studio.audio.asr import word_error_rate
 from studio.audio.whisper_decode import Heard, Word
 from studio.errors import ModelMissing
+from studio.text.subtitles import WordTime
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +204,21 @@ class Checker:
             self._drop()
             raise type(exc)(f"{exc} {AFTER_CHECKER_STOPPED}") from exc
         return result
+
+    def hear_words(self, samples: NDArray[np.float32], sample_rate: int, language: str = "en") -> list[WordTime]:
+        """Each word heard in a clip and when it is said (seconds from the clip's start): tiny.en for English, base
+        for other languages (`can_check` says whether there is one), one greedy hearing. A recognizer process that
+        died is started again once; ModelMissing or RecognizerStopped when there is none."""
+        from studio.audio.asr_worker import RecognizerStopped
+
+        english = is_english(language)
+        try:
+            heard = self._hear(english, samples, sample_rate, [], DEFAULT_THRESHOLD, language)
+        except RecognizerStopped as first:
+            log.warning("%s Starting it again.", first)
+            self._drop()
+            heard = self._hear(english, samples, sample_rate, [], DEFAULT_THRESHOLD, language)
+        return [WordTime(str(w[0]), float(w[1]), float(w[2])) for w in heard.words]
 
     def _hear(
         self,

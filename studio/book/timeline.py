@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from studio.audio.align import align_words, sentence_spans, text_weight
+from studio.audio.align import on_time, sentence_cues, sentence_spans, text_weight
 from studio.book.export_model import ExportChapter
 from studio.book.export_plan import _ChapterPlan
 from studio.text.chunking import split_sentences
@@ -39,14 +39,7 @@ def _chunk_cues(samples: NDArray[np.float32], rate: int, text: str, language: st
     """The chunk's sentences, timed within its audio."""
     sentences = split_sentences(text, language) or ([text.strip()] if text.strip() else [])
     spans = sentence_spans(samples, rate, [text_weight(s) for s in sentences])
-    cues = []
-    for sentence, (start, end) in zip(sentences, spans, strict=True):
-        words: tuple[WordTime, ...] = ()
-        if heard:
-            mine = [w for w in heard if start <= (w.start + w.end) / 2 < end]
-            words = tuple(align_words(sentence.split(), mine, start, end))
-        cues.append(Cue(start, end, sentence, words))
-    return cues
+    return sentence_cues(sentences, spans, on_time(samples, rate, spans, heard or ()))
 
 
 def build(plans: Sequence[_ChapterPlan], chapters: Sequence[ExportChapter], rate: int,
