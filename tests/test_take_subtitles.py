@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,26 @@ def test_a_long_take_is_heard_in_windows_cut_between_sentences() -> None:
     windows = hearing_windows(spans, longest=25.0)
     assert windows == [(0, 3), (3, 4), (4, 5), (5, 6)]  # sentences 0-2, 3, the 39 s one alone, 5
     assert hearing_windows([], longest=25.0) == []
+
+
+class _StopAfter(threading.Event):
+    """The Cancel button pressed while the `n`th sentence is being made (the take checks it before each one)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.asked = 0
+        self.n = n
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked > self.n
+
+
+def test_a_stopped_take_is_kept_without_subtitles_and_says_so(settings: Settings, tmp_path: Path) -> None:
+    studio = Studio(settings=settings)
+    text = "First sentence here. Second sentence here. Third sentence here."
+    path, stats, warnings = studio.synthesize_to_file(text, tmp_path / "take.wav", voice="joe", cancel=_StopAfter(1),
+                                                      subtitles=("srt", "vtt"), subtitle_words=True)  # fmt: skip
+    assert stats.partial and path.is_file() and 0.5 < stats.audio_seconds < 3.0
+    assert not path.with_suffix(".srt").exists() and not path.with_suffix(".vtt").exists()
+    assert any("no subtitles" in w for w in warnings), warnings
