@@ -57,4 +57,15 @@ def test_a_take_offers_its_subtitles(app_url: str, browser) -> None:  # type: ig
     assert "The boats came home at dusk." in body and "Gulls followed them in." in body
     assert error_badges(page) == [] and layout_problems(page) == []
     screenshot(page, "read-along-synthesize")
+    # word by word: a cue for each word, timed by speech recognition hearing the take
+    page.get_by_label("Subtitles word by word").check()
+    page.click("#synth-generate")
+    page.wait_for_function("document.querySelector('#synth-status').innerText.includes('Generating')", timeout=60_000)
+    page.wait_for_function("document.querySelectorAll('#synth-subtitles a[href]').length == 2", timeout=120_000)
+    hrefs = [str(a.get_attribute("href")) for a in page.locator("#synth-subtitles a[href]").all()]
+    body = next(t for t in (page.request.get(h).text() for h in hrefs) if t.startswith("WEBVTT"))
+    assert [line for line in body.splitlines() if line and "-->" not in line] == [
+        "WEBVTT", "The", "boats", "came", "home", "at", "dusk.", "Gulls", "followed", "them", "in."]  # fmt: skip
+    assert error_badges(page) == []
+    screenshot(page, "read-along-synthesize-words")
     page.close()

@@ -68,6 +68,14 @@ def test_synthesize_speaks_with_the_bundled_voice(app: tuple[Any, Path]) -> None
     assert sorted(Path(p).suffix for p in paths) == [".srt", ".vtt"]
     srt_text = Path(next(p for p in paths if p.endswith(".srt"))).read_text(encoding="utf-8")
     assert "Hello from the public API." in srt_text and "It speaks two sentences." in srt_text
+    # word by word, when asked
+    _audio, _file, _status, subtitles = client.predict(text="Hello from the public API.", engine="piper", voice="joe",
+                                                       subtitle_words=True, api_name="/synthesize")  # fmt: skip
+    vtt = next(
+        Path(p) for p in (f["path"] if isinstance(f, dict) else f for f in value(subtitles)) if p.endswith(".vtt")
+    )
+    assert [line for line in vtt.read_text(encoding="utf-8").splitlines() if line and "-->" not in line] == [
+        "WEBVTT", "Hello", "from", "the", "public", "API."]  # fmt: skip
 
 
 def test_bad_input_gets_the_plain_message(app: tuple[Any, Path]) -> None:

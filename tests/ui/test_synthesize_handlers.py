@@ -236,3 +236,14 @@ def test_a_take_comes_with_subtitles_that_are_heard_where_they_say(ctx: AppConte
     tab.cancel(ctx, "s3")
     rest = [*first, *gen]
     assert rest[-1][3]["value"] is None and "no subtitles" in rest[-1][2]
+
+
+def test_a_take_can_have_its_subtitles_word_by_word(ctx: AppContext) -> None:
+    import srt
+
+    text = "The garden was full of rain. Nobody said a word."
+    outputs = _run(ctx, text, subtitle_words=True)
+    files = {Path(p).suffix: Path(p) for p in outputs[-1][3]["value"]}
+    cues = list(srt.parse(files[".srt"].read_text(encoding="utf-8")))
+    assert [c.content for c in cues] == text.split()
+    assert "WEBVTT" in files[".vtt"].read_text(encoding="utf-8") and "\nrain.\n" in files[".vtt"].read_text("utf-8")

@@ -49,6 +49,7 @@ SAMPLE_TEXT = (
     "Welcome to Studio. Type any text here, pick a voice, and press Generate. "
     "The first sentence plays while the rest is still being made."
 )
+WORDS_INFO = "a cue per word, timed by speech recognition hearing the take (a few seconds more)"
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
             gpu = gr.Checkbox(False, label="Use GPU (CUDA)", elem_id="synth-gpu")
             normalize = gr.Checkbox(True, label="Read numbers, dates and abbreviations as words", elem_id="synth-norm")
             fmt = gr.Radio(list(FORMATS), value="WAV", label="Download format", elem_id="synth-format")
+            # a value: the API's `subtitle_words` is optional, so clients written before it keep working
+            words = gr.Checkbox(False, label="Subtitles word by word", info=WORDS_INFO, elem_id="synth-subtitle-words")
             with gr.Accordion("More checkpoints (needs internet)", open=False, visible=False,
                               elem_id="synth-more-models") as more_models:  # fmt: skip
                 offered = gr.Dropdown([], label="Checkpoint to download", allow_custom_value=True,
@@ -230,10 +233,11 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
         file_format: str,
         instructions: str,
         duration: float | None,
+        subtitle_words: bool,
         request: gr.Request,
     ) -> Iterator[tuple[Any, Any, str, Any]]:
         """Speak a text: the audio streams sentence by sentence, then the whole take is written to a file, with
-        its subtitles (SRT and WebVTT, a cue per sentence where it is said).
+        its subtitles (SRT and WebVTT, a cue per sentence where it is said, or per word).
 
         Args:
             text: what to say (at most the server's character limit).
@@ -249,19 +253,21 @@ def build(ctx: AppContext, demo: gr.Blocks) -> TextSource:
                 with a 1.7B CustomVoice checkpoint); ignored by the others. Empty for none.
             duration: seconds the take should last, for engines whose length is an input (smalltts); 0 or empty
                 lets the engine estimate it; ignored by the others.
+            subtitle_words: subtitles with a cue per word, timed by speech recognition hearing the take (Whisper
+                tiny.en for English, the multilingual Whisper base for other languages; a few seconds more).
 
         Returns:
             the streamed audio, the finished file, a status line (timings, device), and the subtitle files (.srt,
             .vtt).
         """
         yield from generate(u, text, engine, voice, language, steps, speed, gpu, normalize, file_format,
-                            _session(request), instructions, duration)  # fmt: skip
+                            _session(request), instructions, duration, subtitle_words)  # fmt: skip
 
     action(
         demo,
         generate_btn.click,
         per_user(ctx, synthesize),
-        [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct, length],
+        [text, engine, voice, language, steps, speed, gpu, normalize, fmt, instruct, length, words],
         [audio, file, status, subtitles],
         status,
         concurrency_id="preview",

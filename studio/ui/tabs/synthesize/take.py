@@ -42,9 +42,11 @@ def generate(
     session: str,
     instruct: str | None = None,
     duration: float | None = None,
+    subtitle_words: bool = False,
 ) -> Iterator[tuple[Any, Any, str, Any]]:
     """Stream sentences to the player, then write the whole take for download, with its subtitles (SRT and
-    WebVTT: each sentence where it is said). Yields (audio, file, status, subtitle files).
+    WebVTT: each sentence where it is said, or each word, heard by speech recognition, with `subtitle_words`).
+    Yields (audio, file, status, subtitle files).
     `instruct` counts only for an engine that takes instructions, `duration` (seconds, 0 for automatic) only for one
     whose length is an input (their boxes are hidden for the others)."""
     info = ctx.registry.info(engine)
@@ -97,7 +99,18 @@ def generate(
     prefix = "Stopped — kept what was made (no subtitles: the take ends before the text does). " if cancelled else ""
     # a stopped take holds only part of the text: its sentences could not be placed, so it gets no subtitles
     language = req.language or info.default_language
-    subtitles = [] if cancelled else [str(p) for p in write_subtitles(path, req.text, language)]
+    subtitles: list[str] = []
+    if not cancelled:
+        checker = None
+        if subtitle_words:
+            checker = ctx.books.renderer.checker
+            yield gr.update(), gr.update(value=str(path)), "Hearing the take to time each word…", gr.update()
+        files, warnings = write_subtitles(path, req.text, language, words=checker)
+        subtitles = [str(p) for p in files]
+        for warning in warnings:
+            gr.Warning(warning)
+        if warnings:
+            prefix = " ".join(warnings) + " "
     yield gr.update(), gr.update(value=str(path)), prefix + stats.summary(), gr.update(value=subtitles or None)
 
 
