@@ -92,13 +92,19 @@ def write_subtitles_check(formats: Sequence[str], words: bool = False) -> None:
 def write_subtitles(take: Path, text: str, language: str = "en", formats: Sequence[str] = FORMATS,
                     words: Checker | None = None) -> tuple[list[Path], list[str]]:  # fmt: skip
     """Write `<take>.srt` / `<take>.vtt` beside the take: a cue per sentence, or (`words`: the checker that hears the
-    take) a cue per word. Returns the files written and any warnings."""
+    take) a cue per word. Returns the files written and any warnings (a file that could not be written is one)."""
     write_subtitles_check(formats)
     cues, warnings = take_cues(take, text, language, words)
     word_by_word = words is not None and any(c.words for c in cues)
     out = []
     for fmt in dict.fromkeys(formats):
         path = take.with_suffix(f".{fmt}")
-        write_atomic(path, render(cues, fmt, words=word_by_word))
+        try:
+            write_atomic(path, render(cues, fmt, words=word_by_word))
+        except OSError as exc:  # a full or read-only disk: the take is already written and stays
+            warnings.append(
+                f"The {fmt.upper()} subtitles could not be written ({exc.strerror or exc}); the take is kept."
+            )
+            continue
         out.append(path)
     return out, warnings

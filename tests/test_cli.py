@@ -183,3 +183,11 @@ def test_synth_writes_subtitles_beside_the_take(tmp_path: Path) -> None:
     proc = _studio(tmp_path, "synth", "--text", "Hi.", "--out", str(other), "--subtitles", "ass")
     assert proc.returncode == 2 and "Unknown subtitle format 'ass'" in proc.stderr and "Traceback" not in proc.stderr
     assert not other.exists()  # refused before anything was spoken
+    # word by word (both formats unless --subtitles names them)
+    words = tmp_path / "words.wav"
+    proc = _studio(tmp_path, "synth", "--text", "One short line. And another one.", "--out", str(words),
+                   "--subtitle-words")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cues = list(srt.parse(words.with_suffix(".srt").read_text(encoding="utf-8")))
+    assert [c.content for c in cues] == ["One", "short", "line.", "And", "another", "one."]
+    assert words.with_suffix(".vtt").is_file()

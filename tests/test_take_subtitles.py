@@ -153,3 +153,21 @@ def test_a_stopped_take_is_kept_without_subtitles_and_says_so(settings: Settings
     assert stats.partial and path.is_file() and 0.5 < stats.audio_seconds < 3.0
     assert not path.with_suffix(".srt").exists() and not path.with_suffix(".vtt").exists()
     assert any("no subtitles" in w for w in warnings), warnings
+
+
+def test_subtitles_that_cannot_be_written_leave_the_take_and_say_why(small_disk, piper_engine) -> None:  # type: ignore[no-untyped-def]
+    import soundfile as sf
+
+    from studio.engines.base import SynthParams
+
+    disk = small_disk("8m")
+    audio = piper_engine.synthesize("The garden was full of rain.", "joe", SynthParams(language="en-us"))
+    take = disk.path / "take.wav"
+    sf.write(take, audio.samples, audio.sample_rate)
+    disk.read_only()
+    try:
+        files, warnings = write_subtitles(take, "The garden was full of rain.", "en", ("srt", "vtt"))
+    finally:
+        disk.read_only(False)
+    assert files == [] and len(warnings) == 2 and all("could not be written" in w for w in warnings), warnings
+    assert "the take is kept" in warnings[0] and read_audio(take)[0].size == audio.samples.size

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--no-normalize", action="store_true", help="speak the text exactly as written")
     synth.add_argument("--subtitles", metavar="FORMATS", default="",
                        help="also write the take's sentences, timed, beside it: srt, vtt or srt,vtt")  # fmt: skip
+    synth.add_argument("--subtitle-words", action="store_true",
+                       help="subtitles with a cue per word, timed by speech recognition hearing the take (writes "
+                       "srt and vtt unless --subtitles names the formats)")  # fmt: skip
 
     book = sub.add_parser("book", help="audiobooks: plan a book (EPUB, PDF, DOCX, Markdown, HTML, Kindle, TXT), "
                           "render it (resumable) and export M4B/MP3")  # fmt: skip
@@ -257,6 +260,8 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 
     text = _read_text(args.text_file) if args.text_file is not None else args.text
     subtitles = tuple(dict.fromkeys(f.strip().lower() for f in args.subtitles.split(",") if f.strip()))
+    if args.subtitle_words and not subtitles:
+        subtitles = ("srt", "vtt")
     studio = Studio(settings=settings)
     if args.model:
         chosen = studio.choose_model(args.engine, args.model)
@@ -279,6 +284,7 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
             duration=args.duration,
             cancel=cancel,
             subtitles=subtitles,
+            subtitle_words=args.subtitle_words,
         )
     except KeyboardInterrupt:
         cancel.set()
@@ -287,7 +293,8 @@ def _cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"wrote {path} ({stats.summary()})")
     for fmt in subtitles:
-        print(f"wrote {path.with_suffix('.' + fmt)}")
+        if path.with_suffix("." + fmt).is_file():
+            print(f"wrote {path.with_suffix('.' + fmt)}")
     return 0
 
 
