@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import zipfile
 from dataclasses import dataclass
 
 from ebooklib import epub
@@ -13,6 +15,7 @@ from studio.book.epub_markup import local_name, parse_xhtml, semantic_kind
 from studio.book.epub_package import Package, book_authors, book_cover, first_text, raw, read_package
 from studio.book.epub_text import Block, Budget, Piece, Walker
 from studio.book.epub_toc import Toc, TocEntry, read_toc
+from studio.book.figures import ImageFinder, place
 from studio.book.model import Book
 from studio.book.safety import DEFAULT_LIMITS, XmlError, ZipLimits, check_epub_archive
 from studio.book.sections import LICENSE, Section, finish_sections
@@ -55,7 +58,8 @@ def _spine(pkg: Package, warnings: list[str]) -> list[_SpineDoc]:
     return docs
 
 
-def _pieces(pkg: Package, docs: list[_SpineDoc], toc: Toc, budget: Budget, warnings: list[str]) -> list[Piece]:
+def _pieces(pkg: Package, docs: list[_SpineDoc], toc: Toc, budget: Budget, warnings: list[str],
+            images: ImageFinder) -> list[Piece]:  # fmt: skip
     by_path: dict[str, list[TocEntry]] = {}
     for entry in toc.entries:
         by_path.setdefault(entry.path, []).append(entry)
@@ -71,13 +75,12 @@ def _pieces(pkg: Package, docs: list[_SpineDoc], toc: Toc, budget: Budget, warni
         except XmlError as exc:
             warnings.append(f"The chapter file '{doc.path}' cannot be read ({exc}); it was skipped.")
             continue
-        _walk_doc(pieces, root, doc, by_path.get(doc.path, []), toc, budget)
+        _walk_doc(pieces, root, doc, by_path.get(doc.path, []), toc, budget, images)
     return pieces
 
 
-def _walk_doc(
-    pieces: list[Piece], root: etree._Element, doc: _SpineDoc, entries: list[TocEntry], toc: Toc, budget: Budget
-) -> None:
+def _walk_doc(pieces: list[Piece], root: etree._Element, doc: _SpineDoc, entries: list[TocEntry], toc: Toc,
+              budget: Budget, images: ImageFinder) -> None:  # fmt: skip
     ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
     ids |= {el.get("name") for el in root.iter() if local_name(el) == "a" and el.get("name")}
     at_start = next((e for e in entries if not e.fragment or e.fragment not in ids), None)
@@ -87,7 +90,7 @@ def _walk_doc(
     first = Piece(at_start, doc.path, continuation=at_start is None and bool(toc.entries), hint=hint)
     pieces.append(first)
     start = len(pieces) - 1
-    Walker(pieces, breaks, doc.path, budget).walk(body)
+    Walker(pieces, breaks, doc.path, budget, images).walk(body)
     if not first.blocks and len(pieces) > start + 1:  # the file's first TOC target opens it: the role goes there
         pieces[start + 1].hint = pieces[start + 1].hint or hint
     for piece in pieces[start:]:
@@ -171,7 +174,8 @@ def load_epub(data: bytes, name: str, max_chars: int = 20_000_000, limits: ZipLi
     if not docs:
         raise InvalidInput(f"'{name}' has an empty reading order (spine): there is nothing to read. Export it again.")
     toc = read_toc(pkg, {d.path for d in docs}, book.warnings)
-    pieces = _pieces(pkg, docs, toc, Budget(name, max_chars), book.warnings)
+    images = ImageFinder()
+    pieces = _pieces(pkg, docs, toc, Budget(name, max_chars), book.warnings, images)
     sections = [_section(p) for p in _merge_continuations(pieces) if p.blocks]
     if not any(has_words(p) for s in sections for p in s.paragraphs):
         raise InvalidInput(
@@ -179,5 +183,8 @@ def load_epub(data: bytes, name: str, max_chars: int = 20_000_000, limits: ZipLi
             "Studio reads text: use an EPUB with text, or a .txt file."
         )
     finish_sections(sections, book)
+    if images.found:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            place(book, images.found, archive)
     log.info("%s: %d chapters, %d characters, %d warnings", name, len(book.chapters), book.chars, len(book.warnings))
     return book

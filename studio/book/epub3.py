@@ -18,6 +18,7 @@ from pathlib import Path
 from lxml import etree
 
 from studio.book.export_model import BookMeta
+from studio.book.figures import MIME, TYPES
 from studio.book.timeline import ChapterTimeline
 
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -27,6 +28,8 @@ ACTIVE_CLASS = "-epub-media-overlay-active"
 CSS = f"""body {{ font-family: serif; line-height: 1.5; margin: 1em; }}
 h1 {{ font-size: 1.4em; margin: 1em 0; }}
 p {{ text-indent: 1.2em; margin: 0 0 0.4em 0; }}
+figure {{ margin: 1em 0; text-align: center; }}
+figure img {{ max-width: 100%; height: auto; }}
 .{ACTIVE_CLASS} {{ background-color: #fde68a; color: inherit; }}
 """
 CONTAINER = """<?xml version="1.0" encoding="UTF-8"?>
@@ -76,15 +79,60 @@ def _xhtml(title: str, language: str) -> tuple[etree._Element, etree._Element]:
     return html, body
 
 
-def chapter_xhtml(n: int, timeline: ChapterTimeline, language: str) -> bytes:
-    """The chapter's text: its title, then its paragraphs; each sentence a span (id s<chapter>-<n>), each timed word
-    a span inside it (id w<chapter>-<n>-<k>), the ids the chapter's SMIL points at."""
+def package_images(chapters: Sequence[EpubChapter]) -> dict[Path, str]:
+    """Each picture file the chapters show, by its name in the package (`images/<name>`): JPEG, PNG and GIF, named
+    as the job names them (img001.png), a clash renamed; a file that is gone or of another type is left out."""
+    names: dict[Path, str] = {}
+    taken: set[str] = set()
+    for chapter in chapters:
+        for _, figure in chapter.timeline.figures:
+            if figure.path in names:
+                continue
+            try:
+                with open(figure.path, "rb") as f:
+                    head = f.read(16)
+            except OSError:
+                continue
+            ext = next((e for magic, e in TYPES if head.startswith(magic)), "")
+            if not ext:
+                continue
+            name = f"{Path(figure.path.name).stem}{ext}"
+            if name in taken:
+                name = f"img-{len(taken) + 1:04d}{ext}"
+            names[figure.path] = name
+            taken.add(name)
+    return names
+
+
+def _figure(parent: etree._Element, name: str, alt: str) -> None:
+    figure = etree.SubElement(parent, f"{{{XHTML}}}figure")
+    etree.SubElement(figure, f"{{{XHTML}}}img", src=f"../images/{name}", alt=alt)
+
+
+def chapter_xhtml(n: int, timeline: ChapterTimeline, language: str, images: dict[Path, str] | None = None) -> bytes:
+    """The chapter's text: its title (the first paragraph, when the narrator says it), then its paragraphs, with its
+    pictures (`images`: their package names) between them where they stood; each sentence a span
+    (id s<chapter>-<n>), each timed word a span inside it (id w<chapter>-<n>-<k>), the ids the chapter's SMIL points
+    at."""
     html, body = _xhtml(timeline.title, language)
     section = etree.SubElement(body, f"{{{XHTML}}}section", id=f"c{n}")
     section.set(f"{{{OPS}}}type", "chapter")
-    etree.SubElement(section, f"{{{XHTML}}}h1").text = timeline.title
-    for paragraph in timeline.paragraphs:
-        p = etree.SubElement(section, f"{{{XHTML}}}p")
+    # a spoken title (the chapter's first paragraph says it) is the heading itself, highlighted as it is read
+    first = timeline.paragraphs[0] if timeline.paragraphs else []
+    spoken_title = bool(first) and " ".join(" ".join(timeline.cues[i].text for i in first).split()) == " ".join(
+        timeline.title.split()
+    )
+    if not spoken_title:
+        etree.SubElement(section, f"{{{XHTML}}}h1").text = timeline.title
+    images = images or {}
+    pictures: dict[int, list[tuple[str, str]]] = {}
+    for at, figure in timeline.figures:
+        if figure.path in images:
+            pictures.setdefault(at, []).append((images[figure.path], figure.alt))
+    for number, paragraph in enumerate(timeline.paragraphs):
+        for name, alt in pictures.get(number, []):
+            _figure(section, name, alt)
+        p = etree.SubElement(section, f"{{{XHTML}}}h1" if spoken_title and number == 0 else f"{{{XHTML}}}p")
         last: etree._Element | None = None
         for index in paragraph:
             cue = timeline.cues[index]
@@ -103,6 +151,9 @@ def chapter_xhtml(n: int, timeline: ChapterTimeline, language: str) -> bytes:
                 last.tail = " "
             p.append(span)
             last = span
+    for at in sorted(a for a in pictures if a >= len(timeline.paragraphs)):
+        for name, alt in pictures[at]:
+            _figure(section, name, alt)
     return _serialize(html, "<!DOCTYPE html>")
 
 
@@ -151,7 +202,8 @@ def _cover(meta: BookMeta) -> tuple[str, str] | None:
     return next((kind for magic, kind in COVER_TYPES.items() if data.startswith(magic)), None)
 
 
-def package_opf(chapters: Sequence[EpubChapter], meta: BookMeta, narrator: str, identifier: str) -> bytes:
+def package_opf(chapters: Sequence[EpubChapter], meta: BookMeta, narrator: str, identifier: str,
+                images: dict[Path, str] | None = None) -> bytes:  # fmt: skip
     opf = "http://www.idpf.org/2007/opf"
     dc = "http://purl.org/dc/elements/1.1/"
     root = etree.Element(f"{{{opf}}}package", nsmap={None: opf}, version="3.0")
@@ -183,6 +235,8 @@ def package_opf(chapters: Sequence[EpubChapter], meta: BookMeta, narrator: str, 
     cover = _cover(meta)
     if cover is not None:
         item("cover", cover[0], cover[1], properties="cover-image")
+    for k, name in enumerate((images or {}).values(), start=1):
+        item(f"img{k}", f"images/{name}", MIME[Path(name).suffix])
     spine = etree.SubElement(root, f"{{{opf}}}spine")
     for n, _chapter in enumerate(chapters, start=1):
         item(_name(n), f"text/{_name(n)}.xhtml", "application/xhtml+xml", **{"media-overlay": f"smil{n}"})
@@ -197,11 +251,13 @@ def write_epub(path: Path, chapters: Sequence[EpubChapter], meta: BookMeta, narr
     deflate), text deflated."""
     identifier = f"urn:uuid:{uuid.uuid4()}"
     language = meta.language or "en"
+    images = package_images(chapters)
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip", compress_type=zipfile.ZIP_STORED)
         deflate = zipfile.ZIP_DEFLATED
         z.writestr("META-INF/container.xml", CONTAINER, compress_type=deflate)
-        z.writestr("OEBPS/package.opf", package_opf(chapters, meta, narrator, identifier), compress_type=deflate)
+        z.writestr("OEBPS/package.opf", package_opf(chapters, meta, narrator, identifier, images),
+                   compress_type=deflate)  # fmt: skip
         z.writestr("OEBPS/nav.xhtml", nav_xhtml(chapters, meta.title or "Audiobook", language), compress_type=deflate)
         z.writestr("OEBPS/style.css", CSS, compress_type=deflate)
         cover = _cover(meta)
@@ -209,7 +265,10 @@ def write_epub(path: Path, chapters: Sequence[EpubChapter], meta: BookMeta, narr
             z.writestr(f"OEBPS/{cover[0]}", meta.cover, compress_type=zipfile.ZIP_STORED)
         for n, chapter in enumerate(chapters, start=1):
             name = _name(n)
-            z.writestr(f"OEBPS/text/{name}.xhtml", chapter_xhtml(n, chapter.timeline, language), compress_type=deflate)
+            z.writestr(f"OEBPS/text/{name}.xhtml", chapter_xhtml(n, chapter.timeline, language, images),
+                       compress_type=deflate)  # fmt: skip
             z.writestr(f"OEBPS/smil/{name}.smil", chapter_smil(n, chapter.timeline, f"{name}.mp3"),
                        compress_type=deflate)  # fmt: skip
             z.write(chapter.audio, f"OEBPS/audio/{name}.mp3", compress_type=zipfile.ZIP_STORED)
+        for path, name in images.items():  # pictures are compressed already
+            z.write(path, f"OEBPS/images/{name}", compress_type=zipfile.ZIP_STORED)

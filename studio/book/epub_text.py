@@ -9,6 +9,7 @@ from lxml import etree
 
 from studio.book.epub_markup import epub_types, local_name, semantic_kind, tokens
 from studio.book.epub_toc import TocEntry
+from studio.book.figures import ImageFinder
 from studio.book.text_rules import clean_inline, clean_paragraph, has_words
 from studio.book.txt import too_long
 
@@ -83,7 +84,9 @@ def _is_hidden(el: etree._Element) -> bool:
 class Walker:
     """One pass over a document in order, cutting paragraphs at block elements and pieces at TOC targets."""
 
-    def __init__(self, pieces: list[Piece], breaks: dict[str, TocEntry], source: str, budget: Budget) -> None:
+    def __init__(self, pieces: list[Piece], breaks: dict[str, TocEntry], source: str, budget: Budget,
+                 images: ImageFinder | None = None) -> None:  # fmt: skip
+        self.images = images
         self.pieces = pieces
         self.breaks = breaks
         self.source = source
@@ -110,6 +113,8 @@ class Walker:
                 continue
             tag = local_name(el)
             if not tag or tag in _SKIP_TAGS or _is_hidden(el) or _is_note_or_page_number(el, tag):
+                if tag in ("img", "svg") and self.images is not None and not self.boilerplate and not _is_hidden(el):
+                    self._picture(el, tag)
                 self._text(el.tail)
                 continue
             boilerplate = _is_boilerplate(el)
@@ -118,6 +123,18 @@ class Walker:
             stack.append((el, tag, boilerplate))
             stack.extend((child, "", False) for child in reversed(el))
         self.flush()
+
+    def _picture(self, el: etree._Element, tag: str) -> None:
+        """An <img>, or the <image>s of an <svg> (how many books wrap their plates), noted where it stands."""
+        assert self.images is not None
+        in_paragraph = bool(self.lines) or bool("".join(self.line).strip())
+        if tag == "img":
+            self.images.image(el.get("src") or "", self.source, el.get("alt") or "", in_paragraph)
+            return
+        for image in el.iter():
+            if local_name(image) == "image":
+                href = image.get("{http://www.w3.org/1999/xlink}href") or image.get("href") or ""
+                self.images.image(href, self.source, "", in_paragraph)
 
     def _start(self, el: etree._Element, tag: str, boilerplate: bool) -> None:
         if boilerplate:
@@ -179,14 +196,16 @@ class Walker:
     def flush(self) -> None:
         """End the paragraph being collected and add it to the current piece."""
         self._end_line()
-        if not self.lines:
-            return
         text = "\n".join(line for line in map(clean_paragraph, self.lines) if line)
         self.lines = []
         if not has_words(text):
+            if self.images is not None:
+                self.images.no_paragraph()
             return
         level = next((h for h in reversed(self.headings) if h), 0)
         self.piece.blocks.append(Block(text, level))
+        if self.images is not None and not self.boilerplate:
+            self.images.paragraph(text)
         self.piece.chars += len(text)
         self.budget.spend(len(text))
 

@@ -90,6 +90,8 @@ def export_book(
     formats = tuple(dict.fromkeys(settings.formats))
     cover_bytes = len(meta.cover or b"")
     estimate = sum(_estimate_bytes(f, total_frames, rate, len(plans), settings, cover_bytes) for f in formats)
+    if "epub3" in formats:  # the read-along book carries the chapters' pictures too
+        estimate += sum(_size(f.path) for f in {fig.path: fig for c in chapters for fig in c.figures}.values())
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -226,3 +228,10 @@ def _chapter_result(plan: _ChapterPlan, rate: int, before: Loudness, gain: GainP
         peak_db=after.peak_db,
         note=gain.note,
     )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone: the package leaves it out
+        return 0

@@ -30,13 +30,23 @@ class DiskFull(ExportFailed):
     """The disk filled up before or during export."""
 
 
+@dataclass(frozen=True)
+class ExportFigure:
+    """A picture of a chapter (a JPEG, PNG or GIF file) shown after its chunk `after` (-1: before the first)."""
+
+    after: int
+    path: Path
+    alt: str = ""
+
+
 @dataclass
 class ExportChapter:
     """One chapter to export: its title and rendered chunk files in reading order.
 
     `paragraph_breaks` holds the indices of chunks after which a paragraph ends (the longer pause follows them).
     For the timed formats: `chunk_texts`, each chunk's written text (what a reader sees), and `chunk_words`, the
-    words speech recognition heard in each chunk with their times (None where the chunk was not checked).
+    words speech recognition heard in each chunk with their times (None where the chunk was not checked);
+    `figures`, the chapter's pictures between its paragraphs.
     """
 
     title: str
@@ -44,6 +54,7 @@ class ExportChapter:
     paragraph_breaks: list[int] = field(default_factory=list)
     chunk_texts: list[str] = field(default_factory=list)
     chunk_words: list[tuple[WordTime, ...] | None] = field(default_factory=list)
+    figures: list[ExportFigure] = field(default_factory=list)  # shown in the read-along EPUB 3, never read
 
 
 @dataclass(frozen=True)

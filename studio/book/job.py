@@ -116,6 +116,10 @@ class BookJob:
         job.chunks_dir.mkdir(exist_ok=True)
         if book.cover:
             write_atomic(job.folder / "cover.bin", book.cover)
+        if book.images:  # the pictures the read-along EPUB 3 shows between the paragraphs
+            job.images_dir.mkdir(exist_ok=True)
+            for name, data in book.images.items():
+                write_atomic(job.images_dir / name, data)
         write_json(
             job.folder / "book.json",
             {
@@ -160,6 +164,11 @@ class BookJob:
     def meta(self) -> dict[str, Any]:
         data: dict[str, Any] = self._read("book.json")
         return data
+
+    @property
+    def images_dir(self) -> Path:
+        """The book's pictures (`Book.images`), by name; `PlanChapter.figures` say where they stand."""
+        return self.folder / "images"
 
     def cover(self) -> bytes | None:
         path = self.folder / "cover.bin"

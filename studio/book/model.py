@@ -1,8 +1,19 @@
-"""The book as Studio sees it after import: metadata, cover and chapters of plain text."""
+"""The book as Studio sees it after import: metadata, cover, chapters of plain text and the images between their
+paragraphs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Figure:
+    """An image of the book at its place in a chapter: after the chapter text's first `after` paragraphs (0: before
+    the first); `name` is its key in `Book.images`, `alt` the text a reader without pictures gets."""
+
+    after: int
+    name: str
+    alt: str = ""
 
 
 @dataclass
@@ -14,6 +25,7 @@ class Chapter:
     included: bool = True
     kind: str = "body"  # body | front | back | toc | license
     source: str = ""  # the file inside the EPUB (or "txt")
+    figures: list[Figure] = field(default_factory=list)  # not read aloud; shown in the read-along EPUB 3
 
     @property
     def chars(self) -> int:
@@ -31,6 +43,7 @@ class Book:
     cover: bytes | None = None
     cover_mime: str = ""
     warnings: list[str] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=dict)  # figure name ("img001.png": its type in its name) -> bytes
 
     @property
     def chars(self) -> int:

@@ -6,13 +6,13 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import regex
 
-from studio.book.model import Book
+from studio.book.model import Book, Figure
 from studio.errors import InvalidInput
 from studio.text.chunking import chunk_text, split_paragraphs
 
@@ -132,6 +132,16 @@ class PlanChunk:
     paragraph_end: bool = False
 
 
+@dataclass(frozen=True)
+class PlanFigure:
+    """A picture of the book (`name`, in the job's images folder) shown after the chunk `after` ("": before the
+    chapter's first); never read aloud. Its place is a chunk, so editing the text never moves it."""
+
+    after: str
+    name: str
+    alt: str = ""
+
+
 @dataclass
 class PlanChapter:
     index: int  # 1-based over all chapters, as the CLI numbers them
@@ -139,6 +149,7 @@ class PlanChapter:
     included: bool
     kind: str
     chunks: list[PlanChunk] = field(default_factory=list)
+    figures: list[PlanFigure] = field(default_factory=list)
 
     @property
     def chars(self) -> int:
@@ -181,7 +192,9 @@ class BookPlan:
             "chapters": [
                 {"index": c.index, "title": c.title, "included": c.included, "kind": c.kind,
                  "chunks": [{"id": k.id, "text": k.text, "role": k.role, "paragraph_end": k.paragraph_end}
-                            for k in c.chunks]}
+                            for k in c.chunks],
+                 **({"figures": [{"after": f.after, "name": f.name, "alt": f.alt} for f in c.figures]}
+                    if c.figures else {})}
                 for c in self.chapters
             ],
             "lexicon": [{"pattern": e.pattern, "replacement": e.replacement, "regex": e.regex} for e in self.lexicon],
@@ -212,7 +225,12 @@ class BookPlan:
     def from_dict(cls, data: dict[str, Any]) -> BookPlan:
         chapters = [
             PlanChapter(
-                c["index"], c["title"], c["included"], c.get("kind", "body"), [PlanChunk(**k) for k in c["chunks"]]
+                c["index"],
+                c["title"],
+                c["included"],
+                c.get("kind", "body"),
+                [PlanChunk(**k) for k in c["chunks"]],
+                [PlanFigure(str(f["after"]), str(f["name"]), str(f.get("alt", ""))) for f in c.get("figures", [])],
             )
             for c in data["chapters"]
         ]
@@ -263,18 +281,28 @@ def plan_chapter_chunks(
     return chunks
 
 
+def figure_places(figures: Sequence[Figure], chunks: Sequence[PlanChunk]) -> list[PlanFigure]:
+    """The chapter's pictures placed after the chunk that ends the paragraph they followed (each paragraph's last
+    chunk has `paragraph_end`); after the last chunk when the text has fewer paragraphs."""
+    ends = [c.id for c in chunks if c.paragraph_end]
+    out = []
+    for figure in figures:
+        after = "" if figure.after <= 0 or not chunks else (ends[figure.after - 1] if figure.after <= len(ends)
+                                                             else chunks[-1].id)  # fmt: skip
+        out.append(PlanFigure(after, figure.name, figure.alt))
+    return out
+
+
 def make_plan(
     book: Book, max_chars: int, dialogue_voice: bool = False, lexicon: list[LexiconEntry] | None = None
 ) -> BookPlan:
     """Cut every chapter into chunks of at most `max_chars` (the engine's comfortable size)."""
     if max_chars < 20:
         raise InvalidInput(f"Chunks of {max_chars} characters are too small; use at least 20.")
-    chapters = [
-        PlanChapter(
-            i, ch.title, ch.included, ch.kind, plan_chapter_chunks(i, ch.text, max_chars, book.language, dialogue_voice)
-        )
-        for i, ch in enumerate(book.chapters, 1)
-    ]
+    chapters = []
+    for i, ch in enumerate(book.chapters, 1):
+        chunks = plan_chapter_chunks(i, ch.text, max_chars, book.language, dialogue_voice)
+        chapters.append(PlanChapter(i, ch.title, ch.included, ch.kind, chunks, figure_places(ch.figures, chunks)))
     chapters = [c for c in chapters if c.chunks]
     if not chapters:
         raise InvalidInput("The book has no text to read.")

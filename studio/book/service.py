@@ -346,6 +346,7 @@ class Audiobooks:
     ) -> ExportResult:
         """Write the job's formats into job/out (M4B with chapters and cover, MP3 per chapter, WAV/FLAC)."""
         from studio.book.export import BookMeta, ExportChapter, export_book
+        from studio.book.export_model import ExportFigure
 
         plan, settings = job.plan(), job.settings()
         ident = identity.current(job, self.facts, plan, settings)
@@ -364,7 +365,10 @@ class Audiobooks:
                 heard.append(record_words(records[key]))
                 if chunk.paragraph_end:
                     breaks.append(len(files) - 1)
-            chapters.append(ExportChapter(chapter.title, files, breaks, shown, heard))
+            places = {chunk.id: i for i, chunk in enumerate(chapter.chunks)}
+            figures = [ExportFigure(places.get(f.after, len(files) - 1) if f.after else -1, job.images_dir / f.name,
+                                    f.alt) for f in chapter.figures if (job.images_dir / f.name).is_file()]  # fmt: skip
+            chapters.append(ExportChapter(chapter.title, files, breaks, shown, heard, figures))
         meta = job.meta()
         book_meta = BookMeta(plan.title, plan.author, plan.language, job.cover(), meta.get("cover_mime", ""))
         result = export_book(

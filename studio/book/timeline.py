@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from studio.audio.align import on_time, sentence_cues, sentence_spans, text_weight
-from studio.book.export_model import ExportChapter
+from studio.book.export_model import ExportChapter, ExportFigure
 from studio.book.export_plan import _ChapterPlan
 from studio.text.chunking import split_sentences
 from studio.text.subtitles import Cue, WordTime
@@ -21,7 +21,8 @@ from studio.text.subtitles import Cue, WordTime
 @dataclass
 class ChapterTimeline:
     """One chapter's sentences in order, timed from the chapter's start; `paragraphs` groups them (indices into
-    `cues`) as the book's paragraphs; `start` is where the chapter begins in the whole book (seconds)."""
+    `cues`) as the book's paragraphs; `figures` are its pictures, each after that many paragraphs; `start` is where
+    the chapter begins in the whole book (seconds)."""
 
     index: int
     title: str
@@ -29,6 +30,7 @@ class ChapterTimeline:
     duration: float
     cues: list[Cue] = field(default_factory=list)
     paragraphs: list[list[int]] = field(default_factory=list)
+    figures: list[tuple[int, ExportFigure]] = field(default_factory=list)  # (paragraphs before it, the picture)
 
     def book_cues(self) -> list[Cue]:
         return [c.shifted(self.start) for c in self.cues]
@@ -55,6 +57,7 @@ def build(plans: Sequence[_ChapterPlan], chapters: Sequence[ExportChapter], rate
         at = 0  # frames from the chapter's start
         paragraph: list[int] = []
         breaks = set(chapter.paragraph_breaks)
+        timeline.figures += [(0, f) for f in chapter.figures if f.after < 0]
         for i, chunk in enumerate(plan.chunks):
             text = chapter.chunk_texts[i] if i < len(chapter.chunk_texts) else ""
             heard = chapter.chunk_words[i] if i < len(chapter.chunk_words) else None
@@ -65,8 +68,10 @@ def build(plans: Sequence[_ChapterPlan], chapters: Sequence[ExportChapter], rate
                     paragraph.append(len(timeline.cues))
                     timeline.cues.append(cue.shifted(at / rate))
             at += chunk.frames + chunk.gap_after
-            if (i in breaks or i == len(plan.chunks) - 1) and paragraph:
+            after = [f for f in chapter.figures if f.after == i]
+            if (i in breaks or i == len(plan.chunks) - 1 or after) and paragraph:
                 timeline.paragraphs.append(paragraph)
                 paragraph = []
+            timeline.figures += [(len(timeline.paragraphs), f) for f in after]
         out.append(timeline)
     return out
