@@ -216,6 +216,8 @@ class BookPlan:
                     "chars": c.chars,
                     "estimated_seconds": round(c.estimated_seconds, 1),
                     "chunks": [{"id": k.id, "text": k.text, "role": k.role} for k in c.chunks],
+                    # where the read-along EPUB 3 shows the chapter's pictures: after chunk `after` ("" = first)
+                    "pictures": [{"after": f.after, "alt": f.alt} for f in c.figures],
                 }
                 for c in self.chapters
             ],

@@ -174,3 +174,29 @@ def test_a_picture_only_page_and_an_image_free_book_are_fine(tmp_path: Path) -> 
     # a page with only a picture continues the chapter before it: the plate closes chapter One
     placed = [(c.title, f.alt) for c in book.chapters for f in c.figures]
     assert placed == [("One", "Plate one")], [(c.title, c.text, c.figures) for c in book.chapters]
+
+
+def test_the_cli_plans_and_exports_a_book_with_its_pictures(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "island.epub"
+    source.write_bytes(build_epub(_spec()))
+    env = {**os.environ, "STUDIO_HOME": str(tmp_path / "home"), "HF_HUB_OFFLINE": "1"}
+
+    def studio(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "studio", *args], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+    plan = studio("book", "plan", str(source))
+    assert plan.returncode == 0, plan.stderr
+    chapters = json.loads(plan.stdout)["chapters"]
+    assert [p["alt"] for p in chapters[0]["pictures"]] == ["A map of the island", "The map again"]
+    assert "could not be kept for the read-along EPUB 3" in plan.stderr  # the import note, on stderr
+    out = tmp_path / "out"
+    render = studio("book", "render", str(source), "--no-qa", "--format", "epub3", "--out", str(out))
+    assert render.returncode == 0, render.stderr
+    with zipfile.ZipFile(out / "The Island.epub") as z:
+        assert z.read("OEBPS/images/img001.png") == MAP and z.read("OEBPS/images/img002.jpg") == SHIP

