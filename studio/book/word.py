@@ -13,6 +13,7 @@ import zlib
 from lxml import etree
 
 from studio.archive import MIB, ArchiveLimits, check_archive
+from studio.book.figures import ImageFinder, place
 from studio.book.headed import Block, block, headed_sections
 from studio.book.model import Book
 from studio.book.safety import XmlError, is_zip, parse_xml
@@ -32,6 +33,10 @@ _DC = "{http://purl.org/dc/elements/1.1/}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _SKIPPED = frozenset({f"{_W}delText", f"{_W}instrText", f"{_W}txbxContent", f"{_W}footnoteReference",
                       f"{_W}endnoteReference", f"{_W}commentReference", _MC_FALLBACK})  # fmt: skip
+_A_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+_R_EMBED = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed"
+_WP_DOCPR = "{http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing}docPr"
+_RELS = "word/_rels/document.xml.rels"
 _HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 TITLE_LEVEL = -1  # the Title style: the book's title, not a chapter
 
@@ -124,7 +129,34 @@ def _paragraph_text(el: etree._Element, parts: list[str]) -> None:
             _paragraph_text(child, parts)
 
 
-def _blocks(document: etree._Element, levels: dict[str, int]) -> tuple[list[Block], str]:
+def relationships(data: bytes | None) -> dict[str, str]:
+    """document.xml's relationship ids -> their targets (a picture's file, relative to word/; an external one keeps
+    its address, which `figures.resolve` leaves out)."""
+    if not data:
+        return {}
+    try:
+        root = parse_xml(data, recover=True)
+    except XmlError:
+        return {}
+    return {el.get("Id", ""): el.get("Target", "") if el.get("TargetMode") != "External" else "external:"
+            for el in root if isinstance(el.tag, str) and el.get("Id")}  # fmt: skip
+
+
+def _pictures(p: etree._Element, links: dict[str, str], images: ImageFinder, in_paragraph: bool) -> None:
+    """The paragraph's drawings (each picture's file through its relationship id), in order."""
+    for blip in p.iter(_A_BLIP):
+        if any(a.tag in _SKIPPED for a in blip.iterancestors()):
+            continue
+        target = links.get(blip.get(_R_EMBED) or "", "")
+        drawing = next((a for a in blip.iterancestors() if a.tag == f"{_W}drawing"), None)
+        described = drawing.find(f".//{_WP_DOCPR}") if drawing is not None else None
+        alt = (described.get("descr") or "") if described is not None else ""
+        if target:
+            images.image(target, DOCUMENT, alt, in_paragraph)
+
+
+def _blocks(document: etree._Element, levels: dict[str, int], links: dict[str, str] | None = None,
+            images: ImageFinder | None = None) -> tuple[list[Block], str]:  # fmt: skip
     blocks: list[Block] = []
     title = ""
     for p in document.iter(f"{_W}p"):
@@ -138,12 +170,20 @@ def _blocks(document: etree._Element, levels: dict[str, int]) -> tuple[list[Bloc
         parts: list[str] = []
         _paragraph_text(p, parts)
         text = clean_inline("".join(parts))
+        if images is not None:
+            _pictures(p, links or {}, images, bool(text))
         if level == TITLE_LEVEL:
             title = title or text
+            if images is not None:
+                images.no_paragraph()
             continue
         found = block(text, level)
         if found:
             blocks.append(found)
+        if images is not None and found:
+            images.paragraph(found.text)
+        elif images is not None:
+            images.no_paragraph()
     return blocks, title
 
 
@@ -178,8 +218,10 @@ def load_docx(data: bytes, name: str, max_chars: int = 20_000_000) -> Book:
                                "as .docx.")  # fmt: skip
         styles_xml = _read(archive, "word/styles.xml", name)
         core = _core(archive, name)
+        links = relationships(_read(archive, _RELS, name))
     levels = style_levels(_parse(styles_xml, name, "word/styles.xml") if styles_xml else None)
-    blocks, styled_title = _blocks(_parse(document, name, DOCUMENT), levels)
+    images = ImageFinder()
+    blocks, styled_title = _blocks(_parse(document, name, DOCUMENT), levels, links, images)
     chars = sum(len(b.text) for b in blocks)
     if chars > max_chars:
         raise too_long(name, chars, max_chars)
@@ -192,5 +234,8 @@ def load_docx(data: bytes, name: str, max_chars: int = 20_000_000) -> Book:
     if found_title and not core.get("title") and not styled_title:
         book.title = found_title
     finish_sections(sections, book)
+    if images.found:  # the pictures, read from the archive already checked above
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            place(book, images.found, archive)
     log.info("%s: %d chapters, %d characters", name, len(book.chapters), book.chars)
     return book

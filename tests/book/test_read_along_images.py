@@ -200,3 +200,28 @@ def test_the_cli_plans_and_exports_a_book_with_its_pictures(tmp_path: Path) -> N
     assert render.returncode == 0, render.stderr
     with zipfile.ZipFile(out / "The Island.epub") as z:
         assert z.read("OEBPS/images/img001.png") == MAP and z.read("OEBPS/images/img002.jpg") == SHIP
+
+
+def test_a_word_documents_pictures_are_kept_in_place(tmp_path: Path) -> None:
+    import docx
+
+    from studio.book.importer import load_book
+
+    document = docx.Document()
+    document.add_heading("The Voyage", level=1)
+    document.add_paragraph("The island lay low on the water.")
+    picture = tmp_path / "map.png"
+    picture.write_bytes(MAP)
+    document.add_picture(str(picture))  # a paragraph of its own
+    document.add_paragraph("Nobody on board had seen it before.")
+    inline = document.add_paragraph("The ship had one mast. ")
+    inline.add_run().add_picture(io.BytesIO(SHIP))  # inside the text: after its paragraph
+    document.add_paragraph("By evening the wind had dropped.")
+    path = tmp_path / "voyage.docx"
+    document.save(str(path))
+    book = load_book(path)
+    (chapter,) = book.chapters
+    paragraphs = chapter.text.split("\n\n")
+    assert paragraphs[1:] == ["The island lay low on the water.", "Nobody on board had seen it before.",
+                              "The ship had one mast.", "By evening the wind had dropped."]  # fmt: skip
+    assert [(f.after, book.images[f.name]) for f in chapter.figures] == [(2, MAP), (4, SHIP)]
