@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import launch_app, need_chromium
+from tests.browser import launch_app, need_chromium, screenshot
 
 pytestmark = pytest.mark.browser
 PREVIEW_LIMIT_S = 8.0  # a short sentence takes well under a second alone; a few seconds on 2 busy cores
@@ -35,11 +36,15 @@ def _generate(page, text: str) -> float:  # type: ignore[no-untyped-def]
     page.locator("#synth-text textarea").fill(text)
     start = time.monotonic()
     page.click("#synth-generate")
-    page.wait_for_function(
-        f"(([before]) => {{ const s = {STATUS}; return s.includes('chars/s') && s !== before; }})",
-        arg=[before],
-        timeout=int(PREVIEW_LIMIT_S * 4 * 1000),
-    )
+    try:
+        page.wait_for_function(
+            f"(([before]) => {{ const s = {STATUS}; return s.includes('chars/s') && s !== before; }})",
+            arg=[before],
+            timeout=int(PREVIEW_LIMIT_S * 4 * 1000),
+        )
+    except PlaywrightTimeout:  # say what the page showed instead (a rare hang in CI left nothing else to go on)
+        screenshot(page, "concurrency-preview-timeout")
+        raise AssertionError(f"no answer to {text!r}: status {page.evaluate(STATUS)!r} (before: {before!r})") from None
     seconds = time.monotonic() - start
     page.wait_for_function("!document.querySelector('#synth-generate').disabled", timeout=30_000)
     return seconds

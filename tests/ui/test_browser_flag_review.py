@@ -29,7 +29,7 @@ def test_review_flagged_chunks_one_after_another(app_url: str, browser, tmp_path
     page.locator("#book-upload input[type=file]").set_input_files(str(write_book(tmp_path)))
     page.wait_for_timeout(500)
     page.click("#book-plan")
-    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('1 chapters')",
+    page.wait_for_function("document.querySelector('#book-summary').innerText.includes('1 chapter')",
                            timeout=60_000)  # fmt: skip
     page.click("#book-render")
     page.wait_for_function("document.querySelector('#book-status').innerText.includes('exported')", timeout=240_000)
