@@ -6,7 +6,8 @@ the time its heard word was said."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from studio.text.subtitles import FORMATS, Cue, WordTime, render
 if TYPE_CHECKING:
     from studio.book.qa import Checker
 
+Progress = Callable[[int, int], None]
 # seconds of a take heard at once: under Whisper's 30 s window, so each window is one short encoder pass (and a long
 # take never goes to the recognizer whole)
 WINDOW = 25.0
@@ -44,17 +46,24 @@ def hearing_windows(spans: Sequence[tuple[float, float]], longest: float = WINDO
 
 
 def _hear_words(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]], language: str,
-                checker: Checker) -> tuple[list[WordTime], list[str]]:  # fmt: skip
-    """Every word heard in the take, on the take's clock, or none and the warning that says why."""
+                checker: Checker, on_progress: Progress | None = None,
+                cancel: threading.Event | None = None) -> tuple[list[WordTime], list[str]]:  # fmt: skip
+    """Every word heard in the take, on the take's clock, or none and the warning that says why. `on_progress(done,
+    total)` after each window; `cancel` stops between windows (sentence cues then)."""
     if not checker.can_check(language):
         return [], [
             f"Subtitles word by word need the multilingual Whisper base to hear {language!r}, and it is not "
             "installed: these subtitles have a cue per sentence."
         ]
     heard: list[WordTime] = []
+    windows = hearing_windows(spans)
     try:
         with checker.session():
-            for first, stop in hearing_windows(spans):
+            for done, (first, stop) in enumerate(windows):
+                if cancel is not None and cancel.is_set():
+                    return [], ["Word timing was stopped: these subtitles have a cue per sentence."]
+                if on_progress is not None:
+                    on_progress(done, len(windows))
                 start, end = spans[first][0], spans[stop - 1][1]
                 piece = samples[int(start * rate) : int(end * rate)]
                 heard += [WordTime(w.word, w.start + start, w.end + start)
@@ -64,7 +73,9 @@ def _hear_words(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[f
     return heard, []
 
 
-def take_cues(take: Path, text: str, language: str = "en", words: Checker | None = None) -> tuple[list[Cue], list[str]]:
+def take_cues(take: Path, text: str, language: str = "en", words: Checker | None = None,
+              on_progress: Progress | None = None,
+              cancel: threading.Event | None = None) -> tuple[list[Cue], list[str]]:  # fmt: skip
     """The typed text's sentences (event tags left out: they are performed, not read), timed in the take; with
     `words` (a speech-recognition checker), each sentence's written words timed as they were heard. Returns the cues
     and any warnings (word timings that could not be had leave sentence cues)."""
@@ -74,7 +85,10 @@ def take_cues(take: Path, text: str, language: str = "en", words: Checker | None
         return [], []
     samples, rate = read_audio(take)
     spans = sentence_spans(samples, rate, [text_weight(s) for s in sentences])
-    heard, warnings = _hear_words(samples, rate, spans, language or "en", words) if words is not None else ([], [])
+    heard: list[WordTime] = []
+    warnings: list[str] = []
+    if words is not None:
+        heard, warnings = _hear_words(samples, rate, spans, language or "en", words, on_progress, cancel)
     return sentence_cues(sentences, spans, on_time(samples, rate, spans, heard)), warnings
 
 
@@ -90,11 +104,13 @@ def write_subtitles_check(formats: Sequence[str], words: bool = False) -> None:
 
 
 def write_subtitles(take: Path, text: str, language: str = "en", formats: Sequence[str] = FORMATS,
-                    words: Checker | None = None) -> tuple[list[Path], list[str]]:  # fmt: skip
+                    words: Checker | None = None, on_progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> tuple[list[Path], list[str]]:  # fmt: skip
     """Write `<take>.srt` / `<take>.vtt` beside the take: a cue per sentence, or (`words`: the checker that hears the
-    take) a cue per word. Returns the files written and any warnings (a file that could not be written is one)."""
+    take) a cue per word, with `on_progress(windows done, windows)` as it hears and `cancel` to stop hearing (the
+    cues are sentences then). Returns the files written and any warnings (a file not written is one)."""
     write_subtitles_check(formats)
-    cues, warnings = take_cues(take, text, language, words)
+    cues, warnings = take_cues(take, text, language, words, on_progress, cancel)
     word_by_word = words is not None and any(c.words for c in cues)
     out = []
     for fmt in dict.fromkeys(formats):

@@ -247,3 +247,26 @@ def test_a_take_can_have_its_subtitles_word_by_word(ctx: AppContext) -> None:
     cues = list(srt.parse(files[".srt"].read_text(encoding="utf-8")))
     assert [c.content for c in cues] == text.split()
     assert "WEBVTT" in files[".vtt"].read_text(encoding="utf-8") and "\nrain.\n" in files[".vtt"].read_text("utf-8")
+
+
+def test_timing_the_words_shows_progress_and_cancel_leaves_sentence_cues(ctx: AppContext) -> None:
+    import srt
+
+    sentences = [f"Sentence number {i} tells a little more of the story as it goes along." for i in range(12)]
+    text = " ".join(sentences)  # about 45 s of speech: two windows to hear
+    gen = ui_errors(tab.generate)(ctx, text, "piper", "joe", "en-us", None, 1.0, False, True, "WAV", "s9",
+                                  subtitle_words=True)  # fmt: skip
+    hearing = []
+    for out in gen:
+        if "Hearing the take" in out[2]:
+            hearing.append(out[2])
+            if len(hearing) == 1:
+                tab.cancel(ctx, "s9")  # Cancel while the words are being timed
+        final = out
+    assert any("part 1 of 2" in h for h in hearing), hearing
+    assert "Word timing was stopped" in final[2]
+    files = {Path(p).suffix: Path(p) for p in final[3]["value"]}
+    # the take is kept, with a cue per sentence
+    assert Path(final[1]["value"]).is_file()
+    cues = srt.parse(files[".srt"].read_text(encoding="utf-8"))
+    assert [c.content.replace("\n", " ") for c in cues] == sentences

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 import numpy as np
 
 from studio.audio.dsp import silence
+from studio.clock import clock
 from studio.errors import Cancelled
 from studio.synthesis import SynthChunk, SynthRequest, TakeWriter, output_path
 from studio.take_subtitles import write_subtitles
 from studio.ui.context import AppContext
+
+if TYPE_CHECKING:
+    from studio.book.qa import Checker
 
 JOB = "synthesize"
 FORMATS = {"WAV": "wav", "MP3": "mp3"}
@@ -101,17 +108,61 @@ def generate(
     language = req.language or info.default_language
     subtitles: list[str] = []
     if not cancelled:
-        checker = None
         if subtitle_words:
-            checker = ctx.books.renderer.checker
-            yield gr.update(), gr.update(value=str(path)), "Hearing the take to time each word…", gr.update()
-        files, warnings = write_subtitles(path, req.text, language, words=checker)
+            # speech recognition hears the take (about a twentieth of its length on 2 cores): progress, and Cancel
+            # leaves sentence cues
+            work = _Hearing(ctx, path, req.text, language, flag)
+            while work.running():
+                yield gr.update(), gr.update(value=str(path)), work.status(), gr.update()
+            files, warnings = work.result()
+        else:
+            files, warnings = write_subtitles(path, req.text, language)
         subtitles = [str(p) for p in files]
         for warning in warnings:
             gr.Warning(warning)
         if warnings:
             prefix = " ".join(warnings) + " "
     yield gr.update(), gr.update(value=str(path)), prefix + stats.summary(), gr.update(value=subtitles or None)
+
+
+class _Hearing:
+    """Word-by-word subtitles written on a thread, so the take's status can show how far the hearing is."""
+
+    def __init__(self, ctx: AppContext, path: Path, text: str, language: str, cancel: threading.Event) -> None:
+        self._done, self._total = 0, 0
+        self._start = time.monotonic()
+        self._out: tuple[list[Path], list[str]] = ([], [])
+        self._error: BaseException | None = None
+        checker = ctx.books.renderer.checker
+        self._thread = threading.Thread(target=self._run, args=(path, text, language, checker, cancel), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, text: str, language: str, checker: Checker, cancel: threading.Event) -> None:
+        try:
+            self._out = write_subtitles(path, text, language, words=checker, on_progress=self._progress, cancel=cancel)
+        except BaseException as exc:  # re-raised on the generator's thread, where the UI reports it
+            self._error = exc
+
+    def _progress(self, done: int, total: int) -> None:
+        self._done, self._total = done, total
+
+    def running(self) -> bool:
+        self._thread.join(timeout=0.5)
+        return self._thread.is_alive()
+
+    def status(self) -> str:
+        line = "Hearing the take to time each word…"
+        if self._total:
+            line += f" part {min(self._done + 1, self._total)} of {self._total}"
+            if self._done:
+                left = (time.monotonic() - self._start) / self._done * (self._total - self._done)
+                line += f" · about {clock(left)} left"
+        return line
+
+    def result(self) -> tuple[list[Path], list[str]]:
+        if self._error is not None:
+            raise self._error
+        return self._out
 
 
 def cancel(ctx: AppContext, session: str) -> str:
