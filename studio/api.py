@@ -156,7 +156,7 @@ class Studio:
         elif subtitles:
             language = language or self.registry.info(engine).default_language
             checker = self.books.renderer.checker if subtitle_words else None
-            _, more = write_subtitles(path, text, language, subtitles, words=checker)
+            _, more = write_subtitles(path, text, language, subtitles, words=checker, cancel=cancel)
             warnings = (*warnings, *more)
         return path, stats, warnings
 
