@@ -217,11 +217,10 @@ def sentence_cues(sentences: Sequence[str], spans: Sequence[tuple[float, float]]
     return cues
 
 
-def recognizer_lag(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
-                   heard: Sequence[WordTime]) -> float:  # fmt: skip
-    """How late the recognizer's word starts run in this clip (seconds; negative: early): the median, over the
-    sentences that start after a pause, of the first heard word's start minus where the audio's speech starts;
-    0.0 when no sentence shows it."""
+def lag_samples(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
+                heard: Sequence[WordTime]) -> list[float]:  # fmt: skip
+    """For each sentence that starts after a pause, how late the first heard word starts after the audio's speech
+    does (seconds; negative: early); a difference over MAX_LAG is a misheard word and is not counted."""
     lags = []
     for start, end in spans:
         piece = samples[int(start * rate) : int(end * rate)]
@@ -231,11 +230,23 @@ def recognizer_lag(samples: NDArray[np.float32], rate: int, spans: Sequence[tupl
         mine = [w for w in heard if start <= (w.start + w.end) / 2 < end]
         if mine and abs(mine[0].start - onset) <= MAX_LAG:
             lags.append(mine[0].start - onset)
+    return lags
+
+
+def recognizer_lag(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
+                   heard: Sequence[WordTime]) -> float:  # fmt: skip
+    """How late the recognizer's word starts run in this clip: the median of `lag_samples`; 0.0 when no sentence
+    shows it."""
+    lags = lag_samples(samples, rate, spans, heard)
     return float(np.median(lags)) if lags else 0.0
+
+
+def shifted(heard: Sequence[WordTime], lag: float) -> list[WordTime]:
+    """The heard words moved earlier by `lag` seconds (never before 0)."""
+    return [WordTime(w.word, max(0.0, w.start - lag), max(0.0, w.end - lag)) for w in heard]
 
 
 def on_time(samples: NDArray[np.float32], rate: int, spans: Sequence[tuple[float, float]],
             heard: Sequence[WordTime]) -> list[WordTime]:  # fmt: skip
     """The heard words with the recognizer's lag in this clip taken off (`recognizer_lag`)."""
-    lag = recognizer_lag(samples, rate, spans, heard)
-    return [WordTime(w.word, max(0.0, w.start - lag), max(0.0, w.end - lag)) for w in heard]
+    return shifted(heard, recognizer_lag(samples, rate, spans, heard))

@@ -117,3 +117,32 @@ def test_the_recognizers_lag_is_measured_where_sentences_start_and_taken_off(tak
 
     assert max(misses(fixed)) <= 0.1 and sum(misses(fixed)) < sum(misses(heard)), (misses(fixed), misses(heard))
     assert recognizer_lag(samples, rate, spans, []) == 0.0
+
+
+def test_a_chapter_takes_one_lag_so_a_one_sentence_chunk_is_corrected_too(take, transcriber, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A chunk of one sentence shows no lag of its own (its sentence starts the clip); the chapter's lag, measured
+    in its other chunks, moves its words too, so every chunk's words are on the same clock."""
+    import soundfile as sf
+
+    from studio.audio.align import recognizer_lag
+    from studio.book.export_model import ExportChapter
+    from studio.book.export_plan import _ChapterPlan, _Chunk
+    from studio.book.qa import Checker
+    from studio.book.timeline import build
+
+    samples, rate = take
+    spans = sentence_spans(samples, rate, [len(s) for s in SENTENCES])
+    heard = Checker(recognizer=transcriber).hear_words(samples, rate, "en")
+    lag = recognizer_lag(samples, rate, spans, heard)
+    first = samples[: int(spans[0][1] * rate)]  # the first sentence alone: a chunk of its own
+    mine = [w for w in heard if (w.start + w.end) / 2 < spans[0][1]]
+    sf.write(tmp_path / "a.wav", samples, rate)
+    sf.write(tmp_path / "b.wav", first, rate)
+    chunks = (_Chunk(tmp_path / "a.wav", len(samples), rate, 0), _Chunk(tmp_path / "b.wav", len(first), rate, 0))
+    plan = _ChapterPlan(1, "One", chunks, 0, len(samples) + len(first))
+    chapter = ExportChapter("One", [c.path for c in chunks], [], [" ".join(SENTENCES), SENTENCES[0]],
+                            [tuple(heard), tuple(mine)])  # fmt: skip
+    (timeline,) = build([plan], [chapter], rate, "en")
+    alone = timeline.cues[len(SENTENCES)]  # chunk b's sentence, on the chapter's clock
+    offset = len(samples) / rate
+    assert alone.words[1].start == pytest.approx(mine[1].start - lag + offset, abs=0.011)
