@@ -129,14 +129,21 @@ def _paragraph_text(el: etree._Element, parts: list[str]) -> None:
             _paragraph_text(child, parts)
 
 
-def relationships(data: bytes | None) -> dict[str, str]:
-    """document.xml's relationship ids -> their targets (a picture's file, relative to word/; an external one keeps
-    its address, which `figures.resolve` leaves out)."""
+def _optional_xml(data: bytes | None) -> etree._Element | None:
+    """A part that may be missing or damaged without harm to the book (metadata, relationships): None then."""
     if not data:
-        return {}
+        return None
     try:
-        root = parse_xml(data, recover=True)
+        return parse_xml(data, recover=True)
     except XmlError:
+        return None
+
+
+def relationships(data: bytes | None) -> dict[str, str]:
+    """document.xml's relationship ids -> their targets (a picture's file, relative to word/; an external one is
+    "external:", which `figures.resolve` leaves out)."""
+    root = _optional_xml(data)
+    if root is None:
         return {}
     return {el.get("Id", ""): el.get("Target", "") if el.get("TargetMode") != "External" else "external:"
             for el in root if isinstance(el.tag, str) and el.get("Id")}  # fmt: skip
@@ -188,12 +195,8 @@ def _blocks(document: etree._Element, levels: dict[str, int], links: dict[str, s
 
 
 def _core(archive: zipfile.ZipFile, name: str) -> dict[str, str]:
-    data = _read(archive, "docProps/core.xml", name)
-    if not data:
-        return {}
-    try:
-        root = parse_xml(data, recover=True)
-    except XmlError:
+    root = _optional_xml(_read(archive, "docProps/core.xml", name))
+    if root is None:
         return {}
     out = {}
     for field in ("title", "creator", "language"):
