@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import launch_app, need_chromium
+from tests.browser import launch_app, need_chromium, screenshot
 
 pytestmark = pytest.mark.browser
 PREVIEW_LIMIT_S = 8.0  # a short sentence takes well under a second alone; a few seconds on 2 busy cores
@@ -35,17 +36,20 @@ FILE = "(() => { const a = document.querySelector('#synth-file a[href]'); return
 def _generate(page, text: str) -> float:  # type: ignore[no-untyped-def]
     """Seconds from the click to this take's finished summary line and file. Only the status text itself counts: a
     take that waits in the queue shows Gradio's queue overlay in the same element, which is not an answer. The
-    status alone cannot tell two takes apart: two texts of the same length gave the very same summary (a test that
-    waited for the status to change waited forever)."""
-    before = page.evaluate(FILE)
+    status alone cannot always tell two takes apart: two texts of the same length gave the very same summary (a
+    test that waited for the status to change waited forever), so a new download file counts too."""
+    before = [page.evaluate(STATUS), page.evaluate(FILE)]
     page.locator("#synth-text textarea").fill(text)
     start = time.monotonic()
     page.click("#synth-generate")
-    page.wait_for_function(
-        f"(([before]) => {{ const f = {FILE}; return {STATUS}.includes('chars/s') && f && f !== before; }})",
-        arg=[before],
-        timeout=int(PREVIEW_LIMIT_S * 4 * 1000),
-    )
+    done = (f"(([status, file]) => {{ const s = {STATUS}; const f = {FILE};"
+            " return s.includes('chars/s') && (s !== status || (f && f !== file)); })")  # fmt: skip
+    try:
+        page.wait_for_function(done, arg=before, timeout=int(PREVIEW_LIMIT_S * 4 * 1000))
+    except PlaywrightTimeout:  # what the page showed instead: the status and the file, then and now
+        screenshot(page, "concurrency-preview-timeout")
+        now = [page.evaluate(STATUS), page.evaluate(FILE)]
+        raise AssertionError(f"no answer to {text!r}: now {now!r}, before {before!r}") from None
     seconds = time.monotonic() - start
     page.wait_for_function("!document.querySelector('#synth-generate').disabled", timeout=30_000)
     return seconds
