@@ -187,12 +187,7 @@ class Checker:
         references = [expected] if spoken is None or spoken == expected else [expected, spoken]
         english = is_english(language)
         try:
-            try:
-                heard = self._hear(english, samples, sample_rate, references, threshold, language)
-            except RecognizerStopped as first:
-                log.warning("%s Starting it again.", first)
-                self._drop()
-                heard = self._hear(english, samples, sample_rate, references, threshold, language)
+            heard = self._hear_restarting(english, samples, sample_rate, references, threshold, language)
             result = score_hearing(heard, references, language, threshold)
             if english and not result.passed(threshold) and self.second is not None:
                 self.second_opinions += 1
@@ -209,16 +204,20 @@ class Checker:
         """Each word heard in a clip and when it is said (seconds from the clip's start): tiny.en for English, base
         for other languages (`can_check` says whether there is one), one greedy hearing. A recognizer process that
         died is started again once; ModelMissing or RecognizerStopped when there is none."""
+        heard = self._hear_restarting(is_english(language), samples, sample_rate, [], DEFAULT_THRESHOLD, language)
+        return [WordTime(str(w[0]), float(w[1]), float(w[2])) for w in heard.words]
+
+    def _hear_restarting(self, english: bool, samples: NDArray[np.float32], sample_rate: int, references: list[str],
+                         threshold: float, language: str) -> Heard:  # fmt: skip
+        """`_hear`, with a recognizer process that died (killed for memory, crashed) started again once."""
         from studio.audio.asr_worker import RecognizerStopped
 
-        english = is_english(language)
         try:
-            heard = self._hear(english, samples, sample_rate, [], DEFAULT_THRESHOLD, language)
+            return self._hear(english, samples, sample_rate, references, threshold, language)
         except RecognizerStopped as first:
             log.warning("%s Starting it again.", first)
             self._drop()
-            heard = self._hear(english, samples, sample_rate, [], DEFAULT_THRESHOLD, language)
-        return [WordTime(str(w[0]), float(w[1]), float(w[2])) for w in heard.words]
+            return self._hear(english, samples, sample_rate, references, threshold, language)
 
     def _hear(
         self,
